@@ -1,0 +1,1 @@
+"""The pytest plugin (entry point ``pytest11``): target options for the suite. Grows with it."""

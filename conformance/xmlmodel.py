@@ -1,0 +1,228 @@
+"""The XML documents of the API: typed objects, safe parsing, XSD validation, serialization."""
+
+from __future__ import annotations
+
+import functools
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from typing import Union
+
+import xmlschema
+
+from .timefmt import parse_time
+
+MAX_BODY = 8 * 1024 * 1024
+"""Bodies larger than this are refused before parsing (a page of 100 jobs is far smaller)."""
+
+# An XML subtree as plain data: (tag, text) for a leaf, (tag, (children...)) for a container.
+Node = tuple[str, Union[str, tuple["Node", ...]]]
+
+
+class XMLProblem(ValueError):
+    """A body that is not a usable document. ``kind``: too-large, hostile, malformed, invalid."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Job:
+    """One ``JobsDetail``. Times stay as written; ``created`` is the instant they name."""
+
+    job_id: str
+    type: str
+    state: str
+    name: str
+    creation_time: str
+    code: str = "Success"
+    message: str = ""
+    start_time: str = "-"
+    end_time: str = "-"
+    input: Node = ("Prefix", "input")
+    operation: tuple[Node, ...] = ()
+
+    @functools.cached_property
+    def created(self) -> datetime:
+        return parse_time(self.creation_time)
+
+    @property
+    def workflow_ids(self) -> tuple[str, ...]:
+        """``Operation/WorkflowIds``, split on commas (the element's name is plural)."""
+        for tag, value in self.operation:
+            if tag == "WorkflowIds" and isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+        return ()
+
+
+@dataclass(frozen=True)
+class ListResponse:
+    request_id: str
+    jobs: tuple[Job, ...]
+    next_token: str | None
+    """``None`` when the element is absent, ``""`` when it is empty."""
+
+
+@dataclass(frozen=True)
+class ErrorDoc:
+    code: str
+    message: str
+    request_id: str
+    extra: dict[str, str] = field(default_factory=dict)
+    """TraceId, Resource and anything else the server added."""
+
+
+@functools.cache
+def schema(name: str) -> xmlschema.XMLSchema11:
+    """``list-response`` or ``error``, from the installed ``schemas/`` folder."""
+    source = resources.files("conformance.schemas").joinpath(f"{name}.xsd")
+    with resources.as_file(source) as path:
+        return xmlschema.XMLSchema11(str(path))
+
+
+def safe_parse(body: bytes, limit: int = MAX_BODY) -> ET.Element:
+    """Parse a body from an untrusted server: bounded, no DTD, so no entities of any kind."""
+    if len(body) > limit:
+        raise XMLProblem("too-large", f"body of {len(body)} bytes exceeds {limit}")
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
+        raise XMLProblem("hostile", "UTF-16/32 documents are not accepted")
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise XMLProblem("hostile", "a DTD or entity declaration (external entities, bombs)")
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise XMLProblem("malformed", str(exc)) from None
+
+
+def validate(root: ET.Element, name: str) -> list[str]:
+    """Schema errors, each as ``path: reason``; empty when valid."""
+    return [f"{e.path}: {e.reason}" for e in schema(name).iter_errors(root)]
+
+
+def _check(root: ET.Element, name: str, expected_root: str) -> None:
+    if root.tag != expected_root:
+        raise XMLProblem("invalid", f"root is <{root.tag}>, expected <{expected_root}>")
+    errors = validate(root, name)
+    if errors:
+        raise XMLProblem("invalid", "; ".join(errors[:5]))
+
+
+def _node(el: ET.Element) -> Node:
+    children = list(el)
+    if children:
+        return el.tag, tuple(_node(c) for c in children)
+    return el.tag, el.text or ""
+
+
+def _text(el: ET.Element, tag: str) -> str:
+    child = el.find(tag)
+    return "" if child is None else (child.text or "")
+
+
+def job_from_element(el: ET.Element) -> Job:
+    inp = el.find("Input")
+    op = el.find("Operation")
+    return Job(
+        code=_text(el, "Code"),
+        type=_text(el, "Type"),
+        message=_text(el, "Message"),
+        name=_text(el, "Name"),
+        job_id=_text(el, "JobId"),
+        state=_text(el, "State"),
+        creation_time=_text(el, "CreationTime"),
+        start_time=_text(el, "StartTime"),
+        end_time=_text(el, "EndTime"),
+        input=_node(inp[0]) if inp is not None and len(inp) else ("Prefix", ""),
+        operation=tuple(_node(c) for c in op) if op is not None else (),
+    )
+
+
+def parse_list(body: bytes, *, check: bool = True) -> ListResponse:
+    """A list response; with ``check`` it must validate against the XSD."""
+    root = safe_parse(body)
+    if check:
+        _check(root, "list-response", "Response")
+    token = root.find("NextToken")
+    return ListResponse(
+        request_id=_text(root, "RequestId"),
+        jobs=tuple(job_from_element(el) for el in root.findall("JobsDetail")),
+        next_token=None if token is None else (token.text or ""),
+    )
+
+
+def parse_jobs(body: bytes) -> list[Job]:
+    """Every ``JobsDetail`` anywhere in a document (for loading datasets), each validated."""
+    root = safe_parse(body)
+    found = [root] if root.tag == "JobsDetail" else list(root.iter("JobsDetail"))
+    wrapper = ET.Element("Response")
+    ET.SubElement(wrapper, "RequestId")
+    wrapper.extend(found)
+    _check(wrapper, "list-response", "Response")
+    return [job_from_element(el) for el in found]
+
+
+def parse_error(body: bytes, *, check: bool = True) -> ErrorDoc:
+    root = safe_parse(body)
+    if check:
+        _check(root, "error", "Error")
+    core = ("Code", "Message", "RequestId")
+    return ErrorDoc(
+        code=_text(root, "Code"),
+        message=_text(root, "Message"),
+        request_id=_text(root, "RequestId"),
+        extra={c.tag: c.text or "" for c in root if c.tag not in core},
+    )
+
+
+def _add(parent: ET.Element, node: Node) -> None:
+    tag, value = node
+    child = ET.SubElement(parent, tag)
+    if isinstance(value, str):
+        child.text = value
+    else:
+        for sub in value:
+            _add(child, sub)
+
+
+def job_element(job: Job) -> ET.Element:
+    el = ET.Element("JobsDetail")
+    for tag, value in (
+        ("Code", job.code), ("Type", job.type), ("Message", job.message), ("Name", job.name),
+        ("JobId", job.job_id), ("State", job.state), ("CreationTime", job.creation_time),
+        ("StartTime", job.start_time), ("EndTime", job.end_time),
+    ):  # fmt: skip
+        ET.SubElement(el, tag).text = value
+    _add(el, ("Input", (job.input,)))
+    _add(el, ("Operation", job.operation))
+    return el
+
+
+def _document(root: ET.Element) -> bytes:
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def render_list(request_id: str, jobs: list[Job], next_token: str | None) -> bytes:
+    """A list response; ``next_token=None`` leaves the element out."""
+    root = ET.Element("Response")
+    ET.SubElement(root, "RequestId").text = request_id
+    root.extend(job_element(j) for j in jobs)
+    if next_token is not None:
+        ET.SubElement(root, "NextToken").text = next_token
+    return _document(root)
+
+
+def render_job(request_id: str, job: Job) -> bytes:
+    """The single-job answer of get, create and cancel: ``<Response>`` with one JobsDetail."""
+    return render_list(request_id, [job], None)
+
+
+def render_error(code: str, message: str, request_id: str, **extra: str) -> bytes:
+    root = ET.Element("Error")
+    for tag, value in (("Code", code), ("Message", message), ("RequestId", request_id)):
+        ET.SubElement(root, tag).text = value
+    for tag, value in extra.items():
+        ET.SubElement(root, tag).text = value
+    return _document(root)

@@ -1,0 +1,1 @@
+"""Installed XSDs (the top-level schemas/ folder)."""
