@@ -21,17 +21,35 @@ ALGORITHM = "sha1"
 MAX_SKEW = 15 * 60
 SDK_HEADERS = frozenset(
     {
-        "cache-control", "content-disposition", "content-encoding", "content-type",
-        "content-md5", "content-length", "expect", "expires", "host", "if-match",
-        "if-modified-since", "if-none-match", "if-unmodified-since", "origin", "range",
-        "transfer-encoding", "pic-operations",
+        "cache-control",
+        "content-disposition",
+        "content-encoding",
+        "content-type",
+        "content-md5",
+        "content-length",
+        "expect",
+        "expires",
+        "host",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-unmodified-since",
+        "origin",
+        "range",
+        "transfer-encoding",
+        "pic-operations",
     }
-)  # fmt: skip
+)
 TOKEN_HEADERS = ("x-cos-security-token", "x-ci-security-token")
 AUTH_FIELDS = (
-    "q-sign-algorithm", "q-ak", "q-sign-time", "q-key-time", "q-header-list",
-    "q-url-param-list", "q-signature",
-)  # fmt: skip
+    "q-sign-algorithm",
+    "q-ak",
+    "q-sign-time",
+    "q-key-time",
+    "q-header-list",
+    "q-url-param-list",
+    "q-signature",
+)
 
 Clock = Callable[[], float]
 
@@ -67,11 +85,18 @@ class Signature:
         return dict(
             zip(
                 AUTH_FIELDS,
-                (ALGORITHM, secret_id, self.key_time, self.key_time, self.header_list,
-                 self.url_param_list, self.signature),
+                (
+                    ALGORITHM,
+                    secret_id,
+                    self.key_time,
+                    self.key_time,
+                    self.header_list,
+                    self.url_param_list,
+                    self.signature,
+                ),
                 strict=True,
             )
-        )  # fmt: skip
+        )
 
 
 def key_time(start: int, end: int) -> str:
@@ -185,7 +210,9 @@ class CosAuth(requests.auth.AuthBase):
         params = split_query(url.query)
         now = int(self.clock())
         kt = key_time(now - 60, now + self.expire)
-        sig = sign(creds.secret_key, r.method or "GET", unquote(url.path or "/"), params, headers, kt)
+        sig = sign(
+            creds.secret_key, r.method or "GET", unquote(url.path or "/"), params, headers, kt
+        )
         if self.presign:
             extra = sig.fields(creds.secret_id)
             if creds.token:
@@ -283,15 +310,24 @@ def verify(
 
     given = fields["q-signature"].lower()
     for candidate in _host_variants(signed_headers):
-        sig = sign(creds.secret_key, method, path, signed_params, candidate,
-                   fields["q-key-time"], fields["q-sign-time"])  # fmt: skip
+        sig = sign(
+            creds.secret_key,
+            method,
+            path,
+            signed_params,
+            candidate,
+            fields["q-key-time"],
+            fields["q-sign-time"],
+        )
         if hmac.compare_digest(sig.signature, given):
             break
     else:
         return _refuse(Reason.MISMATCH, "", secret_id)
 
     if creds.token:
-        sent = [headers.get(h) for h in TOKEN_HEADERS] + [v for k, v in params if k in TOKEN_HEADERS]
+        sent = [headers.get(h) for h in TOKEN_HEADERS] + [
+            v for k, v in params if k in TOKEN_HEADERS
+        ]
         sent = [t for t in sent if t]
         if not sent:
             return _refuse(Reason.TOKEN_MISSING, "", secret_id)

@@ -16,9 +16,7 @@ OFFSETS = (0, 480, -300, 330, 345, -600, 840, -720)
 
 # Text that XML 1.0 can carry, without surrounding spaces that an XML round trip keeps anyway.
 xml_text = st.text(
-    alphabet=st.characters(
-        blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"
-    ),
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"),
     max_size=20,
 )
 
@@ -35,7 +33,9 @@ def written(moment: datetime, offset_minutes: int) -> str:
 @st.composite
 def jobs(draw: st.DrawFn, job_id: str | None = None) -> Job:
     jtype = draw(st.sampled_from(TYPES))
-    created = draw(st.sampled_from([BASE + timedelta(seconds=s) for s in (0, 1, 60, 3600)]) | instants())
+    created = draw(
+        st.sampled_from([BASE + timedelta(seconds=s) for s in (0, 1, 60, 3600)]) | instants()
+    )
     workflow = draw(st.sampled_from(("w1", "w2", "w3")))
     op = (
         (("WorkflowIds", workflow),)
@@ -54,8 +54,11 @@ def jobs(draw: st.DrawFn, job_id: str | None = None) -> Job:
 
 @st.composite
 def job_lists(draw: st.DrawFn, max_size: int = 30) -> list[Job]:
-    ids = draw(st.lists(st.text("0123456789abcdef", min_size=6, max_size=6), unique=True,
-                        max_size=max_size))  # fmt: skip
+    ids = draw(
+        st.lists(
+            st.text("0123456789abcdef", min_size=6, max_size=6), unique=True, max_size=max_size
+        )
+    )
     return [draw(jobs(job_id=i)) for i in ids]
 
 
@@ -80,8 +83,12 @@ def filter_queries(draw: st.DrawFn, sample: list[Job] | None = None) -> Query:
         states=None if states is None else ",".join(sorted(states)),
         start_creation_time=edge(),
         end_creation_time=edge(),
-        workflow_id=pick([w for j in sample for w in j.workflow_ids], st.sampled_from(("w1", "w9"))),
-        job_id=pick([j.job_id for j in sample], st.text("0123456789abcdef", min_size=6, max_size=6)),
+        workflow_id=pick(
+            [w for j in sample for w in j.workflow_ids], st.sampled_from(("w1", "w9"))
+        ),
+        job_id=pick(
+            [j.job_id for j in sample], st.text("0123456789abcdef", min_size=6, max_size=6)
+        ),
         name=pick([j.name for j in sample], xml_text),
         size=draw(st.none() | st.integers(1, 100).map(str)),
     )

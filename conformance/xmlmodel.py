@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
-from typing import Union
 
 import xmlschema
 
@@ -17,7 +16,7 @@ MAX_BODY = 8 * 1024 * 1024
 """Bodies larger than this are refused before parsing (a page of 100 jobs is far smaller)."""
 
 # An XML subtree as plain data: (tag, text) for a leaf, (tag, (children...)) for a container.
-Node = tuple[str, Union[str, tuple["Node", ...]]]
+Node = tuple[str, str | tuple["Node", ...]]
 
 
 class XMLProblem(ValueError):
@@ -110,10 +109,11 @@ def _check(root: ET.Element, name: str, expected_root: str) -> None:
         raise XMLProblem("invalid", "; ".join(errors[:5]))
 
 
-def _node(el: ET.Element) -> Node:
+def node_from_element(el: ET.Element) -> Node:
+    """An element as plain data (see ``Node``)."""
     children = list(el)
     if children:
-        return el.tag, tuple(_node(c) for c in children)
+        return el.tag, tuple(node_from_element(c) for c in children)
     return el.tag, el.text or ""
 
 
@@ -135,8 +135,8 @@ def job_from_element(el: ET.Element) -> Job:
         creation_time=_text(el, "CreationTime"),
         start_time=_text(el, "StartTime"),
         end_time=_text(el, "EndTime"),
-        input=_node(inp[0]) if inp is not None and len(inp) else ("Prefix", ""),
-        operation=tuple(_node(c) for c in op) if op is not None else (),
+        input=node_from_element(inp[0]) if inp is not None and len(inp) else ("Prefix", ""),
+        operation=tuple(node_from_element(c) for c in op) if op is not None else (),
     )
 
 
@@ -190,10 +190,16 @@ def _add(parent: ET.Element, node: Node) -> None:
 def job_element(job: Job) -> ET.Element:
     el = ET.Element("JobsDetail")
     for tag, value in (
-        ("Code", job.code), ("Type", job.type), ("Message", job.message), ("Name", job.name),
-        ("JobId", job.job_id), ("State", job.state), ("CreationTime", job.creation_time),
-        ("StartTime", job.start_time), ("EndTime", job.end_time),
-    ):  # fmt: skip
+        ("Code", job.code),
+        ("Type", job.type),
+        ("Message", job.message),
+        ("Name", job.name),
+        ("JobId", job.job_id),
+        ("State", job.state),
+        ("CreationTime", job.creation_time),
+        ("StartTime", job.start_time),
+        ("EndTime", job.end_time),
+    ):
         ET.SubElement(el, tag).text = value
     _add(el, ("Input", (job.input,)))
     _add(el, ("Operation", job.operation))

@@ -34,10 +34,13 @@ URL = "http://examplebucket-1250000000.ci.ap-beijing.myqcloud.com/inventorytrigg
 @pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: v["name"])
 def test_published_vectors(vector: dict) -> None:
     sig = sign(
-        vector["secret_key"], vector["method"], vector["path"],
-        [tuple(p) for p in vector["params"]], [tuple(h) for h in vector["headers"]],
+        vector["secret_key"],
+        vector["method"],
+        vector["path"],
+        [tuple(p) for p in vector["params"]],
+        [tuple(h) for h in vector["headers"]],
         vector["key_time"],
-    )  # fmt: skip
+    )
     for name, value in vector["expected"].items():
         assert getattr(sig, name) == value, name
     # The published vectors sign with the header form: the Authorization carries both lists.
@@ -102,7 +105,10 @@ def test_authorization_equals_official_sdk(
     params: dict[str, str], headers: dict[str, str], other: str
 ) -> None:
     prepared = requests.Request(
-        "GET", URL, params=params, headers={**headers, "X-Unsigned": other, "Content-Type": "text/xml"}
+        "GET",
+        URL,
+        params=params,
+        headers={**headers, "X-Unsigned": other, "Content-Type": "text/xml"},
     ).prepare()
     ours = CosAuth(CREDS, clock=lambda: NOW)(prepared.copy()).headers["Authorization"]
     assert ours == _sdk_authorization(prepared, params)
@@ -169,25 +175,37 @@ def _tamper_url(prepared, old: str, new: str):
             Reason.MALFORMED,
         ),
         (
-            lambda p: p.headers.__setitem__(
-                "Authorization", p.headers["Authorization"].replace("=sha1", "=md5")
-            )
-            or p,
+            lambda p: (
+                p.headers.__setitem__(
+                    "Authorization", p.headers["Authorization"].replace("=sha1", "=md5")
+                )
+                or p
+            ),
             Reason.UNSUPPORTED_ALGORITHM,
         ),
         (
-            lambda p: p.headers.__setitem__(
-                "Authorization", p.headers["Authorization"].replace("AKIDexample", "AKIDother")
-            )
-            or p,
+            lambda p: (
+                p.headers.__setitem__(
+                    "Authorization", p.headers["Authorization"].replace("AKIDexample", "AKIDother")
+                )
+                or p
+            ),
             Reason.UNKNOWN_SECRET_ID,
         ),
     ],
     ids=[
-        "param-value", "param-removed", "path", "method", "header-value", "header-removed",
-        "no-auth", "malformed", "algorithm", "unknown-id",
+        "param-value",
+        "param-removed",
+        "path",
+        "method",
+        "header-value",
+        "header-removed",
+        "no-auth",
+        "malformed",
+        "algorithm",
+        "unknown-id",
     ],
-)  # fmt: skip
+)
 def test_any_single_change_is_refused(mutate, reason: Reason) -> None:
     prepared = _signed({"size": "5", "type": "Job"}, headers={"x-cos-meta": "v"})
     assert _check(prepared).accepted
@@ -217,8 +235,11 @@ def test_temporary_credentials_need_their_token(presign: bool) -> None:
     prepared = _signed({"size": "5"}, creds=TEMP, presign=presign)
     assert _check(prepared).accepted
     if presign:
-        missing = _tamper_url(_signed({"size": "5"}, creds=TEMP, presign=True),
-                              "&x-cos-security-token=session-token-1", "")  # fmt: skip
+        missing = _tamper_url(
+            _signed({"size": "5"}, creds=TEMP, presign=True),
+            "&x-cos-security-token=session-token-1",
+            "",
+        )
         wrong = _tamper_url(prepared, "session-token-1", "session-token-2")
     else:
         missing = _signed({"size": "5"}, creds=Credentials(TEMP.secret_id, TEMP.secret_key))

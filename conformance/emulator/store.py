@@ -1,0 +1,326 @@
+"""The emulator's SQLite store, and the list semantics written in SQL.
+
+This is the second implementation of the semantics; ``conformance.query.expected`` is the first.
+Tests compare the two. Pages are keyset-based: a page at any depth is an index seek plus the page.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ..query import STATES, TYPES, Filters
+from ..timefmt import format_time
+from ..xmlmodel import Job, Node
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created INTEGER NOT NULL,         -- CreationTime as Unix seconds (the instant)
+    created_local TEXT NOT NULL,      -- CreationTime's wall-clock text (for fault switches)
+    creation_time TEXT NOT NULL,      -- CreationTime as written
+    code TEXT NOT NULL, message TEXT NOT NULL, start_time TEXT NOT NULL, end_time TEXT NOT NULL,
+    input TEXT NOT NULL, operation TEXT NOT NULL  -- JSON of the XML subtrees
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created, job_id);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created, job_id);
+CREATE INDEX IF NOT EXISTS jobs_type ON jobs (type, created, job_id);
+CREATE INDEX IF NOT EXISTS jobs_name ON jobs (name, created);
+CREATE TABLE IF NOT EXISTS job_workflows (
+    workflow_id TEXT NOT NULL, job_id TEXT NOT NULL, PRIMARY KEY (workflow_id, job_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+COLUMNS = (
+    "job_id, type, state, name, created, created_local, creation_time, code, message, "
+    "start_time, end_time, input, operation"
+)
+
+
+def _to_json(node: object) -> str:
+    return json.dumps(node, ensure_ascii=False, separators=(",", ":"))
+
+
+def _tuples(value: object) -> object:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _row(job: Job) -> tuple:
+    return (
+        job.job_id,
+        job.type,
+        job.state,
+        job.name,
+        int(job.created.timestamp()),
+        job.creation_time[:19],
+        job.creation_time,
+        job.code,
+        job.message,
+        job.start_time,
+        job.end_time,
+        _to_json(job.input),
+        _to_json(job.operation),
+    )
+
+
+def _job(row: Sequence) -> Job:
+    return Job(
+        job_id=row[0],
+        type=row[1],
+        state=row[2],
+        name=row[3],
+        creation_time=row[6],
+        code=row[7],
+        message=row[8],
+        start_time=row[9],
+        end_time=row[10],
+        input=_tuples(json.loads(row[11])),
+        operation=_tuples(json.loads(row[12])),
+    )
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """Sort columns with their direction; the last is the unique tie-breaker."""
+
+    columns: tuple[tuple[str, bool], ...]  # (column, descending)
+
+    def sql(self) -> str:
+        return ", ".join(f"{c} {'DESC' if d else 'ASC'}" for c, d in self.columns)
+
+    def after(self, cursor: Sequence) -> tuple[str, list]:
+        """Rows strictly after ``cursor`` (index-friendly: a range on the first column)."""
+        (first, desc), *_ = self.columns
+        parts, args = [f"{first} {'<=' if desc else '>='} ?"], [cursor[0]]
+        ors, eq_args = [], []
+        for i, (col, d) in enumerate(self.columns):
+            eqs = " AND ".join(f"{c} = ?" for c, _ in self.columns[:i])
+            ors.append(f"({eqs + ' AND ' if eqs else ''}{col} {'<' if d else '>'} ?)")
+            eq_args += [*cursor[:i], cursor[i]]
+        parts.append("(" + " OR ".join(ors) + ")")
+        return " AND ".join(parts), args + eq_args
+
+
+def ordering(descending: bool, ties_follow_order: bool, faults: frozenset[str]) -> Ordering:
+    key = "created_local" if "order-by-local-time" in faults else "created"
+    tie = descending if ties_follow_order else False
+    if "order-by-job-id" in faults:
+        return Ordering((("job_id", descending),))
+    return Ordering(((key, descending), ("job_id", tie)))
+
+
+def conditions(f: Filters, faults: frozenset[str] = frozenset()) -> tuple[list[str], list]:
+    """SQL conditions for the filters (the fault switches bend some of them)."""
+    where: list[str] = []
+    args: list = []
+    if f.type:
+        where.append("type = ?")
+        args.append(f.type)
+    if f.states:
+        where.append(f"state IN ({', '.join('?' * len(f.states))})")
+        args += sorted(f.states)
+    for bound, op in ((f.start, ">="), (f.end, "<=")):
+        if bound is None:
+            continue
+        if "filter-exclusive-bounds" in faults:
+            op = op[0]
+        if "filter-offset-ignored" in faults:
+            where.append(f"created_local {op} ?")
+            args.append(format_time(bound)[:19])
+        else:
+            where.append(f"created {op} ?")
+            args.append(int(bound.timestamp()))
+    if f.workflow_id:
+        where.append("job_id IN (SELECT job_id FROM job_workflows WHERE workflow_id = ?)")
+        args.append(f.workflow_id)
+    if f.job_id:
+        where.append("job_id = ?")
+        args.append(f.job_id)
+    if f.name:
+        if "filter-name-substring" in faults:
+            where.append("instr(name, ?) > 0")
+        elif "filter-name-case-insensitive" in faults:
+            where.append("lower(name) = lower(?)")
+        else:
+            where.append("name = ?")
+        args.append(f.name)
+    return where, args
+
+
+class Store:
+    """Jobs in SQLite: in memory by default, or in a file that survives restarts."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.executescript(SCHEMA)
+            self._db.execute(
+                "PRAGMA journal_mode = WAL" if path != ":memory:" else "PRAGMA temp_store = MEMORY"
+            )
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'token_key'").fetchone()
+            if row is None:
+                row = (secrets.token_hex(32),)
+                self._db.execute("INSERT INTO meta VALUES ('token_key', ?)", row)
+        self.token_key: bytes = bytes.fromhex(row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM jobs").fetchone()[0]
+
+    def add(self, jobs: Iterable[Job]) -> int:
+        """Insert jobs in one transaction; a JobId that exists already is an error."""
+        count = 0
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                for batch in _batches(jobs, 5000):
+                    self._db.executemany(
+                        f"INSERT INTO jobs ({COLUMNS}) VALUES ({', '.join('?' * 13)})",
+                        [_row(j) for j in batch],
+                    )
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO job_workflows VALUES (?, ?)",
+                        [(w, j.job_id) for j in batch for w in j.workflow_ids],
+                    )
+                    count += len(batch)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return count
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        return None if row is None else _job(row)
+
+    def set_state(self, job_id: str, state: str, end_time: str) -> Job | None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET state = ?, end_time = ? WHERE job_id = ?",
+                (state, end_time, job_id),
+            )
+        return self.get(job_id)
+
+    def page(
+        self,
+        filters: Filters,
+        order: Ordering,
+        limit: int,
+        cursor: Sequence | None = None,
+        offset: int = 0,
+        faults: frozenset[str] = frozenset(),
+    ) -> tuple[list[Job], list[tuple]]:
+        """Up to ``limit`` jobs after ``cursor`` (or ``offset``), with each one's sort key."""
+        where, args = conditions(filters, faults)
+        if cursor is not None:
+            sql, more = order.after(cursor)
+            where.append(sql)
+            args += more
+        keys = ", ".join(c for c, _ in order.columns)
+        sql = (
+            f"SELECT {COLUMNS}, {keys} FROM jobs"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + f" ORDER BY {order.sql()} LIMIT ? OFFSET ?"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, [*args, limit, offset]).fetchall()
+        return [_job(r) for r in rows], [tuple(r[13:]) for r in rows]
+
+    def explain(self, filters: Filters, order: Ordering, cursor: Sequence) -> str:
+        """The query plan of a deep page (for the benchmark and its tests)."""
+        where, args = conditions(filters)
+        sql, more = order.after(cursor)
+        where.append(sql)
+        q = f"SELECT job_id FROM jobs WHERE {' AND '.join(where)} ORDER BY {order.sql()} LIMIT 10"
+        with self._lock:
+            return "; ".join(
+                r[3] for r in self._db.execute("EXPLAIN QUERY PLAN " + q, [*args, *more])
+            )
+
+
+def _batches(items: Iterable[Job], n: int) -> Iterator[list[Job]]:
+    batch: list[Job] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# --- generated datasets -------------------------------------------------------------------
+
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+OFFSETS = (480, 0, -300, 330, 545, -600, 840)  # minutes east of UTC
+NAMES = (
+    "demo",
+    "nightly transcode",
+    "名字 测试",
+    "a&b <c>",
+    "quote \"q\" 'x'",
+    "tab\tname",
+    "ünïcödé",
+)
+
+
+def generate(n: int, seed: int) -> Iterator[Job]:
+    """``n`` jobs, the same for the same seed: both types, all six states, many CreationTime
+    ties, several UTC offsets, names that need escaping, shared workflow IDs."""
+    rng = random.Random(seed)
+    workflows = [f"w{rng.getrandbits(128):032x}" for _ in range(max(3, n // 200))]
+    slots = max(1, n // 3)  # about three jobs per second of CreationTime: many ties
+    for i in range(n):
+        jtype = TYPES[i % 2] if i < 12 else rng.choice(TYPES)
+        state = STATES[i % 6] if i < 12 else rng.choice(STATES)
+        created = EPOCH + timedelta(seconds=rng.randrange(slots) * 7)
+        written = format_time(created, rng.choice(OFFSETS))
+        started = state != "Submitted"
+        ended = state in ("Success", "Failed", "Cancel")
+        op: tuple[Node, ...] = (("TimeInterval", (("Start", written), ("End", written))),)
+        if jtype == "Workflow":
+            op += (("WorkflowIds", rng.choice(workflows)),)
+        else:
+            op += (
+                ("QueueId", f"p{rng.getrandbits(128):032x}"),
+                ("UserData", f"generated job {i}"),
+                ("JobParam", (("TemplateId", f"t{rng.getrandbits(64):016x}"),)),
+                (
+                    "Output",
+                    (
+                        ("Region", "ap-chongqing"),
+                        ("Bucket", "out-1250000000"),
+                        ("Object", "output/${InventoryTriggerJobId}/out.mp4"),
+                    ),
+                ),
+                ("JobLevel", str(rng.randrange(3))),
+            )
+        name = rng.choice(NAMES) if rng.random() < 0.7 else f"job {rng.randrange(max(1, n // 10))}"
+        yield Job(
+            job_id=f"b{rng.getrandbits(128):032x}",
+            type=jtype,
+            state=state,
+            name=name,
+            creation_time=written,
+            start_time=format_time(created + timedelta(seconds=1), 480) if started else "-",
+            end_time=format_time(created + timedelta(seconds=60), 480) if ended else "-",
+            input=("Prefix", f"input/{i % 17}/"),
+            operation=op,
+        )
