@@ -338,7 +338,7 @@ def verify(
 
 def _pick(pairs: list[tuple[str, str]], names: str) -> list[tuple[str, str]] | str:
     """The pairs whose encoded lower-cased name is listed; the first absent name otherwise."""
-    wanted = [n for n in names.split(";") if n]
+    wanted = dict.fromkeys(n for n in names.split(";") if n)
     by_name: dict[str, list[tuple[str, str]]] = {}
     for k, v in pairs:
         by_name.setdefault(encode(k).lower(), []).append((k, v))

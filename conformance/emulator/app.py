@@ -69,7 +69,8 @@ class Behaviour:
     full_last_page: str = "no-token"  # no-token | token: a full last page may carry a token
     ties: str = "follow-order"  # follow-order | job-id-asc: order among equal CreationTime
     auth_errors: str = "ci"  # ci (401, CI codes) | cos (403, COS codes)
-    error_extras: str = "trace-id"  # trace-id | none | resource
+    # Error extras: the official SDK reads an error's code only when Resource is present.
+    error_extras: str = "resource"  # resource (Resource, TraceId) | trace-id | none
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "size_over_100": ("clamp", "refuse"),
@@ -78,7 +79,7 @@ class Behaviour:
         "full_last_page": ("no-token", "token"),
         "ties": ("follow-order", "job-id-asc"),
         "auth_errors": ("ci", "cos"),
-        "error_extras": ("trace-id", "none", "resource"),
+        "error_extras": ("resource", "trace-id", "none"),
     }
 
     @classmethod

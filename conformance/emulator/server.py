@@ -92,6 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Request lines the parser refuses (bad version, too long) still get an XML Error."""
         self.close_connection = True
+        code = code if 400 <= code < 500 else 400  # never a 5xx for what the client sent
         body = render_error("InvalidRequest", message or "malformed request", "-")
         head = (
             f"HTTP/1.1 {code} Bad Request\r\nContent-Type: application/xml\r\n"
