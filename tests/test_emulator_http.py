@@ -20,10 +20,10 @@ from conformance.strategies import filter_queries
 from conformance.xmlmodel import parse_error, parse_list
 
 CREATE_BODY = (
-    "<Request><Name>made by a test</Name><Type>Job</Type><Input><Prefix>in/</Prefix></Input>"
-    "<Operation><QueueId>p1</QueueId><JobParam><TemplateId>t1</TemplateId></JobParam>"
-    "<JobLevel>1</JobLevel></Operation></Request>"
-).encode()
+    b"<Request><Name>made by a test</Name><Type>Job</Type><Input><Prefix>in/</Prefix></Input>"
+    b"<Operation><QueueId>p1</QueueId><JobParam><TemplateId>t1</TemplateId></JobParam>"
+    b"<JobLevel>1</JobLevel></Operation></Request>"
+)
 
 
 def walk(client: Client, query: Query) -> tuple[list, int]:
