@@ -1,0 +1,250 @@
+"""A conformance session against one target: recorded exchanges, cached walks, the census.
+
+Walks are cached per filter context (the query without ``nextToken``), so checks that need the
+same walk pay for it once. The census is one unfiltered walk that strategies draw values from.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from .client import Client, Exchange
+from .query import Query
+from .xmlmodel import Job, ListResponse, XMLProblem, parse_error, parse_list, safe_parse, validate
+
+
+class CheckFailure(AssertionError):
+    """A violated clause. ``check`` and ``clause`` are filled in by the check registry."""
+
+    def __init__(self, message: str, query: Query | None = None, exchanges: list[Exchange] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.query = query
+        self.exchanges = list(exchanges or [])
+        self.check: str = ""
+        self.clause: str = ""
+
+    def __str__(self) -> str:
+        where = f"\n  check:  {self.check}\n  clause: {self.clause}" if self.check else ""
+        query = f"\n  query:  {self.query.describe()}" if self.query is not None else ""
+        shown = "".join(
+            f"\n  {e.method} {e.url} -> {e.status}" for e in self.exchanges[-3:]
+        )
+        return f"{self.message}{where}{query}{shown}"
+
+
+class SkipCheck(Exception):
+    """The target cannot exercise this check (no data, no token...). The reason is reported."""
+
+
+@dataclass
+class Page:
+    exchange: Exchange
+    body: ListResponse
+
+
+@dataclass
+class Walk:
+    """A query walked through NextToken to its end."""
+
+    query: Query
+    pages: list[Page] = field(default_factory=list)
+
+    @property
+    def jobs(self) -> list[Job]:
+        return [j for p in self.pages for j in p.body.jobs]
+
+    @property
+    def ids(self) -> list[str]:
+        return [j.job_id for j in self.jobs]
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        return [p.exchange for p in self.pages]
+
+
+@dataclass
+class Observation:
+    """A response-level finding seen anywhere in the run, reported by the schema checks."""
+
+    check: str
+    message: str
+    exchange: Exchange
+
+
+MAX_WALK_PAGES = 2000
+
+# Open points of API-NOTES §6 that a --profile may pin to one allowed behaviour.
+PROFILE_CHOICES = {
+    "size_over_100": ("clamp", "refuse"),
+    "start_after_end": ("empty", "refuse"),
+    "auth_status": ("401", "403"),
+}
+
+
+def check_profile(pins: dict) -> dict[str, str]:
+    for key, value in pins.items():
+        if str(value) not in PROFILE_CHOICES.get(key, ()):
+            choices = "; ".join(f"{k} = {' | '.join(v)}" for k, v in PROFILE_CHOICES.items())
+            raise ValueError(f"profile: {key} = {value!r} is not allowed; choose from: {choices}")
+    return {k: str(v) for k, v in pins.items()}
+
+
+class Session:
+    """Everything the checks share about one target."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        allow_writes: bool = False,
+        temporary: bool = False,
+        known_jobs: list[Job] | None = None,
+        profile: dict[str, str] | None = None,  # open points pinned (PROFILE_CHOICES)
+        census_limit: int = 10_000,
+    ) -> None:
+        self.client = client
+        self.allow_writes = allow_writes
+        self.temporary = temporary
+        self.known_jobs = known_jobs
+        self.profile = profile or {}
+        self.census_limit = census_limit
+        self.exchanges: list[Exchange] = []
+        self.observations: dict[str, Observation] = {}
+        self._walks: dict[tuple, Walk] = {}
+        self._census: list[Job] | None = None
+        self._census_complete = False
+        self._lock = threading.Lock()
+        self.observers: list[Callable[[Exchange], list[tuple[str, str]]]] = []
+
+    # --- requests -----------------------------------------------------------------------
+
+    def record(self, exchange: Exchange) -> Exchange:
+        self.exchanges.append(exchange)
+        for observe in self.observers:
+            for check, message in observe(exchange):
+                self.observations.setdefault(check, Observation(check, message, exchange))
+        return exchange
+
+    def send(self, method: str = "GET", path: str = "/inventorytriggerjob", params=None, **kw) -> Exchange:
+        return self.record(self.client.request(method, path, params, **kw))
+
+    def list(self, query: Query, **kw) -> Exchange:
+        return self.send("GET", params=query.params(), **kw)
+
+    def page(self, query: Query) -> Page:
+        """One page that must be a usable 200 list response; otherwise the check fails."""
+        ex = self.list(query)
+        if ex.status != 200:
+            raise CheckFailure(f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex])
+        try:
+            return Page(ex, parse_list(ex.body, check=False))
+        except XMLProblem as exc:
+            raise CheckFailure(f"the list response is not usable XML: {exc}", query, [ex]) from None
+
+    def walk(self, query: Query) -> Walk:
+        """Walk ``query`` to its end (cached). Fails on an endless or looping token."""
+        key = tuple(replace(query, next_token=None).params())
+        with self._lock:
+            cached = self._walks.get(key)
+        if cached is not None:
+            return cached
+        walk = Walk(query)
+        token: str | None = None
+        seen_tokens: set[str] = set()
+        while True:
+            page = self.page(replace(query, next_token=token))
+            walk.pages.append(page)
+            token = page.body.next_token or None
+            if token is None:
+                break
+            if not page.body.jobs:
+                raise CheckFailure(
+                    "an empty page carries a NextToken: the walk would never end "
+                    "(API-NOTES §6: a final page may be empty, but then carries no token)",
+                    query, walk.exchanges[-3:],
+                )  # fmt: skip
+            if token in seen_tokens or len(walk.pages) >= MAX_WALK_PAGES:
+                raise CheckFailure(
+                    f"the walk does not end: token {token[:40]!r} came back after "
+                    f"{len(walk.pages)} pages", query, walk.exchanges[-3:],
+                )  # fmt: skip
+            seen_tokens.add(token)
+            if len(walk.pages) > 2 and len(set(walk.ids)) < len(walk.ids) // 2:
+                raise CheckFailure("the walk repeats itself: most jobs came back twice",
+                                   query, walk.exchanges[-3:])  # fmt: skip
+        with self._lock:
+            self._walks[key] = walk
+        return walk
+
+    def forget_walks(self) -> None:
+        """After writes: walks and the census are out of date."""
+        with self._lock:
+            self._walks.clear()
+            self._census = None
+
+    # --- the census ---------------------------------------------------------------------
+
+    def census(self) -> list[Job]:
+        """The target's jobs (newest first, up to ``census_limit``), to draw values from."""
+        if self._census is None:
+            jobs: list[Job] = []
+            token: str | None = None
+            while len(jobs) < self.census_limit:
+                page = self.page(Query(size="100", next_token=token))
+                jobs += page.body.jobs
+                token = page.body.next_token or None
+                if token is None or not page.body.jobs:
+                    self._census_complete = token is None
+                    break
+            self._census = jobs
+        return self._census
+
+    @property
+    def census_complete(self) -> bool:
+        self.census()
+        return self._census_complete
+
+    def require_jobs(self, at_least: int = 1) -> list[Job]:
+        jobs = self.census()
+        if len(jobs) < at_least:
+            raise SkipCheck(f"the target has {len(jobs)} job(s); this check needs {at_least}")
+        return jobs
+
+    def require_writes(self) -> None:
+        if not self.allow_writes:
+            raise SkipCheck("needs --allow-writes (it creates jobs on the target)")
+
+
+def _error_text(ex: Exchange) -> str:
+    try:
+        doc = parse_error(ex.body, check=False)
+        return f"{doc.code}: {doc.message}"
+    except XMLProblem:
+        return ex.body[:200].decode("utf-8", "replace")
+
+
+def schema_findings(ex: Exchange) -> list[tuple[str, str]]:
+    """Response-level findings for one exchange: (check name, message)."""
+    found: list[tuple[str, str]] = []
+    ctype = (ex.header("Content-Type") or "").split(";")[0].strip()
+    if ctype != "application/xml":
+        found.append(("schema.content_type", f"Content-Type is {ctype or 'missing'!r}, not application/xml"))
+    if not ex.header("x-ci-request-id"):
+        found.append(("schema.request_id_header", "no x-ci-request-id header"))
+    try:
+        root = safe_parse(ex.body)
+    except XMLProblem as exc:
+        name = "schema.list_body" if ex.status == 200 else "schema.error_body"
+        return [*found, (name, f"HTTP {ex.status} body is not XML: {exc.message}")]
+    if ex.status == 200 and root.tag == "Response":
+        errors = validate(root, "list-response")
+        if errors:
+            found.append(("schema.list_body", "; ".join(errors[:3])))
+    elif ex.status >= 400:
+        errors = validate(root, "error") if root.tag == "Error" else [f"root is <{root.tag}>, not <Error>"]
+        if errors:
+            found.append(("schema.error_body", "; ".join(errors[:3])))
+    return found

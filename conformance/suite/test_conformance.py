@@ -1,0 +1,64 @@
+"""One test per registered check, over the target chosen by the plugin's options."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import Unsatisfiable
+
+from conformance import checks
+from conformance.client import BudgetExceeded
+from conformance.plugin import examples, option, split
+from conformance.session import Session, SkipCheck
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "check" in metafunc.fixturenames:
+        include = split(option(metafunc.config, "checks"))
+        exclude = split(option(metafunc.config, "exclude_checks"))
+        unknown = checks.unknown_names(include + exclude)
+        if unknown:
+            raise pytest.UsageError(f"unknown check(s) or categories: {', '.join(unknown)}; see ci-conformance list-checks")
+        chosen = checks.select(include, exclude)
+        metafunc.parametrize("check", chosen, ids=[c.name for c in chosen])
+
+
+def test_check(conformance_session: Session, check: checks.Check, request: pytest.FixtureRequest) -> None:
+    try:
+        _run(conformance_session, check, request.config)
+    except SkipCheck as skip:
+        pytest.skip(str(skip))
+    except BudgetExceeded as spent:
+        pytest.skip(str(spent))
+
+
+def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
+    if check.given is None:
+        check.run(session)
+        return
+    strategy = check.given(session)
+    last_skip: list[str] = []
+
+    @settings(
+        max_examples=examples(config),
+        deadline=None,
+        database=None,
+        derandomize=False,
+        report_multiple_bugs=False,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    @hypothesis_seed(option(config, "seed"))
+    @given(strategy)
+    def example(value: object) -> None:
+        try:
+            check.run(session, value)
+        except SkipCheck as skip:
+            last_skip[:] = [str(skip)]
+            reject()
+
+    try:
+        example()
+    except Unsatisfiable:
+        raise SkipCheck(last_skip[0] if last_skip else "no example could exercise this check") from None
