@@ -127,7 +127,9 @@ def matches(f: Filters, job: Job) -> list[str]:
     if f.end and job.created > f.end:
         broken.append(f"CreationTime {job.creation_time} is after endCreationTime")
     if f.workflow_id and f.workflow_id not in job.workflow_ids:
-        broken.append(f"workflowId={f.workflow_id} but WorkflowIds is {','.join(job.workflow_ids) or 'absent'}")
+        broken.append(
+            f"workflowId={f.workflow_id} but WorkflowIds is {','.join(job.workflow_ids) or 'absent'}"
+        )
     if f.job_id and job.job_id != f.job_id:
         broken.append(f"jobId={f.job_id} but JobId is {job.job_id}")
     if f.name is not None and job.name != f.name:
@@ -140,8 +142,11 @@ def check_matches(walk: Walk, f: Filters, first_page: int = 0) -> None:
         for job in page.body.jobs:
             broken = matches(f, job)
             if broken:
-                fail(f"page {n}: job {job.job_id} breaks a filter in force: {broken[0]}",
-                     walk.query, [page.exchange])  # fmt: skip
+                fail(
+                    f"page {n}: job {job.job_id} breaks a filter in force: {broken[0]}",
+                    walk.query,
+                    [page.exchange],
+                )
 
 
 def same_set(a: Walk, b: list[Job] | set[str], what: str, query: Query, exchanges) -> None:
@@ -149,14 +154,19 @@ def same_set(a: Walk, b: list[Job] | set[str], what: str, query: Query, exchange
     want = b if isinstance(b, set) else {j.job_id for j in b}
     if got != want:
         extra, missing = sorted(got - want)[:3], sorted(want - got)[:3]
-        fail(f"{what}: {len(got - want)} unexpected job(s) {extra}, {len(want - got)} missing {missing}",
-             query, exchanges)  # fmt: skip
+        fail(
+            f"{what}: {len(got - want)} unexpected job(s) {extra}, {len(want - got)} missing {missing}",
+            query,
+            exchanges,
+        )
 
 
 # --- signature ----------------------------------------------------------------------------
 
 REFUSED = (401, 403)
-SIG_CLAUSE = "API-NOTES §4 (COS q-sign-algorithm=sha1) and §6 (401 CI codes or 403 COS codes, XML Error)"
+SIG_CLAUSE = (
+    "API-NOTES §4 (COS q-sign-algorithm=sha1) and §6 (401 CI codes or 403 COS codes, XML Error)"
+)
 
 
 @check("signature", "API-NOTES §4: a valid header signature is accepted", given=queries)
@@ -164,7 +174,11 @@ def valid_header_accepted(s: Session, query: Query) -> None:
     s.page(query)
 
 
-@check("signature", "API-NOTES §4.9: a signature may ride in the query string (presigned URL)", given=queries)
+@check(
+    "signature",
+    "API-NOTES §4.9: a signature may ride in the query string (presigned URL)",
+    given=queries,
+)
 def valid_presigned_accepted(s: Session, query: Query) -> None:
     ex = s.list(query, auth=s.client.auth(presign=True))
     if ex.status != 200:
@@ -172,12 +186,25 @@ def valid_presigned_accepted(s: Session, query: Query) -> None:
 
 
 def _odd_values(_: Session) -> st.SearchStrategy[Query]:
-    odd = st.sampled_from(["", " ", "a b", "a+b", "a/b", "100%", "~x~", "=&?#", "名字 テスト"]) | gen.xml_text
-    return st.builds(Query, name=odd, workflow_id=st.none() | odd, job_id=st.none() | odd,
-                     next_token=st.just(""), size=st.sampled_from([None, "", "5"]))  # fmt: skip
+    odd = (
+        st.sampled_from(["", " ", "a b", "a+b", "a/b", "100%", "~x~", "=&?#", "名字 テスト"])
+        | gen.xml_text
+    )
+    return st.builds(
+        Query,
+        name=odd,
+        workflow_id=st.none() | odd,
+        job_id=st.none() | odd,
+        next_token=st.just(""),
+        size=st.sampled_from([None, "", "5"]),
+    )
 
 
-@check("signature", "API-NOTES §4.3/§4.5 and §5: any value, empty or not, signs and is accepted", given=_odd_values)
+@check(
+    "signature",
+    "API-NOTES §4.3/§4.5 and §5: any value, empty or not, signs and is accepted",
+    given=_odd_values,
+)
 def generated_values_accepted(s: Session, query: Query) -> None:
     s.page(query)
 
@@ -187,7 +214,11 @@ def header_case_accepted(s: Session) -> None:
     for headers in ({"X-Ci-Conformance": "Mixed Case"}, {"x-CI-conformance": "v"}):
         ex = s.send(params=[("size", "1")], headers=headers)
         if ex.status != 200:
-            fail(f"a valid signature over header {next(iter(headers))} got HTTP {ex.status}", None, [ex])
+            fail(
+                f"a valid signature over header {next(iter(headers))} got HTTP {ex.status}",
+                None,
+                [ex],
+            )
 
 
 def _refused(s: Session, what: str, params=(("size", "1"),), **kw) -> None:
@@ -222,24 +253,37 @@ def refuses_unsigned(s: Session) -> None:
 @check("signature", SIG_CLAUSE + ": a signature made with the wrong SecretKey is refused")
 def refuses_wrong_key(s: Session) -> None:
     creds = s.client.credentials
-    _refused(s, "a wrong key", auth=s.client.auth(Credentials(creds.secret_id, creds.secret_key + "x", creds.token)))
+    _refused(
+        s,
+        "a wrong key",
+        auth=s.client.auth(Credentials(creds.secret_id, creds.secret_key + "x", creds.token)),
+    )
 
 
 @check("signature", SIG_CLAUSE + ": an unknown SecretId is refused")
 def refuses_unknown_secret_id(s: Session) -> None:
     creds = s.client.credentials
-    _refused(s, "an unknown SecretId",
-             auth=s.client.auth(Credentials("AKIDconformanceUnknown0000000000000", creds.secret_key, creds.token)))  # fmt: skip
+    _refused(
+        s,
+        "an unknown SecretId",
+        auth=s.client.auth(
+            Credentials("AKIDconformanceUnknown0000000000000", creds.secret_key, creds.token)
+        ),
+    )
 
 
 @check("signature", SIG_CLAUSE + "; §4.11: a signature whose window has ended is refused")
 def refuses_expired(s: Session) -> None:
-    _refused(s, "an expired signature", auth=s.client.auth(clock=lambda: time.time() - 7200, expire=600))
+    _refused(
+        s, "an expired signature", auth=s.client.auth(clock=lambda: time.time() - 7200, expire=600)
+    )
 
 
 @check("signature", SIG_CLAUSE + "; §4.11: a window starting over 15 minutes ahead is refused")
 def refuses_future_window(s: Session) -> None:
-    _refused(s, "a window starting an hour ahead", auth=s.client.auth(clock=lambda: time.time() + 3600))
+    _refused(
+        s, "a window starting an hour ahead", auth=s.client.auth(clock=lambda: time.time() + 3600)
+    )
 
 
 @check("signature", SIG_CLAUSE + ": a signed parameter changed after signing is refused")
@@ -249,8 +293,12 @@ def refuses_changed_parameter(s: Session) -> None:
 
 @check("signature", SIG_CLAUSE + ": a signed parameter removed after signing is refused")
 def refuses_removed_parameter(s: Session) -> None:
-    _refused(s, "a removed signed parameter", params=[("size", "1"), ("orderByTime", "Desc")],
-             prepare_hook=_tamper("&orderByTime=Desc", ""))  # fmt: skip
+    _refused(
+        s,
+        "a removed signed parameter",
+        params=[("size", "1"), ("orderByTime", "Desc")],
+        prepare_hook=_tamper("&orderByTime=Desc", ""),
+    )
 
 
 @check("signature", SIG_CLAUSE + ": a signed header changed after signing is refused")
@@ -259,20 +307,31 @@ def refuses_changed_header(s: Session) -> None:
         prepared.headers["x-ci-conformance"] = "changed"
         return prepared
 
-    _refused(s, "a changed signed header", headers={"x-ci-conformance": "signed"}, prepare_hook=hook)
+    _refused(
+        s, "a changed signed header", headers={"x-ci-conformance": "signed"}, prepare_hook=hook
+    )
 
 
 @check("signature", SIG_CLAUSE + ": only q-sign-algorithm=sha1 is accepted")
 def refuses_other_algorithm(s: Session) -> None:
-    _refused(s, "q-sign-algorithm=md5", prepare_hook=_set_auth(lambda a: a.replace("q-sign-algorithm=sha1", "q-sign-algorithm=md5")))
+    _refused(
+        s,
+        "q-sign-algorithm=md5",
+        prepare_hook=_set_auth(
+            lambda a: a.replace("q-sign-algorithm=sha1", "q-sign-algorithm=md5")
+        ),
+    )
 
 
 @check("signature", SIG_CLAUSE + ": a malformed Authorization is refused")
 def refuses_malformed(s: Session) -> None:
     for bad in ("garbage", "q-sign-algorithm=sha1&q-ak=", "Bearer abc"):
         _refused(s, f"Authorization {bad!r}", prepare_hook=_set_auth(lambda _a, bad=bad: bad))
-    _refused(s, "a signature with its q-signature cut",
-             prepare_hook=_set_auth(lambda a: a.rsplit("&q-signature=", 1)[0]))  # fmt: skip
+    _refused(
+        s,
+        "a signature with its q-signature cut",
+        prepare_hook=_set_auth(lambda a: a.rsplit("&q-signature=", 1)[0]),
+    )
 
 
 @check("signature", SIG_CLAUSE + "; §4.10: temporary credentials without their token are refused")
@@ -280,8 +339,11 @@ def refuses_missing_token(s: Session) -> None:
     creds = s.client.credentials
     if not creds.token:
         raise SkipCheck("needs temporary credentials (--security-token)")
-    _refused(s, "temporary credentials without the token",
-             auth=s.client.auth(Credentials(creds.secret_id, creds.secret_key)))  # fmt: skip
+    _refused(
+        s,
+        "temporary credentials without the token",
+        auth=s.client.auth(Credentials(creds.secret_id, creds.secret_key)),
+    )
 
 
 @check("signature", SIG_CLAUSE + "; §4.10: temporary credentials with a wrong token are refused")
@@ -289,8 +351,11 @@ def refuses_wrong_token(s: Session) -> None:
     creds = s.client.credentials
     if not creds.token:
         raise SkipCheck("needs temporary credentials (--security-token)")
-    _refused(s, "a wrong security token",
-             auth=s.client.auth(Credentials(creds.secret_id, creds.secret_key, creds.token + "x")))  # fmt: skip
+    _refused(
+        s,
+        "a wrong security token",
+        auth=s.client.auth(Credentials(creds.secret_id, creds.secret_key, creds.token + "x")),
+    )
 
 
 # --- pagination ---------------------------------------------------------------------------
@@ -303,7 +368,9 @@ def no_duplicates(s: Session, query: Query) -> None:
     walk = s.walk(query)
     dupes = [i for i, n in _counts(walk.ids).items() if n > 1]
     if dupes:
-        fail(f"{len(dupes)} job(s) appear twice in the walk, e.g. {dupes[0]}", query, walk.exchanges)
+        fail(
+            f"{len(dupes)} job(s) appear twice in the walk, e.g. {dupes[0]}", query, walk.exchanges
+        )
 
 
 def _counts(ids: list[str]) -> dict[str, int]:
@@ -313,7 +380,11 @@ def _counts(ids: list[str]) -> dict[str, int]:
     return out
 
 
-@check("pagination", PAGE + ": no page holds more than size jobs; pages before the last are full", given=queries)
+@check(
+    "pagination",
+    PAGE + ": no page holds more than size jobs; pages before the last are full",
+    given=queries,
+)
 def page_sizes(s: Session, query: Query) -> None:
     walk = s.walk(query)
     size = parse_filters(query).size
@@ -321,22 +392,36 @@ def page_sizes(s: Session, query: Query) -> None:
         count = len(page.body.jobs)
         last = n == len(walk.pages)
         if count > size or (not last and count < size and page.body.next_token):
-            fail(f"page {n} holds {count} jobs with size={query.size or '(default 10)'}",
-                 query, [page.exchange])  # fmt: skip
+            fail(
+                f"page {n} holds {count} jobs with size={query.size or '(default 10)'}",
+                query,
+                [page.exchange],
+            )
 
 
-@check("pagination", PAGE + ": without size a page holds at most 10 jobs, and 10 when more follow", given=data_queries)
+@check(
+    "pagination",
+    PAGE + ": without size a page holds at most 10 jobs, and 10 when more follow",
+    given=data_queries,
+)
 def default_size_is_10(s: Session, query: Query) -> None:
     page = s.page(replace(query, size=None, next_token=None))
     total = len(s.walk(full(query)).jobs)
     want = min(10, total)
     if len(page.body.jobs) != want:
-        fail(f"the first page holds {len(page.body.jobs)} jobs; the default size 10 and "
-             f"{total} matching jobs give {want}", replace(query, size=None), [page.exchange])  # fmt: skip
+        fail(
+            f"the first page holds {len(page.body.jobs)} jobs; the default size 10 and "
+            f"{total} matching jobs give {want}",
+            replace(query, size=None),
+            [page.exchange],
+        )
 
 
-@check("pagination", "API-NOTES §6: size > 100 is refused with 400 InvalidArgument or clamped to 100",
-       given=lambda s: st.integers(101, 100_000))  # fmt: skip
+@check(
+    "pagination",
+    "API-NOTES §6: size > 100 is refused with 400 InvalidArgument or clamped to 100",
+    given=lambda s: st.integers(101, 100_000),
+)
 def size_over_100(s: Session, size: int) -> None:
     query = Query(size=str(size))
     ex = s.list(query)
@@ -345,11 +430,19 @@ def size_over_100(s: Session, size: int) -> None:
         error_doc(ex, query, (400,), f"size={size}")
         return
     if ex.status != 200 or pinned == "refuse":
-        fail(f"size={size} got HTTP {ex.status}" + (f" (profile pins {pinned})" if pinned else ""), query, [ex])
+        fail(
+            f"size={size} got HTTP {ex.status}" + (f" (profile pins {pinned})" if pinned else ""),
+            query,
+            [ex],
+        )
     count = len(s.page(query).body.jobs)
     total = len(s.walk(Query(size="100")).jobs)
     if count > MAX_SIZE or count != min(total, MAX_SIZE):
-        fail(f"size={size} returned {count} jobs; clamping to 100 gives {min(total, MAX_SIZE)}", query, [ex])
+        fail(
+            f"size={size} returned {count} jobs; clamping to 100 gives {min(total, MAX_SIZE)}",
+            query,
+            [ex],
+        )
 
 
 @check("pagination", PAGE + ": a walk ends within ⌈N/size⌉+1 requests", given=queries)
@@ -358,27 +451,39 @@ def walk_terminates(s: Session, query: Query) -> None:
     size = parse_filters(query).size
     bound = -(-len(set(walk.ids)) // size) + 1
     if len(walk.pages) > bound:
-        fail(f"{len(walk.pages)} requests for {len(walk.ids)} jobs with size={size} (at most {bound})",
-             query, walk.exchanges[-2:])  # fmt: skip
+        fail(
+            f"{len(walk.pages)} requests for {len(walk.ids)} jobs with size={size} (at most {bound})",
+            query,
+            walk.exchanges[-2:],
+        )
 
 
-@check("pagination", PAGE + ": a walk equals the same filters walked with size=100, up to ties", given=queries)
+@check(
+    "pagination",
+    PAGE + ": a walk equals the same filters walked with size=100, up to ties",
+    given=queries,
+)
 def walk_independent_of_size(s: Session, query: Query) -> None:
     small, big = s.walk(query), s.walk(full(query))
     if by_instant(small.jobs) != by_instant(big.jobs):
-        fail(f"size={query.size or 'default'} walk ({len(small.ids)} jobs) differs from the size=100 walk "
-             f"({len(big.ids)} jobs)", query, small.exchanges[-2:] + big.exchanges[-1:])  # fmt: skip
+        fail(
+            f"size={query.size or 'default'} walk ({len(small.ids)} jobs) differs from the size=100 walk "
+            f"({len(big.ids)} jobs)",
+            query,
+            small.exchanges[-2:] + big.exchanges[-1:],
+        )
 
 
 @check("pagination", PAGE + ": re-sending a NextToken gives the same page", given=data_queries)
 def token_replay(s: Session, query: Query) -> None:
-    walk = s.walk(replace(query, size=query.size or "3"))
-    if len(walk.pages) < 2:
-        raise SkipCheck("the walk has a single page")
-    token = walk.pages[0].body.next_token
-    again = s.page(replace(walk.query, next_token=token))
-    if [j.job_id for j in again.body.jobs] != [j.job_id for j in walk.pages[1].body.jobs]:
-        fail("the same NextToken gave a different page", walk.query, [walk.pages[1].exchange, again.exchange])
+    query = replace(query, size=query.size or "3", next_token=None)
+    first = s.page(query)
+    token = first.body.next_token
+    if not token:
+        raise SkipCheck("the query has a single page")
+    second, again = (s.page(replace(query, next_token=token)) for _ in range(2))
+    if [j.job_id for j in again.body.jobs] != [j.job_id for j in second.body.jobs]:
+        fail("the same NextToken gave a different page", query, [second.exchange, again.exchange])
 
 
 @check("pagination", PAGE + ": filters stay in force on every later page", given=data_queries)
@@ -388,19 +493,29 @@ def filters_persist(s: Session, query: Query) -> None:
 
 
 def _garbage(_: Session) -> st.SearchStrategy[str]:
-    return st.sampled_from(["!!not-a-token!!", "%00", "../../etc/passwd", "-1", "a" * 300, "<x/>"]) | st.text(
+    return st.sampled_from(
+        ["!!not-a-token!!", "%00", "../../etc/passwd", "-1", "a" * 300, "<x/>"]
+    ) | st.text(
         st.characters(codec="ascii", exclude_categories=("Cc",)), min_size=1, max_size=30
     ).map(lambda t: "~" + t + "~")
 
 
-@check("pagination", "API-NOTES §6: a nextToken the server did not issue gets 400 InvalidArgument", given=_garbage)
+@check(
+    "pagination",
+    "API-NOTES §6: a nextToken the server did not issue gets 400 InvalidArgument",
+    given=_garbage,
+)
 def garbage_token_refused(s: Session, token: str) -> None:
     query = Query(size="5", next_token=token)
     error_doc(s.list(query), query, (400,), f"nextToken={token!r}")
 
 
-@check("pagination", "API-NOTES §6: a token issued for other filters, or tampered with, gets 400 or a page "
-       "that keeps the filters in force; never a 5xx", given=data_queries)  # fmt: skip
+@check(
+    "pagination",
+    "API-NOTES §6: a token issued for other filters, or tampered with, gets 400 or a page "
+    "that keeps the filters in force; never a 5xx",
+    given=data_queries,
+)
 def foreign_token_safe(s: Session, query: Query) -> None:
     other = s.walk(Query(size="2"))
     if len(other.pages) < 2:
@@ -419,7 +534,9 @@ def foreign_token_safe(s: Session, query: Query) -> None:
             error_doc(ex, q, (400,), "a foreign or tampered nextToken")
 
 
-@check("pagination", PAGE + ": jobs created during a walk cause no duplicate and skip no existing job")
+@check(
+    "pagination", PAGE + ": jobs created during a walk cause no duplicate and skip no existing job"
+)
 def writes_during_walk(s: Session) -> None:
     s.require_writes()
     before = s.walk(Query(size="100"))
@@ -442,8 +559,11 @@ def writes_during_walk(s: Session) -> None:
     dupes = len(ids) - len(set(ids))
     skipped = set(before.ids) - set(ids)
     if dupes or skipped:
-        fail(f"a walk during {made} creations had {dupes} duplicate(s) and skipped {len(skipped)} existing job(s)",
-             Query(size="3"), [])  # fmt: skip
+        fail(
+            f"a walk during {made} creations had {dupes} duplicate(s) and skipped {len(skipped)} existing job(s)",
+            Query(size="3"),
+            [],
+        )
 
 
 CREATE_BODY = (
@@ -461,9 +581,15 @@ def _monotonic(walk: Walk, descending: bool) -> None:
     prev: Job | None = None
     for n, page in enumerate(walk.pages, start=1):
         for job in page.body.jobs:
-            if prev is not None and (job.created > prev.created if descending else job.created < prev.created):
-                fail(f"page {n}: {job.creation_time} comes after {prev.creation_time} in a "
-                     f"{'Desc' if descending else 'Asc'} walk", walk.query, [page.exchange])  # fmt: skip
+            if prev is not None and (
+                job.created > prev.created if descending else job.created < prev.created
+            ):
+                fail(
+                    f"page {n}: {job.creation_time} comes after {prev.creation_time} in a "
+                    f"{'Desc' if descending else 'Asc'} walk",
+                    walk.query,
+                    [page.exchange],
+                )
             prev = job
 
 
@@ -478,15 +604,25 @@ def desc_by_default(s: Session, query: Query) -> None:
     _monotonic(walk, descending=True)
     desc = s.walk(full(query, order_by_time="Desc"))
     if by_instant(walk.jobs) != by_instant(desc.jobs):
-        fail("the default order differs from orderByTime=Desc", walk.query, walk.exchanges[:1] + desc.exchanges[:1])
+        fail(
+            "the default order differs from orderByTime=Desc",
+            walk.query,
+            walk.exchanges[:1] + desc.exchanges[:1],
+        )
 
 
-@check("ordering", ORDER + ": the Asc walk is the Desc walk reversed, up to ties", given=data_queries)
+@check(
+    "ordering", ORDER + ": the Asc walk is the Desc walk reversed, up to ties", given=data_queries
+)
 def asc_reverses_desc(s: Session, query: Query) -> None:
     asc = s.walk(full(query, order_by_time="Asc"))
     desc = s.walk(full(query, order_by_time="Desc"))
     if by_instant(asc.jobs) != by_instant(desc.jobs)[::-1]:
-        fail("the Asc walk is not the Desc walk reversed", asc.query, asc.exchanges[:1] + desc.exchanges[:1])
+        fail(
+            "the Asc walk is not the Desc walk reversed",
+            asc.query,
+            asc.exchanges[:1] + desc.exchanges[:1],
+        )
 
 
 # --- filters ------------------------------------------------------------------------------
@@ -500,52 +636,99 @@ def every_job_matches(s: Session, query: Query) -> None:
     check_matches(walk, parse_filters(walk.query))
 
 
-@check("filters", FILTER + ": a multi-state walk is the union of its single-state walks; All is no filter",
-       given=data_queries)  # fmt: skip
+@check(
+    "filters",
+    FILTER + ": a multi-state walk is the union of its single-state walks; All is no filter",
+    given=data_queries,
+)
 def states_union(s: Session, query: Query) -> None:
     states = parse_filters(query).states or frozenset(STATES)
     union: set[str] = set()
     for state in sorted(states):
         union |= set(s.walk(full(query, states=state)).ids)
     multi = s.walk(full(query, states=",".join(sorted(states))))
-    same_set(multi, union, f"states={','.join(sorted(states))} vs the union of single states", multi.query,
-             multi.exchanges[:1])  # fmt: skip
+    same_set(
+        multi,
+        union,
+        f"states={','.join(sorted(states))} vs the union of single states",
+        multi.query,
+        multi.exchanges[:1],
+    )
     everything = s.walk(full(query, states=None))
     for spelled in ("All", ",".join(STATES)):
         walk = s.walk(full(query, states=spelled))
-        same_set(walk, set(everything.ids), f"states={spelled} vs no states filter", walk.query, walk.exchanges[:1])
+        same_set(
+            walk,
+            set(everything.ids),
+            f"states={spelled} vs no states filter",
+            walk.query,
+            walk.exchanges[:1],
+        )
 
 
-@check("filters", FILTER + ": type=Workflow and type=Job together are the walk without type", given=data_queries)
+@check(
+    "filters",
+    FILTER + ": type=Workflow and type=Job together are the walk without type",
+    given=data_queries,
+)
 def type_union(s: Session, query: Query) -> None:
     parts = [s.walk(full(query, type=t)) for t in TYPES]
     whole = s.walk(full(query, type=None))
     if set(parts[0].ids) & set(parts[1].ids):
-        fail("a job is both Workflow and Job", whole.query, parts[0].exchanges[:1] + parts[1].exchanges[:1])
-    same_set(whole, set(parts[0].ids) | set(parts[1].ids), "Workflow ∪ Job vs no type", whole.query,
-             whole.exchanges[:1])  # fmt: skip
+        fail(
+            "a job is both Workflow and Job",
+            whole.query,
+            parts[0].exchanges[:1] + parts[1].exchanges[:1],
+        )
+    same_set(
+        whole,
+        set(parts[0].ids) | set(parts[1].ids),
+        "Workflow + Job vs no type",
+        whole.query,
+        whole.exchanges[:1],
+    )
 
 
-@check("filters", FILTER + ": time bounds are inclusive (≥ start, ≤ end) and complete", given=data_queries)
+@check(
+    "filters",
+    FILTER + ": time bounds are inclusive (≥ start, ≤ end) and complete",
+    given=data_queries,
+)
 def time_window_complete(s: Session, query: Query) -> None:
     f = parse_filters(query)
     if f.start and f.end and f.start > f.end:
         raise SkipCheck("start is after end (see bad_input.start_after_end)")
     windowed = s.walk(full(query))
     unbounded = s.walk(full(query, start_creation_time=None, end_creation_time=None))
-    inside = [j for j in unbounded.jobs if (not f.start or j.created >= f.start) and (not f.end or j.created <= f.end)]
-    same_set(windowed, inside, "the time window vs the unbounded walk cut to the window", windowed.query,
-             windowed.exchanges[:1] + unbounded.exchanges[:1])  # fmt: skip
+    inside = [
+        j
+        for j in unbounded.jobs
+        if (not f.start or j.created >= f.start) and (not f.end or j.created <= f.end)
+    ]
+    same_set(
+        windowed,
+        inside,
+        "the time window vs the unbounded walk cut to the window",
+        windowed.query,
+        windowed.exchanges[:1] + unbounded.exchanges[:1],
+    )
 
 
 def _instant_spellings(s: Session) -> st.SearchStrategy:
     jobs = s.require_jobs()
-    return st.tuples(st.sampled_from(jobs), st.sampled_from([-1, 0, 1]), st.sampled_from(["start", "end"]),
-                     st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True))  # fmt: skip
+    return st.tuples(
+        st.sampled_from(jobs),
+        st.sampled_from([-1, 0, 1]),
+        st.sampled_from(["start", "end"]),
+        st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True),
+    )
 
 
-@check("filters", FILTER + ": one instant written with different UTC offsets gives the same result",
-       given=_instant_spellings)  # fmt: skip
+@check(
+    "filters",
+    FILTER + ": one instant written with different UTC offsets gives the same result",
+    given=_instant_spellings,
+)
 def offset_invariance(s: Session, drawn) -> None:
     job, delta, side, offsets = drawn
     moment = job.created + timedelta(seconds=delta)
@@ -553,8 +736,13 @@ def offset_invariance(s: Session, drawn) -> None:
     walks = [s.walk(Query(size="100", **{key: format_time(moment, off)})) for off in offsets]
     first = set(walks[0].ids)
     for w in walks[1:]:
-        same_set(w, first, f"{key} {w.query.describe()} vs {walks[0].query.describe()}", w.query,
-                 [walks[0].exchanges[0], w.exchanges[0]])  # fmt: skip
+        same_set(
+            w,
+            first,
+            f"{key} {w.query.describe()} vs {walks[0].query.describe()}",
+            w.query,
+            [walks[0].exchanges[0], w.exchanges[0]],
+        )
 
 
 def _exact_fields(s: Session) -> st.SearchStrategy:
@@ -566,19 +754,35 @@ def _exact_fields(s: Session) -> st.SearchStrategy:
 def exact_match(s: Session, drawn) -> None:
     job, field = drawn
     census = s.census()
-    value = {"job_id": job.job_id, "name": job.name, "workflow_id": (job.workflow_ids or ("",))[0]}[field]
+    value = {"job_id": job.job_id, "name": job.name, "workflow_id": (job.workflow_ids or ("",))[0]}[
+        field
+    ]
     if not value:
         raise SkipCheck("the drawn job has no workflow ID")
     walk = s.walk(Query(size="100", **{field: value}))
     check_matches(walk, parse_filters(walk.query))
     if s.census_complete:
         want = {j.job_id for j in census if not matches(parse_filters(walk.query), j)}
-        same_set(walk, want, f"{field}={value!r} vs the jobs that carry it", walk.query, walk.exchanges[:1])
+        same_set(
+            walk,
+            want,
+            f"{field}={value!r} vs the jobs that carry it",
+            walk.query,
+            walk.exchanges[:1],
+        )
     elif job.job_id not in walk.ids:
-        fail(f"{field}={value!r} did not return job {job.job_id}, which carries it", walk.query, walk.exchanges[:1])
+        fail(
+            f"{field}={value!r} did not return job {job.job_id}, which carries it",
+            walk.query,
+            walk.exchanges[:1],
+        )
 
 
-@check("filters", FILTER + ": two filters together give the intersection of each alone", given=data_queries)
+@check(
+    "filters",
+    FILTER + ": two filters together give the intersection of each alone",
+    given=data_queries,
+)
 def intersection(s: Session, query: Query) -> None:
     pairs = [(k, v) for k, v in full(query).filter_params() if k != "orderByTime"]
     if len(pairs) < 2:
@@ -587,24 +791,37 @@ def intersection(s: Session, query: Query) -> None:
     both = s.walk(Query.from_params({k1: v1, k2: v2, "size": "100"}))
     one = s.walk(Query.from_params({k1: v1, "size": "100"}))
     two = s.walk(Query.from_params({k2: v2, "size": "100"}))
-    same_set(both, set(one.ids) & set(two.ids), f"{k1} and {k2} together vs each alone", both.query,
-             both.exchanges[:1] + one.exchanges[:1] + two.exchanges[:1])  # fmt: skip
+    same_set(
+        both,
+        set(one.ids) & set(two.ids),
+        f"{k1} and {k2} together vs each alone",
+        both.query,
+        both.exchanges[:1] + one.exchanges[:1] + two.exchanges[:1],
+    )
 
 
-@check("filters", "Exact oracle (known data only): the walk equals the reference semantics, up to ties",
-       given=queries)  # fmt: skip
+@check(
+    "filters",
+    "Exact oracle (known data only): the walk equals the reference semantics, up to ties",
+    given=queries,
+)
 def oracle(s: Session, query: Query) -> None:
     if s.known_jobs is None:
         raise SkipCheck("the target's data is not known (only the embedded emulator's is)")
     walk = s.walk(query)
     want = expected(s.known_jobs, parse_filters(query))
     if by_instant(walk.jobs) != by_instant(want):
-        fail(f"the walk ({len(walk.ids)} jobs) differs from the oracle ({len(want)} jobs)", query,
-             walk.exchanges[:2])  # fmt: skip
+        fail(
+            f"the walk ({len(walk.ids)} jobs) differs from the oracle ({len(want)} jobs)",
+            query,
+            walk.exchanges[:2],
+        )
 
 
 def _unknown_values(_: Session) -> st.SearchStrategy[Query]:
-    word = st.sampled_from(["job", "workflow", "ALL", "running", "Done", "desc", "asc", "x", "Running ", "1"])
+    word = st.sampled_from(
+        ["job", "workflow", "ALL", "running", "Done", "desc", "asc", "x", "Running ", "1"]
+    )
     return st.one_of(
         word.map(lambda w: Query(type=w)),
         word.map(lambda w: Query(order_by_time=w)),
@@ -613,8 +830,12 @@ def _unknown_values(_: Session) -> st.SearchStrategy[Query]:
     )
 
 
-@check("filters", "API-NOTES §6: an unknown type, orderByTime or states value gets 400 InvalidArgument, "
-       "never unfiltered results", given=_unknown_values)  # fmt: skip
+@check(
+    "filters",
+    "API-NOTES §6: an unknown type, orderByTime or states value gets 400 InvalidArgument, "
+    "never unfiltered results",
+    given=_unknown_values,
+)
 def unknown_value_refused(s: Session, query: Query) -> None:
     err = error_doc(s.list(query), query, (400,), f"{query.describe()}")
     if err.code != "InvalidArgument":
@@ -625,9 +846,20 @@ def unknown_value_refused(s: Session, query: Query) -> None:
 
 
 def _invalid_values(_: Session) -> st.SearchStrategy[Query]:
-    bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "1e2", " 5", "0x10", "٣"]) | st.integers(max_value=0).map(str)
-    bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "2024-01-01 00:00:00+0800", "yesterday",
-                                "2024-13-01T00:00:00+0800", "1704067200", "2024-01-01T00:00:00+08:00"])  # fmt: skip
+    bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "1e2", " 5", "0x10", "٣"]) | st.integers(
+        max_value=0
+    ).map(str)
+    bad_time = st.sampled_from(
+        [
+            "2024-01-01",
+            "2024-01-01T00:00:00",
+            "2024-01-01 00:00:00+0800",
+            "yesterday",
+            "2024-13-01T00:00:00+0800",
+            "1704067200",
+            "2024-01-01T00:00:00+08:00",
+        ]
+    )
     return st.one_of(
         bad_size.map(lambda v: Query(size=v)),
         bad_time.map(lambda v: Query(start_creation_time=v)),
@@ -635,7 +867,11 @@ def _invalid_values(_: Session) -> st.SearchStrategy[Query]:
     )
 
 
-@check("bad-input", "API-NOTES §3/§6: an invalid size or time gets 400 InvalidArgument as XML", given=_invalid_values)
+@check(
+    "bad-input",
+    "API-NOTES §3/§6: an invalid size or time gets 400 InvalidArgument as XML",
+    given=_invalid_values,
+)
 def invalid_values(s: Session, query: Query) -> None:
     err = error_doc(s.list(query), query, (400,), query.describe())
     if err.code != "InvalidArgument":
@@ -643,13 +879,31 @@ def invalid_values(s: Session, query: Query) -> None:
 
 
 def _junk(_: Session) -> st.SearchStrategy[list[tuple[str, str]]]:
-    names = st.sampled_from(["size", "type", "states", "orderByTime", "startCreationTime", "endCreationTime",
-                             "nextToken", "workflowId", "jobId", "name"]) | st.text(min_size=1, max_size=8)  # fmt: skip
-    values = st.text(max_size=40) | st.sampled_from(["%", "%%", "\x00", "9" * 40, "-0", "Running,,", ","])
+    names = st.sampled_from(
+        [
+            "size",
+            "type",
+            "states",
+            "orderByTime",
+            "startCreationTime",
+            "endCreationTime",
+            "nextToken",
+            "workflowId",
+            "jobId",
+            "name",
+        ]
+    ) | st.text(min_size=1, max_size=8)
+    values = st.text(max_size=40) | st.sampled_from(
+        ["%", "%%", "\x00", "9" * 40, "-0", "Running,,", ","]
+    )
     return st.lists(st.tuples(names, values), max_size=4)
 
 
-@check("bad-input", "API-NOTES §3: no input, junk included, gets a 5xx; every error is an XML Error", given=_junk)
+@check(
+    "bad-input",
+    "API-NOTES §3: no input, junk included, gets a 5xx; every error is an XML Error",
+    given=_junk,
+)
 def no_5xx(s: Session, params: list[tuple[str, str]]) -> None:
     ex = s.send(params=params)
     if ex.status >= 500:
@@ -658,12 +912,17 @@ def no_5xx(s: Session, params: list[tuple[str, str]]) -> None:
         error_doc(ex, None, (ex.status,), "an error")
 
 
-@check("bad-input", "API-NOTES §6: startCreationTime after endCreationTime gets 400 or an empty result",
-       given=data_queries)  # fmt: skip
+@check(
+    "bad-input",
+    "API-NOTES §6: startCreationTime after endCreationTime gets 400 or an empty result",
+    given=data_queries,
+)
 def start_after_end(s: Session, query: Query) -> None:
     job = s.census()[0]
-    q = Query(start_creation_time=format_time(job.created + timedelta(seconds=1)),
-              end_creation_time=format_time(job.created - timedelta(seconds=1)))  # fmt: skip
+    q = Query(
+        start_creation_time=format_time(job.created + timedelta(seconds=1)),
+        end_creation_time=format_time(job.created - timedelta(seconds=1)),
+    )
     ex = s.list(q)
     pinned = s.profile.get("start_after_end")
     if ex.status == 200 and pinned != "refuse":
@@ -698,4 +957,6 @@ for _name, _clause in {
     "content_type": "API-NOTES §3: Content-Type is application/xml",
     "request_id_header": "API-NOTES §3: every response carries x-ci-request-id",
 }.items():
-    REGISTRY[f"schema.{_name}"] = Check(f"schema.{_name}", "schema", _clause, _observed(f"schema.{_name}"), queries)
+    REGISTRY[f"schema.{_name}"] = Check(
+        f"schema.{_name}", "schema", _clause, _observed(f"schema.{_name}"), queries
+    )

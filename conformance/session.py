@@ -18,7 +18,9 @@ from .xmlmodel import Job, ListResponse, XMLProblem, parse_error, parse_list, sa
 class CheckFailure(AssertionError):
     """A violated clause. ``check`` and ``clause`` are filled in by the check registry."""
 
-    def __init__(self, message: str, query: Query | None = None, exchanges: list[Exchange] | None = None):
+    def __init__(
+        self, message: str, query: Query | None = None, exchanges: list[Exchange] | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.query = query
@@ -29,9 +31,7 @@ class CheckFailure(AssertionError):
     def __str__(self) -> str:
         where = f"\n  check:  {self.check}\n  clause: {self.clause}" if self.check else ""
         query = f"\n  query:  {self.query.describe()}" if self.query is not None else ""
-        shown = "".join(
-            f"\n  {e.method} {e.url} -> {e.status}" for e in self.exchanges[-3:]
-        )
+        shown = "".join(f"\n  {e.method} {e.url} -> {e.status}" for e in self.exchanges[-3:])
         return f"{self.message}{where}{query}{shown}"
 
 
@@ -128,7 +128,9 @@ class Session:
                 self.observations.setdefault(check, Observation(check, message, exchange))
         return exchange
 
-    def send(self, method: str = "GET", path: str = "/inventorytriggerjob", params=None, **kw) -> Exchange:
+    def send(
+        self, method: str = "GET", path: str = "/inventorytriggerjob", params=None, **kw
+    ) -> Exchange:
         return self.record(self.client.request(method, path, params, **kw))
 
     def list(self, query: Query, **kw) -> Exchange:
@@ -138,7 +140,9 @@ class Session:
         """One page that must be a usable 200 list response; otherwise the check fails."""
         ex = self.list(query)
         if ex.status != 200:
-            raise CheckFailure(f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex])
+            raise CheckFailure(
+                f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex]
+            )
         try:
             return Page(ex, parse_list(ex.body, check=False))
         except XMLProblem as exc:
@@ -164,17 +168,21 @@ class Session:
                 raise CheckFailure(
                     "an empty page carries a NextToken: the walk would never end "
                     "(API-NOTES §6: a final page may be empty, but then carries no token)",
-                    query, walk.exchanges[-3:],
-                )  # fmt: skip
+                    query,
+                    walk.exchanges[-3:],
+                )
             if token in seen_tokens or len(walk.pages) >= MAX_WALK_PAGES:
                 raise CheckFailure(
                     f"the walk does not end: token {token[:40]!r} came back after "
-                    f"{len(walk.pages)} pages", query, walk.exchanges[-3:],
-                )  # fmt: skip
+                    f"{len(walk.pages)} pages",
+                    query,
+                    walk.exchanges[-3:],
+                )
             seen_tokens.add(token)
             if len(walk.pages) > 2 and len(set(walk.ids)) < len(walk.ids) // 2:
-                raise CheckFailure("the walk repeats itself: most jobs came back twice",
-                                   query, walk.exchanges[-3:])  # fmt: skip
+                raise CheckFailure(
+                    "the walk repeats itself: most jobs came back twice", query, walk.exchanges[-3:]
+                )
         with self._lock:
             self._walks[key] = walk
         return walk
@@ -231,7 +239,9 @@ def schema_findings(ex: Exchange) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     ctype = (ex.header("Content-Type") or "").split(";")[0].strip()
     if ctype != "application/xml":
-        found.append(("schema.content_type", f"Content-Type is {ctype or 'missing'!r}, not application/xml"))
+        found.append(
+            ("schema.content_type", f"Content-Type is {ctype or 'missing'!r}, not application/xml")
+        )
     if not ex.header("x-ci-request-id"):
         found.append(("schema.request_id_header", "no x-ci-request-id header"))
     try:
@@ -244,7 +254,11 @@ def schema_findings(ex: Exchange) -> list[tuple[str, str]]:
         if errors:
             found.append(("schema.list_body", "; ".join(errors[:3])))
     elif ex.status >= 400:
-        errors = validate(root, "error") if root.tag == "Error" else [f"root is <{root.tag}>, not <Error>"]
+        errors = (
+            validate(root, "error")
+            if root.tag == "Error"
+            else [f"root is <{root.tag}>, not <Error>"]
+        )
         if errors:
             found.append(("schema.error_body", "; ".join(errors[:3])))
     return found

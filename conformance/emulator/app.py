@@ -292,11 +292,14 @@ class Emulator:
     def _authenticate(self, method: str, path: str, params: list, headers: EnvironHeaders) -> None:
         if "sig-accept-anything" in self.faults:
             return
-        lookup = self.keys.get
-        if "sig-ignore-secret-id" in self.faults:
-            first = next(iter(self.keys.values()))
-            lookup = lambda _id: first  # noqa: E731
-        verdict = verify(method, path, params, headers, lookup, self.clock())
+        verdict = verify(method, path, params, headers, self.keys.get, self.clock())
+        if verdict.refusal is Reason.UNKNOWN_SECRET_ID and "sig-ignore-secret-id" in self.faults:
+            for creds in self.keys.values():  # any known key will do, whatever q-ak says
+                verdict = verify(
+                    method, path, params, headers, lambda _id, c=creds: c, self.clock()
+                )
+                if verdict.accepted:
+                    return
         if verdict.refusal is not None and FORGIVING_FAULTS.get(verdict.refusal) in self.faults:
             return
         if verdict.refusal is not None:

@@ -24,7 +24,11 @@ FAULTS: dict[str, Fault] = {
         Fault("sig-accept-anything", "signature", "accepts every request, signed or not"),
         Fault("sig-accept-expired", "signature", "accepts signatures whose window has ended"),
         Fault("sig-accept-future", "signature", "accepts windows starting over 15 minutes ahead"),
-        Fault("sig-ignore-secret-id", "signature", "verifies every SecretId with the first key"),
+        Fault(
+            "sig-ignore-secret-id",
+            "signature",
+            "accepts an unknown SecretId signed with any known key",
+        ),
         Fault("sig-skip-absent-params", "signature", "accepts a signed parameter that is absent"),
         Fault(
             "sig-reject-empty-or-space",

@@ -243,6 +243,12 @@ class Store:
             rows = self._db.execute(sql, [*args, limit, offset]).fetchall()
         return [_job(r) for r in rows], [tuple(r[13:]) for r in rows]
 
+    def count(self, filters: Filters) -> int:
+        where, args = conditions(filters)
+        sql = "SELECT count(*) FROM jobs" + (f" WHERE {' AND '.join(where)}" if where else "")
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()[0]
+
     def explain(self, filters: Filters, order: Ordering, cursor: Sequence) -> str:
         """The query plan of a deep page (for the benchmark and its tests)."""
         where, args = conditions(filters)

@@ -19,12 +19,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         exclude = split(option(metafunc.config, "exclude_checks"))
         unknown = checks.unknown_names(include + exclude)
         if unknown:
-            raise pytest.UsageError(f"unknown check(s) or categories: {', '.join(unknown)}; see ci-conformance list-checks")
+            raise pytest.UsageError(
+                f"unknown check(s) or categories: {', '.join(unknown)}; see ci-conformance list-checks"
+            )
         chosen = checks.select(include, exclude)
         metafunc.parametrize("check", chosen, ids=[c.name for c in chosen])
 
 
-def test_check(conformance_session: Session, check: checks.Check, request: pytest.FixtureRequest) -> None:
+def test_check(
+    conformance_session: Session, check: checks.Check, request: pytest.FixtureRequest
+) -> None:
     try:
         _run(conformance_session, check, request.config)
     except SkipCheck as skip:
@@ -61,4 +65,6 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
     try:
         example()
     except Unsatisfiable:
-        raise SkipCheck(last_skip[0] if last_skip else "no example could exercise this check") from None
+        raise SkipCheck(
+            last_skip[0] if last_skip else "no example could exercise this check"
+        ) from None

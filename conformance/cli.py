@@ -1,0 +1,172 @@
+"""``ci-conformance``: run the suite, serve the emulator, list checks and faults."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+from . import __version__
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ci-conformance",
+        description="Conformance suite for Tencent Cloud CI's GET /inventorytriggerjob.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run",
+        help="run the suite (default target: the embedded emulator)",
+        description="Run the suite through pytest. Every option below is also "
+        "a pytest option of `pytest --pyargs conformance.suite`.",
+    )
+    run.add_argument("--report-dir", default="reports", help="where reports go (default: reports/)")
+    from .plugin import OPTIONS
+
+    for o in OPTIONS:
+        env = f" [env {o.env}]" if o.env else ""
+        if o.action:
+            run.add_argument(o.flag, action=o.action, help=o.help + env)
+        else:
+            run.add_argument(o.flag, help=o.help + env)
+
+    serve = sub.add_parser("serve", help="serve the reference emulator over HTTP")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: loopback only)"
+    )
+    serve.add_argument("--port", type=int, default=9000)
+    serve.add_argument(
+        "--jobs", type=int, default=0, help="generate this many jobs into an empty store"
+    )
+    serve.add_argument("--seed", type=int, default=0, help="seed of the generated dataset")
+    serve.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
+    serve.add_argument("--load", help="load jobs from an XML file of JobsDetail elements")
+    serve.add_argument("--secret-id", help="accept this SecretId (with --secret-key)")
+    serve.add_argument("--secret-key", help="its SecretKey")
+    serve.add_argument(
+        "--security-token", help="make these temporary credentials needing this token"
+    )
+    serve.add_argument(
+        "--fault", action="append", default=[], help="turn on a fault switch (repeatable)"
+    )
+    serve.add_argument(
+        "--behaviour",
+        action="append",
+        default=[],
+        help="open-point choice name=value (repeatable); see --list-behaviours",
+    )
+    serve.add_argument("--list-faults", action="store_true", help="describe every fault switch")
+    serve.add_argument("--list-behaviours", action="store_true", help="list the open-point choices")
+
+    sub.add_parser("list-checks", help="list every check: name, category, clause")
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "list-checks":
+        return _list_checks()
+    return _run(args)
+
+
+def _list_checks() -> int:
+    from .checks import REGISTRY
+
+    width = max(len(n) for n in REGISTRY)
+    for c in REGISTRY.values():
+        print(f"{c.name:<{width}}  {c.category:<11} {c.clause}")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
+    from .emulator.faults import describe
+    from .emulator.server import EmulatorServer
+    from .emulator.store import Store, generate
+    from .signing import Credentials
+    from .xmlmodel import XMLProblem, parse_jobs
+
+    if args.list_faults:
+        print(describe())
+        return EXIT_OK
+    if args.list_behaviours:
+        print(Behaviour.describe().replace("; ", "\n"))
+        return EXIT_OK
+    if bool(args.secret_id) != bool(args.secret_key):
+        return _usage("--secret-id and --secret-key go together")
+    creds = (
+        Credentials(args.secret_id, args.secret_key, args.security_token)
+        if args.secret_id
+        else Credentials(
+            EXAMPLE_CREDENTIALS.secret_id, EXAMPLE_CREDENTIALS.secret_key, args.security_token
+        )
+    )
+    try:
+        store = Store(args.db)
+        if args.load:
+            store.add(parse_jobs(Path(args.load).read_bytes()))
+        if args.jobs and len(store) == 0:
+            store.add(generate(args.jobs, args.seed))
+        app = Emulator(store, [creds], Behaviour.parse(args.behaviour), args.fault)
+        server = EmulatorServer(app, args.host, args.port)
+    except (ValueError, OSError, XMLProblem) as exc:
+        return _usage(str(exc))
+    print(f"ci-conformance emulator at {server.url}/inventorytriggerjob ({len(store)} jobs)")
+    print(f"accepts SecretId {creds.secret_id}")
+    if not args.secret_id:  # the vendor's published example key, not a secret
+        print(f"        SecretKey {creds.secret_key}")
+    if creds.token:
+        print("        temporary credentials: the security token given is required")
+    if args.fault:
+        print(f"fault switches on: {', '.join(args.fault)}")
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return EXIT_OK
+
+
+def _usage(message: str) -> int:
+    print(f"ci-conformance: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from .plugin import OPTIONS
+
+    report_dir = Path(args.report_dir)
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _usage(f"--report-dir {report_dir}: {exc}")
+    argv = [
+        "--pyargs",
+        "conformance.suite",
+        "-q",
+        "-rfEs",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={report_dir / 'junit.xml'}",
+        f"--html={report_dir / 'conformance.html'}",
+        "--self-contained-html",
+        f"--conformance-json={report_dir / 'summary.json'}",
+    ]
+    for o in OPTIONS:
+        value = getattr(args, o.flag[2:].replace("-", "_"))
+        if o.action and value:
+            argv.append(o.flag)
+        elif not o.action and value is not None:
+            argv += [o.flag, str(value)]
+    code = pytest.main(argv)
+    return {0: EXIT_OK, 1: EXIT_VIOLATIONS, 3: EXIT_UNREACHABLE, 4: EXIT_USAGE, 5: EXIT_USAGE}.get(
+        int(code), EXIT_UNREACHABLE
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
