@@ -60,10 +60,16 @@ def main() -> None:
             cases = [
                 ("size=10", Query(size="10"), Filters(size=10)),
                 ("size=100", Query(size="100"), Filters(size=100)),
-                ("size=100&states=Running,Failed", Query(size="100", states="Failed,Running"),
-                 Filters(size=100, states=frozenset({"Running", "Failed"}))),
-                ("size=10&orderByTime=Asc", Query(size="10", order_by_time="Asc"),
-                 Filters(size=10, descending=False)),
+                (
+                    "size=100&states=Running,Failed",
+                    Query(size="100", states="Failed,Running"),
+                    Filters(size=100, states=frozenset({"Running", "Failed"})),
+                ),
+                (
+                    "size=10&orderByTime=Asc",
+                    Query(size="10", order_by_time="Asc"),
+                    Filters(size=10, descending=False),
+                ),
             ]
             for label, query, filters in cases:
                 shallow = measure(client, query, args.repeat)
@@ -76,8 +82,10 @@ def main() -> None:
             for _ in range(1000):
                 client.list(Query(size="1"))
             rate = 1000 / (time.perf_counter() - t)
-        print(f"\n{n:,} jobs: generated and loaded in {load:.1f} s; {rate:,.0f} requests/s "
-              "(size=1, one keep-alive connection)\n")
+        print(
+            f"\n{n:,} jobs: generated and loaded in {load:.1f} s; {rate:,.0f} requests/s "
+            "(size=1, one keep-alive connection)\n"
+        )
         store.close()
 
 

@@ -1,0 +1,82 @@
+"""The suite itself, run as a user runs it: passes on correct servers in every allowed behaviour,
+including an independent server written only for this test."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from independent_server import CREDS, Independent, Serving, dataset
+
+from conformance.emulator.app import Behaviour
+
+SUITE = [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-q", "-p", "no:cacheprovider",
+         "--examples-profile", "dev"]  # fmt: skip
+
+
+def run_suite(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
+    summary = tmp_path / "summary.json"
+    proc = subprocess.run([*SUITE, f"--conformance-json={summary}", *args], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+    data = json.loads(summary.read_text()) if summary.exists() else {}
+    return proc.returncode, data, proc.stdout + proc.stderr
+
+
+def _variant_id(b: Behaviour) -> str:
+    changed = [
+        f"{k}={getattr(b, k)}" for k, v in Behaviour.CHOICES.items() if getattr(b, k) != v[0]
+    ]
+    return ",".join(changed) or "default"
+
+
+@pytest.mark.parametrize("behaviour", Behaviour.every_variant(), ids=_variant_id)
+def test_passes_against_emulator_in_each_allowed_behaviour(
+    tmp_path: Path, behaviour: Behaviour
+) -> None:
+    code, summary, out = run_suite(
+        tmp_path, "--emulator-behaviour", _variant_id(behaviour).replace("default", "")
+    )
+    assert code == 0, out[-4000:]
+    assert summary["verdict"] == "conformant"
+    ran = sum(c["passed"] for c in summary["counts"].values())
+    assert ran >= 40, summary["counts"]
+
+
+def test_passes_against_an_independent_server(tmp_path: Path) -> None:
+    with Serving(Independent(dataset())) as server:
+        code, summary, out = run_suite(tmp_path, "--target", server.url, "--secret-id", CREDS.secret_id,
+                                       "--secret-key", CREDS.secret_key)  # fmt: skip
+    assert code == 0, out[-4000:]
+    skipped = {
+        r["check"]: r.get("reason", "") for r in summary["results"] if r["outcome"] == "skipped"
+    }
+    # read-only, permanent keys, unknown data: exactly these are skipped, each saying why
+    assert set(skipped) == {
+        "signature.refuses_missing_token",
+        "signature.refuses_wrong_token",
+        "pagination.writes_during_walk",
+        "filters.oracle",
+    }, skipped
+    assert all(skipped.values())
+    assert CREDS.secret_key not in out and CREDS.secret_key not in json.dumps(summary)
+
+
+def test_profile_pins_an_open_point(tmp_path: Path) -> None:
+    pinned = tmp_path / "profile.toml"
+    pinned.write_text('size_over_100 = "refuse"\n')
+    code, summary, _ = run_suite(tmp_path, "--profile", str(pinned), "--checks", "size_over_100")
+    assert code == 1  # the emulator clamps by default, which this profile forbids
+    assert [f["check"] for f in summary["failures"]] == ["pagination.size_over_100"]
+    code, _, out = run_suite(tmp_path, "--profile", str(pinned), "--checks", "size_over_100",
+                             "--emulator-behaviour", "size_over_100=refuse")  # fmt: skip
+    assert code == 0, out[-3000:]
+
+
+def test_empty_target_skips_with_reasons(tmp_path: Path) -> None:
+    code, summary, out = run_suite(tmp_path, "--emulator-jobs", "0")
+    assert code == 0, out[-4000:]
+    reasons = [r["reason"] for r in summary["results"] if r["outcome"] == "skipped"]
+    assert any("has 0 job(s)" in r for r in reasons), reasons
