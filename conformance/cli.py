@@ -124,6 +124,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("        temporary credentials: the security token given is required")
     if args.fault:
         print(f"fault switches on: {', '.join(args.fault)}")
+    sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return EXIT_OK

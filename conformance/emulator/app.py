@@ -186,7 +186,7 @@ class Emulator:
         faults: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store = store or Store()
+        self.store = store if store is not None else Store()
         self.keys = {c.secret_id: c for c in credentials}
         self.behaviour = behaviour or Behaviour()
         self.faults = check_names(list(faults))

@@ -133,7 +133,7 @@ class EmulatorServer:
     """
 
     def __init__(self, app: Emulator | None = None, host: str = "127.0.0.1", port: int = 0):
-        self.app = app or Emulator()
+        self.app = app if app is not None else Emulator()
         self._server = _Server(self.app, host, port)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -1,0 +1,90 @@
+"""``ci-conformance`` as a user runs it: serve (with a file database that survives a restart),
+list commands, and usage errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from conformance.client import Client
+from conformance.emulator.app import EXAMPLE_CREDENTIALS
+from conformance.emulator.faults import FAULTS
+from conformance.query import Query
+from conformance.signing import Credentials
+from conformance.xmlmodel import parse_list
+
+CLI = [sys.executable, "-m", "conformance.cli"]
+CREATE = b"<Request><Name>kept</Name><Type>Job</Type><Input><Object>a.mp4</Object></Input><Operation/></Request>"
+
+
+@contextmanager
+def serving(*args: str) -> Iterator[tuple[str, str]]:
+    proc = subprocess.Popen([*CLI, "serve", "--port", "0", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        first = proc.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/inventorytriggerjob", first)
+        assert match, first + proc.stdout.read(2000)
+        rest = "".join(proc.stdout.readline() for _ in range(2))
+        yield match.group(1), first + rest
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_serve_prints_url_and_credentials_and_serves(tmp_path: Path) -> None:
+    with serving("--jobs", "25", "--seed", "3") as (url, banner):
+        assert EXAMPLE_CREDENTIALS.secret_id in banner and "(25 jobs)" in banner
+        page = parse_list(Client(url, EXAMPLE_CREDENTIALS).list(Query(size="100")).body)
+        assert len(page.jobs) == 25
+
+
+def test_file_database_survives_restart(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.sqlite"
+    with serving("--db", str(db)) as (url, _):
+        created = Client(url, EXAMPLE_CREDENTIALS).request("POST", data=CREATE)
+        assert created.status == 200, created.body
+        job = parse_list(created.body).jobs[0]
+    with serving("--db", str(db)) as (url, banner):
+        assert "(1 jobs)" in banner
+        got = Client(url, EXAMPLE_CREDENTIALS).request("GET", f"/inventorytriggerjob/{job.job_id}")
+        assert parse_list(got.body).jobs[0] == job
+
+
+def test_load_jobs_from_xml(tmp_path: Path) -> None:
+    sample = Path(__file__).parent / "data" / "vendor-sample-response.xml"
+    with serving("--load", str(sample)) as (url, banner):
+        assert "(2 jobs)" in banner
+        jobs = parse_list(Client(url, EXAMPLE_CREDENTIALS).list(Query(type="Job")).body).jobs
+        assert [j.job_id for j in jobs] == ["be8f65004eb8511eaaed4f377124a303c"]
+
+
+def test_own_credentials_and_token(tmp_path: Path) -> None:
+    with serving(
+        "--secret-id", "AKIDmine", "--secret-key", "my-key", "--security-token", "tok"
+    ) as (url, banner):
+        assert "my-key" not in banner  # the user's own key is not printed
+        assert Client(url, Credentials("AKIDmine", "my-key", "tok")).list(Query()).status == 200
+        assert Client(url, Credentials("AKIDmine", "my-key")).list(Query()).status == 401
+        assert Client(url, EXAMPLE_CREDENTIALS).list(Query()).status == 401
+
+
+def test_list_commands() -> None:
+    faults = subprocess.run(
+        [*CLI, "serve", "--list-faults"], capture_output=True, text=True, check=True
+    )
+    assert all(name in faults.stdout for name in FAULTS)
+    checks = subprocess.run([*CLI, "list-checks"], capture_output=True, text=True, check=True)
+    assert "pagination.no_duplicates" in checks.stdout and "API-NOTES" in checks.stdout
+
+
+def test_usage_errors_exit_2() -> None:
+    for args in (["serve", "--fault", "no-such-fault"], ["serve", "--behaviour", "size_over_100=maybe"],
+                 ["serve", "--secret-id", "only-id"], ["frobnicate"]):  # fmt: skip
+        proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert proc.stderr.strip()
