@@ -636,6 +636,78 @@ def every_job_matches(s: Session, query: Query) -> None:
     check_matches(walk, parse_filters(walk.query))
 
 
+def _single_filters(s: Session) -> st.SearchStrategy[list[Query]]:
+    """Every single-parameter filter built from one drawn job, so each example tries them all.
+    Names that are substrings or case variants of other names are drawn as often as not."""
+    jobs = s.require_jobs()
+    names = sorted({j.name for j in jobs})
+    tricky = [
+        n
+        for n in names
+        if any(
+            m != n and (n in m or n.casefold() == m.casefold() or n.strip() == m.strip())
+            for m in names
+        )
+    ]
+    name = st.sampled_from(tricky) | st.sampled_from(names) if tricky else st.sampled_from(names)
+    return st.builds(
+        lambda job, delta, offset, states, jtype, name: [
+            Query(type=jtype),
+            Query(states=",".join(sorted(states))),
+            Query(start_creation_time=format_time(job.created + timedelta(seconds=delta), offset)),
+            Query(end_creation_time=format_time(job.created - timedelta(seconds=delta), offset)),
+            Query(job_id=job.job_id),
+            Query(name=name),
+            *([Query(workflow_id=job.workflow_ids[0])] if job.workflow_ids else []),
+        ],
+        st.sampled_from(jobs),
+        st.sampled_from([0, 1, -1]),
+        st.sampled_from(gen.OFFSETS),
+        st.sets(st.sampled_from(STATES), min_size=1, max_size=3),
+        st.sampled_from(TYPES),
+        name,
+    )
+
+
+@check(
+    "filters",
+    FILTER + ": each filter alone returns exactly the jobs that satisfy it",
+    given=_single_filters,
+)
+def single_filter(s: Session, queries: list[Query]) -> None:
+    for query in queries:
+        walk = s.walk(full(query))
+        f = parse_filters(walk.query)
+        check_matches(walk, f)
+        if s.census_complete:
+            want = [j for j in s.census() if not matches(f, j)]
+            same_set(
+                walk,
+                want,
+                f"{query.describe()} vs the jobs that satisfy it",
+                walk.query,
+                walk.exchanges[:1],
+            )
+
+
+@check(
+    "filters",
+    FILTER + ": startCreationTime and endCreationTime are inclusive (API-NOTES §1: ≥ and ≤)",
+    given=lambda s: st.tuples(st.sampled_from(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
+)
+def bounds_inclusive(s: Session, drawn) -> None:
+    job, offset = drawn
+    at = format_time(job.created, offset)
+    walk = s.walk(Query(size="100", start_creation_time=at, end_creation_time=at))
+    check_matches(walk, parse_filters(walk.query))
+    if job.job_id not in walk.ids:
+        fail(
+            f"a window from {at} to {at} misses job {job.job_id} created at {job.creation_time}",
+            walk.query,
+            walk.exchanges[:1],
+        )
+
+
 @check(
     "filters",
     FILTER + ": a multi-state walk is the union of its single-state walks; All is no filter",

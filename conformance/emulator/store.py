@@ -276,8 +276,12 @@ def _batches(items: Iterable[Job], n: int) -> Iterator[list[Job]]:
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 OFFSETS = (480, 0, -300, 330, 545, -600, 840)  # minutes east of UTC
+# Names that need escaping, and names that are substrings or case variants of each other.
 NAMES = (
     "demo",
+    "Demo",
+    "demo run",
+    " padded ",
     "nightly transcode",
     "名字 测试",
     "a&b <c>",
