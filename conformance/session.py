@@ -12,7 +12,16 @@ from dataclasses import dataclass, field, replace
 
 from .client import Client, Exchange
 from .query import Query
-from .xmlmodel import Job, ListResponse, XMLProblem, parse_error, parse_list, safe_parse, validate
+from .xmlmodel import (
+    Job,
+    ListResponse,
+    XMLProblem,
+    parse_error,
+    parse_list,
+    safe_parse,
+    validate,
+    validate_list,
+)
 
 
 class CheckFailure(AssertionError):
@@ -117,7 +126,7 @@ class Session:
         self._census: list[Job] | None = None
         self._census_complete = False
         self._lock = threading.Lock()
-        self.observers: list[Callable[[Exchange], list[tuple[str, str]]]] = []
+        self.observers: list[Callable[[Exchange], list[tuple[str, str]]]] = [schema_findings]
 
     # --- requests -----------------------------------------------------------------------
 
@@ -250,7 +259,7 @@ def schema_findings(ex: Exchange) -> list[tuple[str, str]]:
         name = "schema.list_body" if ex.status == 200 else "schema.error_body"
         return [*found, (name, f"HTTP {ex.status} body is not XML: {exc.message}")]
     if ex.status == 200 and root.tag == "Response":
-        errors = validate(root, "list-response")
+        errors = validate_list(root)
         if errors:
             found.append(("schema.list_body", "; ".join(errors[:3])))
     elif ex.status >= 400:

@@ -12,6 +12,9 @@ from conformance.client import BudgetExceeded
 from conformance.plugin import examples, option, split
 from conformance.session import Session, SkipCheck
 
+# Strategies sampled from a target's data have long reprs; hypothesis warns when it prints them.
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "check" in metafunc.fixturenames:
