@@ -66,11 +66,22 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("list-checks", help="list every check: name, category, clause")
 
+    kill = sub.add_parser(
+        "kill-matrix", help="run the suite against every fault switch of the emulator"
+    )
+    kill.add_argument("--report-dir", default="reports", help="where kill-matrix.md and .json go")
+    kill.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
+    kill.add_argument("--examples-profile", default="dev", choices=["dev", "ci", "thorough"])
+
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
     if args.command == "list-checks":
         return _list_checks()
+    if args.command == "kill-matrix":
+        from .killmatrix import main as kill_matrix
+
+        return kill_matrix(args.report_dir, args.workers, args.examples_profile)
     return _run(args)
 
 

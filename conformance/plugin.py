@@ -318,6 +318,7 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.results: list[dict] = []
+        self.started = time.monotonic()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
@@ -330,6 +331,7 @@ class _Recorder:
             "clause": props["clause"],
             "outcome": outcome,
         }
+        entry["elapsed_s"] = round(time.monotonic() - self.started, 2)
         if report.skipped and isinstance(report.longrepr, tuple):
             entry["reason"] = report.longrepr[2].removeprefix("Skipped: ")
         if report.failed:

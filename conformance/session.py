@@ -196,6 +196,18 @@ class Session:
             self._walks[key] = walk
         return walk
 
+    def head(self, query: Query, pages: int) -> Walk:
+        """The first ``pages`` pages of a walk (not cached): cheap looks at later pages."""
+        walk = Walk(query)
+        token: str | None = None
+        while len(walk.pages) < pages:
+            page = self.page(replace(query, next_token=token))
+            walk.pages.append(page)
+            token = page.body.next_token or None
+            if token is None or not page.body.jobs:
+                break
+        return walk
+
     def forget_walks(self) -> None:
         """After writes: walks and the census are out of date."""
         with self._lock:
@@ -207,16 +219,9 @@ class Session:
     def census(self) -> list[Job]:
         """The target's jobs (newest first, up to ``census_limit``), to draw values from."""
         if self._census is None:
-            jobs: list[Job] = []
-            token: str | None = None
-            while len(jobs) < self.census_limit:
-                page = self.page(Query(size="100", next_token=token))
-                jobs += page.body.jobs
-                token = page.body.next_token or None
-                if token is None or not page.body.jobs:
-                    self._census_complete = token is None
-                    break
-            self._census = jobs
+            walk = self.head(Query(size="100"), pages=max(1, self.census_limit // 100))
+            self._census = walk.jobs
+            self._census_complete = not walk.pages[-1].body.next_token
         return self._census
 
     @property
