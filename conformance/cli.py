@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -27,12 +29,12 @@ def main(argv: list[str] | None = None) -> int:
         "a pytest option of `pytest --pyargs conformance.suite`.",
     )
     run.add_argument("--report-dir", default="reports", help="where reports go (default: reports/)")
-    from .plugin import OPTIONS
+    from .options import OPTIONS
 
     for o in OPTIONS:
         env = f" [env {o.env}]" if o.env else ""
-        if o.action:
-            run.add_argument(o.flag, action=o.action, help=o.help + env)
+        if o.flag_only:
+            run.add_argument(o.flag, action="store_true", help=o.help + env)
         else:
             run.add_argument(o.flag, help=o.help + env)
 
@@ -146,37 +148,81 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
+SECRET_FLAGS = {
+    "secret_id": "COS_SECRET_ID",
+    "secret_key": "COS_SECRET_KEY",
+    "security_token": "COS_SECURITY_TOKEN",
+}
+
+
+def _pytest_args(args: argparse.Namespace, report_dir: Path) -> list[str]:
+    """The suite's pytest command line. Credentials go through the environment, not argv."""
+    from .options import OPTIONS, dest
+
+    argv = ["--pyargs", "conformance.suite", "-qq", "--tb=no", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+            "--conformance-progress", f"--junitxml={report_dir / 'junit.xml'}",
+            f"--html={report_dir / 'conformance.html'}", "--self-contained-html",
+            f"--conformance-json={report_dir / 'summary.json'}"]  # fmt: skip
+    for o in OPTIONS:
+        value = getattr(args, dest(o))
+        if dest(o) in SECRET_FLAGS:
+            if value:
+                os.environ[SECRET_FLAGS[dest(o)]] = value
+        elif o.flag_only and value:
+            argv.append(o.flag)
+        elif not o.flag_only and value is not None:
+            argv += [o.flag, str(value)]
+    return argv
+
+
 def _run(args: argparse.Namespace) -> int:
     import pytest
 
-    from .plugin import OPTIONS
+    from .options import read
 
+    try:
+        read(lambda name: getattr(args, name, None))
+    except ValueError as exc:
+        return _usage(str(exc))
     report_dir = Path(args.report_dir)
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return _usage(f"--report-dir {report_dir}: {exc}")
-    argv = [
-        "--pyargs",
-        "conformance.suite",
-        "-q",
-        "-rfEs",
-        "-p",
-        "no:cacheprovider",
-        f"--junitxml={report_dir / 'junit.xml'}",
-        f"--html={report_dir / 'conformance.html'}",
-        "--self-contained-html",
-        f"--conformance-json={report_dir / 'summary.json'}",
-    ]
-    for o in OPTIONS:
-        value = getattr(args, o.flag[2:].replace("-", "_"))
-        if o.action and value:
-            argv.append(o.flag)
-        elif not o.action and value is not None:
-            argv += [o.flag, str(value)]
-    code = pytest.main(argv)
-    return {0: EXIT_OK, 1: EXIT_VIOLATIONS, 3: EXIT_UNREACHABLE, 4: EXIT_USAGE, 5: EXIT_USAGE}.get(
-        int(code), EXIT_UNREACHABLE
+    summary_path = report_dir / "summary.json"
+    summary_path.unlink(missing_ok=True)
+    print("ci-conformance: running the suite" + (f" against {args.target}" if args.target else
+          " against the embedded emulator"), flush=True)  # fmt: skip
+    code = int(pytest.main(_pytest_args(args, report_dir)))
+    if not summary_path.exists():
+        print("ci-conformance: the suite did not run (see the messages above)", file=sys.stderr)
+        return EXIT_USAGE
+    summary = json.loads(summary_path.read_text("utf-8"))
+    _print_verdict(summary, report_dir)
+    if summary["verdict"] == "unreachable" or code == 13:
+        return EXIT_UNREACHABLE
+    if code in (0, 5) and summary["verdict"] == "conformant":
+        return EXIT_OK
+    if code == 4:
+        return EXIT_USAGE
+    return EXIT_VIOLATIONS
+
+
+def _print_verdict(summary: dict, report_dir: Path) -> None:
+    print()
+    for category, n in summary["counts"].items():
+        print(
+            f"  {category:<11} {n['passed']:>3} passed  {n['failed']:>3} failed  {n['skipped']:>3} skipped"
+        )
+    print(f"\n{summary['requests']} requests in {summary['duration_s']} s to {summary['target']}")
+    for f in summary["failures"]:
+        print(f"\nFAILED {f['check']}: {f['found']}\n  clause: {f['clause']}")
+        if f.get("query"):
+            print(f"  minimal query: {f['query']}")
+    if summary.get("message"):
+        print(f"\n{summary['message']}")
+    print(
+        f"\nVerdict: {summary['verdict'].upper()}. Reports: {report_dir}/conformance.html, junit.xml, summary.json"
     )
 
 

@@ -34,10 +34,26 @@ class Outcome:
 def run_one(fault: Fault, examples: str = "dev", seed: int = 0) -> Outcome:
     with tempfile.TemporaryDirectory() as tmp:
         summary_path = Path(tmp) / "summary.json"
-        cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-q", "-x",
-               "-p", "no:cacheprovider", "--examples-profile", examples, "--seed", str(seed),
-               "--emulator-fault", fault.name, "--checks", fault.category,
-               f"--conformance-json={summary_path}"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            "conformance.suite",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "--examples-profile",
+            examples,
+            "--seed",
+            str(seed),
+            "--emulator-fault",
+            fault.name,
+            "--checks",
+            fault.category,
+            f"--conformance-json={summary_path}",
+        ]
         if fault.needs_writes:
             cmd.append("--allow-writes")
         started = time.monotonic()
@@ -72,8 +88,12 @@ def run(
 def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path, Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
     killed = sum(o.killed for o in outcomes)
-    data = {"killed": killed, "total": len(outcomes), "wall_seconds": round(wall, 1),
-            "outcomes": [asdict(o) for o in outcomes]}  # fmt: skip
+    data = {
+        "killed": killed,
+        "total": len(outcomes),
+        "wall_seconds": round(wall, 1),
+        "outcomes": [asdict(o) for o in outcomes],
+    }
     json_path = report_dir / "kill-matrix.json"
     json_path.write_text(json.dumps(data, indent=2), "utf-8")
     categories = sorted({o.category for o in outcomes})

@@ -226,13 +226,20 @@ def job_xml(job: Job) -> str:
         (
             "JobsDetail",
             (
-                ("Code", job.code), ("Type", job.type), ("Message", job.message),
-                ("Name", job.name), ("JobId", job.job_id), ("State", job.state),
-                ("CreationTime", job.creation_time), ("StartTime", job.start_time),
-                ("EndTime", job.end_time), ("Input", (job.input,)), ("Operation", job.operation),
+                ("Code", job.code),
+                ("Type", job.type),
+                ("Message", job.message),
+                ("Name", job.name),
+                ("JobId", job.job_id),
+                ("State", job.state),
+                ("CreationTime", job.creation_time),
+                ("StartTime", job.start_time),
+                ("EndTime", job.end_time),
+                ("Input", (job.input,)),
+                ("Operation", job.operation),
             ),
         )
-    )  # fmt: skip
+    )
 
 
 DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"

@@ -9,7 +9,7 @@ from hypothesis.errors import Unsatisfiable
 
 from conformance import checks
 from conformance.client import BudgetExceeded
-from conformance.plugin import examples, option, split
+from conformance.plugin import SETTINGS
 from conformance.session import Session, SkipCheck
 
 # Strategies sampled from a target's data have long reprs; hypothesis warns when it prints them.
@@ -18,14 +18,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "check" in metafunc.fixturenames:
-        include = split(option(metafunc.config, "checks"))
-        exclude = split(option(metafunc.config, "exclude_checks"))
-        unknown = checks.unknown_names(include + exclude)
-        if unknown:
-            raise pytest.UsageError(
-                f"unknown check(s) or categories: {', '.join(unknown)}; see ci-conformance list-checks"
-            )
-        chosen = checks.select(include, exclude)
+        settings = metafunc.config.stash[SETTINGS]
+        chosen = checks.select(settings.checks, settings.exclude_checks)
         metafunc.parametrize("check", chosen, ids=[c.name for c in chosen])
 
 
@@ -48,7 +42,7 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
     last_skip: list[str] = []
 
     @settings(
-        max_examples=examples(config),
+        max_examples=config.stash[SETTINGS].examples,
         deadline=None,
         database=None,
         derandomize=False,
@@ -56,7 +50,7 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
         suppress_health_check=list(HealthCheck),
     )
-    @hypothesis_seed(option(config, "seed"))
+    @hypothesis_seed(config.stash[SETTINGS].seed)
     @given(strategy)
     def example(value: object) -> None:
         try:

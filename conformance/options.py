@@ -1,0 +1,158 @@
+"""The run's options: one table for the CLI flags, the pytest options and environment variables,
+read and validated once into ``Settings``. A bad value is a ``ValueError`` with one line that
+says what to fix."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .session import check_profile
+from .signing import Credentials
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    env: str | None
+    help: str
+    flag_only: bool = False  # a switch (store_true)
+
+
+OPTIONS = [
+    Option("--target", "CI_CONFORMANCE_TARGET", "base URL of the target, e.g. http://127.0.0.1:9000 (default: the embedded emulator)"),
+    Option("--bucket", "CI_CONFORMANCE_BUCKET", "bucket (BucketName-APPID); with --region, targets https://B.ci.R.myqcloud.com"),
+    Option("--region", "CI_CONFORMANCE_REGION", "region, e.g. ap-beijing"),
+    Option("--host-header", "CI_CONFORMANCE_HOST_HEADER", "Host to send and sign when it differs from the URL's"),
+    Option("--secret-id", "COS_SECRET_ID", "SecretId (never printed)"),
+    Option("--secret-key", "COS_SECRET_KEY", "SecretKey (never printed)"),
+    Option("--security-token", "COS_SECURITY_TOKEN", "security token of temporary credentials (never printed)"),
+    Option("--allow-writes", "CI_CONFORMANCE_ALLOW_WRITES", "let the suite create jobs on a live target", flag_only=True),
+    Option("--rate-limit", "CI_CONFORMANCE_RATE_LIMIT", "most requests per second, e.g. 5 or 5/s"),
+    Option("--timeout", "CI_CONFORMANCE_TIMEOUT", "seconds per request (default 10)"),
+    Option("--max-requests", "CI_CONFORMANCE_MAX_REQUESTS", "request budget; checks past it are skipped"),
+    Option("--profile", "CI_CONFORMANCE_PROFILE", "TOML file pinning open points of API-NOTES §6"),
+    Option("--seed", "CI_CONFORMANCE_SEED", "seed of generation and of the emulator's dataset (default 0)"),
+    Option("--max-examples", "CI_CONFORMANCE_MAX_EXAMPLES", "examples per check (overrides --examples-profile)"),
+    Option("--examples-profile", "CI_CONFORMANCE_EXAMPLES_PROFILE", "dev (8), ci (20, the default) or thorough (200) examples per check"),
+    Option("--checks", "CI_CONFORMANCE_CHECKS", "comma-separated check names or categories to run"),
+    Option("--exclude-checks", "CI_CONFORMANCE_EXCLUDE_CHECKS", "comma-separated check names or categories to skip"),
+    Option("--emulator-jobs", "CI_CONFORMANCE_EMULATOR_JOBS", "jobs in the embedded emulator (default 300)"),
+    Option("--emulator-fault", "CI_CONFORMANCE_EMULATOR_FAULT", "comma-separated fault switches of the embedded emulator"),
+    Option("--emulator-behaviour", "CI_CONFORMANCE_EMULATOR_BEHAVIOUR", "comma-separated name=value open-point choices of the embedded emulator"),
+]  # fmt: skip
+
+EXAMPLES = {"dev": 8, "ci": 20, "thorough": 200}
+TEMPORARY = Credentials(
+    "AKIDconformanceTemporary00000000000", "conformance-temporary-key", "conformance-session-token"
+)
+
+
+def dest(o: Option) -> str:
+    return o.flag[2:].replace("-", "_")
+
+
+@dataclass
+class Settings:
+    target_url: str | None = None
+    host_header: str | None = None
+    credentials: Credentials = TEMPORARY
+    allow_writes: bool = False
+    rate_limit: float | None = None
+    timeout: float = 10.0
+    max_requests: int | None = None
+    profile: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+    examples: int = EXAMPLES["ci"]
+    checks: list[str] = field(default_factory=list)
+    exclude_checks: list[str] = field(default_factory=list)
+    emulator_jobs: int = 300
+    emulator_faults: list[str] = field(default_factory=list)
+    emulator_behaviour: list[str] = field(default_factory=list)
+
+
+def split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _number(kind: type, flag: str, text: str, minimum: float) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(
+            f"{flag}: {text!r} is not a {'whole ' if kind is int else ''}number"
+        ) from None
+    if value < minimum:
+        raise ValueError(f"{flag}: must be at least {minimum}")
+    return value
+
+
+def read(get: Callable[[str], object]) -> Settings:
+    """Settings from ``get(dest)`` (a flag's value or None), else the environment, else defaults."""
+    raw: dict[str, str | bool | None] = {}
+    for o in OPTIONS:
+        value = get(dest(o))
+        if value in (None, False, "") and o.env and os.environ.get(o.env):
+            value = os.environ[o.env]
+            if o.flag_only:
+                value = value.lower() in ("1", "true", "yes")
+        raw[dest(o)] = value or None
+    s = Settings(host_header=raw["host_header"], allow_writes=bool(raw["allow_writes"]))
+    url = raw["target"]
+    if not url and raw["bucket"]:
+        if not raw["region"]:
+            raise ValueError("--bucket needs --region")
+        url = f"https://{raw['bucket']}.ci.{raw['region']}.myqcloud.com"
+    if url:
+        if not str(url).startswith(("http://", "https://")):
+            raise ValueError(f"--target: {url!r} must start with http:// or https://")
+        if not (raw["secret_id"] and raw["secret_key"]):
+            raise ValueError(
+                "a target needs --secret-id and --secret-key (or COS_SECRET_ID and COS_SECRET_KEY)"
+            )
+        s.target_url = str(url)
+        s.credentials = Credentials(
+            str(raw["secret_id"]), str(raw["secret_key"]), raw["security_token"] or None
+        )
+    if raw["rate_limit"]:
+        s.rate_limit = _number(
+            float, "--rate-limit", str(raw["rate_limit"]).removesuffix("/s"), 0.001
+        )
+    if raw["timeout"]:
+        s.timeout = _number(float, "--timeout", str(raw["timeout"]), 0.001)
+    if raw["max_requests"]:
+        s.max_requests = int(_number(int, "--max-requests", str(raw["max_requests"]), 1))
+    if raw["seed"]:
+        s.seed = int(_number(int, "--seed", str(raw["seed"]), 0))
+    if raw["emulator_jobs"]:
+        s.emulator_jobs = int(_number(int, "--emulator-jobs", str(raw["emulator_jobs"]), 0))
+    name = raw["examples_profile"] or "ci"
+    if name not in EXAMPLES:
+        raise ValueError(f"--examples-profile: {name!r} is not one of {', '.join(EXAMPLES)}")
+    s.examples = EXAMPLES[str(name)]
+    if raw["max_examples"]:
+        s.examples = int(_number(int, "--max-examples", str(raw["max_examples"]), 1))
+    if raw["profile"]:
+        path = Path(str(raw["profile"]))
+        try:
+            s.profile = check_profile(tomllib.loads(path.read_text("utf-8")))
+        except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+            raise ValueError(f"--profile {path}: {exc}") from None
+    from .checks import unknown_names
+    from .emulator.app import Behaviour
+    from .emulator.faults import check_names
+
+    s.checks, s.exclude_checks = split(raw["checks"]), split(raw["exclude_checks"])
+    unknown = unknown_names(s.checks + s.exclude_checks)
+    if unknown:
+        raise ValueError(
+            f"unknown check or category: {', '.join(unknown)} (see ci-conformance list-checks)"
+        )
+    s.emulator_faults = split(raw["emulator_fault"])
+    check_names(s.emulator_faults)
+    s.emulator_behaviour = split(raw["emulator_behaviour"])
+    Behaviour.parse(s.emulator_behaviour)
+    return s
