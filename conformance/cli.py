@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         "a pytest option of `pytest --pyargs conformance.suite`.",
     )
     run.add_argument("--report-dir", default="reports", help="where reports go (default: reports/)")
+    run.add_argument("--log-level", help="capture logs at this level into the reports (e.g. DEBUG)")
     from .options import OPTIONS
 
     for o in OPTIONS:
@@ -163,6 +164,8 @@ def _pytest_args(args: argparse.Namespace, report_dir: Path) -> list[str]:
             "--conformance-progress", f"--junitxml={report_dir / 'junit.xml'}",
             f"--html={report_dir / 'conformance.html'}", "--self-contained-html",
             f"--conformance-json={report_dir / 'summary.json'}"]  # fmt: skip
+    if args.log_level:
+        argv += ["--log-level", args.log_level]
     for o in OPTIONS:
         value = getattr(args, dest(o))
         if dest(o) in SECRET_FLAGS:

@@ -32,10 +32,14 @@ class BudgetExceeded(TargetError):
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Text with signatures, tokens and any of ``secrets`` replaced by ``<redacted>``."""
+    """Text with signatures, tokens and any of ``secrets`` replaced by ``<redacted>``.
+
+    Secrets shorter than 8 characters are left to the structural redaction (headers and
+    parameters by name): replacing them everywhere would corrupt the text, not protect them.
+    """
     text = _SECRET_PARAMS.sub(rf"\1{REDACTED}", text)
     for secret in secrets:
-        if secret:
+        if secret and len(secret) >= 8:
             text = text.replace(secret, REDACTED)
     return text
 

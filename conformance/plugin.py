@@ -214,6 +214,7 @@ class _Recorder:
 SETTINGS = pytest.StashKey[Settings]()
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's logging plugin has made its handlers
 def pytest_configure(config: pytest.Config) -> None:
     try:
         config.stash[SETTINGS] = read(lambda name: config.getoption(f"cc_{name}"))
@@ -224,8 +225,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(recorder, "ci-conformance-recorder")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlHooks(_summary), "ci-conformance-html")
-    # urllib3 logs request URLs at DEBUG; a presigned URL carries its signature
-    logging.getLogger("urllib3").addFilter(_redact_records)
+    # urllib3 logs request URLs at DEBUG, and a presigned URL carries its signature and token:
+    # every handler that captures logs into reports redacts them (logger filters would miss
+    # records of child loggers such as urllib3.connectionpool).
+    capture = config.pluginmanager.get_plugin("logging-plugin")
+    for name in ("caplog_handler", "report_handler", "log_file_handler", "log_cli_handler"):
+        handler = getattr(capture, name, None)
+        if isinstance(handler, logging.Handler):
+            handler.addFilter(_redact_records)
 
 
 def _redact_records(record: logging.LogRecord) -> bool:
