@@ -1037,3 +1037,7 @@ for _name, _clause in {
     REGISTRY[f"schema.{_name}"] = Check(
         f"schema.{_name}", "schema", _clause, _observed(f"schema.{_name}"), queries
     )
+
+
+# Strategies whose drawn value is one Query: a failure's recorded query can be replayed on them.
+QUERY_STRATEGIES = frozenset({queries, data_queries, _odd_values, _unknown_values, _invalid_values})

@@ -28,16 +28,15 @@ def main(argv: list[str] | None = None) -> int:
         description="Run the suite through pytest. Every option below is also "
         "a pytest option of `pytest --pyargs conformance.suite`.",
     )
-    run.add_argument("--report-dir", default="reports", help="where reports go (default: reports/)")
-    run.add_argument("--log-level", help="capture logs at this level into the reports (e.g. DEBUG)")
-    from .options import OPTIONS
-
-    for o in OPTIONS:
-        env = f" [env {o.env}]" if o.env else ""
-        if o.flag_only:
-            run.add_argument(o.flag, action="store_true", help=o.help + env)
-        else:
-            run.add_argument(o.flag, help=o.help + env)
+    _run_options(run)
+    replay = sub.add_parser(
+        "replay",
+        help="re-run the failures recorded in a summary.json and say which still fail",
+        description="Re-run the failing checks of a report, their recorded minimal queries first, "
+        "against the target given here (by default the embedded emulator).",
+    )
+    replay.add_argument("summary", help="a summary.json written by ci-conformance run")
+    _run_options(replay)
 
     serve = sub.add_parser("serve", help="serve the reference emulator over HTTP")
     serve.add_argument(
@@ -81,11 +80,57 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "list-checks":
         return _list_checks()
+    if args.command == "replay":
+        return _replay(args)
     if args.command == "kill-matrix":
         from .killmatrix import main as kill_matrix
 
         return kill_matrix(args.report_dir, args.workers, args.examples_profile)
     return _run(args)
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    from .options import OPTIONS
+
+    parser.add_argument(
+        "--report-dir", default="reports", help="where reports go (default: reports/)"
+    )
+    parser.add_argument(
+        "--log-level", help="capture logs at this level into the reports (e.g. DEBUG)"
+    )
+    for o in OPTIONS:
+        env = f" [env {o.env}]" if o.env else ""
+        if o.flag_only:
+            parser.add_argument(o.flag, action="store_true", help=o.help + env)
+        else:
+            parser.add_argument(o.flag, help=o.help + env)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from .options import read_replay
+
+    try:
+        before = read_replay(Path(args.summary))
+        seed = json.loads(Path(args.summary).read_text("utf-8")).get("seed")
+    except ValueError as exc:
+        return _usage(str(exc))
+    wanted = [c for c in before if not args.checks or c in args.checks.split(",")]
+    if not wanted:
+        print("ci-conformance: the summary records no failure to replay")
+        return EXIT_OK
+    args.checks, args.replay = ",".join(wanted), args.summary
+    if args.seed is None and seed is not None:
+        args.seed = str(seed)
+    code = _run(args)
+    if code in (EXIT_USAGE, EXIT_UNREACHABLE):
+        return code
+    after = {
+        f["check"]
+        for f in json.loads((Path(args.report_dir) / "summary.json").read_text("utf-8"))["failures"]
+    }
+    for check in wanted:
+        print(f"  {'STILL FAILS' if check in after else 'now passes '}  {check}")
+    return EXIT_VIOLATIONS if after else EXIT_OK
 
 
 def _list_checks() -> int:

@@ -4,6 +4,7 @@ says what to fix."""
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Callable
@@ -43,6 +44,7 @@ OPTIONS = [
     Option("--emulator-jobs", "CI_CONFORMANCE_EMULATOR_JOBS", "jobs in the embedded emulator (default 300)"),
     Option("--emulator-fault", "CI_CONFORMANCE_EMULATOR_FAULT", "comma-separated fault switches of the embedded emulator"),
     Option("--emulator-behaviour", "CI_CONFORMANCE_EMULATOR_BEHAVIOUR", "comma-separated name=value open-point choices of the embedded emulator"),
+    Option("--replay", None, "a summary.json whose failures' minimal queries run first"),
 ]  # fmt: skip
 
 EXAMPLES = {"dev": 8, "ci": 20, "thorough": 200}
@@ -72,6 +74,7 @@ class Settings:
     emulator_jobs: int = 300
     emulator_faults: list[str] = field(default_factory=list)
     emulator_behaviour: list[str] = field(default_factory=list)
+    replay: dict[str, list[list[tuple[str, str]]]] = field(default_factory=dict)
 
 
 def split(value: str | None) -> list[str]:
@@ -155,4 +158,22 @@ def read(get: Callable[[str], object]) -> Settings:
     check_names(s.emulator_faults)
     s.emulator_behaviour = split(raw["emulator_behaviour"])
     Behaviour.parse(s.emulator_behaviour)
+    if raw["replay"]:
+        s.replay = read_replay(Path(str(raw["replay"])))
     return s
+
+
+def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:
+    """Failing checks of a summary.json, each with its recorded minimal queries."""
+    try:
+        summary = json.loads(path.read_text("utf-8"))
+        failures = summary["failures"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"--replay {path}: not a ci-conformance summary.json ({exc})") from None
+    replay: dict[str, list[list[tuple[str, str]]]] = {}
+    for f in failures:
+        params = [tuple(p) for p in f.get("query_params") or []]
+        replay.setdefault(f["check"], []).extend(
+            [params] if f.get("query_params") is not None else []
+        )
+    return replay

@@ -140,3 +140,24 @@ def test_html_report_renders_in_chromium(violation, tmp_path: Path) -> None:
     subprocess.run([browser, *flags, "--window-size=1400,2000", f"--screenshot={shot}", report.as_uri()],
                    capture_output=True, timeout=120)  # fmt: skip
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_replay_says_which_failures_remain(violation, tmp_path: Path) -> None:
+    summary = violation[0] / "reports" / "summary.json"
+    replay = [
+        sys.executable,
+        "-m",
+        "conformance.cli",
+        "replay",
+        str(summary),
+        "--examples-profile",
+        "dev",
+    ]
+    still = subprocess.run([*replay, "--report-dir", str(tmp_path / "a"), "--emulator-fault", "order-asc-ignored"],
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert still.returncode == 1, still.stdout[-2000:]
+    assert "STILL FAILS  ordering.asc_reverses_desc" in still.stdout
+    fixed = subprocess.run([*replay, "--report-dir", str(tmp_path / "b")], capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert fixed.returncode == 0, fixed.stdout[-2000:]
+    assert "now passes   ordering.asc_reverses_desc" in fixed.stdout

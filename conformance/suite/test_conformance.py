@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis import example as hypothesis_example
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 
 from conformance import checks
 from conformance.client import BudgetExceeded
 from conformance.plugin import SETTINGS
+from conformance.query import Query
 from conformance.session import Session, SkipCheck
 
 # Strategies sampled from a target's data have long reprs; hypothesis warns when it prints them.
@@ -59,6 +61,10 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
             last_skip[:] = [str(skip)]
             reject()
 
+    # replay: the recorded minimal query of a failure runs first, as an explicit example
+    for params in config.stash[SETTINGS].replay.get(check.name, []):
+        if check.given in checks.QUERY_STRATEGIES:
+            example = hypothesis_example(Query.from_params(dict(params)))(example)
     try:
         example()
     except Unsatisfiable:
