@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .emulator.store import SHAPES
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         "--jobs", type=int, default=0, help="generate this many jobs into an empty store"
     )
     serve.add_argument("--seed", type=int, default=0, help="seed of the generated dataset")
+    serve.add_argument(
+        "--shape", default="mixed", help="shape of the generated dataset: " + ", ".join(SHAPES)
+    )
     serve.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
     serve.add_argument("--load", help="load jobs from an XML file of JobsDetail elements")
     serve.add_argument("--secret-id", help="accept this SecretId (with --secret-key)")
@@ -170,7 +174,7 @@ def _serve(args: argparse.Namespace) -> int:
         if args.load:
             store.add(parse_jobs(Path(args.load).read_bytes()))
         if args.jobs and len(store) == 0:
-            store.add(generate(args.jobs, args.seed))
+            store.add(generate(args.jobs, args.seed, args.shape))
         app = Emulator(store, [creds], Behaviour.parse(args.behaviour), args.fault)
         server = EmulatorServer(app, args.host, args.port)
     except (ValueError, OSError, XMLProblem) as exc:

@@ -42,6 +42,7 @@ OPTIONS = [
     Option("--checks", "CI_CONFORMANCE_CHECKS", "comma-separated check names or categories to run"),
     Option("--exclude-checks", "CI_CONFORMANCE_EXCLUDE_CHECKS", "comma-separated check names or categories to skip"),
     Option("--emulator-jobs", "CI_CONFORMANCE_EMULATOR_JOBS", "jobs in the embedded emulator (default 300)"),
+    Option("--emulator-shape", "CI_CONFORMANCE_EMULATOR_SHAPE", "dataset shape of the embedded emulator: mixed (default), heavy-ties, one-state, escaping"),
     Option("--emulator-fault", "CI_CONFORMANCE_EMULATOR_FAULT", "comma-separated fault switches of the embedded emulator"),
     Option("--emulator-behaviour", "CI_CONFORMANCE_EMULATOR_BEHAVIOUR", "comma-separated name=value open-point choices of the embedded emulator"),
     Option("--replay", None, "a summary.json whose failures' minimal queries run first"),
@@ -72,6 +73,7 @@ class Settings:
     checks: list[str] = field(default_factory=list)
     exclude_checks: list[str] = field(default_factory=list)
     emulator_jobs: int = 300
+    emulator_shape: str = "mixed"
     emulator_faults: list[str] = field(default_factory=list)
     emulator_behaviour: list[str] = field(default_factory=list)
     replay: dict[str, list[list[tuple[str, str]]]] = field(default_factory=dict)
@@ -153,6 +155,13 @@ def read(get: Callable[[str], object]) -> Settings:
     if unknown:
         raise ValueError(
             f"unknown check or category: {', '.join(unknown)} (see ci-conformance list-checks)"
+        )
+    from .emulator.store import SHAPES
+
+    s.emulator_shape = str(raw["emulator_shape"] or "mixed")
+    if s.emulator_shape not in SHAPES:
+        raise ValueError(
+            f"--emulator-shape: {s.emulator_shape!r} is not one of {', '.join(SHAPES)}"
         )
     s.emulator_faults = split(raw["emulator_fault"])
     check_names(s.emulator_faults)

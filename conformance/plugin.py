@@ -78,7 +78,7 @@ class Target:
 
         s = self.settings
         store = Store()
-        jobs = list(generate(s.emulator_jobs, s.seed))
+        jobs = list(generate(s.emulator_jobs, s.seed, s.emulator_shape))
         store.add(jobs)
         # the suite signs with temporary credentials here, so the token checks run too
         app = Emulator(
@@ -91,7 +91,9 @@ class Target:
         self.known_jobs = None if s.emulator_faults else jobs
         self.server = EmulatorServer(app).start()
         faults = f", faults {','.join(s.emulator_faults)}" if s.emulator_faults else ""
-        self.description = f"embedded emulator ({len(jobs)} jobs, seed {s.seed}{faults})"
+        self.description = (
+            f"embedded emulator ({len(jobs)} jobs, {s.emulator_shape}, seed {s.seed}{faults})"
+        )
         return self.server.url
 
     def stop(self) -> None:

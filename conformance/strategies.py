@@ -62,30 +62,34 @@ def job_lists(draw: st.DrawFn, max_size: int = 30) -> list[Job]:
     return [draw(jobs(job_id=i)) for i in ids]
 
 
-@st.composite
-def filter_queries(draw: st.DrawFn, sample: list[Job] | None = None) -> Query:
+def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
     """Valid queries; with ``sample`` the values come from those jobs as often as not."""
     sample = sample or []
+    moments = [j.created + timedelta(seconds=d) for j in sample for d in (-1, 0, 1)]
+    moment = st.sampled_from(moments) | instants() if moments else instants()
+    edge = st.none() | st.builds(written, moment, st.sampled_from(OFFSETS))
 
-    def pick(values: list[str], other: st.SearchStrategy[str]) -> str | None:
-        choices = st.sampled_from(values) | other if values else other
-        return draw(st.none() | choices)
+    def pick(values: list[str], other: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
+        return st.none() | (st.sampled_from(sorted(set(values))) | other if values else other)
 
-    def edge() -> str | None:
-        moments = [j.created + timedelta(seconds=d) for j in sample for d in (-1, 0, 1)]
-        moment = draw(st.sampled_from(moments) | instants()) if moments else draw(instants())
-        return draw(st.none() | st.just(written(moment, draw(st.sampled_from(OFFSETS)))))
+    def build(
+        start: str | None, end: str | None, states: set[str] | None, **rest: str | None
+    ) -> Query:
+        if start and end and parse_time(start) > parse_time(end):
+            start, end = (
+                end,
+                start,
+            )  # start > end is an open point (API-NOTES §6), tested on its own
+        joined = None if states is None else ",".join(sorted(states))
+        return Query(start_creation_time=start, end_creation_time=end, states=joined, **rest)
 
-    states = draw(st.none() | st.sets(st.sampled_from(("All", *STATES)), min_size=1))
-    start, end = edge(), edge()
-    if start and end and parse_time(start) > parse_time(end):
-        start, end = end, start  # start > end is an open point (API-NOTES §6), tested on its own
-    return Query(
-        type=draw(st.none() | st.sampled_from(TYPES)),
-        order_by_time=draw(st.none() | st.sampled_from(("Asc", "Desc"))),
-        states=None if states is None else ",".join(sorted(states)),
-        start_creation_time=start,
-        end_creation_time=end,
+    return st.builds(
+        build,
+        start=edge,
+        end=edge,
+        states=st.none() | st.sets(st.sampled_from(("All", *STATES)), min_size=1),
+        type=st.none() | st.sampled_from(TYPES),
+        order_by_time=st.none() | st.sampled_from(("Asc", "Desc")),
         workflow_id=pick(
             [w for j in sample for w in j.workflow_ids], st.sampled_from(("w1", "w9"))
         ),
@@ -93,5 +97,5 @@ def filter_queries(draw: st.DrawFn, sample: list[Job] | None = None) -> Query:
             [j.job_id for j in sample], st.text("0123456789abcdef", min_size=6, max_size=6)
         ),
         name=pick([j.name for j in sample], xml_text),
-        size=draw(st.none() | st.integers(1, 100).map(str)),
+        size=st.none() | st.integers(1, 100).map(str),
     )

@@ -101,10 +101,26 @@ def validate(root: ET.Element, name: str) -> list[str]:
     return [f"{e.path}: {e.reason}" for e in schema(name).iter_errors(root)]
 
 
-@functools.lru_cache(maxsize=100_000)
-def _job_errors(job_xml: bytes) -> tuple[str, ...]:
-    wrapper = ET.fromstring(b"<Response><RequestId/>" + job_xml + b"</Response>")
-    return tuple(validate(wrapper, "list-response"))
+_JOB_ERRORS: dict[tuple, tuple[str, ...]] = {}
+
+
+def _shape(el: ET.Element) -> tuple:
+    """Everything validation looks at: tag, attributes, text, tail and children."""
+    return el.tag, tuple(sorted(el.attrib.items())), el.text, el.tail, tuple(_shape(c) for c in el)
+
+
+def _job_errors(job: ET.Element) -> tuple[str, ...]:
+    key = _shape(job)
+    errors = _JOB_ERRORS.get(key)
+    if errors is None:
+        wrapper = ET.Element("Response")
+        ET.SubElement(wrapper, "RequestId")
+        wrapper.append(job)
+        errors = tuple(validate(wrapper, "list-response"))
+        if len(_JOB_ERRORS) > 100_000:
+            _JOB_ERRORS.clear()
+        _JOB_ERRORS[key] = errors
+    return errors
 
 
 def validate_list(root: ET.Element) -> list[str]:
@@ -123,7 +139,7 @@ def validate_list(root: ET.Element) -> list[str]:
             stub.append(child)
             continue
         n += 1
-        errors += [f"JobsDetail {n}: {e}" for e in _job_errors(ET.tostring(child))]
+        errors += [f"JobsDetail {n}: {e}" for e in _job_errors(child)]
         if len(stub) == 0 or stub[-1].tag != "JobsDetail":
             stub.append(_placeholder())
     return validate(stub, "list-response") + errors

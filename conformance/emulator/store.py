@@ -291,15 +291,29 @@ NAMES = (
 )
 
 
-def generate(n: int, seed: int) -> Iterator[Job]:
-    """``n`` jobs, the same for the same seed: both types, all six states, many CreationTime
-    ties, several UTC offsets, names that need escaping, shared workflow IDs."""
+SHAPES = {
+    "mixed": "both types, all six states, about three jobs per CreationTime second",
+    "heavy-ties": "every job in one of five CreationTime seconds",
+    "one-state": "every job Running",
+    "escaping": "every name needs XML escaping (&, <, >, quotes)",
+}
+ESCAPING = ("a&b <c>", "<>&", "quote \"q\" 'x'", "&amp; literal", "x<y>z", "]]>")
+
+
+def generate(n: int, seed: int, shape: str = "mixed") -> Iterator[Job]:
+    """``n`` jobs, the same for the same seed and shape (``SHAPES``). The mixed shape has both
+    types, all six states, many CreationTime ties, several UTC offsets, names that need escaping
+    or are substrings and case variants of each other, and shared workflow IDs."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown dataset shape {shape!r}; choose one of {', '.join(SHAPES)}")
     rng = random.Random(seed)
     workflows = [f"w{rng.getrandbits(128):032x}" for _ in range(max(3, n // 200))]
-    slots = max(1, n // 3)  # about three jobs per second of CreationTime: many ties
+    slots = 5 if shape == "heavy-ties" else max(1, n // 3)
     for i in range(n):
         jtype = TYPES[i % 2] if i < 12 else rng.choice(TYPES)
-        state = STATES[i % 6] if i < 12 else rng.choice(STATES)
+        state = (
+            "Running" if shape == "one-state" else STATES[i % 6] if i < 12 else rng.choice(STATES)
+        )
         created = EPOCH + timedelta(seconds=rng.randrange(slots) * 7)
         written = format_time(created, rng.choice(OFFSETS))
         started = state != "Submitted"
@@ -323,6 +337,8 @@ def generate(n: int, seed: int) -> Iterator[Job]:
                 ("JobLevel", str(rng.randrange(3))),
             )
         name = rng.choice(NAMES) if rng.random() < 0.7 else f"job {rng.randrange(max(1, n // 10))}"
+        if shape == "escaping":
+            name = rng.choice(ESCAPING)
         yield Job(
             job_id=f"b{rng.getrandbits(128):032x}",
             type=jtype,
