@@ -37,11 +37,7 @@ class Check:
     given: Callable[[Session], st.SearchStrategy] | None = None
 
     def run(self, session: Session, value: Any = None) -> None:
-        try:
-            self.func(session) if self.given is None else self.func(session, value)
-        except CheckFailure as failure:
-            failure.check, failure.clause = self.name, self.clause
-            raise
+        self.func(session) if self.given is None else self.func(session, value)
 
 
 REGISTRY: dict[str, Check] = {}

@@ -12,7 +12,7 @@ from conformance import checks
 from conformance.client import BudgetExceeded
 from conformance.plugin import SETTINGS
 from conformance.query import Query
-from conformance.session import Session, SkipCheck
+from conformance.session import CheckFailure, Session, SkipCheck
 
 # Strategies sampled from a target's data have long reprs; hypothesis warns when it prints them.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -30,6 +30,9 @@ def test_check(
 ) -> None:
     try:
         _run(conformance_session, check, request.config)
+    except CheckFailure as failure:  # also those raised while drawing values (e.g. the census)
+        failure.check, failure.clause = failure.check or check.name, failure.clause or check.clause
+        raise
     except SkipCheck as skip:
         pytest.skip(str(skip))
     except BudgetExceeded as spent:
