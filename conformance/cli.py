@@ -53,10 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
     serve.add_argument("--load", help="load jobs from an XML file of JobsDetail elements")
-    serve.add_argument("--secret-id", help="accept this SecretId (with --secret-key)")
-    serve.add_argument("--secret-key", help="its SecretKey")
     serve.add_argument(
-        "--security-token", help="make these temporary credentials needing this token"
+        "--secret-id",
+        action="append",
+        default=[],
+        help="accept this SecretId (repeatable, each with a --secret-key)",
+    )
+    serve.add_argument("--secret-key", action="append", default=[], help="its SecretKey")
+    serve.add_argument(
+        "--security-token",
+        action="append",
+        default=[],
+        help="make the key pairs temporary credentials needing these tokens, in order",
     )
     serve.add_argument(
         "--fault", action="append", default=[], help="turn on a fault switch (repeatable)"
@@ -160,34 +168,38 @@ def _serve(args: argparse.Namespace) -> int:
     if args.list_behaviours:
         print(Behaviour.describe().replace("; ", "\n"))
         return EXIT_OK
-    if bool(args.secret_id) != bool(args.secret_key):
-        return _usage("--secret-id and --secret-key go together")
-    creds = (
-        Credentials(args.secret_id, args.secret_key, args.security_token)
-        if args.secret_id
-        else Credentials(
-            EXAMPLE_CREDENTIALS.secret_id, EXAMPLE_CREDENTIALS.secret_key, args.security_token
+    if len(args.secret_id) != len(args.secret_key) or len(args.security_token) > len(
+        args.secret_id or [0]
+    ):
+        return _usage(
+            "give each --secret-id its --secret-key, and at most one --security-token per pair"
         )
-    )
+    pairs = list(zip(args.secret_id, args.secret_key, strict=True)) or [
+        (EXAMPLE_CREDENTIALS.secret_id, EXAMPLE_CREDENTIALS.secret_key)
+    ]
+    tokens = [*args.security_token, *[None] * len(pairs)]
+    credentials = [Credentials(sid, key, tokens[i]) for i, (sid, key) in enumerate(pairs)]
     try:
         store = Store(args.db)
         if args.load:
             store.add(parse_jobs(Path(args.load).read_bytes()))
         if args.jobs and len(store) == 0:
             store.add(generate(args.jobs, args.seed, args.shape))
-        app = Emulator(store, [creds], Behaviour.parse(args.behaviour), args.fault)
+        app = Emulator(store, credentials, Behaviour.parse(args.behaviour), args.fault)
         server = EmulatorServer(app, args.host, args.port)
     except (ValueError, OSError, XMLProblem) as exc:
         return _usage(str(exc))
     print(f"ci-conformance emulator at {server.url}/inventorytriggerjob ({len(store)} jobs)")
-    print(f"accepts SecretId {creds.secret_id}")
+    for creds in credentials:
+        print(
+            f"accepts SecretId {creds.secret_id}"
+            + (" (temporary: its security token is required)" if creds.token else "")
+        )
     if not args.secret_id:  # the vendor's published example key, not a secret
-        print(f"        SecretKey {creds.secret_key}")
-    if creds.token:
-        print("        temporary credentials: the security token given is required")
+        print(f"        SecretKey {EXAMPLE_CREDENTIALS.secret_key}")
     if args.fault:
         print(f"fault switches on: {', '.join(args.fault)}")
-    sys.stdout.flush()
+    print("serving; Ctrl-C stops", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return EXIT_OK

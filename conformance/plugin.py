@@ -69,6 +69,7 @@ class Target:
             temporary=bool(s.credentials.token),
             known_jobs=self.known_jobs,
             profile=s.profile,
+            seed_when_empty=s.allow_writes,  # only when the user allowed writes explicitly
         )
 
     def _start_emulator(self) -> str:
@@ -173,6 +174,13 @@ class _Recorder:
         self.config = config
         self.results: list[dict] = []
         self.started = time.monotonic()
+        self.totals: dict[str, int] = {}
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            check = getattr(item, "callspec", None) and item.callspec.params.get("check")
+            if check is not None:
+                self.totals[check.category] = self.totals.get(check.category, 0) + 1
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
@@ -207,8 +215,10 @@ class _Recorder:
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
                 why = entry.get("reason") or entry.get("found") or ""
+                done = sum(1 for r in self.results if r["category"] == entry["category"])
+                count = f"{done}/{self.totals.get(entry['category'], done)}"
                 reporter.write_line(
-                    f"  [{entry['category']:<10}] {outcome.upper():<7} {entry['check']}"
+                    f"  [{entry['category']:<10} {count:>5}] {outcome.upper():<7} {entry['check']}"
                     + (f": {why[:100]}" if why else "")
                 )
 
@@ -262,3 +272,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     summary = _summary(session.config, int(exitstatus))
     if path and summary is not None:
         write_json(Path(path), summary, session.config.stash[RUN]["session"].client.secrets)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    """With progress lines, pytest's own progress dots would only repeat them."""
+    if config.getoption("cc_progress", False) and report.when == "call":
+        return report.outcome, "", report.outcome.upper()
+    return None

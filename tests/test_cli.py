@@ -29,8 +29,10 @@ def serving(*args: str) -> Iterator[tuple[str, str]]:
         first = proc.stdout.readline()
         match = re.search(r"(http://127\.0\.0\.1:\d+)/inventorytriggerjob", first)
         assert match, first + proc.stdout.read(2000)
-        rest = "".join(proc.stdout.readline() for _ in range(2))
-        yield match.group(1), first + rest
+        banner = first
+        while "Ctrl-C" not in banner.splitlines()[-1]:
+            banner += proc.stdout.readline()
+        yield match.group(1), banner
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -64,13 +66,14 @@ def test_load_jobs_from_xml(tmp_path: Path) -> None:
 
 
 def test_own_credentials_and_token(tmp_path: Path) -> None:
-    with serving(
-        "--secret-id", "AKIDmine", "--secret-key", "my-key", "--security-token", "tok"
-    ) as (url, banner):
+    with serving("--secret-id", "AKIDmine", "--secret-key", "my-key", "--security-token", "tok",
+                 "--secret-id", "AKIDother", "--secret-key", "other-key") as (url, banner):  # fmt: skip
         assert "my-key" not in banner  # the user's own key is not printed
         assert Client(url, Credentials("AKIDmine", "my-key", "tok")).list(Query()).status == 200
         assert Client(url, Credentials("AKIDmine", "my-key")).list(Query()).status == 401
         assert Client(url, EXAMPLE_CREDENTIALS).list(Query()).status == 401
+        assert Client(url, Credentials("AKIDother", "other-key")).list(Query()).status == 200
+        assert "AKIDmine (temporary" in banner and "AKIDother" in banner
 
 
 def test_list_commands() -> None:

@@ -94,3 +94,9 @@ def test_empty_target_skips_with_reasons(tmp_path: Path) -> None:
     assert code == 0, out[-4000:]
     reasons = [r["reason"] for r in summary["results"] if r["outcome"] == "skipped"]
     assert any("has 0 job(s)" in r for r in reasons), reasons
+
+
+def test_empty_target_with_writes_creates_its_own_data(tmp_path: Path) -> None:
+    code, summary, out = run_suite(tmp_path, "--emulator-jobs", "0", "--allow-writes")
+    assert code == 0, out[-4000:]
+    assert not [r for r in summary["results"] if r["outcome"] == "skipped"]
