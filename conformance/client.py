@@ -74,6 +74,7 @@ class Exchange:
             "body": text + (f"\n… ({len(self.body)} bytes in all)" if cut else ""),
             "elapsed_ms": round(self.elapsed * 1000, 1),
             "retries": self.retries,
+            "retry_notes": self.notes,
         }
 
 

@@ -66,7 +66,6 @@ class Target:
         return Session(
             client,
             allow_writes=s.allow_writes or self.server is not None,
-            temporary=bool(s.credentials.token),
             known_jobs=self.known_jobs,
             profile=s.profile,
             seed_when_empty=s.allow_writes,  # only when the user allowed writes explicitly

@@ -162,8 +162,3 @@ def sort_key(job: Job) -> tuple[float, str]:
 def expected(jobs: Iterable[Job], filters: Filters) -> list[Job]:
     """The oracle: every matching job, in the order of the whole walk (all pages joined)."""
     return sorted((j for j in jobs if filters.matches(j)), key=sort_key, reverse=filters.descending)
-
-
-def pages(result: list[Job], size: int) -> list[list[Job]]:
-    """The walk cut into pages of ``size``; an empty result is one empty page."""
-    return [result[i : i + size] for i in range(0, len(result), size)] or [[]]

@@ -112,7 +112,6 @@ class Session:
         client: Client,
         *,
         allow_writes: bool = False,
-        temporary: bool = False,
         known_jobs: list[Job] | None = None,
         profile: dict[str, str] | None = None,  # open points pinned (PROFILE_CHOICES)
         census_limit: int = 10_000,
@@ -120,7 +119,6 @@ class Session:
     ) -> None:
         self.client = client
         self.allow_writes = allow_writes
-        self.temporary = temporary
         self.known_jobs = known_jobs
         self.profile = profile or {}
         self.census_limit = census_limit

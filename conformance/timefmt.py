@@ -21,7 +21,3 @@ def format_time(moment: datetime, offset_minutes: int | None = None) -> str:
     if offset_minutes is not None:
         moment = moment.astimezone(timezone(timedelta(minutes=offset_minutes)))
     return moment.strftime(FORMAT)
-
-
-def epoch(moment: datetime) -> int:
-    return int(moment.timestamp())

@@ -3,10 +3,8 @@ and several seeds (API-NOTES §6 behaviours: test_suite.py)."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from test_suite import run_suite
+from test_suite import run_many
 
 CASES = {
     "0 jobs": ["--emulator-jobs", "0"],
@@ -24,11 +22,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, dict, str]]:
-    def one(name: str) -> tuple[int, dict, str]:
-        return run_suite(tmp_path_factory.mktemp("fp"), *CASES[name])
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(CASES, pool.map(one, CASES), strict=True))
+    return run_many(tmp_path_factory, CASES)
 
 
 @pytest.mark.parametrize("case", CASES)

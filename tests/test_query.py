@@ -15,7 +15,6 @@ from conformance.query import (
     InvalidArgument,
     Query,
     expected,
-    pages,
     parse_filters,
 )
 from conformance.strategies import OFFSETS, filter_queries, job_lists, written
@@ -107,11 +106,6 @@ def test_workflow_id_matches_operation_workflow_ids() -> None:
     w = job("w", "2022-06-27T15:23:10+0800", type="Workflow", operation=(("WorkflowIds", "w1,w2"),))
     assert expected([w], Filters(workflow_id="w2")) == [w]
     assert expected([w], Filters(workflow_id="w")) == []
-
-
-def test_pages() -> None:
-    assert pages([], 10) == [[]]
-    assert [len(p) for p in pages(list(range(25)), 10)] == [10, 10, 5]
 
 
 @settings(max_examples=200, deadline=None)

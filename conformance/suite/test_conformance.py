@@ -45,6 +45,7 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
         return
     strategy = check.given(session)
     last_skip: list[str] = []
+    budget: list[BudgetExceeded] = []
 
     @settings(
         max_examples=config.stash[SETTINGS].examples,
@@ -63,6 +64,8 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
         except SkipCheck as skip:
             last_skip[:] = [str(skip)]
             reject()
+        except BudgetExceeded as spent:  # not a failure of the target: stop asking it
+            budget[:] = [spent]
 
     # replay: the recorded minimal query of a failure runs first, as an explicit example
     for params in config.stash[SETTINGS].replay.get(check.name, []):
@@ -70,6 +73,8 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
             example = hypothesis_example(Query.from_params(dict(params)))(example)
     try:
         example()
+        if budget:
+            raise budget[0]
     except Unsatisfiable:
         raise SkipCheck(
             last_skip[0] if last_skip else "no example could exercise this check"

@@ -1,0 +1,83 @@
+"""The client's care for live targets: retries reported, Retry-After, budget, rate, timeouts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from test_suite import run_suite
+
+from conformance.client import BudgetExceeded, Client, TargetError, redact
+from conformance.emulator.app import EXAMPLE_CREDENTIALS
+from conformance.emulator.server import EmulatorServer
+from conformance.query import Query
+
+
+class Flaky:
+    """503 SlowDown with Retry-After for the first ``fails`` requests, then 200."""
+
+    def __init__(self, fails: int, delay: float = 0.0) -> None:
+        self.fails, self.delay, self.seen = fails, delay, 0
+
+    def __call__(self, environ, start_response):
+        self.seen += 1
+        time.sleep(self.delay)
+        if self.seen <= self.fails:
+            start_response(
+                "503 Service Unavailable", [("Retry-After", "0"), ("Content-Length", "0")]
+            )
+            return [b""]
+        body = b"<Response><RequestId>r</RequestId></Response>"
+        start_response(
+            "200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+
+def test_retries_are_counted_and_reported() -> None:
+    app = Flaky(fails=2)
+    with EmulatorServer(app) as server:  # any WSGI app serves
+        client = Client(server.url, EXAMPLE_CREDENTIALS, retries=2)
+        ex = client.list(Query())
+    assert ex.status == 200 and ex.retries == 2 and client.retries_made == 2
+    assert ex.to_dict()["retry_notes"] == ["retry after HTTP 503 (waited 0.0s)"] * 2
+    assert app.seen == 3
+
+
+def test_retries_give_up_and_show_the_last_answer() -> None:
+    with EmulatorServer(Flaky(fails=10)) as server:
+        ex = Client(server.url, EXAMPLE_CREDENTIALS, retries=1).list(Query())
+    assert ex.status == 503 and ex.retries == 1
+
+
+def test_budget_and_rate_limit() -> None:
+    with EmulatorServer(Flaky(fails=0)) as server:
+        client = Client(server.url, EXAMPLE_CREDENTIALS, max_requests=5, rate_limit=20)
+        started = time.monotonic()
+        for _ in range(5):
+            client.list(Query())
+        assert time.monotonic() - started >= 4 / 20 * 0.9  # four gaps of 50 ms at 20/s
+        with pytest.raises(BudgetExceeded):
+            client.list(Query())
+
+
+def test_timeout_is_a_target_error() -> None:
+    with EmulatorServer(Flaky(fails=0, delay=1.0)) as server:
+        client = Client(server.url, EXAMPLE_CREDENTIALS, timeout=0.2, retries=0)
+        with pytest.raises(TargetError, match="Timeout"):
+            client.list(Query())
+
+
+def test_suite_budget_skips_the_rest_and_says_so(tmp_path: Path) -> None:
+    code, summary, out = run_suite(tmp_path, "--max-requests", "150")
+    assert code == 0, out[-3000:]
+    assert summary["requests"] <= 150
+    reasons = {r.get("reason", "") for r in summary["results"] if r["outcome"] == "skipped"}
+    assert any("budget of 150 is spent" in r for r in reasons), reasons
+
+
+def test_redact() -> None:
+    url = "http://h/x?q-signature=abcdef0123&x-cos-security-token=tok&size=1"
+    assert redact(url) == "http://h/x?q-signature=<redacted>&x-cos-security-token=<redacted>&size=1"
+    assert redact("key LongSecretValue here", ("LongSecretValue",)) == "key <redacted> here"
