@@ -21,6 +21,12 @@ xml_text = st.text(
 )
 
 
+def vendor_ids(prefix: str) -> st.SearchStrategy[str]:
+    """IDs shaped like the vendor's (``b`` or ``w`` and 32 hex digits), that a server may
+    check the form of: a miss must look like a real ID, or a strict server could rightly 400."""
+    return st.text("0123456789abcdef", min_size=32, max_size=32).map(lambda h: prefix + h)
+
+
 @st.composite
 def instants(draw: st.DrawFn, spread_seconds: int = 3 * 86400) -> datetime:
     return BASE + timedelta(seconds=draw(st.integers(0, spread_seconds)))
@@ -90,12 +96,8 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
         states=st.none() | st.sets(st.sampled_from(("All", *STATES)), min_size=1),
         type=st.none() | st.sampled_from(TYPES),
         order_by_time=st.none() | st.sampled_from(("Asc", "Desc")),
-        workflow_id=pick(
-            [w for j in sample for w in j.workflow_ids], st.sampled_from(("w1", "w9"))
-        ),
-        job_id=pick(
-            [j.job_id for j in sample], st.text("0123456789abcdef", min_size=6, max_size=6)
-        ),
+        workflow_id=pick([w for j in sample for w in j.workflow_ids], vendor_ids("w")),
+        job_id=pick([j.job_id for j in sample], vendor_ids("b")),
         name=pick([j.name for j in sample], xml_text),
         size=st.none() | st.integers(1, 100).map(str),
     )

@@ -4,7 +4,8 @@ It shares the signer (there is one by design) and nothing else with the emulator
 filtering, token format and XML writer, on werkzeug. It differs wherever API-NOTES §6 allows:
 offset tokens in hex with a filter digest, 401 errors with CI codes, no NextToken element on the
 last page, size > 100 refused, start > end refused, ties always by JobId ascending, unknown
-parameters ignored, pretty-printed XML with a charset in the Content-Type.
+parameters ignored, malformed jobId and workflowId refused, pretty-printed XML with a charset in
+the Content-Type.
 """
 
 from __future__ import annotations
@@ -51,12 +52,12 @@ def dataset(n: int = 150) -> list[dict]:
         created = (base + timedelta(minutes=i // 4)).astimezone(tz)
         kind = "Workflow" if i % 5 < 2 else "Job"
         jobs.append({
-            "JobId": hashlib.md5(f"job{i}".encode()).hexdigest(),
+            "JobId": "b" + hashlib.md5(f"job{i}".encode()).hexdigest(),
             "Type": kind,
             "State": STATES[(i * 7) % 6],
             "Name": names[i % len(names)],
             "Created": created,
-            "WorkflowIds": f"wf{i % 4}" if kind == "Workflow" else None,
+            "WorkflowIds": "w" + hashlib.md5(f"wf{i % 4}".encode()).hexdigest() if kind == "Workflow" else None,
         })  # fmt: skip
     return jobs
 
@@ -129,6 +130,9 @@ class Independent:
             for r in rows
             if (not start or r["Created"] >= start) and (not end or r["Created"] <= end)
         ]
+        for key, prefix in (("jobId", "b"), ("workflowId", "w")):  # stricter than the emulator
+            if key in q and not re.fullmatch(prefix + "[0-9a-f]{32}", q[key]):
+                raise ValueError(f"{key} is not a valid ID")
         for key, field in (("workflowId", "WorkflowIds"), ("jobId", "JobId"), ("name", "Name")):
             if key in q:
                 rows = [r for r in rows if r[field] == q[key]]
