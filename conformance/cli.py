@@ -146,10 +146,10 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _list_checks() -> int:
-    from .checks import REGISTRY
+    from .checks import REGISTRY, select
 
     width = max(len(n) for n in REGISTRY)
-    for c in REGISTRY.values():
+    for c in select():
         print(f"{c.name:<{width}}  {c.category:<11} {c.clause}")
     return EXIT_OK
 

@@ -1,0 +1,101 @@
+"""Bad-input checks: invalid values get 400 InvalidArgument; nothing gets a 5xx."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import strategies as st
+
+from ..query import Query
+from ..session import Session
+from ..timefmt import format_time
+from .base import (
+    check,
+    data_queries,
+    error_doc,
+    fail,
+    query_strategy,
+)
+
+
+@query_strategy
+def _invalid_values(_: Session) -> st.SearchStrategy[Query]:
+    # clearly not a positive integer / not YYYY-MM-DDTHH:MM:SS±HHMM in any parser's reading
+    bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "0x10", "10 20"]) | st.integers(
+        max_value=0
+    ).map(str)
+    bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "2024-01-01 00:00:00+0800", "yesterday",
+                                "2024-13-01T00:00:00+0800", "1704067200", "2024-01-01T25:00:00+0800"])  # fmt: skip
+    return st.one_of(
+        bad_size.map(lambda v: Query(size=v)),
+        bad_time.map(lambda v: Query(start_creation_time=v)),
+        bad_time.map(lambda v: Query(end_creation_time=v)),
+    )
+
+
+@check(
+    "bad-input",
+    "API-NOTES §3/§6: an invalid size or time gets 400 InvalidArgument as XML",
+    given=_invalid_values,
+)
+def invalid_values(s: Session, query: Query) -> None:
+    err = error_doc(s.list(query), query, (400,), query.describe())
+    if err.code != "InvalidArgument":
+        fail(f"{query.describe()}: code {err.code}, expected InvalidArgument", query)
+
+
+def _junk(_: Session) -> st.SearchStrategy[list[tuple[str, str]]]:
+    names = st.sampled_from(
+        [
+            "size",
+            "type",
+            "states",
+            "orderByTime",
+            "startCreationTime",
+            "endCreationTime",
+            "nextToken",
+            "workflowId",
+            "jobId",
+            "name",
+        ]
+    ) | st.text(min_size=1, max_size=8)
+    values = st.text(max_size=40) | st.sampled_from(
+        ["%", "%%", "\x00", "9" * 40, "-0", "Running,,", ","]
+    )
+    return st.lists(st.tuples(names, values), max_size=4)
+
+
+@check(
+    "bad-input",
+    "API-NOTES §3: no input, junk included, gets a 5xx; every error is an XML Error",
+    given=_junk,
+)
+def no_5xx(s: Session, params: list[tuple[str, str]]) -> None:
+    ex = s.send(params=params)
+    if ex.status >= 500:
+        fail(f"HTTP {ex.status} for junk parameters", Query.from_params(dict(params)), [ex])
+    if ex.status >= 400:
+        error_doc(ex, None, (ex.status,), "an error")
+
+
+@check(
+    "bad-input",
+    "API-NOTES §6: startCreationTime after endCreationTime gets 400 or an empty result",
+    given=data_queries,
+)
+def start_after_end(s: Session, query: Query) -> None:
+    job = s.census()[0]
+    q = Query(
+        start_creation_time=format_time(job.created + timedelta(seconds=1)),
+        end_creation_time=format_time(job.created - timedelta(seconds=1)),
+    )
+    ex = s.list(q)
+    pinned = s.profile.get("start_after_end")
+    if ex.status == 200 and pinned != "refuse":
+        page = s.page(q)
+        if page.body.jobs:
+            fail(f"start after end returned {len(page.body.jobs)} job(s)", q, [ex])
+    elif pinned == "empty":
+        fail(f"start after end got HTTP {ex.status}; the profile pins an empty result", q, [ex])
+    else:
+        error_doc(ex, q, (400,), "start after end")

@@ -1,0 +1,199 @@
+"""The checks' registry and shared helpers.
+
+Checks are small named functions, each enforcing one clause, registered by category. A check takes the ``Session`` and, when it has a ``given`` strategy, one drawn value (usually a
+``Query``); hypothesis shrinks that value to the minimal failing one. A check raises
+``CheckFailure`` on a violation and ``SkipCheck`` when the target cannot exercise it.
+Checks never tune to the emulator: every behaviour API-NOTES §6 allows passes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+
+from .. import strategies as gen
+from ..client import Exchange
+from ..query import STATES, TYPES, Filters, Query
+from ..session import CheckFailure, Session, Walk
+from ..timefmt import format_time
+from ..xmlmodel import Job, XMLProblem, parse_error
+
+CATEGORIES = ("signature", "pagination", "ordering", "filters", "bad-input", "schema")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    category: str
+    clause: str
+    func: Callable[..., None]
+    given: Callable[[Session], st.SearchStrategy] | None = None
+
+    def run(self, session: Session, value: Any = None) -> None:
+        self.func(session) if self.given is None else self.func(session, value)
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(category: str, clause: str, given: Callable[[Session], st.SearchStrategy] | None = None):
+    """Register a check; its name is ``<category>.<function name>``."""
+    assert category in CATEGORIES, category
+
+    def register(func: Callable[..., None]) -> Callable[..., None]:
+        name = f"{category.replace('-', '_')}.{func.__name__}"
+        REGISTRY[name] = Check(name, category, clause, func, given)
+        return func
+
+    return register
+
+
+def select(include: list[str] | None = None, exclude: list[str] | None = None) -> list[Check]:
+    """Checks by name or category (``pagination``, ``filters.type_union`` ...)."""
+
+    def hit(c: Check, names: list[str]) -> bool:
+        return any(n in (c.name, c.category, c.name.split(".", 1)[1]) for n in names)
+
+    chosen = [c for c in ordered() if not include or hit(c, include)]
+    return [c for c in chosen if not exclude or not hit(c, exclude)]
+
+
+def ordered() -> list[Check]:
+    """Every check in category order: schema last, so it also reports what all others saw."""
+    return sorted(REGISTRY.values(), key=lambda c: CATEGORIES.index(c.category))
+
+
+def unknown_names(names: list[str]) -> list[str]:
+    known = {c.name for c in REGISTRY.values()} | set(CATEGORIES)
+    known |= {c.name.split(".", 1)[1] for c in REGISTRY.values()}
+    return [n for n in names if n not in known]
+
+
+def queries(session: Session) -> st.SearchStrategy[Query]:
+    """Valid filter queries whose values come from the target's own jobs as often as not."""
+    return gen.filter_queries(session.census()[:300])
+
+
+def data_queries(session: Session) -> st.SearchStrategy[Query]:
+    session.require_jobs()
+    return queries(session)
+
+
+def full(query: Query, **changes: str | None) -> Query:
+    """The query walked with size 100 (the cheapest walk), with ``changes``."""
+    return replace(query, size="100", next_token=None, **changes)
+
+
+def fail(message: str, query: Query | None = None, exchanges: list[Exchange] | None = None):
+    raise CheckFailure(message, query, exchanges)
+
+
+def error_doc(ex: Exchange, query: Query | None, statuses: tuple[int, ...], what: str):
+    """The answer must be one of ``statuses`` with an XML Error body."""
+    if ex.status not in statuses:
+        fail(f"{what}: expected HTTP {'/'.join(map(str, statuses))}, got {ex.status}", query, [ex])
+    try:
+        return parse_error(ex.body)
+    except XMLProblem as exc:
+        fail(f"{what}: the HTTP {ex.status} body is not an XML Error ({exc})", query, [ex])
+
+
+def by_instant(jobs: list[Job]) -> list[tuple[float, frozenset[str]]]:
+    """Jobs grouped by CreationTime instant, in walk order: equal up to the order of ties."""
+    return [
+        (t, frozenset(j.job_id for j in grp))
+        for t, grp in itertools.groupby(jobs, key=lambda j: j.created.timestamp())
+    ]
+
+
+def matches(f: Filters, job: Job) -> list[str]:
+    """The filters a job breaks, by parameter name."""
+    broken = []
+    if f.type and job.type != f.type:
+        broken.append(f"type={f.type} but Type is {job.type}")
+    if f.states and job.state not in f.states:
+        broken.append(f"states={','.join(sorted(f.states))} but State is {job.state}")
+    if f.start and job.created < f.start:
+        broken.append(f"CreationTime {job.creation_time} is before startCreationTime")
+    if f.end and job.created > f.end:
+        broken.append(f"CreationTime {job.creation_time} is after endCreationTime")
+    if f.workflow_id and f.workflow_id not in job.workflow_ids:
+        broken.append(
+            f"workflowId={f.workflow_id} but WorkflowIds is {','.join(job.workflow_ids) or 'absent'}"
+        )
+    if f.job_id and job.job_id != f.job_id:
+        broken.append(f"jobId={f.job_id} but JobId is {job.job_id}")
+    if f.name is not None and job.name != f.name:
+        broken.append(f"name={f.name!r} but Name is {job.name!r}")
+    return broken
+
+
+def check_matches(walk: Walk, f: Filters, first_page: int = 0) -> None:
+    for n, page in enumerate(walk.pages[first_page:], start=first_page + 1):
+        for job in page.body.jobs:
+            broken = matches(f, job)
+            if broken:
+                fail(
+                    f"page {n}: job {job.job_id} breaks a filter in force: {broken[0]}",
+                    walk.query,
+                    [page.exchange],
+                )
+
+
+def same_set(a: Walk, b: list[Job] | set[str], what: str, query: Query, exchanges) -> None:
+    got = set(a.ids)
+    want = b if isinstance(b, set) else {j.job_id for j in b}
+    if got != want:
+        extra, missing = sorted(got - want)[:3], sorted(want - got)[:3]
+        fail(
+            f"{what}: {len(got - want)} unexpected job(s) {extra}, {len(want - got)} missing {missing}",
+            query,
+            exchanges,
+        )
+
+
+def single_filter_queries(s: Session) -> st.SearchStrategy[list[Query]]:
+    """Every single-parameter filter built from one drawn job, so each example tries them all.
+    Names that are substrings or case variants of other names are drawn as often as not."""
+    jobs = s.require_jobs()
+    names = sorted({j.name for j in jobs})
+    tricky = [
+        n
+        for n in names
+        if any(
+            m != n and (n in m or n.casefold() == m.casefold() or n.strip() == m.strip())
+            for m in names
+        )
+    ]
+    name = st.sampled_from(tricky) | st.sampled_from(names) if tricky else st.sampled_from(names)
+    return st.builds(
+        lambda job, delta, offset, states, jtype, name: [
+            Query(type=jtype),
+            Query(states=",".join(sorted(states))),
+            Query(start_creation_time=format_time(job.created + timedelta(seconds=delta), offset)),
+            Query(end_creation_time=format_time(job.created - timedelta(seconds=delta), offset)),
+            Query(job_id=job.job_id),
+            Query(name=name),
+            *([Query(workflow_id=job.workflow_ids[0])] if job.workflow_ids else []),
+        ],
+        st.sampled_from(jobs),
+        st.sampled_from([0, 1, -1]),
+        st.sampled_from(gen.OFFSETS),
+        st.sets(st.sampled_from(STATES), min_size=1, max_size=3),
+        st.sampled_from(TYPES),
+        name,
+    )
+
+
+QUERY_STRATEGIES: set[Callable] = {queries, data_queries}
+"""Strategies whose drawn value is one Query: a failure's recorded query can be replayed on them."""
+
+
+def query_strategy(func: Callable) -> Callable:
+    QUERY_STRATEGIES.add(func)
+    return func

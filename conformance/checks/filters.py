@@ -1,0 +1,281 @@
+"""Filter checks: metamorphic on live data, the exact oracle on known data."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import strategies as st
+
+from .. import strategies as gen
+from ..query import STATES, TYPES, Query, expected, parse_filters
+from ..session import Session, SkipCheck
+from ..timefmt import format_time
+from .base import (
+    by_instant,
+    check,
+    check_matches,
+    data_queries,
+    error_doc,
+    fail,
+    full,
+    matches,
+    queries,
+    query_strategy,
+    same_set,
+    single_filter_queries,
+)
+
+FILTER = "Vendor page and API-NOTES §1: filter semantics"
+
+
+@check("filters", FILTER + ": every job returned satisfies every filter in force", given=queries)
+def every_job_matches(s: Session, query: Query) -> None:
+    walk = s.walk(full(query))
+    check_matches(walk, parse_filters(walk.query))
+
+
+@check(
+    "filters",
+    FILTER + ": each filter alone returns exactly the jobs that satisfy it",
+    given=single_filter_queries,
+)
+def single_filter(s: Session, batch: list[Query]) -> None:
+    for query in batch:
+        walk = s.walk(full(query))
+        f = parse_filters(walk.query)
+        check_matches(walk, f)
+        if s.census_complete:
+            want = [j for j in s.census() if not matches(f, j)]
+            same_set(
+                walk,
+                want,
+                f"{query.describe()} vs the jobs that satisfy it",
+                walk.query,
+                walk.exchanges[:1],
+            )
+
+
+@check(
+    "filters",
+    FILTER + ": startCreationTime and endCreationTime are inclusive (API-NOTES §1: ≥ and ≤)",
+    given=lambda s: st.tuples(st.sampled_from(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
+)
+def bounds_inclusive(s: Session, drawn) -> None:
+    job, offset = drawn
+    at = format_time(job.created, offset)
+    walk = s.walk(Query(size="100", start_creation_time=at, end_creation_time=at))
+    check_matches(walk, parse_filters(walk.query))
+    if job.job_id not in walk.ids:
+        fail(
+            f"a window from {at} to {at} misses job {job.job_id} created at {job.creation_time}",
+            walk.query,
+            walk.exchanges[:1],
+        )
+
+
+@check(
+    "filters",
+    FILTER + ": a multi-state walk is the union of its single-state walks; All is no filter",
+    given=data_queries,
+)
+def states_union(s: Session, query: Query) -> None:
+    states = parse_filters(query).states or frozenset(STATES)
+    union: set[str] = set()
+    for state in sorted(states):
+        union |= set(s.walk(full(query, states=state)).ids)
+    multi = s.walk(full(query, states=",".join(sorted(states))))
+    same_set(
+        multi,
+        union,
+        f"states={','.join(sorted(states))} vs the union of single states",
+        multi.query,
+        multi.exchanges[:1],
+    )
+    everything = s.walk(full(query, states=None))
+    for spelled in ("All", ",".join(STATES)):
+        walk = s.walk(full(query, states=spelled))
+        same_set(
+            walk,
+            set(everything.ids),
+            f"states={spelled} vs no states filter",
+            walk.query,
+            walk.exchanges[:1],
+        )
+
+
+@check(
+    "filters",
+    FILTER + ": type=Workflow and type=Job together are the walk without type",
+    given=data_queries,
+)
+def type_union(s: Session, query: Query) -> None:
+    parts = [s.walk(full(query, type=t)) for t in TYPES]
+    whole = s.walk(full(query, type=None))
+    if set(parts[0].ids) & set(parts[1].ids):
+        fail(
+            "a job is both Workflow and Job",
+            whole.query,
+            parts[0].exchanges[:1] + parts[1].exchanges[:1],
+        )
+    same_set(
+        whole,
+        set(parts[0].ids) | set(parts[1].ids),
+        "Workflow + Job vs no type",
+        whole.query,
+        whole.exchanges[:1],
+    )
+
+
+@check(
+    "filters",
+    FILTER + ": time bounds are inclusive (≥ start, ≤ end) and complete",
+    given=data_queries,
+)
+def time_window_complete(s: Session, query: Query) -> None:
+    f = parse_filters(query)
+    if f.start and f.end and f.start > f.end:
+        raise SkipCheck("start is after end (see bad_input.start_after_end)")
+    windowed = s.walk(full(query))
+    unbounded = s.walk(full(query, start_creation_time=None, end_creation_time=None))
+    inside = [
+        j
+        for j in unbounded.jobs
+        if (not f.start or j.created >= f.start) and (not f.end or j.created <= f.end)
+    ]
+    same_set(
+        windowed,
+        inside,
+        "the time window vs the unbounded walk cut to the window",
+        windowed.query,
+        windowed.exchanges[:1] + unbounded.exchanges[:1],
+    )
+
+
+def _instant_spellings(s: Session) -> st.SearchStrategy:
+    jobs = s.require_jobs()
+    return st.tuples(
+        st.sampled_from(jobs),
+        st.sampled_from([-1, 0, 1]),
+        st.sampled_from(["start", "end"]),
+        st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True),
+    )
+
+
+@check(
+    "filters",
+    FILTER + ": one instant written with different UTC offsets gives the same result",
+    given=_instant_spellings,
+)
+def offset_invariance(s: Session, drawn) -> None:
+    job, delta, side, offsets = drawn
+    moment = job.created + timedelta(seconds=delta)
+    key = "start_creation_time" if side == "start" else "end_creation_time"
+    walks = [s.walk(Query(size="100", **{key: format_time(moment, off)})) for off in offsets]
+    first = set(walks[0].ids)
+    for w in walks[1:]:
+        same_set(
+            w,
+            first,
+            f"{key} {w.query.describe()} vs {walks[0].query.describe()}",
+            w.query,
+            [walks[0].exchanges[0], w.exchanges[0]],
+        )
+
+
+def _exact_fields(s: Session) -> st.SearchStrategy:
+    jobs = s.require_jobs()
+    return st.tuples(st.sampled_from(jobs), st.sampled_from(["job_id", "name", "workflow_id"]))
+
+
+@check("filters", FILTER + ": jobId, name and workflowId match exactly", given=_exact_fields)
+def exact_match(s: Session, drawn) -> None:
+    job, field = drawn
+    census = s.census()
+    value = {"job_id": job.job_id, "name": job.name, "workflow_id": (job.workflow_ids or ("",))[0]}[
+        field
+    ]
+    if not value:
+        raise SkipCheck("the drawn job has no workflow ID")
+    walk = s.walk(Query(size="100", **{field: value}))
+    check_matches(walk, parse_filters(walk.query))
+    if s.census_complete:
+        want = {j.job_id for j in census if not matches(parse_filters(walk.query), j)}
+        same_set(
+            walk,
+            want,
+            f"{field}={value!r} vs the jobs that carry it",
+            walk.query,
+            walk.exchanges[:1],
+        )
+    elif job.job_id not in walk.ids:
+        fail(
+            f"{field}={value!r} did not return job {job.job_id}, which carries it",
+            walk.query,
+            walk.exchanges[:1],
+        )
+
+
+@check(
+    "filters",
+    FILTER + ": two filters together give the intersection of each alone",
+    given=data_queries,
+)
+def intersection(s: Session, query: Query) -> None:
+    pairs = [(k, v) for k, v in full(query).filter_params() if k != "orderByTime"]
+    if len(pairs) < 2:
+        raise SkipCheck("the drawn query has fewer than two filters")
+    (k1, v1), (k2, v2) = pairs[:2]
+    both = s.walk(Query.from_params({k1: v1, k2: v2, "size": "100"}))
+    one = s.walk(Query.from_params({k1: v1, "size": "100"}))
+    two = s.walk(Query.from_params({k2: v2, "size": "100"}))
+    same_set(
+        both,
+        set(one.ids) & set(two.ids),
+        f"{k1} and {k2} together vs each alone",
+        both.query,
+        both.exchanges[:1] + one.exchanges[:1] + two.exchanges[:1],
+    )
+
+
+@check(
+    "filters",
+    "Exact oracle (known data only): the walk equals the reference semantics, up to ties",
+    given=queries,
+)
+def oracle(s: Session, query: Query) -> None:
+    if s.known_jobs is None:
+        raise SkipCheck("the target's data is not known (only the embedded emulator's is)")
+    walk = s.walk(query)
+    want = expected(s.known_jobs, parse_filters(query))
+    if by_instant(walk.jobs) != by_instant(want):
+        fail(
+            f"the walk ({len(walk.ids)} jobs) differs from the oracle ({len(want)} jobs)",
+            query,
+            walk.exchanges[:2],
+        )
+
+
+@query_strategy
+def _unknown_values(_: Session) -> st.SearchStrategy[Query]:
+    word = st.sampled_from(
+        # clearly unknown in any reading; case variants such as "running" are left alone
+        ["Done", "Batch", "Sideways", "x", "1", "Finished", "Workflows", "Latest"]
+    )
+    return st.one_of(
+        word.map(lambda w: Query(type=w)),
+        word.map(lambda w: Query(order_by_time=w)),
+        st.tuples(st.sampled_from(STATES), word).map(lambda t: Query(states=f"{t[0]},{t[1]}")),
+        word.map(lambda w: Query(states=w)),
+    )
+
+
+@check(
+    "filters",
+    "API-NOTES §6: an unknown type, orderByTime or states value gets 400 InvalidArgument, "
+    "never unfiltered results",
+    given=_unknown_values,
+)
+def unknown_value_refused(s: Session, query: Query) -> None:
+    err = error_doc(s.list(query), query, (400,), f"{query.describe()}")
+    if err.code != "InvalidArgument":
+        fail(f"{query.describe()}: code {err.code}, expected InvalidArgument", query)

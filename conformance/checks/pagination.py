@@ -1,0 +1,228 @@
+"""Pagination checks: sizes, tokens and walks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import strategies as st
+
+from ..query import MAX_SIZE, Query, parse_filters
+from ..session import Session, SkipCheck
+from .base import (
+    by_instant,
+    check,
+    check_matches,
+    data_queries,
+    error_doc,
+    fail,
+    full,
+    matches,
+    queries,
+    single_filter_queries,
+)
+
+PAGE = "Vendor page: size (default 10, maximum 100) and nextToken; API-NOTES §1, §6"
+
+
+@check("pagination", PAGE + ": no job appears twice in a walk", given=queries)
+def no_duplicates(s: Session, query: Query) -> None:
+    walk = s.walk(query)
+    dupes = [i for i, n in _counts(walk.ids).items() if n > 1]
+    if dupes:
+        fail(
+            f"{len(dupes)} job(s) appear twice in the walk, e.g. {dupes[0]}", query, walk.exchanges
+        )
+
+
+def _counts(ids: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in ids:
+        out[i] = out.get(i, 0) + 1
+    return out
+
+
+@check(
+    "pagination",
+    PAGE + ": no page holds more than size jobs; pages before the last are full",
+    given=queries,
+)
+def page_sizes(s: Session, query: Query) -> None:
+    walk = s.walk(query)
+    size = parse_filters(query).size
+    for n, page in enumerate(walk.pages, start=1):
+        count = len(page.body.jobs)
+        last = n == len(walk.pages)
+        if count > size or (not last and count < size and page.body.next_token):
+            fail(
+                f"page {n} holds {count} jobs with size={query.size or '(default 10)'}",
+                query,
+                [page.exchange],
+            )
+
+
+@check(
+    "pagination",
+    PAGE + ": without size a page holds at most 10 jobs, and 10 when more follow",
+    given=data_queries,
+)
+def default_size_is_10(s: Session, query: Query) -> None:
+    page = s.page(replace(query, size=None, next_token=None))
+    total = len(s.walk(full(query)).jobs)
+    want = min(10, total)
+    if len(page.body.jobs) != want:
+        fail(
+            f"the first page holds {len(page.body.jobs)} jobs; the default size 10 and "
+            f"{total} matching jobs give {want}",
+            replace(query, size=None),
+            [page.exchange],
+        )
+
+
+@check(
+    "pagination",
+    "API-NOTES §6: size > 100 is refused with 400 InvalidArgument or clamped to 100",
+    given=lambda s: st.integers(101, 100_000),
+)
+def size_over_100(s: Session, size: int) -> None:
+    query = Query(size=str(size))
+    ex = s.list(query)
+    pinned = s.profile.get("size_over_100")
+    if ex.status == 400 and pinned != "clamp":
+        error_doc(ex, query, (400,), f"size={size}")
+        return
+    if ex.status != 200 or pinned == "refuse":
+        fail(
+            f"size={size} got HTTP {ex.status}" + (f" (profile pins {pinned})" if pinned else ""),
+            query,
+            [ex],
+        )
+    count = len(s.page(query).body.jobs)
+    total = len(s.walk(Query(size="100")).jobs)
+    if count > MAX_SIZE or count != min(total, MAX_SIZE):
+        fail(
+            f"size={size} returned {count} jobs; clamping to 100 gives {min(total, MAX_SIZE)}",
+            query,
+            [ex],
+        )
+
+
+@check("pagination", PAGE + ": a walk ends within ⌈N/size⌉+1 requests", given=queries)
+def walk_terminates(s: Session, query: Query) -> None:
+    walk = s.walk(query)  # the walk itself refuses endless and looping tokens
+    size = parse_filters(query).size
+    bound = -(-len(set(walk.ids)) // size) + 1
+    if len(walk.pages) > bound:
+        fail(
+            f"{len(walk.pages)} requests for {len(walk.ids)} jobs with size={size} (at most {bound})",
+            query,
+            walk.exchanges[-2:],
+        )
+
+
+@check(
+    "pagination",
+    PAGE + ": a walk equals the same filters walked with size=100, up to ties",
+    given=queries,
+)
+def walk_independent_of_size(s: Session, query: Query) -> None:
+    small, big = s.walk(query), s.walk(full(query))
+    if by_instant(small.jobs) != by_instant(big.jobs):
+        fail(
+            f"size={query.size or 'default'} walk ({len(small.ids)} jobs) differs from the size=100 walk "
+            f"({len(big.ids)} jobs)",
+            query,
+            small.exchanges[-2:] + big.exchanges[-1:],
+        )
+
+
+@check("pagination", PAGE + ": re-sending a NextToken gives the same page", given=data_queries)
+def token_replay(s: Session, query: Query) -> None:
+    query = replace(query, size=query.size or "3", next_token=None)
+    first = s.page(query)
+    token = first.body.next_token
+    if not token:
+        raise SkipCheck("the query has a single page")
+    second, again = (s.page(replace(query, next_token=token)) for _ in range(2))
+    if [j.job_id for j in again.body.jobs] != [j.job_id for j in second.body.jobs]:
+        fail("the same NextToken gave a different page", query, [second.exchange, again.exchange])
+
+
+@check(
+    "pagination",
+    PAGE + ": filters stay in force on every later page",
+    given=single_filter_queries,
+)
+def filters_persist(s: Session, batch: list[Query]) -> None:
+    for query in batch:
+        walk = s.head(replace(query, size="2"), pages=4)
+        check_matches(walk, parse_filters(walk.query), first_page=1)
+
+
+def _garbage(_: Session) -> st.SearchStrategy[str]:
+    return st.sampled_from(
+        ["!!not-a-token!!", "%00", "../../etc/passwd", "-1", "a" * 300, "<x/>"]
+    ) | st.text(
+        st.characters(codec="ascii", exclude_categories=("Cc",)), min_size=1, max_size=30
+    ).map(lambda t: "~" + t + "~")
+
+
+@check(
+    "pagination",
+    "API-NOTES §6: a nextToken the server did not issue gets 400 InvalidArgument",
+    given=_garbage,
+)
+def garbage_token_refused(s: Session, token: str) -> None:
+    query = Query(size="5", next_token=token)
+    error_doc(s.list(query), query, (400,), f"nextToken={token!r}")
+
+
+@check(
+    "pagination",
+    "API-NOTES §6: a token issued for other filters, or tampered with, gets 400 or a page "
+    "that keeps the filters in force; never a 5xx",
+    given=data_queries,
+)
+def foreign_token_safe(s: Session, query: Query) -> None:
+    other = s.walk(Query(size="2"))
+    if len(other.pages) < 2:
+        raise SkipCheck("the target has too few jobs for a second page")
+    token = other.pages[0].body.next_token or ""
+    flipped = token[:-1] + ("A" if token[-1:] != "A" else "B")
+    for candidate in (token, flipped, token + "0"):
+        q = replace(query, next_token=candidate)
+        ex = s.list(q)
+        if ex.status == 200:
+            page = s.page(q)
+            broken = [b for j in page.body.jobs for b in matches(parse_filters(q), j)]
+            if broken:
+                fail(f"a foreign token gave a page that breaks the filters: {broken[0]}", q, [ex])
+        else:
+            error_doc(ex, q, (400,), "a foreign or tampered nextToken")
+
+
+@check(
+    "pagination", PAGE + ": jobs created during a walk cause no duplicate and skip no existing job"
+)
+def writes_during_walk(s: Session) -> None:
+    s.require_writes()
+    before = s.walk(Query(size="100"))
+    seen, token, made = [], None, 0
+    for _ in range(len(before.jobs) // 3 + 3):
+        page = s.page(Query(size="3", next_token=token))
+        seen += page.body.jobs
+        if made < 30:
+            s.create("ci-conformance probe")
+            made += 1
+        token = page.body.next_token or None
+        if token is None:
+            break
+    s.forget_walks()
+    ids = [j.job_id for j in seen]
+    dupes = len(ids) - len(set(ids))
+    skipped = set(before.ids) - set(ids)
+    if dupes or skipped:
+        fail(
+            f"a walk during {made} creations had {dupes} duplicate(s) and skipped {len(skipped)} existing job(s)",
+            Query(size="3"),
+            [],
+        )
