@@ -161,3 +161,16 @@ def test_replay_says_which_failures_remain(violation, tmp_path: Path) -> None:
                            timeout=300)  # fmt: skip
     assert fixed.returncode == 0, fixed.stdout[-2000:]
     assert "now passes   ordering.asc_reverses_desc" in fixed.stdout
+
+
+def test_target_lost_during_the_run_exits_3(tmp_path: Path) -> None:
+    with serving("--jobs", "300") as (url, _):
+        proc = subprocess.Popen([*RUN, "--report-dir", str(tmp_path / "reports"), "--target", url,
+                                 "--secret-id", "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q",
+                                 "--secret-key", "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)  # fmt: skip
+        proc.stdout.readline()
+        proc.stdout.readline()  # the first check has finished: the run is under way
+    out, _ = proc.communicate(timeout=120)  # the server is gone now
+    assert proc.returncode == 3, out[-3000:]
+    assert "unreachable during the run" in out

@@ -9,8 +9,8 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 
 from conformance import checks
-from conformance.client import BudgetExceeded
-from conformance.plugin import SETTINGS
+from conformance.client import BudgetExceeded, TargetError
+from conformance.plugin import EXIT_UNREACHABLE, RUN, SETTINGS
 from conformance.query import Query
 from conformance.session import CheckFailure, Session, SkipCheck
 
@@ -37,6 +37,10 @@ def test_check(
         pytest.skip(str(skip))
     except BudgetExceeded as spent:
         pytest.skip(str(spent))
+    except TargetError as gone:  # reachable at the start, not any more: stop, say so (exit 3)
+        unusable = f"target unreachable during the run: {gone}"
+        request.config.stash[RUN]["unusable"] = unusable
+        pytest.exit(unusable, returncode=EXIT_UNREACHABLE)
 
 
 def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
@@ -45,7 +49,7 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
         return
     strategy = check.given(session)
     last_skip: list[str] = []
-    budget: list[BudgetExceeded] = []
+    stopped: list[TargetError] = []
 
     @settings(
         max_examples=config.stash[SETTINGS].examples,
@@ -59,13 +63,15 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
     @hypothesis_seed(config.stash[SETTINGS].seed)
     @given(strategy)
     def example(value: object) -> None:
+        if stopped:
+            return
         try:
             check.run(session, value)
         except SkipCheck as skip:
             last_skip[:] = [str(skip)]
             reject()
-        except BudgetExceeded as spent:  # not a failure of the target: stop asking it
-            budget[:] = [spent]
+        except TargetError as stop:  # a spent budget or a lost target: no failure, stop asking
+            stopped[:] = [stop]
 
     # replay: the recorded minimal query of a failure runs first, as an explicit example
     for params in config.stash[SETTINGS].replay.get(check.name, []):
@@ -73,8 +79,8 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
             example = hypothesis_example(Query.from_params(dict(params)))(example)
     try:
         example()
-        if budget:
-            raise budget[0]
+        if stopped:
+            raise stopped[0]
     except Unsatisfiable:
         raise SkipCheck(
             last_skip[0] if last_skip else "no example could exercise this check"
