@@ -31,19 +31,26 @@ class Outcome:
     note: str = ""
 
 
+def suite_command(*args: str) -> list[str]:
+    """The suite as a subprocess: the command a user would type, with ``args`` added."""
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "conformance.suite",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *args,
+    ]
+
+
 def run_one(fault: Fault, examples: str = "dev", seed: int = 0) -> Outcome:
     with tempfile.TemporaryDirectory() as tmp:
         summary_path = Path(tmp) / "summary.json"
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--pyargs",
-            "conformance.suite",
-            "-q",
+        cmd = suite_command(
             "-x",
-            "-p",
-            "no:cacheprovider",
             "--examples-profile",
             examples,
             "--seed",
@@ -53,7 +60,7 @@ def run_one(fault: Fault, examples: str = "dev", seed: int = 0) -> Outcome:
             "--checks",
             fault.category,
             f"--conformance-json={summary_path}",
-        ]
+        )
         if fault.needs_writes:
             cmd.append("--allow-writes")
         started = time.monotonic()

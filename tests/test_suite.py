@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,19 +12,9 @@ import pytest
 from independent_server import CREDS, Independent, Serving, dataset
 
 from conformance.emulator.app import Behaviour
+from conformance.killmatrix import suite_command
 
-SUITE = [
-    sys.executable,
-    "-m",
-    "pytest",
-    "--pyargs",
-    "conformance.suite",
-    "-q",
-    "-p",
-    "no:cacheprovider",
-    "--examples-profile",
-    "dev",
-]
+SUITE = suite_command("--examples-profile", "dev")
 
 
 def run_suite(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
