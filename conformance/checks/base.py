@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
@@ -109,6 +109,23 @@ def by_instant(jobs: list[Job]) -> list[tuple[float, frozenset[str]]]:
         (t, frozenset(j.job_id for j in grp))
         for t, grp in itertools.groupby(jobs, key=lambda j: j.created.timestamp())
     ]
+
+
+def tie_difference(got: list[Job], want: list[Job]) -> str | None:
+    """Where two walks first differ, up to the order of ties; ``None`` when they do not."""
+    a, b = by_instant(got), by_instant(want)
+    if a == b:
+        return None
+    i = next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+    def show(groups: list, n: int) -> str:
+        if n >= len(groups):
+            return "the end of the walk"
+        t, ids = groups[n]
+        moment = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+        return f"{moment} {sorted(ids)[:3]}{' …' if len(ids) > 3 else ''}"
+
+    return f"{len(got)} vs {len(want)} jobs; at CreationTime group {i + 1}: {show(a, i)} vs {show(b, i)}"
 
 
 def matches(f: Filters, job: Job) -> list[str]:

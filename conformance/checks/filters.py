@@ -11,7 +11,6 @@ from ..query import STATES, TYPES, Query, expected, parse_filters
 from ..session import Session, SkipCheck
 from ..timefmt import format_time
 from .base import (
-    by_instant,
     check,
     check_matches,
     data_queries,
@@ -23,6 +22,7 @@ from .base import (
     query_strategy,
     same_set,
     single_filter_queries,
+    tie_difference,
 )
 
 FILTER = "Vendor page and API-NOTES §1: filter semantics"
@@ -247,9 +247,10 @@ def oracle(s: Session, query: Query) -> None:
         raise SkipCheck("the target's data is not known (only the embedded emulator's is)")
     walk = s.walk(query)
     want = expected(s.known_jobs, parse_filters(query))
-    if by_instant(walk.jobs) != by_instant(want):
+    diff = tie_difference(walk.jobs, want)
+    if diff:
         fail(
-            f"the walk ({len(walk.ids)} jobs) differs from the oracle ({len(want)} jobs)",
+            f"the walk differs from the oracle: {diff}",
             query,
             walk.exchanges[:2],
         )

@@ -6,12 +6,12 @@ from ..query import Query, parse_filters
 from ..session import Session, Walk
 from ..xmlmodel import Job
 from .base import (
-    by_instant,
     check,
     data_queries,
     fail,
     full,
     queries,
+    tie_difference,
 )
 
 ORDER = "Vendor page: orderByTime Desc (default) or Asc, by CreationTime; API-NOTES §6 (ties)"
@@ -43,9 +43,10 @@ def desc_by_default(s: Session, query: Query) -> None:
     walk = s.walk(full(query, order_by_time=None))
     _monotonic(walk, descending=True)
     desc = s.walk(full(query, order_by_time="Desc"))
-    if by_instant(walk.jobs) != by_instant(desc.jobs):
+    diff = tie_difference(walk.jobs, desc.jobs)
+    if diff:
         fail(
-            "the default order differs from orderByTime=Desc",
+            f"the default order differs from orderByTime=Desc: {diff}",
             walk.query,
             walk.exchanges[:1] + desc.exchanges[:1],
         )
@@ -57,9 +58,10 @@ def desc_by_default(s: Session, query: Query) -> None:
 def asc_reverses_desc(s: Session, query: Query) -> None:
     asc = s.walk(full(query, order_by_time="Asc"))
     desc = s.walk(full(query, order_by_time="Desc"))
-    if by_instant(asc.jobs) != by_instant(desc.jobs)[::-1]:
+    diff = tie_difference(asc.jobs, desc.jobs[::-1])
+    if diff:
         fail(
-            "the Asc walk is not the Desc walk reversed",
+            f"the Asc walk is not the Desc walk reversed: {diff}",
             asc.query,
             asc.exchanges[:1] + desc.exchanges[:1],
         )

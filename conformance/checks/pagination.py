@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from ..query import MAX_SIZE, Query, parse_filters
 from ..session import Session, SkipCheck
 from .base import (
-    by_instant,
     check,
     check_matches,
     data_queries,
@@ -19,6 +18,7 @@ from .base import (
     matches,
     queries,
     single_filter_queries,
+    tie_difference,
 )
 
 PAGE = "Vendor page: size (default 10, maximum 100) and nextToken; API-NOTES §1, §6"
@@ -126,10 +126,10 @@ def walk_terminates(s: Session, query: Query) -> None:
 )
 def walk_independent_of_size(s: Session, query: Query) -> None:
     small, big = s.walk(query), s.walk(full(query))
-    if by_instant(small.jobs) != by_instant(big.jobs):
+    diff = tie_difference(small.jobs, big.jobs)
+    if diff:
         fail(
-            f"size={query.size or 'default'} walk ({len(small.ids)} jobs) differs from the size=100 walk "
-            f"({len(big.ids)} jobs)",
+            f"the size={query.size or 'default'} walk differs from the size=100 walk: {diff}",
             query,
             small.exchanges[-2:] + big.exchanges[-1:],
         )
