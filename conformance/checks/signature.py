@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from hypothesis import strategies as st
 
 from .. import strategies as gen
 from ..query import Query
 from ..session import Session, SkipCheck
-from ..signing import Credentials
 from .base import (
     check,
     error_doc,
@@ -84,6 +84,16 @@ def _refused(s: Session, what: str, params=(("size", "1"),), **kw) -> None:
     error_doc(ex, Query(size="1"), (int(pinned),) if pinned else REFUSED, f"{what} must be refused")
 
 
+def _signed_with(s: Session, **changes: str | None):
+    """A signer with the run's credentials changed (a wrong key, an unknown id, no token...)."""
+    return s.client.auth(replace(s.client.credentials, **changes))
+
+
+def _needs_token(s: Session) -> None:
+    if not s.client.credentials.token:
+        raise SkipCheck("needs temporary credentials (--security-token)")
+
+
 def _tamper(old: str, new: str) -> Callable:
     def hook(prepared):
         if old not in prepared.url:
@@ -109,23 +119,17 @@ def refuses_unsigned(s: Session) -> None:
 
 @check("signature", SIG_CLAUSE + ": a signature made with the wrong SecretKey is refused")
 def refuses_wrong_key(s: Session) -> None:
-    creds = s.client.credentials
     _refused(
-        s,
-        "a wrong key",
-        auth=s.client.auth(Credentials(creds.secret_id, creds.secret_key + "x", creds.token)),
+        s, "a wrong key", auth=_signed_with(s, secret_key=s.client.credentials.secret_key + "x")
     )
 
 
 @check("signature", SIG_CLAUSE + ": an unknown SecretId is refused")
 def refuses_unknown_secret_id(s: Session) -> None:
-    creds = s.client.credentials
     _refused(
         s,
         "an unknown SecretId",
-        auth=s.client.auth(
-            Credentials("AKIDconformanceUnknown0000000000000", creds.secret_key, creds.token)
-        ),
+        auth=_signed_with(s, secret_id="AKIDconformanceUnknown0000000000000"),
     )
 
 
@@ -193,23 +197,13 @@ def refuses_malformed(s: Session) -> None:
 
 @check("signature", SIG_CLAUSE + "; §4.10: temporary credentials without their token are refused")
 def refuses_missing_token(s: Session) -> None:
-    creds = s.client.credentials
-    if not creds.token:
-        raise SkipCheck("needs temporary credentials (--security-token)")
-    _refused(
-        s,
-        "temporary credentials without the token",
-        auth=s.client.auth(Credentials(creds.secret_id, creds.secret_key)),
-    )
+    _needs_token(s)
+    _refused(s, "temporary credentials without the token", auth=_signed_with(s, token=None))
 
 
 @check("signature", SIG_CLAUSE + "; §4.10: temporary credentials with a wrong token are refused")
 def refuses_wrong_token(s: Session) -> None:
-    creds = s.client.credentials
-    if not creds.token:
-        raise SkipCheck("needs temporary credentials (--security-token)")
+    _needs_token(s)
     _refused(
-        s,
-        "a wrong security token",
-        auth=s.client.auth(Credentials(creds.secret_id, creds.secret_key, creds.token + "x")),
+        s, "a wrong security token", auth=_signed_with(s, token=f"{s.client.credentials.token}x")
     )

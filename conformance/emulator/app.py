@@ -456,13 +456,12 @@ class Emulator:
         user_data = root.findtext("Operation/UserData") or ""
         if any(not 32 <= ord(c) < 127 for c in user_data):
             raise _bad("UserData must be printable ASCII")
-        now = datetime.fromtimestamp(self.clock(), timezone(timedelta(hours=8)))
         job = Job(
             job_id=f"b{secrets.token_hex(16)}",
             type=root.findtext("Type") or "",
             state="Submitted",
             name=root.findtext("Name") or "",
-            creation_time=format_time(now),
+            creation_time=self._now(),
             message="",
             input=node_from_element(inp[0]),
             operation=tuple(node_from_element(c) for c in op) if op is not None else (),
@@ -474,22 +473,25 @@ class Emulator:
         self.store.add([job])
         return render_job(request_id, job)
 
-    def _get(self, job_id: str, request_id: str) -> bytes:
+    def _now(self) -> str:
+        """Now, written as the vendor writes times (UTC+8)."""
+        return format_time(datetime.fromtimestamp(self.clock(), timezone(timedelta(hours=8))))
+
+    def _existing(self, job_id: str) -> Job:
         job = self.store.get(job_id)
         if job is None:
             raise Refused(404, "NoSuchJob", f"job {job_id} does not exist")
-        return render_job(request_id, job)
+        return job
+
+    def _get(self, job_id: str, request_id: str) -> bytes:
+        return render_job(request_id, self._existing(job_id))
 
     def _cancel(self, job_id: str, request_id: str) -> bytes:
-        job = self.store.get(job_id)
-        if job is None:
-            raise Refused(404, "NoSuchJob", f"job {job_id} does not exist")
+        job = self._existing(job_id)
         if job.state in ("Success", "Failed"):
             raise _bad(f"job {job_id} has already ended ({job.state})", "InvalidRequest")
-        now = datetime.fromtimestamp(self.clock(), timezone(timedelta(hours=8)))
-        updated = self.store.set_state(
-            job_id, "Cancel", job.end_time if job.state == "Cancel" else format_time(now)
-        )
+        end = job.end_time if job.state == "Cancel" else self._now()
+        updated = self.store.set_state(job_id, "Cancel", end)
         return render_job(request_id, updated or job)
 
 
