@@ -45,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--port", type=int, default=9000)
     serve.add_argument(
-        "--jobs", type=int, default=0, help="generate this many jobs into an empty store"
+        "--jobs",
+        type=int,
+        default=300,
+        help="generate this many jobs into an empty store (default 300, as `run` does)",
     )
     serve.add_argument("--seed", type=int, default=0, help="seed of the generated dataset")
     serve.add_argument(
@@ -189,7 +192,10 @@ def _serve(args: argparse.Namespace) -> int:
         server = EmulatorServer(app, args.host, args.port)
     except (ValueError, OSError, XMLProblem) as exc:
         return _usage(str(exc))
-    print(f"ci-conformance emulator at {server.url}/inventorytriggerjob ({len(store)} jobs)")
+    print(f"ci-conformance emulator at {server.url} ({len(store)} jobs)")
+    print(
+        f"the suite against it: ci-conformance run --target {server.url} --secret-id ID --secret-key KEY"
+    )
     for creds in credentials:
         print(
             f"accepts SecretId {creds.secret_id}"
@@ -263,7 +269,7 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     summary = json.loads(summary_path.read_text("utf-8"))
     _print_verdict(summary, report_dir)
-    if summary["verdict"] == "unreachable" or code == 13:
+    if summary["verdict"] in ("unreachable", "misconfigured") or code == 13:
         return EXIT_UNREACHABLE
     if code in (0, 5) and summary["verdict"] == "conformant":
         return EXIT_OK
@@ -273,6 +279,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _print_verdict(summary: dict, report_dir: Path) -> None:
+    reports = f"Reports: {report_dir}/conformance.html, junit.xml, summary.json"
+    if summary["verdict"] in ("unreachable", "misconfigured"):
+        # the one line saying why was printed as the run stopped
+        print(f"\nVerdict: {summary['verdict'].upper()}. {reports}")
+        return
     print()
     for category, n in summary["counts"].items():
         print(
@@ -283,11 +294,8 @@ def _print_verdict(summary: dict, report_dir: Path) -> None:
         print(f"\nFAILED {f['check']}: {f['found']}\n  clause: {f['clause']}")
         if f.get("query"):
             print(f"  minimal query: {f['query']}")
-    if summary.get("message"):
-        print(f"\n{summary['message']}")
-    print(
-        f"\nVerdict: {summary['verdict'].upper()}. Reports: {report_dir}/conformance.html, junit.xml, summary.json"
-    )
+    caveats = "; ".join(summary.get("caveats", []))
+    print(f"\nVerdict: {summary['verdict'].upper()}{f' ({caveats})' if caveats else ''}. {reports}")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,23 @@
 """The HTTP client: a ``requests`` session signing with ``CosAuth``, careful with live targets.
 
-It rate-limits, retries connection errors and 429/503 with backoff (honouring ``Retry-After``),
-keeps a request budget, bounds every body, and records each exchange with secrets redacted.
+It rate-limits, retries transport failures and 429/503 with backoff (honouring ``Retry-After``),
+keeps a request budget and a run deadline, bounds every request in time (connect, headers and
+body together) and every body in size, and records each exchange with secrets redacted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import re
+import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import requests
+import urllib3
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .query import Query
 from .signing import CosAuth, Credentials
@@ -28,7 +34,11 @@ class TargetError(Exception):
 
 
 class BudgetExceeded(TargetError):
-    pass
+    """The run may not send more: its request budget is spent or its time limit reached."""
+
+
+PREVIEW = 128 * 1024
+"""Body bytes kept of an exchange that outlives its request (a page of 100 jobs is ~66 KB)."""
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -57,6 +67,18 @@ class Exchange:
     elapsed: float
     retries: int = 0
     notes: list[str] = field(default_factory=list)
+    size: int | None = None
+    """Body bytes received, when more than ``body`` holds (a preview, or a body over the cap)."""
+
+    @property
+    def body_size(self) -> int:
+        return len(self.body) if self.size is None else self.size
+
+    def preview(self, limit: int = PREVIEW) -> Exchange:
+        """This exchange with at most ``limit`` body bytes: what a report may need, bounded."""
+        if len(self.body) <= limit:
+            return self
+        return replace(self, body=self.body[:limit], size=self.body_size)
 
     def header(self, name: str) -> str | None:
         low = name.lower()
@@ -64,18 +86,23 @@ class Exchange:
 
     def to_dict(self, body_limit: int = 4000) -> dict:
         text = self.body[:body_limit].decode("utf-8", "replace")
-        cut = len(self.body) > body_limit
+        cut = self.body_size > body_limit
         return {
             "method": self.method,
             "url": self.url,
             "request_headers": self.request_headers,
             "status": self.status,
             "headers": self.headers,
-            "body": text + (f"\n… ({len(self.body)} bytes in all)" if cut else ""),
+            "body": text + (f"\n… ({self._size_text()})" if cut else ""),
             "elapsed_ms": round(self.elapsed * 1000, 1),
             "retries": self.retries,
             "retry_notes": self.notes,
         }
+
+    def _size_text(self) -> str:
+        if self.body_size > MAX_BODY:
+            return f"more than {MAX_BODY} bytes; the rest was not read"
+        return f"{self.body_size} bytes in all"
 
 
 class Client:
@@ -92,8 +119,9 @@ class Client:
         max_requests: int | None = None,
         retries: int = 2,
         presign: bool = False,
+        max_duration: float | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url_of(base_url)
         self.credentials = credentials
         self.host_header = host_header
         self.timeout = timeout
@@ -101,10 +129,16 @@ class Client:
         self.max_requests = max_requests
         self.retries = retries
         self.presign = presign
+        self.max_duration = max_duration
+        self.deadline = time.monotonic() + max_duration if max_duration else None
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies or netrc credentials from the environment
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, _WatchedAdapter())
         self.requests_made = 0
         self.retries_made = 0
+        self.stopped: str | None = None
+        """Why the run may not send more (budget spent, time limit reached), once it happens."""
         self._lock = threading.Lock()
         self._next_slot = 0.0
 
@@ -154,22 +188,35 @@ class Client:
         while True:
             self._take_slot()
             started = time.monotonic()
+            limit = self.timeout
+            if self.deadline is not None:
+                limit = max(min(limit, self.deadline - started), 0.001)
+            watch = _Watch(limit)
+            _current.watch = watch
             try:
                 resp = self.session.send(
-                    prepared, timeout=self.timeout, stream=True, allow_redirects=False
+                    prepared, timeout=limit, stream=True, allow_redirects=False
                 )
-                body = _read_bounded(resp)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+                body, cut = _read_bounded(resp)
+            except TRANSPORT_ERRORS as exc:
+                reason = (
+                    f"no complete answer within {limit:g} s (--timeout)"
+                    if watch.fired or isinstance(exc, requests.Timeout)
+                    else transport_reason(exc)
+                )
                 if attempt >= self.retries:
                     raise TargetError(
-                        f"{prepared.method} {self._shown(prepared.url)}: "
-                        f"{type(exc).__name__}: {redact(str(exc), self.secrets)[:300]}"
+                        f"{prepared.method} {self._shown(prepared.url)}: {reason}"
+                        + (f" (after {attempt} retries)" if attempt else "")
                     ) from None
-                notes.append(f"retry after {type(exc).__name__}")
+                notes.append(f"retry after {reason}")
                 attempt += 1
                 self.retries_made += 1
                 time.sleep(min(0.2 * 2**attempt, 5))
                 continue
+            finally:
+                watch.cancel()
+                _current.watch = None
             elapsed = time.monotonic() - started
             if resp.status_code in (429, 503) and attempt < self.retries:
                 wait = _retry_after(resp.headers.get("Retry-After"), 0.2 * 2 ** (attempt + 1))
@@ -188,14 +235,21 @@ class Client:
                 elapsed=elapsed,
                 retries=attempt,
                 notes=notes,
+                size=MAX_BODY + 1 if cut else None,
             )
 
     def _take_slot(self) -> None:
         with self._lock:
             if self.max_requests is not None and self.requests_made >= self.max_requests:
-                raise BudgetExceeded(f"the request budget of {self.max_requests} is spent")
-            self.requests_made += 1
+                self.stopped = self.stopped or f"the request budget of {self.max_requests} is spent"
+                raise BudgetExceeded(self.stopped)
             now = time.monotonic()
+            if self.deadline is not None and now >= self.deadline:
+                self.stopped = self.stopped or (
+                    f"the run's time limit of {self.max_duration:g} s (--max-duration) is reached"
+                )
+                raise BudgetExceeded(self.stopped)
+            self.requests_made += 1
             wait = self._next_slot - now
             self._next_slot = max(now, self._next_slot) + self.min_interval
         if wait > 0:
@@ -210,15 +264,133 @@ class Client:
         return redact(value, self.secrets)
 
 
-def _read_bounded(resp: requests.Response) -> bytes:
-    chunks, size = [], 0
+def _read_bounded(resp: requests.Response) -> tuple[bytes, bool]:
+    """The body, at most ``MAX_BODY + 1`` bytes of it, and whether more was sent (never read)."""
+    body = bytearray()
     for chunk in resp.iter_content(65536):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_BODY:
-            resp.close()
+        body += chunk[: MAX_BODY + 1 - len(body)]
+        if len(body) > MAX_BODY:
+            resp.close()  # the rest is neither read nor kept
+            return bytes(body), True
+    return bytes(body), False
+
+
+def base_url_of(url: str) -> str:
+    """The base URL requests go under: ``…/inventorytriggerjob`` itself is accepted too."""
+    return url.rstrip("/").removesuffix(PATH).rstrip("/")
+
+
+# Whatever goes wrong below HTTP: refused, reset, cut short, garbage, bad chunks or encoding.
+TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    requests.exceptions.InvalidHeader,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+
+
+def transport_reason(exc: BaseException) -> str:
+    """One line: the exception's kind and its innermost cause (e.g. ``Connection refused``)."""
+    inner: BaseException = exc
+    for _ in range(10):
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((a for a in inner.args if isinstance(a, BaseException)), None)
+        if nested is None:
             break
-    return b"".join(chunks)
+        inner = nested
+    text = inner.strerror if isinstance(inner, OSError) and inner.strerror else str(inner)
+    text = text.rsplit("): ", 1)[-1].strip() or type(inner).__name__
+    kind = type(exc).__name__
+    detail = type(inner).__name__ if inner is not exc else ""
+    return " ".join(f"{kind}{f' ({detail})' if detail else ''}: {text}".split())[:300]
+
+
+class _Watch:
+    """Aborts one request at its deadline: a timer shuts its sockets down, which wakes any read.
+
+    urllib3's timeouts bound each socket operation; a server sending a byte a second never
+    trips them. This bounds the whole request: connect, headers and body.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._conns: list = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def add(self, conn: object) -> None:
+        with self._lock:
+            self._conns.append(conn)
+            fired = self.fired
+        if fired:
+            _shut(conn)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            conns = list(self._conns)
+        for conn in conns:
+            _shut(conn)
+
+
+def _shut(conn: object) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+_current = threading.local()  # the calling thread's _Watch, while it sends
+
+
+class _Watched:
+    """Mixin for urllib3 connections: each one in use joins the calling thread's watch."""
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        _join(self)
+
+    def request(self, *args: object, **kw: object) -> None:
+        _join(self)  # a kept-alive connection has its socket already
+        super().request(*args, **kw)  # type: ignore[misc]
+
+
+def _join(conn: object) -> None:
+    watch = getattr(_current, "watch", None)
+    if watch is not None:
+        watch.add(conn)
+
+
+class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args: object, **kw: object) -> None:
+        super().init_poolmanager(*args, **kw)  # type: ignore[arg-type]
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 def _retry_after(value: str | None, default: float) -> float:

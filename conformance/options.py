@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .client import base_url_of
 from .session import check_profile
 from .signing import Credentials
 
@@ -33,7 +34,8 @@ OPTIONS = [
     Option("--security-token", "COS_SECURITY_TOKEN", "security token of temporary credentials (never printed)"),
     Option("--allow-writes", "CI_CONFORMANCE_ALLOW_WRITES", "let the suite create jobs on a live target", flag_only=True),
     Option("--rate-limit", "CI_CONFORMANCE_RATE_LIMIT", "most requests per second, e.g. 5 or 5/s"),
-    Option("--timeout", "CI_CONFORMANCE_TIMEOUT", "seconds per request (default 10)"),
+    Option("--timeout", "CI_CONFORMANCE_TIMEOUT", "seconds per request, connect, headers and body together (default 10)"),
+    Option("--max-duration", "CI_CONFORMANCE_MAX_DURATION", "seconds the whole run may take; checks past it are skipped (default 1800 against a target, none against the embedded emulator)"),
     Option("--max-requests", "CI_CONFORMANCE_MAX_REQUESTS", "request budget; checks past it are skipped"),
     Option("--profile", "CI_CONFORMANCE_PROFILE", "TOML file pinning open points of API-NOTES §6"),
     Option("--seed", "CI_CONFORMANCE_SEED", "seed of generation and of the emulator's dataset (default 0)"),
@@ -49,6 +51,7 @@ OPTIONS = [
 ]  # fmt: skip
 
 EXAMPLES = {"dev": 8, "ci": 20, "thorough": 200}
+LIVE_MAX_DURATION = 1800.0  # a run against a target stops asking after 30 minutes by default
 TEMPORARY = Credentials(
     "AKIDconformanceTemporary00000000000", "conformance-temporary-key", "conformance-session-token"
 )
@@ -66,6 +69,7 @@ class Settings:
     allow_writes: bool = False
     rate_limit: float | None = None
     timeout: float = 10.0
+    max_duration: float | None = None
     max_requests: int | None = None
     profile: dict[str, str] = field(default_factory=dict)
     seed: int = 0
@@ -118,7 +122,8 @@ def read(get: Callable[[str], object]) -> Settings:
             raise ValueError(
                 "a target needs --secret-id and --secret-key (or COS_SECRET_ID and COS_SECRET_KEY)"
             )
-        s.target_url = str(url)
+        s.target_url = base_url_of(str(url))
+        s.max_duration = LIVE_MAX_DURATION
         s.credentials = Credentials(
             str(raw["secret_id"]), str(raw["secret_key"]), raw["security_token"] or None
         )
@@ -128,6 +133,8 @@ def read(get: Callable[[str], object]) -> Settings:
         )
     if raw["timeout"]:
         s.timeout = _number(float, "--timeout", str(raw["timeout"]), 0.001)
+    if raw["max_duration"]:
+        s.max_duration = _number(float, "--max-duration", str(raw["max_duration"]), 0.001)
     if raw["max_requests"]:
         s.max_requests = int(_number(int, "--max-requests", str(raw["max_requests"]), 1))
     if raw["seed"]:

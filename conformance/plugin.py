@@ -6,17 +6,20 @@ effect for the suite (``pytest --pyargs conformance.suite``); other test runs ar
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .client import Client, TargetError, redact
+from .client import Client, Exchange, TargetError, redact
 from .options import OPTIONS, TEMPORARY, Settings, dest, read
 from .report import HtmlHooks, build_summary, describe, failure_html, failure_record, write_json
-from .session import CheckFailure, Session
+from .session import CheckFailure, NoData, Session
+from .xmlmodel import XMLProblem, parse_error, safe_parse
 
 EXIT_UNREACHABLE = 13  # pytest's own codes stop at 5; the CLI maps this to its exit 3
 
@@ -62,6 +65,7 @@ class Target:
             timeout=s.timeout,
             rate_limit=s.rate_limit,
             max_requests=s.max_requests,
+            max_duration=s.max_duration,
         )
         return Session(
             client,
@@ -101,8 +105,19 @@ class Target:
             self.server.stop()
 
 
+def _hypothesis_cache() -> None:
+    """Hypothesis caches Unicode tables (its first ``st.text()`` in a fresh directory costs 2 s
+    and 200 MB) in ``./.hypothesis``: keep them in the user's cache instead, shared by every run
+    and out of the user's working directory. ``HYPOTHESIS_STORAGE_DIRECTORY`` still wins."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    os.environ.setdefault(
+        "HYPOTHESIS_STORAGE_DIRECTORY", str(cache / "ci-conformance" / "hypothesis")
+    )
+
+
 @pytest.fixture(scope="session")
 def conformance_session(request: pytest.FixtureRequest) -> Iterator[Session]:
+    _hypothesis_cache()
     target = Target(request.config.stash[SETTINGS])
     session = target.start()
     request.config.stash[RUN] = {
@@ -110,19 +125,26 @@ def conformance_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         "session": session,
         "started": time.monotonic(),
     }
+    settings = request.config.stash[SETTINGS]
+    verdict = "unreachable"
     try:
         probe = session.send(params=[("size", "1")])
     except TargetError as exc:
         unusable = f"target unreachable: {exc}"
     else:
-        unusable = (
-            f"target unusable: a plain signed list request got HTTP {probe.status}"
-            if probe.status >= 500
-            else ""
-        )
+        if probe.status >= 500:
+            unusable = f"target unusable: a plain signed list request got HTTP {probe.status}"
+        else:
+            from .checks import select
+
+            signature_only = all(
+                c.category == "signature" for c in select(settings.checks, settings.exclude_checks)
+            )
+            unusable = misconfiguration(probe, settings, signature_only)
+            verdict = "misconfigured"
     if unusable:
         target.stop()
-        request.config.stash[RUN]["unusable"] = unusable
+        request.config.stash[RUN] |= {"unusable": unusable, "verdict": verdict}
         pytest.exit(unusable, returncode=EXIT_UNREACHABLE)
     try:
         yield session
@@ -131,6 +153,50 @@ def conformance_session(request: pytest.FixtureRequest) -> Iterator[Session]:
 
 
 RUN = pytest.StashKey[dict]()
+UNKNOWN_KEY = ("InvalidAccessKeyId", "SecretidNotExist")
+CLOCK = ("RequestTimeTooSkewed", "SignatureExpired")
+
+
+def misconfiguration(probe: Exchange, settings: Settings, signature_only: bool) -> str:
+    """What a plain signed list request says is wrong with the run itself, in one line, before
+    any check: keys the target refuses, or a URL that is not this API. Empty when the checks
+    can judge the answer. With only signature checks chosen, refused keys do not stop the run:
+    those checks show where the target's verification goes wrong."""
+    ctype = (probe.header("Content-Type") or "no Content-Type").split(";")[0].strip()
+    try:
+        root = safe_parse(probe.body)
+    except XMLProblem:
+        root = None
+    if root is None or root.tag not in ("Response", "Error"):
+        if probe.status == 200 and "xml" in ctype:
+            return ""  # a broken list response: the checks say how
+        return (
+            f"`GET /inventorytriggerjob` answered {probe.status} {ctype}: is this the CI endpoint?"
+        )
+    if root.tag != "Error" or probe.status < 400:
+        return ""
+    doc = parse_error(probe.body, check=False)
+    said = f"HTTP {probe.status} {doc.code}: {doc.message}".strip().rstrip(":")
+    token = " and --security-token (COS_SECURITY_TOKEN)" if settings.credentials.token else ""
+    if probe.status == 404:
+        return (
+            f"`GET /inventorytriggerjob` answered {said}: is this the CI endpoint? "
+            "Check --target, or --bucket and --region"
+        )
+    if probe.status not in (401, 403) or signature_only:
+        return ""
+    if doc.code in UNKNOWN_KEY:
+        return (
+            f"the target does not know these credentials ({said}): check --secret-id "
+            f"(COS_SECRET_ID){token}, and that they belong to this target"
+        )
+    if doc.code in CLOCK or any(w in doc.message.lower() for w in ("skew", "expired")):
+        return f"the target refused the request's time ({said}): check this machine's clock"
+    return (
+        f"the target refused the signature of a plain list request ({said}): check --secret-key "
+        f"(COS_SECRET_KEY){token}; if these keys are right, the target's signature verification "
+        "is broken: run `--checks signature` to see where"
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -145,6 +211,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         ("category", check.category),
         ("clause", check.clause),
     ]
+    if report.skipped and call.excinfo is not None:
+        report.no_data = isinstance(call.excinfo.value.__context__, NoData)
     if call.excinfo is not None and isinstance(call.excinfo.value, CheckFailure):
         json_path = item.config.getoption("cc_json") or "reports/summary.json"
         record = failure_record(call.excinfo.value, str(json_path))
@@ -174,6 +242,7 @@ class _Recorder:
         self.results: list[dict] = []
         self.started = time.monotonic()
         self.totals: dict[str, int] = {}
+        self.failed = False
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
@@ -195,7 +264,10 @@ class _Recorder:
         }
         if report.skipped and isinstance(report.longrepr, tuple):
             entry["reason"] = report.longrepr[2].removeprefix("Skipped: ")
+            if getattr(report, "no_data", False):
+                entry["no_data"] = True
         if report.failed:
+            self.failed = True
             record = getattr(report, "conformance_failure", None)
             entry["found"] = (
                 record["found"] if record else str(report.longrepr).strip().splitlines()[-1][:500]
@@ -220,6 +292,14 @@ class _Recorder:
                     f"  [{entry['category']:<10} {count:>5}] {outcome.upper():<7} {entry['check']}"
                     + (f": {why[:100]}" if why else "")
                 )
+
+    def pytest_runtest_logfinish(self) -> None:
+        """A failed check's exchanges live on in reference cycles (exception, traceback, frames)
+        that Python frees only at a rare full collection: free them now, so memory stays flat
+        when every answer is a huge body."""
+        if self.failed:
+            self.failed = False
+            gc.collect()
 
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -257,13 +337,37 @@ def _summary(config: pytest.Config, exitstatus: int = 0) -> dict | None:
     run = config.stash.get(RUN, None)
     if run is None:
         return None
+    results = config.stash[RESULTS]
     return build_summary(
-        run,
-        config.stash[RESULTS],
+        run | {"caveats": caveats(results, run["session"])},
+        results,
         config.stash[SETTINGS].seed,
         exitstatus,
         time.monotonic() - run["started"],
     )
+
+
+def caveats(results: list[dict], session: Session) -> list[str]:
+    """What the verdict line must add: checks skipped for lack of data, a run cut short."""
+    said = []
+    no_data = sum(1 for r in results if r.get("no_data"))
+    if no_data:
+        said.append(f"{no_data} check(s) skipped for lack of data: the target has too few jobs")
+    stopped = session.client.stopped
+    if stopped:
+        cut = sum(1 for r in results if r.get("reason") == stopped)
+        said.append(f"cut short: {stopped}; {cut} check(s) skipped")
+    return said
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A run that cannot judge its target ends in one line, not pytest's interruption banner."""
+    run = config.stash.get(RUN, None)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if run and run.get("unusable") and reporter is not None:
+        reporter._keyboardinterrupt_memo = None  # pytest's "! Exit: ... !" banner
+        reporter.write_line(f"ci-conformance: {run['unusable']}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -38,7 +38,7 @@ def failure_record(failure: CheckFailure, summary_path: str = "reports/summary.j
         d = ex.to_dict(body_limit=len(ex.body))
         body = pretty(d["body"])
         d["body"] = body[:BODY_LIMIT] + (
-            f"\n… (cut; {len(ex.body)} bytes in all)" if len(body) > BODY_LIMIT else ""
+            f"\n… (cut; {ex.body_size} bytes in all)" if len(body) > BODY_LIMIT else ""
         )
         exchanges.append(d)
     record = {
@@ -98,7 +98,7 @@ def build_summary(
     for r in results:
         counts[r["category"]][r["outcome"]] += 1
     if run.get("unusable"):
-        verdict = "unreachable"
+        verdict = run.get("verdict", "unreachable")
     elif failures or exitstatus not in (0, 5):
         verdict = "violations"
     else:
@@ -106,6 +106,7 @@ def build_summary(
     return {
         "verdict": verdict,
         "message": run.get("unusable", ""),
+        "caveats": run.get("caveats", []),
         "tool_version": __version__,
         "target": run["target"],
         "profile": session.profile,
@@ -133,7 +134,7 @@ def write_json(path: Path, summary: dict, secrets: tuple[str, ...]) -> None:
 STYLE = """
 <style>
 .cc-verdict{font-size:1.4em;font-weight:bold;padding:.5em 1em;border-radius:6px;display:inline-block}
-.cc-conformant{background:#d8f5d0;color:#1b5e20}.cc-violations,.cc-unreachable{background:#fde0dc;color:#b71c1c}
+.cc-conformant{background:#d8f5d0;color:#1b5e20}.cc-violations,.cc-unreachable,.cc-misconfigured{background:#fde0dc;color:#b71c1c}
 table.cc-matrix{border-collapse:collapse;margin:.8em 0}table.cc-matrix td,table.cc-matrix th{border:1px solid #bbb;padding:.25em .8em;text-align:center}
 table.cc-matrix td.cc-bad{background:#fde0dc;font-weight:bold}table.cc-facts td{padding:.1em .8em .1em 0}
 .cc-failure{border-left:4px solid #b71c1c;padding:.3em .8em;margin:.6em 0;background:#fff7f6}

@@ -34,7 +34,7 @@ class CheckFailure(AssertionError):
         super().__init__(message)
         self.message = message
         self.query = query
-        self.exchanges = list(exchanges or [])
+        self.exchanges = [e.preview() for e in exchanges or []]
         self.check: str = ""
         self.clause: str = ""
 
@@ -47,6 +47,10 @@ class CheckFailure(AssertionError):
 
 class SkipCheck(Exception):
     """The target cannot exercise this check (no data, no token...). The reason is reported."""
+
+
+class NoData(SkipCheck):
+    """The target has too few jobs for this check (the verdict line counts these)."""
 
 
 @dataclass
@@ -123,7 +127,7 @@ class Session:
         self.profile = profile or {}
         self.census_limit = census_limit
         self.seed_when_empty = seed_when_empty
-        self.exchanges: list[Exchange] = []
+        self.exchange_count = 0  # exchanges themselves are not kept: memory stays flat
         self.observations: dict[str, Observation] = {}
         self._walks: dict[tuple, Walk] = {}
         self._census: list[Job] | None = None
@@ -134,10 +138,11 @@ class Session:
     # --- requests -----------------------------------------------------------------------
 
     def record(self, exchange: Exchange) -> Exchange:
-        self.exchanges.append(exchange)
+        self.exchange_count += 1
         for observe in self.observers:
             for check, message in observe(exchange):
-                self.observations.setdefault(check, Observation(check, message, exchange))
+                if check not in self.observations:
+                    self.observations[check] = Observation(check, message, exchange.preview())
         return exchange
 
     def send(
@@ -156,7 +161,7 @@ class Session:
                 f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex]
             )
         try:
-            return Page(ex, parse_list(ex.body, check=False))
+            return Page(ex.preview(), parse_list(ex.body, check=False))
         except XMLProblem as exc:
             raise CheckFailure(f"the list response is not usable XML: {exc}", query, [ex]) from None
 
@@ -267,7 +272,7 @@ class Session:
     def require_jobs(self, at_least: int = 1) -> list[Job]:
         jobs = self.census()
         if len(jobs) < at_least:
-            raise SkipCheck(f"the target has {len(jobs)} job(s); this check needs {at_least}")
+            raise NoData(f"the target has {len(jobs)} job(s); this check needs {at_least}")
         return jobs
 
     def require_writes(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from conformance.client import Client
 from conformance.emulator.app import EXAMPLE_CREDENTIALS
 from conformance.emulator.faults import FAULTS
+from conformance.emulator.store import generate
 from conformance.query import Query
 from conformance.signing import Credentials
 from conformance.xmlmodel import parse_list
@@ -27,7 +28,7 @@ def serving(*args: str) -> Iterator[tuple[str, str]]:
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         first = proc.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+)/inventorytriggerjob", first)
+        match = re.search(r"at (http://127\.0\.0\.1:\d+) ", first)
         assert match, first + proc.stdout.read(2000)
         banner = first
         while "Ctrl-C" not in banner.splitlines()[-1]:
@@ -45,14 +46,24 @@ def test_serve_prints_url_and_credentials_and_serves(tmp_path: Path) -> None:
         assert len(page.jobs) == 25
 
 
+def test_serves_the_runs_dataset_by_default_and_prints_the_target_url() -> None:
+    with serving() as (url, banner):
+        assert "(300 jobs)" in banner  # the same dataset as `ci-conformance run` (seed 0)
+        assert f"ci-conformance run --target {url} " in banner
+        walk = Client(url, EXAMPLE_CREDENTIALS).list(Query(size="100"))
+        assert parse_list(walk.body).jobs[0] == max(
+            generate(300, 0), key=lambda j: (j.created, j.job_id)
+        )
+
+
 def test_file_database_survives_restart(tmp_path: Path) -> None:
     db = tmp_path / "jobs.sqlite"
-    with serving("--db", str(db)) as (url, _):
+    with serving("--db", str(db), "--jobs", "0") as (url, _):
         created = Client(url, EXAMPLE_CREDENTIALS).request("POST", data=CREATE)
         assert created.status == 200, created.body
         job = parse_list(created.body).jobs[0]
     with serving("--db", str(db)) as (url, banner):
-        assert "(1 jobs)" in banner
+        assert "(1 jobs)" in banner  # a store with jobs gets no generated ones
         got = Client(url, EXAMPLE_CREDENTIALS).request("GET", f"/inventorytriggerjob/{job.job_id}")
         assert parse_list(got.body).jobs[0] == job
 

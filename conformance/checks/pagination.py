@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import strategies as st
 
 from ..query import MAX_SIZE, Query, parse_filters
-from ..session import Session, SkipCheck
+from ..session import NoData, Session, SkipCheck
 from .base import (
     check,
     check_matches,
@@ -185,7 +185,7 @@ def garbage_token_refused(s: Session, token: str) -> None:
 def foreign_token_safe(s: Session, query: Query) -> None:
     other = s.walk(Query(size="2"))
     if len(other.pages) < 2:
-        raise SkipCheck("the target has too few jobs for a second page")
+        raise NoData("the target has too few jobs for a second page")
     token = other.pages[0].body.next_token or ""
     flipped = token[:-1] + ("A" if token[-1:] != "A" else "B")
     for candidate in (token, flipped, token + "0"):

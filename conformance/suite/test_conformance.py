@@ -48,7 +48,7 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
         check.run(session)
         return
     strategy = check.given(session)
-    last_skip: list[str] = []
+    last_skip: list[SkipCheck] = []
     stopped: list[TargetError] = []
 
     @settings(
@@ -68,7 +68,7 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
         try:
             check.run(session, value)
         except SkipCheck as skip:
-            last_skip[:] = [str(skip)]
+            last_skip[:] = [skip]
             reject()
         except TargetError as stop:  # a spent budget or a lost target: no failure, stop asking
             stopped[:] = [stop]
@@ -82,6 +82,6 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
         if stopped:
             raise stopped[0]
     except Unsatisfiable:
-        raise SkipCheck(
-            last_skip[0] if last_skip else "no example could exercise this check"
+        raise (
+            last_skip[0] if last_skip else SkipCheck("no example could exercise this check")
         ) from None
