@@ -337,16 +337,20 @@ def verify(
 
 
 def _pick(pairs: list[tuple[str, str]], names: str) -> list[tuple[str, str]] | str:
-    """The pairs whose encoded lower-cased name is listed; the first absent name otherwise."""
-    wanted = dict.fromkeys(n for n in names.split(";") if n)
+    """The pairs whose encoded lower-cased name is listed; the first absent name otherwise.
+
+    An empty name is a name too: the signer lists ``?size=1&=x`` as ``;size``. An empty list
+    cannot tell "no parameter" from "one with an empty name", so an absent one is no refusal.
+    """
     by_name: dict[str, list[tuple[str, str]]] = {}
     for k, v in pairs:
         by_name.setdefault(encode(k).lower(), []).append((k, v))
     picked = []
-    for name in wanted:
-        if name not in by_name:
+    for name in dict.fromkeys(names.split(";")):
+        if name in by_name:
+            picked += by_name[name]
+        elif name:
             return name
-        picked += by_name[name]
     return picked
 
 

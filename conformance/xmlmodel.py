@@ -276,6 +276,15 @@ def render_job(request_id: str, job: Job) -> bytes:
     return render_list(request_id, [job], None)
 
 
+ERROR_ORDER = ("Code", "Message", "Resource", "RequestId", "TraceId")
+"""The vendor's order of an Error's elements (COS pages); anything else comes last."""
+
+
+def in_order(nodes: tuple[Node, ...], order: tuple[str, ...]) -> tuple[Node, ...]:
+    """``nodes`` sorted by their tags' place in ``order``; other tags after, as they came."""
+    return tuple(sorted(nodes, key=lambda n: order.index(n[0]) if n[0] in order else len(order)))
+
+
 def render_error(code: str, message: str, request_id: str, **extra: str) -> bytes:
     fields = (("Code", code), ("Message", message), ("RequestId", request_id), *extra.items())
-    return (DECLARATION + _xml(("Error", fields))).encode("utf-8")
+    return (DECLARATION + _xml(("Error", in_order(fields, ERROR_ORDER)))).encode("utf-8")
