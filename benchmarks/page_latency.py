@@ -17,7 +17,7 @@ from dataclasses import replace
 from conformance.client import Client
 from conformance.emulator.app import EXAMPLE_CREDENTIALS, Emulator
 from conformance.emulator.server import EmulatorServer
-from conformance.emulator.store import Store, generate, ordering
+from conformance.emulator.store import Store, ordering
 from conformance.query import Filters, Query
 from conformance.xmlmodel import parse_list
 
@@ -52,7 +52,7 @@ def main() -> None:
     for n in args.jobs:
         store = Store()
         t = time.perf_counter()
-        store.add(generate(n, seed=1))
+        store.load(n, seed=1)
         load = time.perf_counter() - t
         app = Emulator(store)
         with EmulatorServer(app) as server:
@@ -64,6 +64,11 @@ def main() -> None:
                     "size=100&states=Running,Failed",
                     Query(size="100", states="Failed,Running"),
                     Filters(size=100, states=frozenset({"Running", "Failed"})),
+                ),
+                (
+                    "size=10&type=Job",
+                    Query(size="10", type="Job"),
+                    Filters(size=10, type="Job"),
                 ),
                 (
                     "size=10&orderByTime=Asc",

@@ -161,7 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
     from .emulator.faults import describe
     from .emulator.server import EmulatorServer
-    from .emulator.store import Store, generate
+    from .emulator.store import Store
     from .signing import Credentials
     from .xmlmodel import XMLProblem, parse_jobs
 
@@ -187,7 +187,7 @@ def _serve(args: argparse.Namespace) -> int:
         if args.load:
             store.add(parse_jobs(Path(args.load).read_bytes()))
         if args.jobs and len(store) == 0:
-            store.add(generate(args.jobs, args.seed, args.shape))
+            store.load(args.jobs, args.seed, args.shape)
         app = Emulator(store, credentials, Behaviour.parse(args.behaviour), args.fault)
         server = EmulatorServer(app, args.host, args.port)
     except (ValueError, OSError, XMLProblem) as exc:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.emulator.store import SHAPES, Store, generate, ordering
+from conformance.emulator import store as sql
+from conformance.emulator.store import SHAPES, Store, generate, generated_rows, ordering
 from conformance.query import STATES, TYPES, Filters, expected, parse_filters
 from conformance.strategies import filter_queries
+from conformance.timefmt import format_time
+from conformance.xmlmodel import Job
 
 JOBS = list(generate(400, seed=11))
 
@@ -92,3 +97,67 @@ def test_add_is_all_or_nothing(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         store.add([*generate(3, 99), JOBS[0]])  # the last one exists already
     assert len(store) == before
+
+
+def _plain_generate(n: int, seed: int, shape: str) -> list[Job]:
+    """The generator written plainly (datetime, ``random`` calls by name): the reference that
+    the store's fast row writer must equal, draw for draw and byte for byte."""
+    rng = random.Random(seed)
+    workflows = [f"w{rng.getrandbits(128):032x}" for _ in range(max(3, n // 200))]
+    slots = 5 if shape == "heavy-ties" else max(1, n // 3)
+    jobs = []
+    for i in range(n):
+        jtype = TYPES[i % 2] if i < 12 else rng.choice(TYPES)
+        one = shape == "one-state"
+        state = "Running" if one else STATES[i % 6] if i < 12 else rng.choice(STATES)
+        created = sql.EPOCH + timedelta(seconds=rng.randrange(slots) * 7)
+        written = format_time(created, rng.choice(sql.OFFSETS))
+        op: tuple = (("TimeInterval", (("Start", written), ("End", written))),)
+        if jtype == "Workflow":
+            op += (("WorkflowIds", rng.choice(workflows)),)
+        else:
+            op += (("QueueId", f"p{rng.getrandbits(128):032x}"), ("UserData", f"generated job {i}"),
+                   ("JobParam", (("TemplateId", f"t{rng.getrandbits(64):016x}"),)),
+                   ("Output", (("Region", "ap-chongqing"), ("Bucket", "out-1250000000"),
+                               ("Object", "output/${InventoryTriggerJobId}/out.mp4"))),
+                   ("JobLevel", str(rng.randrange(3))))  # fmt: skip
+        name = (
+            rng.choice(sql.NAMES) if rng.random() < 0.7 else f"job {rng.randrange(max(1, n // 10))}"
+        )
+        if shape == "escaping":
+            name = rng.choice(sql.ESCAPING)
+        started, ended = state != "Submitted", state in ("Success", "Failed", "Cancel")
+        jobs.append(Job(f"b{rng.getrandbits(128):032x}", jtype, state, name, written,
+                        start_time=format_time(created + timedelta(seconds=1), 480) if started else "-",
+                        end_time=format_time(created + timedelta(seconds=60), 480) if ended else "-",
+                        input=("Prefix", f"input/{i % 17}/"), operation=op))  # fmt: skip
+    return jobs
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_fast_generator_equals_the_plain_one(shape: str) -> None:
+    for seed, n in ((0, 0), (0, 1), (1, 13), (7, 700)):
+        plain = _plain_generate(n, seed, shape)
+        assert list(generate(n, seed, shape)) == plain
+        assert [row for row, _ in generated_rows(n, seed, shape)] == [sql._row(j) for j in plain]
+
+
+def test_a_bulk_load_is_the_same_store_as_adding_jobs() -> None:
+    loaded, added = Store(), Store()
+    assert loaded.load(500, 3) == added.add(generate(500, 3)) == 500
+    dump = "SELECT * FROM jobs ORDER BY job_id"
+    assert loaded._db.execute(dump).fetchall() == added._db.execute(dump).fetchall()
+    links = "SELECT * FROM job_workflows ORDER BY workflow_id, job_id"
+    assert loaded._db.execute(links).fetchall() == added._db.execute(links).fetchall()
+    indexes = "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name"
+    assert loaded._db.execute(indexes).fetchall() == added._db.execute(indexes).fetchall()
+
+
+def test_a_bulk_load_with_a_repeated_job_id_changes_nothing() -> None:
+    store = Store()
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add([*JOBS[:50], JOBS[7]])
+    assert len(store) == 0
+    store.add(JOBS[:5])  # the indexes are back: later adds still refuse a repeated JobId
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add([JOBS[3]])

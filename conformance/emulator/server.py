@@ -13,6 +13,7 @@ import threading
 from http import HTTPStatus
 from types import TracebackType
 
+from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
@@ -77,7 +78,9 @@ class EmulatorServer:
         self._server = _Server(
             self.app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0]
         )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._stopping = threading.Event()
+        self._closing = threading.Lock()  # no close of the wake-up pipe while stop() writes to it
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         # waitress warns about queue depth and ignored HEAD bodies; errors still show
         logging.getLogger("waitress").setLevel(logging.ERROR)
 
@@ -91,22 +94,22 @@ class EmulatorServer:
         return self
 
     def serve_forever(self) -> None:
+        """Serve until ``stop()``; then close every connection, from this same thread."""
+        server = self._server
         try:
-            self._server.run()
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=1, map=server._map, use_poll=True, count=1)
         finally:
-            self._server.task_dispatcher.shutdown()
+            server.task_dispatcher.shutdown(timeout=5)  # answers in progress end first: they
+            with self._closing:  # wake the loop through the pipe that close_all closes
+                wasyncore.close_all(server._map, ignore_all=True)
 
     def stop(self) -> None:
-        """Close the listener and every connection from the serving thread, then join it."""
-        self._server.trigger.pull_trigger(self._close_all)
-        self._thread.join(timeout=5)
-        self._server.task_dispatcher.shutdown(timeout=5)
-
-    def _close_all(self) -> None:
-        for channel in list(self._server._map.values()):
-            if channel is not self._server.trigger:
-                channel.close()
-        self._server.trigger.close()
+        with self._closing:
+            self._stopping.set()
+            if self._thread.is_alive():
+                self._server.pull_trigger()  # wakes the loop
+        self._thread.join(timeout=10)
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

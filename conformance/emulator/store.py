@@ -6,6 +6,7 @@ Tests compare the two. Pages are keyset-based: a page at any depth is an index s
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import secrets
@@ -13,15 +14,21 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from ..query import STATES, TYPES, Filters
 from ..timefmt import format_time
-from ..xmlmodel import Job, Node
+from ..xmlmodel import Job
 
+T = TypeVar("T")
+COLUMNS = (
+    "job_id, type, state, name, created, created_local, creation_time, code, message, "
+    "start_time, end_time, input, operation"
+)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,             -- unique: see INDEXES
     type TEXT NOT NULL,
     state TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -30,20 +37,21 @@ CREATE TABLE IF NOT EXISTS jobs (
     creation_time TEXT NOT NULL,      -- CreationTime as written
     code TEXT NOT NULL, message TEXT NOT NULL, start_time TEXT NOT NULL, end_time TEXT NOT NULL,
     input TEXT NOT NULL, operation TEXT NOT NULL  -- JSON of the XML subtrees
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created, job_id);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created, job_id);
-CREATE INDEX IF NOT EXISTS jobs_type ON jobs (type, created, job_id);
-CREATE INDEX IF NOT EXISTS jobs_name ON jobs (name, created);
-CREATE TABLE IF NOT EXISTS job_workflows (
-    workflow_id TEXT NOT NULL, job_id TEXT NOT NULL, PRIMARY KEY (workflow_id, job_id)
-) WITHOUT ROWID;
+);
+CREATE TABLE IF NOT EXISTS job_workflows (workflow_id TEXT NOT NULL, job_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-COLUMNS = (
-    "job_id, type, state, name, created, created_local, creation_time, code, message, "
-    "start_time, end_time, input, operation"
-)
+# Built after a bulk load into an empty store (one sort each, not a million B-tree inserts).
+# The order's index also holds State and Type: a page filtered by them reads the index alone.
+INDEXES = {
+    "jobs_id": "CREATE UNIQUE INDEX IF NOT EXISTS jobs_id ON jobs (job_id)",
+    "jobs_order": "CREATE INDEX IF NOT EXISTS jobs_order ON jobs (created, job_id, state, type)",
+    "jobs_name": "CREATE INDEX IF NOT EXISTS jobs_name ON jobs (name, created)",
+    "job_workflows_key": "CREATE UNIQUE INDEX IF NOT EXISTS job_workflows_key "
+    "ON job_workflows (workflow_id, job_id)",
+}
+BULK_CACHE = -256 * 1024  # KiB of page cache while a bulk load builds its indexes
+INSERT_JOB = f"INSERT INTO jobs ({COLUMNS}) VALUES ({', '.join('?' * 13)})"
 
 
 def _to_json(node: object) -> str:
@@ -164,6 +172,9 @@ class Store:
         self._lock = threading.Lock()
         with self._lock:
             self._db.executescript(SCHEMA)
+            for sql in INDEXES.values():
+                self._db.execute(sql)
+            self._cache_size = self._db.execute("PRAGMA cache_size").fetchone()[0]
             self._db.execute(
                 "PRAGMA journal_mode = WAL" if path != ":memory:" else "PRAGMA temp_store = MEMORY"
             )
@@ -183,24 +194,39 @@ class Store:
 
     def add(self, jobs: Iterable[Job]) -> int:
         """Insert jobs in one transaction; a JobId that exists already is an error."""
+        return self.add_rows((_row(j), set(j.workflow_ids)) for j in jobs)
+
+    def load(self, n: int, seed: int, shape: str = "mixed") -> int:
+        """``generate(n, seed, shape)``, inserted without making a ``Job`` of each row."""
+        return self.add_rows(generated_rows(n, seed, shape))
+
+    def add_rows(self, rows: Iterable[tuple[tuple, Iterable[str]]]) -> int:
+        """Rows (``_row``) with their workflow IDs, in one transaction. Into an empty store the
+        indexes are built after the rows, which makes a bulk load several times faster."""
         count = 0
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                for batch in _batches(jobs, 5000):
-                    self._db.executemany(
-                        f"INSERT INTO jobs ({COLUMNS}) VALUES ({', '.join('?' * 13)})",
-                        [_row(j) for j in batch],
-                    )
+                bulk = self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM jobs)").fetchone()[0]
+                if bulk:
+                    for name in INDEXES:
+                        self._db.execute(f"DROP INDEX IF EXISTS {name}")
+                    self._db.execute(f"PRAGMA cache_size = {BULK_CACHE}")  # sorts in memory
+                for batch in _batches(rows, 5000):
+                    self._db.executemany(INSERT_JOB, [row for row, _ in batch])
                     self._db.executemany(
                         "INSERT OR IGNORE INTO job_workflows VALUES (?, ?)",
-                        [(w, j.job_id) for j in batch for w in j.workflow_ids],
+                        [(w, row[0]) for row, ids in batch for w in ids],
                     )
                     count += len(batch)
+                for sql in INDEXES.values():
+                    self._db.execute(sql)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._db.execute(f"PRAGMA cache_size = {self._cache_size}")
         return count
 
     def get(self, job_id: str) -> Job | None:
@@ -261,8 +287,8 @@ class Store:
             )
 
 
-def _batches(items: Iterable[Job], n: int) -> Iterator[list[Job]]:
-    batch: list[Job] = []
+def _batches(items: Iterable[T], n: int) -> Iterator[list[T]]:
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) == n:
@@ -275,6 +301,7 @@ def _batches(items: Iterable[Job], n: int) -> Iterator[list[Job]]:
 # --- generated datasets -------------------------------------------------------------------
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+EPOCH_DATE = date(1970, 1, 1)
 OFFSETS = (480, 0, -300, 330, 545, -600, 840)  # minutes east of UTC
 # Names that need escaping, and names that are substrings or case variants of each other.
 NAMES = (
@@ -304,49 +331,90 @@ def generate(n: int, seed: int, shape: str = "mixed") -> Iterator[Job]:
     """``n`` jobs, the same for the same seed and shape (``SHAPES``). The mixed shape has both
     types, all six states, many CreationTime ties, several UTC offsets, names that need escaping
     or are substrings and case variants of each other, and shared workflow IDs."""
+    return (_job(row) for row, _ in generated_rows(n, seed, shape))
+
+
+def generated_rows(
+    n: int, seed: int, shape: str = "mixed"
+) -> Iterator[tuple[tuple, tuple[str, ...]]]:
+    """The jobs of ``generate`` as store rows (``_row``) with their workflow IDs: written
+    straight from the random draws, 1,000,000 in seconds (no datetime, no JSON encoder)."""
     if shape not in SHAPES:
         raise ValueError(f"unknown dataset shape {shape!r}; choose one of {', '.join(SHAPES)}")
     rng = random.Random(seed)
     workflows = [f"w{rng.getrandbits(128):032x}" for _ in range(max(3, n // 200))]
     slots = 5 if shape == "heavy-ties" else max(1, n // 3)
+    epoch = int(EPOCH.timestamp())
+    bits, draw = rng.getrandbits, rng.random
+
+    def below(n: int) -> int:
+        """``rng.randrange(n)``, and ``rng.choice(seq)`` is ``seq[below(len(seq))]``: the same
+        draws as CPython's ``Random._randbelow`` (tests compare with the plain calls)."""
+        k = n.bit_length()
+        r = bits(k)
+        while r >= n:
+            r = bits(k)
+        return r
+
+    n_names, n_workflows, numbered = len(NAMES), len(workflows), max(1, n // 10)
     for i in range(n):
-        jtype = TYPES[i % 2] if i < 12 else rng.choice(TYPES)
-        state = (
-            "Running" if shape == "one-state" else STATES[i % 6] if i < 12 else rng.choice(STATES)
-        )
-        created = EPOCH + timedelta(seconds=rng.randrange(slots) * 7)
-        written = format_time(created, rng.choice(OFFSETS))
+        jtype = TYPES[i % 2] if i < 12 else TYPES[below(2)]
+        state = "Running" if shape == "one-state" else STATES[i % 6] if i < 12 else STATES[below(6)]
+        created = epoch + below(slots) * 7
+        written = _stamp(created, OFFSETS[below(len(OFFSETS))])
         started = state != "Submitted"
         ended = state in ("Success", "Failed", "Cancel")
-        op: tuple[Node, ...] = (("TimeInterval", (("Start", written), ("End", written))),)
+        interval = f'["TimeInterval",[["Start","{written}"],["End","{written}"]]]'
         if jtype == "Workflow":
-            op += (("WorkflowIds", rng.choice(workflows)),)
+            workflow = workflows[below(n_workflows)]
+            operation = f'[{interval},["WorkflowIds","{workflow}"]]'
         else:
-            op += (
-                ("QueueId", f"p{rng.getrandbits(128):032x}"),
-                ("UserData", f"generated job {i}"),
-                ("JobParam", (("TemplateId", f"t{rng.getrandbits(64):016x}"),)),
-                (
-                    "Output",
-                    (
-                        ("Region", "ap-chongqing"),
-                        ("Bucket", "out-1250000000"),
-                        ("Object", "output/${InventoryTriggerJobId}/out.mp4"),
-                    ),
-                ),
-                ("JobLevel", str(rng.randrange(3))),
+            workflow = None
+            operation = (
+                f'[{interval},["QueueId","p{bits(128):032x}"],["UserData","generated job {i}"],'
+                f'["JobParam",[["TemplateId","t{bits(64):016x}"]]],["Output",[["Region",'
+                '"ap-chongqing"],["Bucket","out-1250000000"],["Object",'
+                f'"output/${{InventoryTriggerJobId}}/out.mp4"]]],["JobLevel","{below(3)}"]]'
             )
-        name = rng.choice(NAMES) if rng.random() < 0.7 else f"job {rng.randrange(max(1, n // 10))}"
+        name = NAMES[below(n_names)] if draw() < 0.7 else f"job {below(numbered)}"
         if shape == "escaping":
-            name = rng.choice(ESCAPING)
-        yield Job(
-            job_id=f"b{rng.getrandbits(128):032x}",
-            type=jtype,
-            state=state,
-            name=name,
-            creation_time=written,
-            start_time=format_time(created + timedelta(seconds=1), 480) if started else "-",
-            end_time=format_time(created + timedelta(seconds=60), 480) if ended else "-",
-            input=("Prefix", f"input/{i % 17}/"),
-            operation=op,
+            name = ESCAPING[below(len(ESCAPING))]
+        row = (
+            f"b{bits(128):032x}",
+            jtype,
+            state,
+            name,
+            created,
+            written[:19],
+            written,
+            "Success",
+            "",
+            _stamp(created + 1, 480) if started else "-",
+            _stamp(created + 60, 480) if ended else "-",
+            f'["Prefix","input/{i % 17}/"]',
+            operation,
         )
+        yield row, (workflow,) if workflow else ()
+
+
+def _stamp(instant: int, offset: int) -> str:
+    """``format_time`` of a Unix instant at ``offset`` minutes east of UTC, in a fraction of
+    its time."""
+    day, second = divmod(instant + offset * 60, 86400)
+    return f"{_date(day)}T{_clock()[second]}{_offset(offset)}"
+
+
+@functools.cache
+def _clock() -> list[str]:
+    """Every ``HH:MM:SS`` of a day, by second."""
+    return [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)]
+
+
+@functools.cache
+def _date(day: int) -> str:
+    return (EPOCH_DATE + timedelta(days=day)).isoformat()
+
+
+@functools.cache
+def _offset(minutes: int) -> str:
+    return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"

@@ -1,0 +1,45 @@
+"""Time to generate and load a dataset into the emulator's store (in memory).
+
+    python benchmarks/bulk_load.py --jobs 1000000
+
+Not a test: it prints figures for the README. Wall time depends on what else the machine runs;
+CPU time (this process) is printed beside it. ``plain`` is the path of any list of jobs
+(``Store.add(generate(...))``), ``load`` the bulk path (``Store.load``): rows written straight
+from the random draws, one transaction, ``executemany``, indexes built after the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from pathlib import Path
+
+from conformance.emulator.store import Store, generate
+
+
+def peak_mb() -> float:
+    return int(re.search(r"VmHWM:\s*(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--plain", action="store_true", help="also time Store.add(generate(...))")
+    args = parser.parse_args()
+    paths = [("load", lambda s: s.load(args.jobs, seed=1))]
+    if args.plain:
+        paths.append(("plain", lambda s: s.add(generate(args.jobs, seed=1))))
+    for name, run in paths:
+        store = Store()
+        wall, cpu = time.perf_counter(), time.process_time()
+        count = run(store)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        assert count == len(store) == args.jobs
+        print(f"{name}: {args.jobs:,} jobs generated and loaded in {wall:.1f} s "
+              f"({cpu:.1f} s CPU); process peak memory {peak_mb():,.0f} MB")  # fmt: skip
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
