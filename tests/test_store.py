@@ -15,7 +15,7 @@ from conformance.emulator import store as sql
 from conformance.emulator.store import SHAPES, Store, generate, generated_rows, ordering
 from conformance.query import STATES, TYPES, Filters, expected, parse_filters
 from conformance.strategies import filter_queries
-from conformance.timefmt import format_time
+from conformance.timefmt import format_time, parse_time
 from conformance.xmlmodel import Job
 
 JOBS = list(generate(400, seed=11))
@@ -161,3 +161,17 @@ def test_a_bulk_load_with_a_repeated_job_id_changes_nothing() -> None:
     store.add(JOBS[:5])  # the indexes are back: later adds still refuse a repeated JobId
     with pytest.raises(sqlite3.IntegrityError):
         store.add([JOBS[3]])
+
+
+def test_generated_times_across_a_day_boundary() -> None:
+    """30,000 jobs span a day at +0800: StartTime and EndTime roll over to the next date."""
+    rows = [row for row, _ in generated_rows(30_000, 5)]
+    near = [r for r in rows if (r[4] + 28800) % 86400 > 86400 - 120]
+    assert near and {r[10] for r in near} != {"-"}
+    for r in near + rows[::97]:
+        created = parse_time(r[6])
+        assert created.timestamp() == r[4] and r[5] == r[6][:19]
+        if r[9] != "-":
+            assert r[9] == format_time(created + timedelta(seconds=1), 480)
+        if r[10] != "-":
+            assert r[10] == format_time(created + timedelta(seconds=60), 480)

@@ -356,14 +356,29 @@ def generated_rows(
             r = bits(k)
         return r
 
+    # The draws made for every row, inlined below as ``r = bits(k)`` until ``r < n``.
+    k_slots, k_offsets = slots.bit_length(), len(OFFSETS).bit_length()
     n_names, n_workflows, numbered = len(NAMES), len(workflows), max(1, n // 10)
+    clock = _clock()
     for i in range(n):
-        jtype = TYPES[i % 2] if i < 12 else TYPES[below(2)]
-        state = "Running" if shape == "one-state" else STATES[i % 6] if i < 12 else STATES[below(6)]
-        created = epoch + below(slots) * 7
-        written = _stamp(created, OFFSETS[below(len(OFFSETS))])
-        started = state != "Submitted"
-        ended = state in ("Success", "Failed", "Cancel")
+        if i < 12:
+            jtype, state = TYPES[i % 2], STATES[i % 6]
+        else:
+            while (r := bits(2)) >= 2:  # TYPES[below(2)]
+                pass
+            jtype = TYPES[r]
+            if shape != "one-state":
+                while (r := bits(3)) >= 6:  # STATES[below(6)]
+                    pass
+                state = STATES[r]
+        if shape == "one-state":
+            state = "Running"
+        while (r := bits(k_slots)) >= slots:  # below(slots)
+            pass
+        created = epoch + r * 7
+        while (r := bits(k_offsets)) >= len(OFFSETS):  # OFFSETS[below(len(OFFSETS))]
+            pass
+        written = _stamp(created, OFFSETS[r])
         interval = f'["TimeInterval",[["Start","{written}"],["End","{written}"]]]'
         if jtype == "Workflow":
             workflow = workflows[below(n_workflows)]
@@ -379,21 +394,19 @@ def generated_rows(
         name = NAMES[below(n_names)] if draw() < 0.7 else f"job {below(numbered)}"
         if shape == "escaping":
             name = ESCAPING[below(len(ESCAPING))]
-        row = (
-            f"b{bits(128):032x}",
-            jtype,
-            state,
-            name,
-            created,
-            written[:19],
-            written,
-            "Success",
-            "",
-            _stamp(created + 1, 480) if started else "-",
-            _stamp(created + 60, 480) if ended else "-",
-            f'["Prefix","input/{i % 17}/"]',
-            operation,
-        )
+        day, second = divmod(created + 28800, 86400)  # StartTime +1 s, EndTime +60 s, at +0800
+        same_day = second + 60 < 86400
+        started = ended = "-"
+        if state != "Submitted":
+            started = (
+                f"{_date(day)}T{clock[second + 1]}+0800" if same_day else _stamp(created + 1, 480)
+            )
+        if state in ("Success", "Failed", "Cancel"):
+            ended = (
+                f"{_date(day)}T{clock[second + 60]}+0800" if same_day else _stamp(created + 60, 480)
+            )
+        row = (f"b{bits(128):032x}", jtype, state, name, created, written[:19], written,
+               "Success", "", started, ended, f'["Prefix","input/{i % 17}/"]', operation)  # fmt: skip
         yield row, (workflow,) if workflow else ()
 
 
