@@ -221,7 +221,9 @@ def _pytest_args(args: argparse.Namespace, report_dir: Path) -> list[str]:
     """The suite's pytest command line. Credentials go through the environment, not argv."""
     from .options import OPTIONS, dest
 
-    argv = ["--pyargs", "conformance.suite", "-qq", "--tb=no", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+    from .suite import INI
+
+    argv = ["-c", INI, "--pyargs", "conformance.suite", "-qq", "--tb=no", "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--conformance-progress", f"--junitxml={report_dir / 'junit.xml'}",
             f"--html={report_dir / 'conformance.html'}", "--self-contained-html",
             f"--conformance-json={report_dir / 'summary.json'}"]  # fmt: skip

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .emulator.faults import FAULTS, Fault
+from .suite import INI
 
 
 @dataclass
@@ -37,11 +38,11 @@ def suite_command(*args: str) -> list[str]:
         sys.executable,
         "-m",
         "pytest",
+        "-c",
+        INI,
         "--pyargs",
         "conformance.suite",
         "-q",
-        "-p",
-        "no:cacheprovider",
         *args,
     ]
 
