@@ -220,7 +220,6 @@ SECRET_FLAGS = {
 def _pytest_args(args: argparse.Namespace, report_dir: Path) -> list[str]:
     """The suite's pytest command line. Credentials go through the environment, not argv."""
     from .options import OPTIONS, dest
-
     from .suite import INI
 
     argv = ["-c", INI, "--pyargs", "conformance.suite", "-qq", "--tb=no", "-W", "ignore::pytest.PytestAssertRewriteWarning",
