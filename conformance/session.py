@@ -116,10 +116,12 @@ class Session:
         profile: dict[str, str] | None = None,  # open points pinned (PROFILE_CHOICES)
         census_limit: int = 10_000,
         seed_when_empty: bool = False,
+        unknown_data: str = "the target's data is not known (only the embedded emulator's is)",
     ) -> None:
         self.client = client
         self.allow_writes = allow_writes
         self.known_jobs = known_jobs
+        self.unknown_data = unknown_data  # why known_jobs is None, for checks that need it
         self.profile = profile or {}
         self.census_limit = census_limit
         self.seed_when_empty = seed_when_empty
@@ -269,6 +271,11 @@ class Session:
         if len(jobs) < at_least:
             raise SkipCheck(f"the target has {len(jobs)} job(s); this check needs {at_least}")
         return jobs
+
+    def require_known_jobs(self) -> list[Job]:
+        if self.known_jobs is None:
+            raise SkipCheck(self.unknown_data)
+        return self.known_jobs
 
     def require_writes(self) -> None:
         if not self.allow_writes:

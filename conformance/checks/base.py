@@ -1,9 +1,11 @@
 """The checks' registry and shared helpers.
 
-Checks are small named functions, each enforcing one clause, registered by category. A check takes the ``Session`` and, when it has a ``given`` strategy, one drawn value (usually a
-``Query``); hypothesis shrinks that value to the minimal failing one. A check raises
-``CheckFailure`` on a violation and ``SkipCheck`` when the target cannot exercise it.
-Checks never tune to the emulator: every behaviour API-NOTES §6 allows passes.
+Checks are small named functions, each enforcing one clause of the contract (``docs/contract.md``,
+named by its anchor), registered by category. A check takes the ``Session`` and, when it has a
+``given`` strategy, one drawn value (usually a ``Query``); hypothesis shrinks that value to the
+minimal failing one. A check raises ``CheckFailure`` on a violation and ``SkipCheck`` when the
+target cannot exercise it. Checks never tune to the emulator: every behaviour an open point of
+the contract allows passes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from .. import contract
 from .. import strategies as gen
 from ..client import Exchange
 from ..query import STATES, TYPES, Filters, Query
@@ -30,9 +33,14 @@ CATEGORIES = ("signature", "pagination", "ordering", "filters", "bad-input", "sc
 class Check:
     name: str
     category: str
-    clause: str
+    clause: str  # what the check holds the target to, in one sentence
     func: Callable[..., None]
     given: Callable[[Session], st.SearchStrategy] | None = None
+    anchor: str | None = None  # the contract clause it enforces: docs/contract.md#<anchor>
+
+    def __post_init__(self) -> None:
+        if self.anchor is not None:
+            contract.clause(self.anchor)  # an unknown anchor fails at import, naming it
 
     def run(self, session: Session, value: Any = None) -> None:
         self.func(session) if self.given is None else self.func(session, value)
@@ -41,13 +49,20 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
-def check(category: str, clause: str, given: Callable[[Session], st.SearchStrategy] | None = None):
-    """Register a check; its name is ``<category>.<function name>``."""
+def check(
+    category: str,
+    clause: str,
+    given: Callable[[Session], st.SearchStrategy] | None = None,
+    *,
+    anchor: str | None = None,
+):
+    """Register a check; its name is ``<category>.<function name>``. ``anchor`` names the
+    contract clause it enforces (``docs/contract.md``); ``clause`` says what it checks."""
     assert category in CATEGORIES, category
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
         name = f"{category.replace('-', '_')}.{func.__name__}"
-        REGISTRY[name] = Check(name, category, clause, func, given)
+        REGISTRY[name] = Check(name, category, clause, func, given, anchor)
         return func
 
     return register
