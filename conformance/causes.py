@@ -62,7 +62,7 @@ def explain(reason: dict) -> str:
 
 
 def group(failures: list[dict]) -> list[Group]:
-    """The failures as groups, likely roots first (in rank order)."""
+    """The failures as groups, each a likely root with its likely consequences."""
     ranked = sorted(
         range(len(failures)), key=lambda i: (contract.depth(failures[i].get("anchor")), i)
     )
@@ -78,7 +78,8 @@ def group(failures: list[dict]) -> list[Group]:
         else:
             root_of[i] = i
             groups[i] = Group(failures[i])
-    return [groups[i] for i in ranked if i in groups]
+    # the root that explains the most failures first; among equals, in rank order
+    return sorted((groups[i] for i in ranked if i in groups), key=lambda g: -len(g.consequences))
 
 
 def by_reason(consequences: list[dict]) -> list[tuple[str, list[str]]]:

@@ -272,7 +272,7 @@ class _Recorder:
                 count = f"{done}/{self.totals.get(entry['category'], done)}"
                 reporter.write_line(
                     f"  [{entry['category']:<10} {count:>5}] {outcome.upper():<7} {entry['check']}"
-                    + (f": {why[:100]}" if why else "")
+                    + (f": {why}" if why else "")
                 )
 
 

@@ -198,8 +198,10 @@ def write_json(path: Path, summary: dict, secrets: tuple[str, ...]) -> None:
 
 def terminal_summary(summary: dict, reports: list[str]) -> list[str]:
     """The end of a run in the terminal: the matrix, the failures root cause first, the verdict."""
-    lines = [""]
+    lines = []
     for category, n in summary["counts"].items():
+        if not any(n.values()):
+            continue  # not selected in this run
         lines.append(
             f"  {category:<11} {n['passed']:>3} passed  {n['failed']:>3} failed  {n['skipped']:>3} skipped"
         )
