@@ -302,3 +302,13 @@ def test_target_lost_during_the_run_exits_3(tmp_path: Path) -> None:
     out, _ = proc.communicate(timeout=120)  # the server is gone now
     assert proc.returncode == 3, out[-3000:]
     assert "unreachable during the run" in out
+
+
+def test_readme_links_a_small_example_of_a_failing_report() -> None:
+    root = Path(__file__).parent.parent
+    assert "(docs/example-report.html)" in (root / "README.md").read_text("utf-8")
+    example = root / "docs" / "example-report.html"
+    assert example.stat().st_size < 150_000
+    text = example.read_text("utf-8")
+    assert "Verdict: VIOLATIONS" in text and "Failures, root cause first" in text
+    assert "Likely consequences, because their clause relies on" in text
