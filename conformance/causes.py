@@ -51,14 +51,15 @@ def _reason(earlier: dict, later: dict) -> dict | None:
     return None
 
 
-def explain(reason: dict) -> str:
-    """A reason in words: "… likely consequences, because …"."""
-    title = contract.clause(reason["anchor"]).title if reason.get("anchor") else ""
-    return {
-        "same-clause": f"they fail the same clause ({title}, #{reason['anchor']})",
-        "relies-on": f"their clause relies on {title} (#{reason['anchor']})",
-        "same-response": "they cite the same response",
-    }[reason["kind"]]
+def explain(reason: dict, many: bool = False) -> str:
+    """A reason in words, for one consequence or (``many``) for several."""
+    anchor = reason.get("anchor")
+    title = f"{contract.clause(anchor).title} (#{anchor})" if anchor else ""
+    if reason["kind"] == "relies-on":
+        return f"their clauses rely on {title}" if many else f"its clause relies on {title}"
+    if reason["kind"] == "same-clause":
+        return f"{'they fail' if many else 'it fails'} the same clause, {title}"
+    return f"{'they cite' if many else 'it cites'} the same response"
 
 
 def group(failures: list[dict]) -> list[Group]:
@@ -86,5 +87,5 @@ def by_reason(consequences: list[dict]) -> list[tuple[str, list[str]]]:
     """``[{"check", "kind", "anchor"}, …]`` as (reason in words, checks), in first-seen order."""
     out: dict[str, list[str]] = {}
     for c in consequences:
-        out.setdefault(explain(c), []).append(c["check"])
+        out.setdefault(explain(c, many=True), []).append(c["check"])
     return list(out.items())

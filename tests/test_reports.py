@@ -182,7 +182,7 @@ def test_root_cause_first(served) -> None:
     assert "signature.refuses_expired" in [c["check"] for c in summary["root_causes"]]
     # the terminal names the root first and its consequences under it
     at = out.index("FAILED pagination.walk_independent_of_size:")
-    assert "likely consequences, because their clause relies on Walks" in out[at:]
+    assert "likely consequences, because their clauses rely on Walks" in out[at:]
     assert out.index("FAILED filters.type_union") > at
     # the consequences' details say whose consequence they are
     html = (tmp / "reports" / "conformance.html").read_text("utf-8")
@@ -311,4 +311,4 @@ def test_readme_links_a_small_example_of_a_failing_report() -> None:
     assert example.stat().st_size < 150_000
     text = example.read_text("utf-8")
     assert "Verdict: VIOLATIONS" in text and "Failures, root cause first" in text
-    assert "Likely consequences, because their clause relies on" in text
+    assert "Likely consequences, because their clauses rely on" in text
