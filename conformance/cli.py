@@ -75,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="open-point choice name=value (repeatable); see --list-behaviours",
     )
+    serve.add_argument(
+        "--visibility-lag",
+        type=float,
+        default=0.0,
+        help="seconds before a created job shows in reads (an eventually consistent service)",
+    )
     serve.add_argument("--list-faults", action="store_true", help="describe every fault switch")
     serve.add_argument("--list-behaviours", action="store_true", help="list the open-point choices")
 
@@ -185,7 +191,13 @@ def _serve(args: argparse.Namespace) -> int:
             store.add(parse_jobs(Path(args.load).read_bytes()))
         if args.jobs and len(store) == 0:
             store.add(generate(args.jobs, args.seed, args.shape))
-        app = Emulator(store, credentials, Behaviour.parse(args.behaviour), args.fault)
+        app = Emulator(
+            store,
+            credentials,
+            Behaviour.parse(args.behaviour),
+            args.fault,
+            visibility_lag=args.visibility_lag,
+        )
         server = EmulatorServer(app, args.host, args.port)
     except (ValueError, OSError, XMLProblem) as exc:
         return _usage(str(exc))
