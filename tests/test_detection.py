@@ -3,7 +3,6 @@ and its consistency window. Each over real HTTP, as a user runs the suite."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,12 @@ from test_suite import run_suite
 
 from conformance.emulator.app import EXAMPLE_CREDENTIALS
 
-KEYS = ["--secret-id", EXAMPLE_CREDENTIALS.secret_id, "--secret-key", EXAMPLE_CREDENTIALS.secret_key]
+KEYS = [
+    "--secret-id",
+    EXAMPLE_CREDENTIALS.secret_id,
+    "--secret-key",
+    EXAMPLE_CREDENTIALS.secret_key,
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +29,25 @@ def test_default_run_reaches_every_cell_the_data_allows(default_run) -> None:
     code, summary, out = default_run
     assert code == 0, out[-3000:]
     coverage = summary["coverage"]
-    assert set(coverage) == {"walks", "sizes", "filters", "pairs", "orders", "signature", "open points"}
+    assert set(coverage) == {
+        "walks",
+        "sizes",
+        "filters",
+        "pairs",
+        "orders",
+        "signature",
+        "open points",
+    }
     for dim, cells in coverage.items():
         assert cells["missed"] == [], (dim, cells["missed"])
-        assert cells["out_of_reach"] == [], (dim, cells["out_of_reach"])  # the mixed dataset allows all
+        assert cells["out_of_reach"] == [], (
+            dim,
+            cells["out_of_reach"],
+        )  # the mixed dataset allows all
     assert len(coverage["pairs"]["reached"]) == 21
-    assert {"header", "presigned"} == {c.split("(")[1][:-1] for c in coverage["signature"]["reached"]}
+    assert {"header", "presigned"} == {
+        c.split("(")[1][:-1] for c in coverage["signature"]["reached"]
+    }
 
 
 def test_default_run_records_the_behaviour_it_met(default_run) -> None:
@@ -64,11 +81,15 @@ def test_empty_target_reports_vacuous_checks(tmp_path: Path) -> None:
     checks = "no_duplicates,page_sizes,walk_independent_of_size,ordering"
     code, summary, out = run_suite(tmp_path, "--emulator-jobs", "0", "--checks", checks)
     assert code == 0, out[-3000:]
-    reasons = {r["check"]: r.get("reason", "") for r in summary["results"] if r["outcome"] == "skipped"}
+    reasons = {
+        r["check"]: r.get("reason", "") for r in summary["results"] if r["outcome"] == "skipped"
+    }
     # walks that can only be empty prove nothing: skipped as vacuous, never passed
     for name in ("pagination.no_duplicates", "pagination.page_sizes", "ordering.monotonic"):
         assert reasons.get(name, "").startswith("vacuous"), (name, reasons)
-    assert summary["coverage"]["walks"]["reached"] == {"0 jobs": summary["coverage"]["walks"]["reached"]["0 jobs"]}
+    assert summary["coverage"]["walks"]["reached"] == {
+        "0 jobs": summary["coverage"]["walks"]["reached"]["0 jobs"]
+    }
 
 
 def test_model_failure_shows_the_minimal_sequence(tmp_path: Path) -> None:
