@@ -156,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--list-behaviours", action="store_true", help="the same as ci-conformance list-behaviours"
     )
+    serve.add_argument(
+        "--visibility-lag",
+        type=float,
+        default=0.0,
+        help="seconds before a created job shows in reads (an eventually consistent service)",
+    )
 
     sub.add_parser("list-checks", help="list every check: name, category, contract clause")
     sub.add_parser("list-faults", help="describe every fault switch of the emulator")
@@ -339,7 +345,13 @@ def _serve(args: argparse.Namespace) -> int:
             store.add(parse_jobs(Path(args.load).read_bytes()))
         if args.jobs and len(store) == 0:
             store.add(generate(args.jobs, args.seed, args.shape))
-        app = Emulator(store, credentials, Behaviour.parse(args.behaviour), args.fault)
+        app = Emulator(
+            store,
+            credentials,
+            Behaviour.parse(args.behaviour),
+            args.fault,
+            visibility_lag=args.visibility_lag,
+        )
         server = EmulatorServer(app, args.host, args.port)
     except (ValueError, OSError, XMLProblem) as exc:
         return _usage(str(exc))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS
 from .client import Client, TargetError, redact
 from .options import OPTIONS, TEMPORARY, Settings, dest, read, recorded
 from .report import (
@@ -72,14 +73,18 @@ class Target:
             rate_limit=s.rate_limit,
             max_requests=s.max_requests,
         )
-        return Session(
+        session = Session(
             client,
             allow_writes=s.allow_writes or self.server is not None,
             known_jobs=self.known_jobs,
             profile=s.profile,
             seed_when_empty=s.allow_writes,  # only when the user allowed writes explicitly
+            observers=(EXCHANGE_OBSERVERS, PAGE_OBSERVERS),
             unknown_data=self.unknown_data,
         )
+        session.seed, session.examples = s.seed, s.examples
+        session.consistency_window = s.consistency_window
+        return session
 
     def _start_emulator(self) -> str:
         from .emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
@@ -245,6 +250,9 @@ class _Recorder:
             "outcome": outcome,
             "elapsed_s": round(time.monotonic() - self.started, 2),
         }
+        if "examples" in props:
+            entry["examples"] = props["examples"]
+            entry["examples_with_jobs"] = props["examples_with_jobs"]
         if report.skipped and isinstance(report.longrepr, tuple):
             entry["reason"] = report.longrepr[2].removeprefix("Skipped: ")
         if report.failed:

@@ -27,7 +27,7 @@ from .session import CheckFailure
 from .xmlmodel import XMLProblem, safe_parse
 
 BODY_LIMIT = 4000
-SECTIONS = ("failures.html.j2", "skips.html.j2", "contract.html.j2")
+SECTIONS = ("failures.html.j2", "coverage.html.j2", "skips.html.j2", "contract.html.j2")
 """The report's sections below the verdict, matrix and facts, in order. Each is a template in
 ``conformance/templates/`` rendered with ``summary`` (summary.json's content): a new section
 (say a coverage table from ``summary["coverage"]``) is a new template named here."""
@@ -174,6 +174,14 @@ def build_summary(
         "requests": session.client.requests_made,
         "retries": session.client.retries_made,
         "counts": counts,
+        "coverage": session.coverage.report(
+            session.census_taken, bool(session.client.credentials.token)
+        ),
+        "behaviour": session.coverage.fingerprint(),
+        "consistency_window": {
+            "allowed_s": session.consistency_window,
+            "waits_s": session.consistency_waits,
+        },
         "results": results,
         "failures": [f for g in groups for f in (g.root, *(r for r, _ in g.consequences))],
         "root_causes": [
