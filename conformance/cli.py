@@ -172,7 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     kill.add_argument("--report-dir", default="reports", help="where kill-matrix.md and .json go")
     kill.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
-    kill.add_argument("--examples-profile", default="dev", choices=["dev", "ci", "thorough"])
+    kill.add_argument("--examples-profile", default="ci", choices=["dev", "ci", "thorough"])
+    alarms = sub.add_parser(
+        "false-alarm-matrix",
+        help="run the suite against the correct emulator in every allowed behaviour and dataset",
+    )
+    alarms.add_argument("--report-dir", default="reports", help="where the matrix .md and .json go")
+    alarms.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
+    alarms.add_argument("--examples-profile", default="ci", choices=["dev", "ci", "thorough"])
 
     args = parser.parse_args(parser.argv)
     if args.command == "serve":
@@ -193,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         from .killmatrix import main as kill_matrix
 
         return kill_matrix(args.report_dir, args.workers, args.examples_profile)
+    if args.command == "false-alarm-matrix":
+        from .killmatrix import false_alarms_main
+
+        return false_alarms_main(args.report_dir, args.workers, args.examples_profile)
     return _run(args)
 
 
