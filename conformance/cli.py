@@ -244,14 +244,16 @@ def _run_options(parser: argparse.ArgumentParser, report_dir: str | None = "repo
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .options import read_replay
+    from .checks import select
+    from .options import read_replay, split
 
     given = Path(args.summary)
     try:
         before = read_replay(given)
     except ValueError as exc:
         return _usage(str(exc))
-    wanted = [c for c in before if not args.checks or c in args.checks.split(",")]
+    narrowed = {c.name for c in select(split(args.checks))} if args.checks else set(before)
+    wanted = [c for c in before if c in narrowed]  # --checks takes names or categories
     if not wanted:
         print("ci-conformance: the summary records no failure to replay")
         return EXIT_OK

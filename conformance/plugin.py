@@ -15,6 +15,7 @@ import pytest
 
 from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS
 from .client import Client, TargetError, redact
+from .contract import ref
 from .options import OPTIONS, TEMPORARY, Settings, dest, read, recorded
 from .report import (
     build_summary,
@@ -157,10 +158,7 @@ RUN = pytest.StashKey[dict]()
 
 
 FAILURE_HTML = pytest.StashKey[dict]()
-
-
-def _check(item: pytest.Item):
-    return getattr(item, "callspec", None) and item.callspec.params.get("check")
+TRAFFIC_FROM = pytest.StashKey[int]()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -171,30 +169,26 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     yield
 
 
-TRAFFIC_FROM = pytest.StashKey[int]()
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
-    check = _check(item)
+    check = getattr(item, "callspec", None) and item.callspec.params.get("check")
     if check is None:
         return
     report.user_properties += [
         ("check", check.name),
         ("category", check.category),
         ("clause", check.clause),
-        ("contract", contract_ref(check)),
+        ("contract", ref(check.anchor)),
     ]
     if call.excinfo is not None and isinstance(call.excinfo.value, CheckFailure):
         session = item.funcargs.get("conformance_session")
         made = session.exchanges[item.stash.get(TRAFFIC_FROM, 0) :] if session else []
-        json_path = item.config.getoption("cc_json") or "reports/summary.json"
         record = failure_record(
             call.excinfo.value,
             check,
-            str(json_path),
+            item.config.getoption("cc_json"),
             live_target=bool(item.config.stash.get(RUN, {}).get("live")),
             check_traffic=made,
         )
@@ -211,12 +205,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         # kept to add the likely root cause once every failure is known (see HtmlHooks)
         item.config.stash.setdefault(FAILURE_HTML, {})[check.name] = extra
         report.extras = [*getattr(report, "extras", []), extra]
-
-
-def contract_ref(check) -> str:
-    from .contract import ref
-
-    return ref(check.anchor) if check.anchor else ""
 
 
 RESULTS = pytest.StashKey[list]()
@@ -329,7 +317,7 @@ def _summary(config: pytest.Config, exitstatus: int = 0) -> dict | None:
         exitstatus,
         time.monotonic() - run["started"],
         options=recorded(settings),
-        summary_path=config.getoption("cc_json", None) or "reports/summary.json",
+        summary_path=config.getoption("cc_json", None),
     )
 
 
@@ -390,8 +378,7 @@ class HtmlHooks:
         self.report = None
 
     def pytest_html_report_title(self, report) -> None:
-        self.report = report  # pytest-html's report data
-        report.title = "ci-conformance: GET /inventorytriggerjob"
+        self.report = report  # pytest-html's report data, set when the suite has run
 
     def pytest_html_results_table_row(self, report, cells: list) -> None:
         check = dict(report.user_properties).get("check")
@@ -407,6 +394,7 @@ class HtmlHooks:
         if data is None:
             return
         if self.report is not None:
+            self.report.title = "ci-conformance: GET /inventorytriggerjob"
             self.report.set_data("environment", {})  # the facts above say what matters
         extras = session.config.stash.get(FAILURE_HTML, {})
         for record in data["failures"]:

@@ -78,7 +78,7 @@ def exchange_record(ex: Exchange) -> dict:
 def failure_record(
     failure: CheckFailure,
     check: Check,
-    summary_path: str = "reports/summary.json",
+    summary_path: str | None = "reports/summary.json",
     *,
     live_target: bool = False,
     check_traffic: list[Exchange] | None = None,
@@ -93,16 +93,21 @@ def failure_record(
         "check": check.name,
         "clause": check.clause,
         "anchor": check.anchor,
-        "contract": contract.ref(check.anchor) if check.anchor else None,
+        "contract": contract.ref(check.anchor),
         "found": failure.message,
         "query": failure.query.describe() if failure.query is not None else None,
         "query_params": failure.query.params() if failure.query is not None else None,
         "exchanges": [exchange_record(ex) for ex in cited],
-        "reproduce": {"replay": f"ci-conformance replay {summary_path} --checks {check.name}"},
+        "reproduce": {},
     }
+    if summary_path:  # a summary.json is written: the failure can be replayed from it
+        record["reproduce"]["replay"] = (
+            f"ci-conformance replay {summary_path} --checks {check.name}"
+        )
     if not cited and check_traffic:
         record["traffic"] = traffic(check_traffic)
-        record["exchanges"] = [exchange_record(ex) for ex in check_traffic[:1] + check_traffic[-1:]]
+        ends = check_traffic[:1] + check_traffic[1:][-1:]
+        record["exchanges"] = [exchange_record(ex) for ex in ends]
         record["exchanges_note"] = (
             f"the failure cites no response; the check made {len(check_traffic)} requests, "
             "of which these are the first and the last"
@@ -128,7 +133,8 @@ def describe(record: dict) -> str:
         lines += ["", f"{d['method']} {d['url']} -> HTTP {d['status']} ({d['elapsed_ms']} ms)"]
         lines += [f"  < {k}: {v}" for k, v in d["headers"].items()]
         lines += ["  " + line for line in d["body"].splitlines()[:60]]
-    lines += ["", "reproduce:"] + [f"  {v}" for v in record["reproduce"].values()]
+    if record["reproduce"]:
+        lines += ["", "reproduce:"] + [f"  {v}" for v in record["reproduce"].values()]
     return "\n".join(lines)
 
 
@@ -139,7 +145,7 @@ def build_summary(
     exitstatus: int,
     duration: float,
     options: dict | None = None,
-    summary_path: str = "reports/summary.json",
+    summary_path: str | None = "reports/summary.json",
 ) -> dict:
     session = run["session"]
     failures = [r for r in results if r["outcome"] == "failed"]
@@ -191,7 +197,7 @@ def build_summary(
             }
             for g in groups
         ],
-        "replay": f"ci-conformance replay {summary_path}" if records else None,
+        "replay": f"ci-conformance replay {summary_path}" if records and summary_path else None,
         "credentials": CREDENTIALS if run.get("live") else None,
     }
 
