@@ -57,8 +57,14 @@ class ServiceError(Exception):
 
 
 class Client:
-    def __init__(self, endpoint: str, creds: Credentials, faults: set[str], variants: set[str],
-                 timeout: float) -> None:  # fmt: skip
+    def __init__(
+        self,
+        endpoint: str,
+        creds: Credentials,
+        faults: set[str],
+        variants: set[str],
+        timeout: float,
+    ) -> None:
         self.endpoint, self.creds = endpoint.rstrip("/"), creds
         self.faults, self.variants, self.timeout = faults, variants, timeout
         self.session = requests.Session()
@@ -68,8 +74,9 @@ class Client:
         if "space-as-plus" in self.variants:
             return urlencode(params)
         safe = "-_.~+" if "plus-raw" in self.faults else "-_.~"
-        return "&".join(f"{quote(k.encode(), safe=safe)}={quote(v.encode(), safe=safe)}"
-                        for k, v in params)  # fmt: skip
+        return "&".join(
+            f"{quote(k.encode(), safe=safe)}={quote(v.encode(), safe=safe)}" for k, v in params
+        )
 
     def _signed(self, method: str, path: str, params: list, headers: dict) -> tuple[str, dict]:
         """The query string and headers of a request signed now."""
@@ -85,9 +92,14 @@ class Client:
         if "sign-drop-empty" in self.faults:
             signed = [(k, v) for k, v in signed if v != ""]
         now = int(time.time())
-        sig = sign(self.creds.secret_key, method, path, signed,
-                   [("host", host or ""), *((k.lower(), v) for k, v in headers.items())],
-                   key_time(now - 60, now + 900))  # fmt: skip
+        sig = sign(
+            self.creds.secret_key,
+            method,
+            path,
+            signed,
+            [("host", host or ""), *((k.lower(), v) for k, v in headers.items())],
+            key_time(now - 60, now + 900),
+        )
         query = self._query(params)
         if "presign" in self.variants:
             extra = sig.fields(self.creds.secret_id)
@@ -98,13 +110,16 @@ class Client:
             headers["Authorization"] = sig.authorization(self.creds.secret_id)
         return query, headers
 
-    def call(self, method: str, path: str, params: list | None = None, body: bytes = b"") -> ET.Element:
+    def call(
+        self, method: str, path: str, params: list | None = None, body: bytes = b""
+    ) -> ET.Element:
         headers = {"Content-Type": "application/xml"} if body else {}
         for attempt in range(3):
             query, signed_headers = self._signed(method, path, params or [], headers)
             url = self.endpoint + quote(path) + (f"?{query}" if query else "")
-            resp = self.session.request(method, url, headers=signed_headers, data=body or None,
-                                        timeout=self.timeout)  # fmt: skip
+            resp = self.session.request(
+                method, url, headers=signed_headers, data=body or None, timeout=self.timeout
+            )
             if resp.status_code in (429, 503) and attempt < 2 and "no-retry" not in self.variants:
                 wait = 0.1 if "ignore-retry-after" in self.faults else _seconds(resp, 1.0)
                 time.sleep(wait)
@@ -117,8 +132,12 @@ class Client:
         except XMLProblem as exc:
             raise ServiceError(resp.status_code, "", f"unreadable body: {exc}", "") from None
         if resp.status_code >= 300:
-            raise ServiceError(resp.status_code, root.findtext("Code") or "",
-                               root.findtext("Message") or "", root.findtext("RequestId") or "")  # fmt: skip
+            raise ServiceError(
+                resp.status_code,
+                root.findtext("Code") or "",
+                root.findtext("Message") or "",
+                root.findtext("RequestId") or "",
+            )
         return root
 
     def emit(self, root: ET.Element) -> int:
@@ -136,8 +155,11 @@ class Client:
         return len(jobs)
 
     def list(self, task: dict[str, Any]) -> None:
-        params = [(k, v) for k, v in task.get("params", {}).items()
-                  if v != "" or "omit-empty" not in self.variants]  # fmt: skip
+        params = [
+            (k, v)
+            for k, v in task.get("params", {}).items()
+            if v != "" or "omit-empty" not in self.variants
+        ]
         token, again = "", 0
         while True:
             sent = encode(token) if "token-reencode" in self.faults else token
@@ -184,10 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env = os.environ
     task = json.loads(env[protocol.TASK])
-    creds = Credentials(env[protocol.SECRET_ID], env[protocol.SECRET_KEY],
-                        env.get(protocol.SECURITY_TOKEN) or None)  # fmt: skip
-    client = Client(env[protocol.ENDPOINT], creds, set(args.fault), set(args.variant),
-                    float(env.get(protocol.TIMEOUT, "30")))  # fmt: skip
+    creds = Credentials(
+        env[protocol.SECRET_ID], env[protocol.SECRET_KEY], env.get(protocol.SECURITY_TOKEN) or None
+    )
+    client = Client(
+        env[protocol.ENDPOINT],
+        creds,
+        set(args.fault),
+        set(args.variant),
+        float(env.get(protocol.TIMEOUT, "30")),
+    )
     op = task["op"]
     try:
         if op == "list":

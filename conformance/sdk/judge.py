@@ -9,6 +9,7 @@ scenario's known data. Each finding names its rule, the rule's clause and what w
 
 from __future__ import annotations
 
+import contextlib
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
@@ -99,8 +100,12 @@ class Finding:
         return RULES[self.rule]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "clause": self.clause, "message": self.message,
-                "request": self.request}  # fmt: skip
+        return {
+            "rule": self.rule,
+            "clause": self.clause,
+            "message": self.message,
+            "request": self.request,
+        }
 
 
 @dataclass(frozen=True)
@@ -149,8 +154,11 @@ def _plain(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def _same_request(a: Hit, b: Hit) -> bool:
     pa, pb = _decoded(a), _decoded(b)
-    same_params = (sorted(_plain(pa)) == sorted(_plain(pb))) if pa is not None and pb is not None \
-        else a.raw_query == b.raw_query  # fmt: skip
+    same_params = (
+        (sorted(_plain(pa)) == sorted(_plain(pb)))
+        if pa is not None and pb is not None
+        else a.raw_query == b.raw_query
+    )
     return a.method == b.method and a.path == b.path and same_params and a.body == b.body
 
 
@@ -174,16 +182,26 @@ def judge_requests(ctx: Context) -> list[Finding]:
     for i, hit in enumerate(hits, 1):
         params = _decoded(hit)
         if params is None:
-            findings.append(Finding("request.encoding", f"the query is not valid percent-encoded "
-                                    f"UTF-8: {hit.raw_query[:200]!r}", i))  # fmt: skip
+            findings.append(
+                Finding(
+                    "request.encoding",
+                    f"the query is not valid percent-encoded UTF-8: {hit.raw_query[:200]!r}",
+                    i,
+                )
+            )
             continue
         findings += _signature(hit, params, ctx.credentials, i)
         names = [k for k, _ in _plain(params)]
         if (hit.method, hit.path) != (method, path) or (
             task.op == "cancel" and "cancel" not in names
         ):
-            findings.append(Finding("request.target", f"the {task.op} task sent {hit.method} "
-                                    f"{hit.path}?{hit.raw_query[:200]}", i))  # fmt: skip
+            findings.append(
+                Finding(
+                    "request.target",
+                    f"the {task.op} task sent {hit.method} {hit.path}?{hit.raw_query[:200]}",
+                    i,
+                )
+            )
         elif task.op == "list":
             findings += _list_parameters(task, hit, params, i)
         elif task.op == "create":
@@ -243,17 +261,29 @@ def _signature(hit: Hit, params: list, creds: Credentials, i: int) -> list[Findi
         text = verdict.refusal.value + (f": {verdict.detail}" if verdict.detail else "")
         if verdict.refusal is Reason.MISMATCH:
             cause = next((d for d, f in _DIAGNOSES if check(*f(hit, params)) is None), None)
-            signed = (f"q-url-param-list={fields.get('q-url-param-list', '')!r}, "
-                      f"q-header-list={fields.get('q-header-list', '')!r}")  # fmt: skip
-            text += f" ({signed}); " + (cause or "no common mistake explains it: check the "
-                                        "SecretKey and the encoding of names and values")  # fmt: skip
+            signed = (
+                f"q-url-param-list={fields.get('q-url-param-list', '')!r}, "
+                f"q-header-list={fields.get('q-header-list', '')!r}"
+            )
+            text += f" ({signed}); " + (
+                cause
+                or "no common mistake explains it: check the "
+                "SecretKey and the encoding of names and values"
+            )
         return [Finding("request.signature", text, i)]
     listed = set(fields.get("q-url-param-list", "").split(";"))
     unsigned = [f"{k}={v}" for k, v in _plain(params) if encode(k).lower() not in listed]
     if unsigned:
-        return [Finding("request.signature", "parameters sent but not signed: "
-                        + ", ".join(unsigned) + " (every parameter is signed, an empty one as "
-                        "name=; §4.3)", i)]  # fmt: skip
+        return [
+            Finding(
+                "request.signature",
+                "parameters sent but not signed: "
+                + ", ".join(unsigned)
+                + " (every parameter is signed, an empty one as "
+                "name=; §4.3)",
+                i,
+            )
+        ]
     return []
 
 
@@ -265,8 +295,13 @@ def _list_parameters(task: Task, hit: Hit, params: list, i: int) -> list[Finding
         {k for k in names if k in LIST_PARAMS and names.count(k) > 1}
     )
     if odd:
-        findings.append(Finding("request.unknown-parameter", "unknown or repeated: "
-                                + ", ".join(repr(k) for k in odd), i))  # fmt: skip
+        findings.append(
+            Finding(
+                "request.unknown-parameter",
+                "unknown or repeated: " + ", ".join(repr(k) for k in odd),
+                i,
+            )
+        )
     sent = {k: v for k, v in plain if k in LIST_PARAMS}
     wrong_value = False
     for name, want in task.params:
@@ -275,13 +310,24 @@ def _list_parameters(task: Task, hit: Hit, params: list, i: int) -> list[Finding
             continue
         wrong_value = True
         if "+" in want and got == want.replace("+", " ") and "+" in hit.raw_query:
-            findings.append(Finding("request.plus-as-space", f"{name}: the task's {want!r} arrives "
-                                    f"as {got!r}: the '+' was sent raw", i))  # fmt: skip
+            findings.append(
+                Finding(
+                    "request.plus-as-space",
+                    f"{name}: the task's {want!r} arrives as {got!r}: the '+' was sent raw",
+                    i,
+                )
+            )
         elif not got:
             findings.append(Finding("request.meaning", f"{name}={want!r} was not sent", i))
         else:
-            findings.append(Finding("request.encoding", f"{name}: the server decoded {got!r}; the "
-                                    f"application passed {want!r}{_hint(got, want)}", i))  # fmt: skip
+            findings.append(
+                Finding(
+                    "request.encoding",
+                    f"{name}: the server decoded {got!r}; the "
+                    f"application passed {want!r}{_hint(got, want)}",
+                    i,
+                )
+            )
     query = Query.from_params({k: v for k, v in sent.items() if k != "nextToken"})
     try:
         filters = parse_filters(query)
@@ -294,9 +340,14 @@ def _list_parameters(task: Task, hit: Hit, params: list, i: int) -> list[Finding
         changed = [f for f in vars(asked) if getattr(asked, f) != getattr(filters, f)]
         if changed:
             extra = sorted(set(sent) - {k for k, _ in task.params} - {"nextToken"})
-            findings.append(Finding("request.meaning", f"the request changes {', '.join(changed)}"
-                                    + (f" (it adds {', '.join(f'{k}={sent[k]}' for k in extra)})"
-                                       if extra else ""), i))  # fmt: skip
+            findings.append(
+                Finding(
+                    "request.meaning",
+                    f"the request changes {', '.join(changed)}"
+                    + (f" (it adds {', '.join(f'{k}={sent[k]}' for k in extra)})" if extra else ""),
+                    i,
+                )
+            )
     return findings
 
 
@@ -332,17 +383,29 @@ def _pagination(task: Task, list_hits: list[tuple[int, Hit]]) -> list[Finding]:
         sent = dict(_plain(params)).get("nextToken", "") if params is not None else ""
         if ended:
             why = "the last page" if task.walk else "the one page the task asked for"
-            findings.append(Finding("request.past-last-page", f"a request after {why} "
-                                    f"(nextToken={sent!r})", i))  # fmt: skip
+            findings.append(
+                Finding("request.past-last-page", f"a request after {why} (nextToken={sent!r})", i)
+            )
         elif sent != (issued or ""):
-            findings.append(Finding("request.token-echo", f"sent nextToken {sent!r}; the server "
-                                    f"issued {issued!r}{_hint(sent, issued or '')}", i))  # fmt: skip
+            findings.append(
+                Finding(
+                    "request.token-echo",
+                    f"sent nextToken {sent!r}; the server "
+                    f"issued {issued!r}{_hint(sent, issued or '')}",
+                    i,
+                )
+            )
         if hit.status == 200:
             issued = _next_token(hit)
             ended = not issued or not task.walk
     if task.walk and list_hits and list_hits[-1][1].status == 200 and issued:
-        findings.append(Finding("request.stopped-early", "the walk stopped at a page whose "
-                                f"NextToken is {issued!r}", list_hits[-1][0]))  # fmt: skip
+        findings.append(
+            Finding(
+                "request.stopped-early",
+                f"the walk stopped at a page whose NextToken is {issued!r}",
+                list_hits[-1][0],
+            )
+        )
     return findings
 
 
@@ -353,7 +416,9 @@ def _retry_after(value: str | None) -> float | None:
         return float(value)
     except ValueError:
         try:
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now().astimezone()).total_seconds())
+            return max(
+                0.0, (parsedate_to_datetime(value) - datetime.now().astimezone()).total_seconds()
+            )
         except (TypeError, ValueError):
             return None
 
@@ -367,11 +432,21 @@ def _retries(hits: list[Hit]) -> list[Finding]:
             wait = _retry_after(prev.response_header("Retry-After"))
             gap = nxt.arrived - prev.answered
             if wait is not None and gap + RETRY_SLACK < wait:
-                findings.append(Finding("request.retry-after", f"retried {gap:.2f} s after HTTP "
-                                        f"{prev.status} with Retry-After: {wait:g}", i))  # fmt: skip
+                findings.append(
+                    Finding(
+                        "request.retry-after",
+                        f"retried {gap:.2f} s after HTTP {prev.status} with Retry-After: {wait:g}",
+                        i,
+                    )
+                )
         elif 400 <= prev.status < 500:
-            findings.append(Finding("request.retried-4xx", f"the same request again after HTTP "
-                                    f"{prev.status} {_error_code(prev)}", i))  # fmt: skip
+            findings.append(
+                Finding(
+                    "request.retried-4xx",
+                    f"the same request again after HTTP {prev.status} {_error_code(prev)}",
+                    i,
+                )
+            )
     return findings
 
 
@@ -392,8 +467,9 @@ def _create_body(task: Task, hit: Hit, i: int) -> list[Finding]:
     diffs = _diffs(task.job or {}, element_json(root))
     if diffs:
         where, want, got = diffs[0]
-        return [Finding("request.body", f"{where}: sent {got!r}, the application passed "
-                        f"{want!r}", i)]  # fmt: skip
+        return [
+            Finding("request.body", f"{where}: sent {got!r}, the application passed {want!r}", i)
+        ]
     return []
 
 
@@ -422,8 +498,9 @@ def expect(ctx: Context) -> Expected:
     by_id = {j.job_id: j for j in ctx.known}
     if task.op == "list":
         try:
-            filters = parse_filters(task.query(),
-                                    clamp_size=scenario.behaviour.size_over_100 == "clamp")  # fmt: skip
+            filters = parse_filters(
+                task.query(), clamp_size=scenario.behaviour.size_over_100 == "clamp"
+            )
         except InvalidArgument:
             return Expected(error=(400, "InvalidArgument"))
         jobs = expected(ctx.known, filters)
@@ -451,10 +528,19 @@ def judge_result(ctx: Context) -> list[Finding]:
         return _judge_error(ctx, want, out.error)
     if want.jobs is None:
         status, code = want.error or (0, "")
-        return [Finding("result.error", f"the SDK returned {len(out.jobs)} job(s) and no error; "
-                        f"the service answers HTTP {status} {code}")]  # fmt: skip
+        return [
+            Finding(
+                "result.error",
+                f"the SDK returned {len(out.jobs)} job(s) and no error; "
+                f"the service answers HTTP {status} {code}",
+            )
+        ]
     findings = []
-    if ctx.task.op == "cancel" and (after := ctx.after(ctx.task.job_id)) and after.state != "Cancel":
+    if (
+        ctx.task.op == "cancel"
+        and (after := ctx.after(ctx.task.job_id))
+        and after.state != "Cancel"
+    ):
         findings.append(Finding("result.jobs", f"the job is {after.state}, not cancelled"))
     if not (want.optional_jobs and not out.jobs):
         findings += _judge_jobs(ctx, want.jobs, out.jobs)
@@ -471,21 +557,44 @@ def _judge_error(ctx: Context, want: Expected, error: dict[str, Any]) -> list[Fi
         if accepted is None or status != accepted[0]:
             continue
         if code != accepted[1]:
-            return [Finding("result.error-code", f"the SDK surfaced {shown}; the service's Code "
-                            f"is {accepted[1]!r}")]  # fmt: skip
+            return [
+                Finding(
+                    "result.error-code",
+                    f"the SDK surfaced {shown}; the service's Code is {accepted[1]!r}",
+                )
+            ]
         request_id = str(error.get("requestId") or "")
         server_ids = {_request_id(h) for h in served}
         if request_id and request_id not in server_ids:
-            return [Finding("result.error-code", f"the SDK surfaced RequestId {request_id!r}; "
-                            f"the service sent {sorted(server_ids)}")]  # fmt: skip
+            return [
+                Finding(
+                    "result.error-code",
+                    f"the SDK surfaced RequestId {request_id!r}; "
+                    f"the service sent {sorted(server_ids)}",
+                )
+            ]
         return []
     if want.error:
-        return [Finding("result.error", f"the SDK surfaced {shown}; the service answers HTTP "
-                        f"{want.error[0]} {want.error[1]}")]  # fmt: skip
-    refused = f" (the service refused the SDK's request: HTTP {served[-1].status} " \
-        f"{_error_code(served[-1])})" if served else ""  # fmt: skip
-    return [Finding("result.error", f"the SDK surfaced {shown}; the task's answer is "
-                    f"{len(want.jobs or [])} job(s){refused}")]  # fmt: skip
+        return [
+            Finding(
+                "result.error",
+                f"the SDK surfaced {shown}; the service answers HTTP "
+                f"{want.error[0]} {want.error[1]}",
+            )
+        ]
+    refused = (
+        f" (the service refused the SDK's request: HTTP {served[-1].status} "
+        f"{_error_code(served[-1])})"
+        if served
+        else ""
+    )
+    return [
+        Finding(
+            "result.error",
+            f"the SDK surfaced {shown}; the task's answer is "
+            f"{len(want.jobs or [])} job(s){refused}",
+        )
+    ]
 
 
 def _request_id(hit: Hit) -> str:
@@ -499,10 +608,11 @@ def _served_ids(hits: list[Hit]) -> list[str]:
     ids: list[str] = []
     for h in hits:
         if h.status == 200 and h.method == "GET" and h.path == PATH:
-            try:
-                ids += [el.findtext("JobId") or "" for el in safe_parse(h.response_body).iter("JobsDetail")]
-            except XMLProblem:
-                pass
+            with contextlib.suppress(XMLProblem):
+                ids += [
+                    el.findtext("JobId") or ""
+                    for el in safe_parse(h.response_body).iter("JobsDetail")
+                ]
     return ids
 
 
@@ -523,12 +633,22 @@ def _judge_jobs(ctx: Context, want: list[Job], got: list[dict[str, Any]]) -> lis
         instants = {j.job_id: j.created.timestamp() for j in want}
         moved = next(n for n, (g, w) in enumerate(zip(got_ids, want_ids, strict=True)) if g != w)
         if [instants[i] for i in got_ids] != [instants[i] for i in want_ids]:
-            findings.append(Finding("result.jobs", f"out of CreationTime order at position "
-                                    f"{moved + 1}: {got_ids[moved]} where {want_ids[moved]} "
-                                    "belongs"))  # fmt: skip
+            findings.append(
+                Finding(
+                    "result.jobs",
+                    f"out of CreationTime order at position "
+                    f"{moved + 1}: {got_ids[moved]} where {want_ids[moved]} "
+                    "belongs",
+                )
+            )
         elif ctx.task.op == "list" and got_ids != list(dict.fromkeys(_served_ids(ctx.hits))):
-            findings.append(Finding("result.jobs", f"jobs of equal CreationTime reordered at "
-                                    f"position {moved + 1}: not the order the service sent"))  # fmt: skip
+            findings.append(
+                Finding(
+                    "result.jobs",
+                    f"jobs of equal CreationTime reordered at "
+                    f"position {moved + 1}: not the order the service sent",
+                )
+            )
     findings += _judge_fields(want, got)
     return findings
 
@@ -552,8 +672,13 @@ def _judge_fields(want: list[Job], got: list[dict[str, Any]]) -> list[Finding]:
     findings = []
     for where, seen in diffs.items():
         job_id, w, g = seen[0]
-        findings.append(Finding("result.fields", f"{where} differs in {len(seen)} of {len(got)} "
-                                f"job(s); e.g. {job_id}: got {g!r}, want {w!r}"))  # fmt: skip
+        findings.append(
+            Finding(
+                "result.fields",
+                f"{where} differs in {len(seen)} of {len(got)} "
+                f"job(s); e.g. {job_id}: got {g!r}, want {w!r}",
+            )
+        )
     return findings
 
 
@@ -569,8 +694,11 @@ def _diffs(want: Any, got: Any, where: str = "") -> list[tuple[str, Any, Any]]:
     if isinstance(want, list):
         if not isinstance(got, list) or len(got) != len(want):
             return [(where, want, got)]
-        return [d for n, (w, g) in enumerate(zip(want, got, strict=True))
-                for d in _diffs(w, g, f"{where}[{n}]")]  # fmt: skip
+        return [
+            d
+            for n, (w, g) in enumerate(zip(want, got, strict=True))
+            for d in _diffs(w, g, f"{where}[{n}]")
+        ]
     return [] if _same_text(where.rpartition("/")[2], want, got) else [(where, want, got)]
 
 
@@ -610,6 +738,6 @@ def _judge_token(ctx: Context, reported: str | None) -> list[Finding]:
     token = served[0]
     if (token or "") == (reported or ""):
         return []
-    return [Finding("result.next-token", f"the SDK returned {reported!r}; the service sent "
-                    f"{token!r}")]  # fmt: skip
-
+    return [
+        Finding("result.next-token", f"the SDK returned {reported!r}; the service sent {token!r}")
+    ]

@@ -62,7 +62,7 @@ def parse_output(stdout: str) -> DriverOutput:
         if not isinstance(item, dict) or len(item) != 1:
             out.problems.append(f"line {number} is not an object with one key: {line[:120]!r}")
             continue
-        (key, value), = item.items()
+        ((key, value),) = item.items()
         if key == "job" and isinstance(value, dict):
             out.jobs.append(value)
         elif key == "error" and isinstance(value, dict):

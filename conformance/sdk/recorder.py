@@ -59,9 +59,9 @@ class Hit:
 class Recorder:
     """``Recorder(app, shape)`` is a WSGI app. ``begin()`` starts a task, ``take()`` ends it."""
 
-    def __init__(self, app: Callable, shape: Shape = Shape()) -> None:
+    def __init__(self, app: Callable, shape: Shape | None = None) -> None:
         self.app = app
-        self.shape = shape
+        self.shape = shape or Shape()
         self._lock = threading.Lock()
         self._hits: list[Hit] = []
         self._seen = 0  # requests since begin()
@@ -161,10 +161,19 @@ def _call(app: Callable, environ: dict) -> tuple[str, list[tuple[str, str]], byt
 
 def _slowdown(hit: Hit, retry_after: float) -> tuple[str, list[tuple[str, str]], bytes]:
     request_id = secrets.token_hex(12)
-    body = render_error("SlowDown", "Please reduce your request rate.", request_id,
-                        Resource=hit.path, TraceId=request_id)  # fmt: skip
-    headers = [("Content-Type", "application/xml"), ("Retry-After", f"{retry_after:g}"),
-               ("Server", "tencent-ci"), ("x-ci-request-id", request_id)]  # fmt: skip
+    body = render_error(
+        "SlowDown",
+        "Please reduce your request rate.",
+        request_id,
+        Resource=hit.path,
+        TraceId=request_id,
+    )
+    headers = [
+        ("Content-Type", "application/xml"),
+        ("Retry-After", f"{retry_after:g}"),
+        ("Server", "tencent-ci"),
+        ("x-ci-request-id", request_id),
+    ]
     return "503 Service Unavailable", headers, body
 
 

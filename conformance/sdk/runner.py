@@ -92,8 +92,7 @@ def parse_driver(command: str) -> list[str]:
 
 
 def driver_env(url: str, creds: Credentials, task: Task, timeout: float) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("COS_", "CI_CONFORMANCE_"))}  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COS_", "CI_CONFORMANCE_"))}
     env |= {
         protocol.ENDPOINT: url,
         protocol.BUCKET: BUCKET,
@@ -111,8 +110,14 @@ def driver_env(url: str, creds: Credentials, task: Task, timeout: float) -> dict
 def run_driver(argv: list[str], env: dict[str, str], timeout: float) -> DriverOutput:
     """Run the driver once; its output is bounded, a run past ``timeout`` is killed."""
     started = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
     stdout, stderr = _Capped(proc.stdout), _Capped(proc.stderr, 64 * 1024)
     timed_out = False
     try:
@@ -194,12 +199,15 @@ def run_scenario(
                 recorder.begin()
                 out = run_driver(argv, driver_env(server.url, creds, task, timeout), timeout)
                 hits = recorder.take()
-                findings = [] if out.unsupported else judge(
-                    Context(scenario, task, creds, hits, out, known, store.get)
-                )  # fmt: skip
+                findings = (
+                    []
+                    if out.unsupported
+                    else judge(Context(scenario, task, creds, hits, out, known, store.get))
+                )
                 outcome = "skipped" if out.unsupported else ("failed" if findings else "passed")
-                results.append(TaskResult(scenario.name, task, outcome, findings, out, hits,
-                                          out.seconds))  # fmt: skip
+                results.append(
+                    TaskResult(scenario.name, task, outcome, findings, out, hits, out.seconds)
+                )
     finally:
         store.close()
     return ScenarioResult(scenario, results, time.monotonic() - started)

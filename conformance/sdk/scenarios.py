@@ -61,8 +61,8 @@ class Scenario:
     covers: str
     dataset: Callable[[], list[Job]]
     tasks: Callable[[list[Job]], list[Task]]
-    behaviour: Behaviour = Behaviour()
-    shape: Shape = Shape()
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    shape: Shape = field(default_factory=Shape)
     temporary: bool = False
 
     def credentials(self) -> Credentials:
@@ -88,8 +88,13 @@ class Scenario:
     def describe(self) -> dict[str, Any]:
         changed = {k: v for k, v in vars(self.behaviour).items() if v != getattr(Behaviour(), k)}
         shape = {k: v for k, v in vars(self.shape).items() if v}
-        return {"name": self.name, "covers": self.covers, "behaviour": changed, "shape": shape,
-                "temporary_credentials": self.temporary}  # fmt: skip
+        return {
+            "name": self.name,
+            "covers": self.covers,
+            "behaviour": changed,
+            "shape": shape,
+            "temporary_credentials": self.temporary,
+        }
 
 
 class OpaqueTokens(Emulator):
@@ -124,8 +129,13 @@ def page(task_id: str, about: str, **params: str) -> Task:
 
 
 def _wire(params: dict[str, str]) -> dict[str, str]:
-    names = {"order": "orderByTime", "start": "startCreationTime", "end": "endCreationTime",
-             "workflow": "workflowId", "job": "jobId"}  # fmt: skip
+    names = {
+        "order": "orderByTime",
+        "start": "startCreationTime",
+        "end": "endCreationTime",
+        "workflow": "workflowId",
+        "job": "jobId",
+    }
     return {names.get(k, k): v for k, v in params.items()}
 
 
@@ -138,10 +148,22 @@ def walk_filtered(jobs: list[Job], size: int = 4) -> Task:
     ordered = sorted(jobs, key=lambda j: j.created)
     start = format_time(ordered[len(ordered) // 5].created, 480)
     end = format_time(ordered[len(ordered) * 4 // 5].created, -300)
-    params = _wire(dict(type="Job", states="Running,Failed,Success", order="Asc", start=start,
-                        end=end, size=str(size)))  # fmt: skip
-    return Task("walk-filtered", "list", "type, a states list, Asc, a window in +0800 and -0500",
-                tuple(params.items()))  # fmt: skip
+    params = _wire(
+        dict(
+            type="Job",
+            states="Running,Failed,Success",
+            order="Asc",
+            start=start,
+            end=end,
+            size=str(size),
+        )
+    )
+    return Task(
+        "walk-filtered",
+        "list",
+        "type, a states list, Asc, a window in +0800 and -0500",
+        tuple(params.items()),
+    )
 
 
 def walk_name(task_id: str, name: str, size: int = 2) -> Task:
@@ -159,8 +181,14 @@ def get_missing() -> Task:
 
 
 def wrong_key() -> Task:
-    return Task("wrong-key", "list", "signed with a wrong SecretKey: the auth error, surfaced",
-                (("size", "5"),), walk=False, credentials="wrong-key")  # fmt: skip
+    return Task(
+        "wrong-key",
+        "list",
+        "signed with a wrong SecretKey: the auth error, surfaced",
+        (("size", "5"),),
+        walk=False,
+        credentials="wrong-key",
+    )
 
 
 def create() -> Task:
@@ -170,7 +198,10 @@ def create() -> Task:
         "Input": {"Prefix": "input/sdk/"},
         "Operation": {
             "WorkflowIds": "w0123456789abcdef0123456789abcdef",
-            "TimeInterval": {"Start": "2024-01-01T00:00:00+0800", "End": "2024-02-01T00:00:00+0800"},
+            "TimeInterval": {
+                "Start": "2024-01-01T00:00:00+0800",
+                "End": "2024-02-01T00:00:00+0800",
+            },
         },
     }
     return Task("create", "create", "create a Workflow job (name needs escaping)", job=job)
@@ -196,8 +227,10 @@ def generated(n: int, seed: int, shape: str = "mixed") -> Callable[[], list[Job]
 
 def _non_ascii() -> list[Job]:
     jobs = list(generate(30, 17))
-    return [replace(j, name=NON_ASCII[i % len(NON_ASCII)]) if i % 3 == 0 else j
-            for i, j in enumerate(jobs)]  # fmt: skip
+    return [
+        replace(j, name=NON_ASCII[i % len(NON_ASCII)]) if i % 3 == 0 else j
+        for i, j in enumerate(jobs)
+    ]
 
 
 def _baseline_tasks(jobs: list[Job]) -> list[Task]:
@@ -206,10 +239,18 @@ def _baseline_tasks(jobs: list[Job]) -> list[Task]:
         walk_all(7),
         walk_filtered(jobs),
         page("page", "the first page only", size="5"),
-        walk("walk-workflow", "one workflow's jobs", type="Workflow", workflowId=workflow,
-             size="2"),  # fmt: skip
-        walk("walk-empty-params", "empty parameters, which mean absent", type="", workflowId="",
-             jobId="", name="", size="25"),  # fmt: skip
+        walk(
+            "walk-workflow", "one workflow's jobs", type="Workflow", workflowId=workflow, size="2"
+        ),
+        walk(
+            "walk-empty-params",
+            "empty parameters, which mean absent",
+            type="",
+            workflowId="",
+            jobId="",
+            name="",
+            size="25",
+        ),
         get(jobs[3]),
         get_missing(),
         wrong_key(),
@@ -264,8 +305,9 @@ def _get_and_walk(size: int) -> Callable[[list[Job]], list[Task]]:
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in [
-        Scenario("baseline", "the emulator's defaults: every task", generated(60, 11),
-                 _baseline_tasks),  # fmt: skip
+        Scenario(
+            "baseline", "the emulator's defaults: every task", generated(60, 11), _baseline_tasks
+        ),
         Scenario(
             "last-token-absent",
             "§6 NextToken on the last page: no element at all",
@@ -280,10 +322,20 @@ SCENARIOS: dict[str, Scenario] = {
             lambda jobs: [walk_all(8), page("page-all", "one page holding every job", size="24")],
             Behaviour(full_last_page="token"),
         ),
-        Scenario("size-clamped", "§6 size > 100: clamped to 100", generated(130, 14),
-                 _clamped_tasks, Behaviour(size_over_100="clamp")),  # fmt: skip
-        Scenario("size-refused", "§6 size > 100: 400 InvalidArgument", generated(130, 14),
-                 _refused_tasks, Behaviour(size_over_100="refuse")),  # fmt: skip
+        Scenario(
+            "size-clamped",
+            "§6 size > 100: clamped to 100",
+            generated(130, 14),
+            _clamped_tasks,
+            Behaviour(size_over_100="clamp"),
+        ),
+        Scenario(
+            "size-refused",
+            "§6 size > 100: 400 InvalidArgument",
+            generated(130, 14),
+            _refused_tasks,
+            Behaviour(size_over_100="refuse"),
+        ),
         Scenario(
             "auth-401-ci",
             "§6 auth failures: 401 with CI codes; CI error bodies (TraceId, no Resource)",
@@ -298,17 +350,38 @@ SCENARIOS: dict[str, Scenario] = {
             lambda jobs: [wrong_key(), get_missing()],
             Behaviour(auth_errors="cos", error_extras="resource"),
         ),
-        Scenario("pretty-xml", "pretty-printed XML (indented, every response)",
-                 generated(20, 16), lambda jobs: [walk_all(7), get(jobs[1]), get_missing()],
-                 shape=Shape(pretty=True)),  # fmt: skip
-        Scenario("extra-elements", "unknown extra elements in Response, JobsDetail, Operation",
-                 generated(20, 16), _get_and_walk(7), shape=Shape(extras=True)),  # fmt: skip
-        Scenario("single-jobsdetail", "pages holding a single JobsDetail", generated(40, 18),
-                 _single_tasks),  # fmt: skip
-        Scenario("escaped-names", "names that need XML escaping (& < > quotes ]]>)",
-                 generated(30, 19, "escaping"), _escaped_tasks),  # fmt: skip
-        Scenario("non-ascii-names", "non-ASCII names, and names with URL-reserved characters",
-                 _non_ascii, _non_ascii_tasks),  # fmt: skip
+        Scenario(
+            "pretty-xml",
+            "pretty-printed XML (indented, every response)",
+            generated(20, 16),
+            lambda jobs: [walk_all(7), get(jobs[1]), get_missing()],
+            shape=Shape(pretty=True),
+        ),
+        Scenario(
+            "extra-elements",
+            "unknown extra elements in Response, JobsDetail, Operation",
+            generated(20, 16),
+            _get_and_walk(7),
+            shape=Shape(extras=True),
+        ),
+        Scenario(
+            "single-jobsdetail",
+            "pages holding a single JobsDetail",
+            generated(40, 18),
+            _single_tasks,
+        ),
+        Scenario(
+            "escaped-names",
+            "names that need XML escaping (& < > quotes ]]>)",
+            generated(30, 19, "escaping"),
+            _escaped_tasks,
+        ),
+        Scenario(
+            "non-ascii-names",
+            "non-ASCII names, and names with URL-reserved characters",
+            _non_ascii,
+            _non_ascii_tasks,
+        ),
         Scenario(
             "creation-time-ties",
             "§6 ties in CreationTime across page edges (ties ordered by JobId ascending)",
@@ -316,16 +389,34 @@ SCENARIOS: dict[str, Scenario] = {
             _ties_tasks,
             Behaviour(ties="job-id-asc"),
         ),
-        Scenario("slowdown-503", "one 503 SlowDown with Retry-After: 2 per task",
-                 generated(25, 21), _get_and_walk(10), shape=Shape(slowdown=2)),  # fmt: skip
-        Scenario("slow-first-byte", "the first response of each task starts after 1.5 s",
-                 generated(20, 22), _get_and_walk(7), shape=Shape(first_byte_delay=1.5)),  # fmt: skip
-        Scenario("temporary-credentials", "temporary credentials: the security token is required",
-                 generated(20, 23), lambda jobs: [walk_all(6), get(jobs[0]), create()],
-                 temporary=True),  # fmt: skip
-        Scenario("opaque-tokens", "NextTokens that need percent-encoding and XML escaping",
-                 generated(30, 24), lambda jobs: [walk_all(4), walk_filtered(jobs, 3)],
-                 shape=Shape(opaque_tokens=True)),  # fmt: skip
+        Scenario(
+            "slowdown-503",
+            "one 503 SlowDown with Retry-After: 2 per task",
+            generated(25, 21),
+            _get_and_walk(10),
+            shape=Shape(slowdown=2),
+        ),
+        Scenario(
+            "slow-first-byte",
+            "the first response of each task starts after 1.5 s",
+            generated(20, 22),
+            _get_and_walk(7),
+            shape=Shape(first_byte_delay=1.5),
+        ),
+        Scenario(
+            "temporary-credentials",
+            "temporary credentials: the security token is required",
+            generated(20, 23),
+            lambda jobs: [walk_all(6), get(jobs[0]), create()],
+            temporary=True,
+        ),
+        Scenario(
+            "opaque-tokens",
+            "NextTokens that need percent-encoding and XML escaping",
+            generated(30, 24),
+            lambda jobs: [walk_all(4), walk_filtered(jobs, 3)],
+            shape=Shape(opaque_tokens=True),
+        ),
     ]
 }
 
@@ -338,8 +429,11 @@ def _build(name: str) -> tuple[list[Job], list[Task]]:
     ids = [t.id for t in tasks]
     assert len(ids) == len(set(ids)), f"{name}: task ids repeat"
     for t in tasks:  # a task that finds nothing would prove little
-        if t.op == "list" and t.credentials == "valid" and not t.id.startswith(("page-size",
-                                                                                 "walk-size-150")):  # fmt: skip
+        if (
+            t.op == "list"
+            and t.credentials == "valid"
+            and not t.id.startswith(("page-size", "walk-size-150"))
+        ):
             assert expected(jobs, parse_filters(t.query())), f"{name}/{t.id} matches no job"
     return jobs, tasks
 
