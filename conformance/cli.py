@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--list-faults", action="store_true", help="describe every fault switch")
     serve.add_argument("--list-behaviours", action="store_true", help="list the open-point choices")
+    serve.add_argument("--scenario", help="serve one SDK scenario (see ci-conformance sdk --list)")
 
     sub.add_parser("list-checks", help="list every check: name, category, clause")
 
@@ -87,7 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     kill.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
     kill.add_argument("--examples-profile", default="dev", choices=["dev", "ci", "thorough"])
 
+    from .sdk.cli import add_commands as add_sdk_commands
+
+    add_sdk_commands(sub)
+
     args = parser.parse_args(argv)
+    if args.command in ("sdk", "sdk-kill-matrix"):
+        from .sdk.cli import main as sdk_main
+
+        return sdk_main(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "list-checks":
@@ -168,6 +177,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.list_behaviours:
         print(Behaviour.describe().replace("; ", "\n"))
         return EXIT_OK
+    if args.scenario:
+        from .sdk.cli import serve as serve_scenario
+
+        return serve_scenario(args)
     if len(args.secret_id) != len(args.secret_key) or len(args.security_token) > len(
         args.secret_id or [0]
     ):
