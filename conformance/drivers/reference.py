@@ -38,6 +38,17 @@ FAULTS = {
     "retry-400": "retries a 4xx once",
     "first-jobsdetail-only": "reads only the first JobsDetail of each page",
     "drop-time-offset": "drops the UTC offset of CreationTime, StartTime and EndTime",
+    # Beyond the issue's ten: one typical bug for each remaining rule of the judge.
+    "expired-signature": "signs with a key time that ended an hour ago",
+    "no-security-token": "leaves the temporary credentials' security token out",
+    "unknown-parameter": "adds a parameter of its own (pageSize)",
+    "encode-twice": "percent-encodes every value twice",
+    "drop-states": "never sends the states filter",
+    "wrong-path": "gets a job from /inventorytriggerjobs/<JobId>",
+    "swallow-errors": "prints no error when the service answers one",
+    "error-without-code": "surfaces errors without their Code",
+    "lose-next-token": "returns no NextToken for a page that has one",
+    "body-without-input": "creates jobs without their Input",
 }
 VARIANTS = {
     "presign": "puts the signature in the query string (a presigned URL)",
@@ -74,6 +85,8 @@ class Client:
         if "space-as-plus" in self.variants:
             return urlencode(params)
         safe = "-_.~+" if "plus-raw" in self.faults else "-_.~"
+        if "encode-twice" in self.faults:
+            params = [(k, encode(v)) for k, v in params]
         return "&".join(
             f"{quote(k.encode(), safe=safe)}={quote(v.encode(), safe=safe)}" for k, v in params
         )
@@ -84,14 +97,15 @@ class Client:
         host = netloc.hostname if "bare-host" in self.variants else netloc.netloc
         headers = dict(headers)
         token_header = TOKEN_HEADERS[0] if "x-cos-token" in self.variants else TOKEN_HEADERS[1]
-        if self.creds.token and "presign" not in self.variants:
-            headers[token_header] = self.creds.token
+        token = None if "no-security-token" in self.faults else self.creds.token
+        if token and "presign" not in self.variants:
+            headers[token_header] = token
         signed = list(params)
         if "sign-lowercase" in self.faults:
             signed = [(k.lower(), v.lower()) for k, v in signed]
         if "sign-drop-empty" in self.faults:
             signed = [(k, v) for k, v in signed if v != ""]
-        now = int(time.time())
+        now = int(time.time()) - (3600 + 900 if "expired-signature" in self.faults else 0)
         sig = sign(
             self.creds.secret_key,
             method,
@@ -103,8 +117,8 @@ class Client:
         query = self._query(params)
         if "presign" in self.variants:
             extra = sig.fields(self.creds.secret_id)
-            if self.creds.token:
-                extra[TOKEN_HEADERS[0]] = self.creds.token
+            if token:
+                extra[TOKEN_HEADERS[0]] = token
             query = "&".join(p for p in (query, urlencode(extra, quote_via=quote)) if p)
         else:
             headers["Authorization"] = sig.authorization(self.creds.secret_id)
@@ -158,8 +172,11 @@ class Client:
         params = [
             (k, v)
             for k, v in task.get("params", {}).items()
-            if v != "" or "omit-empty" not in self.variants
+            if (v != "" or "omit-empty" not in self.variants)
+            and (k != "states" or "drop-states" not in self.faults)
         ]
+        if "unknown-parameter" in self.faults:
+            params.append(("pageSize", "10"))
         token, again = "", 0
         while True:
             sent = encode(token) if "token-reencode" in self.faults else token
@@ -167,7 +184,7 @@ class Client:
             got = self.emit(root)
             following = root.findtext("NextToken") or ""
             if not task.get("walk", True):
-                _print({"nextToken": following})
+                _print({"nextToken": "" if "lose-next-token" in self.faults else following})
                 return
             if "first-page-only" in self.faults:
                 return
@@ -221,16 +238,23 @@ def main(argv: list[str] | None = None) -> int:
         if op == "list":
             client.list(task)
         elif op == "get":
-            client.emit(client.call("GET", f"{PATH}/{task['jobId']}"))
+            path = PATH + ("s" if "wrong-path" in client.faults else "")
+            client.emit(client.call("GET", f"{path}/{task['jobId']}"))
         elif op == "cancel":
             client.emit(client.call("PUT", f"{PATH}/{task['jobId']}", [("cancel", "")]))
         elif op == "create":
-            body = ET.tostring(_xml("Request", task["job"]), encoding="utf-8")
+            job = dict(task["job"])
+            if "body-without-input" in client.faults:
+                job.pop("Input")
+            body = ET.tostring(_xml("Request", job), encoding="utf-8")
             client.emit(client.call("POST", PATH, body=body))
         else:
             return protocol.EXIT_UNSUPPORTED
     except ServiceError as exc:
-        _print({"error": exc.error})
+        if "error-without-code" in client.faults:
+            exc.error["code"] = ""
+        if "swallow-errors" not in client.faults:
+            _print({"error": exc.error})
     except requests.RequestException as exc:
         _print({"error": {"status": None, "code": type(exc).__name__, "message": str(exc)}})
     return protocol.EXIT_DONE

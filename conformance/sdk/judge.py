@@ -198,7 +198,7 @@ def judge_requests(ctx: Context) -> list[Finding]:
             findings.append(
                 Finding(
                     "request.target",
-                    f"the {task.op} task sent {hit.method} {hit.path}?{hit.raw_query[:200]}",
+                    f"the {task.op} task sent {hit.method} {_target_text(hit)}",
                     i,
                 )
             )
@@ -211,6 +211,10 @@ def judge_requests(ctx: Context) -> list[Finding]:
         findings += _pagination(task, list_hits)
     findings += _retries(hits)
     return _first_per_rule(findings)
+
+
+def _target_text(hit: Hit) -> str:
+    return hit.path + (f"?{hit.raw_query[:200]}" if hit.raw_query else "")
 
 
 def _first_per_rule(findings: list[Finding]) -> list[Finding]:
@@ -351,7 +355,16 @@ def _list_parameters(task: Task, hit: Hit, params: list, i: int) -> list[Finding
     return findings
 
 
+def _short(text: str | None, limit: int = 64) -> str:
+    """A long token, shortened for a message (both ends kept)."""
+    if text is None or len(text) <= limit:
+        return repr(text)
+    return repr(text[:40] + "…" + text[-16:])
+
+
 def _hint(got: str, want: str) -> str:
+    if "+" in want and got == want.replace("+", " "):
+        return " (a '+' sent raw arrives as a space)"
     if unquote(got) == want:
         return " (encoded twice)"
     if got == unquote(want):
@@ -384,14 +397,16 @@ def _pagination(task: Task, list_hits: list[tuple[int, Hit]]) -> list[Finding]:
         if ended:
             why = "the last page" if task.walk else "the one page the task asked for"
             findings.append(
-                Finding("request.past-last-page", f"a request after {why} (nextToken={sent!r})", i)
+                Finding(
+                    "request.past-last-page", f"a request after {why} (nextToken={_short(sent)})", i
+                )
             )
         elif sent != (issued or ""):
             findings.append(
                 Finding(
                     "request.token-echo",
-                    f"sent nextToken {sent!r}; the server "
-                    f"issued {issued!r}{_hint(sent, issued or '')}",
+                    f"sent nextToken {_short(sent)}; the server "
+                    f"issued {_short(issued)}{_hint(sent, issued or '')}",
                     i,
                 )
             )
@@ -402,7 +417,7 @@ def _pagination(task: Task, list_hits: list[tuple[int, Hit]]) -> list[Finding]:
         findings.append(
             Finding(
                 "request.stopped-early",
-                f"the walk stopped at a page whose NextToken is {issued!r}",
+                f"the walk stopped at a page whose NextToken is {_short(issued)}",
                 list_hits[-1][0],
             )
         )
@@ -739,5 +754,8 @@ def _judge_token(ctx: Context, reported: str | None) -> list[Finding]:
     if (token or "") == (reported or ""):
         return []
     return [
-        Finding("result.next-token", f"the SDK returned {reported!r}; the service sent {token!r}")
+        Finding(
+            "result.next-token",
+            f"the SDK returned {_short(reported)}; the service sent {_short(token)}",
+        )
     ]

@@ -53,6 +53,16 @@ FAULT_CASES = [
     _fault("retry-400", "size-refused", "page-size-150", "request.retried-4xx"),
     _fault("first-jobsdetail-only", "baseline", "walk-all", "result.jobs", "missing"),
     _fault("drop-time-offset", "baseline", "get", "result.fields", "CreationTime"),
+    _fault("expired-signature", "baseline", "get", "request.signature", "window has ended"),
+    _fault("no-security-token", "temporary-credentials", "get", "request.security-token"),
+    _fault("unknown-parameter", "baseline", "page", "request.unknown-parameter", "pageSize"),
+    _fault("encode-twice", "non-ascii-names", "walk-name-0", "request.encoding", "encoded twice"),
+    _fault("drop-states", "baseline", "walk-filtered", "request.meaning", "states"),
+    _fault("wrong-path", "baseline", "get", "request.target", "/inventorytriggerjobs/"),
+    _fault("swallow-errors", "baseline", "get-missing", "result.error", "no error"),
+    _fault("error-without-code", "baseline", "get-missing", "result.error-code", "NoSuchJob"),
+    _fault("lose-next-token", "baseline", "page", "result.next-token"),
+    _fault("body-without-input", "baseline", "create", "request.body", "Input"),
 ]
 VARIANT_CASES = [
     Case("variant", "presign", ("baseline",), ("walk-filtered", "get", "create")),
