@@ -66,11 +66,13 @@ def main(args: argparse.Namespace) -> int:
     report_dir = Path(args.report_dir)
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
-        runner.select_tasks(chosen, _names(args.tasks))
+        plan = runner.select_tasks(chosen, _names(args.tasks))
         runner.parse_driver(args.driver)
     except (ValueError, OSError) as exc:
         return _usage(str(exc))
-    print(f"ci-conformance sdk: {len(chosen)} scenarios, driver: {args.driver}", flush=True)
+    tasks = sum(len(t) for _, t in plan)
+    print(f"ci-conformance sdk: {tasks} tasks in {len(plan)} scenarios, driver: {args.driver}",
+          flush=True)  # fmt: skip
     run = runner.run(
         args.driver,
         chosen,
