@@ -110,7 +110,7 @@ def _verdict(summary: dict, report_dir: Path) -> None:
         print(f"  {rule:<26} {r['count']:>3} task(s)  {r['clause']}")
     if summary["verdict"] == "unusable":
         print(
-            "\nThe driver produced nothing usable (it failed, hung or printed no JSON lines); "
+            "\nThe driver produced nothing usable (it failed, hung, printed no JSON lines or supports no task); "
             "see its stderr in the report."
         )
     print(
@@ -124,6 +124,10 @@ def serve(args: argparse.Namespace) -> int:
     from ..emulator.server import EmulatorServer
     from . import protocol, scenarios
 
+    mixed = [f for f in ("jobs", "load", "fault", "behaviour", "secret_id") if getattr(args, f)]
+    if mixed:
+        return _usage(f"--scenario brings its own data, keys and behaviour; drop "
+                      f"{', '.join('--' + f.replace('_', '-') for f in mixed)}")  # fmt: skip
     try:
         (scenario,) = scenarios.select([args.scenario])
         store, app = scenario.serve()
