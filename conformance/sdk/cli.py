@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNUSABLE = 0, 1, 2, 3
+from ..cli import EXIT_OK, EXIT_UNREACHABLE, EXIT_VIOLATIONS, _usage
+
+EXIT_UNUSABLE = EXIT_UNREACHABLE  # as `run`: 3 when the other side answers nothing usable
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -158,8 +159,3 @@ def serve(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return EXIT_OK
-
-
-def _usage(message: str) -> int:
-    print(f"ci-conformance: {message}", file=sys.stderr)
-    return EXIT_USAGE
