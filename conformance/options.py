@@ -35,6 +35,7 @@ OPTIONS = [
     Option("--rate-limit", "CI_CONFORMANCE_RATE_LIMIT", "most requests per second, e.g. 5 or 5/s"),
     Option("--timeout", "CI_CONFORMANCE_TIMEOUT", "seconds per request (default 10)"),
     Option("--max-requests", "CI_CONFORMANCE_MAX_REQUESTS", "request budget; checks past it are skipped"),
+    Option("--consistency-window", "CI_CONFORMANCE_CONSISTENCY_WINDOW", "seconds a write may take to show in reads (an eventually consistent service; default 0)"),
     Option("--profile", "CI_CONFORMANCE_PROFILE", "TOML file pinning open points of API-NOTES §6"),
     Option("--seed", "CI_CONFORMANCE_SEED", "seed of generation and of the emulator's dataset (default 0)"),
     Option("--max-examples", "CI_CONFORMANCE_MAX_EXAMPLES", "examples per check (overrides --examples-profile)"),
@@ -67,6 +68,7 @@ class Settings:
     rate_limit: float | None = None
     timeout: float = 10.0
     max_requests: int | None = None
+    consistency_window: float = 0.0
     profile: dict[str, str] = field(default_factory=dict)
     seed: int = 0
     examples: int = EXAMPLES["ci"]
@@ -128,6 +130,10 @@ def read(get: Callable[[str], object]) -> Settings:
         )
     if raw["timeout"]:
         s.timeout = _number(float, "--timeout", str(raw["timeout"]), 0.001)
+    if raw["consistency_window"]:
+        s.consistency_window = _number(
+            float, "--consistency-window", str(raw["consistency_window"]), 0
+        )
     if raw["max_requests"]:
         s.max_requests = int(_number(int, "--max-requests", str(raw["max_requests"]), 1))
     if raw["seed"]:

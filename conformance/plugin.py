@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS
 from .client import Client, TargetError, redact
 from .options import OPTIONS, TEMPORARY, Settings, dest, read
 from .report import HtmlHooks, build_summary, describe, failure_html, failure_record, write_json
@@ -63,13 +64,17 @@ class Target:
             rate_limit=s.rate_limit,
             max_requests=s.max_requests,
         )
-        return Session(
+        session = Session(
             client,
             allow_writes=s.allow_writes or self.server is not None,
             known_jobs=self.known_jobs,
             profile=s.profile,
             seed_when_empty=s.allow_writes,  # only when the user allowed writes explicitly
+            observers=(EXCHANGE_OBSERVERS, PAGE_OBSERVERS),
         )
+        session.seed, session.examples = s.seed, s.examples
+        session.consistency_window = s.consistency_window
+        return session
 
     def _start_emulator(self) -> str:
         from .emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
@@ -193,6 +198,9 @@ class _Recorder:
             "outcome": outcome,
             "elapsed_s": round(time.monotonic() - self.started, 2),
         }
+        if "examples" in props:
+            entry["examples"] = props["examples"]
+            entry["examples_with_jobs"] = props["examples_with_jobs"]
         if report.skipped and isinstance(report.longrepr, tuple):
             entry["reason"] = report.longrepr[2].removeprefix("Skipped: ")
         if report.failed:

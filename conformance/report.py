@@ -114,6 +114,14 @@ def build_summary(
         "requests": session.client.requests_made,
         "retries": session.client.retries_made,
         "counts": counts,
+        "coverage": session.coverage.report(
+            session.census_taken, bool(session.client.credentials.token)
+        ),
+        "behaviour": session.coverage.fingerprint(),
+        "consistency_window": {
+            "allowed_s": session.consistency_window,
+            "waits_s": session.consistency_waits,
+        },
         "results": results,
         "failures": [
             r["failure"] | {"category": r["category"], "elapsed_s": r["elapsed_s"]}
@@ -179,7 +187,29 @@ def summary_html(summary: dict) -> str:
         + "".join(f"<tr><td>{e(k)}</td><td>{e(str(v))}</td></tr>" for k, v in facts)
         + "</table>"
         + (f"<h3>Failures</h3><ol id='cc-failures'>{failures}</ol>" if failures else "")
+        + coverage_html(summary.get("coverage"))
         + "</div>"
+    )
+
+
+def coverage_html(coverage: dict | None) -> str:
+    """What the inputs exercised: a row per dimension, with what was missed."""
+    if not coverage:
+        return ""
+    e = html.escape
+    rows = []
+    for dim, cells in coverage.items():
+        reached, missed = cells["reached"], cells["missed"]
+        possible = len(reached) + len(missed)
+        rows.append(
+            f"<tr><th>{e(dim)}</th><td class='{'cc-bad' if missed else ''}'>{len(reached)} / {possible}</td>"
+            f"<td>{e(', '.join(missed)) or '-'}</td><td>{e(', '.join(cells['out_of_reach'])) or '-'}</td></tr>"
+        )
+    return (
+        "<h3>Coverage: what the inputs exercised</h3><table class='cc-matrix' id='cc-coverage'>"
+        "<tr><th>dimension</th><th>cells reached</th><th>missed</th><th>out of the data's reach</th></tr>"
+        + "".join(rows)
+        + "</table>"
     )
 
 

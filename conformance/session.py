@@ -6,23 +6,22 @@ same walk pay for it once. The census is one unfiltered walk that strategies dra
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from .client import Client, Exchange
+from .coverage import Coverage
 from .query import Query
-from .xmlmodel import (
-    Job,
-    ListResponse,
-    XMLProblem,
-    parse_error,
-    parse_list,
-    safe_parse,
-    validate,
-    validate_list,
-)
+from .xmlmodel import Job, ListResponse, XMLProblem, parse_error, parse_list
+
+Finding = tuple[str, str]
+"""(check name, message): what an observer saw wrong in one response."""
+ExchangeObserver = Callable[[Exchange], list[Finding]]
+PageObserver = Callable[[Query, ListResponse], list[Finding]]
 
 
 class CheckFailure(AssertionError):
@@ -77,11 +76,12 @@ class Walk:
 
 @dataclass
 class Observation:
-    """A response-level finding seen anywhere in the run, reported by the schema checks."""
+    """A finding seen anywhere in the run, reported by its observed check."""
 
     check: str
     message: str
     exchange: Exchange
+    query: Query | None = None
 
 
 MAX_WALK_PAGES = 2000
@@ -116,6 +116,7 @@ class Session:
         profile: dict[str, str] | None = None,  # open points pinned (PROFILE_CHOICES)
         census_limit: int = 10_000,
         seed_when_empty: bool = False,
+        observers: tuple[list[ExchangeObserver], list[PageObserver]] = ([], []),
     ) -> None:
         self.client = client
         self.allow_writes = allow_writes
@@ -125,20 +126,33 @@ class Session:
         self.seed_when_empty = seed_when_empty
         self.exchanges: list[Exchange] = []
         self.observations: dict[str, Observation] = {}
+        self.exchange_observers, self.page_observers = observers
+        self.coverage = Coverage()
+        self.seed = 0  # the run's seed and examples per check, for checks that run hypothesis
+        self.examples = 20
+        self.consistency_window = 0.0  # seconds a write may take to show (a live service)
+        self.consistency_waits: list[float] = []
+        self.pages_seen = 0  # pages and jobs the checks looked at, cached walks included
+        self.jobs_seen = 0
         self._walks: dict[tuple, Walk] = {}
         self._census: list[Job] | None = None
         self._census_complete = False
         self._lock = threading.Lock()
-        self.observers: list[Callable[[Exchange], list[tuple[str, str]]]] = [schema_findings]
 
     # --- requests -----------------------------------------------------------------------
 
     def record(self, exchange: Exchange) -> Exchange:
         self.exchanges.append(exchange)
-        for observe in self.observers:
-            for check, message in observe(exchange):
-                self.observations.setdefault(check, Observation(check, message, exchange))
+        for observe in self.exchange_observers:
+            self._observe(observe(exchange), exchange)
+        if exchange.status >= 400:
+            with contextlib.suppress(XMLProblem):
+                self.coverage.error(parse_error(exchange.body, check=False).extra)
         return exchange
+
+    def _observe(self, findings: list[Finding], ex: Exchange, query: Query | None = None) -> None:
+        for check, message in findings:
+            self.observations.setdefault(check, Observation(check, message, ex, query))
 
     def send(
         self, method: str = "GET", path: str = "/inventorytriggerjob", params=None, **kw
@@ -146,26 +160,43 @@ class Session:
         return self.record(self.client.request(method, path, params, **kw))
 
     def list(self, query: Query, **kw) -> Exchange:
-        return self.send("GET", params=query.params(), **kw)
+        return self._fetch(query, **kw)[0]
+
+    def _fetch(self, query: Query, **kw) -> tuple[Exchange, ListResponse | XMLProblem | None]:
+        """A list request; a 200 answer is parsed and every page observer sees it."""
+        ex = self.send("GET", params=query.params(), **kw)
+        self.coverage.sent(query)
+        if ex.status != 200:
+            return ex, None
+        try:
+            body = parse_list(ex.body, check=False)
+        except XMLProblem as exc:
+            return ex, exc
+        for observe in self.page_observers:
+            self._observe(observe(query, body), ex, query)
+        return ex, body
 
     def page(self, query: Query) -> Page:
         """One page that must be a usable 200 list response; otherwise the check fails."""
-        ex = self.list(query)
-        if ex.status != 200:
+        ex, body = self._fetch(query)
+        if body is None:
             raise CheckFailure(
                 f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex]
             )
-        try:
-            return Page(ex, parse_list(ex.body, check=False))
-        except XMLProblem as exc:
-            raise CheckFailure(f"the list response is not usable XML: {exc}", query, [ex]) from None
+        if isinstance(body, XMLProblem):
+            raise CheckFailure(f"the list response is not usable XML: {body}", query, [ex])
+        self.pages_seen += 1
+        self.jobs_seen += len(body.jobs)
+        return Page(ex, body)
 
-    def walk(self, query: Query) -> Walk:
-        """Walk ``query`` to its end (cached). Fails on an endless or looping token."""
+    def walk(self, query: Query, cached: bool = True) -> Walk:
+        """Walk ``query`` to its end (cached unless told). Fails on an endless or looping token."""
         key = tuple(replace(query, next_token=None).params())
         with self._lock:
-            cached = self._walks.get(key)
+            cached = self._walks.get(key) if cached else None
         if cached is not None:
+            self.pages_seen += len(cached.pages)
+            self.jobs_seen += len(cached.ids)
             return cached
         walk = Walk(query)
         token: str | None = None
@@ -195,6 +226,7 @@ class Session:
                 raise CheckFailure(
                     "the walk repeats itself: most jobs came back twice", query, walk.exchanges[-3:]
                 )
+        self.coverage.walked(query, [p.body for p in walk.pages], complete=True)
         with self._lock:
             self._walks[key] = walk
         return walk
@@ -209,6 +241,7 @@ class Session:
             token = page.body.next_token or None
             if token is None or not page.body.jobs:
                 break
+        self.coverage.walked(query, [p.body for p in walk.pages], complete=token is None)
         return walk
 
     def forget_walks(self) -> None:
@@ -235,17 +268,11 @@ class Session:
             self._census_complete = not walk.pages[-1].body.next_token
         return self._census
 
-    def create(self, name: str, job_type: str = "Workflow") -> Job:
+    def create(
+        self, name: str, job_type: str = "Workflow", workflow_id: str = "wconformance"
+    ) -> Job:
         """Create a job on the target (only with writes allowed); it joins the known data."""
-        self.require_writes()
-        op = (
-            "<WorkflowIds>wconformance</WorkflowIds>"
-            if job_type == "Workflow"
-            else "<QueueId>pconformance</QueueId>"
-        )
-        body = (f"<Request><Name>{escape(name)}</Name><Type>{job_type}</Type><Input><Prefix>conformance/</Prefix>"
-                f"</Input><Operation>{op}</Operation></Request>").encode()  # fmt: skip
-        ex = self.send("POST", data=body, headers={"Content-Type": "application/xml"})
+        ex = self.create_exchange(name, job_type, workflow_id)
         if ex.status != 200:
             raise CheckFailure(
                 f"creating a job got HTTP {ex.status}: {_error_text(ex)}", None, [ex]
@@ -258,6 +285,32 @@ class Session:
             self.known_jobs.append(job)
         self.forget_walks()
         return job
+
+    def create_exchange(self, name: str, job_type: str, workflow_id: str) -> Exchange:
+        """POST one job, as the official SDK's create sends it."""
+        self.require_writes()
+        op = (
+            f"<WorkflowIds>{escape(workflow_id)}</WorkflowIds>"
+            if job_type == "Workflow"
+            else "<QueueId>pconformance</QueueId>"
+        )
+        body = (f"<Request><Name>{escape(name)}</Name><Type>{job_type}</Type><Input><Prefix>conformance/</Prefix>"
+                f"</Input><Operation>{op}</Operation></Request>").encode()  # fmt: skip
+        return self.send("POST", data=body, headers={"Content-Type": "application/xml"})
+
+    def job_path(self, job_id: str) -> str:
+        return f"/inventorytriggerjob/{quote(job_id, safe='')}"
+
+    def known_job_changed(self, job: Job) -> None:
+        """After a write: the known data (when the target's data is known) and caches follow."""
+        if self.known_jobs is not None:
+            self.known_jobs[:] = [job if j.job_id == job.job_id else j for j in self.known_jobs]
+        self.forget_walks()
+
+    @property
+    def census_taken(self) -> list[Job] | None:
+        """The census if a check took it (``None`` otherwise: the data was never looked at)."""
+        return self._census
 
     @property
     def census_complete(self) -> bool:
@@ -281,33 +334,3 @@ def _error_text(ex: Exchange) -> str:
         return f"{doc.code}: {doc.message}"
     except XMLProblem:
         return ex.body[:200].decode("utf-8", "replace")
-
-
-def schema_findings(ex: Exchange) -> list[tuple[str, str]]:
-    """Response-level findings for one exchange: (check name, message)."""
-    found: list[tuple[str, str]] = []
-    ctype = (ex.header("Content-Type") or "").split(";")[0].strip()
-    if ctype != "application/xml":
-        found.append(
-            ("schema.content_type", f"Content-Type is {ctype or 'missing'!r}, not application/xml")
-        )
-    if not ex.header("x-ci-request-id"):
-        found.append(("schema.request_id_header", "no x-ci-request-id header"))
-    try:
-        root = safe_parse(ex.body)
-    except XMLProblem as exc:
-        name = "schema.list_body" if ex.status == 200 else "schema.error_body"
-        return [*found, (name, f"HTTP {ex.status} body is not XML: {exc.message}")]
-    if ex.status == 200 and root.tag == "Response":
-        errors = validate_list(root)
-        if errors:
-            found.append(("schema.list_body", "; ".join(errors[:3])))
-    elif ex.status >= 400:
-        errors = (
-            validate(root, "error")
-            if root.tag == "Error"
-            else [f"root is <{root.tag}>, not <Error>"]
-        )
-        if errors:
-            found.append(("schema.error_body", "; ".join(errors[:3])))
-    return found

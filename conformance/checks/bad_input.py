@@ -90,6 +90,8 @@ def start_after_end(s: Session, query: Query) -> None:
         end_creation_time=format_time(job.created - timedelta(seconds=1)),
     )
     ex = s.list(q)
+    if ex.status in (200, 400):
+        s.coverage.met("start_after_end", "empty" if ex.status == 200 else "refuse")
     pinned = s.profile.get("start_after_end")
     if ex.status == 200 and pinned != "refuse":
         page = s.page(q)

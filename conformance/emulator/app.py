@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import formatdate
 from typing import ClassVar
 
-from werkzeug.datastructures import EnvironHeaders
+from werkzeug.datastructures import EnvironHeaders, Headers
 
 from ..query import (
     DEFAULT_SIZE,
@@ -163,6 +163,14 @@ FORGIVING_FAULTS = {
 }
 
 
+# The refusal each presigned-only fault lets through.
+PRESIGN_FAULTS = {
+    Reason.EXPIRED: "sig-presign-ignore-expiry",
+    Reason.TOKEN_MISSING: "sig-presign-ignore-token",
+    Reason.TOKEN_WRONG: "sig-presign-ignore-token",
+}
+
+
 class Refused(Exception):
     """An answer other than 200: status, error code and message."""
 
@@ -191,6 +199,10 @@ class Emulator:
         self.behaviour = behaviour or Behaviour()
         self.faults = check_names(list(faults))
         self.clock = clock
+        self._created = 0  # jobs created through the API (some faults count them)
+        self._cancelled: dict[str, Job] = {}  # model-cancel-not-listed: what get shows
+        if "model-missing-under-states" in self.faults:
+            self.store.freeze_state_index()
 
     # --- WSGI ---------------------------------------------------------------------------
 
@@ -241,7 +253,7 @@ class Emulator:
         except (UnicodeError, ValueError) as exc:
             raise _bad(f"the request URI is not valid percent-encoded UTF-8: {exc}") from None
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        self._authenticate(method, path, params, EnvironHeaders(environ))
+        self._authenticate(method, path, params, EnvironHeaders(environ), environ)
         body = self._read_body(environ)
 
         if path == "/inventorytriggerjob":
@@ -274,25 +286,42 @@ class Emulator:
             raise _bad(f"the body is larger than {MAX_BODY} bytes", "EntityTooLarge")
         return environ["wsgi.input"].read(length) if length > 0 else b""
 
-    @staticmethod
-    def _params(params: list[tuple[str, str]], allowed: frozenset[str]) -> dict[str, str]:
+    def _params(self, params: list[tuple[str, str]], allowed: frozenset[str]) -> dict[str, str]:
         result: dict[str, str] = {}
         for name, value in params:
             if name in ALWAYS_ALLOWED:
                 continue
             if name not in allowed:
                 raise _bad(f"unknown parameter {name[:100]!r}")
-            if name in result:
+            if name in result and "sig-param-pollution" not in self.faults:
                 raise _bad(f"parameter {name!r} is repeated")
             result[name] = value
         return result
 
     # --- authentication -----------------------------------------------------------------
 
-    def _authenticate(self, method: str, path: str, params: list, headers: EnvironHeaders) -> None:
+    def _authenticate(
+        self, method: str, path: str, params: list, headers: EnvironHeaders, environ: dict
+    ) -> None:
         if "sig-accept-anything" in self.faults:
             return
-        verdict = verify(method, path, params, headers, self.keys.get, self.clock())
+        checked, signed_headers = params, headers
+        if "sig-param-pollution" in self.faults:  # only each name's first value is verified
+            firsts: dict[str, str] = {}
+            for k, v in params:
+                firsts.setdefault(k, v)
+            checked = list(firsts.items())
+        if "sig-host-unbound" in self.faults:
+            signed_headers = Headers(headers)
+            signed_headers["Host"] = f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+        if "sig-path-unbound" in self.faults:
+            path = "/inventorytriggerjob"
+        verdict = verify(method, path, checked, signed_headers, self.keys.get, self.clock())
+        if verdict.refusal is Reason.MISMATCH and "sig-method-unbound" in self.faults:
+            for other in ("GET", "POST", "PUT", "DELETE", "HEAD"):
+                retry = verify(other, path, checked, signed_headers, self.keys.get, self.clock())
+                if retry.accepted:
+                    return
         if verdict.refusal is Reason.UNKNOWN_SECRET_ID and "sig-ignore-secret-id" in self.faults:
             for creds in self.keys.values():  # any known key will do, whatever q-ak says
                 verdict = verify(
@@ -302,6 +331,11 @@ class Emulator:
                     return
         if verdict.refusal is not None and FORGIVING_FAULTS.get(verdict.refusal) in self.faults:
             return
+        presigned = not headers.get("Authorization")
+        if presigned and verdict.refusal is not None:
+            lenient = PRESIGN_FAULTS.get(verdict.refusal)
+            if lenient in self.faults:
+                return
         if verdict.refusal is not None:
             ci, cos = AUTH_CODES[verdict.refusal]
             status, (code, message) = (
@@ -364,6 +398,10 @@ class Emulator:
         )
         if "filter-states-first-only" in self.faults and f.states and query.states:
             f = replace(f, states=frozenset({query.states.split(",")[0]}))
+        if "filter-job-id-overrides" in self.faults and f.job_id:
+            f = Filters(size=f.size, descending=f.descending, job_id=f.job_id)
+        if "page-size-not-kept" in self.faults and params.get("nextToken"):
+            f = replace(f, size=DEFAULT_SIZE)
         return f
 
     def _list(self, params: dict[str, str], request_id: str) -> bytes:
@@ -389,6 +427,8 @@ class Emulator:
         jobs, keys = self.store.page(f, order, f.size + 1, cursor, offset, self.faults)
         more = len(jobs) > f.size
         jobs, keys = jobs[: f.size], keys[: f.size]
+        if "page-size-off-at-some-sizes" in self.faults and more and 41 <= f.size <= 60:
+            jobs, keys = jobs[:-1], keys[:-1]
         if self.behaviour.full_last_page == "token" and len(jobs) == f.size:
             more = True
         if "page-endless-token" in self.faults:
@@ -470,7 +510,9 @@ class Emulator:
         errors = validate(wrapper, "list-response")
         if errors or not job.name:
             raise _bad("invalid job: " + ("; ".join(errors[:3]) or "Name is required"))
-        self.store.add([job])
+        self._created += 1
+        if not ("model-create-lost" in self.faults and self._created % 3 == 2):
+            self.store.add([job])
         return render_job(request_id, job)
 
     def _now(self) -> str:
@@ -484,13 +526,17 @@ class Emulator:
         return job
 
     def _get(self, job_id: str, request_id: str) -> bytes:
-        return render_job(request_id, self._existing(job_id))
+        job = self._cancelled.get(job_id) or self._existing(job_id)
+        return render_job(request_id, job)
 
     def _cancel(self, job_id: str, request_id: str) -> bytes:
         job = self._existing(job_id)
         if job.state in ("Success", "Failed"):
             raise _bad(f"job {job_id} has already ended ({job.state})", "InvalidRequest")
         end = job.end_time if job.state == "Cancel" else self._now()
+        if "model-cancel-not-listed" in self.faults:  # get sees it; lists never do
+            self._cancelled[job_id] = replace(job, state="Cancel", end_time=end)
+            return render_job(request_id, self._cancelled[job_id])
         updated = self.store.set_state(job_id, "Cancel", end)
         return render_job(request_id, updated or job)
 
