@@ -26,6 +26,7 @@ SAMPLE = [
     "escaped-names/walk-name-0",
     "non-ascii-names/walk-name-4",
     "creation-time-ties/walk-ties-desc",
+    "creation-time-ties/page-ties",
     "slowdown-503/get",
     "slow-first-byte/get",
     "temporary-credentials/get",

@@ -497,6 +497,7 @@ class Expected:
     error: tuple[int, str] | None = None
     alternative: tuple[int, str] | None = None  # an error also acceptable (503 not retried)
     optional_jobs: bool = False  # cancel: the SDK may return the job or nothing
+    count: int | None = None  # a page: how many of ``jobs`` come first (None: all)
 
 
 def _auth_error(scenario: Scenario) -> tuple[int, str]:
@@ -519,7 +520,8 @@ def expect(ctx: Context) -> Expected:
         except InvalidArgument:
             return Expected(error=(400, "InvalidArgument"))
         jobs = expected(ctx.known, filters)
-        return Expected(jobs=jobs if task.walk else jobs[: filters.size], alternative=alternative)
+        count = len(jobs) if task.walk else min(filters.size, len(jobs))
+        return Expected(jobs=jobs, count=count, alternative=alternative)
     if task.op == "get":
         job = by_id.get(task.job_id)
         if job is None:
@@ -558,7 +560,7 @@ def judge_result(ctx: Context) -> list[Finding]:
     ):
         findings.append(Finding("result.jobs", f"the job is {after.state}, not cancelled"))
     if not (want.optional_jobs and not out.jobs):
-        findings += _judge_jobs(ctx, want.jobs, out.jobs)
+        findings += _judge_jobs(ctx, want.jobs, out.jobs, want.count)
     if ctx.task.op == "list" and not ctx.task.walk and out.reported_token:
         findings += _judge_token(ctx, out.next_token)
     return findings
@@ -566,6 +568,8 @@ def judge_result(ctx: Context) -> list[Finding]:
 
 def _judge_error(ctx: Context, want: Expected, error: dict[str, Any]) -> list[Finding]:
     status, code = error.get("status"), str(error.get("code") or "")
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
     shown = f"HTTP {status} {code!r}: {str(error.get('message') or '')[:200]}"
     served = [h for h in ctx.hits if h.status >= 400]
     for accepted in (want.error, want.alternative):
@@ -607,7 +611,7 @@ def _judge_error(ctx: Context, want: Expected, error: dict[str, Any]) -> list[Fi
         Finding(
             "result.error",
             f"the SDK surfaced {shown}; the task's answer is "
-            f"{len(want.jobs or [])} job(s){refused}",
+            f"{want.count if want.count is not None else len(want.jobs or [])} job(s){refused}",
         )
     ]
 
@@ -631,21 +635,26 @@ def _served_ids(hits: list[Hit]) -> list[str]:
     return ids
 
 
-def _judge_jobs(ctx: Context, want: list[Job], got: list[dict[str, Any]]) -> list[Finding]:
+def _judge_jobs(
+    ctx: Context, want: list[Job], got: list[dict[str, Any]], count: int | None = None
+) -> list[Finding]:
+    """``got`` must be the first ``count`` (default: all) of ``want``, in order; jobs of equal
+    CreationTime may come in another order, but then only in the order the service sent."""
+    count = len(want) if count is None else count
     got_ids = [str(j.get("JobId", "")) for j in got]
-    want_ids = [j.job_id for j in want]
+    instants = {j.job_id: j.created.timestamp() for j in want}
+    want_ids = [j.job_id for j in want[:count]]
+    repeated = sorted(i for i, n in Counter(got_ids).items() if n > 1)
+    extra = [i for i in got_ids if i not in instants]
     findings = []
-    if Counter(got_ids) != Counter(want_ids):
-        missing = [i for i in want_ids if i not in got_ids]
-        extra = [i for i in got_ids if i not in want_ids]
-        repeated = sorted(i for i, n in Counter(got_ids).items() if n > 1)
-        parts = [f"{len(got_ids)} job(s) returned, {len(want_ids)} expected"]
+    if repeated or extra or len(got_ids) != count:
+        missing = [i for i in want_ids if i not in set(got_ids)]
+        parts = [f"{len(got_ids)} job(s) returned, {count} expected"]
         parts += [f"missing {len(missing)} (first {missing[0]})"] if missing else []
         parts += [f"unexpected {len(extra)} (first {extra[0]})"] if extra else []
         parts += [f"repeated {len(repeated)} (first {repeated[0]})"] if repeated else []
         findings.append(Finding("result.jobs", "; ".join(parts)))
     elif got_ids != want_ids:
-        instants = {j.job_id: j.created.timestamp() for j in want}
         moved = next(n for n, (g, w) in enumerate(zip(got_ids, want_ids, strict=True)) if g != w)
         if [instants[i] for i in got_ids] != [instants[i] for i in want_ids]:
             findings.append(
@@ -664,8 +673,7 @@ def _judge_jobs(ctx: Context, want: list[Job], got: list[dict[str, Any]]) -> lis
                     f"position {moved + 1}: not the order the service sent",
                 )
             )
-    findings += _judge_fields(want, got)
-    return findings
+    return findings + _judge_fields(want, got)
 
 
 def job_json(job: Job) -> dict[str, Any]:

@@ -295,6 +295,7 @@ def _ties_tasks(jobs: list[Job]) -> list[Task]:
     return [
         walk("walk-ties-desc", "ties across every page edge, Desc", size="3"),
         walk("walk-ties-asc", "ties across every page edge, Asc", orderByTime="Asc", size="5"),
+        page("page-ties", "a first page that ends inside a tie", size="4"),
     ]
 
 
