@@ -341,7 +341,11 @@ def _list_parameters(task: Task, hit: Hit, params: list, i: int) -> list[Finding
         return findings
     if not wrong_value:
         asked = parse_filters(task.query())
-        changed = [f for f in vars(asked) if getattr(asked, f) != getattr(filters, f)]
+        # A page size the application did not choose is the SDK's to choose.
+        free = {"size", "size_requested"} if not dict(task.params).get("size") else set()
+        changed = [
+            f for f in vars(asked) if f not in free and getattr(asked, f) != getattr(filters, f)
+        ]
         if changed:
             extra = sorted(set(sent) - {k for k, _ in task.params} - {"nextToken"})
             findings.append(
@@ -744,9 +748,11 @@ def _same_text(key: str, want: str, got: Any) -> bool:
 
 
 def _same_time(want: str, got: str) -> bool:
-    """The same instant written with the same offset (``±HHMM`` or ``±HH:MM``)."""
+    """The same instant written with the same offset (``±HHMM``, ``±HH:MM``, or ``Z`` for 0)."""
     if len(got) == 25 and got[22] == ":":
         got = got[:22] + got[23:]
+    elif len(got) == 20 and got.endswith("Z"):
+        got = got[:19] + "+0000"
     try:
         a, b = parse_time(want), parse_time(got)
     except ValueError:

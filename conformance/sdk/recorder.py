@@ -119,6 +119,10 @@ def _record(environ: dict) -> Hit:
     if length.isdigit() and 0 < int(length) <= MAX_RECORDED_BODY:
         body = environ["wsgi.input"].read(int(length))
         environ["wsgi.input"] = io.BytesIO(body)
+    elif not length and environ.get("REQUEST_METHOD") in ("POST", "PUT"):
+        body = environ["wsgi.input"].read(MAX_RECORDED_BODY)  # a chunked body, read to its end
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
     raw_path = environ.get("PATH_INFO", "/")
     try:
         path = raw_path.encode("latin-1").decode("utf-8")
