@@ -128,17 +128,6 @@ def page(task_id: str, about: str, **params: str) -> Task:
     return Task(task_id, "list", about, tuple(params.items()), walk=False)
 
 
-def _wire(params: dict[str, str]) -> dict[str, str]:
-    names = {
-        "order": "orderByTime",
-        "start": "startCreationTime",
-        "end": "endCreationTime",
-        "workflow": "workflowId",
-        "job": "jobId",
-    }
-    return {names.get(k, k): v for k, v in params.items()}
-
-
 def walk_all(size: int = 7) -> Task:
     return walk("walk-all", f"every job of both types, {size} per page", size=str(size))
 
@@ -148,21 +137,15 @@ def walk_filtered(jobs: list[Job], size: int = 4) -> Task:
     ordered = sorted(jobs, key=lambda j: j.created)
     start = format_time(ordered[len(ordered) // 5].created, 480)
     end = format_time(ordered[len(ordered) * 4 // 5].created, -300)
-    params = _wire(
-        dict(
-            type="Job",
-            states="Running,Failed,Success",
-            order="Asc",
-            start=start,
-            end=end,
-            size=str(size),
-        )
-    )
-    return Task(
+    return walk(
         "walk-filtered",
-        "list",
         "type, a states list, Asc, a window in +0800 and -0500",
-        tuple(params.items()),
+        type="Job",
+        states="Running,Failed,Success",
+        orderByTime="Asc",
+        startCreationTime=start,
+        endCreationTime=end,
+        size=str(size),
     )
 
 
