@@ -75,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="open-point choice name=value (repeatable); see --list-behaviours",
     )
+    serve.add_argument(
+        "--visibility-lag",
+        type=float,
+        default=0.0,
+        help="seconds before a created job shows in reads (an eventually consistent service)",
+    )
     serve.add_argument("--list-faults", action="store_true", help="describe every fault switch")
     serve.add_argument("--list-behaviours", action="store_true", help="list the open-point choices")
     serve.add_argument("--scenario", help="serve one SDK scenario (see ci-conformance sdk --list)")
@@ -86,7 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     kill.add_argument("--report-dir", default="reports", help="where kill-matrix.md and .json go")
     kill.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
-    kill.add_argument("--examples-profile", default="dev", choices=["dev", "ci", "thorough"])
+    kill.add_argument("--examples-profile", default="ci", choices=["dev", "ci", "thorough"])
+    alarms = sub.add_parser(
+        "false-alarm-matrix",
+        help="run the suite against the correct emulator in every allowed behaviour and dataset",
+    )
+    alarms.add_argument("--report-dir", default="reports", help="where the matrix .md and .json go")
+    alarms.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
+    alarms.add_argument("--examples-profile", default="ci", choices=["dev", "ci", "thorough"])
 
     from .sdk.cli import add_commands as add_sdk_commands
 
@@ -107,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         from .killmatrix import main as kill_matrix
 
         return kill_matrix(args.report_dir, args.workers, args.examples_profile)
+    if args.command == "false-alarm-matrix":
+        from .killmatrix import false_alarms_main
+
+        return false_alarms_main(args.report_dir, args.workers, args.examples_profile)
     return _run(args)
 
 
@@ -198,7 +215,13 @@ def _serve(args: argparse.Namespace) -> int:
             store.add(parse_jobs(Path(args.load).read_bytes()))
         if args.jobs and len(store) == 0:
             store.add(generate(args.jobs, args.seed, args.shape))
-        app = Emulator(store, credentials, Behaviour.parse(args.behaviour), args.fault)
+        app = Emulator(
+            store,
+            credentials,
+            Behaviour.parse(args.behaviour),
+            args.fault,
+            visibility_lag=args.visibility_lag,
+        )
         server = EmulatorServer(app, args.host, args.port)
     except (ValueError, OSError, XMLProblem) as exc:
         return _usage(str(exc))

@@ -65,6 +65,7 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             super().__init__()
             self.made: dict[str, Made] = {}
             self.steps: list[str] = []
+            self.failed = False  # hypothesis tears down after a failure too: say nothing more
 
         # --- helpers --------------------------------------------------------------------
 
@@ -72,6 +73,7 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             self.steps.append(text)
 
         def fail(self, message: str, exchanges: list[Exchange], query: Query | None = None):
+            self.failed = True
             shown = "\n".join(f"  {n}. {t}" for n, t in enumerate(self.steps, 1))
             raise CheckFailure(f"{message}\nafter these operations:\n{shown}", query, exchanges)
 
@@ -225,7 +227,7 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             self.eventually(lambda: self.walk_agrees(query))
 
         def teardown(self) -> None:
-            if self.made:
+            if self.made and not self.failed:
                 self.step("walk every job created since the first")
                 self.eventually(
                     lambda: self.walk_agrees(Query(size="7", start_creation_time=self.window()))

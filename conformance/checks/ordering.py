@@ -33,12 +33,22 @@ def _monotonic(walk: Walk, descending: bool) -> None:
             prev = job
 
 
-@check("ordering", ORDER + ": CreationTime is monotonic across pages, as instants", given=queries)
+@check(
+    "ordering",
+    ORDER + ": CreationTime is monotonic across pages, as instants",
+    given=queries,
+    judges_jobs=True,
+)
 def monotonic(s: Session, query: Query) -> None:
     _monotonic(s.walk(query), parse_filters(query).descending)
 
 
-@check("ordering", ORDER + ": without orderByTime the order is Desc", given=data_queries)
+@check(
+    "ordering",
+    ORDER + ": without orderByTime the order is Desc",
+    given=data_queries,
+    judges_jobs=True,
+)
 def desc_by_default(s: Session, query: Query) -> None:
     walk = s.walk(full(query, order_by_time=None))
     _monotonic(walk, descending=True)
@@ -53,7 +63,10 @@ def desc_by_default(s: Session, query: Query) -> None:
 
 
 @check(
-    "ordering", ORDER + ": the Asc walk is the Desc walk reversed, up to ties", given=data_queries
+    "ordering",
+    ORDER + ": the Asc walk is the Desc walk reversed, up to ties",
+    given=data_queries,
+    judges_jobs=True,
 )
 def asc_reverses_desc(s: Session, query: Query) -> None:
     asc = s.walk(full(query, order_by_time="Asc"))

@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
@@ -193,6 +194,7 @@ class Emulator:
         behaviour: Behaviour | None = None,
         faults: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
+        visibility_lag: float = 0.0,
     ) -> None:
         self.store = store if store is not None else Store()
         self.keys = {c.secret_id: c for c in credentials}
@@ -200,6 +202,10 @@ class Emulator:
         self.faults = check_names(list(faults))
         self.clock = clock
         self._created = 0  # jobs created through the API (some faults count them)
+        # an eventually consistent service: a created job shows this many seconds later
+        self.visibility_lag = visibility_lag
+        self._pending: list[tuple[float, Job]] = []
+        self._pending_lock = threading.Lock()
         self._cancelled: dict[str, Job] = {}  # model-cancel-not-listed: what get shows
         if "model-missing-under-states" in self.faults:
             self.store.freeze_state_index()
@@ -244,6 +250,8 @@ class Emulator:
         return r.status, render_error(r.code, r.message, request_id, **extras), "application/xml"
 
     def _handle(self, environ: dict, request_id: str) -> bytes:
+        if self._pending:
+            self._publish()
         raw_query = environ.get("QUERY_STRING", "")
         if len(raw_query) > MAX_QUERY:
             raise _bad(f"the query string is longer than {MAX_QUERY} bytes")
@@ -511,9 +519,23 @@ class Emulator:
         if errors or not job.name:
             raise _bad("invalid job: " + ("; ".join(errors[:3]) or "Name is required"))
         self._created += 1
-        if not ("model-create-lost" in self.faults and self._created % 3 == 2):
+        if "model-create-lost" in self.faults and self._created % 3 == 2:
+            pass  # acknowledged, never stored
+        elif self.visibility_lag:
+            with self._pending_lock:
+                self._pending.append((self.clock() + self.visibility_lag, job))
+        else:
             self.store.add([job])
         return render_job(request_id, job)
+
+    def _publish(self) -> None:
+        """Created jobs whose visibility lag has passed join the store."""
+        now = self.clock()
+        with self._pending_lock:
+            due = [job for at, job in self._pending if at <= now]
+            self._pending = [(at, job) for at, job in self._pending if at > now]
+        if due:
+            self.store.add(due)
 
     def _now(self) -> str:
         """Now, written as the vendor writes times (UTC+8)."""
