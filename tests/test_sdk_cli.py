@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -14,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from test_cli import serving
-from test_reports import _chromium
 
 from conformance.options import TEMPORARY
 
@@ -153,7 +153,7 @@ def test_serve_scenario_by_hand(tmp_path: Path) -> None:
 
 
 def test_sdk_report_renders_in_chromium(violation, tmp_path: Path) -> None:
-    browser = _chromium()
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         if os.environ.get("CI_CONFORMANCE_REQUIRE_BROWSER"):
             pytest.fail("chromium is required here but not installed")
