@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.argv = list(sys.argv[1:] if argv is None else argv)
     parser.add_argument("--version", action="version", version=__version__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
         "run",
@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="seconds before a created job shows in reads (an eventually consistent service)",
     )
+    serve.add_argument("--scenario", help="serve one SDK scenario (see ci-conformance sdk --list)")
 
     sub.add_parser("list-checks", help="list every check: name, category, contract clause")
     sub.add_parser("list-faults", help="describe every fault switch of the emulator")
@@ -181,7 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     alarms.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
     alarms.add_argument("--examples-profile", default="ci", choices=["dev", "ci", "thorough"])
 
+    from .sdk.cli import add_commands as add_sdk_commands
+
+    add_sdk_commands(sub)
+
     args = parser.parse_args(parser.argv)
+    if args.command in ("sdk", "sdk-kill-matrix"):
+        from .sdk.cli import main as sdk_main
+
+        return sdk_main(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "list-checks":
@@ -341,6 +350,10 @@ def _serve(args: argparse.Namespace) -> int:
         return _print(_faults())
     if args.list_behaviours:
         return _print(_behaviours())
+    if args.scenario:
+        from .sdk.cli import serve as serve_scenario
+
+        return serve_scenario(args)
     if len(args.secret_id) != len(args.secret_key) or len(args.security_token) > len(
         args.secret_id or [0]
     ):
