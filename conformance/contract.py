@@ -165,9 +165,9 @@ def explain(check) -> str:
     if doc:
         lines.append(textwrap.indent(doc, "  "))
     given = inspect.getdoc(check.given) if check.given is not None else None
-    if check.given is None:
+    if check.given is None and not doc:
         lines.append("  It runs one fixed scenario (no drawn inputs).")
-    else:
+    elif check.given is not None:
         drawn = given.split("\n\n")[0] if given else ""
         text = "It runs once per example that hypothesis draws" + (
             f": {drawn[0].lower()}{drawn[1:]}" if drawn else "."

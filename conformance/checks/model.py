@@ -237,6 +237,9 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
     anchor="write-read",
 )
 def write_then_read(s: Session) -> None:
+    """A hypothesis state machine: sequences of up to 10 operations (create a job of either type
+    with a tricky name, cancel, get, walk with filters at sizes 1 to 5), each read checked
+    against the model of what was written. A failure is shrunk to the shortest sequence."""
     s.require_writes()
     machine = _machine(s, f"wconformance{s.seed:021d}")
     run_state_machine_as_test(
