@@ -1,8 +1,12 @@
-"""The kill matrix: the suite against the emulator with each fault switch on, one at a time.
+"""Self-verification matrices: the suite against its own emulator, many times over.
 
-A fault is killed when the run fails in the fault's own category. Each run is a real suite run
-(a subprocess, the emulator over HTTP) restricted to that category and stopped at the first
-failure, which keeps the whole matrix within a CI budget.
+- The kill matrix: each fault switch on, one at a time. A fault is killed when the run fails in
+  the fault's own category. Each run is restricted to that category and stops at its first
+  failure.
+- The false-alarm matrix: the correct emulator in every allowed behaviour of the contract's
+  open points and every dataset shape. Every run must be conformant.
+
+Each run is a real suite run: a subprocess, the emulator over HTTP.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .emulator.app import Behaviour
 from .emulator.faults import FAULTS, Fault
+from .suite import INI
 
 
 @dataclass
@@ -37,41 +43,38 @@ def suite_command(*args: str) -> list[str]:
         sys.executable,
         "-m",
         "pytest",
+        "-c",
+        INI,
         "--pyargs",
         "conformance.suite",
         "-q",
-        "-p",
-        "no:cacheprovider",
         *args,
     ]
 
 
-def run_one(fault: Fault, examples: str = "dev", seed: int = 0) -> Outcome:
+def suite_run(
+    *args: str, cwd: Path | None = None, timeout: float = 600
+) -> tuple[int, dict, str, float]:
+    """One suite run in a subprocess: exit code, summary ({} if none), output, wall seconds."""
     with tempfile.TemporaryDirectory() as tmp:
         summary_path = Path(tmp) / "summary.json"
-        cmd = suite_command(
-            "-x",
-            "--examples-profile",
-            examples,
-            "--seed",
-            str(seed),
-            "--emulator-fault",
-            fault.name,
-            "--checks",
-            fault.category,
-            f"--conformance-json={summary_path}",
-        )
-        if fault.needs_writes:
-            cmd.append("--allow-writes")
+        cmd = suite_command(*args, f"--conformance-json={summary_path}")
         started = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp)
         wall = time.monotonic() - started
-        if not summary_path.exists():
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["no output"]
-            return Outcome(
-                fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}"
-            )
-        summary = json.loads(summary_path.read_text("utf-8"))
+        summary = json.loads(summary_path.read_text("utf-8")) if summary_path.exists() else {}
+    return proc.returncode, summary, proc.stdout + proc.stderr, wall
+
+
+def run_one(fault: Fault, examples: str = "dev", seed: int = 0) -> Outcome:
+    args = ["-x", "--examples-profile", examples, "--seed", str(seed)]
+    args += ["--emulator-fault", fault.name, "--checks", fault.category]
+    _, summary, out, wall = suite_run(*args)
+    if not summary:
+        tail = out.strip().splitlines()[-1:] or ["no output"]
+        return Outcome(
+            fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}"
+        )
     failed = [r for r in summary["failures"] if r["category"] == fault.category]
     return Outcome(
         fault=fault.name,
@@ -79,14 +82,12 @@ def run_one(fault: Fault, examples: str = "dev", seed: int = 0) -> Outcome:
         killed=bool(failed),
         failed_checks=[r["check"] for r in failed],
         requests=summary["requests"],
-        seconds_to_first_failure=failed[0].get("elapsed_s") if failed else None,
+        seconds_to_first_failure=min(f["elapsed_s"] for f in failed) if failed else None,
         wall_seconds=round(wall, 2),
     )
 
 
-def run(
-    faults: list[Fault] | None = None, workers: int = 2, examples: str = "dev"
-) -> list[Outcome]:
+def run(faults: list[Fault] | None = None, workers: int = 2, examples: str = "ci") -> list[Outcome]:
     faults = faults or list(FAULTS.values())
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda f: run_one(f, examples), faults))
@@ -131,7 +132,109 @@ def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path,
     return md_path, json_path
 
 
-def main(report_dir: str = "reports", workers: int = 2, examples: str = "dev") -> int:
+# --- the false-alarm matrix ---------------------------------------------------------------
+
+DATASETS = {
+    "0 jobs": ["--emulator-jobs", "0"],
+    "1 job": ["--emulator-jobs", "1"],
+    "exactly size (10) jobs": ["--emulator-jobs", "10"],
+    "size+1 (11) jobs": ["--emulator-jobs", "11"],
+    "3000 jobs, heavy ties": ["--emulator-jobs", "3000", "--emulator-shape", "heavy-ties"],
+    "all in one state": ["--emulator-shape", "one-state"],
+    "names that need escaping": ["--emulator-shape", "escaping"],
+    "seed 1": ["--seed", "1"],
+    "seed 2": ["--seed", "2"],
+    "seed 3": ["--seed", "3"],
+}
+
+
+def behaviour_id(b: Behaviour) -> str:
+    """``name=value,...`` for the choices that differ from the defaults ("" for the default)."""
+    return ",".join(
+        f"{k}={getattr(b, k)}" for k, v in Behaviour.CHOICES.items() if getattr(b, k) != v[0]
+    )
+
+
+def false_alarm_cases() -> dict[str, list[str]]:
+    """Every single allowed behaviour on the default dataset, then every dataset shape."""
+    cases = {
+        f"behaviour {behaviour_id(b) or 'default'}": ["--emulator-behaviour", behaviour_id(b)]
+        for b in Behaviour.every_variant()
+    }
+    return cases | {f"dataset: {name}": args for name, args in DATASETS.items()}
+
+
+@dataclass
+class Clean:
+    case: str
+    conformant: bool
+    failed_checks: list[str]
+    skipped: dict[str, str]
+    requests: int
+    wall_seconds: float
+
+
+def run_false_alarms(
+    cases: dict[str, list[str]] | None = None, workers: int = 2, examples: str = "ci"
+) -> list[Clean]:
+    cases = cases or false_alarm_cases()
+
+    def one(item: tuple[str, list[str]]) -> Clean:
+        name, args = item
+        code, summary, out, wall = suite_run("--examples-profile", examples, *args)
+        results = summary.get("results", [])
+        return Clean(
+            case=name,
+            conformant=code == 0 and summary.get("verdict") == "conformant",
+            failed_checks=[r["check"] for r in results if r["outcome"] == "failed"]
+            or ([] if summary else [f"no summary: {out.strip()[-200:]}"]),
+            skipped={r["check"]: r.get("reason", "") for r in results if r["outcome"] == "skipped"},
+            requests=summary.get("requests", 0),
+            wall_seconds=round(wall, 1),
+        )
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, cases.items()))
+
+
+def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    clean = sum(r.conformant for r in runs)
+    data = {"conformant": clean, "total": len(runs), "wall_seconds": round(wall, 1),
+            "runs": [asdict(r) for r in runs]}  # fmt: skip
+    (report_dir / "false-alarm-matrix.json").write_text(json.dumps(data, indent=2), "utf-8")
+    lines = [
+        "# False-alarm matrix",
+        "",
+        f"{clean} of {len(runs)} runs against the correct emulator were conformant, in "
+        f"{wall:.0f} s of wall time.",
+        "",
+        "| case | verdict | requests | s | failed checks | skipped |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for r in runs:
+        verdict = "conformant" if r.conformant else "**FALSE ALARM**"
+        lines.append(
+            f"| {r.case} | {verdict} | {r.requests} | {r.wall_seconds} | "
+            f"{', '.join(r.failed_checks) or '-'} | {len(r.skipped)} |"
+        )
+    md = report_dir / "false-alarm-matrix.md"
+    md.write_text("\n".join(lines) + "\n", "utf-8")
+    return md
+
+
+def false_alarms_main(report_dir: str = "reports", workers: int = 2, examples: str = "ci") -> int:
+    started = time.monotonic()
+    runs = run_false_alarms(workers=workers, examples=examples)
+    md = write_false_alarms(runs, Path(report_dir), time.monotonic() - started)
+    alarms = [r.case for r in runs if not r.conformant]
+    print(f"{len(runs) - len(alarms)}/{len(runs)} runs conformant; see {md}")
+    if alarms:
+        print("false alarms: " + "; ".join(alarms))
+    return 1 if alarms else 0
+
+
+def main(report_dir: str = "reports", workers: int = 2, examples: str = "ci") -> int:
     started = time.monotonic()
     outcomes = run(workers=workers, examples=examples)
     md, _ = write(outcomes, Path(report_dir), time.monotonic() - started)

@@ -15,10 +15,20 @@ from pathlib import Path
 
 import pytest
 
+from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS, select
 from .client import Client, Exchange, TargetError, redact
-from .options import OPTIONS, TEMPORARY, Settings, dest, read
-from .report import HtmlHooks, build_summary, describe, failure_html, failure_record, write_json
-from .session import CheckFailure, NoData, Session
+from .contract import ref
+from .options import OPTIONS, TEMPORARY, Settings, dest, read, recorded
+from .report import (
+    build_summary,
+    describe,
+    failure_html,
+    failure_record,
+    summary_html,
+    terminal_summary,
+    write_json,
+)
+from .session import CheckFailure, NoData, Session, Traffic
 from .xmlmodel import XMLProblem, parse_error, safe_parse
 
 EXIT_UNREACHABLE = 13  # pytest's own codes stop at 5; the CLI maps this to its exit 3
@@ -53,6 +63,7 @@ class Target:
         self.settings = settings
         self.server = None
         self.known_jobs = None
+        self.unknown_data = "the target's data is not known (only the embedded emulator's is)"
         self.description = settings.target_url or ""
 
     def start(self) -> Session:
@@ -67,13 +78,18 @@ class Target:
             max_requests=s.max_requests,
             max_duration=s.max_duration,
         )
-        return Session(
+        session = Session(
             client,
             allow_writes=s.allow_writes or self.server is not None,
             known_jobs=self.known_jobs,
             profile=s.profile,
             seed_when_empty=s.allow_writes,  # only when the user allowed writes explicitly
+            observers=(EXCHANGE_OBSERVERS, PAGE_OBSERVERS),
+            unknown_data=self.unknown_data,
         )
+        session.seed, session.examples = s.seed, s.examples
+        session.consistency_window = s.consistency_window
+        return session
 
     def _start_emulator(self) -> str:
         from .emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
@@ -90,9 +106,16 @@ class Target:
             [EXAMPLE_CREDENTIALS, TEMPORARY],
             Behaviour.parse(s.emulator_behaviour),
             s.emulator_faults,
+            seed=s.seed,  # jobs the suite creates get the same IDs and times on every run
         )
-        # a faulty emulator's data is not what the oracle knows
+        # With fault switches on, the emulator stands in for a target whose data is unknown:
+        # the metamorphic checks must catch the fault on their own, as against a live target.
         self.known_jobs = None if s.emulator_faults else jobs
+        if s.emulator_faults:
+            self.unknown_data = (
+                "the exact oracle is off while emulator fault switches are on: the other checks "
+                "must catch a fault on their own, as they would on a live target"
+            )
         self.server = EmulatorServer(app).start()
         faults = f", faults {','.join(s.emulator_faults)}" if s.emulator_faults else ""
         self.description = (
@@ -122,6 +145,7 @@ def conformance_session(request: pytest.FixtureRequest) -> Iterator[Session]:
     session = target.start()
     request.config.stash[RUN] = {
         "target": target.description,
+        "live": target.server is None,
         "session": session,
         "started": time.monotonic(),
     }
@@ -135,8 +159,6 @@ def conformance_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         if probe.status >= 500:
             unusable = f"target unusable: a plain signed list request got HTTP {probe.status}"
         else:
-            from .checks import select
-
             signature_only = all(
                 c.category == "signature" for c in select(settings.checks, settings.exclude_checks)
             )
@@ -199,6 +221,18 @@ def misconfiguration(probe: Exchange, settings: Settings, signature_only: bool) 
     )
 
 
+FAILURE_HTML = pytest.StashKey[dict]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Starts the check's own traffic record, so a failure citing no response can show it."""
+    session = item.funcargs.get("conformance_session")
+    if isinstance(session, Session):
+        session.traffic = Traffic()
+    yield
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
@@ -210,25 +244,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         ("check", check.name),
         ("category", check.category),
         ("clause", check.clause),
+        ("contract", ref(check.anchor)),
     ]
     if report.skipped and call.excinfo is not None:
         report.no_data = isinstance(call.excinfo.value.__context__, NoData)
     if call.excinfo is not None and isinstance(call.excinfo.value, CheckFailure):
-        json_path = item.config.getoption("cc_json") or "reports/summary.json"
-        record = failure_record(call.excinfo.value, str(json_path))
+        session = item.funcargs.get("conformance_session")
+        made = session.traffic if isinstance(session, Session) else None
+        record = failure_record(
+            call.excinfo.value,
+            check,
+            item.config.getoption("cc_json"),
+            live_target=bool(item.config.stash.get(RUN, {}).get("live")),
+            check_traffic=made,
+        )
         report.conformance_failure = record
         report.longrepr = describe(record)
         report.user_properties += [("found", record["found"]), ("query", record["query"] or "")]
-        report.extras = [
-            *getattr(report, "extras", []),
-            {
-                "name": "failure",
-                "format_type": "html",
-                "content": failure_html(record),
-                "extension": "html",
-                "mime_type": None,
-            },
-        ]
+        extra = {
+            "name": "failure",
+            "format_type": "html",
+            "content": failure_html(record),
+            "extension": "html",
+            "mime_type": None,
+        }
+        # kept to add the likely root cause once every failure is known (see HtmlHooks)
+        item.config.stash.setdefault(FAILURE_HTML, {})[check.name] = extra
+        report.extras = [*getattr(report, "extras", []), extra]
 
 
 RESULTS = pytest.StashKey[list]()
@@ -259,9 +301,13 @@ class _Recorder:
             "check": props["check"],
             "category": props["category"],
             "clause": props["clause"],
+            "contract": props["contract"] or None,
             "outcome": outcome,
             "elapsed_s": round(time.monotonic() - self.started, 2),
         }
+        if "examples" in props:
+            entry["examples"] = props["examples"]
+            entry["examples_with_jobs"] = props["examples_with_jobs"]
         if report.skipped and isinstance(report.longrepr, tuple):
             entry["reason"] = report.longrepr[2].removeprefix("Skipped: ")
             if getattr(report, "no_data", False):
@@ -275,6 +321,8 @@ class _Recorder:
             entry["failure"] = record or {
                 "check": props["check"],
                 "clause": props["clause"],
+                "anchor": None,
+                "contract": props["contract"] or None,
                 "found": entry["found"],
                 "query": None,
                 "exchanges": [],
@@ -284,13 +332,13 @@ class _Recorder:
         self.results.append(entry)
         if self.config.getoption("cc_progress"):
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None:
-                why = entry.get("reason") or entry.get("found") or ""
+            if reporter is not None:  # a failure's text comes once, at the end
+                why = entry.get("reason", "")
                 done = sum(1 for r in self.results if r["category"] == entry["category"])
                 count = f"{done}/{self.totals.get(entry['category'], done)}"
                 reporter.write_line(
                     f"  [{entry['category']:<10} {count:>5}] {outcome.upper():<7} {entry['check']}"
-                    + (f": {why[:100]}" if why else "")
+                    + (f": {why}" if why else "")
                 )
 
     def pytest_runtest_logfinish(self) -> None:
@@ -315,7 +363,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RESULTS] = recorder.results
     config.pluginmanager.register(recorder, "ci-conformance-recorder")
     if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(HtmlHooks(_summary), "ci-conformance-html")
+        config.pluginmanager.register(HtmlHooks(), "ci-conformance-html")
+    if config.getoption("cc_progress"):
+        config.pluginmanager.register(_QuietTerminal(), "ci-conformance-quiet")
     # urllib3 logs request URLs at DEBUG, and a presigned URL carries its signature and token:
     # every handler that captures logs into reports redacts them (logger filters would miss
     # records of child loggers such as urllib3.connectionpool).
@@ -337,13 +387,15 @@ def _summary(config: pytest.Config, exitstatus: int = 0) -> dict | None:
     run = config.stash.get(RUN, None)
     if run is None:
         return None
-    results = config.stash[RESULTS]
+    settings, results = config.stash[SETTINGS], config.stash[RESULTS]
     return build_summary(
         run | {"caveats": caveats(results, run["session"])},
         results,
-        config.stash[SETTINGS].seed,
+        settings.seed,
         exitstatus,
         time.monotonic() - run["started"],
+        options=recorded(settings),
+        summary_path=config.getoption("cc_json", None),
     )
 
 
@@ -370,11 +422,45 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         reporter.write_line(f"ci-conformance: {run['unusable']}")
 
 
+SUMMARY = pytest.StashKey[dict]()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path = session.config.getoption("cc_json", None)
     summary = _summary(session.config, int(exitstatus))
-    if path and summary is not None:
+    if summary is None:
+        return
+    session.config.stash[SUMMARY] = summary
+    if path:
         write_json(Path(path), summary, session.config.stash[RUN]["session"].client.secrets)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    summary = config.stash.get(SUMMARY, None)
+    if summary is None:
+        return
+    reports = [
+        str(p)
+        for p in (config.getoption("htmlpath", None), config.getoption("xmlpath", None),
+                  config.getoption("cc_json", None))
+        if p
+    ]  # fmt: skip
+    for line in terminal_summary(summary, reports):
+        terminalreporter.write_line(line)
+
+
+class _QuietTerminal:
+    """``ci-conformance run``'s terminal: the progress lines and the summary, without pytest's
+    rules around other plugins' notes (the report paths are in the verdict line)."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_terminal_summary(self, terminalreporter) -> Iterator[None]:
+        write_sep = terminalreporter.write_sep
+        terminalreporter.write_sep = lambda *a, **k: None
+        try:
+            yield
+        finally:
+            terminalreporter.write_sep = write_sep
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -383,3 +469,36 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     if config.getoption("cc_progress", False) and report.when == "call":
         return report.outcome, "", report.outcome.upper()
     return None
+
+
+class HtmlHooks:
+    """pytest-html hooks, registered only when pytest-html is active. They act on suite runs
+    only: another project's report is left as it is."""
+
+    def __init__(self) -> None:
+        self.report = None
+
+    def pytest_html_report_title(self, report) -> None:
+        self.report = report  # pytest-html's report data, set when the suite has run
+
+    def pytest_html_results_table_row(self, report, cells: list) -> None:
+        check = dict(report.user_properties).get("check")
+        if check is not None:  # the row is named by the check, not pytest's node id
+            cells[1] = f'<td class="col-testId">{check}</td>'
+
+    def pytest_html_results_table_html(self, report, data: list) -> None:
+        if "check" in dict(report.user_properties):
+            data.clear()  # the details say it all; the log would say it again
+
+    def pytest_html_results_summary(self, prefix, summary, postfix, session) -> None:
+        data = session.config.stash.get(SUMMARY, None)
+        if data is None:
+            return
+        if self.report is not None:
+            self.report.title = "ci-conformance: GET /inventorytriggerjob"
+            self.report.set_data("environment", {})  # the facts above say what matters
+        extras = session.config.stash.get(FAILURE_HTML, {})
+        for record in data["failures"]:
+            if record.get("likely_root") and record["check"] in extras:
+                extras[record["check"]]["content"] = failure_html(record)
+        prefix.append(summary_html(data))

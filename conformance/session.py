@@ -6,23 +6,23 @@ same walk pay for it once. The census is one unfiltered walk that strategies dra
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
 
 from .client import Client, Exchange
+from .coverage import Coverage
 from .query import Query
-from .xmlmodel import (
-    Job,
-    ListResponse,
-    XMLProblem,
-    parse_error,
-    parse_list,
-    safe_parse,
-    validate,
-    validate_list,
-)
+from .xmlmodel import Job, ListResponse, XMLProblem, parse_error, parse_list
+
+Finding = tuple[str, str]
+"""(check name, message): what an observer saw wrong in one response."""
+ExchangeObserver = Callable[[Exchange], list[Finding]]
+PageObserver = Callable[[Query, ListResponse], list[Finding]]
 
 
 class CheckFailure(AssertionError):
@@ -53,6 +53,32 @@ class NoData(SkipCheck):
     """The target has too few jobs for this check (the verdict line counts these)."""
 
 
+class Traffic:
+    """What one check sent and saw, kept small whatever it sends: the requests counted by
+    method, path, query and status, and the first and last exchanges (previews)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: Exchange | None = None
+        self.last: Exchange | None = None
+        self._lines: Counter[tuple[str, str, int]] = Counter()
+
+    def add(self, ex: Exchange) -> None:
+        self.count += 1
+        self.last = ex.preview()
+        self.first = self.first or self.last
+        url = urlsplit(ex.url)
+        query = "&".join(p for p in url.query.split("&") if p and not p.startswith("nextToken="))
+        paged = " (+nextToken)" if "nextToken=" in url.query else ""
+        self._lines[(ex.method, f"{url.path}{'?' + query if query else ''}{paged}", ex.status)] += 1
+
+    def lines(self) -> list[str]:
+        return [f"{n}x {m} {what} → HTTP {status}" for (m, what, status), n in self._lines.items()]
+
+    def ends(self) -> list[Exchange]:
+        return [e for e in (self.first, self.last if self.count > 1 else None) if e is not None]
+
+
 @dataclass
 class Page:
     exchange: Exchange
@@ -81,11 +107,12 @@ class Walk:
 
 @dataclass
 class Observation:
-    """A response-level finding seen anywhere in the run, reported by the schema checks."""
+    """A finding seen anywhere in the run, reported by its observed check."""
 
     check: str
     message: str
     exchange: Exchange
+    query: Query | None = None
 
 
 MAX_WALK_PAGES = 2000
@@ -120,30 +147,48 @@ class Session:
         profile: dict[str, str] | None = None,  # open points pinned (PROFILE_CHOICES)
         census_limit: int = 10_000,
         seed_when_empty: bool = False,
+        observers: tuple[list[ExchangeObserver], list[PageObserver]] = ([], []),
+        unknown_data: str = "the target's data is not known (only the embedded emulator's is)",
     ) -> None:
         self.client = client
         self.allow_writes = allow_writes
         self.known_jobs = known_jobs
+        self.unknown_data = unknown_data  # why known_jobs is None, for checks that need it
         self.profile = profile or {}
         self.census_limit = census_limit
         self.seed_when_empty = seed_when_empty
-        self.exchange_count = 0  # exchanges themselves are not kept: memory stays flat
+        self.exchange_count = 0  # exchanges are not kept (memory stays flat), only counted
+        self.traffic = Traffic()  # the current check's (the plugin starts one per check)
         self.observations: dict[str, Observation] = {}
+        self.exchange_observers, self.page_observers = observers
+        self.coverage = Coverage()
+        self.seed = 0  # the run's seed and examples per check, for checks that run hypothesis
+        self.examples = 20
+        self.consistency_window = 0.0  # seconds a write may take to show (a live service)
+        self.consistency_waits: list[float] = []
+        self.pages_seen = 0  # pages and jobs the checks looked at, cached walks included
+        self.jobs_seen = 0
         self._walks: dict[tuple, Walk] = {}
         self._census: list[Job] | None = None
         self._census_complete = False
         self._lock = threading.Lock()
-        self.observers: list[Callable[[Exchange], list[tuple[str, str]]]] = [schema_findings]
 
     # --- requests -----------------------------------------------------------------------
 
     def record(self, exchange: Exchange) -> Exchange:
         self.exchange_count += 1
-        for observe in self.observers:
-            for check, message in observe(exchange):
-                if check not in self.observations:
-                    self.observations[check] = Observation(check, message, exchange.preview())
+        self.traffic.add(exchange)
+        for observe in self.exchange_observers:
+            self._observe(observe(exchange), exchange)
+        if exchange.status >= 400:
+            with contextlib.suppress(XMLProblem):
+                self.coverage.error(parse_error(exchange.body, check=False).extra)
         return exchange
+
+    def _observe(self, findings: list[Finding], ex: Exchange, query: Query | None = None) -> None:
+        for check, message in findings:
+            if check not in self.observations:
+                self.observations[check] = Observation(check, message, ex.preview(), query)
 
     def send(
         self, method: str = "GET", path: str = "/inventorytriggerjob", params=None, **kw
@@ -151,26 +196,43 @@ class Session:
         return self.record(self.client.request(method, path, params, **kw))
 
     def list(self, query: Query, **kw) -> Exchange:
-        return self.send("GET", params=query.params(), **kw)
+        return self._fetch(query, **kw)[0]
+
+    def _fetch(self, query: Query, **kw) -> tuple[Exchange, ListResponse | XMLProblem | None]:
+        """A list request; a 200 answer is parsed and every page observer sees it."""
+        ex = self.send("GET", params=query.params(), **kw)
+        self.coverage.sent(query)
+        if ex.status != 200:
+            return ex, None
+        try:
+            body = parse_list(ex.body, check=False)
+        except XMLProblem as exc:
+            return ex, exc
+        for observe in self.page_observers:
+            self._observe(observe(query, body), ex, query)
+        return ex, body
 
     def page(self, query: Query) -> Page:
         """One page that must be a usable 200 list response; otherwise the check fails."""
-        ex = self.list(query)
-        if ex.status != 200:
+        ex, body = self._fetch(query)
+        if body is None:
             raise CheckFailure(
                 f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex]
             )
-        try:
-            return Page(ex.preview(), parse_list(ex.body, check=False))
-        except XMLProblem as exc:
-            raise CheckFailure(f"the list response is not usable XML: {exc}", query, [ex]) from None
+        if isinstance(body, XMLProblem):
+            raise CheckFailure(f"the list response is not usable XML: {body}", query, [ex])
+        self.pages_seen += 1
+        self.jobs_seen += len(body.jobs)
+        return Page(ex.preview(), body)
 
-    def walk(self, query: Query) -> Walk:
-        """Walk ``query`` to its end (cached). Fails on an endless or looping token."""
+    def walk(self, query: Query, cached: bool = True) -> Walk:
+        """Walk ``query`` to its end (cached unless told). Fails on an endless or looping token."""
         key = tuple(replace(query, next_token=None).params())
         with self._lock:
-            cached = self._walks.get(key)
+            cached = self._walks.get(key) if cached else None
         if cached is not None:
+            self.pages_seen += len(cached.pages)
+            self.jobs_seen += len(cached.ids)
             return cached
         walk = Walk(query)
         token: str | None = None
@@ -184,7 +246,7 @@ class Session:
             if not page.body.jobs:
                 raise CheckFailure(
                     "an empty page carries a NextToken: the walk would never end "
-                    "(API-NOTES §6: a final page may be empty, but then carries no token)",
+                    "(docs/contract.md#open-last-token: a final page may be empty, but then carries no token)",
                     query,
                     walk.exchanges[-3:],
                 )
@@ -200,6 +262,7 @@ class Session:
                 raise CheckFailure(
                     "the walk repeats itself: most jobs came back twice", query, walk.exchanges[-3:]
                 )
+        self.coverage.walked(query, [p.body for p in walk.pages], complete=True)
         with self._lock:
             self._walks[key] = walk
         return walk
@@ -214,6 +277,7 @@ class Session:
             token = page.body.next_token or None
             if token is None or not page.body.jobs:
                 break
+        self.coverage.walked(query, [p.body for p in walk.pages], complete=token is None)
         return walk
 
     def forget_walks(self) -> None:
@@ -240,17 +304,11 @@ class Session:
             self._census_complete = not walk.pages[-1].body.next_token
         return self._census
 
-    def create(self, name: str, job_type: str = "Workflow") -> Job:
+    def create(
+        self, name: str, job_type: str = "Workflow", workflow_id: str = "wconformance"
+    ) -> Job:
         """Create a job on the target (only with writes allowed); it joins the known data."""
-        self.require_writes()
-        op = (
-            "<WorkflowIds>wconformance</WorkflowIds>"
-            if job_type == "Workflow"
-            else "<QueueId>pconformance</QueueId>"
-        )
-        body = (f"<Request><Name>{escape(name)}</Name><Type>{job_type}</Type><Input><Prefix>conformance/</Prefix>"
-                f"</Input><Operation>{op}</Operation></Request>").encode()  # fmt: skip
-        ex = self.send("POST", data=body, headers={"Content-Type": "application/xml"})
+        ex = self.create_exchange(name, job_type, workflow_id)
         if ex.status != 200:
             raise CheckFailure(
                 f"creating a job got HTTP {ex.status}: {_error_text(ex)}", None, [ex]
@@ -264,6 +322,32 @@ class Session:
         self.forget_walks()
         return job
 
+    def create_exchange(self, name: str, job_type: str, workflow_id: str) -> Exchange:
+        """POST one job, as the official SDK's create sends it."""
+        self.require_writes()
+        op = (
+            f"<WorkflowIds>{escape(workflow_id)}</WorkflowIds>"
+            if job_type == "Workflow"
+            else "<QueueId>pconformance</QueueId>"
+        )
+        body = (f"<Request><Name>{escape(name)}</Name><Type>{job_type}</Type><Input><Prefix>conformance/</Prefix>"
+                f"</Input><Operation>{op}</Operation></Request>").encode()  # fmt: skip
+        return self.send("POST", data=body, headers={"Content-Type": "application/xml"})
+
+    def job_path(self, job_id: str) -> str:
+        return f"/inventorytriggerjob/{quote(job_id, safe='')}"
+
+    def known_job_changed(self, job: Job) -> None:
+        """After a write: the known data (when the target's data is known) and caches follow."""
+        if self.known_jobs is not None:
+            self.known_jobs[:] = [job if j.job_id == job.job_id else j for j in self.known_jobs]
+        self.forget_walks()
+
+    @property
+    def census_taken(self) -> list[Job] | None:
+        """The census if a check took it (``None`` otherwise: the data was never looked at)."""
+        return self._census
+
     @property
     def census_complete(self) -> bool:
         self.census()
@@ -274,6 +358,11 @@ class Session:
         if len(jobs) < at_least:
             raise NoData(f"the target has {len(jobs)} job(s); this check needs {at_least}")
         return jobs
+
+    def require_known_jobs(self) -> list[Job]:
+        if self.known_jobs is None:
+            raise SkipCheck(self.unknown_data)
+        return self.known_jobs
 
     def require_writes(self) -> None:
         if not self.allow_writes:
@@ -286,33 +375,3 @@ def _error_text(ex: Exchange) -> str:
         return f"{doc.code}: {doc.message}"
     except XMLProblem:
         return ex.body[:200].decode("utf-8", "replace")
-
-
-def schema_findings(ex: Exchange) -> list[tuple[str, str]]:
-    """Response-level findings for one exchange: (check name, message)."""
-    found: list[tuple[str, str]] = []
-    ctype = (ex.header("Content-Type") or "").split(";")[0].strip()
-    if ctype != "application/xml":
-        found.append(
-            ("schema.content_type", f"Content-Type is {ctype or 'missing'!r}, not application/xml")
-        )
-    if not ex.header("x-ci-request-id"):
-        found.append(("schema.request_id_header", "no x-ci-request-id header"))
-    try:
-        root = safe_parse(ex.body)
-    except XMLProblem as exc:
-        name = "schema.list_body" if ex.status == 200 else "schema.error_body"
-        return [*found, (name, f"HTTP {ex.status} body is not XML: {exc.message}")]
-    if ex.status == 200 and root.tag == "Response":
-        errors = validate_list(root)
-        if errors:
-            found.append(("schema.list_body", "; ".join(errors[:3])))
-    elif ex.status >= 400:
-        errors = (
-            validate(root, "error")
-            if root.tag == "Error"
-            else [f"root is <{root.tag}>, not <Error>"]
-        )
-        if errors:
-            found.append(("schema.error_body", "; ".join(errors[:3])))
-    return found

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
-from .query import STATES, TYPES, Query
+from .query import STATES, TYPES, Query, parse_filters
 from .timefmt import format_time, parse_time
 from .xmlmodel import Job
 
@@ -101,3 +102,93 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
         name=pick([j.name for j in sample], xml_text),
         size=st.none() | st.integers(1, 100).map(str),
     )
+
+
+# --- queries drawn from the target's data, so that they match ------------------------------
+
+DELTAS = (0, 0, 1, 60, 3600, 86400)
+NARROW = frozenset(
+    {"job_id", "name", "workflow_id"}
+)  # seconds a time bound stands off its job (0: the edge)
+
+
+def satisfied_by(job: Job, draw: st.DrawFn) -> dict[str, str]:
+    """For each filter the job can carry, a value it satisfies (``Query`` field names)."""
+    others = draw(st.sets(st.sampled_from(STATES), max_size=2))
+    values = {
+        "type": job.type,
+        "states": ",".join(sorted({job.state, *others})),
+        "start_creation_time": written(
+            job.created - timedelta(seconds=draw(st.sampled_from(DELTAS))),
+            draw(st.sampled_from(OFFSETS)),
+        ),
+        "end_creation_time": written(
+            job.created + timedelta(seconds=draw(st.sampled_from(DELTAS))),
+            draw(st.sampled_from(OFFSETS)),
+        ),
+        "job_id": job.job_id,
+        "name": job.name,
+    }
+    if job.workflow_ids:
+        values["workflow_id"] = draw(st.sampled_from(job.workflow_ids))
+    if not job.name:
+        del values["name"]  # an empty name is no filter (empty counts as absent)
+    return values
+
+
+def several_pages(matching: int) -> st.SearchStrategy[str | None]:
+    """Sizes that walk ``matching`` jobs in several pages (at most about 40), sometimes any size."""
+    if matching < 2:
+        return st.none() | st.integers(1, 100).map(str)
+    low, high = max(1, -(-matching // 40)), min(100, matching - 1)
+    spread = st.integers(low, high).map(str)
+    return spread | spread | spread | st.none() | st.integers(1, 100).map(str)
+
+
+def matching_queries(census: list[Job]) -> st.SearchStrategy[Query]:
+    """Queries whose filters come from one drawn job (so the walk is not empty), in either
+    order, with a size that walks the matching jobs in several pages."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Query:
+        job = draw(st.sampled_from(census))
+        values = satisfied_by(job, draw)
+        # broad filters often, narrow ones (a single job or a handful) seldom: several pages
+        chosen = [
+            k for k in sorted(values) if draw(st.integers(0, 99)) >= (88 if k in NARROW else 65)
+        ]
+        query = Query(
+            order_by_time=draw(st.none() | st.sampled_from(("Asc", "Desc"))),
+            **{k: values[k] for k in chosen},
+        )
+        return replace(query, size=draw(several_pages(count_matching(census, query))))
+
+    return build()
+
+
+def count_matching(census: list[Job], query: Query) -> int:
+    """How many census jobs a valid query matches (the reference semantics, to choose sizes)."""
+    f = parse_filters(query)
+    return sum(1 for j in census if f.matches(j))
+
+
+def edge_queries(census: list[Job], limit: int = 4000) -> list[Query]:
+    """Explicit examples at the size edges 1, 2, 99 and 100, each over a filter context that
+    gives several pages but stays cheap: a few jobs for 1 and 2, over a hundred for 99 and 100."""
+    contexts = [Query()] + [
+        Query(**{k: v}) for j in census[:50] for k, v in sorted(_single_values(j).items())
+    ]
+    counted = [(count_matching(census, q), q) for q in dict.fromkeys(contexts)]
+    edges = []
+    for size, low, high in ((1, 3, 40), (2, 3, 80), (99, 101, limit), (100, 101, limit)):
+        fits = sorted((n, i) for i, (n, _) in enumerate(counted) if low <= n <= high)
+        if fits:
+            edges.append(replace(counted[fits[0][1]][1], size=str(size)))
+    return edges
+
+
+def _single_values(job: Job) -> dict[str, str]:
+    values = {"type": job.type, "states": job.state, "name": job.name}
+    if job.workflow_ids:
+        values["workflow_id"] = job.workflow_ids[0]
+    return {k: v for k, v in values.items() if v}

@@ -7,10 +7,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
-
-import xmlschema
+from typing import TYPE_CHECKING
 
 from .timefmt import parse_time
+
+if TYPE_CHECKING:
+    import xmlschema
 
 MAX_BODY = 8 * 1024 * 1024
 """Bodies larger than this are refused before parsing (a page of 100 jobs is far smaller)."""
@@ -77,6 +79,8 @@ class ErrorDoc:
 @functools.cache
 def schema(name: str) -> xmlschema.XMLSchema11:
     """``list-response`` or ``error``, from the installed ``schemas/`` folder."""
+    import xmlschema  # here, not at the top: a client that only parses starts 0.1 s sooner
+
     source = resources.files("conformance.schemas").joinpath(f"{name}.xsd")
     with resources.as_file(source) as path:
         return xmlschema.XMLSchema11(str(path))
@@ -102,25 +106,44 @@ def validate(root: ET.Element, name: str) -> list[str]:
 
 
 _JOB_ERRORS: dict[tuple, tuple[str, ...]] = {}
+_STUB_ERRORS: dict[tuple, list[str]] = {}
+_ANY_STRING = frozenset({"RequestId", "NextToken"})
+"""Children of Response typed xs:string: their text never changes validity."""
 
 
 def _shape(el: ET.Element) -> tuple:
     """Everything validation looks at: tag, attributes, text, tail and children."""
-    return el.tag, tuple(sorted(el.attrib.items())), el.text, el.tail, tuple(_shape(c) for c in el)
+    attrs = tuple(sorted(el.attrib.items())) if el.attrib else ()
+    return el.tag, attrs, el.text, el.tail, tuple(map(_shape, el)) if len(el) else ()
+
+
+def _cached(cache: dict, key: tuple, compute):
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        if len(cache) > 100_000:
+            cache.clear()
+        cache[key] = found
+    return found
 
 
 def _job_errors(job: ET.Element) -> tuple[str, ...]:
-    key = _shape(job)
-    errors = _JOB_ERRORS.get(key)
-    if errors is None:
+    def compute() -> tuple[str, ...]:
         wrapper = ET.Element("Response")
         ET.SubElement(wrapper, "RequestId")
         wrapper.append(job)
-        errors = tuple(validate(wrapper, "list-response"))
-        if len(_JOB_ERRORS) > 100_000:
-            _JOB_ERRORS.clear()
-        _JOB_ERRORS[key] = errors
-    return errors
+        return tuple(validate(wrapper, "list-response"))
+
+    return _cached(_JOB_ERRORS, _shape(job), compute)
+
+
+def _stub_key(stub: ET.Element) -> tuple:
+    """The envelope's shape, with the text of its xs:string leaves (RequestId, NextToken) left out."""
+    parts = []
+    for c in stub:
+        plain = c.tag in _ANY_STRING and not c.attrib and not len(c)
+        parts.append((c.tag, c.tail) if plain else _shape(c))
+    return tuple(sorted(stub.attrib.items())), stub.text, tuple(parts)
 
 
 def validate_list(root: ET.Element) -> list[str]:
@@ -128,10 +151,12 @@ def validate_list(root: ET.Element) -> list[str]:
 
     The envelope is validated with each run of JobsDetail collapsed to one known-valid job, and
     each distinct JobsDetail once on its own: together exactly the whole document's validity.
+    Envelopes that differ only in their RequestId or NextToken text are validated once.
     """
     if root.tag != "Response":
         return [f"root is <{root.tag}>, not <Response>"]
-    stub = ET.Element("Response")
+    stub = ET.Element("Response", root.attrib)
+    stub.text = root.text
     errors: list[str] = []
     n = 0
     for child in root:
@@ -142,7 +167,7 @@ def validate_list(root: ET.Element) -> list[str]:
         errors += [f"JobsDetail {n}: {e}" for e in _job_errors(child)]
         if len(stub) == 0 or stub[-1].tag != "JobsDetail":
             stub.append(_placeholder())
-    return validate(stub, "list-response") + errors
+    return _cached(_STUB_ERRORS, _stub_key(stub), lambda: validate(stub, "list-response")) + errors
 
 
 @functools.cache

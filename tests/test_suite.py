@@ -4,6 +4,7 @@ including an independent server written only for this test."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,22 +13,13 @@ import pytest
 from independent_server import CREDS, Independent, Serving, dataset
 
 from conformance.emulator.app import Behaviour
-from conformance.killmatrix import suite_command
-
-SUITE = suite_command("--examples-profile", "dev")
+from conformance.killmatrix import behaviour_id, suite_command, suite_run
 
 
 def run_suite(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
-    summary = tmp_path / "summary.json"
-    proc = subprocess.run(
-        [*SUITE, f"--conformance-json={summary}", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    data = json.loads(summary.read_text()) if summary.exists() else {}
-    return proc.returncode, data, proc.stdout + proc.stderr
+    """The suite as a user runs it (dev examples unless told), from ``tmp_path``."""
+    code, summary, out, _ = suite_run("--examples-profile", "dev", *args, cwd=tmp_path, timeout=300)
+    return code, summary, out
 
 
 def run_many(
@@ -39,22 +31,24 @@ def run_many(
         return dict(zip(cases, results, strict=True))
 
 
-def _variant_id(b: Behaviour) -> str:
-    changed = [
-        f"{k}={getattr(b, k)}" for k, v in Behaviour.CHOICES.items() if getattr(b, k) != v[0]
-    ]
-    return ",".join(changed) or "default"
+# Every allowed choice of every open point, in two runs (the default choices run in
+# test_detection.py); `ci-conformance false-alarm-matrix` runs each choice on its own.
+ALTERNATIVES = [
+    Behaviour(**{k: v[1] for k, v in Behaviour.CHOICES.items()}),
+    Behaviour(**{k: v[-1] for k, v in Behaviour.CHOICES.items() if len(v) > 2}, auth_errors="cos"),
+]
+VARIANTS = {behaviour_id(b): ["--emulator-behaviour", behaviour_id(b)] for b in ALTERNATIVES}
 
 
-VARIANTS = {
-    _variant_id(b): ["--emulator-behaviour", _variant_id(b).replace("default", "")]
-    for b in Behaviour.every_variant()
-}
+def test_variants_cover_every_choice() -> None:
+    chosen = {(k, getattr(b, k)) for b in ALTERNATIVES for k in Behaviour.CHOICES}
+    defaults = {(k, v[0]) for k, v in Behaviour.CHOICES.items()}
+    assert chosen | defaults == {(k, c) for k, v in Behaviour.CHOICES.items() for c in v}
 
 
 @pytest.fixture(scope="module")
 def variant_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, dict, str]]:
-    """The suite against the emulator in every allowed behaviour of API-NOTES §6."""
+    """The suite against the emulator in every allowed behaviour of the open points."""
     return run_many(tmp_path_factory, VARIANTS)
 
 
@@ -64,7 +58,13 @@ def test_passes_against_emulator_in_each_allowed_behaviour(variant_runs, variant
     assert code == 0, out[-4000:]
     assert summary["verdict"] == "conformant"
     ran = sum(c["passed"] for c in summary["counts"].values())
-    assert ran >= 40, summary["counts"]
+    assert ran >= 50, summary["counts"]
+    # the run saw the choices the emulator made: they are its behaviour fingerprint
+    b = next(b for b in ALTERNATIVES if behaviour_id(b) == variant)
+    seen = summary["behaviour"]
+    assert (seen["size_over_100"], seen["start_after_end"]) == (b.size_over_100, b.start_after_end)
+    assert seen["last_page_token"] == b.last_token and seen["auth_status"] == "403"
+    assert seen["error_extras"] == {"trace-id": "TraceId", "none": "none"}[b.error_extras]
 
 
 def test_passes_against_an_independent_server(tmp_path: Path) -> None:
@@ -87,6 +87,7 @@ def test_passes_against_an_independent_server(tmp_path: Path) -> None:
         "signature.refuses_missing_token",
         "signature.refuses_wrong_token",
         "pagination.writes_during_walk",
+        "model.write_then_read",
         "filters.oracle",
     }, skipped
     assert all(skipped.values())
@@ -122,3 +123,27 @@ def test_empty_target_with_writes_creates_its_own_data(tmp_path: Path) -> None:
     code, summary, out = run_suite(tmp_path, "--emulator-jobs", "0", "--allow-writes")
     assert code == 0, out[-4000:]
     assert not [r for r in summary["results"] if r["outcome"] == "skipped"]
+
+
+def test_same_seed_makes_the_same_requests(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Jobs the suite creates join the data later checks draw from: with the same seed, they
+    must be the same jobs, so that a second run asks exactly what the first one asked."""
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
+
+    def run(n: int) -> tuple[int, dict, list[str]]:
+        tmp = tmp_path_factory.mktemp(f"seeded{n}")
+        log, summary = tmp / "requests.log", tmp / "summary.json"
+        proc = subprocess.run(
+            [*suite_command("--examples-profile", "dev"), "-p", "request_log", f"--conformance-json={summary}", "--seed", "7",
+             "--emulator-jobs", "12", "--checks", "pagination.writes_during_walk,filters.single_filter"],
+            capture_output=True, text=True, timeout=300, cwd=tmp, env={**env, "REQUEST_LOG": str(log)},
+        )  # fmt: skip
+        assert log.exists(), proc.stdout[-3000:] + proc.stderr[-2000:]
+        return proc.returncode, json.loads(summary.read_text()), log.read_text().splitlines()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        (code, summary, first), (_, _, second) = pool.map(run, (1, 2))
+    assert code == 0, summary["failures"]
+    assert sum(line.startswith("POST ") for line in first) >= 3  # the suite did create jobs
+    assert len(first) == len(second) and first == second

@@ -1,10 +1,22 @@
 """The checks, registered by category; importing this package registers them all, in report order."""
 
-from . import bad_input, filters, ordering, pagination, schema, signature  # noqa: F401  (registration)
-from .base import CATEGORIES, QUERY_STRATEGIES, REGISTRY, Check, check, select, unknown_names
+from . import bad_input, filters, model, ordering, pagination, schema, signature  # noqa: F401
+from .base import (
+    CATEGORIES,
+    EXCHANGE_OBSERVERS,
+    PAGE_OBSERVERS,
+    QUERY_STRATEGIES,
+    REGISTRY,
+    Check,
+    check,
+    select,
+    unknown_names,
+)
 
 __all__ = [
     "CATEGORIES",
+    "EXCHANGE_OBSERVERS",
+    "PAGE_OBSERVERS",
     "QUERY_STRATEGIES",
     "REGISTRY",
     "Check",

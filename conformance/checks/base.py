@@ -1,9 +1,11 @@
 """The checks' registry and shared helpers.
 
-Checks are small named functions, each enforcing one clause, registered by category. A check takes the ``Session`` and, when it has a ``given`` strategy, one drawn value (usually a
-``Query``); hypothesis shrinks that value to the minimal failing one. A check raises
-``CheckFailure`` on a violation and ``SkipCheck`` when the target cannot exercise it.
-Checks never tune to the emulator: every behaviour API-NOTES §6 allows passes.
+Checks are small named functions, each enforcing one clause of the contract (``docs/contract.md``,
+named by its anchor), registered by category. A check takes the ``Session`` and, when it has a
+``given`` strategy, one drawn value (usually a ``Query``); hypothesis shrinks that value to the
+minimal failing one. A check raises ``CheckFailure`` on a violation and ``SkipCheck`` when the
+target cannot exercise it. Checks never tune to the emulator: every behaviour an open point of
+the contract allows passes.
 """
 
 from __future__ import annotations
@@ -16,41 +18,93 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from .. import contract
 from .. import strategies as gen
 from ..client import Exchange
 from ..query import STATES, TYPES, Filters, Query
-from ..session import CheckFailure, Session, Walk
+from ..session import CheckFailure, ExchangeObserver, PageObserver, Session, Walk
 from ..timefmt import format_time
 from ..xmlmodel import Job, XMLProblem, parse_error
 
-CATEGORIES = ("signature", "pagination", "ordering", "filters", "bad-input", "schema")
+CATEGORIES = ("signature", "pagination", "ordering", "filters", "bad-input", "model", "schema")
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
     category: str
-    clause: str
+    clause: str  # what the check holds the target to, in one sentence
     func: Callable[..., None]
     given: Callable[[Session], st.SearchStrategy] | None = None
+    anchor: str = ""
+    """The contract clause it enforces: ``docs/contract.md#<anchor>``. Required."""
+    judges_jobs: bool = False
+    """It judges the jobs its walks return: an example that saw no job proves nothing, and a
+    check whose every example saw none is vacuous (skipped, saying so), not passed."""
+    cost: int = 1
+    """Examples cost this many ordinary ones: the check runs ``examples // cost`` (at least 3)."""
+    observed: bool = False
+    """It reports findings observed on every response of the run, so it runs last."""
+    edges: Callable[[Session], list[Any]] | None = None
+    """Explicit examples, computed from the target's data, that always run first."""
+
+    def __post_init__(self) -> None:
+        if self.anchor not in contract.clauses():  # fails at import, naming the check
+            raise ValueError(
+                f"check {self.name}: anchor={self.anchor!r} names no clause of {contract.DOC}"
+            )
 
     def run(self, session: Session, value: Any = None) -> None:
         self.func(session) if self.given is None else self.func(session, value)
 
+    def examples(self, configured: int) -> int:
+        return max(min(3, configured), configured // self.cost)
+
 
 REGISTRY: dict[str, Check] = {}
+EXCHANGE_OBSERVERS: list[ExchangeObserver] = []
+PAGE_OBSERVERS: list[PageObserver] = []
+"""Observers the session runs on every response (and every parsed list page) of the run."""
 
 
-def check(category: str, clause: str, given: Callable[[Session], st.SearchStrategy] | None = None):
-    """Register a check; its name is ``<category>.<function name>``."""
+def check(
+    category: str,
+    clause: str,
+    given: Callable[[Session], st.SearchStrategy] | None = None,
+    **options: Any,
+):
+    """Register a check; its name is ``<category>.<function name>``. ``clause`` says what it
+    checks; ``anchor=`` (required) names the contract clause it enforces (``docs/contract.md``).
+    The other ``options`` are the other fields of ``Check`` (``judges_jobs``, ``cost``, ``edges``)."""
     assert category in CATEGORIES, category
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
         name = f"{category.replace('-', '_')}.{func.__name__}"
-        REGISTRY[name] = Check(name, category, clause, func, given)
+        if given in (queries, data_queries):
+            options.setdefault("edges", edge_queries)
+        REGISTRY[name] = Check(name, category, clause, func, given, **options)
         return func
 
     return register
+
+
+def observed(
+    category: str, name: str, clause: str, traffic: Callable[[Session, Any], None], *, anchor: str
+):
+    """Register a check that reports the first finding named ``<category>.<name>`` that an
+    observer saw anywhere in the run. Its own ``traffic`` (on drawn queries) makes sure there is
+    something to observe when it runs alone. ``anchor`` names its contract clause."""
+    full_name = f"{category.replace('-', '_')}.{name}"
+
+    def run(s: Session, query: Query) -> None:
+        traffic(s, query)
+        seen = s.observations.get(full_name)
+        if seen is not None:
+            fail(seen.message, seen.query, [seen.exchange])
+
+    REGISTRY[full_name] = Check(
+        full_name, category, clause, run, queries, anchor=anchor, observed=True
+    )
 
 
 def select(include: list[str] | None = None, exclude: list[str] | None = None) -> list[Check]:
@@ -64,8 +118,8 @@ def select(include: list[str] | None = None, exclude: list[str] | None = None) -
 
 
 def ordered() -> list[Check]:
-    """Every check in category order: schema last, so it also reports what all others saw."""
-    return sorted(REGISTRY.values(), key=lambda c: CATEGORIES.index(c.category))
+    """Every check in category order; observed checks last, so they report what all others saw."""
+    return sorted(REGISTRY.values(), key=lambda c: (c.observed, CATEGORIES.index(c.category)))
 
 
 def unknown_names(names: list[str]) -> list[str]:
@@ -75,8 +129,18 @@ def unknown_names(names: list[str]) -> list[str]:
 
 
 def queries(session: Session) -> st.SearchStrategy[Query]:
-    """Valid filter queries whose values come from the target's own jobs as often as not."""
-    return gen.filter_queries(session.census()[:300])
+    """Valid queries, three times in four drawn from one of the target's jobs so that they match
+    and walk in several pages; otherwise from its values or at random (misses included)."""
+    census = session.census()
+    loose = gen.filter_queries(census[:300])
+    if not census:
+        return loose
+    matched = gen.matching_queries(census)
+    return st.integers(0, 3).flatmap(lambda n: matched if n else loose)
+
+
+def edge_queries(session: Session) -> list[Query]:
+    return gen.edge_queries(session.census())
 
 
 def data_queries(session: Session) -> st.SearchStrategy[Query]:

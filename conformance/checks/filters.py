@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
 from datetime import timedelta
 
 from hypothesis import strategies as st
 
 from .. import strategies as gen
-from ..query import STATES, TYPES, Query, expected, parse_filters
-from ..session import Session, SkipCheck
+from ..query import STATES, TYPES, InvalidArgument, Query, expected, parse_filters
+from ..session import Finding, Session, SkipCheck
 from ..timefmt import format_time
+from ..xmlmodel import Job, ListResponse
 from .base import (
+    PAGE_OBSERVERS,
     check,
     check_matches,
     data_queries,
@@ -18,6 +22,7 @@ from .base import (
     fail,
     full,
     matches,
+    observed,
     queries,
     query_strategy,
     same_set,
@@ -25,10 +30,14 @@ from .base import (
     tie_difference,
 )
 
-FILTER = "Vendor page and API-NOTES §1: filter semantics"
 
-
-@check("filters", FILTER + ": every job returned satisfies every filter in force", given=queries)
+@check(
+    "filters",
+    "every job returned satisfies every filter in force",
+    given=queries,
+    judges_jobs=True,
+    anchor="filter-semantics",
+)
 def every_job_matches(s: Session, query: Query) -> None:
     walk = s.walk(full(query))
     check_matches(walk, parse_filters(walk.query))
@@ -36,8 +45,10 @@ def every_job_matches(s: Session, query: Query) -> None:
 
 @check(
     "filters",
-    FILTER + ": each filter alone returns exactly the jobs that satisfy it",
+    "each filter alone returns exactly the jobs that satisfy it",
     given=single_filter_queries,
+    judges_jobs=True,
+    anchor="filter-semantics",
 )
 def single_filter(s: Session, batch: list[Query]) -> None:
     for query in batch:
@@ -57,8 +68,10 @@ def single_filter(s: Session, batch: list[Query]) -> None:
 
 @check(
     "filters",
-    FILTER + ": startCreationTime and endCreationTime are inclusive (API-NOTES §1: ≥ and ≤)",
+    "startCreationTime and endCreationTime are inclusive (≥ and ≤)",
     given=lambda s: st.tuples(st.sampled_from(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
+    judges_jobs=True,
+    anchor="filter-time",
 )
 def bounds_inclusive(s: Session, drawn) -> None:
     job, offset = drawn
@@ -75,8 +88,10 @@ def bounds_inclusive(s: Session, drawn) -> None:
 
 @check(
     "filters",
-    FILTER + ": a multi-state walk is the union of its single-state walks; All is no filter",
+    "a multi-state walk is the union of its single-state walks; All is no filter",
     given=data_queries,
+    judges_jobs=True,
+    anchor="filter-states",
 )
 def states_union(s: Session, query: Query) -> None:
     states = parse_filters(query).states or frozenset(STATES)
@@ -105,8 +120,10 @@ def states_union(s: Session, query: Query) -> None:
 
 @check(
     "filters",
-    FILTER + ": type=Workflow and type=Job together are the walk without type",
+    "type=Workflow and type=Job together are the walk without type",
     given=data_queries,
+    judges_jobs=True,
+    anchor="filter-type",
 )
 def type_union(s: Session, query: Query) -> None:
     parts = [s.walk(full(query, type=t)) for t in TYPES]
@@ -128,8 +145,10 @@ def type_union(s: Session, query: Query) -> None:
 
 @check(
     "filters",
-    FILTER + ": time bounds are inclusive (≥ start, ≤ end) and complete",
+    "a time window is exactly the unbounded walk cut to it",
     given=data_queries,
+    judges_jobs=True,
+    anchor="filter-time",
 )
 def time_window_complete(s: Session, query: Query) -> None:
     f = parse_filters(query)
@@ -163,8 +182,10 @@ def _instant_spellings(s: Session) -> st.SearchStrategy:
 
 @check(
     "filters",
-    FILTER + ": one instant written with different UTC offsets gives the same result",
+    "one instant written with different UTC offsets gives the same result",
     given=_instant_spellings,
+    judges_jobs=True,
+    anchor="filter-time",
 )
 def offset_invariance(s: Session, drawn) -> None:
     job, delta, side, offsets = drawn
@@ -187,7 +208,13 @@ def _exact_fields(s: Session) -> st.SearchStrategy:
     return st.tuples(st.sampled_from(jobs), st.sampled_from(["job_id", "name", "workflow_id"]))
 
 
-@check("filters", FILTER + ": jobId, name and workflowId match exactly", given=_exact_fields)
+@check(
+    "filters",
+    "jobId, name and workflowId match exactly",
+    given=_exact_fields,
+    judges_jobs=True,
+    anchor="filter-exact",
+)
 def exact_match(s: Session, drawn) -> None:
     job, field = drawn
     census = s.census()
@@ -215,38 +242,97 @@ def exact_match(s: Session, drawn) -> None:
         )
 
 
+@st.composite
+def _pairs(draw: st.DrawFn, jobs: list[Job]) -> list[tuple[dict[str, str], dict[str, str]]]:
+    """Every pair of filters, each from one drawn job (a non-empty intersection) or, as drawn,
+    its second filter from another job (often an empty one): ``[(first, second), ...]``."""
+    a, b = draw(st.sampled_from(jobs)), draw(st.sampled_from(jobs))
+    mine, other = gen.satisfied_by(a, draw), gen.satisfied_by(b, draw)
+    combos = list(itertools.combinations(sorted(mine), 2))
+    crossed = draw(st.lists(st.booleans(), min_size=len(combos), max_size=len(combos)))
+    return [
+        ({k1: mine[k1]}, {k2: other[k2] if cross and k2 in other else mine[k2]})
+        for (k1, k2), cross in zip(combos, crossed, strict=True)
+    ]
+
+
 @check(
     "filters",
-    FILTER + ": two filters together give the intersection of each alone",
-    given=data_queries,
+    "every pair of filters together gives the intersection of each alone",
+    given=lambda s: _pairs(s.require_jobs()),
+    judges_jobs=True,
+    cost=4,
+    anchor="filter-semantics",
 )
-def intersection(s: Session, query: Query) -> None:
-    pairs = [(k, v) for k, v in full(query).filter_params() if k != "orderByTime"]
-    if len(pairs) < 2:
-        raise SkipCheck("the drawn query has fewer than two filters")
-    (k1, v1), (k2, v2) = pairs[:2]
-    both = s.walk(Query.from_params({k1: v1, k2: v2, "size": "100"}))
-    one = s.walk(Query.from_params({k1: v1, "size": "100"}))
-    two = s.walk(Query.from_params({k2: v2, "size": "100"}))
-    same_set(
-        both,
-        set(one.ids) & set(two.ids),
-        f"{k1} and {k2} together vs each alone",
-        both.query,
-        both.exchanges[:1] + one.exchanges[:1] + two.exchanges[:1],
+def intersection(s: Session, pairs: list[tuple[dict[str, str], dict[str, str]]]) -> None:
+    for first, second in pairs:
+        both = s.walk(Query(size="100", **first, **second))
+        check_matches(both, parse_filters(both.query))
+        one, two = (s.walk(Query(size="100", **f)) for f in (first, second))
+        same_set(
+            both,
+            set(one.ids) & set(two.ids),
+            f"{both.query.describe()} vs each filter alone",
+            both.query,
+            both.exchanges[:1] + one.exchanges[:1] + two.exchanges[:1],
+        )
+
+
+def _variant(value: str, how: str) -> str:
+    """A near miss of a real identifier."""
+    return {
+        "prefix": value[:-1],
+        "suffix": value[1:],
+        "extended": value + value[-1],
+        "case": value.swapcase(),
+        "changed": value[:-1] + ("0" if value[-1] != "0" else "1"),
+    }[how]
+
+
+def _id_variants(s: Session) -> st.SearchStrategy:
+    jobs = s.require_jobs()
+    with_workflow = [j for j in jobs if j.workflow_ids]
+    fields = ["job_id"] + (["workflow_id"] if with_workflow else [])
+    return st.tuples(
+        st.sampled_from(fields),
+        st.sampled_from(jobs),
+        st.sampled_from(with_workflow or jobs),
+        st.sampled_from(["prefix", "suffix", "extended", "case", "changed"]),
     )
 
 
 @check(
     "filters",
-    "Exact oracle (known data only): the walk equals the reference semantics, up to ties",
+    "a prefix, a suffix, a case variant or a one-character change of a real jobId or workflowId matches nothing it does not equal (or gets 400)",
+    given=_id_variants,
+    anchor="filter-exact",
+)
+def id_near_misses(s: Session, drawn) -> None:
+    field, job, workflow_job, how = drawn
+    real = job.job_id if field == "job_id" else workflow_job.workflow_ids[0]
+    variant = _variant(real, how)
+    if len(real) < 2 or variant == real:
+        raise SkipCheck(f"{real!r} has no {how} variant")
+    query = Query(size="100", **{field: variant})
+    ex = s.list(query)
+    if ex.status == 400:
+        error_doc(ex, query, (400,), f"{query.describe()}")
+        return
+    walk = s.walk(query)
+    check_matches(walk, parse_filters(query))
+
+
+@check(
+    "filters",
+    "on known data (the embedded emulator), the walk equals the reference semantics, up to ties",
     given=queries,
+    judges_jobs=True,
+    anchor="filter-semantics",
 )
 def oracle(s: Session, query: Query) -> None:
-    if s.known_jobs is None:
-        raise SkipCheck("the target's data is not known (only the embedded emulator's is)")
+    known = s.require_known_jobs()
     walk = s.walk(query)
-    want = expected(s.known_jobs, parse_filters(query))
+    want = expected(known, parse_filters(query))
     diff = tie_difference(walk.jobs, want)
     if diff:
         fail(
@@ -254,6 +340,34 @@ def oracle(s: Session, query: Query) -> None:
             query,
             walk.exchanges[:2],
         )
+
+
+def filter_findings(query: Query, body: ListResponse) -> list[Finding]:
+    """Every job of every page the run sees satisfies every filter in force."""
+    try:
+        f = parse_filters(query)
+    except InvalidArgument:
+        return []
+    for job in body.jobs:
+        broken = matches(f, job)
+        if broken:
+            return [
+                (
+                    "filters.every_page_keeps_filters",
+                    f"job {job.job_id} breaks a filter in force: {broken[0]}",
+                )
+            ]
+    return []
+
+
+PAGE_OBSERVERS.append(filter_findings)
+observed(
+    "filters",
+    "every_page_keeps_filters",
+    "every job on every page of the run satisfies every filter in force",
+    lambda s, q: s.head(replace(q, size="2"), pages=4),
+    anchor="filter-semantics",
+)
 
 
 @query_strategy
@@ -272,9 +386,9 @@ def _unknown_values(_: Session) -> st.SearchStrategy[Query]:
 
 @check(
     "filters",
-    "API-NOTES §6: an unknown type, orderByTime or states value gets 400 InvalidArgument, "
-    "never unfiltered results",
+    "an unknown type, orderByTime or states value gets 400 InvalidArgument, never unfiltered results",
     given=_unknown_values,
+    anchor="filter-unknown-values",
 )
 def unknown_value_refused(s: Session, query: Query) -> None:
     err = error_doc(s.list(query), query, (400,), f"{query.describe()}")

@@ -14,8 +14,6 @@ from .base import (
     tie_difference,
 )
 
-ORDER = "Vendor page: orderByTime Desc (default) or Asc, by CreationTime; API-NOTES §6 (ties)"
-
 
 def _monotonic(walk: Walk, descending: bool) -> None:
     prev: Job | None = None
@@ -33,12 +31,24 @@ def _monotonic(walk: Walk, descending: bool) -> None:
             prev = job
 
 
-@check("ordering", ORDER + ": CreationTime is monotonic across pages, as instants", given=queries)
+@check(
+    "ordering",
+    "CreationTime is monotonic across pages, as instants",
+    given=queries,
+    judges_jobs=True,
+    anchor="order",
+)
 def monotonic(s: Session, query: Query) -> None:
     _monotonic(s.walk(query), parse_filters(query).descending)
 
 
-@check("ordering", ORDER + ": without orderByTime the order is Desc", given=data_queries)
+@check(
+    "ordering",
+    "without orderByTime the order is Desc",
+    given=data_queries,
+    judges_jobs=True,
+    anchor="order",
+)
 def desc_by_default(s: Session, query: Query) -> None:
     walk = s.walk(full(query, order_by_time=None))
     _monotonic(walk, descending=True)
@@ -53,7 +63,11 @@ def desc_by_default(s: Session, query: Query) -> None:
 
 
 @check(
-    "ordering", ORDER + ": the Asc walk is the Desc walk reversed, up to ties", given=data_queries
+    "ordering",
+    "the Asc walk is the Desc walk reversed, up to ties",
+    given=data_queries,
+    judges_jobs=True,
+    anchor="order",
 )
 def asc_reverses_desc(s: Session, query: Query) -> None:
     asc = s.walk(full(query, order_by_time="Asc"))

@@ -6,9 +6,11 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
-from ..query import MAX_SIZE, Query, parse_filters
-from ..session import NoData, Session, SkipCheck
+from ..query import MAX_SIZE, InvalidArgument, Query, parse_filters
+from ..session import Finding, NoData, Session, SkipCheck
+from ..xmlmodel import ListResponse
 from .base import (
+    PAGE_OBSERVERS,
     check,
     check_matches,
     data_queries,
@@ -16,15 +18,20 @@ from .base import (
     fail,
     full,
     matches,
+    observed,
     queries,
     single_filter_queries,
     tie_difference,
 )
 
-PAGE = "Vendor page: size (default 10, maximum 100) and nextToken; API-NOTES §1, §6"
 
-
-@check("pagination", PAGE + ": no job appears twice in a walk", given=queries)
+@check(
+    "pagination",
+    "no job appears twice in a walk",
+    given=queries,
+    judges_jobs=True,
+    anchor="page-walk",
+)
 def no_duplicates(s: Session, query: Query) -> None:
     walk = s.walk(query)
     dupes = [i for i, n in _counts(walk.ids).items() if n > 1]
@@ -43,8 +50,10 @@ def _counts(ids: list[str]) -> dict[str, int]:
 
 @check(
     "pagination",
-    PAGE + ": no page holds more than size jobs; pages before the last are full",
+    "no page holds more than size jobs; pages before the last are full",
     given=queries,
+    judges_jobs=True,
+    anchor="page-size",
 )
 def page_sizes(s: Session, query: Query) -> None:
     walk = s.walk(query)
@@ -62,8 +71,10 @@ def page_sizes(s: Session, query: Query) -> None:
 
 @check(
     "pagination",
-    PAGE + ": without size a page holds at most 10 jobs, and 10 when more follow",
+    "without size a page holds at most 10 jobs, and 10 when more follow",
     given=data_queries,
+    judges_jobs=True,
+    anchor="page-size",
 )
 def default_size_is_10(s: Session, query: Query) -> None:
     page = s.page(replace(query, size=None, next_token=None))
@@ -80,13 +91,16 @@ def default_size_is_10(s: Session, query: Query) -> None:
 
 @check(
     "pagination",
-    "API-NOTES §6: size > 100 is refused with 400 InvalidArgument or clamped to 100",
+    "size > 100 is refused with 400 InvalidArgument or clamped to 100",
     given=lambda s: st.integers(101, 100_000),
+    anchor="page-size",
 )
 def size_over_100(s: Session, size: int) -> None:
     query = Query(size=str(size))
     ex = s.list(query)
     pinned = s.profile.get("size_over_100")
+    if ex.status in (200, 400):
+        s.coverage.met("size_over_100", "clamp" if ex.status == 200 else "refuse")
     if ex.status == 400 and pinned != "clamp":
         error_doc(ex, query, (400,), f"size={size}")
         return
@@ -106,7 +120,13 @@ def size_over_100(s: Session, size: int) -> None:
         )
 
 
-@check("pagination", PAGE + ": a walk ends within ⌈N/size⌉+1 requests", given=queries)
+@check(
+    "pagination",
+    "a walk ends within ⌈N/size⌉+1 requests",
+    given=queries,
+    judges_jobs=True,
+    anchor="page-walk",
+)
 def walk_terminates(s: Session, query: Query) -> None:
     walk = s.walk(query)  # the walk itself refuses endless and looping tokens
     size = parse_filters(query).size
@@ -121,8 +141,10 @@ def walk_terminates(s: Session, query: Query) -> None:
 
 @check(
     "pagination",
-    PAGE + ": a walk equals the same filters walked with size=100, up to ties",
+    "a walk equals the same filters walked with size=100, up to ties",
     given=queries,
+    judges_jobs=True,
+    anchor="page-walk",
 )
 def walk_independent_of_size(s: Session, query: Query) -> None:
     small, big = s.walk(query), s.walk(full(query))
@@ -135,7 +157,12 @@ def walk_independent_of_size(s: Session, query: Query) -> None:
         )
 
 
-@check("pagination", PAGE + ": re-sending a NextToken gives the same page", given=data_queries)
+@check(
+    "pagination",
+    "re-sending a NextToken gives the same page",
+    given=data_queries,
+    anchor="page-token",
+)
 def token_replay(s: Session, query: Query) -> None:
     query = replace(query, size=query.size or "3", next_token=None)
     first = s.page(query)
@@ -149,13 +176,44 @@ def token_replay(s: Session, query: Query) -> None:
 
 @check(
     "pagination",
-    PAGE + ": filters stay in force on every later page",
+    "filters stay in force on every later page",
     given=single_filter_queries,
+    judges_jobs=True,
+    anchor="page-token",
 )
 def filters_persist(s: Session, batch: list[Query]) -> None:
     for query in batch:
         walk = s.head(replace(query, size="2"), pages=4)
         check_matches(walk, parse_filters(walk.query), first_page=1)
+
+
+def page_findings(query: Query, body: ListResponse) -> list[Finding]:
+    """Every page the run sees holds at most ``size`` jobs, and is full when a token follows."""
+    try:
+        size = parse_filters(query).size
+    except InvalidArgument:
+        return []
+    n, asked = len(body.jobs), f"size={query.size or '(default 10)'}"
+    if n > size:
+        return [("pagination.every_page_within_size", f"a page holds {n} jobs with {asked}")]
+    if body.next_token and n < size:
+        return [
+            (
+                "pagination.every_page_within_size",
+                f"a page holds {n} jobs with {asked} and a NextToken: a page before the last is full",
+            )
+        ]
+    return []
+
+
+PAGE_OBSERVERS.append(page_findings)
+observed(
+    "pagination",
+    "every_page_within_size",
+    "every page of the run holds at most size jobs, and is full when a NextToken follows",
+    lambda s, q: s.head(q, pages=5),
+    anchor="page-size",
+)
 
 
 def _garbage(_: Session) -> st.SearchStrategy[str]:
@@ -168,8 +226,9 @@ def _garbage(_: Session) -> st.SearchStrategy[str]:
 
 @check(
     "pagination",
-    "API-NOTES §6: a nextToken the server did not issue gets 400 InvalidArgument",
+    "a nextToken the server did not issue gets 400 InvalidArgument",
     given=_garbage,
+    anchor="page-foreign-token",
 )
 def garbage_token_refused(s: Session, token: str) -> None:
     query = Query(size="5", next_token=token)
@@ -178,9 +237,9 @@ def garbage_token_refused(s: Session, token: str) -> None:
 
 @check(
     "pagination",
-    "API-NOTES §6: a token issued for other filters, or tampered with, gets 400 or a page "
-    "that keeps the filters in force; never a 5xx",
+    "a token issued for other filters, or altered, gets 400 or a page that keeps the filters in force; never a 5xx",
     given=data_queries,
+    anchor="page-foreign-token",
 )
 def foreign_token_safe(s: Session, query: Query) -> None:
     other = s.walk(Query(size="2"))
@@ -201,15 +260,17 @@ def foreign_token_safe(s: Session, query: Query) -> None:
 
 
 @check(
-    "pagination", PAGE + ": jobs created during a walk cause no duplicate and skip no existing job"
+    "pagination",
+    "jobs created during a walk cause no duplicate and skip no existing job",
+    anchor="page-writes",
 )
 def writes_during_walk(s: Session) -> None:
     s.require_writes()
     before = s.walk(Query(size="100"))
-    seen, token, made = [], None, 0
+    pages, token, made = [], None, 0
     for _ in range(len(before.jobs) // 3 + 3):
         page = s.page(Query(size="3", next_token=token))
-        seen += page.body.jobs
+        pages.append(page)
         if made < 30:
             s.create("ci-conformance probe")
             made += 1
@@ -217,12 +278,19 @@ def writes_during_walk(s: Session) -> None:
         if token is None:
             break
     s.forget_walks()
-    ids = [j.job_id for j in seen]
-    dupes = len(ids) - len(set(ids))
-    skipped = set(before.ids) - set(ids)
+    ids = [j.job_id for p in pages for j in p.body.jobs]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    skipped = [i for i in before.ids if i not in set(ids)]
     if dupes or skipped:
+        # the pages where a duplicate came back, or around where a skipped job belonged
+        where = [p for p in pages if {j.job_id for j in p.body.jobs} & set(dupes)][-2:]
+        if skipped:
+            at = before.ids.index(skipped[0]) // 3
+            where += pages[max(0, at - 1) : at + 1]
         fail(
-            f"a walk during {made} creations had {dupes} duplicate(s) and skipped {len(skipped)} existing job(s)",
+            f"a walk of {len(pages)} pages (size=3) during {made} creations returned "
+            f"{len(dupes)} job(s) twice {dupes[:3]} and skipped {len(skipped)} job(s) that existed "
+            f"before it began {skipped[:3]}",
             Query(size="3"),
-            [],
+            [p.exchange for p in where][:4],
         )

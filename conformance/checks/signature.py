@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from urllib.parse import unquote, urlsplit
 
 from hypothesis import strategies as st
 
 from .. import strategies as gen
 from ..query import Query
 from ..session import Session, SkipCheck
+from ..signing import AUTH_FIELDS, encode
+from ..xmlmodel import XMLProblem, parse_list
 from .base import (
     check,
     error_doc,
@@ -20,20 +23,23 @@ from .base import (
 )
 
 REFUSED = (401, 403)
-SIG_CLAUSE = (
-    "API-NOTES §4 (COS q-sign-algorithm=sha1) and §6 (401 CI codes or 403 COS codes, XML Error)"
+
+
+@check(
+    "signature",
+    "a correctly signed request is accepted (signature in Authorization)",
+    given=queries,
+    anchor="sig-accept",
 )
-
-
-@check("signature", "API-NOTES §4: a valid header signature is accepted", given=queries)
 def valid_header_accepted(s: Session, query: Query) -> None:
     s.page(query)
 
 
 @check(
     "signature",
-    "API-NOTES §4.9: a signature may ride in the query string (presigned URL)",
+    "a signature may ride in the query string (a presigned URL)",
     given=queries,
+    anchor="sig-accept",
 )
 def valid_presigned_accepted(s: Session, query: Query) -> None:
     ex = s.list(query, auth=s.client.auth(presign=True))
@@ -59,14 +65,17 @@ def _odd_values(_: Session) -> st.SearchStrategy[Query]:
 
 @check(
     "signature",
-    "API-NOTES §4.3/§4.5 and §5: any value, empty or not, signs and is accepted",
+    "any parameter value, empty or not, signs and is accepted",
     given=_odd_values,
+    anchor="sig-accept",
 )
 def generated_values_accepted(s: Session, query: Query) -> None:
     s.page(query)
 
 
-@check("signature", "HTTP header names are case-insensitive; API-NOTES §4.4 lower-cases them")
+@check(
+    "signature", "signed headers are accepted whatever the case of their names", anchor="sig-accept"
+)
 def header_case_accepted(s: Session) -> None:
     for headers in ({"X-Ci-Conformance": "Mixed Case"}, {"x-CI-conformance": "v"}):
         ex = s.send(params=[("size", "1")], headers=headers)
@@ -78,15 +87,45 @@ def header_case_accepted(s: Session) -> None:
             )
 
 
-def _refused(s: Session, what: str, params=(("size", "1"),), **kw) -> None:
-    ex = s.send(params=list(params), **kw)
+FORMS = ("header", "presigned")
+
+
+def _refused(
+    s: Session,
+    kind: str,
+    what: str,
+    *,
+    forms: tuple[str, ...] = FORMS,
+    signer: dict | None = None,
+    params=(("size", "1"),),
+    any_4xx: bool = False,
+    **kw,
+) -> None:
+    """Send a request that must be refused, once per signature form.
+
+    ``signer`` holds ``CosAuth`` arguments (``credentials``, ``clock``, ``sign_host``...); ``kw``
+    goes to ``Session.send`` (``prepare_hook`` tampers after signing). Auth refusals are 401 or
+    403 with an XML Error; ``any_4xx`` also accepts the 4xx of a server that answers a wrong
+    method, path or host before it looks at the signature (404, 405...).
+    """
     pinned = s.profile.get("auth_status")
-    error_doc(ex, Query(size="1"), (int(pinned),) if pinned else REFUSED, f"{what} must be refused")
+    statuses = (int(pinned),) if pinned else REFUSED
+    for form in forms:
+        args = dict(signer or {})
+        auth = None if kind == "unsigned" else s.client.auth(presign=form == "presigned", **args)
+        ex = s.send(params=list(params), auth=auth, **kw)
+        s.coverage.refused(kind, form if kind != "unsigned" else "header")
+        if ex.status in REFUSED:
+            s.coverage.met("auth_status", str(ex.status))
+        label = f"{what} ({form} signature)" if kind != "unsigned" else what
+        if any_4xx and 400 <= ex.status < 500 and ex.status not in REFUSED:
+            continue
+        error_doc(ex, Query(size="1"), statuses, f"{label} must be refused")
 
 
-def _signed_with(s: Session, **changes: str | None):
-    """A signer with the run's credentials changed (a wrong key, an unknown id, no token...)."""
-    return s.client.auth(replace(s.client.credentials, **changes))
+def _credentials(s: Session, **changes: str | None) -> dict:
+    """Signer arguments with the run's credentials changed (a wrong key, an unknown id...)."""
+    return {"credentials": replace(s.client.credentials, **changes)}
 
 
 def _needs_token(s: Session) -> None:
@@ -104,106 +143,244 @@ def _tamper(old: str, new: str) -> Callable:
     return hook
 
 
-def _set_auth(transform: Callable[[str], str]) -> Callable:
+def _edit_signature(edit: Callable[[dict[str, str]], dict[str, str] | str]) -> Callable:
+    """A hook that edits the signature's q-* fields, in the Authorization header or in the
+    query string. ``edit`` returns new fields, or (header form) a whole Authorization value."""
+
     def hook(prepared):
-        prepared.headers["Authorization"] = transform(prepared.headers["Authorization"])
+        header = prepared.headers.get("Authorization")
+        if header is not None:
+            fields = dict(part.partition("=")[::2] for part in header.split("&"))
+            out = edit(fields)
+            prepared.headers["Authorization"] = (
+                out if isinstance(out, str) else "&".join(f"{k}={v}" for k, v in out.items())
+            )
+            return prepared
+        url = urlsplit(prepared.url)
+        pairs = [p.partition("=")[::2] for p in url.query.split("&") if p]
+        fields = {k: unquote(v) for k, v in pairs if k in AUTH_FIELDS}
+        out = edit(fields)
+        if isinstance(out, str):  # a whole-header edit means nothing here: drop the signature
+            out = {}
+        rest = [f"{k}={v}" for k, v in pairs if k not in AUTH_FIELDS]
+        query = "&".join(rest + [f"{k}={encode(v)}" for k, v in out.items()])
+        prepared.url = url._replace(query=query).geturl()
         return prepared
 
     return hook
 
 
-@check("signature", SIG_CLAUSE + ": a request without a signature is refused")
+def _without(name: str) -> Callable[[dict[str, str]], dict[str, str]]:
+    return lambda fields: {k: v for k, v in fields.items() if k != name}
+
+
+@check("signature", "a request without a signature is refused", anchor="sig-refuse")
 def refuses_unsigned(s: Session) -> None:
-    _refused(s, "an unsigned request", auth=None)
+    _refused(s, "unsigned", "an unsigned request", forms=("header",))
 
 
-@check("signature", SIG_CLAUSE + ": a signature made with the wrong SecretKey is refused")
+@check("signature", "a signature made with the wrong SecretKey is refused", anchor="sig-refuse")
 def refuses_wrong_key(s: Session) -> None:
-    _refused(
-        s, "a wrong key", auth=_signed_with(s, secret_key=s.client.credentials.secret_key + "x")
-    )
+    key = s.client.credentials.secret_key + "x"
+    _refused(s, "wrong-key", "a wrong key", signer=_credentials(s, secret_key=key))
 
 
-@check("signature", SIG_CLAUSE + ": an unknown SecretId is refused")
+@check("signature", "an unknown SecretId is refused", anchor="sig-refuse")
 def refuses_unknown_secret_id(s: Session) -> None:
+    unknown = _credentials(s, secret_id="AKIDconformanceUnknown0000000000000")
+    _refused(s, "unknown-key", "an unknown SecretId", signer=unknown)
+
+
+@check("signature", "a signature whose window has ended is refused", anchor="sig-window")
+def refuses_expired(s: Session) -> None:
+    past = {"clock": lambda: time.time() - 7200, "expire": 600}
+    _refused(s, "expired", "an expired signature", signer=past)
+
+
+@check("signature", "a window starting over 15 minutes ahead is refused", anchor="sig-window")
+def refuses_future_window(s: Session) -> None:
+    ahead = {"clock": lambda: time.time() + 3600}
+    _refused(s, "future", "a window starting an hour ahead", signer=ahead)
+
+
+@check("signature", "a signed parameter changed after signing is refused", anchor="sig-refuse")
+def refuses_changed_parameter(s: Session) -> None:
     _refused(
         s,
-        "an unknown SecretId",
-        auth=_signed_with(s, secret_id="AKIDconformanceUnknown0000000000000"),
+        "changed-parameter",
+        "a changed signed parameter",
+        prepare_hook=_tamper("size=1", "size=2"),
     )
 
 
-@check("signature", SIG_CLAUSE + "; §4.11: a signature whose window has ended is refused")
-def refuses_expired(s: Session) -> None:
-    _refused(
-        s, "an expired signature", auth=s.client.auth(clock=lambda: time.time() - 7200, expire=600)
-    )
-
-
-@check("signature", SIG_CLAUSE + "; §4.11: a window starting over 15 minutes ahead is refused")
-def refuses_future_window(s: Session) -> None:
-    _refused(
-        s, "a window starting an hour ahead", auth=s.client.auth(clock=lambda: time.time() + 3600)
-    )
-
-
-@check("signature", SIG_CLAUSE + ": a signed parameter changed after signing is refused")
-def refuses_changed_parameter(s: Session) -> None:
-    _refused(s, "a changed signed parameter", prepare_hook=_tamper("size=1", "size=2"))
-
-
-@check("signature", SIG_CLAUSE + ": a signed parameter removed after signing is refused")
+@check("signature", "a signed parameter removed after signing is refused", anchor="sig-refuse")
 def refuses_removed_parameter(s: Session) -> None:
     _refused(
         s,
+        "removed-parameter",
         "a removed signed parameter",
         params=[("size", "1"), ("orderByTime", "Desc")],
         prepare_hook=_tamper("&orderByTime=Desc", ""),
     )
 
 
-@check("signature", SIG_CLAUSE + ": a signed header changed after signing is refused")
+@check("signature", "a signed header changed after signing is refused", anchor="sig-refuse")
 def refuses_changed_header(s: Session) -> None:
     def hook(prepared):
         prepared.headers["x-ci-conformance"] = "changed"
         return prepared
 
     _refused(
-        s, "a changed signed header", headers={"x-ci-conformance": "signed"}, prepare_hook=hook
-    )
-
-
-@check("signature", SIG_CLAUSE + ": only q-sign-algorithm=sha1 is accepted")
-def refuses_other_algorithm(s: Session) -> None:
-    _refused(
         s,
-        "q-sign-algorithm=md5",
-        prepare_hook=_set_auth(
-            lambda a: a.replace("q-sign-algorithm=sha1", "q-sign-algorithm=md5")
-        ),
+        "changed-header",
+        "a changed signed header",
+        headers={"x-ci-conformance": "signed"},
+        prepare_hook=hook,
     )
 
 
-@check("signature", SIG_CLAUSE + ": a malformed Authorization is refused")
+@check("signature", "only q-sign-algorithm=sha1 is accepted", anchor="sig-refuse")
+def refuses_other_algorithm(s: Session) -> None:
+    md5 = _edit_signature(lambda f: {**f, "q-sign-algorithm": "md5"})
+    _refused(s, "algorithm", "q-sign-algorithm=md5", prepare_hook=md5)
+
+
+@check("signature", "a malformed signature is refused", anchor="sig-refuse")
 def refuses_malformed(s: Session) -> None:
     for bad in ("garbage", "q-sign-algorithm=sha1&q-ak=", "Bearer abc"):
-        _refused(s, f"Authorization {bad!r}", prepare_hook=_set_auth(lambda _a, bad=bad: bad))
-    _refused(
-        s,
-        "a signature with its q-signature cut",
-        prepare_hook=_set_auth(lambda a: a.rsplit("&q-signature=", 1)[0]),
-    )
+        whole = _edit_signature(lambda _f, bad=bad: bad)
+        _refused(s, "malformed", f"Authorization {bad!r}", forms=("header",), prepare_hook=whole)
+    edits = {
+        "a signature with its q-signature cut": _without("q-signature"),
+        "an empty q-ak": lambda f: {**f, "q-ak": ""},
+        "q-sign-time 'soon'": lambda f: {**f, "q-sign-time": "soon", "q-key-time": "soon"},
+    }
+    for what, edit in edits.items():
+        _refused(s, "malformed", what, prepare_hook=_edit_signature(edit))
 
 
-@check("signature", SIG_CLAUSE + "; §4.10: temporary credentials without their token are refused")
+@check("signature", "temporary credentials without their token are refused", anchor="sig-temporary")
 def refuses_missing_token(s: Session) -> None:
     _needs_token(s)
-    _refused(s, "temporary credentials without the token", auth=_signed_with(s, token=None))
+    _refused(
+        s,
+        "missing-token",
+        "temporary credentials without the token",
+        signer=_credentials(s, token=None),
+    )
 
 
-@check("signature", SIG_CLAUSE + "; §4.10: temporary credentials with a wrong token are refused")
+@check("signature", "temporary credentials with a wrong token are refused", anchor="sig-temporary")
 def refuses_wrong_token(s: Session) -> None:
     _needs_token(s)
+    wrong = _credentials(s, token=f"{s.client.credentials.token}x")
+    _refused(s, "wrong-token", "a wrong security token", signer=wrong)
+
+
+@check("signature", "a signature made for another method is refused", anchor="sig-refuse")
+def refuses_other_method(s: Session) -> None:
+    def as_get(prepared):
+        prepared.method = "GET"
+        return prepared
+
     _refused(
-        s, "a wrong security token", auth=_signed_with(s, token=f"{s.client.credentials.token}x")
+        s,
+        "other-method",
+        "a signature made for PUT, sent as GET",
+        method="PUT",
+        prepare_hook=as_get,
+        any_4xx=True,
     )
+
+
+@check("signature", "a signature made for another path is refused", anchor="sig-refuse")
+def refuses_other_path(s: Session) -> None:
+    jobs = s.census()
+    job_id = jobs[0].job_id if jobs else "b" + "0" * 32
+    list_path, job_path = "/inventorytriggerjob", s.job_path(job_id)
+
+    def to(path: str) -> Callable:
+        def hook(prepared):
+            prepared.url = urlsplit(prepared.url)._replace(path=path).geturl()
+            return prepared
+
+        return hook
+
+    for signed, sent in ((list_path, job_path), (job_path, list_path)):
+        _refused(
+            s,
+            "other-path",
+            f"a signature for {signed[:40]}, sent to {sent[:40]}",
+            path=signed,
+            params=(),
+            prepare_hook=to(sent),
+            any_4xx=True,
+        )
+
+
+@check("signature", "a signature made for another host is refused", anchor="sig-refuse")
+def refuses_other_host(s: Session) -> None:
+    def host(prepared):
+        prepared.headers["Host"] = "other-host.invalid"
+        return prepared
+
+    _refused(
+        s,
+        "other-host",
+        "a signature for another host",
+        signer={"sign_host": "other-host.invalid"},
+        any_4xx=True,
+    )
+    _refused(
+        s, "other-host", "a Host header changed after signing", prepare_hook=host, any_4xx=True
+    )
+
+
+def _polluted(s: Session) -> st.SearchStrategy:
+    jobs = s.require_jobs(2)
+    return st.tuples(
+        st.sampled_from(jobs), st.sampled_from(FORMS), st.sampled_from(["append", "prepend"])
+    )
+
+
+@check(
+    "signature",
+    "a repeated parameter whose extra value was not signed never takes effect (HTTP parameter pollution): the request is refused or answered as signed",
+    given=_polluted,
+    anchor="sig-repeated-parameters",
+)
+def unsigned_duplicate_ignored(s: Session, drawn) -> None:
+    job, form, where = drawn
+    other = "Workflow" if job.type == "Job" else "Job"
+    for signed, extra, broken in (
+        ([("size", "1")], "size=7", lambda jobs: len(jobs) > 1),
+        ([("type", job.type), ("size", "20")], f"type={other}", lambda jobs: any(j.type != job.type for j in jobs)),
+    ):  # fmt: skip
+
+        def pollute(prepared, extra=extra):
+            url = urlsplit(prepared.url)
+            query = f"{url.query}&{extra}" if where == "append" else f"{extra}&{url.query}"
+            prepared.url = url._replace(query=query).geturl()
+            return prepared
+
+        ex = s.send(
+            params=signed, auth=s.client.auth(presign=form == "presigned"), prepare_hook=pollute
+        )
+        s.coverage.refused("polluted-parameter", form)
+        shown = Query.from_params(dict(signed))
+        if 400 <= ex.status < 500:
+            continue
+        if ex.status != 200:
+            fail(f"HTTP {ex.status} for a polluted request ({extra} {where}ed)", shown, [ex])
+        try:
+            jobs = parse_list(ex.body, check=False).jobs
+        except XMLProblem as exc:
+            fail(f"the answer to a polluted request is not usable XML: {exc}", shown, [ex])
+        if broken(jobs):
+            fail(
+                f"the unsigned {extra} ({where}ed to a request signed with "
+                f"{shown.describe()}) took effect: {len(jobs)} job(s) came back "
+                f"({form} signature)",
+                shown,
+                [ex],
+            )

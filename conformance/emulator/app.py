@@ -11,8 +11,10 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
@@ -21,7 +23,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import ClassVar
 
-from werkzeug.datastructures import EnvironHeaders
+from werkzeug.datastructures import EnvironHeaders, Headers
 
 from ..query import (
     DEFAULT_SIZE,
@@ -49,7 +51,7 @@ from ..xmlmodel import (
     validate,
 )
 from .faults import check_names
-from .store import Store, ordering
+from .store import EPOCH, Store, ordering
 
 # The vendor's documented example keys (API-NOTES §4); printed at start, never secret.
 EXAMPLE_CREDENTIALS = Credentials(
@@ -166,6 +168,14 @@ FORGIVING_FAULTS = {
 }
 
 
+# The refusal each presigned-only fault lets through.
+PRESIGN_FAULTS = {
+    Reason.EXPIRED: "sig-presign-ignore-expiry",
+    Reason.TOKEN_MISSING: "sig-presign-ignore-token",
+    Reason.TOKEN_WRONG: "sig-presign-ignore-token",
+}
+
+
 class Refused(Exception):
     """An answer other than 200: status, error code and message."""
 
@@ -179,7 +189,12 @@ def _bad(message: str, code: str = "InvalidArgument") -> Refused:
 
 
 class Emulator:
-    """The WSGI application. ``clock`` is injectable so tests can move time."""
+    """The WSGI application. ``clock`` is injectable so tests can move time.
+
+    With a ``seed``, jobs created through the API get JobIds drawn from it and CreationTimes one
+    second apart after the newest stored job, instead of random IDs and the clock's time: a run
+    that creates jobs then repeats exactly (the suite's embedded emulator uses this).
+    """
 
     def __init__(
         self,
@@ -188,12 +203,26 @@ class Emulator:
         behaviour: Behaviour | None = None,
         faults: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
+        visibility_lag: float = 0.0,
+        seed: int | None = None,
     ) -> None:
         self.store = store if store is not None else Store()
         self.keys = {c.secret_id: c for c in credentials}
         self.behaviour = behaviour or Behaviour()
         self.faults = check_names(list(faults))
         self.clock = clock
+        # a stream of its own: the dataset generator draws JobIds from random.Random(seed)
+        self._ids = random.Random(f"created jobs {seed}") if seed is not None else None
+        self._last_created: float | None = None
+        self._creating = threading.Lock()
+        self._created = 0  # jobs created through the API (some faults count them)
+        # an eventually consistent service: a created job shows this many seconds later
+        self.visibility_lag = visibility_lag
+        self._pending: list[tuple[float, Job]] = []
+        self._pending_lock = threading.Lock()
+        self._cancelled: dict[str, Job] = {}  # model-cancel-not-listed: what get shows
+        if "model-missing-under-states" in self.faults:
+            self.store.freeze_state_index()
 
     # --- WSGI ---------------------------------------------------------------------------
 
@@ -249,6 +278,8 @@ class Emulator:
         return r.status, render_error(r.code, r.message, request_id, **extras), "application/xml"
 
     def _handle(self, environ: dict, request_id: str) -> bytes:
+        if self._pending:
+            self._publish()
         raw_query = environ.get("QUERY_STRING", "")
         if len(raw_query) > MAX_QUERY:
             raise _bad(f"the query string is longer than {MAX_QUERY} bytes")
@@ -258,7 +289,7 @@ class Emulator:
         except (UnicodeError, ValueError) as exc:
             raise _bad(f"the request URI is not valid percent-encoded UTF-8: {exc}") from None
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        self._authenticate(method, path, params, EnvironHeaders(environ))
+        self._authenticate(method, path, params, EnvironHeaders(environ), environ)
         body = self._read_body(environ)
 
         if path == "/inventorytriggerjob":
@@ -291,25 +322,42 @@ class Emulator:
             raise _bad(f"the body is larger than {MAX_BODY} bytes", "EntityTooLarge")
         return environ["wsgi.input"].read(length) if length > 0 else b""
 
-    @staticmethod
-    def _params(params: list[tuple[str, str]], allowed: frozenset[str]) -> dict[str, str]:
+    def _params(self, params: list[tuple[str, str]], allowed: frozenset[str]) -> dict[str, str]:
         result: dict[str, str] = {}
         for name, value in params:
             if name in ALWAYS_ALLOWED or not name:  # `&=x`, like `&&`, names nothing
                 continue
             if name not in allowed:
                 raise _bad(f"unknown parameter {name[:100]!r}")
-            if name in result:
+            if name in result and "sig-param-pollution" not in self.faults:
                 raise _bad(f"parameter {name!r} is repeated")
             result[name] = value
         return result
 
     # --- authentication -----------------------------------------------------------------
 
-    def _authenticate(self, method: str, path: str, params: list, headers: EnvironHeaders) -> None:
+    def _authenticate(
+        self, method: str, path: str, params: list, headers: EnvironHeaders, environ: dict
+    ) -> None:
         if "sig-accept-anything" in self.faults:
             return
-        verdict = verify(method, path, params, headers, self.keys.get, self.clock())
+        checked, signed_headers = params, headers
+        if "sig-param-pollution" in self.faults:  # only each name's first value is verified
+            firsts: dict[str, str] = {}
+            for k, v in params:
+                firsts.setdefault(k, v)
+            checked = list(firsts.items())
+        if "sig-host-unbound" in self.faults:
+            signed_headers = Headers(headers)
+            signed_headers["Host"] = f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+        if "sig-path-unbound" in self.faults:
+            path = "/inventorytriggerjob"
+        verdict = verify(method, path, checked, signed_headers, self.keys.get, self.clock())
+        if verdict.refusal is Reason.MISMATCH and "sig-method-unbound" in self.faults:
+            for other in ("GET", "POST", "PUT", "DELETE", "HEAD"):
+                retry = verify(other, path, checked, signed_headers, self.keys.get, self.clock())
+                if retry.accepted:
+                    return
         if verdict.refusal is Reason.UNKNOWN_SECRET_ID and "sig-ignore-secret-id" in self.faults:
             for creds in self.keys.values():  # any known key will do, whatever q-ak says
                 verdict = verify(
@@ -319,6 +367,11 @@ class Emulator:
                     return
         if verdict.refusal is not None and FORGIVING_FAULTS.get(verdict.refusal) in self.faults:
             return
+        presigned = not headers.get("Authorization")
+        if presigned and verdict.refusal is not None:
+            lenient = PRESIGN_FAULTS.get(verdict.refusal)
+            if lenient in self.faults:
+                return
         if verdict.refusal is not None:
             ci, cos = AUTH_CODES[verdict.refusal]
             status, (code, message) = (
@@ -381,6 +434,10 @@ class Emulator:
         )
         if "filter-states-first-only" in self.faults and f.states and query.states:
             f = replace(f, states=frozenset({query.states.split(",")[0]}))
+        if "filter-job-id-overrides" in self.faults and f.job_id:
+            f = Filters(size=f.size, descending=f.descending, job_id=f.job_id)
+        if "page-size-not-kept" in self.faults and params.get("nextToken"):
+            f = replace(f, size=DEFAULT_SIZE)
         return f
 
     def _list(self, params: dict[str, str], request_id: str) -> bytes:
@@ -406,6 +463,8 @@ class Emulator:
         jobs, keys = self.store.page(f, order, f.size + 1, cursor, offset, self.faults)
         more = len(jobs) > f.size
         jobs, keys = jobs[: f.size], keys[: f.size]
+        if "page-size-off-at-some-sizes" in self.faults and more and 41 <= f.size <= 60:
+            jobs, keys = jobs[:-1], keys[:-1]
         if self.behaviour.full_last_page == "token" and len(jobs) == f.size:
             more = True
         if "page-endless-token" in self.faults:
@@ -480,12 +539,13 @@ class Emulator:
         user_data = root.findtext("Operation/UserData") or ""
         if any(not 32 <= ord(c) < 127 for c in user_data):
             raise _bad("UserData must be printable ASCII")
+        job_id, created = self._new_job()
         job = Job(
-            job_id=f"b{secrets.token_hex(16)}",
+            job_id=job_id,
             type=job_type,
             state="Submitted",
             name=root.findtext("Name") or "",
-            creation_time=self._now(),
+            creation_time=self._now(created),
             message="",
             input=node_from_element(inp[0]),
             operation=canonical(node_from_element(op)[1]) if op is not None and len(op) else (),
@@ -494,12 +554,43 @@ class Emulator:
         errors = validate(wrapper, "list-response")
         if errors or not job.name:
             raise _bad("invalid job: " + ("; ".join(errors[:3]) or "Name is required"))
-        self.store.add([job])
+        self._created += 1
+        if "model-create-lost" in self.faults and self._created % 3 == 2:
+            pass  # acknowledged, never stored
+        elif self.visibility_lag:
+            with self._pending_lock:
+                self._pending.append((self.clock() + self.visibility_lag, job))
+        else:
+            self.store.add([job])
         return render_job(request_id, job)
 
-    def _now(self) -> str:
-        """Now, written as the vendor writes times (UTC+8)."""
-        return format_time(datetime.fromtimestamp(self.clock(), timezone(timedelta(hours=8))))
+    def _now(self, at: float | None = None) -> str:
+        """Now (or ``at``), written as the vendor writes times (UTC+8)."""
+        moment = self.clock() if at is None else at
+        return format_time(datetime.fromtimestamp(moment, timezone(timedelta(hours=8))))
+
+    def _new_job(self) -> tuple[str, float]:
+        """A new job's JobId and CreationTime: random and now, or seeded (see the class)."""
+        if self._ids is None:
+            return f"b{secrets.token_hex(16)}", self.clock()
+        with self._creating:
+            if self._last_created is None:
+                newest, _ = self.store.page(Filters(), ordering(True, True, frozenset()), 1)
+                self._last_created = (newest[0].created if newest else EPOCH).timestamp()
+            self._last_created += 1
+            job_id = f"b{self._ids.getrandbits(128):032x}"
+            while self.store.get(job_id) is not None:
+                job_id = f"b{self._ids.getrandbits(128):032x}"
+            return job_id, self._last_created
+
+    def _publish(self) -> None:
+        """Created jobs whose visibility lag has passed join the store."""
+        now = self.clock()
+        with self._pending_lock:
+            due = [job for at, job in self._pending if at <= now]
+            self._pending = [(at, job) for at, job in self._pending if at > now]
+        if due:
+            self.store.add(due)
 
     def _existing(self, job_id: str) -> Job:
         job = self.store.get(job_id)
@@ -508,13 +599,17 @@ class Emulator:
         return job
 
     def _get(self, job_id: str, request_id: str) -> bytes:
-        return render_job(request_id, self._existing(job_id))
+        job = self._cancelled.get(job_id) or self._existing(job_id)
+        return render_job(request_id, job)
 
     def _cancel(self, job_id: str, request_id: str) -> bytes:
         job = self._existing(job_id)
         if job.state in ("Success", "Failed"):
             raise _bad(f"job {job_id} has already ended ({job.state})", "InvalidRequest")
         end = job.end_time if job.state == "Cancel" else self._now()
+        if "model-cancel-not-listed" in self.faults:  # get sees it; lists never do
+            self._cancelled[job_id] = replace(job, state="Cancel", end_time=end)
+            return render_job(request_id, self._cancelled[job_id])
         updated = self.store.set_state(job_id, "Cancel", end)
         return render_job(request_id, updated or job)
 

@@ -37,6 +37,24 @@ FAULTS: dict[str, Fault] = {
         ),
         Fault("sig-ignore-token", "signature", "never checks the security token"),
         Fault("sig-ignore-algorithm", "signature", "accepts any q-sign-algorithm"),
+        Fault("sig-presign-ignore-expiry", "signature", "presigned URLs never expire"),
+        Fault("sig-presign-ignore-token", "signature", "presigned URLs need no security token"),
+        Fault("sig-method-unbound", "signature", "accepts a signature made for another method"),
+        Fault(
+            "sig-path-unbound",
+            "signature",
+            "checks every signature against /inventorytriggerjob, whatever the path",
+        ),
+        Fault(
+            "sig-host-unbound",
+            "signature",
+            "checks signatures against its own address, not the Host sent",
+        ),
+        Fault(
+            "sig-param-pollution",
+            "signature",
+            "a repeated parameter: its first value is verified, its last one used",
+        ),
         # pagination
         Fault("page-skip-boundary", "pagination", "skips the first job of every later page"),
         Fault("page-repeat-boundary", "pagination", "repeats the last job of the previous page"),
@@ -45,6 +63,12 @@ FAULTS: dict[str, Fault] = {
         Fault("page-size-cap-50", "pagination", "caps size at 50 instead of 100"),
         Fault("page-size-uncapped", "pagination", "returns more than 100 jobs for size > 100"),
         Fault("page-default-size-20", "pagination", "defaults size to 20"),
+        Fault(
+            "page-size-off-at-some-sizes",
+            "pagination",
+            "sizes 41 to 60 give one job fewer while more follow",
+        ),
+        Fault("page-size-not-kept", "pagination", "later pages use the default size 10"),
         Fault(
             "page-offset-token",
             "pagination",
@@ -79,6 +103,8 @@ FAULTS: dict[str, Fault] = {
         Fault("filter-name-case-insensitive", "filters", "name matches without regard to case"),
         Fault("filter-workflow-ignored", "filters", "ignores workflowId"),
         Fault("filter-job-id-ignored", "filters", "ignores jobId"),
+        Fault("filter-id-prefix", "filters", "jobId and workflowId match IDs they are a prefix of"),
+        Fault("filter-job-id-overrides", "filters", "with jobId, every other filter is ignored"),
         Fault(
             "filter-unknown-ignored",
             "filters",
@@ -99,6 +125,16 @@ FAULTS: dict[str, Fault] = {
             "answers invalid size values with 200, ignoring them",
         ),
         Fault("err-non-xml-body", "bad-input", "error bodies are JSON, not XML"),
+        # writes, then reads
+        Fault(
+            "model-create-lost", "model", "every third created job is acknowledged, never stored"
+        ),
+        Fault(
+            "model-missing-under-states",
+            "model",
+            "lists filtered by states miss jobs created after start-up (a stale index)",
+        ),
+        Fault("model-cancel-not-listed", "model", "lists show a cancelled job in its old state"),
     ]
 }
 
@@ -106,7 +142,7 @@ FAULTS: dict[str, Fault] = {
 def check_names(names: list[str]) -> frozenset[str]:
     unknown = [n for n in names if n not in FAULTS]
     if unknown:
-        raise ValueError(f"unknown fault(s): {', '.join(unknown)}; see --list-faults")
+        raise ValueError(f"unknown fault(s): {', '.join(unknown)}; see ci-conformance list-faults")
     return frozenset(names)
 
 

@@ -136,6 +136,8 @@ def conditions(f: Filters, faults: frozenset[str] = frozenset()) -> tuple[list[s
     if f.states:
         where.append(f"state IN ({', '.join('?' * len(f.states))})")
         args += sorted(f.states)
+        if "model-missing-under-states" in faults:  # a states index frozen at start-up
+            where.append("job_id IN (SELECT job_id FROM state_index)")
     for bound, op in ((f.start, ">="), (f.end, "<=")):
         if bound is None:
             continue
@@ -147,12 +149,16 @@ def conditions(f: Filters, faults: frozenset[str] = frozenset()) -> tuple[list[s
         else:
             where.append(f"created {op} ?")
             args.append(int(bound.timestamp()))
+    prefix = "filter-id-prefix" in faults  # IDs match any ID they are a prefix of
+    same = "substr({0}, 1, length(?)) = ?" if prefix else "{0} = ?"
     if f.workflow_id:
-        where.append("job_id IN (SELECT job_id FROM job_workflows WHERE workflow_id = ?)")
-        args.append(f.workflow_id)
+        where.append(
+            f"job_id IN (SELECT job_id FROM job_workflows WHERE {same.format('workflow_id')})"
+        )
+        args += [f.workflow_id] * (2 if prefix else 1)
     if f.job_id:
-        where.append("job_id = ?")
-        args.append(f.job_id)
+        where.append(same.format("job_id"))
+        args += [f.job_id] * (2 if prefix else 1)
     if f.name:
         if "filter-name-substring" in faults:
             where.append("instr(name, ?) > 0")
@@ -228,6 +234,11 @@ class Store:
             finally:
                 self._db.execute(f"PRAGMA cache_size = {self._cache_size}")
         return count
+
+    def freeze_state_index(self) -> None:
+        """For the model-missing-under-states fault: the jobs a states filter can ever see."""
+        with self._lock:
+            self._db.execute("CREATE TEMP TABLE state_index AS SELECT job_id FROM jobs")
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:

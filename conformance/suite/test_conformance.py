@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis import HealthCheck, Phase, given, reject, settings, target
 from hypothesis import example as hypothesis_example
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
@@ -12,7 +12,7 @@ from conformance import checks
 from conformance.client import BudgetExceeded, TargetError
 from conformance.plugin import EXIT_UNREACHABLE, RUN, SETTINGS
 from conformance.query import Query
-from conformance.session import CheckFailure, Session, SkipCheck
+from conformance.session import CheckFailure, NoData, Session, SkipCheck
 
 # Strategies sampled from a target's data have long reprs; hypothesis warns when it prints them.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -28,8 +28,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def test_check(
     conformance_session: Session, check: checks.Check, request: pytest.FixtureRequest
 ) -> None:
+    stats = {"examples": 0, "examples_with_jobs": 0}
     try:
-        _run(conformance_session, check, request.config)
+        _run(conformance_session, check, request.config, stats)
+        if check.judges_jobs and stats["examples"] and not stats["examples_with_jobs"]:
+            raise NoData(
+                f"vacuous: its {stats['examples']} example(s) all ran on walks that returned no "
+                "job, which proves nothing (the target's data could not exercise it)"
+            )
     except CheckFailure as failure:  # also those raised while drawing values (e.g. the census)
         failure.check, failure.clause = failure.check or check.name, failure.clause or check.clause
         raise
@@ -41,23 +47,28 @@ def test_check(
         unusable = f"target unreachable during the run: {gone}"
         request.config.stash[RUN]["unusable"] = unusable
         pytest.exit(unusable, returncode=EXIT_UNREACHABLE)
+    finally:
+        request.node.user_properties += list(stats.items())
 
 
-def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
+def _run(session: Session, check: checks.Check, config: pytest.Config, stats: dict) -> None:
     if check.given is None:
+        before = session.jobs_seen
         check.run(session)
+        stats["examples"] = 1
+        stats["examples_with_jobs"] = int(session.jobs_seen > before)
         return
     strategy = check.given(session)
     last_skip: list[SkipCheck] = []
     stopped: list[TargetError] = []
 
     @settings(
-        max_examples=config.stash[SETTINGS].examples,
+        max_examples=check.examples(config.stash[SETTINGS].examples),
         deadline=None,
         database=None,
         derandomize=False,
         report_multiple_bugs=False,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
         suppress_health_check=list(HealthCheck),
     )
     @hypothesis_seed(config.stash[SETTINGS].seed)
@@ -65,6 +76,7 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
     def example(value: object) -> None:
         if stopped:
             return
+        pages, jobs = session.pages_seen, session.jobs_seen
         try:
             check.run(session, value)
         except SkipCheck as skip:
@@ -72,11 +84,20 @@ def _run(session: Session, check: checks.Check, config: pytest.Config) -> None:
             reject()
         except TargetError as stop:  # a spent budget or a lost target: no failure, stop asking
             stopped[:] = [stop]
+        stats["examples"] += 1
+        stats["examples_with_jobs"] += session.jobs_seen > jobs
+        # steer generation towards inputs that walk several pages and see jobs; capped, so
+        # that it never pushes towards ever longer (costlier) walks
+        target(float(min(session.pages_seen - pages, 6)), label="pages walked (up to 6)")
+        target(float(min(session.jobs_seen - jobs, 100)), label="jobs seen (up to 100)")
 
+    explicit = list(check.edges(session)) if check.edges else []
     # replay: the recorded minimal query of a failure runs first, as an explicit example
     for params in config.stash[SETTINGS].replay.get(check.name, []):
         if check.given in checks.QUERY_STRATEGIES:
-            example = hypothesis_example(Query.from_params(dict(params)))(example)
+            explicit.insert(0, Query.from_params(dict(params)))
+    for value in reversed(explicit):
+        example = hypothesis_example(value)(example)
     try:
         example()
         if stopped:

@@ -1,0 +1,255 @@
+"""Model checks: write, then read. A hypothesis state machine creates, cancels, gets and walks
+jobs, and keeps a model of what it wrote; every read must agree with the model.
+
+Only with writes allowed (the embedded emulator always allows them). A live service may be
+eventually consistent: ``--consistency-window S`` lets a write take up to S seconds to show,
+and the summary reports each wait. Jobs on a live service may move on by themselves
+(Submitted, Running, Success...); only a cancelled job's state is fixed, so the model takes a
+state it did not write from the target, after a fresh get confirms it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
+
+from ..client import Exchange
+from ..query import STATES, TYPES, Query, parse_filters
+from ..session import CheckFailure, Session
+from ..timefmt import format_time
+from ..xmlmodel import Job, XMLProblem, parse_list
+from .base import check, matches
+
+# Names that need escaping or encoding, and names that are case variants or substrings of others.
+NAMES = (
+    "ci-conformance model", "ci-conformance Model", "ci-conformance model 2",
+    " ci-conformance padded ", "模型 ci-conformance", "a&b <c> ci-conformance", "100% + ci-conformance",
+)  # fmt: skip
+ENDED = ("Success", "Failed", "Cancel")
+
+
+@dataclass
+class Made:
+    """A job the machine created, as the model knows it."""
+
+    job: Job
+    step: int
+    cancelled: bool = False
+
+
+class Problem(Exception):
+    """A read disagreeing with the model; retried within the consistency window."""
+
+    def __init__(self, message: str, exchanges: list[Exchange]) -> None:
+        super().__init__(message)
+        self.exchanges = exchanges
+
+
+def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
+    class WriteThenRead(RuleBasedStateMachine):
+        created = Bundle("created")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.made: dict[str, Made] = {}
+            self.steps: list[str] = []
+            self.failed = False  # hypothesis tears down after a failure too: say nothing more
+
+        # --- helpers --------------------------------------------------------------------
+
+        def step(self, text: str) -> None:
+            self.steps.append(text)
+
+        def fail(self, message: str, exchanges: list[Exchange], query: Query | None = None):
+            self.failed = True
+            shown = "\n".join(f"  {n}. {t}" for n, t in enumerate(self.steps, 1))
+            raise CheckFailure(f"{message}\nafter these operations:\n{shown}", query, exchanges)
+
+        def eventually(self, look: Callable[[], None]) -> None:
+            """``look`` until it raises no Problem, for up to the consistency window."""
+            started = time.monotonic()
+            while True:
+                try:
+                    look()
+                except Problem as p:
+                    if time.monotonic() - started < s.consistency_window:
+                        time.sleep(min(0.5, s.consistency_window / 10))
+                        continue
+                    self.fail(str(p), p.exchanges)
+                waited = time.monotonic() - started
+                if waited > 0.05:
+                    s.consistency_waits.append(round(waited, 2))
+                return
+
+        def fetch(self, job_id: str) -> tuple[Exchange, Job | None]:
+            ex = s.send("GET", s.job_path(job_id))
+            try:
+                return ex, parse_list(ex.body, check=False).jobs[0] if ex.status == 200 else None
+            except (XMLProblem, IndexError):
+                return ex, None
+
+        def refresh(self, job_id: str) -> Job:
+            """The job as get shows it now (a live job's state may move on by itself)."""
+            ex, job = self.fetch(job_id)
+            if job is None:
+                raise Problem(f"get of created job {job_id} got HTTP {ex.status}", [ex])
+            made = self.made[job_id]
+            if made.cancelled and job.state != "Cancel":
+                raise Problem(f"get shows cancelled job {job_id} as {job.state}", [ex])
+            if (job.name, job.type) != (made.job.name, made.job.type):
+                self.fail(
+                    f"get of {job_id} shows Name {job.name!r} and Type {job.type}; it was "
+                    f"created with {made.job.name!r} and {made.job.type}",
+                    [ex],
+                )
+            made.job = job
+            return job
+
+        def window(self) -> str:
+            """startCreationTime that keeps walks to this machine's jobs (the target's clock)."""
+            first = min(m.job.created for m in self.made.values())
+            return format_time(first - timedelta(seconds=1))
+
+        def walk_agrees(self, query: Query) -> None:
+            """Every job the model says ``query`` matches is in the walk once, as the model has it."""
+            walk = s.walk(query, cached=False)
+            f = parse_filters(query)
+            ids = walk.ids
+            twice = {i for i in ids if ids.count(i) > 1}
+            if twice:
+                raise Problem(
+                    f"{query.describe()} returned {sorted(twice)[0]} twice", walk.exchanges
+                )
+            shown = {j.job_id: j for j in walk.jobs}
+            for job_id, made in self.made.items():
+                if job_id in shown:
+                    got = shown[job_id]
+                    if made.cancelled and got.state != "Cancel":
+                        raise Problem(
+                            f"cancelled job {job_id} shows State {got.state} in {query.describe()}",
+                            walk.exchanges,
+                        )
+                    if matches(f, got):
+                        raise Problem(
+                            f"job {job_id} in {query.describe()} breaks it: {matches(f, got)[0]}",
+                            walk.exchanges,
+                        )
+                elif not matches(f, made.job):
+                    now = self.refresh(job_id)  # a live job may have moved on: look again
+                    if not matches(f, now):
+                        raise Problem(
+                            f"job {job_id} (created at step {made.step}, State {now.state}) is "
+                            f"missing from {query.describe()}",
+                            walk.exchanges[:2],
+                        )
+
+        # --- rules ----------------------------------------------------------------------
+
+        @rule(target=created, job_type=st.sampled_from(TYPES), name=st.sampled_from(NAMES))
+        def create(self, job_type: str, name: str) -> str:
+            self.step(f"create a {job_type} job named {name!r}")
+            ex = s.create_exchange(name, job_type, workflow_id)
+            s.forget_walks()
+            try:
+                job = parse_list(ex.body, check=False).jobs[0] if ex.status == 200 else None
+            except (XMLProblem, IndexError):
+                job = None
+            if job is None:
+                self.fail(f"creating a job got HTTP {ex.status} with no JobsDetail", [ex])
+            if (job.name, job.type) != (name, job_type):
+                self.fail(f"the created job has Name {job.name!r} and Type {job.type}", [ex])
+            self.steps[-1] += f" -> {job.job_id}"
+            self.made[job.job_id] = Made(job, len(self.steps))
+            if s.known_jobs is not None:
+                s.known_jobs.append(job)
+            self.eventually(lambda: self.refresh(job.job_id))
+            self.eventually(lambda: self.walk_agrees(Query(size="10", job_id=job.job_id)))
+            return job.job_id
+
+        @rule(job_id=created)
+        def cancel(self, job_id: str) -> None:
+            self.step(f"cancel {job_id}")
+            ex = s.send("PUT", s.job_path(job_id), params=[("cancel", "")])
+            s.forget_walks()
+            if ex.status == 200:
+                self.made[job_id].cancelled = True
+            elif 400 <= ex.status < 500:
+                state = self.refresh(job_id).state
+                if state not in ENDED:
+                    self.fail(f"cancelling {job_id} (State {state}) got HTTP {ex.status}", [ex])
+                return
+            else:
+                self.fail(f"cancelling {job_id} got HTTP {ex.status}", [ex])
+            self.eventually(lambda: self.refresh(job_id))
+            s.known_job_changed(self.made[job_id].job)
+            self.eventually(lambda: self.walk_agrees(Query(size="10", job_id=job_id)))
+            self.eventually(
+                lambda: self.walk_agrees(
+                    Query(size="5", states="Cancel", start_creation_time=self.window())
+                )
+            )
+
+        @rule(job_id=created)
+        def get(self, job_id: str) -> None:
+            self.step(f"get {job_id}")
+            self.eventually(lambda: self.refresh(job_id))
+
+        @rule(
+            job_id=created,
+            filters=st.sets(st.sampled_from(("type", "states", "name", "jobId", "workflowId")), max_size=2),
+            others=st.sets(st.sampled_from(STATES), max_size=2),
+            size=st.integers(1, 5),
+        )  # fmt: skip
+        def walk(self, job_id: str, filters: set[str], others: set[str], size: int) -> None:
+            job = self.made[job_id].job
+            values = {
+                "type": job.type,
+                "states": ",".join(sorted({job.state, *others})),
+                "name": job.name,
+                "job_id": job.job_id,
+                "workflow_id": job.workflow_ids[0] if job.workflow_ids else None,
+            }
+            chosen = {k: values[k] for k in values if k.replace("_id", "Id") in filters}
+            query = Query(size=str(size), start_creation_time=self.window(), **chosen)
+            self.step(f"walk {query.describe()}")
+            self.eventually(lambda: self.walk_agrees(query))
+
+        def teardown(self) -> None:
+            if self.made and not self.failed:
+                self.step("walk every job created since the first")
+                self.eventually(
+                    lambda: self.walk_agrees(Query(size="7", start_creation_time=self.window()))
+                )
+
+    return WriteThenRead
+
+
+@check(
+    "model",
+    "a job written is read back at once (or within --consistency-window) by get, by jobId and in every filtered walk it satisfies; a cancelled job shows Cancel everywhere; nothing is lost or duplicated",
+    anchor="write-read",
+)
+def write_then_read(s: Session) -> None:
+    """A hypothesis state machine: sequences of up to 10 operations (create a job of either type
+    with a tricky name, cancel, get, walk with filters at sizes 1 to 5), each read checked
+    against the model of what was written. A failure is shrunk to the shortest sequence."""
+    s.require_writes()
+    machine = _machine(s, f"wconformance{s.seed:021d}")
+    run_state_machine_as_test(
+        hypothesis_seed(s.seed)(machine),
+        settings=settings(
+            max_examples=max(2, s.examples // 4),
+            stateful_step_count=10,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate, Phase.shrink],
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
