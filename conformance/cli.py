@@ -119,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--jobs",
         type=int,
-        default=300,
-        help="generate this many jobs into an empty store (default 300, as `run` does)",
+        help="generate this many jobs into an empty store (default: as many as `run`'s, 300)",
     )
     serve.add_argument("--seed", type=int, default=0, help="seed of the generated dataset")
     serve.add_argument(
@@ -346,6 +345,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
     from .emulator.server import EmulatorServer
     from .emulator.store import Store
+    from .options import EMULATOR_JOBS
     from .signing import Credentials
     from .xmlmodel import XMLProblem, parse_jobs
 
@@ -372,8 +372,9 @@ def _serve(args: argparse.Namespace) -> int:
         store = Store(args.db)
         if args.load:
             store.add(parse_jobs(Path(args.load).read_bytes()))
-        if args.jobs and len(store) == 0:
-            store.load(args.jobs, args.seed, args.shape)
+        jobs = EMULATOR_JOBS if args.jobs is None else args.jobs
+        if jobs and len(store) == 0:
+            store.load(jobs, args.seed, args.shape)
         app = Emulator(
             store,
             credentials,

@@ -57,6 +57,7 @@ OPTIONS = [
 ]  # fmt: skip
 
 EXAMPLES = {"dev": 8, "ci": 20, "thorough": 200}
+EMULATOR_JOBS = 300  # the embedded emulator's dataset, and `serve`'s
 LIVE_MAX_DURATION = 1800.0  # a run against a target stops asking after 30 minutes by default
 TEMPORARY = Credentials(
     "AKIDconformanceTemporary00000000000", "conformance-temporary-key", "conformance-session-token"
@@ -83,7 +84,7 @@ class Settings:
     examples: int = EXAMPLES["ci"]
     checks: list[str] = field(default_factory=list)
     exclude_checks: list[str] = field(default_factory=list)
-    emulator_jobs: int = 300
+    emulator_jobs: int = EMULATOR_JOBS
     emulator_shape: str = "mixed"
     emulator_faults: list[str] = field(default_factory=list)
     emulator_behaviour: list[str] = field(default_factory=list)
