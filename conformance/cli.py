@@ -52,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         "--shape", default="mixed", help="shape of the generated dataset: " + ", ".join(SHAPES)
     )
     serve.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
-    serve.add_argument("--load", help="load jobs from an XML file of JobsDetail elements")
+    serve.add_argument(
+        "--load",
+        action="append",
+        default=[],
+        help="load the jobs seen in a cassette (run --record) or an XML file of JobsDetail "
+        "elements, such as the pages of a walk (repeatable)",
+    )
     serve.add_argument(
         "--secret-id",
         action="append",
@@ -100,7 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     alarms.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
     alarms.add_argument("--examples-profile", default="ci", choices=["dev", "ci", "thorough"])
 
+    from . import cassette, regression
+
+    for room in (regression, cassette):
+        room.add_commands(sub)
     args = parser.parse_args(argv)
+    if getattr(args, "handler", None):
+        return args.handler(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "list-checks":
@@ -172,12 +184,13 @@ def _list_checks() -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .cassette import load_jobs
     from .emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
     from .emulator.faults import describe
     from .emulator.server import EmulatorServer
     from .emulator.store import Store, generate
     from .signing import Credentials
-    from .xmlmodel import XMLProblem, parse_jobs
+    from .xmlmodel import XMLProblem
 
     if args.list_faults:
         print(describe())
@@ -199,7 +212,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         store = Store(args.db)
         if args.load:
-            store.add(parse_jobs(Path(args.load).read_bytes()))
+            store.add(load_jobs(args.load))
         if args.jobs and len(store) == 0:
             store.add(generate(args.jobs, args.seed, args.shape))
         app = Emulator(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .session import check_profile
+from .coverage import check_profile
 from .signing import Credentials
 
 
@@ -47,6 +47,8 @@ OPTIONS = [
     Option("--emulator-fault", "CI_CONFORMANCE_EMULATOR_FAULT", "comma-separated fault switches of the embedded emulator"),
     Option("--emulator-behaviour", "CI_CONFORMANCE_EMULATOR_BEHAVIOUR", "comma-separated name=value open-point choices of the embedded emulator"),
     Option("--replay", None, "a summary.json whose failures' minimal queries run first"),
+    Option("--record", "CI_CONFORMANCE_RECORD", "write every exchange of the run, redacted, to this HAR file (for recheck and serve --load)"),
+    Option("--write-profile", "CI_CONFORMANCE_WRITE_PROFILE", "write the behaviour seen at each open point as a --profile TOML file"),
 ]  # fmt: skip
 
 EXAMPLES = {"dev": 8, "ci": 20, "thorough": 200}
@@ -79,6 +81,8 @@ class Settings:
     emulator_faults: list[str] = field(default_factory=list)
     emulator_behaviour: list[str] = field(default_factory=list)
     replay: dict[str, list[list[tuple[str, str]]]] = field(default_factory=dict)
+    record: str | None = None
+    write_profile: str | None = None
 
 
 def split(value: str | None) -> list[str]:
@@ -175,6 +179,7 @@ def read(get: Callable[[str], object]) -> Settings:
     Behaviour.parse(s.emulator_behaviour)
     if raw["replay"]:
         s.replay = read_replay(Path(str(raw["replay"])))
+    s.record, s.write_profile = raw["record"] or None, raw["write_profile"] or None
     return s
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from . import cassette
 from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS
 from .client import Client, TargetError, redact
 from .options import OPTIONS, TEMPORARY, Settings, dest, read
+from .regression import write_profile
 from .report import HtmlHooks, build_summary, describe, failure_html, failure_record, write_json
 from .session import CheckFailure, Session
 
@@ -110,6 +112,7 @@ class Target:
 def conformance_session(request: pytest.FixtureRequest) -> Iterator[Session]:
     target = Target(request.config.stash[SETTINGS])
     session = target.start()
+    cassette.attach(request.config, session, target.description)  # --record
     request.config.stash[RUN] = {
         "target": target.description,
         "session": session,
@@ -242,6 +245,9 @@ def pytest_configure(config: pytest.Config) -> None:
     recorder = _Recorder(config)
     config.stash[RESULTS] = recorder.results
     config.pluginmanager.register(recorder, "ci-conformance-recorder")
+    if config.stash[SETTINGS].record:
+        path = Path(config.stash[SETTINGS].record)
+        config.pluginmanager.register(cassette.Recorder(path), "ci-conformance-cassette")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlHooks(_summary), "ci-conformance-html")
     # urllib3 logs request URLs at DEBUG, and a presigned URL carries its signature and token:
@@ -279,6 +285,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     summary = _summary(session.config, int(exitstatus))
     if path and summary is not None:
         write_json(Path(path), summary, session.config.stash[RUN]["session"].client.secrets)
+    if summary is not None and session.config.stash[SETTINGS].write_profile:
+        write_profile(Path(session.config.stash[SETTINGS].write_profile), summary)
 
 
 @pytest.hookimpl(tryfirst=True)

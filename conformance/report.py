@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__
 from .checks import CATEGORIES
 from .client import redact
+from .regression import behaviour_html
 from .session import CheckFailure
 from .xmlmodel import XMLProblem, safe_parse
 
@@ -188,6 +189,7 @@ def summary_html(summary: dict) -> str:
         + "</table>"
         + (f"<h3>Failures</h3><ol id='cc-failures'>{failures}</ol>" if failures else "")
         + coverage_html(summary.get("coverage"))
+        + behaviour_html(summary)
         + "</div>"
     )
 

@@ -1,0 +1,272 @@
+"""Pre-release regression: the behaviour fingerprint as a profile, and baselines (``compare``).
+
+A pass/fail verdict answers "is it conformant?". ``compare`` answers what an API team asks
+before a release: what did it change that a client will notice? The checks that newly fail,
+those that newly pass, and every open point whose choice changed (flagged even when both choices
+are allowed: a client may rely on the old one), with the change in requests and duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+from pathlib import Path
+
+from .coverage import MIXED, OPEN_POINTS, pinnable
+
+EXIT_OK, EXIT_CHANGED, EXIT_USAGE = 0, 1, 2
+
+
+# --- the fingerprint as a profile ---------------------------------------------------------
+
+
+def profile_text(summary: dict) -> str:
+    """A ``--profile`` TOML pinning every open point the run met with one choice."""
+    seen = summary.get("behaviour", {})
+    lines = [
+        "# ci-conformance profile: the choice the target made at each open point of API-NOTES §6,",
+        f"# seen by a run against {summary.get('target', '?')} (seed {summary.get('seed', '?')},"
+        f" verdict {summary.get('verdict', '?')}).",
+        "# With --profile this file, a later run fails where the target chooses otherwise.",
+    ]
+    for point in OPEN_POINTS:
+        choices = choices_of(seen.get(point))
+        if len(choices) == 1 and choices[0] in pinnable(point):
+            lines.append(f"{point} = {json.dumps(choices[0])}")
+        elif not choices:
+            lines.append(f"# {point}: not met in this run, so not pinned")
+        else:
+            lines.append(f"# {point}: {MIXED.join(choices)} seen, so not pinned")
+    return "\n".join(lines) + "\n"
+
+
+def write_profile(path: Path, summary: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(profile_text(summary), "utf-8")
+
+
+def choices_of(value: str | None) -> list[str]:
+    return value.split(MIXED) if value else []
+
+
+# --- the HTML report's behaviour section ----------------------------------------------------
+
+
+def behaviour_rows(summary: dict) -> list[dict]:
+    """One row per open point: the choices seen (with counts) and the profile's pin."""
+    counts = summary.get("coverage", {}).get("open points", {}).get("choices", {})
+    profile = summary.get("profile") or {}
+    return [
+        {
+            "point": point,
+            "seen": ", ".join(f"{c} ({n})" for c, n in counts.get(point, {}).items()) or "not met",
+            "allowed": " | ".join(OPEN_POINTS[point]),
+            "pinned": profile.get(point, ""),
+        }
+        for point in OPEN_POINTS
+    ]
+
+
+def behaviour_html(summary: dict) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><th>{e(r['point'])}</th><td>{e(r['seen'])}</td><td>{e(r['allowed'])}</td>"
+        f"<td>{e(r['pinned']) or '-'}</td></tr>"
+        for r in behaviour_rows(summary)
+    )
+    return (
+        "<h3>Behaviour: the choice seen at each open point</h3>"
+        "<p>Every allowed choice conforms; <code>ci-conformance compare</code> flags a change "
+        "between releases and <code>--write-profile</code> pins these.</p>"
+        "<table class='cc-matrix' id='cc-behaviour'><tr><th>open point</th><th>seen (requests)"
+        "</th><th>allowed</th><th>pinned</th></tr>" + rows + "</table>"
+    )
+
+
+# --- compare ------------------------------------------------------------------------------
+
+
+def compare(old: dict, new: dict, allow_behaviour_change: bool = False) -> dict:
+    """What changed from the ``old`` summary.json to the ``new`` one."""
+    before = {r["check"]: r for r in old.get("results", [])}
+    after = {r["check"]: r for r in new.get("results", [])}
+    regressions, fixed, other = [], [], []
+    for name in sorted(before.keys() | after.keys()):
+        a, b = before.get(name, {}), after.get(name, {})
+        was, now = a.get("outcome", "absent"), b.get("outcome", "absent")
+        if was == now:
+            continue
+        row = {"check": name, "old": was, "new": now}
+        if now == "failed":
+            regressions.append(row | {"found": b.get("found", ""), "clause": b.get("clause", "")})
+        elif was == "failed" and now == "passed":
+            fixed.append(row)
+        else:
+            other.append(row | {"reason": b.get("reason", "")})
+    changed, unmet = [], []
+    old_b, new_b = old.get("behaviour", {}), new.get("behaviour", {})
+    for point in dict.fromkeys([*OPEN_POINTS, *old_b, *new_b]):
+        was, now = choices_of(old_b.get(point)), choices_of(new_b.get(point))
+        if was and now and set(was) != set(now):
+            allowed = all(c in OPEN_POINTS.get(point, ()) for c in was + now)
+            changed.append({"point": point, "old": MIXED.join(was), "new": MIXED.join(now),
+                            "allowed": allowed})  # fmt: skip
+        elif bool(was) != bool(now):
+            unmet.append({"point": point, "old": MIXED.join(was) or "not met",
+                          "new": MIXED.join(now) or "not met"})  # fmt: skip
+    differs = [
+        f"{key}: {old.get(key)!r} vs {new.get(key)!r}"
+        for key in ("target", "seed", "profile", "tool_version")
+        if old.get(key) != new.get(key)
+    ]
+    code = EXIT_CHANGED if regressions or (changed and not allow_behaviour_change) else EXIT_OK
+    verdict = (
+        "regressions"
+        if regressions
+        else "behaviour changed"
+        if changed
+        else "no regression, no behaviour change"
+    )
+    return {
+        "verdict": verdict,
+        "exit_code": code,
+        "old": _facts(old),
+        "new": _facts(new),
+        "differs_in": differs,
+        "regressions": regressions,
+        "newly_passing": fixed,
+        "other_changes": other,
+        "behaviour_changes": changed,
+        "behaviour_met_in_one_run_only": unmet,
+        "requests": _change(old.get("requests"), new.get("requests")),
+        "duration_s": _change(old.get("duration_s"), new.get("duration_s")),
+    }
+
+
+def _facts(summary: dict) -> dict:
+    keys = ("verdict", "target", "seed", "tool_version", "requests", "duration_s")
+    return {k: summary.get(k) for k in keys}
+
+
+def _change(old: float | None, new: float | None) -> dict:
+    if old is None or new is None:
+        return {"old": old, "new": new}
+    delta = round(new - old, 2)
+    return {"old": old, "new": new, "change": delta,
+            "percent": round(100 * delta / old, 1) if old else None}  # fmt: skip
+
+
+def compare_text(result: dict) -> str:
+    lines = [f"compare: {result['verdict'].upper()}"]
+    for d in result["differs_in"]:
+        lines.append(f"  note: the runs differ in {d}")
+    for title, key in (("REGRESSIONS (newly failing)", "regressions"),
+                       ("newly passing", "newly_passing"), ("other changes", "other_changes")):  # fmt: skip
+        if result[key]:
+            lines.append(f"\n{title}:")
+            lines += [
+                f"  {r['check']}: {r['old']} -> {r['new']}"
+                + (f": {r['found'][:200]}" if r.get("found") else "")
+                for r in result[key]
+            ]
+    if result["behaviour_changes"]:
+        lines.append("\nBEHAVIOUR CHANGES (a client may rely on the old choice):")
+        lines += [
+            f"  {c['point']}: {c['old']} -> {c['new']}"
+            + (" (both allowed)" if c["allowed"] else "")
+            for c in result["behaviour_changes"]
+        ]
+    if result["behaviour_met_in_one_run_only"]:
+        lines.append("\nopen points met in one run only (not compared):")
+        lines += [
+            f"  {c['point']}: {c['old']} -> {c['new']}"
+            for c in result["behaviour_met_in_one_run_only"]
+        ]
+    for key in ("requests", "duration_s"):
+        c = result[key]
+        if "change" in c:
+            pct = f" ({c['percent']:+}%)" if c.get("percent") is not None else ""
+            lines.append(f"\n{key}: {c['old']} -> {c['new']}{pct}")
+    return "\n".join(lines)
+
+
+def compare_html(result: dict) -> str:
+    e = html.escape
+
+    def table(rows: list[dict], cols: tuple[str, ...], ident: str) -> str:
+        if not rows:
+            return "<p>none</p>"
+        head = "".join(f"<th>{e(c)}</th>" for c in cols)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{e(str(r.get(c, '')))}</td>" for c in cols) + "</tr>"
+            for r in rows
+        )
+        return f"<table id='{ident}'><tr>{head}</tr>{body}</table>"
+
+    facts = "".join(
+        f"<tr><th>{e(k)}</th><td>{e(str(result['old'][k]))}</td><td>{e(str(result['new'][k]))}"
+        "</td></tr>"
+        for k in result["old"]
+    )
+    bad = result["exit_code"] != EXIT_OK
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>ci-conformance compare</title>
+<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;margin:.5em 0}}
+td,th{{border:1px solid #bbb;padding:.25em .7em;text-align:left}}
+.verdict{{font-size:1.3em;font-weight:bold;padding:.4em .8em;display:inline-block;border-radius:6px;
+background:{"#fde0dc" if bad else "#d8f5d0"}}}</style></head><body>
+<h1>ci-conformance compare</h1><p class="verdict" id="verdict">{e(result["verdict"].upper())}</p>
+{"".join(f"<p>note: the runs differ in {e(d)}</p>" for d in result["differs_in"])}
+<table id="runs"><tr><th></th><th>old</th><th>new</th></tr>{facts}</table>
+<h2>Regressions (newly failing)</h2>{table(result["regressions"], ("check", "old", "new", "found"), "regressions")}
+<h2>Behaviour changes</h2><p>Flagged even when both choices are allowed: a client may rely on the old one.</p>
+{table(result["behaviour_changes"], ("point", "old", "new", "allowed"), "behaviour")}
+<h2>Newly passing</h2>{table(result["newly_passing"], ("check", "old", "new"), "fixed")}
+<h2>Other changes</h2>{table(result["other_changes"], ("check", "old", "new", "reason"), "other")}
+<h2>Open points met in one run only</h2>{table(result["behaviour_met_in_one_run_only"], ("point", "old", "new"), "unmet")}
+</body></html>
+"""
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="compare two summary.json files: regressions and behaviour changes (a CI gate)",
+        description="Compare the summary.json of a baseline run (OLD) with a new run's (NEW): "
+        "checks that newly fail, newly pass, open points whose choice changed, and the change "
+        "in requests and duration. Exit 1 on a regression or a behaviour change.",
+    )
+    p.add_argument("old", help="the baseline's summary.json")
+    p.add_argument("new", help="the new run's summary.json")
+    p.add_argument(
+        "--allow-behaviour-change",
+        action="store_true",
+        help="exit 0 when only open-point choices changed (both allowed by the contract)",
+    )
+    p.add_argument("--report-dir", default="reports", help="where compare.html and compare.json go")
+    p.set_defaults(handler=compare_main)
+
+
+def compare_main(args: argparse.Namespace) -> int:
+    summaries = []
+    for path in (args.old, args.new):
+        try:
+            data = json.loads(Path(path).read_text("utf-8"))
+            if not isinstance(data, dict) or "results" not in data:
+                raise ValueError("no results in it")
+        except (OSError, ValueError) as exc:
+            print(f"ci-conformance: {path}: not a ci-conformance summary.json ({exc})")
+            return EXIT_USAGE
+        summaries.append(data)
+    result = compare(*summaries, allow_behaviour_change=args.allow_behaviour_change)
+    out = Path(args.report_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "compare.json").write_text(json.dumps(result, indent=2), "utf-8")
+        (out / "compare.html").write_text(compare_html(result), "utf-8")
+    except OSError as exc:
+        print(f"ci-conformance: --report-dir {out}: {exc}")
+        return EXIT_USAGE
+    print(compare_text(result))
+    print(f"\nReports: {out}/compare.html, compare.json")
+    return result["exit_code"]
