@@ -13,10 +13,13 @@ import argparse
 import base64
 import http
 import json
+import multiprocessing
+import os
 import sys
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import __version__
 from .client import PATH, Client, Exchange, redact
-from .coverage import Coverage, check_profile, request_query
+from .coverage import Coverage, Deviation, check_profile, request_query
 from .query import InvalidArgument, Query, parse_filters
 from .session import CheckFailure, Session, SkipCheck
 from .signing import Credentials
@@ -260,6 +263,7 @@ class Recording:
             if rec.exchange.method not in ("GET", "HEAD") and 200 <= rec.exchange.status < 300:
                 epoch += 1
         self.epoch_count = epoch + 1
+        self.client = Client("http://recorded.invalid", OFFLINE)  # never sends: for signers
 
     def parsed(self, ex: Exchange) -> ListResponse | XMLProblem:
         page = self.pages.get(id(ex))
@@ -278,7 +282,7 @@ class RecordedSession(Session):
     unjudged (``NotRecorded``), never a failure."""
 
     def __init__(self, recording: Recording, epoch: int) -> None:
-        super().__init__(Client("http://recorded.invalid", OFFLINE))
+        super().__init__(recording.client)
         self.recording, self.epoch = recording, epoch
         self.used: Counter[tuple] = Counter()
         self.served: set[int] = set()
@@ -331,38 +335,81 @@ def valid_query(query: Query) -> bool:
     return f.size_requested <= 100 and not (f.start and f.end and f.start > f.end)
 
 
+def observe(path: Path, profile: dict[str, str] | None, part: int = 0, parts: int = 1) -> dict:
+    """The observers and the open points on every exchange and list page (every ``parts``-th
+    from ``part``, so that processes can share the work): findings by check name, each with
+    the position of its first exchange, and the choices seen at each open point."""
+    from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS
+
+    coverage = Coverage(profile)
+    findings: dict[str, tuple[int, str]] = {}
+    pages = count = 0
+    where: dict[str, int] = {}  # open point -> position of its first deviation
+    for pos, rec in enumerate(read(path)):
+        count += 1
+        if pos % parts != part:
+            continue
+        where.update((p, pos) for p in coverage.deviations if p not in where)
+        ex = rec.exchange
+        for look in EXCHANGE_OBSERVERS:
+            for name, message in look(ex):
+                findings.setdefault(name, (pos, message))
+        coverage.exchange(ex)
+        query = request_query(ex) if ex.method == "GET" else None
+        if ex.status != 200 or query is None:
+            continue
+        try:
+            page = parse_list(ex.body, check=False)
+        except XMLProblem:
+            continue
+        pages += 1
+        for look in PAGE_OBSERVERS:
+            for name, message in look(query, page):
+                findings.setdefault(name, (pos, message))
+        coverage.page(query, page, ex)
+        where.update((p, pos) for p in coverage.deviations if p not in where)
+    return {"findings": findings, "choices": coverage.choices, "pages": pages, "count": count,
+            "deviations": {p: (d.pinned, d.seen, where[p]) for p, d in coverage.deviations.items()}}  # fmt: skip
+
+
+def _merge(results: list[dict]) -> dict:
+    """The parts of ``observe`` as one: each finding and deviation at its earliest exchange."""
+    merged: dict = {"findings": {}, "choices": defaultdict(Counter), "pages": 0, "deviations": {}}
+    for r in results:
+        merged["pages"] += r["pages"]
+        for name, found in r["findings"].items():
+            merged["findings"][name] = min(found, merged["findings"].get(name, found))
+        for point, seen in r["choices"].items():
+            merged["choices"][point].update(seen)
+        for point, d in r["deviations"].items():
+            old = merged["deviations"].get(point)
+            merged["deviations"][point] = d if old is None or d[2] < old[2] else old
+    return merged
+
+
 def recheck(
     path: Path, profile: dict[str, str] | None = None, checks: list[str] | None = None
 ) -> dict:
     from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS, QUERY_STRATEGIES, select
     from .checks.base import data_queries, queries
 
-    recording = Recording(read(path))
-    chosen = select(checks or None)
-    verdicts = {c.name: Verdict(c.name, c.category) for c in chosen}
-    index_of = {id(r.exchange): r.index for r in recording.entries}
-    coverage = Coverage(profile)
-    findings: dict[str, tuple[str, Recorded]] = {}
-    pages_seen = 0
-
-    # 1. the observers and the open points, on every exchange and every list page
-    for rec in recording.entries:
-        ex = rec.exchange
-        for observe in EXCHANGE_OBSERVERS:
-            for name, message in observe(ex):
-                findings.setdefault(name, (message, rec))
-        coverage.exchange(ex)
-        query = request_query(ex) if ex.method == "GET" else None
-        if ex.status != 200 or query is None:
-            continue
-        page = recording.parsed(ex)
-        if isinstance(page, XMLProblem):
-            continue
-        pages_seen += 1
-        for observe in PAGE_OBSERVERS:
-            for name, message in observe(query, page):
-                findings.setdefault(name, (message, rec))
-        coverage.page(query, page, ex)
+    # the observers run in other processes (one per core), while this one re-runs the checks
+    parts = min(2, os.cpu_count() or 1)
+    pool = ProcessPoolExecutor(parts, mp_context=multiprocessing.get_context("fork"))
+    try:
+        parts_done = [pool.submit(observe, path, profile, n, parts) for n in range(parts)]
+        recording = Recording(read(path))
+        chosen = select(checks or None)
+        verdicts = {c.name: Verdict(c.name, c.category) for c in chosen}
+        index_of = {id(r.exchange): r.index for r in recording.entries}
+        _rerun_all(chosen, verdicts, recording, index_of, QUERY_STRATEGIES, (queries, data_queries))
+        seen = _merge([f.result() for f in parts_done])
+    finally:
+        pool.shutdown(cancel_futures=True)
+    pages_seen = seen["pages"]
+    coverage = Coverage()
+    coverage.choices.update(seen["choices"])
+    findings = {n: (m, recording.entries[pos]) for n, (pos, m) in seen["findings"].items()}
     kinds = {
         o.__module__.rsplit(".", 1)[-1].replace("_", "-"): "exchanges" for o in EXCHANGE_OBSERVERS
     }
@@ -383,43 +430,11 @@ def recheck(
             message, rec = findings[c.name]
             v.failure = {"found": message, "query": None, "exchanges": [_shown(rec)]}
 
-    # 2. every other check, on the queries the recording holds, answered from it
-    firsts: dict[Any, list[tuple[int, Query]]] = defaultdict(list)
-    seen: set[tuple] = set()
-    for pos, rec in enumerate(recording.entries):
-        ex = rec.exchange
-        query = request_query(ex) if ex.method == "GET" else None
-        if query is None or query.next_token is not None:
-            continue
-        epoch = recording.epochs[pos]
-        sent_by = rec.check
-        if valid_query(query) and (epoch, query) not in seen:
-            seen.add((epoch, query))
-            firsts["valid"].append((epoch, query))
-        firsts[sent_by].append((epoch, query))
-    strategy_of = {c.name: c.given for c in chosen}
-    for c in chosen:
-        v = verdicts[c.name]
-        if c.observed:
-            continue
-        if c.given in (queries, data_queries):
-            values = firsts["valid"]
-        elif c.given in QUERY_STRATEGIES:
-            senders = [n for n, g in strategy_of.items() if g is c.given]
-            values = list(dict.fromkeys(q for n in senders for q in firsts[n]))
-        elif c.given is None:
-            values = [(e, None) for e in range(recording.epoch_count)]
-        else:
-            v.reason = "its inputs are drawn values that a recording does not hold"
-            continue
-        _rerun(c, v, values, recording, index_of)
-        v.how = "its own logic, on recorded walks and pages"
-
-    deviations = [
-        {"point": d.point, "pinned": d.pinned, "seen": d.seen, "found": d.message(),
-         "exchange": index_of.get(id(d.exchange))}
-        for d in coverage.deviations.values()
-    ]  # fmt: skip
+    deviations = []
+    for point, (pinned, choice, pos) in seen["deviations"].items():
+        d = Deviation(point, pinned, choice, recording.entries[pos].exchange)
+        deviations.append({"point": point, "pinned": pinned, "seen": choice, "found": d.message(),
+                           "exchange": recording.entries[pos].index})  # fmt: skip
     results = []
     for c in chosen:
         v = verdicts[c.name]
@@ -443,6 +458,41 @@ def recheck(
         "profile_deviations": deviations,
         "results": results,
     }
+
+
+def _rerun_all(chosen, verdicts, recording: Recording, index_of, query_strategies, plain) -> None:
+    """Every check that is not an observer, on the queries the recording holds, answered
+    from it."""
+    firsts: dict[Any, list[tuple[int, Query]]] = defaultdict(list)
+    seen: set[tuple] = set()
+    for pos, rec in enumerate(recording.entries):
+        ex = rec.exchange
+        query = request_query(ex) if ex.method == "GET" else None
+        if query is None or query.next_token is not None:
+            continue
+        epoch = recording.epochs[pos]
+        sent_by = rec.check
+        if valid_query(query) and (epoch, query) not in seen:
+            seen.add((epoch, query))
+            firsts["valid"].append((epoch, query))
+        firsts[sent_by].append((epoch, query))
+    strategy_of = {c.name: c.given for c in chosen}
+    for c in chosen:
+        v = verdicts[c.name]
+        if c.observed:
+            continue
+        if c.given in plain:
+            values = firsts["valid"]
+        elif c.given in query_strategies:
+            senders = [n for n, g in strategy_of.items() if g is c.given]
+            values = list(dict.fromkeys(q for n in senders for q in firsts[n]))
+        elif c.given is None:
+            values = [(e, None) for e in range(recording.epoch_count)]
+        else:
+            v.reason = "its inputs are drawn values that a recording does not hold"
+            continue
+        _rerun(c, v, values, recording, index_of)
+        v.how = "its own logic, on recorded walks and pages"
 
 
 def _rerun(check, v: Verdict, values, recording: Recording, index_of: dict) -> None:

@@ -106,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     alarms.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
     alarms.add_argument("--examples-profile", default="ci", choices=["dev", "ci", "thorough"])
 
-    from . import cassette, regression
+    from . import cassette, diff, regression
 
-    for room in (regression, cassette):
+    for room in (regression, cassette, diff):
         room.add_commands(sub)
     args = parser.parse_args(argv)
     if getattr(args, "handler", None):

@@ -192,3 +192,35 @@ def _single_values(job: Job) -> dict[str, str]:
     if job.workflow_ids:
         values["workflow_id"] = job.workflow_ids[0]
     return {k: v for k, v in values.items() if v}
+
+
+# --- values a server must refuse with 400 InvalidArgument ----------------------------------
+
+
+def invalid_values() -> st.SearchStrategy[Query]:
+    """An invalid size or time: clearly not a positive integer, or not
+    YYYY-MM-DDTHH:MM:SS±HHMM in any parser's reading."""
+    bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "0x10", "10 20"]) | st.integers(
+        max_value=0
+    ).map(str)
+    bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "2024-01-01 00:00:00+0800", "yesterday",
+                                "2024-13-01T00:00:00+0800", "1704067200", "2024-01-01T25:00:00+0800"])  # fmt: skip
+    return st.one_of(
+        bad_size.map(lambda v: Query(size=v)),
+        bad_time.map(lambda v: Query(start_creation_time=v)),
+        bad_time.map(lambda v: Query(end_creation_time=v)),
+    )
+
+
+def unknown_values() -> st.SearchStrategy[Query]:
+    """An unknown type, orderByTime or states value (never unfiltered results)."""
+    word = st.sampled_from(
+        # clearly unknown in any reading; case variants such as "running" are left alone
+        ["Done", "Batch", "Sideways", "x", "1", "Finished", "Workflows", "Latest"]
+    )
+    return st.one_of(
+        word.map(lambda w: Query(type=w)),
+        word.map(lambda w: Query(order_by_time=w)),
+        st.tuples(st.sampled_from(STATES), word).map(lambda t: Query(states=f"{t[0]},{t[1]}")),
+        word.map(lambda w: Query(states=w)),
+    )

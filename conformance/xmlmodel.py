@@ -90,10 +90,20 @@ def safe_parse(body: bytes, limit: int = MAX_BODY) -> ET.Element:
         raise XMLProblem("hostile", "UTF-16/32 documents are not accepted")
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         raise XMLProblem("hostile", "a DTD or entity declaration (external entities, bombs)")
+    last = _LAST_PARSED
+    if last and last[0] is body:  # the schema observer and the page parser read one body
+        return last[1]
     try:
-        return ET.fromstring(body)
+        root = ET.fromstring(body)
     except ET.ParseError as exc:
         raise XMLProblem("malformed", str(exc)) from None
+    globals()["_LAST_PARSED"] = (body, root)
+    return root
+
+
+_LAST_PARSED: tuple[bytes, ET.Element] | None = None
+"""The last body parsed and its tree (read only by every caller), so that the same bytes
+object read twice in a row is parsed once."""
 
 
 def validate(root: ET.Element, name: str) -> list[str]:
@@ -108,9 +118,12 @@ _ANY_STRING = frozenset({"RequestId", "NextToken"})
 
 
 def _shape(el: ET.Element) -> tuple:
-    """Everything validation looks at: tag, attributes, text, tail and children."""
-    attrs = tuple(sorted(el.attrib.items())) if el.attrib else ()
-    return el.tag, attrs, el.text, el.tail, tuple(map(_shape, el)) if len(el) else ()
+    """Everything validation looks at: each element's tag, attributes, text, tail and number of
+    children, in document order (which, with the counts, fixes the tree)."""
+    return tuple(
+        (e.tag, tuple(sorted(e.attrib.items())) if e.attrib else (), e.text, e.tail, len(e))
+        for e in el.iter()
+    )
 
 
 def _cached(cache: dict, key: tuple, compute):
