@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
@@ -174,9 +174,10 @@ def compare(query: Query, a: Side, b: Side) -> list[Difference]:
         ids_a, ids_b = ids_a[:n], ids_b[:n]
     if set(ids_a) != set(ids_b) or len(ids_a) != len(ids_b):
         only_a, only_b = sorted(set(ids_a) - set(ids_b)), sorted(set(ids_b) - set(ids_a))
-        add("jobs", f"{len(ids_a)} vs {len(ids_b)} jobs; only in A: {only_a[:3]}"
-            f"{' …' if len(only_a) > 3 else ''}; only in B: {only_b[:3]}{' …' if len(only_b) > 3 else ''}"
-            + ("; or a job repeated" if not only_a and not only_b else ""))  # fmt: skip
+        add("jobs", f"{len(ids_a)} vs {len(ids_b)} jobs; " + (
+            "; ".join(f"{len(ids)} only in {who}, e.g. {ids[0]}"
+                      for who, ids in (("A", only_a), ("B", only_b)) if ids)
+            or "the same jobs, one of them repeated"))  # fmt: skip
         return found
     if ids_a != ids_b:
         by_id = {j.job_id: j for j in a.jobs}
@@ -255,7 +256,6 @@ class Differ:
         self.real: dict[str, Difference] = {}
         self.queries = 0
         self.last: Difference | None = None  # the last real difference raised: the minimal one
-        self.known: set[str] = set()
 
     def judge(self, query: Query) -> list[Difference]:
         if query not in self.memo:
@@ -275,38 +275,49 @@ class Differ:
 
     def search(self, strategy: st.SearchStrategy[Query], explicit: list[Query], examples: int,
                seed: int, deadline: float) -> None:  # fmt: skip
-        """Rounds of hypothesis: each finds one new kind of real difference and shrinks it."""
+        """The explicit queries, then rounds of hypothesis: each round finds one new kind of
+        real difference and shrinks it to a minimal query."""
+        for query in explicit:
+            self.judge(query)
         for _ in range(MAX_ROUNDS):
-            self.known = set(self.real)
+            if not self._round(strategy, examples, seed, deadline):
+                break
+        for _, _, found in self.memo.values():  # kinds only an explicit query showed
+            for d in found:
+                if not d.behaviour and d.kind not in self.real:
+                    self.real[d.kind] = d
 
-            @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
-                      phases=[Phase.explicit, Phase.generate, Phase.shrink],
-                      suppress_health_check=list(HealthCheck), report_multiple_bugs=False)  # fmt: skip
-            @hypothesis_seed(seed)
-            @given(strategy)
-            def probe(query: Query) -> None:
-                if time.monotonic() > deadline:
-                    return
-                new = [d for d in self.judge(query) if not d.behaviour and d.kind not in self.known]
-                if new:
-                    self.last = new[0]
-                    raise _Found(new[0].kind)
+    def _round(self, strategy: st.SearchStrategy[Query], examples: int, seed: int,
+               deadline: float) -> bool:  # fmt: skip
+        known = set(self.real)
+        self.last = None
 
-            for q in reversed(explicit):
-                probe = example(q)(probe)
-            try:
-                probe()
+        @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
+                  phases=[Phase.generate, Phase.shrink], report_multiple_bugs=False,
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @hypothesis_seed(seed)
+        @given(strategy)
+        def probe(query: Query) -> None:
+            if time.monotonic() > deadline:
                 return
-            except _Found:
-                pass
-            # hypothesis replays the shrunk, minimal example last
-            minimal = self.last
-            if minimal is None or minimal.kind in self.real:
-                return
-            self.real[minimal.kind] = minimal
-            minimal.examples = sum(
-                d.kind == minimal.kind for _, _, found in self.memo.values() for d in found
-            )
+            new = [d for d in self.judge(query) if not d.behaviour and d.kind not in known]
+            if new:
+                self.last = new[0]
+                raise _Found(new[0].kind)
+
+        try:
+            probe()
+            return False
+        except _Found:
+            pass
+        minimal = self.last  # hypothesis replays the shrunk, minimal example last
+        if minimal is None or minimal.kind in self.real:
+            return False
+        self.real[minimal.kind] = minimal
+        minimal.examples = sum(
+            d.kind == minimal.kind for _, _, found in self.memo.values() for d in found
+        )
+        return True
 
 
 def queries(census: list[Job]) -> st.SearchStrategy[Query]:
