@@ -42,6 +42,17 @@ class Check:
     """It reports findings observed on every response of the run, so it runs last."""
     edges: Callable[[Session], list[Any]] | None = None
     """Explicit examples, computed from the target's data, that always run first."""
+    pins: tuple[str, ...] = ()
+    """Open points it enforces for a ``--profile``: it runs only when the profile pins one of
+    them, or when it is named in ``--checks``."""
+
+    def wanted(self, profile: dict[str, str], named: list[str]) -> bool:
+        short = self.name.split(".", 1)[1]
+        return (
+            not self.pins
+            or bool(set(self.pins) & set(profile))
+            or bool({self.name, short} & set(named))
+        )
 
     def run(self, session: Session, value: Any = None) -> None:
         self.func(session) if self.given is None else self.func(session, value)

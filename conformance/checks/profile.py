@@ -5,7 +5,8 @@ The session reads each open point's choice off every exchange (``Coverage.exchan
 ``Coverage.page``) and keeps the first one a pin forbids. The checks that meet a point on purpose
 (``size_over_100``, ``start_after_end``, the signature refusals) call ``pin`` on their own
 exchange; the points met on the way (the last page, ties, error elements) are reported by the
-checks below, which run last and report what the whole run saw.
+checks below, which run last, report what the whole run saw, and join a run only when its
+profile pins one of their points.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _pins(s: Session, points: tuple[str, ...]) -> None:
 LAST_PAGE = ("last_page_token", "full_last_page")
 
 
-@check("pagination", PROFILE + f" ({', '.join(LAST_PAGE)})", observed=True)
+@check("pagination", PROFILE + f" ({', '.join(LAST_PAGE)})", observed=True, pins=LAST_PAGE)
 def pinned_last_page(s: Session) -> None:
     _pins(s, LAST_PAGE)
     s.walk(Query(size="100"))
@@ -60,7 +61,7 @@ def pinned_last_page(s: Session) -> None:
 TIES = ("ties_desc", "ties_asc")
 
 
-@check("ordering", PROFILE + f" ({', '.join(TIES)})", observed=True)
+@check("ordering", PROFILE + f" ({', '.join(TIES)})", observed=True, pins=TIES)
 def pinned_ties(s: Session) -> None:
     _pins(s, TIES)
     counts = Counter(j.created for j in s.census())
@@ -74,7 +75,7 @@ def pinned_ties(s: Session) -> None:
     _report(s, TIES)
 
 
-@check("schema", PROFILE + " (error_extras)", observed=True)
+@check("schema", PROFILE + " (error_extras)", observed=True, pins=("error_extras",))
 def pinned_error_extras(s: Session) -> None:
     _pins(s, ("error_extras",))
     s.list(Query(size="bad"))
