@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Conformance suite for Tencent Cloud CI's GET /inventorytriggerjob.",
     )
     parser.add_argument("--version", action="version", version=__version__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
         "run",

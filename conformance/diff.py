@@ -410,7 +410,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument(f"--{flag}secret-key", help=f"SecretKey for {who} [env {env}SECRET_KEY]")
         p.add_argument(f"--{flag}security-token",
                        help=f"security token for {who} [env {env}SECURITY_TOKEN]")  # fmt: skip
-    p.add_argument("--max-examples", type=int, default=100, help="drawn queries (default 100)")
+    p.add_argument("--max-examples", type=int, default=200, help="drawn queries (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn queries (default 0)")
     p.add_argument("--max-seconds", type=float, default=600, help="stop drawing after this long")
     p.add_argument("--rate-limit", type=float, help="most requests per second, to each target")
