@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+
 from . import __version__
 from .client import PATH, Client, Exchange, redact
 from .coverage import Coverage, Deviation, check_profile, request_query
@@ -80,10 +82,13 @@ class Recorder:
                 self._out.close()
                 self._out = None
 
-    # pytest hooks: the check each exchange was sent by
-    def pytest_runtest_setup(self, item: Any) -> None:
+    # pytest hooks: the check each exchange was sent by (none while the session starts)
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: Any) -> Iterator[None]:
         check = getattr(item, "callspec", None) and item.callspec.params.get("check")
         self.check = check.name if check is not None else None
+        yield
+        self.check = None
 
     def pytest_sessionfinish(self) -> None:
         self.close()

@@ -189,3 +189,13 @@ def test_diff_finds_and_shrinks_a_fault_and_accepts_allowed_behaviours(tmp_path:
         code, out = cli("diff", "--target", a, "--target-b", b, *KEYS, "--allow-behaviour-change",
                         "--report-dir", str(tmp_path / "d3"), cwd=tmp_path)  # fmt: skip
         assert code == 1 and "do not serve the same data" in out, out
+
+
+def test_load_takes_the_pages_of_a_walk_saved_one_after_another(tmp_path: Path) -> None:
+    from conformance.cassette import load_jobs
+    from conformance.xmlmodel import render_list
+
+    jobs = list(generate(5, 1))
+    pages = render_list("r1", jobs[:3], "t") + b"\n" + render_list("r2", jobs[2:], "")
+    (tmp_path / "walk.xml").write_bytes(pages)
+    assert load_jobs([str(tmp_path / "walk.xml")]) == jobs  # job 3 twice: loaded once
