@@ -269,6 +269,11 @@ class Recording:
                 epoch += 1
         self.epoch_count = epoch + 1
         self.client = Client("http://recorded.invalid", OFFLINE)  # never sends: for signers
+        self._by_id = {id(r.exchange): r for r in self.entries}
+
+    def of(self, ex: Exchange) -> Recorded:
+        """The recorded entry of an exchange (a copy of one is shown without its position)."""
+        return self._by_id.get(id(ex)) or Recorded(-1, ex, None)
 
     def parsed(self, ex: Exchange) -> ListResponse | XMLProblem:
         page = self.pages.get(id(ex))
@@ -354,12 +359,12 @@ def observe(path: Path, profile: dict[str, str] | None, part: int = 0, parts: in
         count += 1
         if pos % parts != part:
             continue
-        where.update((p, pos) for p in coverage.deviations if p not in where)
         ex = rec.exchange
         for look in EXCHANGE_OBSERVERS:
             for name, message in look(ex):
                 findings.setdefault(name, (pos, message))
         coverage.exchange(ex)
+        where.update((p, pos) for p in coverage.deviations if p not in where)
         query = request_query(ex) if ex.method == "GET" else None
         if ex.status != 200 or query is None:
             continue
@@ -406,8 +411,7 @@ def recheck(
         recording = Recording(read(path))
         chosen = select(checks or None)
         verdicts = {c.name: Verdict(c.name, c.category) for c in chosen}
-        index_of = {id(r.exchange): r.index for r in recording.entries}
-        _rerun_all(chosen, verdicts, recording, index_of, QUERY_STRATEGIES, (queries, data_queries))
+        _rerun_all(chosen, verdicts, recording, QUERY_STRATEGIES, (queries, data_queries))
         seen = _merge([f.result() for f in parts_done])
     finally:
         pool.shutdown(cancel_futures=True)
@@ -465,7 +469,7 @@ def recheck(
     }
 
 
-def _rerun_all(chosen, verdicts, recording: Recording, index_of, query_strategies, plain) -> None:
+def _rerun_all(chosen, verdicts, recording: Recording, query_strategies, plain) -> None:
     """Every check that is not an observer, on the queries the recording holds, answered
     from it."""
     firsts: dict[Any, list[tuple[int, Query]]] = defaultdict(list)
@@ -496,11 +500,11 @@ def _rerun_all(chosen, verdicts, recording: Recording, index_of, query_strategie
         else:
             v.reason = "its inputs are drawn values that a recording does not hold"
             continue
-        _rerun(c, v, values, recording, index_of)
+        _rerun(c, v, values, recording)
         v.how = "its own logic, on recorded walks and pages"
 
 
-def _rerun(check, v: Verdict, values, recording: Recording, index_of: dict) -> None:
+def _rerun(check, v: Verdict, values, recording: Recording) -> None:
     sessions: dict[int, RecordedSession] = {}
     last_reason = ""
     for epoch, value in values:
@@ -510,24 +514,26 @@ def _rerun(check, v: Verdict, values, recording: Recording, index_of: dict) -> N
         jobs = s.jobs_seen
         try:
             check.run(s, value)
-        except CheckFailure as failure:
-            v.judged += 1
-            v.exchanges |= {index_of[i] for i in s.served}
-            v.failure = {
-                "found": failure.message,
-                "query": failure.query.describe() if failure.query is not None else None,
-                "exchanges": [
-                    _shown(Recorded(index_of.get(id(e), -1), e, None))
-                    for e in failure.exchanges[:4]
-                ],
-            }
-            return
         except SkipCheck as skip:
             last_reason = str(skip)
             continue
+        except Exception as exc:  # a violation, or a check that broke: failed, as in a run
+            failure = (
+                exc
+                if isinstance(exc, CheckFailure)
+                else CheckFailure(f"{type(exc).__name__}: {exc}")
+            )
+            v.judged += 1
+            v.exchanges |= s.served
+            v.failure = {
+                "found": failure.message,
+                "query": failure.query.describe() if failure.query is not None else None,
+                "exchanges": [_shown(recording.of(e)) for e in failure.exchanges[:4]],
+            }
+            return
         v.judged += 1
         v.with_jobs += s.jobs_seen > jobs
-        v.exchanges |= {index_of[i] for i in s.served}
+        v.exchanges |= s.served
     if not v.judged:
         v.reason = last_reason or "no recorded input"
 
