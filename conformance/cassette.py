@@ -15,6 +15,7 @@ import http
 import json
 import multiprocessing
 import os
+import re
 import sys
 import threading
 from collections import Counter, defaultdict
@@ -345,76 +346,84 @@ def valid_query(query: Query) -> bool:
     return f.size_requested <= 100 and not (f.start and f.end and f.start > f.end)
 
 
-def observe(path: Path, profile: dict[str, str] | None, part: int = 0, parts: int = 1) -> dict:
-    """The observers and the open points on every exchange and list page (every ``parts``-th
-    from ``part``, so that processes can share the work): findings by check name, each with
-    the position of its first exchange, and the choices seen at each open point."""
+def observe(path: Path, profile: dict[str, str] | None) -> dict:
+    """The observers and the open points on every exchange and list page: findings by check
+    name, each with the position of its first exchange, and the choices seen at each point."""
     from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS
 
     coverage = Coverage(profile)
     findings: dict[str, tuple[int, str]] = {}
-    pages = count = 0
+    pages = 0
     where: dict[str, int] = {}  # open point -> position of its first deviation
+    judged: dict[tuple, list] = {}  # answers alike but for opaque values are judged once
+    parsed: dict[bytes, ListResponse | None] = {}
     for pos, rec in enumerate(read(path)):
-        count += 1
-        if pos % parts != part:
-            continue
         ex = rec.exchange
-        for look in EXCHANGE_OBSERVERS:
-            for name, message in look(ex):
-                findings.setdefault(name, (pos, message))
+        key = opaque_key(ex)
+        if key not in judged:
+            judged[key] = [f for look in EXCHANGE_OBSERVERS for f in look(ex)]
+        for name, message in judged[key]:
+            findings.setdefault(name, (pos, message))
         coverage.exchange(ex)
         where.update((p, pos) for p in coverage.deviations if p not in where)
         query = request_query(ex) if ex.method == "GET" else None
         if ex.status != 200 or query is None:
             continue
-        try:
-            page = parse_list(ex.body, check=False)
-        except XMLProblem:
+        if key[2] not in parsed:
+            try:
+                parsed[key[2]] = parse_list(ex.body, check=False)
+            except XMLProblem:
+                parsed[key[2]] = None
+        page = parsed[key[2]]
+        if page is None:
             continue
         pages += 1
-        for look in PAGE_OBSERVERS:
-            for name, message in look(query, page):
-                findings.setdefault(name, (pos, message))
+        if (query, key) not in judged:
+            judged[(query, key)] = [f for look in PAGE_OBSERVERS for f in look(query, page)]
+        for name, message in judged[(query, key)]:
+            findings.setdefault(name, (pos, message))
         coverage.page(query, page, ex)
         where.update((p, pos) for p in coverage.deviations if p not in where)
-    return {"findings": findings, "choices": coverage.choices, "pages": pages, "count": count,
+    return {"findings": findings, "choices": coverage.choices, "pages": pages,
             "deviations": {p: (d.pinned, d.seen, where[p]) for p, d in coverage.deviations.items()}}  # fmt: skip
 
 
-def _merge(results: list[dict]) -> dict:
-    """The parts of ``observe`` as one: each finding and deviation at its earliest exchange."""
-    merged: dict = {"findings": {}, "choices": defaultdict(Counter), "pages": 0, "deviations": {}}
-    for r in results:
-        merged["pages"] += r["pages"]
-        for name, found in r["findings"].items():
-            merged["findings"][name] = min(found, merged["findings"].get(name, found))
-        for point, seen in r["choices"].items():
-            merged["choices"][point].update(seen)
-        for point, d in r["deviations"].items():
-            old = merged["deviations"].get(point)
-            merged["deviations"][point] = d if old is None or d[2] < old[2] else old
-    return merged
+OPAQUE = re.compile(rb"<(RequestId|TraceId)>[^<]+</(RequestId|TraceId)>")
+VOLATILE = frozenset({"date", "x-ci-request-id", "x-ci-trace-id"})
+
+
+def opaque_key(ex: Exchange) -> tuple:
+    """An answer with its opaque values (request and trace IDs, the date) blanked out."""
+    headers = tuple(
+        sorted((k.lower(), "-" if k.lower() in VOLATILE else v) for k, v in ex.headers.items())
+    )
+    return ex.status, headers, OPAQUE.sub(rb"<\1>-</\2>", ex.body)
 
 
 def recheck(
-    path: Path, profile: dict[str, str] | None = None, checks: list[str] | None = None
+    path: Path,
+    profile: dict[str, str] | None = None,
+    checks: list[str] | None = None,
+    examples: int = 200,
 ) -> dict:
     from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS, QUERY_STRATEGIES, select
     from .checks.base import data_queries, queries
 
-    # the observers run in other processes (one per core), while this one re-runs the checks
-    parts = min(2, os.cpu_count() or 1)
-    pool = ProcessPoolExecutor(parts, mp_context=multiprocessing.get_context("fork"))
+    # the observers run in another process (where there are two cores), while this one re-runs
+    # the checks; one process for all observers: each distinct job is validated once
+    pool = None
+    if (os.cpu_count() or 1) > 1:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     try:
-        parts_done = [pool.submit(observe, path, profile, n, parts) for n in range(parts)]
+        observing = pool.submit(observe, path, profile) if pool else None
         recording = Recording(read(path))
         chosen = select(checks or None)
         verdicts = {c.name: Verdict(c.name, c.category) for c in chosen}
-        _rerun_all(chosen, verdicts, recording, QUERY_STRATEGIES, (queries, data_queries))
-        seen = _merge([f.result() for f in parts_done])
+        _rerun_all(chosen, verdicts, recording, QUERY_STRATEGIES, (queries, data_queries), examples)
+        seen = observing.result() if observing else observe(path, profile)
     finally:
-        pool.shutdown(cancel_futures=True)
+        if pool:
+            pool.shutdown(cancel_futures=True)
     pages_seen = seen["pages"]
     coverage = Coverage()
     coverage.choices.update(seen["choices"])
@@ -469,7 +478,9 @@ def recheck(
     }
 
 
-def _rerun_all(chosen, verdicts, recording: Recording, query_strategies, plain) -> None:
+def _rerun_all(
+    chosen, verdicts, recording: Recording, query_strategies, plain, examples: int
+) -> None:
     """Every check that is not an observer, on the queries the recording holds, answered
     from it."""
     firsts: dict[Any, list[tuple[int, Query]]] = defaultdict(list)
@@ -500,7 +511,8 @@ def _rerun_all(chosen, verdicts, recording: Recording, query_strategies, plain) 
         else:
             v.reason = "its inputs are drawn values that a recording does not hold"
             continue
-        _rerun(c, v, values, recording)
+        step = max(1, -(-len(values) // examples)) if examples else 1  # spread over the recording
+        _rerun(c, v, values[::step], recording)
         v.how = "its own logic, on recorded walks and pages"
 
 
@@ -599,6 +611,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("cassette", help="a HAR file written by ci-conformance run --record")
     p.add_argument("--profile", help="TOML file pinning open points (as for run)")
     p.add_argument("--checks", help="comma-separated check names or categories")
+    p.add_argument(
+        "--max-examples",
+        type=int,
+        default=200,
+        help="recorded inputs each check is re-run on, spread over the recording (default 200)",
+    )
     p.add_argument("--report-dir", default="reports", help="where recheck.json goes")
     p.set_defaults(handler=recheck_main)
 
@@ -615,7 +633,7 @@ def recheck_main(args: argparse.Namespace) -> int:
         names = [n.strip() for n in (args.checks or "").split(",") if n.strip()]
         if unknown_names(names):
             raise ValueError(f"unknown check or category: {', '.join(unknown_names(names))}")
-        result = recheck(Path(args.cassette), profile, names)
+        result = recheck(Path(args.cassette), profile, names, args.max_examples)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"ci-conformance: recheck: {exc}", file=sys.stderr)
         return EXIT_USAGE
