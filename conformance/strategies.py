@@ -172,6 +172,33 @@ def count_matching(census: list[Job], query: Query) -> int:
     return sum(1 for j in census if f.matches(j))
 
 
+def tricky_names(names: list[str]) -> list[str]:
+    """The names that are substrings, case or space variants of other names."""
+    return [
+        n
+        for n in names
+        if any(
+            m != n and (n in m or n.casefold() == m.casefold() or n.strip() == m.strip())
+            for m in names
+        )
+    ]
+
+
+def single_filters(census: list[Job]) -> st.SearchStrategy[Query]:
+    """One filter alone, its value satisfied by one drawn job; tricky names as often as not."""
+    tricky = tricky_names(sorted({j.name for j in census if j.name}))
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Query:
+        values = satisfied_by(draw(st.sampled_from(census)), draw)
+        if tricky and draw(st.booleans()):
+            values["name"] = draw(st.sampled_from(tricky))
+        key = draw(st.sampled_from(sorted(values)))
+        return Query(size=draw(st.none() | st.integers(1, 100).map(str)), **{key: values[key]})
+
+    return build()
+
+
 def edge_queries(census: list[Job], limit: int = 4000) -> list[Query]:
     """Explicit examples at the size edges 1, 2, 99 and 100, each over a filter context that
     gives several pages but stays cheap: a few jobs for 1 and 2, over a hundred for 99 and 100."""

@@ -238,14 +238,7 @@ def single_filter_queries(s: Session) -> st.SearchStrategy[list[Query]]:
     Names that are substrings or case variants of other names are drawn as often as not."""
     jobs = s.require_jobs()
     names = sorted({j.name for j in jobs})
-    tricky = [
-        n
-        for n in names
-        if any(
-            m != n and (n in m or n.casefold() == m.casefold() or n.strip() == m.strip())
-            for m in names
-        )
-    ]
+    tricky = gen.tricky_names(names)
     name = st.sampled_from(tricky) | st.sampled_from(names) if tricky else st.sampled_from(names)
     return st.builds(
         lambda job, delta, offset, states, jtype, name: [
