@@ -1,13 +1,15 @@
-"""``ci-conformance``: run the suite, serve the emulator, list checks and faults."""
+"""``ci-conformance``: run and replay the suite, serve the emulator, sign a request, explain a
+check, list checks, faults and behaviours."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+import difflib
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .emulator.store import SHAPES
@@ -15,11 +17,43 @@ from .emulator.store import SHAPES
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 
+class _Parser(argparse.ArgumentParser):
+    """Errors in one line, with a suggestion for a mistyped option or command."""
+
+    argv: list[str] | None = None  # set on the top-level parser only
+
+    def error(self, message: str) -> NoReturn:
+        hint = _suggestion(self, self.argv) if self.argv is not None else None
+        self.exit(EXIT_USAGE, f"{self.prog}: {hint or message} (see {self.prog} --help)\n")
+
+
+def _suggestion(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The first mistyped option or command in ``argv``, with the nearest known one."""
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command = next((a for a in argv if a in commands), None)
+    options = set(parser._option_string_actions)
+    if command is not None:
+        options |= set(commands[command]._option_string_actions)
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if not name.startswith("--") or any(o.startswith(name) for o in options):
+            continue  # a value, or a known option (or an abbreviation argparse accepts)
+        near = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
+        return f"unknown option {name}" + (f": did you mean {near[0]}?" if near else "")
+    if command is None:
+        word = next((a for a in argv if not a.startswith("-")), None)
+        if word is not None:
+            near = difflib.get_close_matches(word, sorted(commands), n=1, cutoff=0.6)
+            return f"unknown command {word!r}" + (f": did you mean {near[0]}?" if near else "")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ci-conformance",
         description="Conformance suite for Tencent Cloud CI's GET /inventorytriggerjob.",
     )
+    parser.argv = list(sys.argv[1:] if argv is None else argv)
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -34,10 +68,48 @@ def main(argv: list[str] | None = None) -> int:
         "replay",
         help="re-run the failures recorded in a summary.json and say which still fail",
         description="Re-run the failing checks of a report, their recorded minimal queries first, "
-        "against the target given here (by default the embedded emulator).",
+        "against the same target with the same options (both recorded in the summary; flags given "
+        "here win). Credentials come from the environment or the flags. The replay's reports go "
+        "to a replay/ folder beside the summary; the summary itself is never touched.",
     )
     replay.add_argument("summary", help="a summary.json written by ci-conformance run")
-    _run_options(replay)
+    _run_options(replay, report_dir=None)
+
+    sign = sub.add_parser(
+        "sign",
+        help="print a signed curl command (or a presigned URL) for a request",
+        description="Sign one request with COS_SECRET_ID, COS_SECRET_KEY and COS_SECURITY_TOKEN "
+        "from the environment and print a curl command that sends it (the token is read from "
+        "the environment when the command runs, never printed), or with --presign a presigned URL.",
+    )
+    sign.add_argument(
+        "request",
+        nargs="+",
+        metavar="[METHOD] URL",
+        help="e.g. GET 'http://…/inventorytriggerjob?size=1'",
+    )
+    sign.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        help="a header to send and sign, 'Name: value' (repeatable)",
+    )
+    sign.add_argument(
+        "--presign", action="store_true", help="sign in the query string and print the URL"
+    )
+    sign.add_argument(
+        "--sign-time",
+        help="sign for this window, <start>;<end> in Unix seconds (e.g. a recorded q-sign-time)",
+    )
+    sign.add_argument(
+        "--expire", type=int, default=600, help="seconds the signature stays valid (default 600)"
+    )
+
+    explain = sub.add_parser(
+        "explain", help="print a check's clause, what it does and the open points it accepts"
+    )
+    explain.add_argument("check", help="a check name, e.g. pagination.walk_independent_of_size")
 
     serve = sub.add_parser("serve", help="serve the reference emulator over HTTP")
     serve.add_argument(
@@ -73,13 +145,22 @@ def main(argv: list[str] | None = None) -> int:
         help="make the key pairs temporary credentials needing these tokens, in order",
     )
     serve.add_argument(
-        "--fault", action="append", default=[], help="turn on a fault switch (repeatable)"
+        "--fault",
+        action="append",
+        default=[],
+        help="turn on a fault switch (repeatable; see list-faults)",
     )
     serve.add_argument(
         "--behaviour",
         action="append",
         default=[],
-        help="open-point choice name=value (repeatable); see --list-behaviours",
+        help="open-point choice name=value (repeatable; see list-behaviours)",
+    )
+    serve.add_argument(
+        "--list-faults", action="store_true", help="the same as ci-conformance list-faults"
+    )
+    serve.add_argument(
+        "--list-behaviours", action="store_true", help="the same as ci-conformance list-behaviours"
     )
     serve.add_argument(
         "--visibility-lag",
@@ -87,10 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="seconds before a created job shows in reads (an eventually consistent service)",
     )
-    serve.add_argument("--list-faults", action="store_true", help="describe every fault switch")
-    serve.add_argument("--list-behaviours", action="store_true", help="list the open-point choices")
+    serve.add_argument("--scenario", help="serve one SDK scenario (see ci-conformance sdk --list)")
 
-    sub.add_parser("list-checks", help="list every check: name, category, clause")
+    sub.add_parser("list-checks", help="list every check: name, category, contract clause")
+    sub.add_parser("list-faults", help="describe every fault switch of the emulator")
+    sub.add_parser("list-behaviours", help="list the emulator's open-point choices")
 
     kill = sub.add_parser(
         "kill-matrix", help="run the suite against every fault switch of the emulator"
@@ -107,16 +189,31 @@ def main(argv: list[str] | None = None) -> int:
     alarms.add_argument("--examples-profile", default="ci", choices=["dev", "ci", "thorough"])
 
     from . import cassette, diff, regression
+    from .sdk.cli import add_commands as add_sdk_commands
 
+    add_sdk_commands(sub)
     for room in (regression, cassette, diff):
         room.add_commands(sub)
-    args = parser.parse_args(argv)
+
+    args = parser.parse_args(parser.argv)
     if getattr(args, "handler", None):
         return args.handler(args)
+    if args.command in ("sdk", "sdk-kill-matrix"):
+        from .sdk.cli import main as sdk_main
+
+        return sdk_main(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "list-checks":
         return _list_checks()
+    if args.command == "list-faults":
+        return _print(_faults())
+    if args.command == "list-behaviours":
+        return _print(_behaviours())
+    if args.command == "explain":
+        return _explain(args.check)
+    if args.command == "sign":
+        return _sign(args)
     if args.command == "replay":
         return _replay(args)
     if args.command == "kill-matrix":
@@ -130,11 +227,30 @@ def main(argv: list[str] | None = None) -> int:
     return _run(args)
 
 
-def _run_options(parser: argparse.ArgumentParser) -> None:
+def _print(text: str) -> int:
+    print(text)
+    return EXIT_OK
+
+
+def _faults() -> str:
+    from .emulator.faults import describe
+
+    return describe()
+
+
+def _behaviours() -> str:
+    from .emulator.app import Behaviour
+
+    return Behaviour.describe().replace("; ", "\n")
+
+
+def _run_options(parser: argparse.ArgumentParser, report_dir: str | None = "reports") -> None:
     from .options import OPTIONS
 
     parser.add_argument(
-        "--report-dir", default="reports", help="where reports go (default: reports/)"
+        "--report-dir",
+        default=report_dir,
+        help=f"where reports go (default: {report_dir or 'replay/ beside the summary'})",
     )
     parser.add_argument(
         "--log-level", help="capture logs at this level into the reports (e.g. DEBUG)"
@@ -148,56 +264,108 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .options import read_replay
+    from .checks import select
+    from .options import read_replay, split
 
+    given = Path(args.summary)
     try:
-        before = read_replay(Path(args.summary))
-        seed = json.loads(Path(args.summary).read_text("utf-8")).get("seed")
+        before = read_replay(given)
     except ValueError as exc:
         return _usage(str(exc))
-    wanted = [c for c in before if not args.checks or c in args.checks.split(",")]
+    narrowed = {c.name for c in select(split(args.checks))} if args.checks else set(before)
+    wanted = [c for c in before if c in narrowed]  # --checks takes names or categories
     if not wanted:
         print("ci-conformance: the summary records no failure to replay")
         return EXIT_OK
-    args.checks, args.replay = ",".join(wanted), args.summary
-    if args.seed is None and seed is not None:
-        args.seed = str(seed)
-    code = _run(args)
-    if code in (EXIT_USAGE, EXIT_UNREACHABLE):
+    args.report_dir = args.report_dir or str(given.parent / "replay")
+    if (Path(args.report_dir) / "summary.json").resolve() == given.resolve():
+        return _usage(f"--report-dir {args.report_dir} would overwrite the summary being replayed")
+    args.checks, args.replay = ",".join(wanted), str(given)
+    code, after = _suite(args)
+    if code in (EXIT_USAGE, EXIT_UNREACHABLE) or after is None:
         return code
-    after = {
-        f["check"]
-        for f in json.loads((Path(args.report_dir) / "summary.json").read_text("utf-8"))["failures"]
-    }
+    still = {f["check"] for f in after["failures"]}
     for check in wanted:
-        print(f"  {'STILL FAILS' if check in after else 'now passes '}  {check}")
-    return EXIT_VIOLATIONS if after else EXIT_OK
+        print(f"  {'STILL FAILS' if check in still else 'now passes '}  {check}")
+    return EXIT_VIOLATIONS if still else EXIT_OK
 
 
 def _list_checks() -> int:
     from .checks import REGISTRY, select
+    from .contract import ref
 
     width = max(len(n) for n in REGISTRY)
+    anchors = max(len(ref(c.anchor)) for c in REGISTRY.values() if c.anchor)
     for c in select():
-        print(f"{c.name:<{width}}  {c.category:<11} {c.clause}")
+        link = ref(c.anchor) if c.anchor else ""
+        print(f"{c.name:<{width}}  {c.category:<11} {link:<{anchors}}  {c.clause}")
+    print("\nci-conformance explain CHECK prints a check's clause and the open points it accepts.")
     return EXIT_OK
+
+
+def _explain(name: str) -> int:
+    from .checks import REGISTRY
+    from .contract import explain
+
+    found = REGISTRY.get(name) or next(
+        (c for c in REGISTRY.values() if c.name.split(".", 1)[1] == name), None
+    )
+    if found is None:
+        near = difflib.get_close_matches(name, sorted(REGISTRY), n=1, cutoff=0.5)
+        hint = f": did you mean {near[0]}?" if near else " (see ci-conformance list-checks)"
+        return _usage(f"no check named {name!r}{hint}")
+    print(explain(found))
+    return EXIT_OK
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from .reproduce import credentials_from_env, curl, sign_request, window
+
+    if len(args.request) > 2:
+        return _usage(
+            "sign takes a method and a URL, e.g. sign GET 'http://host/inventorytriggerjob'"
+        )
+    method, url = args.request if len(args.request) == 2 else ("GET", args.request[0])
+    if not url.startswith(("http://", "https://")):
+        return _usage(f"{url!r} is not a URL (it must start with http:// or https://)")
+    try:
+        creds = credentials_from_env()
+        headers = [_header(h) for h in args.header]
+        sign_time = window(args.sign_time) if args.sign_time else None
+    except ValueError as exc:
+        return _usage(str(exc))
+    signed = sign_request(method, url, headers, creds, presign=args.presign, sign_time=sign_time,
+                          expire=args.expire)  # fmt: skip
+    if args.presign and not creds.token and not headers:
+        print(signed.url)
+    else:
+        print(curl(signed))
+    return EXIT_OK
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise ValueError(f"-H {text!r}: expected 'Name: value'")
+    return name.strip(), value.strip()
 
 
 def _serve(args: argparse.Namespace) -> int:
     from .cassette import load_jobs
     from .emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
-    from .emulator.faults import describe
     from .emulator.server import EmulatorServer
     from .emulator.store import Store, generate
     from .signing import Credentials
     from .xmlmodel import XMLProblem
 
     if args.list_faults:
-        print(describe())
-        return EXIT_OK
+        return _print(_faults())
     if args.list_behaviours:
-        print(Behaviour.describe().replace("; ", "\n"))
-        return EXIT_OK
+        return _print(_behaviours())
+    if args.scenario:
+        from .sdk.cli import serve as serve_scenario
+
+        return serve_scenario(args)
     if len(args.secret_id) != len(args.secret_key) or len(args.security_token) > len(
         args.secret_id or [0]
     ):
@@ -258,7 +426,8 @@ def _pytest_args(args: argparse.Namespace, report_dir: Path) -> list[str]:
     from .options import OPTIONS, dest
     from .suite import INI
 
-    argv = ["-c", INI, "--pyargs", "conformance.suite", "-qq", "--tb=no", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+    argv = ["-c", INI, "--pyargs", "conformance.suite", "-qq", "--tb=no", "-rN", "-o", "console_output_style=classic",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--conformance-progress", f"--junitxml={report_dir / 'junit.xml'}",
             f"--html={report_dir / 'conformance.html'}", "--self-contained-html",
             f"--conformance-json={report_dir / 'summary.json'}"]  # fmt: skip
@@ -277,54 +446,49 @@ def _pytest_args(args: argparse.Namespace, report_dir: Path) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    return _suite(args)[0]
+
+
+def _suite(args: argparse.Namespace) -> tuple[int, dict | None]:
+    """Run the suite in this process; the exit code and the run's summary (None if it did not
+    run). Nothing is deleted first: the reports of an earlier run are replaced, not removed."""
     import pytest
 
     from .options import read
+    from .plugin import SUMMARY
 
     try:
-        read(lambda name: getattr(args, name, None))
+        settings = read(lambda name: getattr(args, name, None))
     except ValueError as exc:
-        return _usage(str(exc))
+        return _usage(str(exc)), None
     report_dir = Path(args.report_dir)
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return _usage(f"--report-dir {report_dir}: {exc}")
-    summary_path = report_dir / "summary.json"
-    summary_path.unlink(missing_ok=True)
-    print("ci-conformance: running the suite" + (f" against {args.target}" if args.target else
-          " against the embedded emulator"), flush=True)  # fmt: skip
-    code = int(pytest.main(_pytest_args(args, report_dir)))
-    if not summary_path.exists():
+        return _usage(f"--report-dir {report_dir}: {exc}"), None
+    doing = "replaying the failures" if getattr(args, "replay", None) else "running the suite"
+    where = settings.target_url or "the embedded emulator"
+    print(f"ci-conformance: {doing} against {where}", flush=True)
+
+    class Capture:
+        summary: dict | None = None
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_sessionfinish(self, session: pytest.Session) -> None:
+            Capture.summary = session.config.stash.get(SUMMARY, None)
+
+    code = int(pytest.main(_pytest_args(args, report_dir), plugins=[Capture()]))
+    summary = Capture.summary
+    if summary is None:
         print("ci-conformance: the suite did not run (see the messages above)", file=sys.stderr)
-        return EXIT_USAGE
-    summary = json.loads(summary_path.read_text("utf-8"))
-    _print_verdict(summary, report_dir)
+        return EXIT_USAGE, None
     if summary["verdict"] == "unreachable" or code == 13:
-        return EXIT_UNREACHABLE
+        return EXIT_UNREACHABLE, summary
     if code in (0, 5) and summary["verdict"] == "conformant":
-        return EXIT_OK
+        return EXIT_OK, summary
     if code == 4:
-        return EXIT_USAGE
-    return EXIT_VIOLATIONS
-
-
-def _print_verdict(summary: dict, report_dir: Path) -> None:
-    print()
-    for category, n in summary["counts"].items():
-        print(
-            f"  {category:<11} {n['passed']:>3} passed  {n['failed']:>3} failed  {n['skipped']:>3} skipped"
-        )
-    print(f"\n{summary['requests']} requests in {summary['duration_s']} s to {summary['target']}")
-    for f in summary["failures"]:
-        print(f"\nFAILED {f['check']}: {f['found']}\n  clause: {f['clause']}")
-        if f.get("query"):
-            print(f"  minimal query: {f['query']}")
-    if summary.get("message"):
-        print(f"\n{summary['message']}")
-    print(
-        f"\nVerdict: {summary['verdict'].upper()}. Reports: {report_dir}/conformance.html, junit.xml, summary.json"
-    )
+        return EXIT_USAGE, summary
+    return EXIT_VIOLATIONS, summary
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def run_one(fault: Fault, examples: str = "dev", seed: int = 0) -> Outcome:
         killed=bool(failed),
         failed_checks=[r["check"] for r in failed],
         requests=summary["requests"],
-        seconds_to_first_failure=failed[0].get("elapsed_s") if failed else None,
+        seconds_to_first_failure=min(f["elapsed_s"] for f in failed) if failed else None,
         wall_seconds=round(wall, 2),
     )
 

@@ -1,6 +1,11 @@
 """The run's options: one table for the CLI flags, the pytest options and environment variables,
 read and validated once into ``Settings``. A bad value is a ``ValueError`` with one line that
-says what to fix."""
+says what to fix.
+
+A run records the options in force in its summary.json (``recorded``), secrets aside; a replay of
+that summary reads them back, so it runs against the same target in the same way. A flag given
+to the replay wins over what was recorded, and the environment supplies only what was not
+recorded: the credentials."""
 
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ OPTIONS = [
     Option("--timeout", "CI_CONFORMANCE_TIMEOUT", "seconds per request (default 10)"),
     Option("--max-requests", "CI_CONFORMANCE_MAX_REQUESTS", "request budget; checks past it are skipped"),
     Option("--consistency-window", "CI_CONFORMANCE_CONSISTENCY_WINDOW", "seconds a write may take to show in reads (an eventually consistent service; default 0)"),
-    Option("--profile", "CI_CONFORMANCE_PROFILE", "TOML file pinning open points of API-NOTES §6"),
+    Option("--profile", "CI_CONFORMANCE_PROFILE", "TOML file pinning open points of the contract (docs/contract.md)"),
     Option("--seed", "CI_CONFORMANCE_SEED", "seed of generation and of the emulator's dataset (default 0)"),
     Option("--max-examples", "CI_CONFORMANCE_MAX_EXAMPLES", "examples per check (overrides --examples-profile)"),
     Option("--examples-profile", "CI_CONFORMANCE_EXAMPLES_PROFILE", "dev (8), ci (20, the default) or thorough (200) examples per check"),
@@ -44,8 +49,8 @@ OPTIONS = [
     Option("--exclude-checks", "CI_CONFORMANCE_EXCLUDE_CHECKS", "comma-separated check names or categories to skip"),
     Option("--emulator-jobs", "CI_CONFORMANCE_EMULATOR_JOBS", "jobs in the embedded emulator (default 300)"),
     Option("--emulator-shape", "CI_CONFORMANCE_EMULATOR_SHAPE", "dataset shape of the embedded emulator: mixed (default), heavy-ties, one-state, escaping"),
-    Option("--emulator-fault", "CI_CONFORMANCE_EMULATOR_FAULT", "comma-separated fault switches of the embedded emulator"),
-    Option("--emulator-behaviour", "CI_CONFORMANCE_EMULATOR_BEHAVIOUR", "comma-separated name=value open-point choices of the embedded emulator"),
+    Option("--emulator-fault", "CI_CONFORMANCE_EMULATOR_FAULT", "comma-separated fault switches of the embedded emulator (see ci-conformance list-faults)"),
+    Option("--emulator-behaviour", "CI_CONFORMANCE_EMULATOR_BEHAVIOUR", "comma-separated name=value open-point choices of the embedded emulator (see ci-conformance list-behaviours)"),
     Option("--replay", None, "a summary.json whose failures' minimal queries run first"),
     Option("--record", "CI_CONFORMANCE_RECORD", "write every exchange of the run, redacted, to this HAR file (for recheck and serve --load)"),
     Option("--write-profile", "CI_CONFORMANCE_WRITE_PROFILE", "write the behaviour seen at each open point as a --profile TOML file"),
@@ -101,16 +106,50 @@ def _number(kind: type, flag: str, text: str, minimum: float) -> float:
     return value
 
 
+def recorded(s: Settings) -> dict[str, object]:
+    """The options in force, as their flags would give them, without credentials."""
+
+    def text(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "target": s.target_url,
+        "host_header": s.host_header,
+        "allow_writes": s.allow_writes,
+        "rate_limit": text(s.rate_limit),
+        "timeout": text(s.timeout),
+        "max_requests": text(s.max_requests),
+        "consistency_window": text(s.consistency_window),
+        "profile": s.profile,
+        "seed": text(s.seed),
+        "max_examples": text(s.examples),
+        "checks": ",".join(s.checks) or None,
+        "exclude_checks": ",".join(s.exclude_checks) or None,
+        "emulator_jobs": text(s.emulator_jobs),
+        "emulator_shape": s.emulator_shape,
+        "emulator_fault": ",".join(s.emulator_faults) or None,
+        "emulator_behaviour": ",".join(s.emulator_behaviour) or None,
+    }
+
+
 def read(get: Callable[[str], object]) -> Settings:
-    """Settings from ``get(dest)`` (a flag's value or None), else the environment, else defaults."""
-    raw: dict[str, str | bool | None] = {}
+    """Settings from ``get(dest)`` (a flag's value or None), else what the replayed summary
+    recorded, else the environment, else defaults."""
+    again = _recorded_in(get("replay"))
+    if get("examples_profile"):
+        again.pop("max_examples", None)
+    if get("bucket"):
+        again.pop("target", None)
+    raw: dict[str, object] = {}
     for o in OPTIONS:
         value = get(dest(o))
-        if value in (None, False, "") and o.env and os.environ.get(o.env):
+        if value in (None, False, "") and dest(o) in again:
+            value = again[dest(o)]
+        elif value in (None, False, "") and o.env and os.environ.get(o.env):
             value = os.environ[o.env]
             if o.flag_only:
                 value = value.lower() in ("1", "true", "yes")
-        raw[dest(o)] = value or None
+        raw[dest(o)] = value if value not in ("", False) else None
     s = Settings(host_header=raw["host_header"], allow_writes=bool(raw["allow_writes"]))
     url = raw["target"]
     if not url and raw["bucket"]:
@@ -150,7 +189,9 @@ def read(get: Callable[[str], object]) -> Settings:
     s.examples = EXAMPLES[str(name)]
     if raw["max_examples"]:
         s.examples = int(_number(int, "--max-examples", str(raw["max_examples"]), 1))
-    if raw["profile"]:
+    if isinstance(raw["profile"], dict):  # recorded by the run being replayed
+        s.profile = check_profile(raw["profile"])
+    elif raw["profile"]:
         path = Path(str(raw["profile"]))
         try:
             s.profile = check_profile(tomllib.loads(path.read_text("utf-8")))
@@ -179,8 +220,24 @@ def read(get: Callable[[str], object]) -> Settings:
     Behaviour.parse(s.emulator_behaviour)
     if raw["replay"]:
         s.replay = read_replay(Path(str(raw["replay"])))
+        if not get("checks"):
+            s.checks = list(s.replay)  # a replay re-runs what failed
     s.record, s.write_profile = raw["record"] or None, raw["write_profile"] or None
     return s
+
+
+def _recorded_in(path: object) -> dict[str, object]:
+    """The options a replayed summary.json recorded (none for older summaries)."""
+    if not path:
+        return {}
+    try:
+        options = json.loads(Path(str(path)).read_text("utf-8")).get("options", {})
+    except (OSError, ValueError, AttributeError):
+        return {}  # read_replay says what is wrong with the file
+    secret = {"secret_id", "secret_key", "security_token"}
+    return (
+        {k: v for k, v in options.items() if k not in secret} if isinstance(options, dict) else {}
+    )
 
 
 def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:

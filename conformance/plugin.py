@@ -16,9 +16,18 @@ import pytest
 from . import cassette
 from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS
 from .client import Client, TargetError, redact
-from .options import OPTIONS, TEMPORARY, Settings, dest, read
+from .contract import ref
+from .options import OPTIONS, TEMPORARY, Settings, dest, read, recorded
 from .regression import write_profile
-from .report import HtmlHooks, build_summary, describe, failure_html, failure_record, write_json
+from .report import (
+    build_summary,
+    describe,
+    failure_html,
+    failure_record,
+    summary_html,
+    terminal_summary,
+    write_json,
+)
 from .session import CheckFailure, Session
 
 EXIT_UNREACHABLE = 13  # pytest's own codes stop at 5; the CLI maps this to its exit 3
@@ -53,6 +62,7 @@ class Target:
         self.settings = settings
         self.server = None
         self.known_jobs = None
+        self.unknown_data = "the target's data is not known (only the embedded emulator's is)"
         self.description = settings.target_url or ""
 
     def start(self) -> Session:
@@ -73,6 +83,7 @@ class Target:
             profile=s.profile,
             seed_when_empty=s.allow_writes,  # only when the user allowed writes explicitly
             observers=(EXCHANGE_OBSERVERS, PAGE_OBSERVERS),
+            unknown_data=self.unknown_data,
         )
         session.seed, session.examples = s.seed, s.examples
         session.consistency_window = s.consistency_window
@@ -93,9 +104,16 @@ class Target:
             [EXAMPLE_CREDENTIALS, TEMPORARY],
             Behaviour.parse(s.emulator_behaviour),
             s.emulator_faults,
+            seed=s.seed,  # jobs the suite creates get the same IDs and times on every run
         )
-        # a faulty emulator's data is not what the oracle knows
+        # With fault switches on, the emulator stands in for a target whose data is unknown:
+        # the metamorphic checks must catch the fault on their own, as against a live target.
         self.known_jobs = None if s.emulator_faults else jobs
+        if s.emulator_faults:
+            self.unknown_data = (
+                "the exact oracle is off while emulator fault switches are on: the other checks "
+                "must catch a fault on their own, as they would on a live target"
+            )
         self.server = EmulatorServer(app).start()
         faults = f", faults {','.join(s.emulator_faults)}" if s.emulator_faults else ""
         self.description = (
@@ -115,6 +133,7 @@ def conformance_session(request: pytest.FixtureRequest) -> Iterator[Session]:
     cassette.attach(request.config, session, target.description)  # --record
     request.config.stash[RUN] = {
         "target": target.description,
+        "live": target.server is None,
         "session": session,
         "started": time.monotonic(),
     }
@@ -141,6 +160,18 @@ def conformance_session(request: pytest.FixtureRequest) -> Iterator[Session]:
 RUN = pytest.StashKey[dict]()
 
 
+FAILURE_HTML = pytest.StashKey[dict]()
+TRAFFIC_FROM = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Marks where a check's traffic starts, so a failure citing no response can show it."""
+    session = item.funcargs.get("conformance_session")
+    item.stash[TRAFFIC_FROM] = len(session.exchanges) if isinstance(session, Session) else 0
+    yield
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
@@ -152,23 +183,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         ("check", check.name),
         ("category", check.category),
         ("clause", check.clause),
+        ("contract", ref(check.anchor)),
     ]
     if call.excinfo is not None and isinstance(call.excinfo.value, CheckFailure):
-        json_path = item.config.getoption("cc_json") or "reports/summary.json"
-        record = failure_record(call.excinfo.value, str(json_path))
+        session = item.funcargs.get("conformance_session")
+        made = session.exchanges[item.stash.get(TRAFFIC_FROM, 0) :] if session else []
+        record = failure_record(
+            call.excinfo.value,
+            check,
+            item.config.getoption("cc_json"),
+            live_target=bool(item.config.stash.get(RUN, {}).get("live")),
+            check_traffic=made,
+        )
         report.conformance_failure = record
         report.longrepr = describe(record)
         report.user_properties += [("found", record["found"]), ("query", record["query"] or "")]
-        report.extras = [
-            *getattr(report, "extras", []),
-            {
-                "name": "failure",
-                "format_type": "html",
-                "content": failure_html(record),
-                "extension": "html",
-                "mime_type": None,
-            },
-        ]
+        extra = {
+            "name": "failure",
+            "format_type": "html",
+            "content": failure_html(record),
+            "extension": "html",
+            "mime_type": None,
+        }
+        # kept to add the likely root cause once every failure is known (see HtmlHooks)
+        item.config.stash.setdefault(FAILURE_HTML, {})[check.name] = extra
+        report.extras = [*getattr(report, "extras", []), extra]
 
 
 RESULTS = pytest.StashKey[list]()
@@ -198,6 +237,7 @@ class _Recorder:
             "check": props["check"],
             "category": props["category"],
             "clause": props["clause"],
+            "contract": props["contract"] or None,
             "outcome": outcome,
             "elapsed_s": round(time.monotonic() - self.started, 2),
         }
@@ -214,6 +254,8 @@ class _Recorder:
             entry["failure"] = record or {
                 "check": props["check"],
                 "clause": props["clause"],
+                "anchor": None,
+                "contract": props["contract"] or None,
                 "found": entry["found"],
                 "query": None,
                 "exchanges": [],
@@ -223,13 +265,13 @@ class _Recorder:
         self.results.append(entry)
         if self.config.getoption("cc_progress"):
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None:
-                why = entry.get("reason") or entry.get("found") or ""
+            if reporter is not None:  # a failure's text comes once, at the end
+                why = entry.get("reason", "")
                 done = sum(1 for r in self.results if r["category"] == entry["category"])
                 count = f"{done}/{self.totals.get(entry['category'], done)}"
                 reporter.write_line(
                     f"  [{entry['category']:<10} {count:>5}] {outcome.upper():<7} {entry['check']}"
-                    + (f": {why[:100]}" if why else "")
+                    + (f": {why}" if why else "")
                 )
 
 
@@ -249,7 +291,9 @@ def pytest_configure(config: pytest.Config) -> None:
         path = Path(config.stash[SETTINGS].record)
         config.pluginmanager.register(cassette.Recorder(path), "ci-conformance-cassette")
     if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(HtmlHooks(_summary), "ci-conformance-html")
+        config.pluginmanager.register(HtmlHooks(), "ci-conformance-html")
+    if config.getoption("cc_progress"):
+        config.pluginmanager.register(_QuietTerminal(), "ci-conformance-quiet")
     # urllib3 logs request URLs at DEBUG, and a presigned URL carries its signature and token:
     # every handler that captures logs into reports redacts them (logger filters would miss
     # records of child loggers such as urllib3.connectionpool).
@@ -271,22 +315,59 @@ def _summary(config: pytest.Config, exitstatus: int = 0) -> dict | None:
     run = config.stash.get(RUN, None)
     if run is None:
         return None
+    settings = config.stash[SETTINGS]
     return build_summary(
         run,
         config.stash[RESULTS],
-        config.stash[SETTINGS].seed,
+        settings.seed,
         exitstatus,
         time.monotonic() - run["started"],
+        options=recorded(settings),
+        summary_path=config.getoption("cc_json", None),
     )
+
+
+SUMMARY = pytest.StashKey[dict]()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path = session.config.getoption("cc_json", None)
     summary = _summary(session.config, int(exitstatus))
-    if path and summary is not None:
+    if summary is None:
+        return
+    session.config.stash[SUMMARY] = summary
+    if path:
         write_json(Path(path), summary, session.config.stash[RUN]["session"].client.secrets)
-    if summary is not None and session.config.stash[SETTINGS].write_profile:
+    if session.config.stash[SETTINGS].write_profile:
         write_profile(Path(session.config.stash[SETTINGS].write_profile), summary)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    summary = config.stash.get(SUMMARY, None)
+    if summary is None:
+        return
+    reports = [
+        str(p)
+        for p in (config.getoption("htmlpath", None), config.getoption("xmlpath", None),
+                  config.getoption("cc_json", None))
+        if p
+    ]  # fmt: skip
+    for line in terminal_summary(summary, reports):
+        terminalreporter.write_line(line)
+
+
+class _QuietTerminal:
+    """``ci-conformance run``'s terminal: the progress lines and the summary, without pytest's
+    rules around other plugins' notes (the report paths are in the verdict line)."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_terminal_summary(self, terminalreporter) -> Iterator[None]:
+        write_sep = terminalreporter.write_sep
+        terminalreporter.write_sep = lambda *a, **k: None
+        try:
+            yield
+        finally:
+            terminalreporter.write_sep = write_sep
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -295,3 +376,36 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     if config.getoption("cc_progress", False) and report.when == "call":
         return report.outcome, "", report.outcome.upper()
     return None
+
+
+class HtmlHooks:
+    """pytest-html hooks, registered only when pytest-html is active. They act on suite runs
+    only: another project's report is left as it is."""
+
+    def __init__(self) -> None:
+        self.report = None
+
+    def pytest_html_report_title(self, report) -> None:
+        self.report = report  # pytest-html's report data, set when the suite has run
+
+    def pytest_html_results_table_row(self, report, cells: list) -> None:
+        check = dict(report.user_properties).get("check")
+        if check is not None:  # the row is named by the check, not pytest's node id
+            cells[1] = f'<td class="col-testId">{check}</td>'
+
+    def pytest_html_results_table_html(self, report, data: list) -> None:
+        if "check" in dict(report.user_properties):
+            data.clear()  # the details say it all; the log would say it again
+
+    def pytest_html_results_summary(self, prefix, summary, postfix, session) -> None:
+        data = session.config.stash.get(SUMMARY, None)
+        if data is None:
+            return
+        if self.report is not None:
+            self.report.title = "ci-conformance: GET /inventorytriggerjob"
+            self.report.set_data("environment", {})  # the facts above say what matters
+        extras = session.config.stash.get(FAILURE_HTML, {})
+        for record in data["failures"]:
+            if record.get("likely_root") and record["check"] in extras:
+                extras[record["check"]]["content"] = failure_html(record)
+        prefix.append(summary_html(data))

@@ -50,40 +50,6 @@ def choices_of(value: str | None) -> list[str]:
     return value.split(MIXED) if value else []
 
 
-# --- the HTML report's behaviour section ----------------------------------------------------
-
-
-def behaviour_rows(summary: dict) -> list[dict]:
-    """One row per open point: the choices seen (with counts) and the profile's pin."""
-    counts = summary.get("coverage", {}).get("open points", {}).get("choices", {})
-    profile = summary.get("profile") or {}
-    return [
-        {
-            "point": point,
-            "seen": ", ".join(f"{c} ({n})" for c, n in counts.get(point, {}).items()) or "not met",
-            "allowed": " | ".join(OPEN_POINTS[point]),
-            "pinned": profile.get(point, ""),
-        }
-        for point in OPEN_POINTS
-    ]
-
-
-def behaviour_html(summary: dict) -> str:
-    e = html.escape
-    rows = "".join(
-        f"<tr><th>{e(r['point'])}</th><td>{e(r['seen'])}</td><td>{e(r['allowed'])}</td>"
-        f"<td>{e(r['pinned']) or '-'}</td></tr>"
-        for r in behaviour_rows(summary)
-    )
-    return (
-        "<h3>Behaviour: the choice seen at each open point</h3>"
-        "<p>Every allowed choice conforms; <code>ci-conformance compare</code> flags a change "
-        "between releases and <code>--write-profile</code> pins these.</p>"
-        "<table class='cc-matrix' id='cc-behaviour'><tr><th>open point</th><th>seen (requests)"
-        "</th><th>allowed</th><th>pinned</th></tr>" + rows + "</table>"
-    )
-
-
 # --- compare ------------------------------------------------------------------------------
 
 

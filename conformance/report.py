@@ -1,25 +1,44 @@
-"""What a run reports: one record per failure, the summary (JSON), and the HTML parts.
+"""What a run reports: one record per failure, the summary (JSON), the terminal's summary and
+the HTML parts, which are Jinja2 templates in ``conformance/templates/`` (escaped by default).
 
-Secrets never get here unredacted: exchanges are recorded redacted, and every file is written
-through ``redact`` with the run's own secrets as a last guard.
+Secrets never get here unredacted: exchanges are recorded redacted (a signature keeps its parts
+but not ``q-signature``; tokens are hidden whole), and every file is written through ``redact``
+with the run's own secrets as a last guard.
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import json
-import shlex
 import xml.etree.ElementTree as ET
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from . import __version__
-from .checks import CATEGORIES
-from .client import redact
-from .regression import behaviour_html
+import jinja2
+
+from . import __version__, contract
+from .causes import by_reason, explain, group
+from .checks import CATEGORIES, Check
+from .client import Exchange, redact
+from .coverage import OPEN_POINTS
+from .reproduce import sign_line, signature_parts
 from .session import CheckFailure
 from .xmlmodel import XMLProblem, safe_parse
 
 BODY_LIMIT = 4000
+SECTIONS = (
+    "failures.html.j2",
+    "coverage.html.j2",
+    "behaviour.html.j2",
+    "skips.html.j2",
+    "contract.html.j2",
+)
+"""The report's sections below the verdict, matrix and facts, in order. Each is a template in
+``conformance/templates/`` rendered with ``summary`` (summary.json's content): a new section
+(say a coverage table from ``summary["coverage"]``) is a new template named here."""
+CREDENTIALS = "COS_SECRET_ID and COS_SECRET_KEY (and COS_SECURITY_TOKEN) from the environment"
 
 
 def pretty(body: str) -> str:
@@ -32,66 +51,108 @@ def pretty(body: str) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
-def failure_record(failure: CheckFailure, summary_path: str = "reports/summary.json") -> dict:
-    """Everything a person or ``replay`` needs about one failure."""
-    exchanges = []
-    for ex in failure.exchanges[:4]:
-        d = ex.to_dict(body_limit=len(ex.body))
-        body = pretty(d["body"])
-        d["body"] = body[:BODY_LIMIT] + (
-            f"\n… (cut; {len(ex.body)} bytes in all)" if len(body) > BODY_LIMIT else ""
-        )
-        exchanges.append(d)
+def _window(parts: dict[str, str]) -> str:
+    """``q-sign-time`` in UTC, for people."""
+    start, _, end = parts.get("q-sign-time", "").partition(";")
+    if not (start.isdigit() and end.isdigit()):
+        return ""
+    at = [datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in (start, end)]
+    return f"{at[0]} to {at[1]}"
+
+
+def traffic(exchanges: list[Exchange]) -> list[str]:
+    """What a check sent and saw, grouped: one line per method, path, query and status."""
+    counts: Counter[tuple[str, str, int]] = Counter()
+    for ex in exchanges:
+        url = urlsplit(ex.url)
+        query = "&".join(p for p in url.query.split("&") if p and not p.startswith("nextToken="))
+        paged = " (+nextToken)" if "nextToken=" in url.query else ""
+        counts[(ex.method, f"{url.path}{'?' + query if query else ''}{paged}", ex.status)] += 1
+    return [f"{n}x {m} {what} → HTTP {status}" for (m, what, status), n in counts.items()]
+
+
+def exchange_record(ex: Exchange) -> dict:
+    d = ex.to_dict(body_limit=len(ex.body))
+    body = pretty(d["body"])
+    d["body"] = body[:BODY_LIMIT] + (
+        f"\n… (cut; {len(ex.body)} bytes in all)" if len(body) > BODY_LIMIT else ""
+    )
+    d["signature"] = signature_parts(d["request_headers"], d["url"])
+    d["signature_window"] = _window(d["signature"])
+    return d
+
+
+def failure_record(
+    failure: CheckFailure,
+    check: Check,
+    summary_path: str | None = "reports/summary.json",
+    *,
+    live_target: bool = False,
+    check_traffic: list[Exchange] | None = None,
+) -> dict:
+    """Everything a person or ``replay`` needs about one failure.
+
+    ``check_traffic`` is every exchange the check made: a failure that cites none gets the
+    check's first and last ones and a count of the rest, so it still says what was sent and seen.
+    """
+    cited = failure.exchanges[:4]
     record = {
-        "check": failure.check,
-        "clause": failure.clause,
+        "check": check.name,
+        "clause": check.clause,
+        "anchor": check.anchor,
+        "contract": contract.ref(check.anchor),
         "found": failure.message,
         "query": failure.query.describe() if failure.query is not None else None,
         "query_params": failure.query.params() if failure.query is not None else None,
-        "exchanges": exchanges,
-        "reproduce": {"replay": f"ci-conformance replay {summary_path} --checks {failure.check}"},
+        "exchanges": [exchange_record(ex) for ex in cited],
+        "reproduce": {},
     }
-    if exchanges:
-        last = exchanges[-1]
-        headers = [
-            f"-H {shlex.quote(f'{k}: {v}')}"
-            for k, v in last["request_headers"].items()
-            if k.lower() in ("host", "content-type") or k.lower().startswith(("x-cos-", "x-ci-"))
-        ]
-        record["reproduce"]["curl"] = " ".join(
-            [
-                "curl",
-                "-sS",
-                "-X",
-                last["method"],
-                "-H",
-                shlex.quote("Authorization: <signature>"),
-                *headers,
-                shlex.quote(last["url"]),
-            ]
+    if summary_path:  # a summary.json is written: the failure can be replayed from it
+        record["reproduce"]["replay"] = (
+            f"ci-conformance replay {summary_path} --checks {check.name}"
         )
+    if not cited and check_traffic:
+        record["traffic"] = traffic(check_traffic)
+        ends = check_traffic[:1] + check_traffic[1:][-1:]
+        record["exchanges"] = [exchange_record(ex) for ex in ends]
+        record["exchanges_note"] = (
+            f"the failure cites no response; the check made {len(check_traffic)} requests, "
+            "of which these are the first and the last"
+        )
+    if live_target and record["exchanges"]:
+        line = sign_line(record["exchanges"][-1], keep_time=check.anchor == "sig-window")
+        if line:
+            record["reproduce"]["sign"] = line
     return record
 
 
 def describe(record: dict) -> str:
-    """The failure as text: pytest's long report and the terminal."""
+    """The failure as text: pytest's long report."""
     lines = [
         f"check:  {record['check']}",
-        f"clause: {record['clause']}",
+        f"clause: {record['clause']}" + (f" ({record['contract']})" if record["contract"] else ""),
         f"found:  {record['found']}",
     ]
     if record["query"]:
         lines.append(f"query:  {record['query']}")
+    lines += [f"sent:   {t}" for t in record.get("traffic", [])]
     for d in record["exchanges"]:
         lines += ["", f"{d['method']} {d['url']} -> HTTP {d['status']} ({d['elapsed_ms']} ms)"]
         lines += [f"  < {k}: {v}" for k, v in d["headers"].items()]
         lines += ["  " + line for line in d["body"].splitlines()[:60]]
-    lines += ["", "reproduce:"] + [f"  {v}" for v in record["reproduce"].values()]
+    if record["reproduce"]:
+        lines += ["", "reproduce:"] + [f"  {v}" for v in record["reproduce"].values()]
     return "\n".join(lines)
 
 
 def build_summary(
-    run: dict, results: list[dict], seed: int, exitstatus: int, duration: float
+    run: dict,
+    results: list[dict],
+    seed: int,
+    exitstatus: int,
+    duration: float,
+    options: dict | None = None,
+    summary_path: str | None = "reports/summary.json",
 ) -> dict:
     session = run["session"]
     failures = [r for r in results if r["outcome"] == "failed"]
@@ -104,13 +165,24 @@ def build_summary(
         verdict = "violations"
     else:
         verdict = "conformant"
+    records = [
+        r["failure"] | {"category": r["category"], "elapsed_s": r["elapsed_s"]}
+        for r in failures
+        if "failure" in r
+    ]
+    groups = group(records)
+    for g in groups:
+        for record, reason in g.consequences:
+            record["likely_root"] = {"check": g.root["check"], **reason}
     return {
         "verdict": verdict,
         "message": run.get("unusable", ""),
         "tool_version": __version__,
+        "contract": contract.DOC,
         "target": run["target"],
         "profile": session.profile,
         "seed": seed,
+        "options": options or {},
         "duration_s": round(duration, 2),
         "requests": session.client.requests_made,
         "retries": session.client.retries_made,
@@ -124,11 +196,16 @@ def build_summary(
             "waits_s": session.consistency_waits,
         },
         "results": results,
-        "failures": [
-            r["failure"] | {"category": r["category"], "elapsed_s": r["elapsed_s"]}
-            for r in failures
-            if "failure" in r
+        "failures": [f for g in groups for f in (g.root, *(r for r, _ in g.consequences))],
+        "root_causes": [
+            {
+                "check": g.root["check"],
+                "consequences": [{"check": r["check"], **why} for r, why in g.consequences],
+            }
+            for g in groups
         ],
+        "replay": f"ci-conformance replay {summary_path}" if records and summary_path else None,
+        "credentials": CREDENTIALS if run.get("live") else None,
     }
 
 
@@ -137,119 +214,74 @@ def write_json(path: Path, summary: dict, secrets: tuple[str, ...]) -> None:
     path.write_text(redact(json.dumps(summary, indent=2, ensure_ascii=False), secrets), "utf-8")
 
 
-# --- HTML ---------------------------------------------------------------------------------
+# --- the terminal ---------------------------------------------------------------------------
 
-STYLE = """
-<style>
-.cc-verdict{font-size:1.4em;font-weight:bold;padding:.5em 1em;border-radius:6px;display:inline-block}
-.cc-conformant{background:#d8f5d0;color:#1b5e20}.cc-violations,.cc-unreachable{background:#fde0dc;color:#b71c1c}
-table.cc-matrix{border-collapse:collapse;margin:.8em 0}table.cc-matrix td,table.cc-matrix th{border:1px solid #bbb;padding:.25em .8em;text-align:center}
-table.cc-matrix td.cc-bad{background:#fde0dc;font-weight:bold}table.cc-facts td{padding:.1em .8em .1em 0}
-.cc-failure{border-left:4px solid #b71c1c;padding:.3em .8em;margin:.6em 0;background:#fff7f6}
-.cc-failure pre{white-space:pre-wrap;max-height:30em;overflow:auto;background:#f6f6f6;padding:.4em}
-</style>
-"""
+
+def terminal_summary(summary: dict, reports: list[str]) -> list[str]:
+    """The end of a run in the terminal: the matrix, the failures root cause first, the verdict."""
+    lines = []
+    for category, n in summary["counts"].items():
+        if not any(n.values()):
+            continue  # not selected in this run
+        lines.append(
+            f"  {category:<11} {n['passed']:>3} passed  {n['failed']:>3} failed  {n['skipped']:>3} skipped"
+        )
+    lines.append(
+        f"\n{summary['requests']} requests in {summary['duration_s']} s to {summary['target']}"
+    )
+    by_check = {f["check"]: f for f in summary["failures"]}
+    for cause in summary["root_causes"]:
+        f = by_check[cause["check"]]
+        lines.append(f"\nFAILED {f['check']}: {f['found']}")
+        lines.append(f"  clause: {f['clause']}" + (f" ({f['contract']})" if f["contract"] else ""))
+        if f.get("query"):
+            lines.append(f"  minimal query: {f['query']}")
+        for why, names in by_reason(cause["consequences"]):
+            lines.append(f"  likely consequences, because {why}:")
+            lines += [f"    FAILED {name}" for name in names]
+    if summary.get("message"):
+        lines.append(f"\n{summary['message']}")
+    if summary.get("replay"):
+        lines.append(
+            f"\nReplay the failures: {summary['replay']}"
+            + (f"  (credentials: {summary['credentials']})" if summary.get("credentials") else "")
+        )
+    lines.append(f"\nVerdict: {summary['verdict'].upper()}. Reports: {', '.join(reports)}")
+    return lines
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("conformance", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["contract_html"] = lambda anchor: contract.html(contract.clause(anchor).text)
+    env.globals.update(clause=contract.clause, by_reason=by_reason, reason=explain)
+    env.globals["open_points"] = OPEN_POINTS
+    return env
 
 
 def summary_html(summary: dict) -> str:
-    e = html.escape
-    rows = "".join(
-        f"<tr><th>{e(c)}</th><td>{n['passed']}</td><td class='{'cc-bad' if n['failed'] else ''}'>{n['failed']}</td>"
-        f"<td>{n['skipped']}</td></tr>"
-        for c, n in summary["counts"].items()
-    )
-    facts = [
-        ("target", summary["target"]),
-        (
-            "profile",
-            json.dumps(summary["profile"])
-            if summary["profile"]
-            else "none (every allowed behaviour passes)",
-        ),
-        ("seed", summary["seed"]),
-        ("duration", f"{summary['duration_s']} s"),
-        ("requests made", f"{summary['requests']} ({summary['retries']} retried)"),
-        ("ci-jobs-conformance", summary["tool_version"]),
-    ]
-    failures = "".join(
-        f"<li><b>{e(f['check'])}</b>: {e(f['found'])}<br><small>{e(f['clause'])}</small>"
-        + (f"<br>minimal query: <code>{e(f['query'])}</code>" if f["query"] else "")
-        + "</li>"
-        for f in summary["failures"]
-    )
-    verdict = summary["verdict"]
+    cited = {f["anchor"] for f in summary["failures"] if f.get("anchor")}
+    totals = Counter(r["outcome"] for r in summary["results"])
     return (
-        STYLE
-        + f"<div id='cc-summary'><p class='cc-verdict cc-{verdict}'>Verdict: {e(verdict.upper())}</p>"
-        + (f"<p>{e(summary['message'])}</p>" if summary.get("message") else "")
-        + "<table class='cc-matrix' id='cc-matrix'><tr><th>category</th><th>passed</th><th>failed</th>"
-        + f"<th>skipped</th></tr>{rows}</table>"
-        + "<table class='cc-facts'>"
-        + "".join(f"<tr><td>{e(k)}</td><td>{e(str(v))}</td></tr>" for k, v in facts)
-        + "</table>"
-        + (f"<h3>Failures</h3><ol id='cc-failures'>{failures}</ol>" if failures else "")
-        + coverage_html(summary.get("coverage"))
-        + behaviour_html(summary)
-        + "</div>"
-    )
-
-
-def coverage_html(coverage: dict | None) -> str:
-    """What the inputs exercised: a row per dimension, with what was missed."""
-    if not coverage:
-        return ""
-    e = html.escape
-    rows = []
-    for dim, cells in coverage.items():
-        reached, missed = cells["reached"], cells["missed"]
-        possible = len(reached) + len(missed)
-        rows.append(
-            f"<tr><th>{e(dim)}</th><td class='{'cc-bad' if missed else ''}'>{len(reached)} / {possible}</td>"
-            f"<td>{e(', '.join(missed)) or '-'}</td><td>{e(', '.join(cells['out_of_reach'])) or '-'}</td></tr>"
+        _templates()
+        .get_template("summary.html.j2")
+        .render(
+            summary=summary,
+            totals=totals,
+            sections=SECTIONS,
+            cited=[a for a in contract.clauses() if a in cited],
+            by_check={f["check"]: f for f in summary["failures"]},
         )
-    return (
-        "<h3>Coverage: what the inputs exercised</h3><table class='cc-matrix' id='cc-coverage'>"
-        "<tr><th>dimension</th><th>cells reached</th><th>missed</th><th>out of the data's reach</th></tr>"
-        + "".join(rows)
-        + "</table>"
     )
 
 
 def failure_html(record: dict) -> str:
-    e = html.escape
-    parts = [
-        f"<div class='cc-failure'><p><b>check</b> {e(record['check'])}<br><b>clause</b> {e(record['clause'])}"
-        f"<br><b>found</b> {e(record['found'])}"
-        + (
-            f"<br><b>minimal failing query</b> <code>{e(record['query'])}</code>"
-            if record["query"]
-            else ""
-        )
-        + "</p>"
-    ]
-    for d in record["exchanges"]:
-        req = "\n".join(f"> {k}: {v}" for k, v in d["request_headers"].items())
-        resp = "\n".join(f"< {k}: {v}" for k, v in d["headers"].items())
-        parts.append(
-            f"<p><b>{e(d['method'])} {e(d['url'])}</b> → HTTP {d['status']} ({d['elapsed_ms']} ms)</p>"
-            f"<pre>{e(req)}\n\n{e(resp)}\n\n{e(d['body'])}</pre>"
-        )
-    parts.append(
-        "<p><b>reproduce</b></p><pre>" + e("\n".join(record["reproduce"].values())) + "</pre></div>"
-    )
-    return "".join(parts)
-
-
-class HtmlHooks:
-    """pytest-html hooks, registered only when pytest-html is active."""
-
-    def __init__(self, get_summary) -> None:
-        self.get_summary = get_summary
-
-    def pytest_html_report_title(self, report) -> None:
-        report.title = "ci-conformance: GET /inventorytriggerjob"
-
-    def pytest_html_results_summary(self, prefix, summary, postfix, session) -> None:
-        data = self.get_summary(session.config)
-        if data is not None:
-            prefix.append(summary_html(data))
+    return _templates().get_template("failure.html.j2").render(f=record)

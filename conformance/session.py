@@ -101,10 +101,12 @@ class Session:
         census_limit: int = 10_000,
         seed_when_empty: bool = False,
         observers: tuple[list[ExchangeObserver], list[PageObserver]] = ([], []),
+        unknown_data: str = "the target's data is not known (only the embedded emulator's is)",
     ) -> None:
         self.client = client
         self.allow_writes = allow_writes
         self.known_jobs = known_jobs
+        self.unknown_data = unknown_data  # why known_jobs is None, for checks that need it
         self.profile = profile or {}
         self.census_limit = census_limit
         self.seed_when_empty = seed_when_empty
@@ -193,7 +195,7 @@ class Session:
             if not page.body.jobs:
                 raise CheckFailure(
                     "an empty page carries a NextToken: the walk would never end "
-                    "(API-NOTES §6: a final page may be empty, but then carries no token)",
+                    "(docs/contract.md#open-last-token: a final page may be empty, but then carries no token)",
                     query,
                     walk.exchanges[-3:],
                 )
@@ -305,6 +307,11 @@ class Session:
         if len(jobs) < at_least:
             raise SkipCheck(f"the target has {len(jobs)} job(s); this check needs {at_least}")
         return jobs
+
+    def require_known_jobs(self) -> list[Job]:
+        if self.known_jobs is None:
+            raise SkipCheck(self.unknown_data)
+        return self.known_jobs
 
     def require_writes(self) -> None:
         if not self.allow_writes:

@@ -261,6 +261,19 @@ def _window(text: str) -> tuple[int, int] | None:
     return int(start), int(end)
 
 
+def authorization_fields(
+    params: list[tuple[str, str]], headers: Mapping[str, str]
+) -> dict[str, str]:
+    """The ``q-*`` fields: from ``Authorization``, else from a presigned query; ``{}`` if none.
+
+    In ``Authorization`` they are raw ``k=v`` pairs: the lists in it are already encoded.
+    """
+    header = headers.get("Authorization", "")
+    if header:
+        return dict(part.partition("=")[::2] for part in header.split("&"))
+    return {k: v for k, v in params if k in AUTH_FIELDS}
+
+
 def verify(
     method: str,
     path: str,
@@ -274,15 +287,11 @@ def verify(
     ``path`` is decoded, ``params`` are decoded query pairs (``split_query``), ``headers`` a
     case-insensitive mapping. A presigned request carries the ``q-*`` fields in ``params``.
     """
-    header = headers.get("Authorization", "")
-    fields_from_query = {k: v for k, v in params if k in AUTH_FIELDS}
-    if header:  # raw k=v pairs: the lists in it are already encoded
-        fields = dict(part.partition("=")[::2] for part in header.split("&"))
-    elif fields_from_query:
-        fields = fields_from_query
-        params = [(k, v) for k, v in params if k not in AUTH_FIELDS]
-    else:
+    fields = authorization_fields(params, headers)
+    if not fields:
         return _refuse(Reason.MISSING)
+    if not headers.get("Authorization", ""):  # presigned: the q-* fields are not signed
+        params = [(k, v) for k, v in params if k not in AUTH_FIELDS]
     missing = [f for f in AUTH_FIELDS if f not in fields]
     if missing:
         return _refuse(Reason.MALFORMED, "missing " + ", ".join(missing))

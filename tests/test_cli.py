@@ -3,6 +3,7 @@ list commands, and usage errors."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -77,12 +78,29 @@ def test_own_credentials_and_token(tmp_path: Path) -> None:
 
 
 def test_list_commands() -> None:
-    faults = subprocess.run(
-        [*CLI, "serve", "--list-faults"], capture_output=True, text=True, check=True
+    for command in (["list-faults"], ["serve", "--list-faults"]):
+        faults = subprocess.run([*CLI, *command], capture_output=True, text=True, check=True)
+        assert all(name in faults.stdout for name in FAULTS), command
+    behaviours = subprocess.run(
+        [*CLI, "list-behaviours"], capture_output=True, text=True, check=True
     )
-    assert all(name in faults.stdout for name in FAULTS)
+    assert "size_over_100=clamp|refuse" in behaviours.stdout
     checks = subprocess.run([*CLI, "list-checks"], capture_output=True, text=True, check=True)
-    assert "pagination.no_duplicates" in checks.stdout and "API-NOTES" in checks.stdout
+    assert "pagination.no_duplicates" in checks.stdout and "API-NOTES" not in checks.stdout
+
+
+def test_mistyped_flags_and_commands_get_a_suggestion() -> None:
+    for args, hint in [
+        (["--verison"], "did you mean --version?"),
+        (["lsit-checks"], "did you mean list-checks?"),
+        (["run", "--emulator-falut", "x"], "did you mean --emulator-fault?"),
+        (["run", "--emulator-fault", "no-such"], "see ci-conformance list-faults"),
+    ]:
+        proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2, args
+        assert hint in proc.stderr, (args, proc.stderr)
+        assert "required: command" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 def test_usage_errors_exit_2() -> None:
@@ -91,3 +109,26 @@ def test_usage_errors_exit_2() -> None:
         proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert proc.stderr.strip()
+
+
+def test_replay_reads_the_options_the_summary_recorded(tmp_path: Path, monkeypatch) -> None:
+    from conformance.options import read, recorded
+
+    ran = read(lambda name: {"target": "http://127.0.0.1:9", "secret_id": "AKIDx", "secret_key": "k" * 12,
+                             "seed": "4", "max_examples": "3", "emulator_fault": "order-asc-ignored",
+                             "profile": None}.get(name))  # fmt: skip
+    options = recorded(ran)
+    assert "k" * 12 not in json.dumps(options) and "AKIDx" not in json.dumps(options)
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"options": options | {"profile": {"size_over_100": "refuse"}},
+                                   "failures": [{"check": "filters.type_union"}]}))  # fmt: skip
+    monkeypatch.setenv("COS_SECRET_ID", "AKIDenv")
+    monkeypatch.setenv("COS_SECRET_KEY", "env-key-123")
+    monkeypatch.setenv("CI_CONFORMANCE_TARGET", "http://elsewhere:1")  # recorded wins over this
+    again = read(lambda name: {"replay": str(summary)}.get(name))
+    assert again.target_url == "http://127.0.0.1:9" and again.credentials.secret_id == "AKIDenv"
+    assert (again.seed, again.examples, again.emulator_faults) == (4, 3, ["order-asc-ignored"])
+    assert again.profile == {"size_over_100": "refuse"} and again.checks == ["filters.type_union"]
+    flags = {"replay": str(summary), "target": "http://127.0.0.1:8", "examples_profile": "dev"}
+    override = read(flags.get)  # flags given to the replay win
+    assert override.target_url == "http://127.0.0.1:8" and override.examples == 8

@@ -1,8 +1,10 @@
 """``ci-conformance run`` as a subprocess: exit codes, the three report files, no secrets
-anywhere, and the HTML report as real headless Chromium renders it."""
+anywhere, the HTML report as real headless Chromium renders it, and the reproductions a report
+prints (replay and sign lines), run verbatim against a served emulator."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -10,11 +12,14 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from test_cli import serving
+
+from conformance.emulator.app import EXAMPLE_CREDENTIALS
 
 RUN = [sys.executable, "-m", "conformance.cli", "run", "--examples-profile", "dev"]
 SECRET = "RecognisableSecretKey-7f3a9c"
@@ -39,8 +44,17 @@ def test_conformant_run_writes_three_files(tmp_path: Path) -> None:
     assert {"conformance.html", "junit.xml", "summary.json"} <= set(written)
     summary = json.loads(written["summary.json"])
     assert summary["verdict"] == "conformant" and summary["requests"] > 100
-    cases = ET.fromstring(written["junit.xml"]).iter("testcase")
-    assert len(list(cases)) == sum(sum(c.values()) for c in summary["counts"].values())
+    total = sum(sum(c.values()) for c in summary["counts"].values())
+    cases = list(ET.fromstring(written["junit.xml"]).iter("testcase"))
+    assert len(cases) == len(summary["results"]) == total
+    # every check links to its clause, in the JSON and in JUnit
+    assert all(r["contract"].startswith("docs/contract.md#") for r in summary["results"])
+    props = [p.get("value") for p in ET.fromstring(written["junit.xml"]).iter("property")
+             if p.get("name") == "contract"]  # fmt: skip
+    assert len(props) == total and all(p.startswith("docs/contract.md#") for p in props)
+    # the terminal is the suite's, not pytest's
+    for noise in ("[100%]", "Generated html report", "test_conformance.py", "short test summary"):
+        assert noise not in out, noise
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +71,11 @@ def test_violations_exit_1_with_details_in_every_file(violation) -> None:
     summary = json.loads(written["summary.json"])
     failure = next(f for f in summary["failures"] if f["check"] == "ordering.asc_reverses_desc")
     assert failure["query"] and "orderByTime=Asc" in failure["query"]
-    assert failure["exchanges"] and failure["reproduce"]["curl"].startswith("curl")
-    assert "ci-conformance replay" in failure["reproduce"]["replay"]
+    assert failure["exchanges"] and failure["contract"] == "docs/contract.md#order"
+    assert failure["reproduce"]["replay"] == (
+        f"ci-conformance replay {tmp / 'reports' / 'summary.json'} --checks ordering.asc_reverses_desc"
+    )
+    assert "sign" not in failure["reproduce"]  # the embedded emulator is gone after the run
     for name in ("conformance.html", "junit.xml"):
         assert "ordering.asc_reverses_desc" in written[name], name
         assert "the Asc walk is not the Desc walk reversed" in written[name], name
@@ -106,61 +123,172 @@ def test_no_secret_anywhere(tmp_path: Path) -> None:
         assert SECRET not in text, name
         assert TOKEN not in text, name
         assert not re.search(r"q-signature=[0-9a-f]{40}", text), name
-        assert not re.search(r"q-sign-algorithm=sha1&q-ak=[^&]*&q-sign-time", text), name
+    # the signature's other parts are shown: they say who signed, when, and what
+    assert re.search(r"q-ak=AKIDrecognisable&q-sign-time=\d+;\d+&q-key-time=\d+;\d+&"
+                     r"q-header-list=[^&]+&q-url-param-list=[^&]*&q-signature=<redacted>",
+                     written["summary.json"])  # fmt: skip
 
 
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def test_html_report_renders_in_chromium(violation, tmp_path: Path) -> None:
+CREDS_ENV = {
+    "COS_SECRET_ID": EXAMPLE_CREDENTIALS.secret_id,
+    "COS_SECRET_KEY": EXAMPLE_CREDENTIALS.secret_key,
+}
+SHELL_ENV = {
+    **os.environ,
+    **CREDS_ENV,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+}
+BROKEN_WALK = ["pagination.walk_independent_of_size", "ordering.asc_reverses_desc", "filters.type_union",
+               "filters.states_union", "signature.refuses_expired", "signature.refuses_unsigned"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    """One run against a served emulator whose walks lose a job per page and which accepts
+    expired signatures; the server stays up for the tests that reproduce its failures."""
+    tmp = tmp_path_factory.mktemp("served")
+    with serving(
+        "--jobs", "150", "--fault", "page-skip-boundary", "--fault", "sig-accept-expired"
+    ) as (url, _):
+        proc = subprocess.run([*RUN, "--report-dir", "reports", "--target", url, "--checks", ",".join(BROKEN_WALK)],
+                              capture_output=True, text=True, timeout=300, cwd=tmp, env=SHELL_ENV)  # fmt: skip
+        yield tmp, proc.returncode, proc.stdout + proc.stderr
+
+
+def shell(line: str, cwd: Path) -> subprocess.CompletedProcess:
+    """A printed line, run verbatim, as a person pastes it into a shell."""
+    return subprocess.run(
+        line, shell=True, capture_output=True, text=True, timeout=300, cwd=cwd, env=SHELL_ENV
+    )
+
+
+def test_root_cause_first(served) -> None:
+    tmp, code, out = served
+    assert code == 1, out[-3000:]
+    summary = json.loads((tmp / "reports" / "summary.json").read_text("utf-8"))
+    walk = summary["root_causes"][0]
+    assert walk["check"] == "pagination.walk_independent_of_size"
+    consequences = {c["check"]: c for c in walk["consequences"]}
+    assert {"ordering.asc_reverses_desc", "filters.type_union", "filters.states_union"} <= set(
+        consequences
+    )
+    assert {c["kind"] for c in consequences.values()} == {"relies-on"}
+    assert {c["anchor"] for c in consequences.values()} == {"page-walk"}
+    # the expired signature has nothing to do with walks: a root of its own
+    assert "signature.refuses_expired" in [c["check"] for c in summary["root_causes"]]
+    # the terminal names the root first and its consequences under it
+    at = out.index("FAILED pagination.walk_independent_of_size:")
+    assert "likely consequences, because their clauses rely on Walks" in out[at:]
+    assert out.index("FAILED filters.type_union") > at
+    # the consequences' details say whose consequence they are
+    html = (tmp / "reports" / "conformance.html").read_text("utf-8")
+    assert "Failures, root cause first" in html and "Likely a consequence of" in html
+
+
+def test_replay_line_runs_verbatim_and_keeps_the_report(served, tmp_path: Path) -> None:
+    tmp, _, out = served
+    line = re.search(r"Replay the failures: (ci-conformance replay \S+)", out).group(1)
+    summary = tmp / "reports" / "summary.json"
+    before = summary.read_bytes()
+    assert line in summary.read_text("utf-8")  # the report prints the same line
+    replayed = shell(line, tmp)
+    assert replayed.returncode == 1, replayed.stdout[-3000:] + replayed.stderr
+    for check in (
+        "pagination.walk_independent_of_size",
+        "filters.type_union",
+        "signature.refuses_expired",
+    ):
+        assert f"STILL FAILS  {check}" in replayed.stdout, replayed.stdout[-3000:]
+    assert summary.read_bytes() == before  # the replay never touches its input
+    assert json.loads((tmp / "reports" / "replay" / "summary.json").read_text())["options"][
+        "target"
+    ]
+    # a flag wins over what the summary recorded: against a correct server, the failures pass
+    with serving("--jobs", "150") as (url, _):
+        fixed = shell(
+            f"{line} --target {url} --checks filters.type_union --report-dir {tmp_path}", tmp
+        )
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    assert "now passes   filters.type_union" in fixed.stdout
+    assert summary.read_bytes() == before
+
+
+def test_sign_lines_print_curl_that_works(served) -> None:
+    tmp, _, _ = served
+    failures = {
+        f["check"]: f
+        for f in json.loads((tmp / "reports" / "summary.json").read_text())["failures"]
+    }
+    walk = failures["filters.type_union"]["reproduce"]["sign"]
+    assert (
+        walk.startswith("ci-conformance sign GET 'http://127.0.0.1:") and "--sign-time" not in walk
+    )
+    expired = failures["signature.refuses_expired"]
+    auth = expired["exchanges"][-1]["request_headers"]["Authorization"]
+    window = re.search(r"q-sign-time=(\d+;\d+)", auth).group(1)
+    assert "q-signature=<redacted>" in auth and "q-ak=AKID" in auth
+    # a failure about time re-signs for the recorded window, which had ended
+    assert expired["reproduce"]["sign"].endswith(f"--sign-time '{window}'")
+    assert int(window.split(";")[1]) < time.time()
+    for line in (walk, expired["reproduce"]["sign"]):
+        printed = shell(line, tmp)
+        assert printed.returncode == 0 and printed.stdout.startswith("curl "), printed.stderr
+        assert EXAMPLE_CREDENTIALS.secret_key not in printed.stdout
+        answer = shell(printed.stdout, tmp)
+        # 200: the listing, and the expired signature the faulty server still accepts
+        assert answer.stdout.startswith("HTTP/1.1 200"), answer.stdout[:500] + answer.stderr
+    no_creds = subprocess.run([sys.executable, "-m", "conformance.cli", "sign", "http://h/x"],
+                              capture_output=True, text=True, env={"PATH": os.environ["PATH"]})  # fmt: skip
+    assert no_creds.returncode == 2 and "COS_SECRET_ID" in no_creds.stderr
+
+
+LAYOUT = """<script>setTimeout(() => {
+  const box = (sel) => { const e = document.querySelector(sel); if (!e) return null;
+                         const r = e.getBoundingClientRect(); return [r.top, r.bottom]; };
+  const root = document.querySelector('#cc-failures a');
+  document.body.dataset.layout = JSON.stringify({
+    verdict: box('#cc-verdict'), matrix: box('#cc-matrix'), facts: box('#cc-facts'),
+    height: window.innerHeight, text: document.body.innerText,
+    target: root && !!document.getElementById(root.getAttribute('href').slice(1)),
+  });
+}, 1500);</script>"""
+
+
+def test_first_screen_in_chromium(served, tmp_path: Path) -> None:
     browser = _chromium()
     if browser is None:
         if os.environ.get("CI_CONFORMANCE_REQUIRE_BROWSER"):
             pytest.fail("chromium is required here but not installed")
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    report = violation[0] / "reports" / "conformance.html"
+    report = served[0] / "reports" / "conformance.html"
+    probe = tmp_path / "report.html"  # the report as written, plus a script that measures it
+    probe.write_text(report.read_text("utf-8").replace("</body>", LAYOUT + "</body>"), "utf-8")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]  # fmt: skip
-    dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+             "--window-size=1280,800"]  # fmt: skip
+    dom = subprocess.run([browser, *flags, "--dump-dom", probe.as_uri()], capture_output=True, text=True,
                          timeout=120).stdout  # fmt: skip
-    root_text = re.sub(r"<[^>]+>", " ", dom)
-    # the summary matrix, rendered
-    assert 'id="cc-matrix"' in dom and "Verdict: VIOLATIONS" in root_text
-    assert re.search(r"ordering\s+1\s+2\s+0", re.sub(r"\s+", " ", root_text)), (
-        "the matrix row for ordering"
-    )
-    # a failure's details, which pytest-html's script builds from its data: not in the page source
-    source = report.read_text("utf-8")
-    assert 'class="cc-failure"' not in source
-    assert 'class="cc-failure"' in dom
-    assert "minimal failing query" in root_text and "orderByTime=Asc" in root_text
-    shot = tmp_path / "report.png"
-    subprocess.run([browser, *flags, "--window-size=1400,2000", f"--screenshot={shot}", report.as_uri()],
-                   capture_output=True, timeout=120)  # fmt: skip
-    assert shot.exists() and shot.stat().st_size > 20_000
-
-
-def test_replay_says_which_failures_remain(violation, tmp_path: Path) -> None:
-    summary = violation[0] / "reports" / "summary.json"
-    replay = [
-        sys.executable,
-        "-m",
-        "conformance.cli",
-        "replay",
-        str(summary),
-        "--examples-profile",
-        "dev",
-    ]
-    still = subprocess.run([*replay, "--report-dir", str(tmp_path / "a"), "--emulator-fault", "order-asc-ignored"],
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert still.returncode == 1, still.stdout[-2000:]
-    assert "STILL FAILS  ordering.asc_reverses_desc" in still.stdout
-    fixed = subprocess.run([*replay, "--report-dir", str(tmp_path / "b")], capture_output=True, text=True,
-                           timeout=300)  # fmt: skip
-    assert fixed.returncode == 0, fixed.stdout[-2000:]
-    assert "now passes   ordering.asc_reverses_desc" in fixed.stdout
+    raw = re.search(r'data-layout="([^"]*)"', dom)
+    assert raw, dom[-2000:]
+    layout = json.loads(html.unescape(raw.group(1)))
+    # the verdict, the matrix and the facts are on the first screen
+    for part in ("verdict", "matrix", "facts"):
+        top, bottom = layout[part]
+        assert 0 <= top < bottom <= layout["height"], (part, layout[part])
+    text = layout["text"]  # what a person sees (hidden parts excluded)
+    assert "Verdict: VIOLATIONS" in text and re.search(r"pagination\s+0\s+1\s+0", text)
+    for jargon in ("Expected failures", "Unexpected passes", "Reruns", "Environment", "tests took",
+                   "test_conformance.py", "site-packages"):  # fmt: skip
+        assert jargon not in text, jargon
+    # rows are named by check; the failure list links to each failure's details
+    assert re.search(r"Failed\s+pagination\.walk_independent_of_size", text)
+    assert layout["target"] is True
+    assert text.count("Walks: every matching job, exactly once") >= 1
 
 
 def test_target_lost_during_the_run_exits_3(tmp_path: Path) -> None:
@@ -174,3 +302,13 @@ def test_target_lost_during_the_run_exits_3(tmp_path: Path) -> None:
     out, _ = proc.communicate(timeout=120)  # the server is gone now
     assert proc.returncode == 3, out[-3000:]
     assert "unreachable during the run" in out
+
+
+def test_readme_links_a_small_example_of_a_failing_report() -> None:
+    root = Path(__file__).parent.parent
+    assert "(docs/example-report.html)" in (root / "README.md").read_text("utf-8")
+    example = root / "docs" / "example-report.html"
+    assert example.stat().st_size < 150_000
+    text = example.read_text("utf-8")
+    assert "Verdict: VIOLATIONS" in text and "Failures, root cause first" in text
+    assert "Likely consequences, because their clauses rely on" in text

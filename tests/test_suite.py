@@ -4,6 +4,8 @@ including an independent server written only for this test."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from independent_server import CREDS, Independent, Serving, dataset
 
 from conformance.emulator.app import Behaviour
-from conformance.killmatrix import behaviour_id, suite_run
+from conformance.killmatrix import behaviour_id, suite_command, suite_run
 
 
 def run_suite(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
@@ -121,3 +123,27 @@ def test_empty_target_with_writes_creates_its_own_data(tmp_path: Path) -> None:
     code, summary, out = run_suite(tmp_path, "--emulator-jobs", "0", "--allow-writes")
     assert code == 0, out[-4000:]
     assert not [r for r in summary["results"] if r["outcome"] == "skipped"]
+
+
+def test_same_seed_makes_the_same_requests(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Jobs the suite creates join the data later checks draw from: with the same seed, they
+    must be the same jobs, so that a second run asks exactly what the first one asked."""
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
+
+    def run(n: int) -> tuple[int, dict, list[str]]:
+        tmp = tmp_path_factory.mktemp(f"seeded{n}")
+        log, summary = tmp / "requests.log", tmp / "summary.json"
+        proc = subprocess.run(
+            [*suite_command("--examples-profile", "dev"), "-p", "request_log", f"--conformance-json={summary}", "--seed", "7",
+             "--emulator-jobs", "12", "--checks", "pagination.writes_during_walk,filters.single_filter"],
+            capture_output=True, text=True, timeout=300, cwd=tmp, env={**env, "REQUEST_LOG": str(log)},
+        )  # fmt: skip
+        assert log.exists(), proc.stdout[-3000:] + proc.stderr[-2000:]
+        return proc.returncode, json.loads(summary.read_text()), log.read_text().splitlines()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        (code, summary, first), (_, _, second) = pool.map(run, (1, 2))
+    assert code == 0, summary["failures"]
+    assert sum(line.startswith("POST ") for line in first) >= 3  # the suite did create jobs
+    assert len(first) == len(second) and first == second

@@ -27,8 +27,9 @@ def _invalid_values(_: Session) -> st.SearchStrategy[Query]:
 
 @check(
     "bad-input",
-    "API-NOTES §3/§6: an invalid size or time gets 400 InvalidArgument as XML",
+    "an invalid size or time gets 400 InvalidArgument as XML",
     given=_invalid_values,
+    anchor="invalid-input",
 )
 def invalid_values(s: Session, query: Query) -> None:
     err = error_doc(s.list(query), query, (400,), query.describe())
@@ -59,8 +60,9 @@ def _junk(_: Session) -> st.SearchStrategy[list[tuple[str, str]]]:
 
 @check(
     "bad-input",
-    "API-NOTES §3: no input, junk included, gets a 5xx; every error is an XML Error",
+    "no input, junk included, ever gets a 5xx; every error is an XML Error",
     given=_junk,
+    anchor="no-5xx",
 )
 def no_5xx(s: Session, params: list[tuple[str, str]]) -> None:
     ex = s.send(params=params)
@@ -72,8 +74,9 @@ def no_5xx(s: Session, params: list[tuple[str, str]]) -> None:
 
 @check(
     "bad-input",
-    "API-NOTES §6: startCreationTime after endCreationTime gets 400 or an empty result",
+    "startCreationTime after endCreationTime gets 400 or an empty result",
     given=data_queries,
+    anchor="start-after-end",
 )
 def start_after_end(s: Session, query: Query) -> None:
     job = s.census()[0]

@@ -1,9 +1,11 @@
 """The checks' registry and shared helpers.
 
-Checks are small named functions, each enforcing one clause, registered by category. A check takes the ``Session`` and, when it has a ``given`` strategy, one drawn value (usually a
-``Query``); hypothesis shrinks that value to the minimal failing one. A check raises
-``CheckFailure`` on a violation and ``SkipCheck`` when the target cannot exercise it.
-Checks never tune to the emulator: every behaviour API-NOTES §6 allows passes.
+Checks are small named functions, each enforcing one clause of the contract (``docs/contract.md``,
+named by its anchor), registered by category. A check takes the ``Session`` and, when it has a
+``given`` strategy, one drawn value (usually a ``Query``); hypothesis shrinks that value to the
+minimal failing one. A check raises ``CheckFailure`` on a violation and ``SkipCheck`` when the
+target cannot exercise it. Checks never tune to the emulator: every behaviour an open point of
+the contract allows passes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from .. import contract
 from .. import strategies as gen
 from ..client import Exchange
 from ..query import STATES, TYPES, Filters, Query
@@ -30,9 +33,11 @@ CATEGORIES = ("signature", "pagination", "ordering", "filters", "bad-input", "mo
 class Check:
     name: str
     category: str
-    clause: str
+    clause: str  # what the check holds the target to, in one sentence
     func: Callable[..., None]
     given: Callable[[Session], st.SearchStrategy] | None = None
+    anchor: str = ""
+    """The contract clause it enforces: ``docs/contract.md#<anchor>``. Required."""
     judges_jobs: bool = False
     """It judges the jobs its walks return: an example that saw no job proves nothing, and a
     check whose every example saw none is vacuous (skipped, saying so), not passed."""
@@ -54,6 +59,12 @@ class Check:
             or bool({self.name, short} & set(named))
         )
 
+    def __post_init__(self) -> None:
+        if self.anchor not in contract.clauses():  # fails at import, naming the check
+            raise ValueError(
+                f"check {self.name}: anchor={self.anchor!r} names no clause of {contract.DOC}"
+            )
+
     def run(self, session: Session, value: Any = None) -> None:
         self.func(session) if self.given is None else self.func(session, value)
 
@@ -73,8 +84,9 @@ def check(
     given: Callable[[Session], st.SearchStrategy] | None = None,
     **options: Any,
 ):
-    """Register a check; its name is ``<category>.<function name>``. ``options`` are the other
-    fields of ``Check`` (``judges_jobs``, ``cost``, ``edges``)."""
+    """Register a check; its name is ``<category>.<function name>``. ``clause`` says what it
+    checks; ``anchor=`` (required) names the contract clause it enforces (``docs/contract.md``).
+    The other ``options`` are the other fields of ``Check`` (``judges_jobs``, ``cost``, ``edges``)."""
     assert category in CATEGORIES, category
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
@@ -87,10 +99,12 @@ def check(
     return register
 
 
-def observed(category: str, name: str, clause: str, traffic: Callable[[Session, Any], None]):
+def observed(
+    category: str, name: str, clause: str, traffic: Callable[[Session, Any], None], *, anchor: str
+):
     """Register a check that reports the first finding named ``<category>.<name>`` that an
     observer saw anywhere in the run. Its own ``traffic`` (on drawn queries) makes sure there is
-    something to observe when it runs alone."""
+    something to observe when it runs alone. ``anchor`` names its contract clause."""
     full_name = f"{category.replace('-', '_')}.{name}"
 
     def run(s: Session, query: Query) -> None:
@@ -99,7 +113,9 @@ def observed(category: str, name: str, clause: str, traffic: Callable[[Session, 
         if seen is not None:
             fail(seen.message, seen.query, [seen.exchange])
 
-    REGISTRY[full_name] = Check(full_name, category, clause, run, queries, observed=True)
+    REGISTRY[full_name] = Check(
+        full_name, category, clause, run, queries, anchor=anchor, observed=True
+    )
 
 
 def select(include: list[str] | None = None, exclude: list[str] | None = None) -> list[Check]:

@@ -27,11 +27,6 @@ from ..timefmt import format_time
 from ..xmlmodel import Job, XMLProblem, parse_list
 from .base import check, matches
 
-MODEL = (
-    "Vendor pages for create, get, cancel and list; API-NOTES §1, §5: a job written is read "
-    "back at once (or within --consistency-window) by get, by jobId and in every filtered walk "
-    "it satisfies; a cancelled job shows Cancel everywhere; nothing is lost or duplicated"
-)
 # Names that need escaping or encoding, and names that are case variants or substrings of others.
 NAMES = (
     "ci-conformance model", "ci-conformance Model", "ci-conformance model 2",
@@ -236,8 +231,15 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
     return WriteThenRead
 
 
-@check("model", MODEL)
+@check(
+    "model",
+    "a job written is read back at once (or within --consistency-window) by get, by jobId and in every filtered walk it satisfies; a cancelled job shows Cancel everywhere; nothing is lost or duplicated",
+    anchor="write-read",
+)
 def write_then_read(s: Session) -> None:
+    """A hypothesis state machine: sequences of up to 10 operations (create a job of either type
+    with a tricky name, cancel, get, walk with filters at sizes 1 to 5), each read checked
+    against the model of what was written. A failure is shrunk to the shortest sequence."""
     s.require_writes()
     machine = _machine(s, f"wconformance{s.seed:021d}")
     run_state_machine_as_test(

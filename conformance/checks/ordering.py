@@ -14,8 +14,6 @@ from .base import (
     tie_difference,
 )
 
-ORDER = "Vendor page: orderByTime Desc (default) or Asc, by CreationTime; API-NOTES §6 (ties)"
-
 
 def _monotonic(walk: Walk, descending: bool) -> None:
     prev: Job | None = None
@@ -35,9 +33,10 @@ def _monotonic(walk: Walk, descending: bool) -> None:
 
 @check(
     "ordering",
-    ORDER + ": CreationTime is monotonic across pages, as instants",
+    "CreationTime is monotonic across pages, as instants",
     given=queries,
     judges_jobs=True,
+    anchor="order",
 )
 def monotonic(s: Session, query: Query) -> None:
     _monotonic(s.walk(query), parse_filters(query).descending)
@@ -45,9 +44,10 @@ def monotonic(s: Session, query: Query) -> None:
 
 @check(
     "ordering",
-    ORDER + ": without orderByTime the order is Desc",
+    "without orderByTime the order is Desc",
     given=data_queries,
     judges_jobs=True,
+    anchor="order",
 )
 def desc_by_default(s: Session, query: Query) -> None:
     walk = s.walk(full(query, order_by_time=None))
@@ -64,9 +64,10 @@ def desc_by_default(s: Session, query: Query) -> None:
 
 @check(
     "ordering",
-    ORDER + ": the Asc walk is the Desc walk reversed, up to ties",
+    "the Asc walk is the Desc walk reversed, up to ties",
     given=data_queries,
     judges_jobs=True,
+    anchor="order",
 )
 def asc_reverses_desc(s: Session, query: Query) -> None:
     asc = s.walk(full(query, order_by_time="Asc"))

@@ -25,10 +25,14 @@ from .base import (
 )
 from .profile import pin
 
-PAGE = "Vendor page: size (default 10, maximum 100) and nextToken; API-NOTES §1, §6"
 
-
-@check("pagination", PAGE + ": no job appears twice in a walk", given=queries, judges_jobs=True)
+@check(
+    "pagination",
+    "no job appears twice in a walk",
+    given=queries,
+    judges_jobs=True,
+    anchor="page-walk",
+)
 def no_duplicates(s: Session, query: Query) -> None:
     walk = s.walk(query)
     dupes = [i for i, n in _counts(walk.ids).items() if n > 1]
@@ -47,9 +51,10 @@ def _counts(ids: list[str]) -> dict[str, int]:
 
 @check(
     "pagination",
-    PAGE + ": no page holds more than size jobs; pages before the last are full",
+    "no page holds more than size jobs; pages before the last are full",
     given=queries,
     judges_jobs=True,
+    anchor="page-size",
 )
 def page_sizes(s: Session, query: Query) -> None:
     walk = s.walk(query)
@@ -67,9 +72,10 @@ def page_sizes(s: Session, query: Query) -> None:
 
 @check(
     "pagination",
-    PAGE + ": without size a page holds at most 10 jobs, and 10 when more follow",
+    "without size a page holds at most 10 jobs, and 10 when more follow",
     given=data_queries,
     judges_jobs=True,
+    anchor="page-size",
 )
 def default_size_is_10(s: Session, query: Query) -> None:
     page = s.page(replace(query, size=None, next_token=None))
@@ -86,8 +92,9 @@ def default_size_is_10(s: Session, query: Query) -> None:
 
 @check(
     "pagination",
-    "API-NOTES §6: size > 100 is refused with 400 InvalidArgument or clamped to 100",
+    "size > 100 is refused with 400 InvalidArgument or clamped to 100",
     given=lambda s: st.integers(101, 100_000),
+    anchor="page-size",
 )
 def size_over_100(s: Session, size: int) -> None:
     query = Query(size=str(size))
@@ -111,9 +118,10 @@ def size_over_100(s: Session, size: int) -> None:
 
 @check(
     "pagination",
-    PAGE + ": a walk ends within ⌈N/size⌉+1 requests",
+    "a walk ends within ⌈N/size⌉+1 requests",
     given=queries,
     judges_jobs=True,
+    anchor="page-walk",
 )
 def walk_terminates(s: Session, query: Query) -> None:
     walk = s.walk(query)  # the walk itself refuses endless and looping tokens
@@ -129,9 +137,10 @@ def walk_terminates(s: Session, query: Query) -> None:
 
 @check(
     "pagination",
-    PAGE + ": a walk equals the same filters walked with size=100, up to ties",
+    "a walk equals the same filters walked with size=100, up to ties",
     given=queries,
     judges_jobs=True,
+    anchor="page-walk",
 )
 def walk_independent_of_size(s: Session, query: Query) -> None:
     small, big = s.walk(query), s.walk(full(query))
@@ -144,7 +153,12 @@ def walk_independent_of_size(s: Session, query: Query) -> None:
         )
 
 
-@check("pagination", PAGE + ": re-sending a NextToken gives the same page", given=data_queries)
+@check(
+    "pagination",
+    "re-sending a NextToken gives the same page",
+    given=data_queries,
+    anchor="page-token",
+)
 def token_replay(s: Session, query: Query) -> None:
     query = replace(query, size=query.size or "3", next_token=None)
     first = s.page(query)
@@ -158,9 +172,10 @@ def token_replay(s: Session, query: Query) -> None:
 
 @check(
     "pagination",
-    PAGE + ": filters stay in force on every later page",
+    "filters stay in force on every later page",
     given=single_filter_queries,
     judges_jobs=True,
+    anchor="page-token",
 )
 def filters_persist(s: Session, batch: list[Query]) -> None:
     for query in batch:
@@ -191,8 +206,9 @@ PAGE_OBSERVERS.append(page_findings)
 observed(
     "pagination",
     "every_page_within_size",
-    PAGE + ": every page of the run holds at most size jobs, and is full when a NextToken follows",
+    "every page of the run holds at most size jobs, and is full when a NextToken follows",
     lambda s, q: s.head(q, pages=5),
+    anchor="page-size",
 )
 
 
@@ -206,8 +222,9 @@ def _garbage(_: Session) -> st.SearchStrategy[str]:
 
 @check(
     "pagination",
-    "API-NOTES §6: a nextToken the server did not issue gets 400 InvalidArgument",
+    "a nextToken the server did not issue gets 400 InvalidArgument",
     given=_garbage,
+    anchor="page-foreign-token",
 )
 def garbage_token_refused(s: Session, token: str) -> None:
     query = Query(size="5", next_token=token)
@@ -216,9 +233,9 @@ def garbage_token_refused(s: Session, token: str) -> None:
 
 @check(
     "pagination",
-    "API-NOTES §6: a token issued for other filters, or tampered with, gets 400 or a page "
-    "that keeps the filters in force; never a 5xx",
+    "a token issued for other filters, or altered, gets 400 or a page that keeps the filters in force; never a 5xx",
     given=data_queries,
+    anchor="page-foreign-token",
 )
 def foreign_token_safe(s: Session, query: Query) -> None:
     other = s.walk(Query(size="2"))
@@ -239,7 +256,9 @@ def foreign_token_safe(s: Session, query: Query) -> None:
 
 
 @check(
-    "pagination", PAGE + ": jobs created during a walk cause no duplicate and skip no existing job"
+    "pagination",
+    "jobs created during a walk cause no duplicate and skip no existing job",
+    anchor="page-writes",
 )
 def writes_during_walk(s: Session) -> None:
     s.require_writes()

@@ -20,7 +20,7 @@ from ..session import Session, SkipCheck
 from ..timefmt import format_time
 from .base import check, fail
 
-PROFILE = "API-NOTES §6 and --profile: a pinned open point allows only the pinned choice"
+PROFILE = "a profile's pinned open point allows only the pinned choice"
 
 
 def pin(s: Session, point: str, seen: str, query: Query | None, ex: Exchange) -> None:
@@ -48,7 +48,13 @@ def _pins(s: Session, points: tuple[str, ...]) -> None:
 LAST_PAGE = ("last_page_token", "full_last_page")
 
 
-@check("pagination", PROFILE + f" ({', '.join(LAST_PAGE)})", observed=True, pins=LAST_PAGE)
+@check(
+    "pagination",
+    PROFILE + f" ({', '.join(LAST_PAGE)})",
+    observed=True,
+    pins=LAST_PAGE,
+    anchor="profile-pins",
+)
 def pinned_last_page(s: Session) -> None:
     _pins(s, LAST_PAGE)
     s.walk(Query(size="100"))
@@ -61,7 +67,9 @@ def pinned_last_page(s: Session) -> None:
 TIES = ("ties_desc", "ties_asc")
 
 
-@check("ordering", PROFILE + f" ({', '.join(TIES)})", observed=True, pins=TIES)
+@check(
+    "ordering", PROFILE + f" ({', '.join(TIES)})", observed=True, pins=TIES, anchor="profile-pins"
+)
 def pinned_ties(s: Session) -> None:
     _pins(s, TIES)
     counts = Counter(j.created for j in s.census())
@@ -75,7 +83,13 @@ def pinned_ties(s: Session) -> None:
     _report(s, TIES)
 
 
-@check("schema", PROFILE + " (error_extras)", observed=True, pins=("error_extras",))
+@check(
+    "schema",
+    PROFILE + " (error_extras)",
+    observed=True,
+    pins=("error_extras",),
+    anchor="profile-pins",
+)
 def pinned_error_extras(s: Session) -> None:
     _pins(s, ("error_extras",))
     s.list(Query(size="bad"))

@@ -10,8 +10,6 @@ from ..session import Finding, Session
 from ..xmlmodel import XMLProblem, safe_parse, validate, validate_list
 from .base import EXCHANGE_OBSERVERS, observed
 
-SCHEMA = "schemas/list-response.xsd, schemas/error.xsd; API-NOTES §2, §3"
-
 
 def schema_findings(ex: Exchange) -> list[Finding]:
     """Response-level findings for one exchange."""
@@ -51,10 +49,14 @@ def _traffic(s: Session, query: Query) -> None:
     s.list(replace(query, size="bad"))
 
 
-for _name, _clause in {
-    "list_body": SCHEMA + ": every 2xx list body validates against the XSD",
-    "error_body": SCHEMA + ": every error is an XML Error (Code, Message, RequestId)",
-    "content_type": "API-NOTES §3: Content-Type is application/xml",
-    "request_id_header": "API-NOTES §3: every response carries x-ci-request-id",
-}.items():
-    observed("schema", _name, _clause, _traffic)
+for _name, _clause, _anchor in [
+    (
+        "list_body",
+        "every 2xx list body validates against schemas/list-response.xsd",
+        "response-body",
+    ),
+    ("error_body", "every error is an XML Error (Code, Message, RequestId)", "error-body"),
+    ("content_type", "Content-Type is application/xml", "response-headers"),
+    ("request_id_header", "every response carries x-ci-request-id", "response-headers"),
+]:
+    observed("schema", _name, _clause, _traffic, anchor=_anchor)

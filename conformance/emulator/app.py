@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import re
 import secrets
 import threading
@@ -47,7 +48,7 @@ from ..xmlmodel import (
     validate,
 )
 from .faults import check_names
-from .store import Store, ordering
+from .store import EPOCH, Store, ordering
 
 # The vendor's documented example keys (API-NOTES §4); printed at start, never secret.
 EXAMPLE_CREDENTIALS = Credentials(
@@ -185,7 +186,12 @@ def _bad(message: str, code: str = "InvalidArgument") -> Refused:
 
 
 class Emulator:
-    """The WSGI application. ``clock`` is injectable so tests can move time."""
+    """The WSGI application. ``clock`` is injectable so tests can move time.
+
+    With a ``seed``, jobs created through the API get JobIds drawn from it and CreationTimes one
+    second apart after the newest stored job, instead of random IDs and the clock's time: a run
+    that creates jobs then repeats exactly (the suite's embedded emulator uses this).
+    """
 
     def __init__(
         self,
@@ -195,12 +201,17 @@ class Emulator:
         faults: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
         visibility_lag: float = 0.0,
+        seed: int | None = None,
     ) -> None:
         self.store = store if store is not None else Store()
         self.keys = {c.secret_id: c for c in credentials}
         self.behaviour = behaviour or Behaviour()
         self.faults = check_names(list(faults))
         self.clock = clock
+        # a stream of its own: the dataset generator draws JobIds from random.Random(seed)
+        self._ids = random.Random(f"created jobs {seed}") if seed is not None else None
+        self._last_created: float | None = None
+        self._creating = threading.Lock()
         self._created = 0  # jobs created through the API (some faults count them)
         # an eventually consistent service: a created job shows this many seconds later
         self.visibility_lag = visibility_lag
@@ -504,12 +515,13 @@ class Emulator:
         user_data = root.findtext("Operation/UserData") or ""
         if any(not 32 <= ord(c) < 127 for c in user_data):
             raise _bad("UserData must be printable ASCII")
+        job_id, created = self._new_job()
         job = Job(
-            job_id=f"b{secrets.token_hex(16)}",
+            job_id=job_id,
             type=root.findtext("Type") or "",
             state="Submitted",
             name=root.findtext("Name") or "",
-            creation_time=self._now(),
+            creation_time=self._now(created),
             message="",
             input=node_from_element(inp[0]),
             operation=tuple(node_from_element(c) for c in op) if op is not None else (),
@@ -528,6 +540,25 @@ class Emulator:
             self.store.add([job])
         return render_job(request_id, job)
 
+    def _now(self, at: float | None = None) -> str:
+        """Now (or ``at``), written as the vendor writes times (UTC+8)."""
+        moment = self.clock() if at is None else at
+        return format_time(datetime.fromtimestamp(moment, timezone(timedelta(hours=8))))
+
+    def _new_job(self) -> tuple[str, float]:
+        """A new job's JobId and CreationTime: random and now, or seeded (see the class)."""
+        if self._ids is None:
+            return f"b{secrets.token_hex(16)}", self.clock()
+        with self._creating:
+            if self._last_created is None:
+                newest, _ = self.store.page(Filters(), ordering(True, True, frozenset()), 1)
+                self._last_created = (newest[0].created if newest else EPOCH).timestamp()
+            self._last_created += 1
+            job_id = f"b{self._ids.getrandbits(128):032x}"
+            while self.store.get(job_id) is not None:
+                job_id = f"b{self._ids.getrandbits(128):032x}"
+            return job_id, self._last_created
+
     def _publish(self) -> None:
         """Created jobs whose visibility lag has passed join the store."""
         now = self.clock()
@@ -536,10 +567,6 @@ class Emulator:
             self._pending = [(at, job) for at, job in self._pending if at > now]
         if due:
             self.store.add(due)
-
-    def _now(self) -> str:
-        """Now, written as the vendor writes times (UTC+8)."""
-        return format_time(datetime.fromtimestamp(self.clock(), timezone(timedelta(hours=8))))
 
     def _existing(self, job_id: str) -> Job:
         job = self.store.get(job_id)

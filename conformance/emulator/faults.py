@@ -142,7 +142,7 @@ FAULTS: dict[str, Fault] = {
 def check_names(names: list[str]) -> frozenset[str]:
     unknown = [n for n in names if n not in FAULTS]
     if unknown:
-        raise ValueError(f"unknown fault(s): {', '.join(unknown)}; see --list-faults")
+        raise ValueError(f"unknown fault(s): {', '.join(unknown)}; see ci-conformance list-faults")
     return frozenset(names)
 
 

@@ -1,0 +1,91 @@
+"""Root cause first: failures that share a cause are grouped, and the likely root is named.
+
+Two signals, neither a list of check names:
+- the contract: a clause *relies on* others (filters and ordering are checked by comparing
+  walks, so they rely on walks being complete; every list check relies on valid signatures
+  being accepted and on readable list bodies). A failure whose clause relies on the clause of
+  another failure is likely its consequence; so is a later failure of the same clause.
+- the evidence: two failures that cite the same response (the same ``x-ci-request-id``, or
+  the same request and body) saw the same thing, and the later one is grouped with the earlier.
+
+Failures are ranked by how far down the contract their clause sits, then by when they were
+seen; a failure is attached to the root of the first higher-ranked failure that explains it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from . import contract
+
+
+@dataclass
+class Group:
+    root: dict  # a failure record (summary.json's "failures")
+    consequences: list[tuple[dict, dict]] = field(default_factory=list)  # (failure, reason)
+
+
+def _responses(failure: dict) -> set[str]:
+    seen = set()
+    for ex in failure.get("exchanges", []):
+        headers = {k.lower(): v for k, v in ex.get("headers", {}).items()}
+        rid = headers.get("x-ci-request-id")
+        if rid:
+            seen.add("id:" + rid)
+        else:
+            raw = f"{ex['method']} {ex['url']} {ex['status']} {ex.get('body', '')}"
+            seen.add("body:" + hashlib.sha1(raw.encode("utf-8")).hexdigest())
+    return seen
+
+
+def _reason(earlier: dict, later: dict) -> dict | None:
+    """Why ``later`` is likely a consequence of ``earlier`` (``explain`` says it in words)."""
+    a, b = earlier.get("anchor"), later.get("anchor")
+    if a and b and a == b:
+        return {"kind": "same-clause", "anchor": a}
+    if a and b and a in contract.relied_on(b):
+        return {"kind": "relies-on", "anchor": a}
+    if _responses(earlier) & _responses(later):
+        return {"kind": "same-response", "anchor": None}
+    return None
+
+
+def explain(reason: dict, many: bool = False) -> str:
+    """A reason in words, for one consequence or (``many``) for several."""
+    anchor = reason.get("anchor")
+    title = f"{contract.clause(anchor).title} (#{anchor})" if anchor else ""
+    if reason["kind"] == "relies-on":
+        return f"their clauses rely on {title}" if many else f"its clause relies on {title}"
+    if reason["kind"] == "same-clause":
+        return f"{'they fail' if many else 'it fails'} the same clause, {title}"
+    return f"{'they cite' if many else 'it cites'} the same response"
+
+
+def group(failures: list[dict]) -> list[Group]:
+    """The failures as groups, each a likely root with its likely consequences."""
+    ranked = sorted(
+        range(len(failures)), key=lambda i: (contract.depth(failures[i].get("anchor")), i)
+    )
+    root_of: dict[int, int] = {}
+    groups: dict[int, Group] = {}
+    for pos, i in enumerate(ranked):
+        for j in ranked[:pos]:
+            reason = _reason(failures[j], failures[i])
+            if reason:
+                root_of[i] = root_of[j]
+                groups[root_of[j]].consequences.append((failures[i], reason))
+                break
+        else:
+            root_of[i] = i
+            groups[i] = Group(failures[i])
+    # the root that explains the most failures first; among equals, in rank order
+    return sorted((groups[i] for i in ranked if i in groups), key=lambda g: -len(g.consequences))
+
+
+def by_reason(consequences: list[dict]) -> list[tuple[str, list[str]]]:
+    """``[{"check", "kind", "anchor"}, …]`` as (reason in words, checks), in first-seen order."""
+    out: dict[str, list[str]] = {}
+    for c in consequences:
+        out.setdefault(explain(c, many=True), []).append(c["check"])
+    return list(out.items())

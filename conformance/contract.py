@@ -1,0 +1,187 @@
+"""The contract the checks enforce: ``docs/contract.md``, installed as ``conformance.docs``.
+
+A clause starts at an ``<a id="anchor"></a>`` line followed by its ``###`` title, and may end
+with an *Open points:* line (the choices its checks accept) and a *Relies on:* line (the clauses
+that must hold for it to be checked at all). Checks name their clause by anchor; the reports,
+``list-checks`` and ``explain`` read the clause from here.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import textwrap
+from dataclasses import dataclass
+from importlib import resources
+
+from markupsafe import Markup, escape
+
+DOC = "docs/contract.md"
+_ANCHOR = re.compile(r'^<a id="([a-z0-9-]+)"></a>\s*$')
+_LINK = re.compile(r"\[([^\]]+)\]\(#([a-z0-9-]+)\)")
+
+
+@dataclass(frozen=True)
+class Clause:
+    anchor: str
+    title: str
+    section: str
+    text: str  # the clause's markdown, without its Open points and Relies on lines
+    open_points: tuple[str, ...] = ()
+    relies_on: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return ref(self.anchor)
+
+
+def ref(anchor: str) -> str:
+    """How reports cite a clause: the document in the repository, and the anchor."""
+    return f"{DOC}#{anchor}"
+
+
+def source() -> str:
+    return resources.files("conformance.docs").joinpath("contract.md").read_text("utf-8")
+
+
+@functools.cache
+def clauses() -> dict[str, Clause]:
+    """Every clause of the contract, by anchor, in document order."""
+    found: dict[str, Clause] = {}
+    section, anchor, lines = "", None, []
+
+    def close() -> None:
+        if anchor is None:
+            return
+        title = next((ln[4:].strip() for ln in lines if ln.startswith("### ")), anchor)
+        body, opens, relies = [], (), ()
+        for ln in lines:
+            if ln.startswith("*Open points:*"):
+                opens = tuple(a for _, a in _LINK.findall(ln))
+            elif ln.startswith("*Relies on:*"):
+                relies = tuple(a for _, a in _LINK.findall(ln))
+            elif not ln.startswith("### "):
+                body.append(ln)
+        found[anchor] = Clause(anchor, title, section, "\n".join(body).strip(), opens, relies)
+
+    for line in source().splitlines():
+        match = _ANCHOR.match(line)
+        if match or line.startswith("## "):
+            close()
+            anchor, lines = (match.group(1) if match else None), []
+            if not match:
+                section = line[3:].strip()
+        elif anchor is not None:
+            lines.append(line)
+    close()
+    return found
+
+
+def clause(anchor: str) -> Clause:
+    try:
+        return clauses()[anchor]
+    except KeyError:
+        raise KeyError(f"no clause #{anchor} in {DOC}") from None
+
+
+def relied_on(anchor: str) -> frozenset[str]:
+    """Every clause that ``anchor`` relies on, directly or through others."""
+    seen: set[str] = set()
+    todo = list(clause(anchor).relies_on) if anchor in clauses() else []
+    while todo:
+        a = todo.pop()
+        if a not in seen:
+            seen.add(a)
+            todo += clauses()[a].relies_on if a in clauses() else ()
+    return frozenset(seen)
+
+
+def depth(anchor: str | None) -> int:
+    """How far down a clause sits: 0 relies on nothing, each reliance adds one."""
+    if not anchor or anchor not in clauses():
+        return 0
+    return max((depth(a) + 1 for a in clauses()[anchor].relies_on), default=0)
+
+
+def plain(markdown: str, width: int = 96, indent: str = "  ") -> str:
+    """A clause for the terminal: links as ``text (#anchor)``, paragraphs wrapped."""
+    out = []
+    for block in re.split(r"\n\s*\n", _LINK.sub(r"\1 (#\2)", markdown)):
+        if block.lstrip().startswith(("|", "- ", "1.")):
+            out.append(textwrap.indent(block, indent))
+        else:
+            out.append(textwrap.fill(" ".join(block.split()), width, initial_indent=indent,
+                                     subsequent_indent=indent))  # fmt: skip
+    return "\n\n".join(out)
+
+
+def html(markdown: str) -> Markup:
+    """The small markdown the contract uses (paragraphs, lists, tables, code, emphasis, links
+    to other clauses) as HTML, for the reports. Everything is escaped first."""
+
+    def inline(text: str) -> str:
+        text = str(escape(text))
+        text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+        text = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
+        text = re.sub(r"\*([^*]+)\*", r"<em>\1</em>", text)
+        return _LINK.sub(r'<a href="#contract-\2">\1</a>', text)
+
+    parts = []
+    for block in re.split(r"\n\s*\n", markdown.strip()):
+        rows = block.splitlines()
+        if rows[0].startswith("|"):
+            cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows if "---" not in r]
+            body = "".join(
+                "<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in cells
+            )
+            parts.append(f"<table>{body}</table>")
+        elif re.match(r"(- |\d+\. )", rows[0]):
+            tag = "ul" if rows[0].startswith("- ") else "ol"
+            items, current = [], []
+            for r in rows:
+                if re.match(r"(- |\d+\. )", r) and current:
+                    items.append(" ".join(current))
+                    current = []
+                current.append(re.sub(r"^(- |\d+\. )", "", r.strip()))
+            items.append(" ".join(current))
+            parts.append(f"<{tag}>" + "".join(f"<li>{inline(i)}</li>" for i in items) + f"</{tag}>")
+        else:
+            parts.append(f"<p>{inline(' '.join(rows))}</p>")
+    return Markup("".join(parts))  # built from escaped text
+
+
+def explain(check) -> str:
+    """``ci-conformance explain``: a check's clause, what it does, and the open points it
+    accepts (``check`` is a registered ``Check``)."""
+    import inspect
+
+    lines = [f"{check.name}  ({check.category})", ""]
+    if check.anchor:
+        c = clause(check.anchor)
+        lines += [f"Clause: {c.title}  [{c.ref}]", plain(c.text), ""]
+    lines += ["What the check does:", textwrap.fill(check.clause, 96, initial_indent="  ",
+                                                   subsequent_indent="  ")]  # fmt: skip
+    doc = inspect.getdoc(check.func)
+    if doc:
+        lines.append(textwrap.indent(doc, "  "))
+    given = inspect.getdoc(check.given) if check.given is not None else None
+    if check.given is None and not doc:
+        lines.append("  It runs one fixed scenario (no drawn inputs).")
+    elif check.given is not None:
+        drawn = given.split("\n\n")[0] if given else ""
+        text = "It runs once per example that hypothesis draws" + (
+            f": {drawn[0].lower()}{drawn[1:]}" if drawn else "."
+        )
+        text += " A failure is shrunk to the smallest failing input, which the report shows."
+        lines.append(textwrap.fill(" ".join(text.split()), 96, initial_indent="  ",
+                                   subsequent_indent="  "))  # fmt: skip
+    points = clause(check.anchor).open_points if check.anchor else ()
+    lines += ["", "Open points it accepts:" if points else "Open points it accepts: none."]
+    for point in points:
+        c = clause(point)
+        lines += [f"  {c.title}  [{c.ref}]", plain(c.text, indent="    ")]
+    relies = clause(check.anchor).relies_on if check.anchor else ()
+    if relies:
+        lines += ["", "Relies on (a failure there makes this one a likely consequence):"]
+        lines += [f"  {clause(a).title}  [{ref(a)}]" for a in relies]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Drivers in Python: ``python_cos_sdk`` (the official SDK) and ``reference`` (our client)."""

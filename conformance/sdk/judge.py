@@ -1,0 +1,775 @@
+"""The judges of one task: every request the SDK sent, and every result it returned.
+
+The request judge checks the request side of the contract on the raw requests the recorder
+kept: signature (with ``signing.verify``, and the reason when refused), the security token,
+parameter names and values, encoding (``+`` included), the nextToken echo, walk ends, retries.
+The result judge compares what the driver printed with the oracle (``query.expected``) over the
+scenario's known data. Each finding names its rule, the rule's clause and what was seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from itertools import pairwise
+from typing import Any
+from urllib.parse import quote, unquote
+
+from werkzeug.datastructures import Headers
+
+from ..emulator.app import AUTH_CODES, LIST_PARAMS
+from ..query import InvalidArgument, Query, expected, parse_filters
+from ..signing import (
+    AUTH_FIELDS,
+    TOKEN_HEADERS,
+    Credentials,
+    Reason,
+    authorization_fields,
+    encode,
+    split_query,
+    verify,
+)
+from ..timefmt import parse_time
+from ..xmlmodel import Job, XMLProblem, job_xml, parse_list, safe_parse
+from .jobjson import element_json
+from .protocol import DriverOutput
+from .recorder import Hit
+from .scenarios import Scenario, Task
+
+PATH = "/inventorytriggerjob"
+TIME_FIELDS = frozenset({"CreationTime", "StartTime", "EndTime", "Start", "End"})
+RETRY_SLACK = 0.05  # seconds of clock and scheduling slack granted on Retry-After
+
+RULES: dict[str, str] = {
+    "driver.failed": "Driver protocol: the driver exits 0 after printing the task's outcome "
+    "(3 when the SDK cannot do the task)",
+    "driver.timeout": "Driver protocol: the driver finishes within CI_CONFORMANCE_TIMEOUT seconds",
+    "driver.output": "Driver protocol: stdout is JSON lines, each an object with one key: job, "
+    "error, nextToken or log",
+    "request.target": "Each task uses its method and path: list GET /inventorytriggerjob, get GET "
+    "/inventorytriggerjob/<JobId>, create POST /inventorytriggerjob, cancel PUT "
+    "/inventorytriggerjob/<JobId>?cancel",
+    "request.signature": "API-NOTES §4: every request is signed (q-sign-algorithm=sha1) over the "
+    "method, the decoded path, every query parameter (an empty one as name=) and the listed "
+    "headers, within its key time",
+    "request.security-token": "API-NOTES §4.10: with temporary credentials every request carries "
+    "the token in x-cos-security-token or x-ci-security-token",
+    "request.unknown-parameter": "API-NOTES §1: only the ten documented parameters, each once",
+    "request.invalid-value": "API-NOTES §1, §6: every value is valid: size a positive integer; "
+    "type, orderByTime and states from their lists; times YYYY-MM-DDTHH:MM:SS±HHMM",
+    "request.plus-as-space": "RFC 3986, API-NOTES §4.5: a '+' in a value (a time offset) is sent "
+    "as %2B; sent raw, it arrives as a space",
+    "request.encoding": "API-NOTES §4.5: values are UTF-8 percent-encoded, so the server decodes "
+    "exactly what the application passed (states lists, spaces, non-ASCII, reserved characters)",
+    "request.meaning": "The request asks what the application asked: no filter added, dropped or "
+    "changed (an empty parameter counts as absent)",
+    "request.token-echo": "API-NOTES §6: nextToken is the previous page's NextToken byte for "
+    "byte: opaque, never re-encoded, decoded or parsed",
+    "request.past-last-page": "API-NOTES §6: a page whose NextToken is empty or absent is the "
+    "last; nothing is requested after it",
+    "request.stopped-early": "API-NOTES §1: a walk follows NextToken to the last page",
+    "request.retry-after": "RFC 9110 §10.2.3: after a 429 or 503 with Retry-After, a retry waits "
+    "at least that long",
+    "request.retried-4xx": "A 4xx answers a request the client got wrong: it is never sent again "
+    "unchanged",
+    "request.body": "Create (460/80155): the body is <Request> with the job's Name, Type, Input "
+    "and Operation",
+    "result.jobs": "The SDK returns exactly the jobs the service holds for the query, in the "
+    "service's order: none missing, none repeated",
+    "result.fields": "Every documented JobsDetail field comes back as the service sent it: times "
+    "with their offsets, '-' for no time, WorkflowIds, unescaped text",
+    "result.error": "A service error is surfaced as an error with its HTTP status, and only then",
+    "result.error-code": "A surfaced error carries the service's Code (and its RequestId)",
+    "result.next-token": "A page's NextToken is returned as the service sent it",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    message: str
+    request: int | None = None  # 1-based index of the request in the task
+
+    @property
+    def clause(self) -> str:
+        return RULES[self.rule]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "clause": self.clause,
+            "message": self.message,
+            "request": self.request,
+        }
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything about one task run that the judges look at."""
+
+    scenario: Scenario
+    task: Task
+    credentials: Credentials  # what the driver was given
+    hits: list[Hit]
+    output: DriverOutput
+    known: list[Job]  # the scenario's data when the task started
+    after: Callable[[str], Job | None]  # a job's state once the task has ended
+
+
+def judge(ctx: Context) -> list[Finding]:
+    """Every finding of the task; none means it passed."""
+    out = ctx.output
+    findings: list[Finding] = []
+    if out.timed_out:
+        findings.append(Finding("driver.timeout", f"killed after {out.seconds:.1f} s"))
+    elif out.exit_code not in (0, None):
+        tail = out.stderr.strip().splitlines()[-3:]
+        findings.append(Finding("driver.failed", f"exit {out.exit_code}: " + " | ".join(tail)))
+    findings += [Finding("driver.output", p) for p in out.problems[:3]]
+    findings += judge_requests(ctx)
+    if not findings or all(f.rule.startswith("request.") for f in findings):
+        findings += judge_result(ctx)
+    return findings
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def _decoded(hit: Hit) -> list[tuple[str, str]] | None:
+    try:
+        return split_query(hit.raw_query.encode("latin-1").decode("utf-8"))
+    except (UnicodeError, ValueError):
+        return None
+
+
+def _plain(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The parameters without the signature's fields and the security token."""
+    return [(k, v) for k, v in params if k not in AUTH_FIELDS and k not in TOKEN_HEADERS]
+
+
+def _same_request(a: Hit, b: Hit) -> bool:
+    pa, pb = _decoded(a), _decoded(b)
+    same_params = (
+        (sorted(_plain(pa)) == sorted(_plain(pb)))
+        if pa is not None and pb is not None
+        else a.raw_query == b.raw_query
+    )
+    return a.method == b.method and a.path == b.path and same_params and a.body == b.body
+
+
+def _target(task: Task) -> tuple[str, str]:
+    return {
+        "list": ("GET", PATH),
+        "create": ("POST", PATH),
+        "get": ("GET", f"{PATH}/{task.job_id}"),
+        "cancel": ("PUT", f"{PATH}/{task.job_id}"),
+    }[task.op]
+
+
+def judge_requests(ctx: Context) -> list[Finding]:
+    task, hits = ctx.task, ctx.hits
+    findings: list[Finding] = []
+    if not hits:
+        if ctx.output.exit_code == 0 and not ctx.output.timed_out:
+            findings.append(Finding("request.target", "the SDK sent no request at all"))
+        return findings
+    method, path = _target(task)
+    for i, hit in enumerate(hits, 1):
+        params = _decoded(hit)
+        if params is None:
+            findings.append(
+                Finding(
+                    "request.encoding",
+                    f"the query is not valid percent-encoded UTF-8: {hit.raw_query[:200]!r}",
+                    i,
+                )
+            )
+            continue
+        findings += _signature(hit, params, ctx.credentials, i)
+        names = [k for k, _ in _plain(params)]
+        if (hit.method, hit.path) != (method, path) or (
+            task.op == "cancel" and "cancel" not in names
+        ):
+            findings.append(
+                Finding(
+                    "request.target",
+                    f"the {task.op} task sent {hit.method} {_target_text(hit)}",
+                    i,
+                )
+            )
+        elif task.op == "list":
+            findings += _list_parameters(task, hit, params, i)
+        elif task.op == "create":
+            findings += _create_body(task, hit, i)
+    list_hits = [(i, h) for i, h in enumerate(hits, 1) if (h.method, h.path) == ("GET", PATH)]
+    if task.op == "list":
+        findings += _pagination(task, list_hits)
+    findings += _retries(hits)
+    return _first_per_rule(findings)
+
+
+def _target_text(hit: Hit) -> str:
+    return hit.path + (f"?{hit.raw_query[:200]}" if hit.raw_query else "")
+
+
+def _first_per_rule(findings: list[Finding]) -> list[Finding]:
+    """One finding per rule (the first), saying how many requests broke it."""
+    counts = Counter(f.rule for f in findings)
+    kept: dict[str, Finding] = {}
+    for f in findings:
+        if f.rule not in kept:
+            more = counts[f.rule] - 1
+            suffix = f" (and {more} more request{'s' if more > 1 else ''})" if more else ""
+            kept[f.rule] = replace(f, message=f.message + suffix)
+    return list(kept.values())
+
+
+# Common signing mistakes, tried when a signature does not match, to name the cause.
+_DIAGNOSES: list[tuple[str, Callable[[Hit, list[tuple[str, str]]], tuple[str, list]]]] = [
+    (
+        "it matches parameter names and values lower-cased before encoding: the client "
+        "lower-cases values too, and names before encoding them (§4.3: encode, then lower-case "
+        "the names only)",
+        lambda hit, params: (hit.path, [(k.lower(), v.lower()) for k, v in params]),
+    ),
+    (
+        "it matches the values with '+' kept as '+': the client signed a '+' that it sent "
+        "unencoded, which the server reads as a space",
+        lambda hit, params: (hit.path, split_query(hit.raw_query.replace("+", "%2B"))),
+    ),
+    (
+        "it matches the percent-encoded path: the client signs the path as sent instead of "
+        "decoded (§4.6)",
+        lambda hit, params: (quote(hit.path, safe="/"), params),
+    ),
+]
+
+
+def _signature(hit: Hit, params: list, creds: Credentials, i: int) -> list[Finding]:
+    headers = Headers(hit.headers)
+    lookup = {creds.secret_id: creds}.get
+
+    def check(path: str, ps: list) -> Reason | None:
+        return verify(hit.method, path, ps, headers, lookup, hit.wall).refusal
+
+    verdict = verify(hit.method, hit.path, params, headers, lookup, hit.wall)
+    fields = authorization_fields(params, headers)
+    if verdict.refusal in (Reason.TOKEN_MISSING, Reason.TOKEN_WRONG):
+        return [Finding("request.security-token", verdict.refusal.value, i)]
+    if verdict.refusal is not None:
+        text = verdict.refusal.value + (f": {verdict.detail}" if verdict.detail else "")
+        if verdict.refusal is Reason.MISMATCH:
+            cause = next((d for d, f in _DIAGNOSES if check(*f(hit, params)) is None), None)
+            signed = (
+                f"q-url-param-list={fields.get('q-url-param-list', '')!r}, "
+                f"q-header-list={fields.get('q-header-list', '')!r}"
+            )
+            text += f" ({signed}); " + (
+                cause
+                or "no common mistake explains it: check the "
+                "SecretKey and the encoding of names and values"
+            )
+        return [Finding("request.signature", text, i)]
+    listed = set(fields.get("q-url-param-list", "").split(";"))
+    unsigned = [f"{k}={v}" for k, v in _plain(params) if encode(k).lower() not in listed]
+    if unsigned:
+        return [
+            Finding(
+                "request.signature",
+                "parameters sent but not signed: "
+                + ", ".join(unsigned)
+                + " (every parameter is signed, an empty one as "
+                "name=; §4.3)",
+                i,
+            )
+        ]
+    return []
+
+
+def _list_parameters(task: Task, hit: Hit, params: list, i: int) -> list[Finding]:
+    plain = _plain(params)
+    names = [k for k, _ in plain]
+    findings = []
+    odd = [k for k in names if k not in LIST_PARAMS] + sorted(
+        {k for k in names if k in LIST_PARAMS and names.count(k) > 1}
+    )
+    if odd:
+        findings.append(
+            Finding(
+                "request.unknown-parameter",
+                "unknown or repeated: " + ", ".join(repr(k) for k in odd),
+                i,
+            )
+        )
+    sent = {k: v for k, v in plain if k in LIST_PARAMS}
+    wrong_value = False
+    for name, want in task.params:
+        got = sent.get(name, "")
+        if got == want or (not got and not want):
+            continue
+        wrong_value = True
+        if "+" in want and got == want.replace("+", " ") and "+" in hit.raw_query:
+            findings.append(
+                Finding(
+                    "request.plus-as-space",
+                    f"{name}: the task's {want!r} arrives as {got!r}: the '+' was sent raw",
+                    i,
+                )
+            )
+        elif not got:
+            findings.append(Finding("request.meaning", f"{name}={want!r} was not sent", i))
+        else:
+            findings.append(
+                Finding(
+                    "request.encoding",
+                    f"{name}: the server decoded {got!r}; the "
+                    f"application passed {want!r}{_hint(got, want)}",
+                    i,
+                )
+            )
+    query = Query.from_params({k: v for k, v in sent.items() if k != "nextToken"})
+    try:
+        filters = parse_filters(query)
+    except InvalidArgument as exc:
+        if not wrong_value:
+            findings.append(Finding("request.invalid-value", str(exc), i))
+        return findings
+    if not wrong_value:
+        asked = parse_filters(task.query())
+        # A page size the application did not choose is the SDK's to choose.
+        free = {"size", "size_requested"} if not dict(task.params).get("size") else set()
+        changed = [
+            f for f in vars(asked) if f not in free and getattr(asked, f) != getattr(filters, f)
+        ]
+        if changed:
+            extra = sorted(set(sent) - {k for k, _ in task.params} - {"nextToken"})
+            findings.append(
+                Finding(
+                    "request.meaning",
+                    f"the request changes {', '.join(changed)}"
+                    + (f" (it adds {', '.join(f'{k}={sent[k]}' for k in extra)})" if extra else ""),
+                    i,
+                )
+            )
+    return findings
+
+
+def _short(text: str | None, limit: int = 64) -> str:
+    """A long token, shortened for a message (both ends kept)."""
+    if text is None or len(text) <= limit:
+        return repr(text)
+    return repr(text[:40] + "…" + text[-16:])
+
+
+def _hint(got: str, want: str) -> str:
+    if "+" in want and got == want.replace("+", " "):
+        return " (a '+' sent raw arrives as a space)"
+    if unquote(got) == want:
+        return " (encoded twice)"
+    if got == unquote(want):
+        return " (the client decoded it)"
+    try:
+        if got.encode("latin-1").decode("utf-8") == want:
+            return " (UTF-8 read as Latin-1)"
+    except UnicodeError:
+        pass
+    return ""
+
+
+def _next_token(hit: Hit) -> str | None:
+    """The NextToken of a 200 list answer ("" when empty, None when absent or unreadable)."""
+    try:
+        root = safe_parse(hit.response_body)
+    except XMLProblem:
+        return None
+    token = root.find("NextToken")
+    return None if token is None else (token.text or "")
+
+
+def _pagination(task: Task, list_hits: list[tuple[int, Hit]]) -> list[Finding]:
+    findings: list[Finding] = []
+    issued: str | None = None  # NextToken of the latest 200 page; None before the first
+    ended = False
+    for i, hit in list_hits:
+        params = _decoded(hit)
+        sent = dict(_plain(params)).get("nextToken", "") if params is not None else ""
+        if ended:
+            why = "the last page" if task.walk else "the one page the task asked for"
+            findings.append(
+                Finding(
+                    "request.past-last-page", f"a request after {why} (nextToken={_short(sent)})", i
+                )
+            )
+        elif sent != (issued or ""):
+            findings.append(
+                Finding(
+                    "request.token-echo",
+                    f"sent nextToken {_short(sent)}; the server "
+                    f"issued {_short(issued)}{_hint(sent, issued or '')}",
+                    i,
+                )
+            )
+        if hit.status == 200:
+            issued = _next_token(hit)
+            ended = not issued or not task.walk
+    if task.walk and list_hits and list_hits[-1][1].status == 200 and issued:
+        findings.append(
+            Finding(
+                "request.stopped-early",
+                f"the walk stopped at a page whose NextToken is {_short(issued)}",
+                list_hits[-1][0],
+            )
+        )
+    return findings
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        try:
+            return max(
+                0.0, (parsedate_to_datetime(value) - datetime.now().astimezone()).total_seconds()
+            )
+        except (TypeError, ValueError):
+            return None
+
+
+def _retries(hits: list[Hit]) -> list[Finding]:
+    findings = []
+    for i, (prev, nxt) in enumerate(pairwise(hits), 2):
+        if not _same_request(prev, nxt):
+            continue
+        if prev.status in (429, 503):
+            wait = _retry_after(prev.response_header("Retry-After"))
+            gap = nxt.arrived - prev.answered
+            if wait is not None and gap + RETRY_SLACK < wait:
+                findings.append(
+                    Finding(
+                        "request.retry-after",
+                        f"retried {gap:.2f} s after HTTP {prev.status} with Retry-After: {wait:g}",
+                        i,
+                    )
+                )
+        elif 400 <= prev.status < 500:
+            findings.append(
+                Finding(
+                    "request.retried-4xx",
+                    f"the same request again after HTTP {prev.status} {_error_code(prev)}",
+                    i,
+                )
+            )
+    return findings
+
+
+def _error_code(hit: Hit) -> str:
+    try:
+        return safe_parse(hit.response_body).findtext("Code") or ""
+    except XMLProblem:
+        return ""
+
+
+def _create_body(task: Task, hit: Hit, i: int) -> list[Finding]:
+    try:
+        root = safe_parse(hit.body)
+    except XMLProblem as exc:
+        return [Finding("request.body", f"the body is not XML: {exc}", i)]
+    if root.tag != "Request":
+        return [Finding("request.body", f"the root is <{root.tag}>, not <Request>", i)]
+    diffs = _diffs(task.job or {}, element_json(root))
+    if diffs:
+        where, want, got = diffs[0]
+        return [
+            Finding("request.body", f"{where}: sent {got!r}, the application passed {want!r}", i)
+        ]
+    return []
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expected:
+    jobs: list[Job] | None = None  # None: an error is expected
+    error: tuple[int, str] | None = None
+    alternative: tuple[int, str] | None = None  # an error also acceptable (503 not retried)
+    optional_jobs: bool = False  # cancel: the SDK may return the job or nothing
+    count: int | None = None  # a page: how many of ``jobs`` come first (None: all)
+
+
+def _auth_error(scenario: Scenario) -> tuple[int, str]:
+    ci, cos = AUTH_CODES[Reason.MISMATCH]
+    return (401, ci[0]) if scenario.behaviour.auth_errors == "ci" else (403, cos[0])
+
+
+def expect(ctx: Context) -> Expected:
+    """What the SDK must return for the task, from the oracle over the known data."""
+    task, scenario = ctx.task, ctx.scenario
+    alternative = (503, "SlowDown") if scenario.shape.slowdown else None
+    if task.credentials == "wrong-key":
+        return Expected(error=_auth_error(scenario))
+    by_id = {j.job_id: j for j in ctx.known}
+    if task.op == "list":
+        try:
+            filters = parse_filters(
+                task.query(), clamp_size=scenario.behaviour.size_over_100 == "clamp"
+            )
+        except InvalidArgument:
+            return Expected(error=(400, "InvalidArgument"))
+        jobs = expected(ctx.known, filters)
+        count = len(jobs) if task.walk else min(filters.size, len(jobs))
+        return Expected(jobs=jobs, count=count, alternative=alternative)
+    if task.op == "get":
+        job = by_id.get(task.job_id)
+        if job is None:
+            return Expected(error=(404, "NoSuchJob"))
+        return Expected(jobs=[job], alternative=alternative)
+    if task.op == "cancel":
+        after = ctx.after(task.job_id)
+        return Expected(jobs=[after] if after else [], optional_jobs=True, alternative=alternative)
+    created = [h for h in ctx.hits if h.method == "POST" and h.status == 200]
+    if created:
+        return Expected(jobs=list(parse_list(created[-1].response_body, check=False).jobs))
+    return Expected(jobs=[], alternative=alternative)
+
+
+def judge_result(ctx: Context) -> list[Finding]:
+    want = expect(ctx)
+    out = ctx.output
+    if out.unsupported:
+        return []
+    if out.error is not None:
+        return _judge_error(ctx, want, out.error)
+    if want.jobs is None:
+        status, code = want.error or (0, "")
+        return [
+            Finding(
+                "result.error",
+                f"the SDK returned {len(out.jobs)} job(s) and no error; "
+                f"the service answers HTTP {status} {code}",
+            )
+        ]
+    findings = []
+    if (
+        ctx.task.op == "cancel"
+        and (after := ctx.after(ctx.task.job_id))
+        and after.state != "Cancel"
+    ):
+        findings.append(Finding("result.jobs", f"the job is {after.state}, not cancelled"))
+    if not (want.optional_jobs and not out.jobs):
+        findings += _judge_jobs(ctx, want.jobs, out.jobs, want.count)
+    if ctx.task.op == "list" and not ctx.task.walk and out.reported_token:
+        findings += _judge_token(ctx, out.next_token)
+    return findings
+
+
+def _judge_error(ctx: Context, want: Expected, error: dict[str, Any]) -> list[Finding]:
+    status, code = error.get("status"), str(error.get("code") or "")
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    shown = f"HTTP {status} {code!r}: {str(error.get('message') or '')[:200]}"
+    served = [h for h in ctx.hits if h.status >= 400]
+    for accepted in (want.error, want.alternative):
+        if accepted is None or status != accepted[0]:
+            continue
+        if code != accepted[1]:
+            return [
+                Finding(
+                    "result.error-code",
+                    f"the SDK surfaced {shown}; the service's Code is {accepted[1]!r}",
+                )
+            ]
+        request_id = str(error.get("requestId") or "")
+        server_ids = {_request_id(h) for h in served}
+        if request_id and request_id not in server_ids:
+            return [
+                Finding(
+                    "result.error-code",
+                    f"the SDK surfaced RequestId {request_id!r}; "
+                    f"the service sent {sorted(server_ids)}",
+                )
+            ]
+        return []
+    if want.error:
+        return [
+            Finding(
+                "result.error",
+                f"the SDK surfaced {shown}; the service answers HTTP "
+                f"{want.error[0]} {want.error[1]}",
+            )
+        ]
+    refused = (
+        f" (the service refused the SDK's request: HTTP {served[-1].status} "
+        f"{_error_code(served[-1])})"
+        if served
+        else ""
+    )
+    return [
+        Finding(
+            "result.error",
+            f"the SDK surfaced {shown}; the task's answer is "
+            f"{want.count if want.count is not None else len(want.jobs or [])} job(s){refused}",
+        )
+    ]
+
+
+def _request_id(hit: Hit) -> str:
+    try:
+        return safe_parse(hit.response_body).findtext("RequestId") or ""
+    except XMLProblem:
+        return hit.response_header("x-ci-request-id") or ""
+
+
+def _served_ids(hits: list[Hit]) -> list[str]:
+    ids: list[str] = []
+    for h in hits:
+        if h.status == 200 and h.method == "GET" and h.path == PATH:
+            with contextlib.suppress(XMLProblem):
+                ids += [
+                    el.findtext("JobId") or ""
+                    for el in safe_parse(h.response_body).iter("JobsDetail")
+                ]
+    return ids
+
+
+def _judge_jobs(
+    ctx: Context, want: list[Job], got: list[dict[str, Any]], count: int | None = None
+) -> list[Finding]:
+    """``got`` must be the first ``count`` (default: all) of ``want``, in order; jobs of equal
+    CreationTime may come in another order, but then only in the order the service sent."""
+    count = len(want) if count is None else count
+    got_ids = [str(j.get("JobId", "")) for j in got]
+    instants = {j.job_id: j.created.timestamp() for j in want}
+    want_ids = [j.job_id for j in want[:count]]
+    repeated = sorted(i for i, n in Counter(got_ids).items() if n > 1)
+    extra = [i for i in got_ids if i not in instants]
+    findings = []
+    if repeated or extra or len(got_ids) != count:
+        missing = [i for i in want_ids if i not in set(got_ids)]
+        parts = [f"{len(got_ids)} job(s) returned, {count} expected"]
+        parts += [f"missing {len(missing)} (first {missing[0]})"] if missing else []
+        parts += [f"unexpected {len(extra)} (first {extra[0]})"] if extra else []
+        parts += [f"repeated {len(repeated)} (first {repeated[0]})"] if repeated else []
+        findings.append(Finding("result.jobs", "; ".join(parts)))
+    elif got_ids != want_ids:
+        moved = next(n for n, (g, w) in enumerate(zip(got_ids, want_ids, strict=True)) if g != w)
+        if [instants[i] for i in got_ids] != [instants[i] for i in want_ids]:
+            findings.append(
+                Finding(
+                    "result.jobs",
+                    f"out of CreationTime order at position "
+                    f"{moved + 1}: {got_ids[moved]} where {want_ids[moved]} "
+                    "belongs",
+                )
+            )
+        elif ctx.task.op == "list" and got_ids != list(dict.fromkeys(_served_ids(ctx.hits))):
+            findings.append(
+                Finding(
+                    "result.jobs",
+                    f"jobs of equal CreationTime reordered at "
+                    f"position {moved + 1}: not the order the service sent",
+                )
+            )
+    return findings + _judge_fields(want, got)
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """The oracle's job in the protocol's shape."""
+    data = element_json(ET.fromstring(job_xml(job)))
+    assert isinstance(data, dict)
+    return data
+
+
+def _judge_fields(want: list[Job], got: list[dict[str, Any]]) -> list[Finding]:
+    by_id = {j.job_id: j for j in want}
+    diffs: dict[str, list[tuple[str, Any, Any]]] = {}
+    for job in got:
+        oracle = by_id.get(str(job.get("JobId", "")))
+        if oracle is None:
+            continue
+        for where, w, g in _diffs(job_json(oracle), job):
+            diffs.setdefault(where, []).append((oracle.job_id, w, g))
+    findings = []
+    for where, seen in diffs.items():
+        job_id, w, g = seen[0]
+        findings.append(
+            Finding(
+                "result.fields",
+                f"{where} differs in {len(seen)} of {len(got)} "
+                f"job(s); e.g. {job_id}: got {g!r}, want {w!r}",
+            )
+        )
+    return findings
+
+
+def _diffs(want: Any, got: Any, where: str = "") -> list[tuple[str, Any, Any]]:
+    """(path, wanted, got) for every documented value that differs; unknown keys are ignored."""
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return [(where or "(job)", want, got)]
+        out = []
+        for key, value in want.items():
+            out += _diffs(value, got.get(key), f"{where}/{key}" if where else key)
+        return out
+    if isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            return [(where, want, got)]
+        return [
+            d
+            for n, (w, g) in enumerate(zip(want, got, strict=True))
+            for d in _diffs(w, g, f"{where}[{n}]")
+        ]
+    return [] if _same_text(where.rpartition("/")[2], want, got) else [(where, want, got)]
+
+
+def _same_text(key: str, want: str, got: Any) -> bool:
+    if got is None:
+        got = ""
+    if isinstance(got, bool):
+        return False
+    if isinstance(got, int | float):
+        got = str(got)
+    if isinstance(got, list) and key == "WorkflowIds":
+        got = ",".join(map(str, got))
+    if not isinstance(got, str):
+        return False
+    if key in TIME_FIELDS and want != "-":
+        return _same_time(want, got)
+    if key in TIME_FIELDS:
+        return got in ("-", "")
+    return got == want
+
+
+def _same_time(want: str, got: str) -> bool:
+    """The same instant written with the same offset (``±HHMM``, ``±HH:MM``, or ``Z`` for 0)."""
+    if len(got) == 25 and got[22] == ":":
+        got = got[:22] + got[23:]
+    elif len(got) == 20 and got.endswith("Z"):
+        got = got[:19] + "+0000"
+    try:
+        a, b = parse_time(want), parse_time(got)
+    except ValueError:
+        return False
+    return a == b and a.utcoffset() == b.utcoffset()
+
+
+def _judge_token(ctx: Context, reported: str | None) -> list[Finding]:
+    served = [_next_token(h) for h in ctx.hits if h.status == 200 and h.path == PATH]
+    if not served:
+        return []
+    token = served[0]
+    if (token or "") == (reported or ""):
+        return []
+    return [
+        Finding(
+            "result.next-token",
+            f"the SDK returned {_short(reported)}; the service sent {_short(token)}",
+        )
+    ]

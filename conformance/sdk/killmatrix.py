@@ -1,0 +1,195 @@
+"""The client kill matrix: the reference driver with each fault switch, judged.
+
+A fault is killed when the judge reports the fault's own rule (and names the cause where the
+rule covers several). Each fault runs only the tasks that can show it. The reference driver
+without faults, and with each correct variant, must pass: no false positives.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..drivers.reference import FAULTS, VARIANTS
+from . import runner, scenarios
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str  # fault | variant | reference
+    switch: str  # the fault or variant; "" for the reference driver as it is
+    scenarios: tuple[str, ...]
+    tasks: tuple[str, ...] = ()  # () = every task of those scenarios
+    rule: str = ""  # fault: the rule that must be reported
+    cause: str = ""  # fault: words the finding must contain
+
+    @property
+    def name(self) -> str:
+        return self.switch or f"reference ({self.scenarios[0]})"
+
+    def driver(self) -> str:
+        flag = {"fault": " --fault ", "variant": " --variant "}.get(self.kind, "")
+        return f"{sys.executable} -m conformance.drivers.reference" + (
+            flag + self.switch if flag else ""
+        )
+
+
+def _fault(name: str, scenario: str, task: str, rule: str, cause: str = "") -> Case:
+    return Case("fault", name, (scenario,), (task,), rule, cause)
+
+
+FAULT_CASES = [
+    _fault("sign-lowercase", "baseline", "walk-filtered", "request.signature", "lower-cased"),
+    _fault("sign-drop-empty", "baseline", "walk-empty-params", "request.signature", "not signed"),
+    _fault("plus-raw", "baseline", "walk-filtered", "request.plus-as-space", "sent raw"),
+    _fault("token-reencode", "opaque-tokens", "walk-all", "request.token-echo", "encoded twice"),
+    _fault("first-page-only", "baseline", "walk-all", "request.stopped-early"),
+    _fault("loop-empty-final-page", "empty-final-page", "walk-all", "request.past-last-page"),
+    _fault("ignore-retry-after", "slowdown-503", "get", "request.retry-after"),
+    _fault("retry-400", "size-refused", "page-size-150", "request.retried-4xx"),
+    _fault("first-jobsdetail-only", "baseline", "walk-all", "result.jobs", "missing"),
+    _fault("drop-time-offset", "baseline", "get", "result.fields", "CreationTime"),
+    _fault("expired-signature", "baseline", "get", "request.signature", "window has ended"),
+    _fault("no-security-token", "temporary-credentials", "get", "request.security-token"),
+    _fault("unknown-parameter", "baseline", "page", "request.unknown-parameter", "pageSize"),
+    _fault("encode-twice", "non-ascii-names", "walk-name-0", "request.encoding", "encoded twice"),
+    _fault("drop-states", "baseline", "walk-filtered", "request.meaning", "states"),
+    _fault("wrong-path", "baseline", "get", "request.target", "/inventorytriggerjobs/"),
+    _fault("swallow-errors", "baseline", "get-missing", "result.error", "no error"),
+    _fault("error-without-code", "baseline", "get-missing", "result.error-code", "NoSuchJob"),
+    _fault("lose-next-token", "baseline", "page", "result.next-token"),
+    _fault("body-without-input", "baseline", "create", "request.body", "Input"),
+]
+VARIANT_CASES = [
+    Case("variant", "presign", ("baseline",), ("walk-filtered", "get", "create")),
+    Case("variant", "presign", ("temporary-credentials",), ("walk-all",)),
+    Case("variant", "bare-host", ("baseline",), ("walk-filtered", "cancel")),
+    Case("variant", "space-as-plus", ("non-ascii-names",)),
+    Case("variant", "space-as-plus", ("baseline",), ("walk-filtered",)),
+    Case("variant", "no-retry", ("slowdown-503",)),
+    Case("variant", "x-cos-token", ("temporary-credentials",)),
+    Case("variant", "omit-empty", ("baseline",), ("walk-empty-params",)),
+]
+
+
+def cases() -> list[Case]:
+    """Every fault, every variant, and the plain reference driver over every scenario."""
+    plain = [Case("reference", "", (s,)) for s in scenarios.SCENARIOS]
+    return FAULT_CASES + VARIANT_CASES + plain
+
+
+@dataclass
+class Outcome:
+    case: str
+    kind: str
+    scenarios: list[str]
+    tasks: int
+    expected_rule: str
+    ok: bool  # fault: killed as expected; otherwise: passed
+    rules: list[str]
+    finding: str  # the killing finding, or the first false positive
+    seconds: float
+
+
+def run_case(case: Case, timeout: float = runner.DEFAULT_TIMEOUT) -> Outcome:
+    result = runner.run(
+        case.driver(),
+        scenarios.select(list(case.scenarios)),
+        list(case.tasks) or None,
+        workers=1,
+        timeout=timeout,
+    )
+    findings = [f for r in result.results for f in r.findings]
+    if case.kind == "fault":
+        hits = [f for f in findings if f.rule == case.rule and case.cause in f.message]
+        ok, shown = bool(hits), (hits or findings or [None])[0]
+    else:
+        ok, shown = not findings, (findings or [None])[0]
+    return Outcome(
+        case=case.name,
+        kind=case.kind,
+        scenarios=list(case.scenarios),
+        tasks=len(result.results),
+        expected_rule=case.rule,
+        ok=ok,
+        rules=sorted({f.rule for f in findings}),
+        finding=f"{shown.rule}: {shown.message}" if shown else "",
+        seconds=round(result.seconds, 2),
+    )
+
+
+def run(selected: list[Case] | None = None, workers: int = 2) -> list[Outcome]:
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(run_case, selected or cases()))
+
+
+def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path, Path]:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    faults = [o for o in outcomes if o.kind == "fault"]
+    clean = [o for o in outcomes if o.kind != "fault"]
+    killed, passed = sum(o.ok for o in faults), sum(o.ok for o in clean)
+    data = {
+        "killed": killed,
+        "faults": len(faults),
+        "passed": passed,
+        "clean_runs": len(clean),
+        "wall_seconds": round(wall, 1),
+        "outcomes": [asdict(o) for o in outcomes],
+    }
+    json_path = report_dir / "client-kill-matrix.json"
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
+    lines = [
+        "# Client kill matrix",
+        "",
+        f"{killed} of {len(faults)} client faults killed, each by its own rule; {passed} of "
+        f"{len(clean)} clean runs (the reference driver, and its correct variants) passed; "
+        f"{wall:.0f} s of wall time.",
+        "",
+        "| fault | description | scenario | expected rule | verdict | finding |",
+        "|---|---|---|---|---|---|",
+    ]
+    for o in faults:
+        verdict = "**killed**" if o.ok else "SURVIVED"
+        lines.append(
+            f"| {o.case} | {FAULTS[o.case]} | {', '.join(o.scenarios)} | "
+            f"{o.expected_rule} | {verdict} | {_cell(o.finding)} |"
+        )
+    lines += [
+        "",
+        "| clean run | what it does | scenarios | tasks | verdict | first finding |",
+        "|---|---|---|---:|---|---|",
+    ]
+    for o in clean:
+        what = VARIANTS.get(o.case, "the reference driver, no switch")
+        verdict = "passed" if o.ok else "**FALSE POSITIVE**"
+        lines.append(
+            f"| {o.case} | {what} | {', '.join(o.scenarios)} | {o.tasks} | {verdict} | "
+            f"{_cell(o.finding)} |"
+        )
+    md_path = report_dir / "client-kill-matrix.md"
+    md_path.write_text("\n".join(lines) + "\n", "utf-8")
+    return md_path, json_path
+
+
+def _cell(text: str) -> str:
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def main(report_dir: str = "reports", workers: int = 2) -> int:
+    started = time.monotonic()
+    outcomes = run(workers=workers)
+    md, _ = write(outcomes, Path(report_dir), time.monotonic() - started)
+    bad = [o.case for o in outcomes if not o.ok]
+    faults = [o for o in outcomes if o.kind == "fault"]
+    print(
+        f"{sum(o.ok for o in faults)}/{len(faults)} client faults killed; "
+        f"{sum(o.ok for o in outcomes if o.kind != 'fault')} clean runs passed; see {md}"
+    )
+    if bad:
+        print("not as expected: " + ", ".join(bad))
+    return 1 if bad else 0

@@ -1,0 +1,199 @@
+"""WSGI middleware around the emulator: records every raw request, shapes the responses.
+
+The raw ``QUERY_STRING`` is kept byte for byte (``+`` and ``%20`` differ there), with the
+headers, the body and the arrival and answer times (``Retry-After`` is judged from them). A
+``Shape`` makes the responses harder to read: pretty-printed XML, unknown extra elements, one
+503 ``SlowDown`` per task, a slow first byte. The emulator itself is left unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..xmlmodel import DECLARATION, XMLProblem, render_error, safe_parse
+
+MAX_RECORDED_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Shape:
+    pretty: bool = False  # every XML body indented
+    extras: bool = False  # unknown elements in Response, JobsDetail and Operation
+    opaque_tokens: bool = False  # NextTokens needing encoding (scenarios.OpaqueTokens)
+    slowdown: float = 0  # > 0: the first request of each task gets 503 SlowDown, Retry-After
+    first_byte_delay: float = 0  # > 0: the first response of each task waits this long
+
+
+@dataclass
+class Hit:
+    """One request as it arrived, and the answer it got."""
+
+    method: str
+    path: str  # percent-decoded, as a server sees it
+    raw_query: str  # byte for byte (as latin-1 text, like WSGI)
+    headers: list[tuple[str, str]]
+    body: bytes
+    arrived: float  # time.monotonic()
+    wall: float  # time.time() at arrival (for the signature window)
+    status: int = 0
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    response_body: bytes = b""
+    answered: float = 0.0
+    injected: str = ""  # what the middleware answered itself (e.g. "slowdown")
+
+    def header(self, name: str) -> str | None:
+        low = name.lower()
+        return next((v for k, v in self.headers if k.lower() == low), None)
+
+    def response_header(self, name: str) -> str | None:
+        low = name.lower()
+        return next((v for k, v in self.response_headers if k.lower() == low), None)
+
+
+class Recorder:
+    """``Recorder(app, shape)`` is a WSGI app. ``begin()`` starts a task, ``take()`` ends it."""
+
+    def __init__(self, app: Callable, shape: Shape | None = None) -> None:
+        self.app = app
+        self.shape = shape or Shape()
+        self._lock = threading.Lock()
+        self._hits: list[Hit] = []
+        self._seen = 0  # requests since begin()
+
+    def begin(self) -> None:
+        with self._lock:
+            self._hits, self._seen = [], 0
+
+    def take(self) -> list[Hit]:
+        with self._lock:
+            hits, self._hits = self._hits, []
+        return hits
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        hit = _record(environ)
+        with self._lock:
+            first = self._seen == 0
+            self._seen += 1
+            self._hits.append(hit)
+        if first and self.shape.slowdown:
+            status, headers, body = _slowdown(hit, self.shape.slowdown)
+            hit.injected = "slowdown"
+        else:
+            status, headers, body = _call(self.app, environ)
+            body = self._reshape(body, headers)
+        if first and self.shape.first_byte_delay:
+            time.sleep(self.shape.first_byte_delay)
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+        hit.status = int(status.split()[0])
+        hit.response_headers, hit.response_body = headers, body
+        hit.answered = time.monotonic()
+        start_response(status, headers)
+        return [body]
+
+    def _reshape(self, body: bytes, headers: list[tuple[str, str]]) -> bytes:
+        if not (self.shape.pretty or self.shape.extras):
+            return body
+        if not any(k.lower() == "content-type" and "xml" in v for k, v in headers):
+            return body
+        try:
+            root = safe_parse(body)
+        except XMLProblem:
+            return body
+        if self.shape.extras:
+            _add_extras(root)
+        if self.shape.pretty:
+            ET.indent(root)
+        return (DECLARATION + ET.tostring(root, encoding="unicode")).encode("utf-8")
+
+
+def _record(environ: dict) -> Hit:
+    length = environ.get("CONTENT_LENGTH") or ""
+    body = b""
+    if length.isdigit() and 0 < int(length) <= MAX_RECORDED_BODY:
+        body = environ["wsgi.input"].read(int(length))
+        environ["wsgi.input"] = io.BytesIO(body)
+    elif not length and environ.get("REQUEST_METHOD") in ("POST", "PUT"):
+        body = environ["wsgi.input"].read(MAX_RECORDED_BODY)  # a chunked body, read to its end
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+    raw_path = environ.get("PATH_INFO", "/")
+    try:
+        path = raw_path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        path = raw_path
+    headers = [
+        (k[5:].replace("_", "-").title(), v) for k, v in environ.items() if k.startswith("HTTP_")
+    ]
+    headers += [
+        (k.replace("_", "-").title(), environ[k])
+        for k in ("CONTENT_TYPE", "CONTENT_LENGTH")
+        if environ.get(k)
+    ]
+    return Hit(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        path=path,
+        raw_query=environ.get("QUERY_STRING", ""),
+        headers=headers,
+        body=body,
+        arrived=time.monotonic(),
+        wall=time.time(),
+    )
+
+
+def _call(app: Callable, environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
+    started: list = []
+
+    def start_response(status: str, headers: list, exc_info: object = None) -> None:
+        started[:] = [status, list(headers)]
+
+    chunks = app(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close:
+            close()
+    return started[0], started[1], body
+
+
+def _slowdown(hit: Hit, retry_after: float) -> tuple[str, list[tuple[str, str]], bytes]:
+    request_id = secrets.token_hex(12)
+    body = render_error(
+        "SlowDown",
+        "Please reduce your request rate.",
+        request_id,
+        Resource=hit.path,
+        TraceId=request_id,
+    )
+    headers = [
+        ("Content-Type", "application/xml"),
+        ("Retry-After", f"{retry_after:g}"),
+        ("Server", "tencent-ci"),
+        ("x-ci-request-id", request_id),
+    ]
+    return "503 Service Unavailable", headers, body
+
+
+def _add_extras(root: ET.Element) -> None:
+    """Elements no client knows, at the start, middle and end of each level."""
+    extension = ET.Element("Extension")
+    ET.SubElement(extension, "Version").text = "2"
+    ET.SubElement(extension, "Hint").text = "unknown to clients"
+    root.insert(1, extension)
+    for job in root.iter("JobsDetail"):
+        progress = ET.Element("Progress")
+        progress.text = "100"
+        job.insert(5, progress)
+        labels = ET.SubElement(job, "Labels")
+        for text in ("x", "y"):
+            ET.SubElement(labels, "Label").text = text
+        op = job.find("Operation")
+        if op is not None:
+            ET.SubElement(op, "FutureOption").text = "on"

@@ -1,0 +1,238 @@
+"""The driver runner: each scenario on its own emulator, the driver run once per task, judged.
+
+Scenarios run in parallel (``workers``), each behind its own loopback server; within one the
+tasks run one after the other, so the recorder attributes every request to its task.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from ..emulator.server import EmulatorServer
+from ..emulator.store import Store, ordering
+from ..query import Filters
+from ..signing import Credentials
+from ..xmlmodel import Job
+from . import protocol
+from .judge import Context, Finding, judge
+from .protocol import DriverOutput, parse_output
+from .recorder import Hit
+from .scenarios import BUCKET, REGION, Scenario, Task
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass
+class TaskResult:
+    scenario: str
+    task: Task
+    outcome: str  # passed | failed | skipped
+    findings: list[Finding]
+    output: DriverOutput
+    hits: list[Hit]
+    seconds: float
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    results: list[TaskResult]
+    seconds: float
+
+    def count(self, outcome: str) -> int:
+        return sum(r.outcome == outcome for r in self.results)
+
+
+@dataclass
+class SdkRun:
+    driver: str
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def results(self) -> list[TaskResult]:
+        return [r for s in self.scenarios for r in s.results]
+
+    @property
+    def verdict(self) -> str:
+        ran = [r for r in self.results if r.outcome != "skipped"]
+        if all(_driver_broke(r) for r in ran):  # also when the driver supports no task at all
+            return "unusable"
+        return "violations" if any(r.outcome == "failed" for r in ran) else "conformant"
+
+
+def _driver_broke(r: TaskResult) -> bool:
+    """The driver produced nothing judgeable: it crashed, hung or printed garbage only."""
+    out = r.output
+    nothing = not out.jobs and out.error is None and not out.reported_token
+    return nothing and any(f.rule.startswith("driver.") for f in r.findings)
+
+
+def parse_driver(command: str) -> list[str]:
+    """The driver's argv; ``ValueError`` when it cannot be started as given."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ValueError(f"--driver {command!r}: {exc}") from None
+    if not argv:
+        raise ValueError("--driver is empty: give the command that runs your driver")
+    if shutil.which(argv[0]) is None:
+        raise ValueError(f"--driver: {argv[0]!r} is not an executable on PATH")
+    return argv
+
+
+def driver_env(url: str, creds: Credentials, task: Task, timeout: float) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COS_", "CI_CONFORMANCE_"))}
+    env |= {
+        protocol.ENDPOINT: url,
+        protocol.BUCKET: BUCKET,
+        protocol.REGION: REGION,
+        protocol.TASK: json.dumps(task.to_json(), ensure_ascii=False),
+        protocol.TIMEOUT: f"{timeout:g}",
+        protocol.SECRET_ID: creds.secret_id,
+        protocol.SECRET_KEY: creds.secret_key,
+    }
+    if creds.token:
+        env[protocol.SECURITY_TOKEN] = creds.token
+    return env
+
+
+def run_driver(argv: list[str], env: dict[str, str], timeout: float) -> DriverOutput:
+    """Run the driver once; its output is bounded, a run past ``timeout`` is killed."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    stdout, stderr = _Capped(proc.stdout), _Capped(proc.stderr, 64 * 1024)
+    timed_out = False
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    if timed_out or stdout.overflow:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver's own process group
+        proc.wait()
+    stdout.join(), stderr.join()
+    out = parse_output(stdout.text())
+    if stdout.overflow:
+        out.problems.insert(0, f"more than {protocol.OUTPUT_LIMIT} bytes of output")
+    out.exit_code, out.timed_out = proc.returncode, timed_out
+    out.stderr, out.seconds = stderr.text(), time.monotonic() - started
+    return out
+
+
+class _Capped(threading.Thread):
+    """Reads a pipe to its end, keeping at most ``limit`` bytes."""
+
+    def __init__(self, pipe, limit: int = protocol.OUTPUT_LIMIT) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(daemon=True)
+        self.pipe, self.limit, self.chunks, self.size, self.overflow = pipe, limit, [], 0, False
+        self.start()
+
+    def run(self) -> None:
+        while chunk := self.pipe.read1(65536):
+            if self.size + len(chunk) > self.limit:
+                self.overflow = True
+                chunk = chunk[: self.limit - self.size]
+            self.chunks.append(chunk)
+            self.size += len(chunk)
+            if self.overflow:
+                break
+        self.pipe.close()
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", "replace")
+
+
+def all_jobs(store: Store) -> list[Job]:
+    """Every job in the store (the scenario's known data, with what tasks created or changed)."""
+    return store.page(Filters(), ordering(True, True, frozenset()), max(1, len(store)))[0]
+
+
+def select_tasks(
+    scenarios: list[Scenario], only: list[str] | None
+) -> list[tuple[Scenario, list[Task]]]:
+    """The tasks to run: all, or those named ``task`` or ``scenario/task``."""
+    plan = [(s, s.build()[1]) for s in scenarios]
+    if not only:
+        return plan
+    wanted = set(only)
+    seen: set[str] = set()
+    chosen = []
+    for s, tasks in plan:
+        picked = [t for t in tasks if {t.id, f"{s.name}/{t.id}"} & wanted]
+        seen |= {n for t in picked for n in (t.id, f"{s.name}/{t.id}")}
+        if picked:
+            chosen.append((s, picked))
+    unknown = sorted(wanted - seen)
+    if unknown:
+        raise ValueError(f"unknown task(s): {', '.join(unknown)}; see ci-conformance sdk --list")
+    return chosen
+
+
+def run_scenario(
+    argv: list[str], scenario: Scenario, tasks: list[Task], timeout: float
+) -> ScenarioResult:
+    started = time.monotonic()
+    store, recorder = scenario.serve()
+    results = []
+    try:
+        with EmulatorServer(recorder) as server:  # type: ignore[arg-type]  # any WSGI app
+            for task in tasks:
+                known = all_jobs(store)
+                creds = scenario.driver_credentials(task)
+                recorder.begin()
+                out = run_driver(argv, driver_env(server.url, creds, task, timeout), timeout)
+                hits = recorder.take()
+                findings = (
+                    []
+                    if out.unsupported
+                    else judge(Context(scenario, task, creds, hits, out, known, store.get))
+                )
+                outcome = "skipped" if out.unsupported else ("failed" if findings else "passed")
+                results.append(
+                    TaskResult(scenario.name, task, outcome, findings, out, hits, out.seconds)
+                )
+    finally:
+        store.close()
+    return ScenarioResult(scenario, results, time.monotonic() - started)
+
+
+def run(
+    driver: str,
+    scenarios: list[Scenario],
+    only: list[str] | None = None,
+    *,
+    workers: int = 2,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Callable[[ScenarioResult], None] | None = None,
+) -> SdkRun:
+    """Every selected task of every scenario; ``ValueError`` for a driver or name that is wrong."""
+    argv = parse_driver(driver)
+    plan = select_tasks(scenarios, only)
+    started = time.monotonic()
+    done: dict[str, ScenarioResult] = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(run_scenario, argv, s, tasks, timeout) for s, tasks in plan]
+        for future in as_completed(futures):
+            result = future.result()
+            done[result.scenario.name] = result
+            if progress:
+                progress(result)
+    ordered = [done[s.name] for s, _ in plan]
+    return SdkRun(driver, ordered, time.monotonic() - started)

@@ -1,0 +1,116 @@
+"""The contract (docs/contract.md) ships with the package, every check names a clause of it, and
+failures are grouped by the clauses they rely on (root cause first)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conformance import contract
+from conformance.causes import group
+from conformance.checks import REGISTRY
+
+DOC = Path(__file__).parent.parent / "docs" / "contract.md"
+CLI = [sys.executable, "-m", "conformance.cli"]
+
+
+def test_installed_contract_is_the_repository_document() -> None:
+    assert contract.source() == DOC.read_text("utf-8")
+
+
+def test_every_clause_link_and_anchor_resolves() -> None:
+    text = DOC.read_text("utf-8")
+    anchors = re.findall(r'<a id="([a-z0-9-]+)"></a>', text)
+    assert len(anchors) == len(set(anchors)) == len(contract.clauses()) > 30
+    for target in re.findall(r"\]\(#([a-z0-9-]+)\)", text):
+        assert target in contract.clauses(), target
+    for c in contract.clauses().values():
+        assert c.title and c.text, c.anchor
+        assert all(p.startswith("open-") for p in c.open_points), c.anchor
+        assert c.anchor not in contract.relied_on(c.anchor), f"{c.anchor} relies on itself"
+
+
+def test_the_contract_is_in_our_own_words() -> None:
+    assert "API-NOTES" not in DOC.read_text("utf-8")
+    for check in REGISTRY.values():
+        assert "API-NOTES" not in check.clause, check.name
+
+
+def test_every_check_names_its_clause() -> None:
+    for check in REGISTRY.values():
+        assert check.anchor in contract.clauses(), check.name
+    # the clauses that say how walks behave are what filters and ordering rely on
+    assert "page-walk" in contract.relied_on("filter-semantics")
+    assert "page-walk" in contract.relied_on("order")
+    assert "page-walk" not in contract.relied_on("sig-refuse")
+
+
+def test_html_escapes_and_links_clauses() -> None:
+    html = str(contract.html("a `<b>` and [walks](#page-walk)\n\n- one\n- two <i>"))
+    assert "<code>&lt;b&gt;</code>" in html
+    assert '<a href="#contract-page-walk">walks</a>' in html
+    assert "<ul><li>one</li><li>two &lt;i&gt;</li></ul>" in html
+
+
+def _failure(check: str, anchor: str, request_id: str = "") -> dict:
+    headers = {"x-ci-request-id": request_id} if request_id else {}
+    exchanges = [{"method": "GET", "url": "u", "status": 200, "headers": headers, "body": ""}]
+    return {"check": check, "anchor": anchor, "exchanges": exchanges if request_id else []}
+
+
+def test_root_cause_grouping() -> None:
+    failures = [
+        _failure("filters.type_union", "filter-type", "r1"),
+        _failure("ordering.asc_reverses_desc", "order"),
+        _failure("pagination.walk_independent_of_size", "page-walk"),
+        _failure("pagination.no_duplicates", "page-walk"),
+        _failure("bad_input.invalid_values", "invalid-input"),
+        _failure("schema.content_type", "response-headers", "r9"),
+        _failure("filters.exact_match", "filter-exact"),
+    ]
+    groups = group(failures)
+    roots = [g.root["check"] for g in groups]
+    # the walk is named first although it was seen after two failures that rely on it
+    assert roots[0] == "pagination.walk_independent_of_size"
+    assert set(roots) == {
+        "pagination.walk_independent_of_size",
+        "bad_input.invalid_values",  # relies on errors and signatures, not on walks
+        "schema.content_type",
+    }
+    walk = groups[0]
+    kinds = {r["check"]: why["kind"] for r, why in walk.consequences}
+    assert kinds == {
+        "filters.type_union": "relies-on",
+        "ordering.asc_reverses_desc": "relies-on",
+        "filters.exact_match": "relies-on",
+        "pagination.no_duplicates": "same-clause",
+    }
+    # with no walk failure, filter failures are roots of their own; a shared response groups
+    alone = group([_failure("filters.type_union", "filter-type", "r1"),
+                   _failure("schema.list_body", "response-body", "r1")])  # fmt: skip
+    assert [g.root["check"] for g in alone] == ["schema.list_body"]
+    assert alone[0].consequences[0][1]["kind"] in ("relies-on", "same-response")
+    assert len(group([_failure("a.x", "filter-type"), _failure("b.y", "filter-exact")])) == 2
+
+
+def test_explain_prints_clause_check_and_open_points() -> None:
+    out = subprocess.run([*CLI, "explain", "pagination.walk_independent_of_size"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "docs/contract.md#page-walk" in out and "Walks: every matching job" in out
+    assert "a walk equals the same filters walked with size=100" in out  # what the check does
+    assert "docs/contract.md#open-ties" in out and "Any order among them" in out
+    short = subprocess.run([*CLI, "explain", "refuses_expired"], capture_output=True, text=True)
+    assert short.returncode == 0 and "#sig-window" in short.stdout and "401" in short.stdout
+    bad = subprocess.run([*CLI, "explain", "pagination.walk_indepndent"], capture_output=True,
+                         text=True)  # fmt: skip
+    assert bad.returncode == 2
+    assert "did you mean pagination.walk_independent_of_size?" in bad.stderr
+
+
+def test_list_checks_links_each_check_to_its_clause() -> None:
+    out = subprocess.run([*CLI, "list-checks"], capture_output=True, text=True, check=True).stdout
+    for check in REGISTRY.values():
+        line = next(ln for ln in out.splitlines() if ln.startswith(check.name + " "))
+        assert f"docs/contract.md#{check.anchor}" in line, line
