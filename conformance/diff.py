@@ -13,7 +13,6 @@ any other is a real one.
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import sys
@@ -507,28 +506,6 @@ def diff_text(result: dict) -> str:
 
 
 def diff_html(result: dict) -> str:
-    e = html.escape
+    from .report import render
 
-    def block(d: dict) -> str:
-        sides = "".join(
-            f"<p><b>{s.upper()}</b>: {e(x['method'])} {e(x['url'])} → HTTP {x['status']}</p>"
-            f"<pre>{e(x['body'])}</pre>"
-            for s in ("a", "b") for x in d[s]
-        )  # fmt: skip
-        return (f"<div class='d'><p><b>{e(d['kind'])}</b>: {e(d['found'])}<br>minimal query: "
-                f"<code>{e(str(d['query']))}</code></p>{sides}</div>")  # fmt: skip
-
-    real = "".join(block(d) for d in result["differences"]) or "<p>none</p>"
-    behaviour = "".join(block(d) for d in result["behaviour_differences"]) or "<p>none</p>"
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>ci-conformance diff</title>
-<style>body{{font-family:sans-serif;margin:1.5em}}pre{{background:#f6f6f6;padding:.4em;white-space:pre-wrap;
-max-height:20em;overflow:auto}}.d{{border-left:4px solid #b71c1c;padding:.2em .8em;margin:.6em 0}}</style>
-</head><body><h1>ci-conformance diff</h1>
-<p id="verdict"><b>{len(result["differences"])} difference(s), {len(result["behaviour_differences"])}
-behaviour difference(s)</b></p><p>A: {e(result["target_a"])}<br>B: {e(result["target_b"])}<br>
-{result["queries"]} queries, {result["requests"]} requests, {result["duration_s"]} s, seed {result["seed"]};
-same data: {result["same_data"]} ({result["jobs"]} jobs)</p>
-<h2>Differences</h2><div id="differences">{real}</div>
-<h2>Behaviour differences (allowed by an open point)</h2><div id="behaviour">{behaviour}</div>
-</body></html>
-"""
+    return render("diff.html.j2", result=result)

@@ -9,7 +9,6 @@ are allowed: a client may rely on the old one), with the change in requests and 
 from __future__ import annotations
 
 import argparse
-import html
 import json
 from pathlib import Path
 
@@ -158,40 +157,9 @@ def compare_text(result: dict) -> str:
 
 
 def compare_html(result: dict) -> str:
-    e = html.escape
+    from .report import render
 
-    def table(rows: list[dict], cols: tuple[str, ...], ident: str) -> str:
-        if not rows:
-            return "<p>none</p>"
-        head = "".join(f"<th>{e(c)}</th>" for c in cols)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{e(str(r.get(c, '')))}</td>" for c in cols) + "</tr>"
-            for r in rows
-        )
-        return f"<table id='{ident}'><tr>{head}</tr>{body}</table>"
-
-    facts = "".join(
-        f"<tr><th>{e(k)}</th><td>{e(str(result['old'][k]))}</td><td>{e(str(result['new'][k]))}"
-        "</td></tr>"
-        for k in result["old"]
-    )
-    bad = result["exit_code"] != EXIT_OK
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>ci-conformance compare</title>
-<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;margin:.5em 0}}
-td,th{{border:1px solid #bbb;padding:.25em .7em;text-align:left}}
-.verdict{{font-size:1.3em;font-weight:bold;padding:.4em .8em;display:inline-block;border-radius:6px;
-background:{"#fde0dc" if bad else "#d8f5d0"}}}</style></head><body>
-<h1>ci-conformance compare</h1><p class="verdict" id="verdict">{e(result["verdict"].upper())}</p>
-{"".join(f"<p>note: the runs differ in {e(d)}</p>" for d in result["differs_in"])}
-<table id="runs"><tr><th></th><th>old</th><th>new</th></tr>{facts}</table>
-<h2>Regressions (newly failing)</h2>{table(result["regressions"], ("check", "old", "new", "found"), "regressions")}
-<h2>Behaviour changes</h2><p>Flagged even when both choices are allowed: a client may rely on the old one.</p>
-{table(result["behaviour_changes"], ("point", "old", "new", "allowed"), "behaviour")}
-<h2>Newly passing</h2>{table(result["newly_passing"], ("check", "old", "new"), "fixed")}
-<h2>Other changes</h2>{table(result["other_changes"], ("check", "old", "new", "reason"), "other")}
-<h2>Open points met in one run only</h2>{table(result["behaviour_met_in_one_run_only"], ("point", "old", "new"), "unmet")}
-</body></html>
-"""
+    return render("compare.html.j2", result=result)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

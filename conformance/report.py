@@ -267,6 +267,11 @@ def _templates() -> jinja2.Environment:
     return env
 
 
+def render(template: str, **context: object) -> str:
+    """A page of its own from a template in ``conformance/templates/`` (compare, diff)."""
+    return _templates().get_template(template).render(**context)
+
+
 def summary_html(summary: dict) -> str:
     cited = {f["anchor"] for f in summary["failures"] if f.get("anchor")}
     totals = Counter(r["outcome"] for r in summary["results"])

@@ -126,7 +126,7 @@ def test_the_cassette_is_har_without_secrets(runs) -> None:
     auth = [
         h["value"] for e in entries for h in e["request"]["headers"] if h["name"] == "Authorization"
     ]
-    assert auth and set(auth) == {"<redacted>"}
+    assert auth and all("q-signature=<redacted>" in a for a in auth)  # its other parts are kept
 
 
 def test_recheck_passes_a_clean_recording_and_fails_a_faulty_one(runs) -> None:
