@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from . import strategies as gen
 from .client import Client, Exchange, TargetError, redact
 from .query import InvalidArgument, Query, parse_filters
+from .report import pretty
 from .signing import Credentials
 from .timefmt import format_time, parse_time
 from .xmlmodel import Job, XMLProblem, parse_error, parse_list
@@ -238,8 +239,9 @@ def _shown(side: Side, secrets: tuple[str, ...]) -> list[dict]:
     out = []
     shown = side.exchanges[:1] + side.exchanges[1:][-1:]  # the first page and the last
     for ex in shown:
+        body = pretty(redact(ex.body.decode("utf-8", "replace"), secrets))
         out.append({"method": ex.method, "url": ex.url, "status": ex.status,
-                    "body": redact(ex.body[:1500].decode("utf-8", "replace"), secrets)})  # fmt: skip
+                     "body": body[:3000] + ("\n…" if len(body) > 3000 else "")})  # fmt: skip
     return out
 
 
