@@ -94,20 +94,24 @@ def safe_parse(body: bytes, limit: int = MAX_BODY) -> ET.Element:
         raise XMLProblem("hostile", "UTF-16/32 documents are not accepted")
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         raise XMLProblem("hostile", "a DTD or entity declaration (external entities, bombs)")
-    last = _LAST_PARSED
-    if last and last[0] is body:  # the schema observer and the page parser read one body
-        return last[1]
     try:
-        root = ET.fromstring(body)
+        return ET.fromstring(body)
     except ET.ParseError as exc:
         raise XMLProblem("malformed", str(exc)) from None
-    globals()["_LAST_PARSED"] = (body, root)
+
+
+def parse_read_only(body: bytes) -> ET.Element:
+    """``safe_parse``, for callers that never change the tree: the same bytes object read
+    twice in a row (by the schema observer, then the page parser) is parsed once."""
+    last = _LAST_READ
+    if last is not None and last[0] is body:
+        return last[1]
+    root = safe_parse(body)
+    globals()["_LAST_READ"] = (body, root)
     return root
 
 
-_LAST_PARSED: tuple[bytes, ET.Element] | None = None
-"""The last body parsed and its tree (read only by every caller), so that the same bytes
-object read twice in a row is parsed once."""
+_LAST_READ: tuple[bytes, ET.Element] | None = None
 
 
 def validate(root: ET.Element, name: str) -> list[str]:
@@ -229,7 +233,7 @@ def job_from_element(el: ET.Element) -> Job:
 
 def parse_list(body: bytes, *, check: bool = True) -> ListResponse:
     """A list response; with ``check`` it must validate against the XSD."""
-    root = safe_parse(body)
+    root = parse_read_only(body)
     if check:
         _check(root, "list-response", "Response")
     token = root.find("NextToken")
