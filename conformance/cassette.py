@@ -633,10 +633,17 @@ def recheck_main(args: argparse.Namespace) -> int:
         names = [n.strip() for n in (args.checks or "").split(",") if n.strip()]
         if unknown_names(names):
             raise ValueError(f"unknown check or category: {', '.join(unknown_names(names))}")
-        result = recheck(Path(args.cassette), profile, names, args.max_examples)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         print(f"ci-conformance: recheck: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        if next(read(Path(args.cassette)), None) is None:
+            raise ValueError("it holds no exchange")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"ci-conformance: recheck: {args.cassette} is not a usable HAR cassette ({exc})",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    result = recheck(Path(args.cassette), profile, names, args.max_examples)
     out = Path(args.report_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "recheck.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), "utf-8")

@@ -27,7 +27,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from . import strategies as gen
-from .client import Client, Exchange, TargetError, redact
+from .client import BudgetExceeded, Client, Exchange, TargetError, redact
 from .query import InvalidArgument, Query, parse_filters
 from .report import pretty
 from .signing import Credentials
@@ -259,10 +259,17 @@ class Differ:
         self.real: dict[str, Difference] = {}
         self.queries = 0
         self.last: Difference | None = None  # the last real difference raised: the minimal one
+        self.stopped: TargetError | None = None  # a target lost, or the request budget spent
 
     def judge(self, query: Query) -> list[Difference]:
+        if self.stopped:
+            return []
         if query not in self.memo:
-            a, b = walk(self.a, query), walk(self.b, query)
+            try:
+                a, b = walk(self.a, query), walk(self.b, query)
+            except TargetError as exc:  # stop asking; never shrink towards a lost target
+                self.stopped = exc
+                return []
             found = compare(query, a, b)
             secrets = (*self.a.secrets, *self.b.secrets)
             for d in found:
@@ -301,7 +308,7 @@ class Differ:
         @hypothesis_seed(seed)
         @given(strategy)
         def probe(query: Query) -> None:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or self.stopped:
                 return
             new = [d for d in self.judge(query) if not d.behaviour and d.kind not in known]
             if new:
@@ -380,8 +387,11 @@ def run(a: Client, b: Client, examples: int, seed: int, max_seconds: float) -> d
     if data_diff is None:
         differ.search(queries(census), explicit_queries(census), examples, seed,
                       started + max_seconds)  # fmt: skip
+    if differ.stopped and not isinstance(differ.stopped, BudgetExceeded):
+        raise differ.stopped
     real = [data_diff] if data_diff else list(differ.real.values())
     return {
+        "stopped": str(differ.stopped or ""),
         "target_a": a.base_url,
         "target_b": b.base_url,
         "same_data": data_diff is None,
@@ -396,9 +406,6 @@ def run(a: Client, b: Client, examples: int, seed: int, max_seconds: float) -> d
 
 
 # --- the command --------------------------------------------------------------------------
-
-B_ENV = {"b_secret_id": "COS_B_SECRET_ID", "b_secret_key": "COS_B_SECRET_KEY",
-         "b_security_token": "COS_B_SECURITY_TOKEN"}  # fmt: skip
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -490,6 +497,8 @@ def diff_text(result: dict) -> str:
         lines.append(f"same data: the unfiltered walks agree ({result['jobs']} jobs)")
     lines.append(f"{result['queries']} queries walked on both targets, {result['requests']} "
                  f"requests in {result['duration_s']} s")  # fmt: skip
+    if result["stopped"]:
+        lines.append(f"stopped early: {result['stopped']}")
     for d in result["differences"]:
         lines += [f"\nDIFFERENCE ({d['kind']}): {d['found']}", f"  minimal query: {d['query']}"]
         for side in ("a", "b"):
