@@ -222,14 +222,17 @@ def load_jobs(paths: Iterable[str]) -> list[Job]:
         path = Path(name)
         head = path.read_bytes()[:64].lstrip()
         if head.startswith(b"{"):
+            parsed: dict[bytes, list[Job]] = {}  # answers alike but for opaque values, once
             for rec in read(path):
                 ex = rec.exchange
                 if 200 <= ex.status < 300 and b"<JobsDetail>" in ex.body:
-                    try:
-                        found = parse_jobs(ex.body)
-                    except XMLProblem:
-                        continue  # not a valid answer: the jobs in it are not the data
-                    jobs.update((j.job_id, j) for j in found)
+                    body = opaque_key(ex)[2]
+                    if body not in parsed:
+                        try:
+                            parsed[body] = parse_jobs(ex.body)
+                        except XMLProblem:
+                            parsed[body] = []  # not a valid answer: its jobs are not the data
+                    jobs.update((j.job_id, j) for j in parsed[body])
         else:
             jobs.update((j.job_id, j) for j in parse_jobs(_one_document(path.read_bytes())))
     return list(jobs.values())
