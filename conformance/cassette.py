@@ -16,7 +16,6 @@ import json
 import multiprocessing
 import os
 import re
-import sys
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -37,7 +36,6 @@ from .session import CheckFailure, Session, SkipCheck
 from .signing import Credentials
 from .xmlmodel import Job, ListResponse, XMLProblem, parse_jobs, parse_list
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 HEADER = '{"log": {"version": "1.2", "creator": {"name": "ci-conformance", "version": '
 OFFLINE = Credentials("AKIDrecordedOffline", "recorded-offline-key")
 
@@ -628,6 +626,7 @@ def recheck_main(args: argparse.Namespace) -> int:
     import tomllib
 
     from .checks import unknown_names
+    from .cli import EXIT_OK, EXIT_VIOLATIONS, _usage
 
     profile = {}
     try:
@@ -637,18 +636,15 @@ def recheck_main(args: argparse.Namespace) -> int:
         if unknown_names(names):
             raise ValueError(f"unknown check or category: {', '.join(unknown_names(names))}")
     except (OSError, ValueError) as exc:
-        print(f"ci-conformance: recheck: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage(f"recheck: {exc}")
     try:
         if next(read(Path(args.cassette)), None) is None:
             raise ValueError("it holds no exchange")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"ci-conformance: recheck: {args.cassette} is not a usable HAR cassette ({exc})",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_USAGE
+        return _usage(f"recheck: {args.cassette} is not a usable HAR cassette ({exc})")
     result = recheck(Path(args.cassette), profile, names, args.max_examples)
     out = Path(args.report_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "recheck.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), "utf-8")
     print(recheck_text(result))
-    return EXIT_FAILED if result["verdict"] != "conformant" else EXIT_OK
+    return EXIT_VIOLATIONS if result["verdict"] != "conformant" else EXIT_OK

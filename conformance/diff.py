@@ -27,6 +27,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from . import strategies as gen
+from .cli import EXIT_OK, EXIT_UNREACHABLE, EXIT_VIOLATIONS, _usage
 from .client import BudgetExceeded, Client, Exchange, TargetError, redact
 from .query import InvalidArgument, Query, parse_filters
 from .report import pretty
@@ -34,7 +35,6 @@ from .signing import Credentials
 from .timefmt import format_time, parse_time
 from .xmlmodel import Job, XMLProblem, parse_error, parse_list
 
-EXIT_OK, EXIT_DIFFERENT, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 MAX_PAGES = 40  # a walk is compared on its first 40 pages
 MAX_ROUNDS = 12  # distinct real differences shrunk, at most
 
@@ -471,7 +471,7 @@ def diff_main(args: argparse.Namespace) -> int:
         print(f"ci-conformance: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
     real, behaviour = result["differences"], result["behaviour_differences"]
-    code = EXIT_DIFFERENT if real or (behaviour and not args.allow_behaviour_change) else EXIT_OK
+    code = EXIT_VIOLATIONS if real or (behaviour and not args.allow_behaviour_change) else EXIT_OK
     result["exit_code"] = code
     out = Path(args.report_dir)
     try:
@@ -484,11 +484,6 @@ def diff_main(args: argparse.Namespace) -> int:
     print(diff_text(result))
     print(f"\nReports: {out}/diff.html, diff.json")
     return code
-
-
-def _usage(message: str) -> int:
-    print(f"ci-conformance: {message}", file=sys.stderr)
-    return EXIT_USAGE
 
 
 def diff_text(result: dict) -> str:

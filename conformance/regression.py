@@ -12,10 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from .cli import EXIT_OK, EXIT_VIOLATIONS, _usage
 from .coverage import MIXED, OPEN_POINTS, pinnable
-
-EXIT_OK, EXIT_CHANGED, EXIT_USAGE = 0, 1, 2
-
 
 # --- the fingerprint as a profile ---------------------------------------------------------
 
@@ -85,7 +83,7 @@ def compare(old: dict, new: dict, allow_behaviour_change: bool = False) -> dict:
         for key in ("target", "seed", "profile", "tool_version")
         if old.get(key) != new.get(key)
     ]
-    code = EXIT_CHANGED if regressions or (changed and not allow_behaviour_change) else EXIT_OK
+    code = EXIT_VIOLATIONS if regressions or (changed and not allow_behaviour_change) else EXIT_OK
     verdict = (
         "regressions"
         if regressions
@@ -189,8 +187,7 @@ def compare_main(args: argparse.Namespace) -> int:
             if not isinstance(data, dict) or "results" not in data:
                 raise ValueError("no results in it")
         except (OSError, ValueError) as exc:
-            print(f"ci-conformance: {path}: not a ci-conformance summary.json ({exc})")
-            return EXIT_USAGE
+            return _usage(f"{path}: not a ci-conformance summary.json ({exc})")
         summaries.append(data)
     result = compare(*summaries, allow_behaviour_change=args.allow_behaviour_change)
     out = Path(args.report_dir)
@@ -199,8 +196,7 @@ def compare_main(args: argparse.Namespace) -> int:
         (out / "compare.json").write_text(json.dumps(result, indent=2), "utf-8")
         (out / "compare.html").write_text(compare_html(result), "utf-8")
     except OSError as exc:
-        print(f"ci-conformance: --report-dir {out}: {exc}")
-        return EXIT_USAGE
+        return _usage(f"--report-dir {out}: {exc}")
     print(compare_text(result))
     print(f"\nReports: {out}/compare.html, compare.json")
     return result["exit_code"]
