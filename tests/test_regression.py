@@ -71,19 +71,26 @@ def test_written_profile_pins_every_point_met(runs) -> None:
     assert 'size_over_100 = "clamp"' in text and 'auth_status = "401"' in text
     assert 'last_page_token = "empty"' in text and 'error_extras = "Resource + TraceId"' in text
     tmp = runs["tmp"]
-    # a later release that omits the last page's token breaks the pin, named with its evidence
-    code, summary, out = suite(tmp, "pinned", "--profile", str(tmp / "profile.toml"),
-                               "--emulator-behaviour", "last_token=absent",
-                               "--checks", "pinned_last_page,pinned_error_extras")  # fmt: skip
+    # a later release that chooses otherwise at three points breaks the pins, each named with
+    # its evidence
+    pinned = "pinned_last_page,pinned_ties,pinned_error_extras"
+    code, summary, out = suite(tmp, "pinned", "--profile", str(tmp / "profile.toml"), "--checks", pinned,
+                               "--emulator-behaviour", "last_token=absent,ties=job-id-asc,error_extras=none")  # fmt: skip
     assert code == 1, out[-3000:]
-    (failure,) = summary["failures"]
-    assert failure["check"] == "pagination.pinned_last_page"
-    assert "last_page_token = 'empty'" in failure["found"] and "'absent'" in failure["found"]
-    assert "/inventorytriggerjob" in failure["found"] and failure["exchanges"]
-    assert "<NextToken" not in failure["exchanges"][0]["body"]
+    found = {f["check"]: f for f in summary["failures"]}
+    assert set(found) == {"pagination.pinned_last_page", "ordering.pinned_ties",
+                          "schema.pinned_error_extras"}  # fmt: skip
+    last = found["pagination.pinned_last_page"]
+    assert "last_page_token = 'empty'" in last["found"] and "'absent'" in last["found"]
+    assert "/inventorytriggerjob" in last["found"] and last["exchanges"]
+    assert "<NextToken" not in last["exchanges"][-1]["body"]
+    assert "ties_desc = 'JobId descending'" in found["ordering.pinned_ties"]["found"]
+    assert "'JobId ascending'" in found["ordering.pinned_ties"]["found"]
+    assert "error_extras = 'Resource + TraceId'" in found["schema.pinned_error_extras"]["found"]
     # the same profile against the same behaviour passes
-    code, _, out = suite(tmp, "pinned-ok", "--profile", str(tmp / "profile.toml"),
-                         "--checks", "pinned_last_page,pinned_error_extras")  # fmt: skip
+    code, _, out = suite(
+        tmp, "pinned-ok", "--profile", str(tmp / "profile.toml"), "--checks", pinned
+    )
     assert code == 0, out[-3000:]
 
 
