@@ -126,7 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         "--shape", default="mixed", help="shape of the generated dataset: " + ", ".join(SHAPES)
     )
     serve.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
-    serve.add_argument("--load", help="load jobs from an XML file of JobsDetail elements")
+    serve.add_argument(
+        "--load",
+        action="append",
+        default=[],
+        help="load the jobs seen in a cassette (run --record) or an XML file of JobsDetail "
+        "elements, such as the pages of a walk (repeatable)",
+    )
     serve.add_argument(
         "--secret-id",
         action="append",
@@ -184,11 +190,16 @@ def main(argv: list[str] | None = None) -> int:
     alarms.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
     alarms.add_argument("--examples-profile", default="ci", choices=["dev", "ci", "thorough"])
 
+    from . import cassette, diff, regression
     from .sdk.cli import add_commands as add_sdk_commands
 
     add_sdk_commands(sub)
+    for room in (regression, cassette, diff):
+        room.add_commands(sub)
 
     args = parser.parse_args(parser.argv)
+    if getattr(args, "handler", None):
+        return args.handler(args)
     if args.command in ("sdk", "sdk-kill-matrix"):
         from .sdk.cli import main as sdk_main
 
@@ -342,12 +353,13 @@ def _header(text: str) -> tuple[str, str]:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .cassette import load_jobs
     from .emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
     from .emulator.server import EmulatorServer
     from .emulator.store import Store
     from .options import EMULATOR_JOBS
     from .signing import Credentials
-    from .xmlmodel import XMLProblem, parse_jobs
+    from .xmlmodel import XMLProblem
 
     if args.list_faults:
         return _print(_faults())
@@ -371,7 +383,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         store = Store(args.db)
         if args.load:
-            store.add(parse_jobs(Path(args.load).read_bytes()))
+            store.add(load_jobs(args.load))
         jobs = EMULATOR_JOBS if args.jobs is None else args.jobs
         if jobs and len(store) == 0:
             store.load(jobs, args.seed, args.shape)

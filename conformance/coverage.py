@@ -10,13 +10,16 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections import Counter
-from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlsplit
 
 from .query import WIRE_NAMES, InvalidArgument, Query, parse_filters
+from .xmlmodel import XMLProblem, parse_error
 
 if TYPE_CHECKING:
-    from .xmlmodel import Job
+    from .client import Exchange
+    from .xmlmodel import Job, ListResponse
 
 FILTERS = ("type", "states", "startCreationTime", "endCreationTime", "workflowId", "jobId", "name")
 PAIRS = tuple(f"{a}+{b}" for a, b in itertools.combinations(FILTERS, 2))
@@ -31,17 +34,52 @@ REFUSALS = (
 FORMS = ("header", "presigned")
 TOKEN_KINDS = frozenset({"missing-token", "wrong-token"})
 
-# Open points of the contract: the choices a conforming target may make.
+# Open points of the contract (API-NOTES §6): the choices a conforming target may make. This is
+# the one table: the fingerprint, ``--profile`` pins and ``compare`` all read it.
 OPEN_POINTS: dict[str, tuple[str, ...]] = {
     "size_over_100": ("clamp", "refuse"),
     "start_after_end": ("empty", "refuse"),
     "last_page_token": ("empty", "absent"),
     "full_last_page": ("no-token", "token"),
     "auth_status": ("401", "403"),
-    "error_extras": ("Resource", "TraceId", "none"),
+    "error_extras": ("Resource + TraceId", "Resource", "TraceId", "none"),  # on every error
     "ties_desc": ("JobId descending", "JobId ascending", "other"),  # equal CreationTime, Desc walks
     "ties_asc": ("JobId descending", "JobId ascending", "other"),
 }
+UNPINNABLE = frozenset({"other"})
+"""Choices a profile cannot pin: "other" tie orders are whatever the target does."""
+MIXED = " | "
+"""Joins the choices of a point where the run saw several (``behaviour`` in summary.json)."""
+
+
+def check_profile(pins: dict) -> dict[str, str]:
+    """A profile's pins, each one open point and one of its choices; ``ValueError`` otherwise."""
+    for key, value in pins.items():
+        if str(value) not in pinnable(key):
+            choices = "; ".join(f"{k} = {' | '.join(map(repr, pinnable(k)))}" for k in OPEN_POINTS)
+            raise ValueError(f"profile: {key} = {value!r} is not allowed; choose from: {choices}")
+    return {k: str(v) for k, v in pins.items()}
+
+
+def pinnable(point: str) -> tuple[str, ...]:
+    return tuple(c for c in OPEN_POINTS.get(point, ()) if c not in UNPINNABLE)
+
+
+@dataclass
+class Deviation:
+    """The first choice seen that a profile's pin forbids, and the exchange that shows it."""
+
+    point: str
+    pinned: str
+    seen: str
+    exchange: Exchange
+
+    def message(self) -> str:
+        ex = self.exchange
+        return (
+            f"the profile pins {self.point} = {self.pinned!r}, but the target chose "
+            f"{self.seen!r}: {ex.method} {ex.url} -> HTTP {ex.status}"
+        )
 
 
 def size_bucket(size: str | None) -> str:
@@ -76,7 +114,9 @@ def filters_used(query: Query) -> list[str]:
 class Coverage:
     """Cells reached by one run, and the choice seen at each open point."""
 
-    def __init__(self) -> None:
+    def __init__(self, pins: dict[str, str] | None = None) -> None:
+        self.pins = pins or {}
+        self.deviations: dict[str, Deviation] = {}
         self.cells: dict[str, Counter[str]] = {
             d: Counter()
             for d in ("walks", "sizes", "filters", "pairs", "orders", "signature", "open points")
@@ -94,51 +134,75 @@ class Coverage:
         jobs = [j for p in pages for j in p.jobs]
         if complete:
             self.cells["walks"][page_bucket(len(pages), len(jobs))] += 1
-            self._last_page(query, pages)
         if jobs:
             used = filters_used(query)
             self.cells["filters"].update(used)
             self.cells["pairs"].update(f"{a}+{b}" for a, b in itertools.combinations(used, 2))
-            self._ties(query, jobs)
         if len(pages) > 1 and jobs:
             self.cells["orders"]["Asc" if query.order_by_time == "Asc" else "Desc"] += 1
 
     def refused(self, kind: str, form: str) -> None:
         self.cells["signature"][f"{kind} ({form})"] += 1
 
-    def met(self, point: str, choice: str) -> None:
+    def met(self, point: str, choice: str, exchange: Exchange) -> None:
         assert choice in OPEN_POINTS[point], (point, choice)
         self.choices[point][choice] += 1
         self.cells["open points"][point] += 1
+        pinned = self.pins.get(point)
+        if pinned is not None and choice != pinned and point not in self.deviations:
+            self.deviations[point] = Deviation(point, pinned, choice, exchange)
 
-    def error(self, extra: Iterable[str]) -> None:
-        """An XML Error document was seen, carrying these optional elements."""
-        seen = [e for e in ("Resource", "TraceId") if e in extra]
-        for e in seen or ["none"]:
-            self.met("error_extras", e)
+    # --- the open points, read off each exchange (the same in a run and in ``recheck``) -----
 
-    def _last_page(self, query: Query, pages: list) -> None:
-        last = pages[-1]
-        self.met("last_page_token", "absent" if last.next_token is None else "empty")
+    def exchange(self, ex: Exchange) -> None:
+        """Open points an answer shows by its status: size > 100, start > end, auth, errors."""
+        if ex.status in (401, 403):
+            self.met("auth_status", str(ex.status), ex)
+        if ex.status >= 400:
+            with contextlib.suppress(XMLProblem):
+                extra = parse_error(ex.body, check=False).extra
+                seen = [e for e in ("Resource", "TraceId") if e in extra]
+                self.met("error_extras", " + ".join(seen) or "none", ex)
+        if ex.status not in (200, 400) or ex.method != "GET":
+            return
+        query = request_query(ex)
+        if query is None or query.next_token:
+            return
+        try:
+            f = parse_filters(query)  # valid in every other respect, so 400 can only mean this
+        except InvalidArgument:
+            return
+        if f.size_requested > 100:
+            self.met("size_over_100", "clamp" if ex.status == 200 else "refuse", ex)
+        elif (
+            f.start
+            and f.end
+            and f.start > f.end
+            and (ex.status == 400 or b"JobsDetail" not in ex.body)
+        ):
+            self.met("start_after_end", "empty" if ex.status == 200 else "refuse", ex)
+
+    def page(self, query: Query, body: ListResponse, ex: Exchange) -> None:
+        """Open points a list page shows: its last-page token, a full last page, tie order."""
+        if not body.next_token:
+            self.met("last_page_token", "absent" if body.next_token is None else "empty", ex)
         try:
             size = parse_filters(query).size
         except InvalidArgument:
             return
-        if len(pages) > 1 and not last.jobs and len(pages[-2].jobs) == size:
-            self.met("full_last_page", "token")  # a full page, then an empty one
-        elif last.jobs and len(last.jobs) == size:
-            self.met("full_last_page", "no-token")
-
-    def _ties(self, query: Query, jobs: list[Job]) -> None:
-        """The order among jobs of equal CreationTime, from the first group of ties."""
-        for _, group in itertools.groupby(jobs, key=lambda j: j.created):
+        if not body.next_token:
+            if body.jobs and len(body.jobs) == size:
+                self.met("full_last_page", "no-token", ex)
+            elif not body.jobs and query.next_token:  # the page before was full, with a token
+                self.met("full_last_page", "token", ex)
+        for _, group in itertools.groupby(body.jobs, key=lambda j: j.created):
             ids = [j.job_id for j in group]
-            if len(ids) > 1:
+            if len(ids) > 1:  # the first group of ties on the page
                 choice = (
                     "JobId descending" if ids == sorted(ids, reverse=True)
                     else "JobId ascending" if ids == sorted(ids) else "other"
                 )  # fmt: skip
-                self.met("ties_asc" if query.order_by_time == "Asc" else "ties_desc", choice)
+                self.met("ties_asc" if query.order_by_time == "Asc" else "ties_desc", choice, ex)
                 return
 
     # --- reading ------------------------------------------------------------------------
@@ -146,7 +210,7 @@ class Coverage:
     def fingerprint(self) -> dict[str, str]:
         """The behaviour chosen at each open point met: the most seen, or both when mixed."""
         return {
-            p: " + ".join(c for c, _ in seen.most_common())
+            p: MIXED.join(c for c, _ in seen.most_common())
             for p, seen in self.choices.items()
             if seen
         }
@@ -203,6 +267,18 @@ def reachable(census: list[Job] | None, temporary_credentials: bool) -> dict[str
     if len({j.created for j in jobs}) == len(jobs):
         cells["open points"] -= {"ties_desc", "ties_asc"}
     return cells
+
+
+def request_query(ex: Exchange) -> Query | None:
+    """The list query a request sent: ``None`` for another path, repeated or unknown names."""
+    parts = urlsplit(ex.url)
+    if not parts.path.endswith("/inventorytriggerjob"):
+        return None
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    names = [k for k, _ in params if not k.startswith(("q-", "x-cos-", "x-ci-"))]
+    if len(set(names)) != len(names) or not set(names) <= set(WIRE_NAMES.values()):
+        return None
+    return Query.from_params(dict(params))
 
 
 def _carries(job: Job, param: str) -> bool:

@@ -6,17 +6,23 @@
 - The false-alarm matrix: the correct emulator in every allowed behaviour of the contract's
   open points and every dataset shape. Every run must be conformant.
 
-Each run is a real suite run: a subprocess, the emulator over HTTP.
+Each run is a real suite run, the emulator over HTTP. The matrices run theirs in a pool of
+worker processes, each running many suites one after the other (``pytest.main``): a run then
+costs what its checks cost, not a Python start-up, imports and a schema compilation.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import multiprocessing
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -66,10 +72,35 @@ def suite_run(
     return proc.returncode, summary, proc.stdout + proc.stderr, wall
 
 
-def run_one(fault: Fault, examples: str = "dev", seed: int = 0) -> Outcome:
-    args = ["-x", "--examples-profile", examples, "--seed", str(seed)]
-    args += ["--emulator-fault", fault.name, "--checks", fault.category]
-    _, summary, out, wall = suite_run(*args)
+def _suite_in_process(args: list[str]) -> tuple[int, dict, str, float]:
+    """One suite run inside a pool worker: exit code, summary ({} if none), output, seconds."""
+    import pytest
+
+    with tempfile.TemporaryDirectory() as tmp:
+        summary_path = Path(tmp) / "summary.json"
+        out = io.StringIO()
+        started = time.monotonic()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            argv = ["-c", INI, "--pyargs", "conformance.suite", "-q", *args]
+            code = pytest.main([*argv, f"--conformance-json={summary_path}"])
+        wall = time.monotonic() - started
+        summary = json.loads(summary_path.read_text("utf-8")) if summary_path.exists() else {}
+    return int(code), summary, out.getvalue(), wall
+
+
+def suite_runs(
+    arg_lists: Iterable[list[str]], workers: int = 2
+) -> list[tuple[int, dict, str, float]]:
+    """Many suite runs, ``workers`` at a time, each as ``suite_run`` returns it."""
+    spawn = multiprocessing.get_context(
+        "spawn"
+    )  # a clean interpreter, whatever the caller's threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+        return list(pool.map(_suite_in_process, arg_lists))
+
+
+def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
+    _, summary, out, wall = run
     if not summary:
         tail = out.strip().splitlines()[-1:] or ["no output"]
         return Outcome(
@@ -87,10 +118,16 @@ def run_one(fault: Fault, examples: str = "dev", seed: int = 0) -> Outcome:
     )
 
 
+def kill_args(fault: Fault, examples: str = "ci", seed: int = 0) -> list[str]:
+    """The run that must kill ``fault``: its category only, stopped at the first failure."""
+    return ["-x", "--examples-profile", examples, "--seed", str(seed),
+            "--emulator-fault", fault.name, "--checks", fault.category]  # fmt: skip
+
+
 def run(faults: list[Fault] | None = None, workers: int = 2, examples: str = "ci") -> list[Outcome]:
     faults = faults or list(FAULTS.values())
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda f: run_one(f, examples), faults))
+    runs = suite_runs([kill_args(f, examples) for f in faults], workers)
+    return [_outcome(f, r) for f, r in zip(faults, runs, strict=True)]
 
 
 def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path, Path]:
@@ -178,23 +215,22 @@ def run_false_alarms(
     cases: dict[str, list[str]] | None = None, workers: int = 2, examples: str = "ci"
 ) -> list[Clean]:
     cases = cases or false_alarm_cases()
+    runs = suite_runs([["--examples-profile", examples, *a] for a in cases.values()], workers)
+    return [_clean(name, run) for name, run in zip(cases, runs, strict=True)]
 
-    def one(item: tuple[str, list[str]]) -> Clean:
-        name, args = item
-        code, summary, out, wall = suite_run("--examples-profile", examples, *args)
-        results = summary.get("results", [])
-        return Clean(
-            case=name,
-            conformant=code == 0 and summary.get("verdict") == "conformant",
-            failed_checks=[r["check"] for r in results if r["outcome"] == "failed"]
-            or ([] if summary else [f"no summary: {out.strip()[-200:]}"]),
-            skipped={r["check"]: r.get("reason", "") for r in results if r["outcome"] == "skipped"},
-            requests=summary.get("requests", 0),
-            wall_seconds=round(wall, 1),
-        )
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, cases.items()))
+def _clean(name: str, run: tuple[int, dict, str, float]) -> Clean:
+    code, summary, out, wall = run
+    results = summary.get("results", [])
+    return Clean(
+        case=name,
+        conformant=code == 0 and summary.get("verdict") == "conformant",
+        failed_checks=[r["check"] for r in results if r["outcome"] == "failed"]
+        or ([] if summary else [f"no summary: {out.strip()[-200:]}"]),
+        skipped={r["check"]: r.get("reason", "") for r in results if r["outcome"] == "skipped"},
+        requests=summary.get("requests", 0),
+        wall_seconds=round(wall, 1),
+    )
 
 
 def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .client import base_url_of
-from .session import check_profile
+from .coverage import check_profile
 from .signing import Credentials
 
 
@@ -54,6 +54,8 @@ OPTIONS = [
     Option("--emulator-fault", "CI_CONFORMANCE_EMULATOR_FAULT", "comma-separated fault switches of the embedded emulator (see ci-conformance list-faults)"),
     Option("--emulator-behaviour", "CI_CONFORMANCE_EMULATOR_BEHAVIOUR", "comma-separated name=value open-point choices of the embedded emulator (see ci-conformance list-behaviours)"),
     Option("--replay", None, "a summary.json whose failures' minimal queries run first"),
+    Option("--record", "CI_CONFORMANCE_RECORD", "write every exchange of the run, redacted, to this HAR file (for recheck and serve --load)"),
+    Option("--write-profile", "CI_CONFORMANCE_WRITE_PROFILE", "write the behaviour seen at each open point as a --profile TOML file"),
 ]  # fmt: skip
 
 EXAMPLES = {"dev": 8, "ci": 20, "thorough": 200}
@@ -89,6 +91,8 @@ class Settings:
     emulator_faults: list[str] = field(default_factory=list)
     emulator_behaviour: list[str] = field(default_factory=list)
     replay: dict[str, list[list[tuple[str, str]]]] = field(default_factory=dict)
+    record: str | None = None
+    write_profile: str | None = None
 
 
 def split(value: str | None) -> list[str]:
@@ -227,6 +231,7 @@ def read(get: Callable[[str], object]) -> Settings:
         s.replay = read_replay(Path(str(raw["replay"])))
         if not get("checks"):
             s.checks = list(s.replay)  # a replay re-runs what failed
+    s.record, s.write_profile = raw["record"] or None, raw["write_profile"] or None
     return s
 
 

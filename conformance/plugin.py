@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from . import cassette
 from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS, select
 from .client import Client, Exchange, TargetError, redact
 from .contract import ref
 from .options import OPTIONS, TEMPORARY, Settings, dest, read, recorded
+from .regression import write_profile
 from .report import (
     build_summary,
     describe,
@@ -143,6 +145,7 @@ def conformance_session(request: pytest.FixtureRequest) -> Iterator[Session]:
     _hypothesis_cache()
     target = Target(request.config.stash[SETTINGS])
     session = target.start()
+    cassette.attach(request.config, session, target.description)  # --record
     request.config.stash[RUN] = {
         "target": target.description,
         "live": target.server is None,
@@ -362,6 +365,9 @@ def pytest_configure(config: pytest.Config) -> None:
     recorder = _Recorder(config)
     config.stash[RESULTS] = recorder.results
     config.pluginmanager.register(recorder, "ci-conformance-recorder")
+    if config.stash[SETTINGS].record:
+        path = Path(config.stash[SETTINGS].record)
+        config.pluginmanager.register(cassette.Recorder(path), "ci-conformance-cassette")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlHooks(), "ci-conformance-html")
     if config.getoption("cc_progress"):
@@ -433,6 +439,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[SUMMARY] = summary
     if path:
         write_json(Path(path), summary, session.config.stash[RUN]["session"].client.secrets)
+    if session.config.stash[SETTINGS].write_profile:
+        write_profile(Path(session.config.stash[SETTINGS].write_profile), summary)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

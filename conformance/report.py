@@ -21,12 +21,19 @@ from . import __version__, contract
 from .causes import by_reason, explain, group
 from .checks import CATEGORIES, Check
 from .client import Exchange, redact
+from .coverage import OPEN_POINTS
 from .reproduce import sign_line, signature_parts
 from .session import CheckFailure, Traffic
 from .xmlmodel import XMLProblem, safe_parse
 
 BODY_LIMIT = 4000
-SECTIONS = ("failures.html.j2", "coverage.html.j2", "skips.html.j2", "contract.html.j2")
+SECTIONS = (
+    "failures.html.j2",
+    "coverage.html.j2",
+    "behaviour.html.j2",
+    "skips.html.j2",
+    "contract.html.j2",
+)
 """The report's sections below the verdict, matrix and facts, in order. Each is a template in
 ``conformance/templates/`` rendered with ``summary`` (summary.json's content): a new section
 (say a coverage table from ``summary["coverage"]``) is a new template named here."""
@@ -249,7 +256,13 @@ def _templates() -> jinja2.Environment:
     )
     env.filters["contract_html"] = lambda anchor: contract.html(contract.clause(anchor).text)
     env.globals.update(clause=contract.clause, by_reason=by_reason, reason=explain)
+    env.globals["open_points"] = OPEN_POINTS
     return env
+
+
+def render(template: str, **context: object) -> str:
+    """A page of its own from a template in ``conformance/templates/`` (compare, diff)."""
+    return _templates().get_template(template).render(**context)
 
 
 def summary_html(summary: dict) -> str:

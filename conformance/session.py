@@ -6,7 +6,6 @@ same walk pay for it once. The census is one unfiltered walk that strategies dra
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -119,21 +118,6 @@ MAX_WALK_PAGES = 2000
 SEED_NAMES = ("ci-conformance seed", "ci-conformance seed", "ci-conformance Seed", "seed & <escape>",
               "名字 seed", "ci-conformance seed 2")  # fmt: skip
 
-# Open points of API-NOTES §6 that a --profile may pin to one allowed behaviour.
-PROFILE_CHOICES = {
-    "size_over_100": ("clamp", "refuse"),
-    "start_after_end": ("empty", "refuse"),
-    "auth_status": ("401", "403"),
-}
-
-
-def check_profile(pins: dict) -> dict[str, str]:
-    for key, value in pins.items():
-        if str(value) not in PROFILE_CHOICES.get(key, ()):
-            choices = "; ".join(f"{k} = {' | '.join(v)}" for k, v in PROFILE_CHOICES.items())
-            raise ValueError(f"profile: {key} = {value!r} is not allowed; choose from: {choices}")
-    return {k: str(v) for k, v in pins.items()}
-
 
 class Session:
     """Everything the checks share about one target."""
@@ -144,7 +128,7 @@ class Session:
         *,
         allow_writes: bool = False,
         known_jobs: list[Job] | None = None,
-        profile: dict[str, str] | None = None,  # open points pinned (PROFILE_CHOICES)
+        profile: dict[str, str] | None = None,  # open points pinned (coverage.OPEN_POINTS)
         census_limit: int = 10_000,
         seed_when_empty: bool = False,
         observers: tuple[list[ExchangeObserver], list[PageObserver]] = ([], []),
@@ -161,7 +145,7 @@ class Session:
         self.traffic = Traffic()  # the current check's (the plugin starts one per check)
         self.observations: dict[str, Observation] = {}
         self.exchange_observers, self.page_observers = observers
-        self.coverage = Coverage()
+        self.coverage = Coverage(self.profile)
         self.seed = 0  # the run's seed and examples per check, for checks that run hypothesis
         self.examples = 20
         self.consistency_window = 0.0  # seconds a write may take to show (a live service)
@@ -180,9 +164,7 @@ class Session:
         self.traffic.add(exchange)
         for observe in self.exchange_observers:
             self._observe(observe(exchange), exchange)
-        if exchange.status >= 400:
-            with contextlib.suppress(XMLProblem):
-                self.coverage.error(parse_error(exchange.body, check=False).extra)
+        self.coverage.exchange(exchange)
         return exchange
 
     def _observe(self, findings: list[Finding], ex: Exchange, query: Query | None = None) -> None:
@@ -210,6 +192,7 @@ class Session:
             return ex, exc
         for observe in self.page_observers:
             self._observe(observe(query, body), ex, query)
+        self.coverage.page(query, body, ex)
         return ex, body
 
     def page(self, query: Query) -> Page:

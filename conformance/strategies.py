@@ -172,6 +172,33 @@ def count_matching(census: list[Job], query: Query) -> int:
     return sum(1 for j in census if f.matches(j))
 
 
+def tricky_names(names: list[str]) -> list[str]:
+    """The names that are substrings, case or space variants of other names."""
+    return [
+        n
+        for n in names
+        if any(
+            m != n and (n in m or n.casefold() == m.casefold() or n.strip() == m.strip())
+            for m in names
+        )
+    ]
+
+
+def single_filters(census: list[Job]) -> st.SearchStrategy[Query]:
+    """One filter alone, its value satisfied by one drawn job; tricky names as often as not."""
+    tricky = tricky_names(sorted({j.name for j in census if j.name}))
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Query:
+        values = satisfied_by(draw(st.sampled_from(census)), draw)
+        if tricky and draw(st.booleans()):
+            values["name"] = draw(st.sampled_from(tricky))
+        key = draw(st.sampled_from(sorted(values)))
+        return Query(size=draw(st.none() | st.integers(1, 100).map(str)), **{key: values[key]})
+
+    return build()
+
+
 def edge_queries(census: list[Job], limit: int = 4000) -> list[Query]:
     """Explicit examples at the size edges 1, 2, 99 and 100, each over a filter context that
     gives several pages but stays cheap: a few jobs for 1 and 2, over a hundred for 99 and 100."""
@@ -192,3 +219,35 @@ def _single_values(job: Job) -> dict[str, str]:
     if job.workflow_ids:
         values["workflow_id"] = job.workflow_ids[0]
     return {k: v for k, v in values.items() if v}
+
+
+# --- values a server must refuse with 400 InvalidArgument ----------------------------------
+
+
+def invalid_values() -> st.SearchStrategy[Query]:
+    """An invalid size or time: clearly not a positive integer, or not
+    YYYY-MM-DDTHH:MM:SS±HHMM in any parser's reading."""
+    bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "0x10", "10 20"]) | st.integers(
+        max_value=0
+    ).map(str)
+    bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "2024-01-01 00:00:00+0800", "yesterday",
+                                "2024-13-01T00:00:00+0800", "1704067200", "2024-01-01T25:00:00+0800"])  # fmt: skip
+    return st.one_of(
+        bad_size.map(lambda v: Query(size=v)),
+        bad_time.map(lambda v: Query(start_creation_time=v)),
+        bad_time.map(lambda v: Query(end_creation_time=v)),
+    )
+
+
+def unknown_values() -> st.SearchStrategy[Query]:
+    """An unknown type, orderByTime or states value (never unfiltered results)."""
+    word = st.sampled_from(
+        # clearly unknown in any reading; case variants such as "running" are left alone
+        ["Done", "Batch", "Sideways", "x", "1", "Finished", "Workflows", "Latest"]
+    )
+    return st.one_of(
+        word.map(lambda w: Query(type=w)),
+        word.map(lambda w: Query(order_by_time=w)),
+        st.tuples(st.sampled_from(STATES), word).map(lambda t: Query(states=f"{t[0]},{t[1]}")),
+        word.map(lambda w: Query(states=w)),
+    )

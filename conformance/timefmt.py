@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -9,6 +10,7 @@ _PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{4}")
 FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 
+@functools.lru_cache(maxsize=65536)  # a walk's times repeat page after page, run after run
 def parse_time(text: str) -> datetime:
     """An aware datetime; ``ValueError`` for anything but ``YYYY-MM-DDTHH:MM:SS±HHMM``."""
     if not _PATTERN.fullmatch(text):

@@ -39,8 +39,8 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, dict, str]]:
-    return run_many(tmp_path_factory, CASES)
+def runs() -> dict[str, tuple[int, dict, str]]:
+    return run_many(CASES)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -1,6 +1,6 @@
 """The checks, registered by category; importing this package registers them all, in report order."""
 
-from . import bad_input, filters, model, ordering, pagination, schema, signature  # noqa: F401
+from . import bad_input, filters, model, ordering, pagination, profile, schema, signature  # noqa: F401
 from .base import (
     CATEGORIES,
     EXCHANGE_OBSERVERS,

@@ -47,6 +47,17 @@ class Check:
     """It reports findings observed on every response of the run, so it runs last."""
     edges: Callable[[Session], list[Any]] | None = None
     """Explicit examples, computed from the target's data, that always run first."""
+    pins: tuple[str, ...] = ()
+    """Open points it enforces for a ``--profile``: it runs only when the profile pins one of
+    them, or when it is named in ``--checks``."""
+
+    def wanted(self, profile: dict[str, str], named: list[str]) -> bool:
+        short = self.name.split(".", 1)[1]
+        return (
+            not self.pins
+            or bool(set(self.pins) & set(profile))
+            or bool({self.name, short} & set(named))
+        )
 
     def __post_init__(self) -> None:
         if self.anchor not in contract.clauses():  # fails at import, naming the check
@@ -243,14 +254,7 @@ def single_filter_queries(s: Session) -> st.SearchStrategy[list[Query]]:
     Names that are substrings or case variants of other names are drawn as often as not."""
     jobs = s.require_jobs()
     names = sorted({j.name for j in jobs})
-    tricky = [
-        n
-        for n in names
-        if any(
-            m != n and (n in m or n.casefold() == m.casefold() or n.strip() == m.strip())
-            for m in names
-        )
-    ]
+    tricky = gen.tricky_names(names)
     name = st.sampled_from(tricky) | st.sampled_from(names) if tricky else st.sampled_from(names)
     return st.builds(
         lambda job, delta, offset, states, jtype, name: [

@@ -372,16 +372,7 @@ observed(
 
 @query_strategy
 def _unknown_values(_: Session) -> st.SearchStrategy[Query]:
-    word = st.sampled_from(
-        # clearly unknown in any reading; case variants such as "running" are left alone
-        ["Done", "Batch", "Sideways", "x", "1", "Finished", "Workflows", "Latest"]
-    )
-    return st.one_of(
-        word.map(lambda w: Query(type=w)),
-        word.map(lambda w: Query(order_by_time=w)),
-        st.tuples(st.sampled_from(STATES), word).map(lambda t: Query(states=f"{t[0]},{t[1]}")),
-        word.map(lambda w: Query(states=w)),
-    )
+    return gen.unknown_values()
 
 
 @check(

@@ -23,6 +23,7 @@ from .base import (
     single_filter_queries,
     tie_difference,
 )
+from .profile import pin
 
 
 @check(
@@ -98,18 +99,13 @@ def default_size_is_10(s: Session, query: Query) -> None:
 def size_over_100(s: Session, size: int) -> None:
     query = Query(size=str(size))
     ex = s.list(query)
-    pinned = s.profile.get("size_over_100")
     if ex.status in (200, 400):
-        s.coverage.met("size_over_100", "clamp" if ex.status == 200 else "refuse")
-    if ex.status == 400 and pinned != "clamp":
+        pin(s, "size_over_100", "clamp" if ex.status == 200 else "refuse", query, ex)
+    if ex.status == 400:
         error_doc(ex, query, (400,), f"size={size}")
         return
-    if ex.status != 200 or pinned == "refuse":
-        fail(
-            f"size={size} got HTTP {ex.status}" + (f" (profile pins {pinned})" if pinned else ""),
-            query,
-            [ex],
-        )
+    if ex.status != 200:
+        fail(f"size={size} got HTTP {ex.status}", query, [ex])
     count = len(s.page(query).body.jobs)
     total = len(s.walk(Query(size="100")).jobs)
     if count > MAX_SIZE or count != min(total, MAX_SIZE):

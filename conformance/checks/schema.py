@@ -7,7 +7,7 @@ from dataclasses import replace
 from ..client import Exchange
 from ..query import Query
 from ..session import Finding, Session
-from ..xmlmodel import XMLProblem, safe_parse, validate, validate_list
+from ..xmlmodel import XMLProblem, parse_read_only, validate, validate_list
 from .base import EXCHANGE_OBSERVERS, observed
 
 
@@ -22,7 +22,7 @@ def schema_findings(ex: Exchange) -> list[Finding]:
     if not ex.header("x-ci-request-id"):
         found.append(("schema.request_id_header", "no x-ci-request-id header"))
     try:
-        root = safe_parse(ex.body)
+        root = parse_read_only(ex.body)
     except XMLProblem as exc:
         name = "schema.list_body" if ex.status == 200 else "schema.error_body"
         return [*found, (name, f"HTTP {ex.status} body is not XML: {exc.message}")]

@@ -21,6 +21,7 @@ from .base import (
     queries,
     query_strategy,
 )
+from .profile import pin
 
 REFUSED = (401, 403)
 
@@ -108,19 +109,17 @@ def _refused(
     403 with an XML Error; ``any_4xx`` also accepts the 4xx of a server that answers a wrong
     method, path or host before it looks at the signature (404, 405...).
     """
-    pinned = s.profile.get("auth_status")
-    statuses = (int(pinned),) if pinned else REFUSED
     for form in forms:
         args = dict(signer or {})
         auth = None if kind == "unsigned" else s.client.auth(presign=form == "presigned", **args)
         ex = s.send(params=list(params), auth=auth, **kw)
         s.coverage.refused(kind, form if kind != "unsigned" else "header")
         if ex.status in REFUSED:
-            s.coverage.met("auth_status", str(ex.status))
+            pin(s, "auth_status", str(ex.status), Query(size="1"), ex)
         label = f"{what} ({form} signature)" if kind != "unsigned" else what
         if any_4xx and 400 <= ex.status < 500 and ex.status not in REFUSED:
             continue
-        error_doc(ex, Query(size="1"), statuses, f"{label} must be refused")
+        error_doc(ex, Query(size="1"), REFUSED, f"{label} must be refused")
 
 
 def _credentials(s: Session, **changes: str | None) -> dict:

@@ -22,6 +22,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "check" in metafunc.fixturenames:
         settings = metafunc.config.stash[SETTINGS]
         chosen = checks.select(settings.checks, settings.exclude_checks)
+        chosen = [c for c in chosen if c.wanted(settings.profile, settings.checks)]
         metafunc.parametrize("check", chosen, ids=[c.name for c in chosen])
 
 
