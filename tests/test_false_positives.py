@@ -12,9 +12,9 @@ CASES = {
     "1 job": ["--emulator-jobs", "1"],
     "exactly size (10) jobs": ["--emulator-jobs", "10"],
     "size+1 (11) jobs": ["--emulator-jobs", "11"],
-    "600 jobs in five CreationTime seconds": [
+    "300 jobs in five CreationTime seconds": [
         "--emulator-jobs",
-        "600",
+        "300",
         "--emulator-shape",
         "heavy-ties",
     ],

@@ -15,13 +15,11 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
 
 from ..query import STATES, TYPES, Filters
 from ..timefmt import format_time
 from ..xmlmodel import Job
 
-T = TypeVar("T")
 COLUMNS = (
     "job_id, type, state, name, created, created_local, creation_time, code, message, "
     "start_time, end_time, input, operation"
