@@ -32,7 +32,7 @@ from . import __version__
 from .client import PATH, Client, Exchange, redact
 from .coverage import Coverage, Deviation, check_profile, request_query
 from .query import InvalidArgument, Query, parse_filters
-from .session import CheckFailure, Session, SkipCheck
+from .session import PROBE, CheckFailure, Session, SkipCheck
 from .signing import Credentials
 from .xmlmodel import Job, ListResponse, XMLProblem, parse_jobs, parse_list
 
@@ -134,6 +134,7 @@ def har_entry(ex: Exchange, index: int, check: str | None) -> dict:
         "_index": index,
         "_check": check,
         "_retries": ex.retries,
+        **({"_probe": True} if PROBE in ex.notes else {}),
     }
 
 
@@ -196,6 +197,7 @@ def _recorded(entry: dict, n: int) -> Recorded:
         body=body,
         elapsed=float(entry.get("time") or 0) / 1000,
         retries=int(entry.get("_retries") or 0),
+        notes=[PROBE] if entry.get("_probe") else [],
     )
     return Recorded(int(entry.get("_index", n)), ex, entry.get("_check"))
 
@@ -299,7 +301,9 @@ class RecordedSession(Session):
         self.used: Counter[tuple] = Counter()
         self.served: set[int] = set()
 
-    def send(self, method: str = "GET", path: str = PATH, params=None, **kw) -> Exchange:
+    def send(
+        self, method: str = "GET", path: str = PATH, params=None, probe: bool = False, **kw
+    ) -> Exchange:
         if kw:
             raise SkipCheck("needs a live request (another signature, header or body)")
         key = _key(method, path, params or [])
@@ -312,8 +316,10 @@ class RecordedSession(Session):
         self.served.add(id(ex))
         return ex
 
-    def _fetch(self, query: Query, **kw) -> tuple[Exchange, ListResponse | XMLProblem | None]:
-        ex = self.send("GET", params=query.params(), **kw)
+    def _fetch(
+        self, query: Query, probe: bool = False, **kw
+    ) -> tuple[Exchange, ListResponse | XMLProblem | None]:
+        ex = self.send("GET", params=query.params(), probe=probe, **kw)
         return ex, (self.recording.parsed(ex) if ex.status == 200 else None)
 
 
@@ -368,7 +374,7 @@ def observe(path: Path, profile: dict[str, str] | None) -> dict:
         coverage.exchange(ex)
         where.update((p, pos) for p in coverage.deviations if p not in where)
         query = request_query(ex) if ex.method == "GET" else None
-        if ex.status != 200 or query is None:
+        if ex.status != 200 or query is None or PROBE in ex.notes:
             continue
         if key[2] not in parsed:
             try:

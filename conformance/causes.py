@@ -30,7 +30,7 @@ def _responses(failure: dict) -> set[str]:
     seen = set()
     for ex in failure.get("exchanges", []):
         headers = {k.lower(): v for k, v in ex.get("headers", {}).items()}
-        rid = headers.get("x-ci-request-id")
+        rid = headers.get("x-ci-request-id") or headers.get("x-cos-request-id")
         if rid:
             seen.add("id:" + rid)
         else:

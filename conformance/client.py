@@ -261,9 +261,13 @@ class Client:
         return redact(url or "", self.secrets)
 
     def _header_shown(self, name: str, value: str) -> str:
-        if name.lower() in _SECRET_HEADERS:
-            return REDACTED
-        return redact(value, self.secrets)
+        return header_shown(name, value, self.secrets)
+
+
+def header_shown(name: str, value: str, secrets: tuple[str, ...] = ()) -> str:
+    """A request header as reports show it: tokens hidden whole, ``Authorization`` with its
+    parts but not its q-signature (which ``redact`` removes), any of ``secrets`` hidden."""
+    return REDACTED if name.lower() in _SECRET_HEADERS else redact(value, secrets)
 
 
 def _read_bounded(resp: requests.Response) -> tuple[bytes, bool]:

@@ -5,7 +5,7 @@ Both targets must serve the same data (two builds over one store, or two emulato
 one cassette): the unfiltered walks are compared first. Each drawn query is walked to its end on
 both; statuses, error codes, the set and order of JobIds and each job's fields are compared,
 opaque values (RequestId, NextToken) normalised and times compared as instants. A difference an
-open point of API-NOTES §6 allows (size > 100 clamped or refused, start > end, the last page's
+open point of the contract allows (size > 100 clamped or refused, start > end, the last page's
 token, a full last page, the order of ties, optional error elements) is a behaviour difference;
 any other is a real one.
 """
@@ -500,7 +500,9 @@ def diff_text(result: dict) -> str:
             for e in d[side][:1]:
                 lines.append(f"  {side.upper()}: {e['method']} {e['url']} -> {e['status']}")
     if result["behaviour_differences"]:
-        lines.append("\nbehaviour differences (each allowed by an open point of API-NOTES §6):")
+        lines.append(
+            "\nbehaviour differences (each allowed by an open point of the contract, docs/contract.md):"
+        )
         for d in result["behaviour_differences"]:
             lines.append(
                 f"  {d['kind']}: {d['found']} (e.g. {d['query']}; {d['examples']} queries)"

@@ -43,19 +43,14 @@ class Outcome:
     note: str = ""
 
 
+def suite_args(*args: str) -> list[str]:
+    """The suite's pytest arguments, with ``args`` added."""
+    return ["-c", INI, "--pyargs", "conformance.suite", "-q", *args]
+
+
 def suite_command(*args: str) -> list[str]:
     """The suite as a subprocess: the command a user would type, with ``args`` added."""
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-c",
-        INI,
-        "--pyargs",
-        "conformance.suite",
-        "-q",
-        *args,
-    ]
+    return [sys.executable, "-m", "pytest", *suite_args(*args)]
 
 
 def suite_run(
@@ -81,8 +76,7 @@ def _suite_in_process(args: list[str]) -> tuple[int, dict, str, float]:
         out = io.StringIO()
         started = time.monotonic()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            argv = ["-c", INI, "--pyargs", "conformance.suite", "-q", *args]
-            code = pytest.main([*argv, f"--conformance-json={summary_path}"])
+            code = pytest.main(suite_args(*args, f"--conformance-json={summary_path}"))
         wall = time.monotonic() - started
         summary = json.loads(summary_path.read_text("utf-8")) if summary_path.exists() else {}
     return int(code), summary, out.getvalue(), wall

@@ -217,6 +217,13 @@ def misconfiguration(probe: Exchange, settings: Settings, signature_only: bool) 
         )
     if doc.code in CLOCK or any(w in doc.message.lower() for w in ("skew", "expired")):
         return f"the target refused the request's time ({said}): check this machine's clock"
+    if doc.code == "AccessDenied" and "denied" in doc.message.lower():
+        return (
+            f"the target denied a plain signed list request ({said}): check --secret-key "
+            f"(COS_SECRET_KEY){token}, and that the key may call ci:DescribeInventoryTriggerJobs; "
+            "if both are right, the target's signature verification is broken: run "
+            "`--checks signature` to see where"
+        )
     return (
         f"the target refused the signature of a plain list request ({said}): check --secret-key "
         f"(COS_SECRET_KEY){token}; if these keys are right, the target's signature verification "

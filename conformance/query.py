@@ -94,15 +94,27 @@ class Filters:
     size_requested: int = DEFAULT_SIZE
 
     def matches(self, job: Job) -> bool:
-        return (
-            (self.type is None or job.type == self.type)
-            and (self.states is None or job.state in self.states)
-            and (self.start is None or job.created >= self.start)
-            and (self.end is None or job.created <= self.end)
-            and (self.workflow_id is None or self.workflow_id in job.workflow_ids)
-            and (self.job_id is None or job.job_id == self.job_id)
-            and (self.name is None or job.name == self.name)
-        )
+        return not self.broken(job)
+
+    def broken(self, job: Job) -> list[str]:
+        """The filters ``job`` breaks, each said with its parameter (empty when it matches)."""
+        out = []
+        if self.type is not None and job.type != self.type:
+            out.append(f"type={self.type} but Type is {job.type}")
+        if self.states is not None and job.state not in self.states:
+            out.append(f"states={','.join(sorted(self.states))} but State is {job.state}")
+        if self.start is not None and job.created < self.start:
+            out.append(f"CreationTime {job.creation_time} is before startCreationTime")
+        if self.end is not None and job.created > self.end:
+            out.append(f"CreationTime {job.creation_time} is after endCreationTime")
+        if self.workflow_id is not None and self.workflow_id not in job.workflow_ids:
+            ids = ",".join(job.workflow_ids) or "absent"
+            out.append(f"workflowId={self.workflow_id} but WorkflowIds is {ids}")
+        if self.job_id is not None and job.job_id != self.job_id:
+            out.append(f"jobId={self.job_id} but JobId is {job.job_id}")
+        if self.name is not None and job.name != self.name:
+            out.append(f"name={self.name!r} but Name is {job.name!r}")
+        return out
 
 
 def _choice(param: str, value: str, allowed: Iterable[str]) -> str:

@@ -22,7 +22,7 @@ def profile_text(summary: dict) -> str:
     """A ``--profile`` TOML pinning every open point the run met with one choice."""
     seen = summary.get("behaviour", {})
     lines = [
-        "# ci-conformance profile: the choice the target made at each open point of API-NOTES §6,",
+        "# ci-conformance profile: the choice the target made at each open point of the contract (docs/contract.md),",
         f"# seen by a run against {summary.get('target', '?')} (seed {summary.get('seed', '?')},"
         f" verdict {summary.get('verdict', '?')}).",
         "# With --profile this file, a later run fails where the target chooses otherwise.",

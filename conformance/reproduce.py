@@ -13,7 +13,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 
-from .signing import AUTH_FIELDS, TOKEN_HEADERS, CosAuth, Credentials
+from .signing import (
+    AUTH_FIELDS,
+    TOKEN_HEADERS,
+    CosAuth,
+    Credentials,
+    authorization_fields,
+    key_window,
+)
 
 ENV = ("COS_SECRET_ID", "COS_SECRET_KEY", "COS_SECURITY_TOKEN")
 
@@ -26,10 +33,10 @@ def credentials_from_env() -> Credentials:
 
 
 def window(text: str) -> tuple[int, int]:
-    start, sep, end = text.partition(";")
-    if not (sep and start.isdigit() and end.isdigit()) or int(start) > int(end):
+    found = key_window(text)
+    if found is None:
         raise ValueError(f"--sign-time {text!r}: expected <start>;<end> in Unix seconds")
-    return int(start), int(end)
+    return found
 
 
 def sign_request(
@@ -88,10 +95,8 @@ def without_token(url: str) -> str:
 def signature_parts(request_headers: dict[str, str], url: str) -> dict[str, str]:
     """A recorded request's signature fields (header or presigned URL), without q-signature."""
     auth = next((v for k, v in request_headers.items() if k.lower() == "authorization"), "")
-    if auth:
-        fields = dict(p.partition("=")[::2] for p in auth.split("&"))
-    else:
-        fields = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    params = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    fields = authorization_fields(params, {"Authorization": auth} if auth else {})
     return {k: fields[k] for k in AUTH_FIELDS if k in fields and k != "q-signature"}
 
 

@@ -254,7 +254,8 @@ def _refuse(reason: Reason, detail: str = "", secret_id: str | None = None) -> V
     return Verdict(secret_id=secret_id, refusal=reason, detail=detail)
 
 
-def _window(text: str) -> tuple[int, int] | None:
+def key_window(text: str) -> tuple[int, int] | None:
+    """``<start>;<end>`` in Unix seconds (a q-sign-time or q-key-time); ``None`` if malformed."""
     start, sep, end = text.partition(";")
     if not sep or not start.isdigit() or not end.isdigit() or int(start) > int(end):
         return None
@@ -297,14 +298,14 @@ def verify(
         return _refuse(Reason.MALFORMED, "missing " + ", ".join(missing))
     if fields["q-sign-algorithm"].lower() != ALGORITHM:
         return _refuse(Reason.UNSUPPORTED_ALGORITHM, fields["q-sign-algorithm"])
-    sign_window, key_window = _window(fields["q-sign-time"]), _window(fields["q-key-time"])
-    if sign_window is None or key_window is None:
+    windows = key_window(fields["q-sign-time"]), key_window(fields["q-key-time"])
+    if None in windows:
         return _refuse(Reason.MALFORMED, "q-sign-time and q-key-time must be <start>;<end>")
     secret_id = fields["q-ak"]
     creds = lookup(secret_id)
     if creds is None:
         return _refuse(Reason.UNKNOWN_SECRET_ID, secret_id)
-    for start, end in (sign_window, key_window):
+    for start, end in windows:  # type: ignore[misc]
         if now > end:
             return _refuse(Reason.EXPIRED, f"ended at {end}, now {int(now)}", secret_id)
         if start > now + MAX_SKEW:

@@ -161,9 +161,20 @@ def matching_queries(census: list[Job]) -> st.SearchStrategy[Query]:
             order_by_time=draw(st.none() | st.sampled_from(("Asc", "Desc"))),
             **{k: values[k] for k in chosen},
         )
-        return replace(query, size=draw(several_pages(count_matching(census, query))))
+        sized = replace(query, size=draw(several_pages(count_matching(census, query))))
+        return few_pages(census, sized)
 
     return build()
+
+
+def few_pages(census: list[Job], query: Query, most: int = 40) -> Query:
+    """``query`` with its size raised, if need be, so that its walk of the census's matching
+    jobs takes at most about ``most`` pages (a live target may hold many thousands)."""
+    matching = count_matching(census, query)
+    size = int(query.size or 10)
+    if matching <= size * most:
+        return query
+    return replace(query, size=str(min(100, -(-matching // most))))
 
 
 def count_matching(census: list[Job], query: Query) -> int:

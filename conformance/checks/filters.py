@@ -21,7 +21,6 @@ from .base import (
     error_doc,
     fail,
     full,
-    matches,
     observed,
     queries,
     query_strategy,
@@ -56,7 +55,7 @@ def single_filter(s: Session, batch: list[Query]) -> None:
         f = parse_filters(walk.query)
         check_matches(walk, f)
         if s.census_complete:
-            want = [j for j in s.census() if not matches(f, j)]
+            want = [j for j in s.census() if not f.broken(j)]
             same_set(
                 walk,
                 want,
@@ -226,7 +225,7 @@ def exact_match(s: Session, drawn) -> None:
     walk = s.walk(Query(size="100", **{field: value}))
     check_matches(walk, parse_filters(walk.query))
     if s.census_complete:
-        want = {j.job_id for j in census if not matches(parse_filters(walk.query), j)}
+        want = {j.job_id for j in census if not parse_filters(walk.query).broken(j)}
         same_set(
             walk,
             want,
@@ -349,7 +348,7 @@ def filter_findings(query: Query, body: ListResponse) -> list[Finding]:
     except InvalidArgument:
         return []
     for job in body.jobs:
-        broken = matches(f, job)
+        broken = f.broken(job)
         if broken:
             return [
                 (

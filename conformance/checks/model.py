@@ -25,7 +25,7 @@ from ..query import STATES, TYPES, Query, parse_filters
 from ..session import CheckFailure, Session
 from ..timefmt import format_time
 from ..xmlmodel import Job, XMLProblem, parse_list
-from .base import check, matches
+from .base import check
 
 # Names that need escaping or encoding, and names that are case variants or substrings of others.
 NAMES = (
@@ -136,14 +136,14 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                             f"cancelled job {job_id} shows State {got.state} in {query.describe()}",
                             walk.exchanges,
                         )
-                    if matches(f, got):
+                    if f.broken(got):
                         raise Problem(
-                            f"job {job_id} in {query.describe()} breaks it: {matches(f, got)[0]}",
+                            f"job {job_id} in {query.describe()} breaks it: {f.broken(got)[0]}",
                             walk.exchanges,
                         )
-                elif not matches(f, made.job):
+                elif not f.broken(made.job):
                     now = self.refresh(job_id)  # a live job may have moved on: look again
-                    if not matches(f, now):
+                    if not f.broken(now):
                         raise Problem(
                             f"job {job_id} (created at step {made.step}, State {now.state}) is "
                             f"missing from {query.describe()}",

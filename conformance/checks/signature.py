@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from .. import strategies as gen
 from ..query import Query
 from ..session import Session, SkipCheck
-from ..signing import AUTH_FIELDS, encode
+from ..signing import AUTH_FIELDS, authorization_fields, encode
 from ..xmlmodel import XMLProblem, parse_list
 from .base import (
     check,
@@ -89,6 +89,7 @@ def header_case_accepted(s: Session) -> None:
 
 
 FORMS = ("header", "presigned")
+BAD_REQUEST_KINDS = frozenset({"malformed", "algorithm", "missing-token", "wrong-token"})
 
 
 def _refused(
@@ -106,9 +107,11 @@ def _refused(
 
     ``signer`` holds ``CosAuth`` arguments (``credentials``, ``clock``, ``sign_host``...); ``kw``
     goes to ``Session.send`` (``prepare_hook`` tampers after signing). Auth refusals are 401 or
-    403 with an XML Error; ``any_4xx`` also accepts the 4xx of a server that answers a wrong
-    method, path or host before it looks at the signature (404, 405...).
+    403 with an XML Error; a malformed signature or a bad security token may also be a 400 (the
+    vendor's InvalidArgument, InvalidRequest, ExpiredToken); ``any_4xx`` also accepts the 4xx of
+    a server that answers a wrong method, path or host before it looks at the signature.
     """
+    statuses = (400, *REFUSED) if kind in BAD_REQUEST_KINDS else REFUSED
     for form in forms:
         args = dict(signer or {})
         auth = None if kind == "unsigned" else s.client.auth(presign=form == "presigned", **args)
@@ -119,7 +122,7 @@ def _refused(
         label = f"{what} ({form} signature)" if kind != "unsigned" else what
         if any_4xx and 400 <= ex.status < 500 and ex.status not in REFUSED:
             continue
-        error_doc(ex, Query(size="1"), REFUSED, f"{label} must be refused")
+        error_doc(ex, Query(size="1"), statuses, f"{label} must be refused")
 
 
 def _credentials(s: Session, **changes: str | None) -> dict:
@@ -149,7 +152,7 @@ def _edit_signature(edit: Callable[[dict[str, str]], dict[str, str] | str]) -> C
     def hook(prepared):
         header = prepared.headers.get("Authorization")
         if header is not None:
-            fields = dict(part.partition("=")[::2] for part in header.split("&"))
+            fields = authorization_fields([], {"Authorization": header})
             out = edit(fields)
             prepared.headers["Authorization"] = (
                 out if isinstance(out, str) else "&".join(f"{k}={v}" for k, v in out.items())

@@ -7,6 +7,7 @@ run's own keys as a last guard. XML bodies are shown pretty-printed (``conforman
 
 from __future__ import annotations
 
+import functools
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .. import __version__
-from ..client import REDACTED, redact
+from ..client import header_shown, redact
 from ..report import pretty
 from .judge import RULES
 from .recorder import Hit
@@ -23,9 +24,9 @@ from .runner import SdkRun, TaskResult
 from .scenarios import SCENARIOS, WRONG_KEY
 
 BODY_LIMIT = 4000
-SECRET_HEADERS = frozenset({"authorization", "x-cos-security-token", "x-ci-security-token"})
 
 
+@functools.cache
 def secrets() -> tuple[str, ...]:
     """Every key and token the scenarios give drivers (test keys, but never shown)."""
     found = {WRONG_KEY}
@@ -42,7 +43,7 @@ def _cut(text: str, limit: int = BODY_LIMIT) -> str:
 
 
 def _headers(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    return {k: REDACTED if k.lower() in SECRET_HEADERS else v for k, v in pairs}
+    return {k: header_shown(k, v, secrets()) for k, v in pairs}
 
 
 def request_record(n: int, hit: Hit, start: float, full: bool) -> dict[str, Any]:
