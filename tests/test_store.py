@@ -99,14 +99,16 @@ def test_add_is_all_or_nothing(store: Store) -> None:
     assert len(store) == before
 
 
-def _plain_generate(n: int, seed: int, shape: str) -> list[Job]:
+def _plain_generate(n: int, seed: int, shape: str, start: int = 0) -> list[Job]:
     """The generator written plainly (datetime, ``random`` calls by name): the reference that
     the store's fast row writer must equal, draw for draw and byte for byte."""
     rng = random.Random(seed)
     workflows = [f"w{rng.getrandbits(128):032x}" for _ in range(max(3, n // 200))]
     slots = 5 if shape == "heavy-ties" else max(1, n // 3)
     jobs = []
-    for i in range(n):
+    for i in range(start, n):
+        if i and i % sql.BLOCK == 0:  # each block of rows is drawn from its own generator
+            rng = random.Random(f"{seed}:{i}")
         jtype = TYPES[i % 2] if i < 12 else rng.choice(TYPES)
         one = shape == "one-state"
         state = "Running" if one else STATES[i % 6] if i < 12 else rng.choice(STATES)
@@ -140,6 +142,30 @@ def test_the_fast_generator_equals_the_plain_one(shape: str) -> None:
         plain = _plain_generate(n, seed, shape)
         assert list(generate(n, seed, shape)) == plain
         assert [row for row, _ in generated_rows(n, seed, shape)] == [sql._row(j) for j in plain]
+
+
+def test_blocks_of_generated_rows_are_drawn_independently() -> None:
+    n = sql.BLOCK + 40
+    rows = list(generated_rows(n, 2))
+    assert list(generated_rows(n, 2, start=sql.BLOCK)) == rows[sql.BLOCK :]
+    plain = _plain_generate(n, 2, "mixed", start=sql.BLOCK)
+    assert [row for row, _ in rows[sql.BLOCK :]] == [sql._row(j) for j in plain]
+    with pytest.raises(ValueError, match="multiple"):
+        next(generated_rows(n, 2, start=7))
+
+
+def test_a_load_split_over_two_processes_is_the_same_store() -> None:
+    """Two blocks or more: a second process writes the later blocks. Same rows, same order."""
+    n = 2 * sql.BLOCK + 7
+    split, single = Store(), Store()
+    assert split.load(n, 4) == single.add_rows(generated_rows(n, 4)) == n
+    for query in ("SELECT rowid, * FROM jobs ORDER BY rowid", "SELECT * FROM job_workflows"):
+        assert all(
+            a == b for a, b in zip(*(s._db.execute(query) for s in (split, single)), strict=True)
+        )
+    assert split._db.execute("PRAGMA database_list").fetchall() == [(0, "main", "")]  # detached
+    indexes = "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name"
+    assert split._db.execute(indexes).fetchall() == single._db.execute(indexes).fetchall()
 
 
 def test_a_bulk_load_is_the_same_store_as_adding_jobs() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 from hypothesis import strategies as st
@@ -34,18 +35,11 @@ from .profile import pin
 )
 def no_duplicates(s: Session, query: Query) -> None:
     walk = s.walk(query)
-    dupes = [i for i, n in _counts(walk.ids).items() if n > 1]
+    dupes = [i for i, n in Counter(walk.ids).items() if n > 1]
     if dupes:
         fail(
             f"{len(dupes)} job(s) appear twice in the walk, e.g. {dupes[0]}", query, walk.exchanges
         )
-
-
-def _counts(ids: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for i in ids:
-        out[i] = out.get(i, 0) + 1
-    return out
 
 
 @check(
