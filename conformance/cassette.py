@@ -37,7 +37,8 @@ from .signing import Credentials
 from .xmlmodel import Job, ListResponse, XMLProblem, parse_jobs, parse_list
 
 HEADER = '{"log": {"version": "1.2", "creator": {"name": "ci-conformance", "version": '
-OFFLINE = Credentials("AKIDrecordedOffline", "recorded-offline-key")
+# never used to send: checks that sign otherwise find their requests not recorded
+OFFLINE = Credentials("AKIDrecordedOffline", "recorded-offline-key", "recorded-offline-token")
 
 
 # --- recording ------------------------------------------------------------------------------
@@ -296,10 +297,15 @@ class RecordedSession(Session):
     unjudged (``NotRecorded``), never a failure."""
 
     def __init__(self, recording: Recording, epoch: int) -> None:
-        super().__init__(recording.client)
+        super().__init__(
+            recording.client, unknown_data="it needs the target's whole dataset, not a recording"
+        )
         self.recording, self.epoch = recording, epoch
         self.used: Counter[tuple] = Counter()
         self.served: set[int] = set()
+
+    def require_writes(self) -> None:
+        raise SkipCheck("it writes: a recording cannot answer new writes")
 
     def send(
         self, method: str = "GET", path: str = PATH, params=None, probe: bool = False, **kw
@@ -577,7 +583,7 @@ def recheck_text(result: dict) -> str:
             unit = "exchanges" if r["how"].startswith("every") else "examples"
             detail = f"judged on {r['judged']} {unit}"
             if unit == "examples":
-                detail += f" ({r['exchanges']} recorded exchanges)"
+                detail += f", answered by {r['exchanges']} recorded exchanges"
             if r["outcome"] == "vacuous":
                 detail += ", none of which saw a job"
         lines.append(f"  {r['outcome'].upper():<10} {r['check']:<{width}}  {detail}")

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from . import __version__
 from .emulator.store import SHAPES
+from .options import hypothesis_storage
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -27,18 +28,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {hint or message} (see {self.prog} --help)\n")
 
 
+def _likeness(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
 def _suggestion(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
     """The first mistyped option or command in ``argv``, with the nearest known one."""
     commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    command = next((a for a in argv if a in commands), None)
-    options = set(parser._option_string_actions)
-    if command is not None:
-        options |= set(commands[command]._option_string_actions)
-    for arg in argv:
+    at = next((i for i, a in enumerate(argv) if a in commands), len(argv))
+    command = argv[at] if at < len(argv) else None
+    for i, arg in enumerate(argv):
+        # before the command, the top level's options; after it, the command's own
+        options = set((parser if i < at else commands[command])._option_string_actions)
         name = arg.split("=", 1)[0]
         if not name.startswith("--") or any(o.startswith(name) for o in options):
             continue  # a value, or a known option (or an abbreviation argparse accepts)
         near = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
+        top = difflib.get_close_matches(name, sorted(parser._option_string_actions), n=1)
+        if i > at and top and _likeness(name, top[0]) > _likeness(name, (near or [""])[0]):
+            return f"unknown option {name} of {command}: did you mean {parser.prog} {top[0]}?"
         return f"unknown option {name}" + (f": did you mean {near[0]}?" if near else "")
     if command is None:
         word = next((a for a in argv if not a.startswith("-")), None)
@@ -198,6 +206,15 @@ def main(argv: list[str] | None = None) -> int:
         room.add_commands(sub)
 
     args = parser.parse_args(parser.argv)
+    hypothesis_storage()
+    try:
+        return _command(args)
+    except BrokenPipeError:  # the reader went away, e.g. `ci-conformance list-checks | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _command(args: argparse.Namespace) -> int:
     if getattr(args, "handler", None):
         return args.handler(args)
     if args.command in ("sdk", "sdk-kill-matrix"):
@@ -383,7 +400,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         store = Store(args.db)
         if args.load:
-            store.add(load_jobs(args.load))
+            store.add(load_jobs(args.load), replace=True)  # the file is the newer answer
         jobs = EMULATOR_JOBS if args.jobs is None else args.jobs
         if jobs and len(store) == 0:
             store.load(jobs, args.seed, args.shape)
@@ -398,18 +415,20 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError, XMLProblem) as exc:
         return _usage(str(exc))
     print(f"ci-conformance emulator at {server.url} ({len(store)} jobs)")
-    print(
-        f"the suite against it: ci-conformance run --target {server.url} --secret-id ID --secret-key KEY"
-    )
+    keys = "--secret-id ID --secret-key KEY"  # a user's own keys are never printed
+    if not args.secret_id:  # the vendor's published example key, not a secret
+        ex = EXAMPLE_CREDENTIALS
+        keys = f"--secret-id {ex.secret_id} --secret-key {ex.secret_key}"
+    print(f"the suite against it: ci-conformance run --target {server.url} {keys}")
     for creds in credentials:
         print(
             f"accepts SecretId {creds.secret_id}"
             + (" (temporary: its security token is required)" if creds.token else "")
         )
-    if not args.secret_id:  # the vendor's published example key, not a secret
-        print(f"        SecretKey {EXAMPLE_CREDENTIALS.secret_key}")
     if args.fault:
         print(f"fault switches on: {', '.join(args.fault)}")
+    if args.behaviour:
+        print(f"open-point behaviours: {', '.join(args.behaviour)}")
     print("serving; Ctrl-C stops", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

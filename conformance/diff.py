@@ -343,8 +343,11 @@ def queries(census: list[Job]) -> st.SearchStrategy[Query]:
 
 
 def explicit_queries(census: list[Job]) -> list[Query]:
-    """Always sent first: the size edges, and each open point."""
+    """Always sent first: the size edges, each name that is a substring or a case or space
+    variant of another (at most 30), and each open point."""
     edges = gen.edge_queries(census) if census else []
+    names = gen.tricky_names(sorted({j.name for j in census if j.name}))
+    edges += [Query(name=name) for name in names[:30]]
     points = [Query(size="101"), Query(size="bad"), Query(type="Sideways")]
     if census:
         job = census[0]
@@ -482,7 +485,7 @@ def diff_main(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _usage(f"--report-dir {out}: {exc}")
     print(diff_text(result))
-    print(f"\nReports: {out}/diff.html, diff.json")
+    print(f"\nReports: {out / 'diff.html'}, {out / 'diff.json'}")
     return code
 
 

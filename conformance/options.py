@@ -263,3 +263,13 @@ def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:
             [params] if f.get("query_params") is not None else []
         )
     return replay
+
+
+def hypothesis_storage() -> None:
+    """Hypothesis caches Unicode tables (its first ``st.text()`` in a fresh directory costs 2 s
+    and 200 MB) in ``./.hypothesis``: keep them in the user's cache instead, shared by every run
+    and out of the user's working directory. ``HYPOTHESIS_STORAGE_DIRECTORY`` still wins."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    os.environ.setdefault(
+        "HYPOTHESIS_STORAGE_DIRECTORY", str(cache / "ci-conformance" / "hypothesis")
+    )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from . import cassette
 from .checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS, select
 from .client import Client, Exchange, TargetError, redact
 from .contract import ref
-from .options import OPTIONS, TEMPORARY, Settings, dest, read, recorded
+from .options import OPTIONS, TEMPORARY, Settings, dest, hypothesis_storage, read, recorded
 from .regression import write_profile
 from .report import (
     build_summary,
@@ -130,19 +129,9 @@ class Target:
             self.server.stop()
 
 
-def _hypothesis_cache() -> None:
-    """Hypothesis caches Unicode tables (its first ``st.text()`` in a fresh directory costs 2 s
-    and 200 MB) in ``./.hypothesis``: keep them in the user's cache instead, shared by every run
-    and out of the user's working directory. ``HYPOTHESIS_STORAGE_DIRECTORY`` still wins."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    os.environ.setdefault(
-        "HYPOTHESIS_STORAGE_DIRECTORY", str(cache / "ci-conformance" / "hypothesis")
-    )
-
-
 @pytest.fixture(scope="session")
 def conformance_session(request: pytest.FixtureRequest) -> Iterator[Session]:
-    _hypothesis_cache()
+    hypothesis_storage()
     target = Target(request.config.stash[SETTINGS])
     session = target.start()
     cassette.attach(request.config, session, target.description)  # --record

@@ -83,6 +83,11 @@ def compare(old: dict, new: dict, allow_behaviour_change: bool = False) -> dict:
         for key in ("target", "seed", "profile", "tool_version")
         if old.get(key) != new.get(key)
     ]
+    ran = [{r["check"] for r in run.get("results", [])} for run in (old, new)]
+    if ran[0] != ran[1]:
+        chosen = [run.get("options", {}).get("checks") or "all" for run in (old, new)]
+        differs.append(f"the checks run: {len(ran[0])} vs {len(ran[1])} (--checks {chosen[0]} vs "
+                       f"{chosen[1]}); a check run in one only shows as 'absent'")  # fmt: skip
     code = EXIT_VIOLATIONS if regressions or (changed and not allow_behaviour_change) else EXIT_OK
     verdict = (
         "regressions"
@@ -198,5 +203,5 @@ def compare_main(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _usage(f"--report-dir {out}: {exc}")
     print(compare_text(result))
-    print(f"\nReports: {out}/compare.html, compare.json")
+    print(f"\nReports: {out / 'compare.html'}, {out / 'compare.json'}")
     return result["exit_code"]

@@ -209,8 +209,9 @@ def terminal_summary(summary: dict, reports: list[str]) -> list[str]:
     """The end of a run in the terminal: the matrix, the failures root cause first, the verdict.
     A run that could not judge its target said why in one line as it stopped: the verdict only."""
     verdict = f"Verdict: {summary['verdict'].upper()}"
+    written = f" Reports: {', '.join(reports)}" if reports else ""
     if summary["verdict"] in ("unreachable", "misconfigured"):
-        return [f"\n{verdict}. Reports: {', '.join(reports)}"]
+        return [f"\n{verdict}.{written}"]
     lines = []
     for category, n in summary["counts"].items():
         if not any(n.values()):
@@ -239,7 +240,7 @@ def terminal_summary(summary: dict, reports: list[str]) -> list[str]:
             + (f"  (credentials: {summary['credentials']})" if summary.get("credentials") else "")
         )
     caveats = "; ".join(summary.get("caveats", []))
-    lines.append(f"\n{verdict}{f' ({caveats})' if caveats else ''}. Reports: {', '.join(reports)}")
+    lines.append(f"\n{verdict}{f' ({caveats})' if caveats else ''}.{written}")
     return lines
 
 

@@ -4,7 +4,9 @@ list commands, and usage errors."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -47,10 +49,16 @@ def test_serve_prints_url_and_credentials_and_serves(tmp_path: Path) -> None:
         assert len(page.jobs) == 25
 
 
-def test_serves_the_runs_dataset_by_default_and_prints_the_target_url() -> None:
+def test_serves_the_runs_dataset_by_default_and_prints_the_target_url(tmp_path: Path) -> None:
     with serving() as (url, banner):
         assert "(300 jobs)" in banner  # the same dataset as `ci-conformance run` (seed 0)
-        assert f"ci-conformance run --target {url} " in banner
+        line = next(x for x in banner.splitlines() if "ci-conformance run --target" in x)
+        printed = shlex.split(line.split(": ", 1)[1])[1:]  # runs as printed: the keys are in it
+        assert printed[:2] == ["run", "--target"] and printed[2] == url
+        run = subprocess.run([*CLI, *printed, "--checks", "signature.valid_header_accepted",
+                              "--report-dir", str(tmp_path)], capture_output=True, text=True,
+                             timeout=120, cwd=tmp_path, env={**os.environ, "COS_SECRET_KEY": ""})  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
         walk = Client(url, EXAMPLE_CREDENTIALS).list(Query(size="100"))
         assert parse_list(walk.body).jobs[0] == max(
             generate(300, 0), key=lambda j: (j.created, j.job_id)
@@ -67,6 +75,18 @@ def test_file_database_survives_restart(tmp_path: Path) -> None:
         assert "(1 jobs)" in banner  # a store with jobs gets no generated ones
         got = Client(url, EXAMPLE_CREDENTIALS).request("GET", f"/inventorytriggerjob/{job.job_id}")
         assert parse_list(got.body).jobs[0] == job
+
+
+def test_a_file_database_loaded_twice_keeps_the_newer_jobs(tmp_path: Path) -> None:
+    """``serve --db F --load X``, run again: the file's jobs replace the stored ones."""
+    db, sample = (
+        tmp_path / "jobs.sqlite",
+        Path(__file__).parent / "data" / "vendor-sample-response.xml",
+    )
+    for _ in range(2):
+        with serving("--db", str(db), "--load", str(sample)) as (url, banner):
+            assert "(2 jobs)" in banner
+            assert len(parse_list(Client(url, EXAMPLE_CREDENTIALS).list(Query()).body).jobs) == 2
 
 
 def test_load_jobs_from_xml(tmp_path: Path) -> None:
@@ -105,6 +125,7 @@ def test_mistyped_flags_and_commands_get_a_suggestion() -> None:
         (["--verison"], "did you mean --version?"),
         (["lsit-checks"], "did you mean list-checks?"),
         (["run", "--emulator-falut", "x"], "did you mean --emulator-fault?"),
+        (["run", "--verison"], "did you mean ci-conformance --version?"),  # not run's option
         (["run", "--emulator-fault", "no-such"], "see ci-conformance list-faults"),
     ]:
         proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30)
@@ -112,6 +133,15 @@ def test_mistyped_flags_and_commands_get_a_suggestion() -> None:
         assert hint in proc.stderr, (args, proc.stderr)
         assert "required: command" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_listing_quietly() -> None:
+    for args in (["list-checks"], ["sdk", "--list"]):
+        proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline()  # `| head -1`
+        proc.stdout.close()
+        assert proc.wait(timeout=30) == 0, args
+        assert b"Traceback" not in proc.stderr.read(), args
 
 
 def test_usage_errors_exit_2() -> None:

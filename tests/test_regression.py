@@ -184,6 +184,7 @@ def test_diff_finds_and_shrinks_a_fault_and_accepts_allowed_behaviours(tmp_path:
         found = json.loads((tmp_path / "d1" / "diff.json").read_text())
         assert found["same_data"] and [d["kind"] for d in found["differences"]] == ["jobs"]
         assert found["differences"][0]["query"] in ("type=Workflow", "type=Job"), out  # shrunk
+        assert not (tmp_path / ".hypothesis").exists()  # hypothesis's tables go to ~/.cache
         code, out = cli("diff", "--target", a, "--target-b", other, *KEYS, "--max-examples", "30",
                         "--report-dir", str(tmp_path / "d2"), cwd=tmp_path)  # fmt: skip
         assert code == 1, out  # behaviour differences fail the gate unless allowed
@@ -206,3 +207,16 @@ def test_load_takes_the_pages_of_a_walk_saved_one_after_another(tmp_path: Path) 
     pages = render_list("r1", jobs[:3], "t") + b"\n" + render_list("r2", jobs[2:], "")
     (tmp_path / "walk.xml").write_bytes(pages)
     assert load_jobs([str(tmp_path / "walk.xml")]) == jobs  # job 3 twice: loaded once
+
+
+def test_compare_says_when_the_runs_ran_different_checks() -> None:
+    from conformance.regression import compare
+
+    results = [{"check": c, "outcome": "passed"} for c in ("a.x", "a.y", "b.z")]
+    old = {"results": results, "options": {}}
+    new = {"results": results[2:], "options": {"checks": "b"}}
+    notes = compare(old, new)["differs_in"]
+    assert notes == [
+        "the checks run: 3 vs 1 (--checks all vs b); a check run in one only shows as 'absent'"
+    ]
+    assert compare(old, old)["differs_in"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -177,6 +178,23 @@ def test_a_bulk_load_is_the_same_store_as_adding_jobs() -> None:
     assert loaded._db.execute(links).fetchall() == added._db.execute(links).fetchall()
     indexes = "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name"
     assert loaded._db.execute(indexes).fetchall() == added._db.execute(indexes).fetchall()
+
+
+@pytest.mark.parametrize("before", [0, 5])
+def test_adding_with_replace_puts_the_new_job_in_the_old_ones_place(before: int) -> None:
+    """``serve --db F --load X`` run twice: the loaded jobs replace the stored ones."""
+    store = Store()
+    store.add(JOBS[:before])
+    op = tuple((k, "wnewer" if k == "WorkflowIds" else v) for k, v in JOBS[0].operation)
+    newer = [replace(JOBS[0], state="Cancel", operation=op), JOBS[2], JOBS[30]]
+    assert store.add(newer, replace=True) == 3
+    assert store.add(newer, replace=True) == 3
+    assert len(store) == (before or 2) + 1  # JOBS[30] is new either way
+    assert store.get(JOBS[0].job_id) == newer[0]
+    links = "SELECT workflow_id FROM job_workflows WHERE job_id = ?"
+    assert store._db.execute(links, (JOBS[0].job_id,)).fetchall() == [("wnewer",)]
+    with pytest.raises(sqlite3.IntegrityError):  # and without replace, still refused
+        store.add([JOBS[2]])
 
 
 def test_a_bulk_load_with_a_repeated_job_id_changes_nothing() -> None:

@@ -115,8 +115,10 @@ def _verdict(summary: dict, report_dir: Path) -> None:
             "see its stderr in the report."
         )
     print(
-        f"\nVerdict: {summary['verdict'].upper()}. Reports: {report_dir}/sdk.html, "
-        "sdk-junit.xml, sdk-summary.json"
+        f"\nVerdict: {summary['verdict'].upper()}. Reports: "
+        + ", ".join(
+            str(Path(report_dir) / n) for n in ("sdk.html", "sdk-junit.xml", "sdk-summary.json")
+        )
     )
 
 
