@@ -454,7 +454,7 @@ def _pytest_args(args: argparse.Namespace, report_dir: Path) -> list[str]:
 
     argv = ["-c", INI, "--pyargs", "conformance.suite", "-qq", "--tb=no", "-rN", "-o", "console_output_style=classic",
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            "--conformance-progress", f"--junitxml={report_dir / 'junit.xml'}",
+            "--conformance-progress", f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_suite_name=ci-conformance",
             f"--html={report_dir / 'conformance.html'}", "--self-contained-html",
             f"--conformance-json={report_dir / 'summary.json'}"]  # fmt: skip
     if args.log_level:

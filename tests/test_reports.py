@@ -47,6 +47,9 @@ def test_conformant_run_writes_three_files(tmp_path: Path) -> None:
     total = sum(sum(c.values()) for c in summary["counts"].values())
     cases = list(ET.fromstring(written["junit.xml"]).iter("testcase"))
     assert len(cases) == len(summary["results"]) == total
+    # JUnit names each testcase by its check, in its category
+    assert sorted(c.get("name") for c in cases) == sorted(r["check"] for r in summary["results"])
+    assert {c.get("classname") for c in cases} == {f"conformance.{c}" for c in summary["counts"]}
     # every check links to its clause, in the JSON and in JUnit
     assert all(r["contract"].startswith("docs/contract.md#") for r in summary["results"])
     props = [p.get("value") for p in ET.fromstring(written["junit.xml"]).iter("property")

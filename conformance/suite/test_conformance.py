@@ -15,7 +15,11 @@ from conformance.query import Query
 from conformance.session import CheckFailure, NoData, Session, SkipCheck
 
 # Strategies sampled from a target's data have long reprs; hypothesis warns when it prints them.
-pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+# JUnit testcases are named by check (record_xml_attribute): pytest calls that experimental.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Generating overly large repr"),
+    pytest.mark.filterwarnings("ignore:record_xml_attribute"),
+]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -27,8 +31,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_check(
-    conformance_session: Session, check: checks.Check, request: pytest.FixtureRequest
+    conformance_session: Session,
+    check: checks.Check,
+    request: pytest.FixtureRequest,
+    record_xml_attribute,
 ) -> None:
+    record_xml_attribute("classname", f"conformance.{check.category}")
+    record_xml_attribute("name", check.name)
     stats = {"examples": 0, "examples_with_jobs": 0}
     try:
         _run(conformance_session, check, request.config, stats)
