@@ -94,6 +94,11 @@ class Recorder:
         self.close()
 
 
+def _post_data(ex: Exchange) -> dict:
+    mime = next((v for k, v in ex.request_headers.items() if k.lower() == "content-type"), "")
+    return {"mimeType": mime, "text": ex.request_body.decode("utf-8", "replace")}
+
+
 def har_entry(ex: Exchange, index: int, check: str | None) -> dict:
     started = datetime.now(UTC) - timedelta(seconds=ex.elapsed)
     query = urlsplit(ex.url).query
@@ -117,7 +122,8 @@ def har_entry(ex: Exchange, index: int, check: str | None) -> dict:
             "headers": _pairs(ex.request_headers.items()),
             "queryString": _pairs(parse_qsl(query, keep_blank_values=True)),
             "headersSize": -1,
-            "bodySize": -1,
+            "bodySize": len(ex.request_body),
+            **({"postData": _post_data(ex)} if ex.request_body else {}),
         },
         "response": {
             "status": ex.status,
@@ -199,6 +205,7 @@ def _recorded(entry: dict, n: int) -> Recorded:
         elapsed=float(entry.get("time") or 0) / 1000,
         retries=int(entry.get("_retries") or 0),
         notes=[PROBE] if entry.get("_probe") else [],
+        request_body=((req.get("postData") or {}).get("text") or "").encode(),
     )
     return Recorded(int(entry.get("_index", n)), ex, entry.get("_check"))
 

@@ -71,6 +71,7 @@ class Exchange:
     notes: list[str] = field(default_factory=list)
     size: int | None = None
     """Body bytes received, when more than ``body`` holds (a preview, or a body over the cap)."""
+    request_body: bytes = b""  # what was sent (a create's XML); never holds a secret
 
     @property
     def body_size(self) -> int:
@@ -238,6 +239,7 @@ class Client:
                 retries=attempt,
                 notes=notes,
                 size=MAX_BODY + 1 if cut else None,
+                request_body=_bytes(prepared.body),
             )
 
     def _take_slot(self) -> None:
@@ -404,3 +406,7 @@ def _retry_after(value: str | None, default: float) -> float:
         return min(max(float(value), 0.0), 30.0) if value else default
     except ValueError:
         return default
+
+
+def _bytes(body: bytes | str | None) -> bytes:
+    return body.encode() if isinstance(body, str) else body or b""

@@ -220,3 +220,17 @@ def test_compare_says_when_the_runs_ran_different_checks() -> None:
         "the checks run: 3 vs 1 (--checks all vs b); a check run in one only shows as 'absent'"
     ]
     assert compare(old, old)["differs_in"] == []
+
+
+def test_the_cassette_keeps_what_a_create_sent() -> None:
+    from test_cli import CREATE
+
+    from conformance.cassette import _recorded, har_entry
+
+    with serving("--jobs", "0") as (url, _):
+        ex = Client(url, EXAMPLE_CREDENTIALS).request("POST", data=CREATE)
+    assert ex.status == 200 and ex.request_body == CREATE
+    entry = json.loads(json.dumps(har_entry(ex, 0, "model.write_then_read")))
+    assert entry["request"]["postData"] == {"mimeType": "", "text": CREATE.decode()}
+    assert entry["request"]["bodySize"] == len(CREATE)
+    assert _recorded(entry, 0).exchange.request_body == CREATE
