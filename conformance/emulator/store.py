@@ -239,8 +239,8 @@ class Store:
     ) -> int:
         """Rows (``_row``) with their workflow IDs, in one transaction and one ``executemany``
         (rows stream in, never held in a list), then the rows of the database file that
-        ``part()`` names, if any. Into an empty store the indexes are built after the rows (SQLite may sort
-        with a helper thread), which makes a bulk load several times faster."""
+        ``part()`` names, if any. Into an empty store the indexes are built after the rows
+        (SQLite sorts with a helper thread), which makes a bulk load several times faster."""
         attached = False
         with self._lock:
             self._db.execute("BEGIN")
