@@ -216,7 +216,10 @@ class Store:
         with tempfile.TemporaryDirectory(prefix="ci-conformance-") as tmp:
             path = os.path.join(tmp, "part.db")
             args = [path, str(n), str(seed), shape, str(split)]
-            child = subprocess.Popen([sys.executable, "-c", PART, *args], stdin=subprocess.DEVNULL)
+            # the child imports this very package, wherever it was imported from
+            home = os.pathsep.join(filter(None, (ROOT, os.environ.get("PYTHONPATH"))))
+            child = subprocess.Popen([sys.executable, "-c", PART, *args], stdin=subprocess.DEVNULL,
+                                     env={**os.environ, "PYTHONPATH": home})  # fmt: skip
 
             def part() -> str:
                 if child.wait():
@@ -378,6 +381,7 @@ def _write_part(path: str, n: str, seed: str, shape: str, start: str) -> None:
 
 
 PART = "import sys; from conformance.emulator.store import _write_part; _write_part(*sys.argv[1:])"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # --- generated datasets -------------------------------------------------------------------
