@@ -42,6 +42,7 @@ OPTIONS = [
     Option("--timeout", "CI_CONFORMANCE_TIMEOUT", "seconds per request, connect, headers and body together (default 10)"),
     Option("--max-duration", "CI_CONFORMANCE_MAX_DURATION", "seconds the whole run may take; checks past it are skipped (default 1800 against a target, none against the embedded emulator)"),
     Option("--max-requests", "CI_CONFORMANCE_MAX_REQUESTS", "request budget; checks past it are skipped"),
+    Option("--workflow-id", "CI_CONFORMANCE_WORKFLOW_ID", "a workflow of the target's bucket for the jobs --allow-writes creates (then Workflow jobs only; default: a placeholder that only an emulator accepts)"),
     Option("--consistency-window", "CI_CONFORMANCE_CONSISTENCY_WINDOW", "seconds a write may take to show in reads (an eventually consistent service; default 0)"),
     Option("--profile", "CI_CONFORMANCE_PROFILE", "TOML file pinning open points of the contract (docs/contract.md)"),
     Option("--seed", "CI_CONFORMANCE_SEED", "seed of generation and of the emulator's dataset (default 0)"),
@@ -81,6 +82,7 @@ class Settings:
     max_duration: float | None = None
     max_requests: int | None = None
     consistency_window: float = 0.0
+    workflow_id: str | None = None
     profile: dict[str, str] = field(default_factory=dict)
     seed: int = 0
     examples: int = EXAMPLES["ci"]
@@ -126,6 +128,7 @@ def recorded(s: Settings) -> dict[str, object]:
         "max_duration": text(s.max_duration),
         "max_requests": text(s.max_requests),
         "consistency_window": text(s.consistency_window),
+        "workflow_id": s.workflow_id,
         "profile": s.profile,
         "seed": text(s.seed),
         "max_examples": text(s.examples),
@@ -186,6 +189,7 @@ def read(get: Callable[[str], object]) -> Settings:
         s.consistency_window = _number(
             float, "--consistency-window", str(raw["consistency_window"]), 0
         )
+    s.workflow_id = str(raw["workflow_id"]) if raw["workflow_id"] else None
     if raw["max_requests"]:
         s.max_requests = int(_number(int, "--max-requests", str(raw["max_requests"]), 1))
     if raw["seed"]:

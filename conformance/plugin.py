@@ -90,6 +90,7 @@ class Target:
         )
         session.seed, session.examples = s.seed, s.examples
         session.consistency_window = s.consistency_window
+        session.workflow_id = s.workflow_id
         return session
 
     def _start_emulator(self) -> str:

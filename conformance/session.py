@@ -151,6 +151,7 @@ class Session:
         self.seed = 0  # the run's seed and examples per check, for checks that run hypothesis
         self.examples = 20
         self.consistency_window = 0.0  # seconds a write may take to show (a live service)
+        self.workflow_id: str | None = None  # the target's, for created jobs (--workflow-id)
         self.consistency_waits: list[float] = []
         self.pages_seen = 0  # pages and jobs the checks looked at, cached walks included
         self.jobs_seen = 0
@@ -299,19 +300,25 @@ class Session:
             walk = self.head(Query(size="100"), pages=max(1, self.census_limit // 100))
             if not walk.jobs and self.seed_when_empty:
                 self.seed_when_empty = False
+                types = self.creatable_types
                 for i, name in enumerate(SEED_NAMES):
-                    self.create(name, "Workflow" if i % 2 else "Job")
+                    self.create(name, types[i % len(types)])
                 walk = self.head(Query(size="100"), pages=max(1, self.census_limit // 100))
             self._census = walk.jobs
             self._census_complete = not walk.pages[-1].body.next_token
         return self._census
 
-    def create(
-        self, name: str, job_type: str = "Workflow", workflow_id: str = "wconformance"
-    ) -> Job:
+    @property
+    def creatable_types(self) -> tuple[str, ...]:
+        """The job types the suite creates: a Job needs a queue and a template that only an
+        emulator invents, so with a real workflow (``--workflow-id``) Workflow jobs only."""
+        return ("Workflow",) if self.workflow_id else ("Job", "Workflow")
+
+    def create(self, name: str, job_type: str = "Workflow") -> Job:
         """Create a job on the target (only with writes allowed); it joins the known data."""
-        ex = self.create_exchange(name, job_type, workflow_id)
+        ex = self.create_exchange(name, job_type)
         if ex.status != 200:
+            self.create_refused(ex)
             raise CheckFailure(
                 f"creating a job got HTTP {ex.status}: {_error_text(ex)}", None, [ex]
             )
@@ -324,9 +331,20 @@ class Session:
         self.forget_walks()
         return job
 
-    def create_exchange(self, name: str, job_type: str, workflow_id: str) -> Exchange:
+    def create_refused(self, ex: Exchange) -> None:
+        """A target whose data is not known may refuse the suite's create with a 4xx: its
+        placeholder workflow or queue does not exist there. That skips, saying what to give."""
+        if self.known_jobs is None and 400 <= ex.status < 500:
+            raise SkipCheck(
+                f"the target refused to create a {_created_type(ex)} job (HTTP {ex.status}: "
+                f"{_error_text(ex)})"
+                + ("" if self.workflow_id else "; give --workflow-id, a workflow of its bucket")
+            )
+
+    def create_exchange(self, name: str, job_type: str, workflow_id: str | None = None) -> Exchange:
         """POST one job, as the official SDK's create sends it."""
         self.require_writes()
+        workflow_id = workflow_id or self.workflow_id or "wconformance"
         op = (
             f"<WorkflowIds>{escape(workflow_id)}</WorkflowIds>"
             if job_type == "Workflow"
@@ -369,6 +387,10 @@ class Session:
     def require_writes(self) -> None:
         if not self.allow_writes:
             raise SkipCheck("needs --allow-writes (it creates jobs on the target)")
+
+
+def _created_type(ex: Exchange) -> str:
+    return "Workflow" if b"<WorkflowIds>" in ex.request_body else "Job"
 
 
 def _error_text(ex: Exchange) -> str:

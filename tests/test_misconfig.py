@@ -21,6 +21,7 @@ from conformance.options import Settings, read
 from conformance.plugin import misconfiguration
 from conformance.query import Query
 from conformance.signing import Credentials
+from conformance.xmlmodel import parse_list, render_error
 
 ID, KEY = EXAMPLE_CREDENTIALS.secret_id, EXAMPLE_CREDENTIALS.secret_key
 PROBE = Query(size="1")  # the run's first request
@@ -122,3 +123,53 @@ def test_skips_for_lack_of_data_are_in_the_verdict_line(tmp_path: Path) -> None:
     assert len(no_data) >= 5, summary["results"]
     line = verdict_line(run.out)
     assert f"{len(no_data)} check(s) skipped for lack of data" in line, line
+
+
+WRITES = ("--allow-writes", "--checks", "model.write_then_read,pagination.writes_during_walk")
+
+
+class _RefusesCreates:
+    """A live service's answer to the suite's placeholder workflow: every create refused."""
+
+    def __init__(self, app: Emulator) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response):
+        if environ["REQUEST_METHOD"] != "POST":
+            return self.app(environ, start_response)
+        body = render_error("InvalidArgument", "workflow does not exist", "r-refused")
+        start_response("400 Bad Request", [("Content-Type", "application/xml"),
+                                           ("x-ci-request-id", "r-refused")])  # fmt: skip
+        return [body]
+
+
+def test_a_live_target_that_refuses_the_suites_creates_skips_the_write_checks(
+    tmp_path: Path,
+) -> None:
+    store = Store()
+    store.add(generate(30, seed=1))
+    with EmulatorServer(_RefusesCreates(Emulator(store))) as server:
+        run = run_suite(tmp_path, "--target", server.url, "--secret-id", ID, "--secret-key", KEY,
+                        *WRITES)  # fmt: skip
+    assert run.code == 0, run.out[-3000:]
+    results = json.loads((run.reports / "summary.json").read_text())["results"]
+    assert {r["check"]: r["outcome"] for r in results} == {
+        "model.write_then_read": "skipped", "pagination.writes_during_walk": "skipped"}  # fmt: skip
+    for r in results:
+        assert "refused to create a" in r["reason"] and "--workflow-id" in r["reason"], r
+
+
+def test_writes_on_a_live_target_use_its_workflow(tmp_path: Path) -> None:
+    store = Store()
+    store.add(generate(30, seed=1))
+    with EmulatorServer(Emulator(store)) as server:
+        run = run_suite(tmp_path, "--target", server.url, "--secret-id", ID, "--secret-key", KEY,
+                        *WRITES, "--workflow-id", "wtheirs")  # fmt: skip
+        assert run.code == 0, run.out[-3000:]
+        client = Client(server.url, EXAMPLE_CREDENTIALS)
+        every = parse_list(client.list(Query(size="100", states="All")).body).jobs
+    results = json.loads((run.reports / "summary.json").read_text())["results"]
+    assert {r["outcome"] for r in results} == {"passed"}, results
+    made = [j for j in every if j.workflow_ids == ("wtheirs",)]
+    assert len(made) >= 2 and {j.type for j in made} == {"Workflow"}  # a Job needs a real queue
+    assert len(every) == 30 + len(made)  # every job the suite created names the given workflow

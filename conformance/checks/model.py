@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
 
 from ..client import Exchange
-from ..query import STATES, TYPES, Query, parse_filters
+from ..query import STATES, Query, parse_filters
 from ..session import CheckFailure, Session
 from ..timefmt import format_time
 from ..xmlmodel import Job, XMLProblem, parse_list
@@ -152,11 +152,15 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
 
         # --- rules ----------------------------------------------------------------------
 
-        @rule(target=created, job_type=st.sampled_from(TYPES), name=st.sampled_from(NAMES))
+        @rule(
+            target=created, job_type=st.sampled_from(s.creatable_types), name=st.sampled_from(NAMES)
+        )
         def create(self, job_type: str, name: str) -> str:
             self.step(f"create a {job_type} job named {name!r}")
             ex = s.create_exchange(name, job_type, workflow_id)
             s.forget_walks()
+            if ex.status != 200:
+                s.create_refused(ex)
             try:
                 job = parse_list(ex.body, check=False).jobs[0] if ex.status == 200 else None
             except (XMLProblem, IndexError):
@@ -241,7 +245,11 @@ def write_then_read(s: Session) -> None:
     with a tricky name, cancel, get, walk with filters at sizes 1 to 5), each read checked
     against the model of what was written. A failure is shrunk to the shortest sequence."""
     s.require_writes()
-    machine = _machine(s, f"wconformance{s.seed:021d}")
+    workflow_id = s.workflow_id or f"wconformance{s.seed:021d}"
+    if s.known_jobs is None:  # a target that refuses our creates skips here, not mid-machine
+        for job_type in s.creatable_types:
+            s.create("ci-conformance model probe", job_type)
+    machine = _machine(s, workflow_id)
     run_state_machine_as_test(
         hypothesis_seed(s.seed)(machine),
         settings=settings(
