@@ -140,7 +140,8 @@ def several_pages(matching: int) -> st.SearchStrategy[str | None]:
     """Sizes that walk ``matching`` jobs in several pages (at most about 40), sometimes any size."""
     if matching < 2:
         return st.none() | st.integers(1, 100).map(str)
-    low, high = max(1, -(-matching // 40)), min(100, matching - 1)
+    high = min(100, matching - 1)
+    low = min(high, max(1, -(-matching // 40)))  # over 4,000 jobs: 100, and more pages
     spread = st.integers(low, high).map(str)
     return spread | spread | spread | st.none() | st.integers(1, 100).map(str)
 
