@@ -45,6 +45,8 @@ OPEN_POINTS: dict[str, tuple[str, ...]] = {
     "error_extras": ("Resource + TraceId", "Resource", "TraceId", "none"),  # on every error
     "ties_desc": ("JobId descending", "JobId ascending", "other"),  # equal CreationTime, Desc walks
     "ties_asc": ("JobId descending", "JobId ascending", "other"),
+    "get_missing": ("404", "nonexist"),  # get of an unknown ID: 404, or 200 NonExistJobIds
+    "cancel_ended": ("refuse", "accept"),  # cancel of a job that has ended (with writes only)
 }
 UNPINNABLE = frozenset({"other"})
 TIES = frozenset({"ties_desc", "ties_asc"})
@@ -164,6 +166,10 @@ class Coverage:
                 extra = parse_error(ex.body, check=False).extra
                 seen = [e for e in ("Resource", "TraceId") if e in extra]
                 self.met("error_extras", " + ".join(seen) or "none", ex)
+        if ex.method == "GET" and "/inventorytriggerjob/" in ex.url and ex.status in (200, 404):
+            missing = ex.status == 404 or b"<NonExistJobIds>" in ex.body
+            if missing and b"<JobsDetail>" not in ex.body:
+                self.met("get_missing", "404" if ex.status == 404 else "nonexist", ex)
         if ex.status not in (200, 400) or ex.method != "GET":
             return
         query = request_query(ex)
@@ -220,9 +226,9 @@ class Coverage:
                 out[p] = "other" if mixed else MIXED.join(c for c, _ in seen.most_common())
         return out
 
-    def report(self, census: list[Job] | None, temporary_credentials: bool) -> dict:
+    def report(self, census: list[Job] | None, temporary_credentials: bool, writes: bool) -> dict:
         """Every dimension: the cells reached (with counts), missed, and out of the data's reach."""
-        possible = reachable(census, temporary_credentials)
+        possible = reachable(census, temporary_credentials, writes)
         out = {}
         for dim, cells in all_cells().items():
             reached = self.cells[dim]
@@ -247,8 +253,11 @@ def all_cells() -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-def reachable(census: list[Job] | None, temporary_credentials: bool) -> dict[str, set[str]]:
-    """The cells that the target's data (its census) and the run's credentials allow."""
+def reachable(
+    census: list[Job] | None, temporary_credentials: bool, writes: bool = True
+) -> dict[str, set[str]]:
+    """The cells that the target's data (its census), the run's credentials and whether it may
+    write allow."""
     jobs = census or []
     cells = {d: set(c) for d, c in all_cells().items()}
     has = {
@@ -269,6 +278,8 @@ def reachable(census: list[Job] | None, temporary_credentials: bool) -> dict[str
         cells["signature"] = {c for c in cells["signature"] if c.split(" ")[0] not in TOKEN_KINDS}
     if not jobs:
         cells["open points"] -= {"full_last_page", "start_after_end"}
+    if not writes:
+        cells["open points"] -= {"cancel_ended"}
     if max(Counter(j.created for j in jobs).values(), default=0) < 3:  # no group of 3 ties
         cells["open points"] -= TIES
     return cells

@@ -176,7 +176,7 @@ def build_summary(
         "retries": session.client.retries_made,
         "counts": counts,
         "coverage": session.coverage.report(
-            session.census_taken, bool(session.client.credentials.token)
+            session.census_taken, bool(session.client.credentials.token), session.allow_writes
         ),
         "behaviour": session.coverage.fingerprint(),
         "consistency_window": {

@@ -314,8 +314,14 @@ def render_list(request_id: str, jobs: list[Job], next_token: str | None) -> byt
 
 
 def render_job(request_id: str, job: Job) -> bytes:
-    """The single-job answer of get, create and cancel: ``<Response>`` with one JobsDetail."""
+    """The single-job answer of get and create: ``<Response>`` with one JobsDetail."""
     return render_list(request_id, [job], None)
+
+
+def render_missing(request_id: str, job_ids: list[str]) -> bytes:
+    """Get's answer for IDs that do not exist: ``NonExistJobIds`` and no JobsDetail."""
+    missing = "".join(_xml(("NonExistJobIds", i)) for i in job_ids)
+    return f"{DECLARATION}<Response>{_xml(('RequestId', request_id))}{missing}</Response>".encode()
 
 
 ERROR_ORDER = ("Code", "Message", "Resource", "RequestId", "TraceId")

@@ -20,6 +20,7 @@ SAMPLE = [
     "size-refused/page-size-150",
     "auth-401-ci/wrong-key",
     "auth-403-cos/wrong-key",
+    "get-missing-200/get-missing",
     "pretty-xml/walk-all",
     "extra-elements/walk-all",
     "single-jobsdetail/walk-size-1",

@@ -62,6 +62,8 @@ def test_default_run_records_the_behaviour_it_met(default_run) -> None:
         "error_extras": "Resource + TraceId",
         "ties_desc": "JobId descending",
         "ties_asc": "JobId ascending",
+        "get_missing": "404",
+        "cancel_ended": "refuse",
     }
 
 
@@ -113,7 +115,7 @@ def test_consistency_window_tolerates_a_lagging_service(tmp_path: Path) -> None:
         args = ["--target", url, *KEYS, "--allow-writes", "--checks", "model"]
         code, summary, out = run_suite(tmp_path, *args)
         assert code == 1, out[-3000:]  # without a window, the lag is a violation
-        assert "got HTTP 404" in summary["failures"][0]["found"]
+        assert "answered HTTP 404" in summary["failures"][0]["found"]
         code, summary, out = run_suite(tmp_path, *args, "--consistency-window", "5")
     assert code == 0, out[-3000:]
     window = summary["consistency_window"]

@@ -17,7 +17,7 @@ from conformance.emulator.store import Store
 from conformance.query import Query, expected, parse_filters
 from conformance.signing import Credentials
 from conformance.strategies import filter_queries
-from conformance.xmlmodel import parse_error, parse_list
+from conformance.xmlmodel import parse_error, parse_list, safe_parse, validate_list
 
 CREATE_BODY = (
     b"<Request><Name>made by a test</Name><Type>Job</Type><Input><Prefix>in/</Prefix></Input>"
@@ -179,9 +179,36 @@ def test_create_get_cancel(fresh: EmulatorServer) -> None:
     got = parse_list(c.request("GET", f"/inventorytriggerjob/{job.job_id}").body).jobs[0]
     assert got == job
     cancelled = c.request("PUT", f"/inventorytriggerjob/{job.job_id}", [("cancel", "")])
-    assert parse_list(cancelled.body).jobs[0].state == "Cancel"
+    # as the vendor's page shows it: 200, no body, no Content-Type, the request ID header
+    assert (cancelled.status, cancelled.body) == (200, b"")
+    assert cancelled.header("Content-Length") == "0" and cancelled.header("Content-Type") is None
+    assert cancelled.header("x-ci-request-id")
     assert parse_list(c.list(Query(job_id=job.job_id)).body).jobs[0].state == "Cancel"
+    again = c.request("PUT", f"/inventorytriggerjob/{job.job_id}", [("cancel", "")])
+    assert again.status == 400 and parse_error(again.body).code == "InvalidRequest"  # it has ended
     assert len(fresh.app.store) == 41
+
+
+def test_get_of_an_unknown_id_in_both_allowed_forms(dataset) -> None:
+    missing = "b" + "0" * 32
+    for behaviour, status in (("404", 404), ("nonexist", 200)):
+        store = Store()
+        store.add(dataset[:5])
+        app = Emulator(store, behaviour=Behaviour(get_missing=behaviour, cancel_ended="accept"))
+        with EmulatorServer(app) as server:
+            c = Client(server.url, EXAMPLE_CREDENTIALS)
+            ex = c.request("GET", f"/inventorytriggerjob/{missing}")
+            assert ex.status == status
+            if status == 404:
+                assert parse_error(ex.body).code == "NoSuchJob"
+            else:
+                root = safe_parse(ex.body)
+                assert [e.text for e in root.findall("NonExistJobIds")] == [missing]
+                assert root.find("JobsDetail") is None and validate_list(root) == []
+            ended = next(j for j in dataset[:5] if j.state in ("Success", "Failed", "Cancel"))
+            ex = c.request("PUT", f"/inventorytriggerjob/{ended.job_id}", [("cancel", "")])
+            assert (ex.status, ex.body) == (200, b"")  # accepted, and the job keeps its state
+            assert store.get(ended.job_id) == ended
 
 
 @pytest.mark.parametrize(

@@ -20,12 +20,13 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
 
+from .. import strategies as gen
 from ..client import Exchange
 from ..query import STATES, Query, parse_filters
-from ..session import CheckFailure, Session
+from ..session import CheckFailure, Session, SkipCheck
 from ..timefmt import format_time
-from ..xmlmodel import Job, XMLProblem, parse_list
-from .base import check
+from ..xmlmodel import Job, XMLProblem, parse_list, safe_parse
+from .base import check, error_doc, fail
 
 # Names that need escaping or encoding, and names that are case variants or substrings of others.
 NAMES = (
@@ -88,18 +89,12 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                     s.consistency_waits.append(round(waited, 2))
                 return
 
-        def fetch(self, job_id: str) -> tuple[Exchange, Job | None]:
-            ex = s.send("GET", s.job_path(job_id))
-            try:
-                return ex, parse_list(ex.body, check=False).jobs[0] if ex.status == 200 else None
-            except (XMLProblem, IndexError):
-                return ex, None
-
         def refresh(self, job_id: str) -> Job:
             """The job as get shows it now (a live job's state may move on by itself)."""
-            ex, job = self.fetch(job_id)
+            ex, job = get_job(s, job_id)
             if job is None:
-                raise Problem(f"get of created job {job_id} got HTTP {ex.status}", [ex])
+                said = "NonExistJobIds" if ex.status == 200 else f"HTTP {ex.status}"
+                raise Problem(f"get of created job {job_id} answered {said}", [ex])
             made = self.made[job_id]
             if made.cancelled and job.state != "Cancel":
                 raise Problem(f"get shows cancelled job {job_id} as {job.state}", [ex])
@@ -179,19 +174,34 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
 
         @rule(job_id=created)
         def cancel(self, job_id: str) -> None:
+            """Cancel answers 200 with no body; a job that has ended may be refused (4xx), or
+            answered 200 and keep its own state (docs/contract.md#open-cancel-ended)."""
+            made = self.made[job_id]
             self.step(f"cancel {job_id}")
+            ended = made.cancelled or made.job.state in ENDED
             ex = s.send("PUT", s.job_path(job_id), params=[("cancel", "")])
             s.forget_walks()
-            if ex.status == 200:
-                self.made[job_id].cancelled = True
-            elif 400 <= ex.status < 500:
+            if ex.status != 200 and not 400 <= ex.status < 500:
+                self.fail(f"cancelling {job_id} got HTTP {ex.status}", [ex])
+            if ex.status != 200:
                 state = self.refresh(job_id).state
                 if state not in ENDED:
                     self.fail(f"cancelling {job_id} (State {state}) got HTTP {ex.status}", [ex])
+                s.coverage.met("cancel_ended", "refuse", ex)
                 return
-            else:
-                self.fail(f"cancelling {job_id} got HTTP {ex.status}", [ex])
-            self.eventually(lambda: self.refresh(job_id))
+            if ended:
+                s.coverage.met("cancel_ended", "accept", ex)
+
+            def cancelled() -> None:
+                job = self.refresh(job_id)
+                if job.state == "Cancel":
+                    made.cancelled = True
+                elif job.state not in ENDED:  # a job that had ended keeps its own state
+                    raise Problem(f"cancel of {job_id} answered 200; get shows {job.state}", [ex])
+
+            self.eventually(cancelled)
+            if not made.cancelled:
+                return
             s.known_job_changed(self.made[job_id].job)
             self.eventually(lambda: self.walk_agrees(Query(size="10", job_id=job_id)))
             self.eventually(
@@ -261,3 +271,58 @@ def write_then_read(s: Session) -> None:
             suppress_health_check=list(HealthCheck),
         ),
     )
+
+
+def get_job(s: Session, job_id: str) -> tuple[Exchange, Job | None]:
+    """Get one job: the answer, and its job (``None`` when there is none to read)."""
+    ex = s.send("GET", s.job_path(job_id))
+    try:
+        return ex, parse_list(ex.body, check=False).jobs[0] if ex.status == 200 else None
+    except (XMLProblem, IndexError):
+        return ex, None
+
+
+def _unknown_ids(s: Session) -> st.SearchStrategy[str]:
+    """Vendor-shaped IDs that name no job: random ones, and near misses of the target's own."""
+    ids = [j.job_id for j in s.census()[:200] if len(j.job_id) > 1]
+    near = st.tuples(st.sampled_from(ids), st.sampled_from(["changed", "prefix", "case"])).map(
+        lambda t: {"changed": t[0][:-1] + ("0" if t[0][-1] != "0" else "1"),
+                   "prefix": t[0][:-1], "case": t[0].swapcase()}[t[1]]
+    )  # fmt: skip
+    return gen.vendor_ids("b") | near if ids else gen.vendor_ids("b")
+
+
+@check(
+    "model",
+    "get of an ID that names no job answers 404 with an XML Error, or 200 with NonExistJobIds naming it and no JobsDetail",
+    given=_unknown_ids,
+    anchor="get-missing",
+)
+def get_missing(s: Session, job_id: str) -> None:
+    if any(j.job_id == job_id for j in s.census()):
+        raise SkipCheck(f"{job_id} names a job of the target")
+    ex = s.send("GET", s.job_path(job_id))
+    what = f"get of {job_id}, which names no job"
+    if ex.status == 404:
+        error_doc(ex, None, (404,), what)
+        return
+    if ex.status != 200:
+        fail(f"{what}: expected 404, or 200 with NonExistJobIds; got HTTP {ex.status}", None, [ex])
+    try:
+        root = safe_parse(ex.body)
+    except XMLProblem as exc:
+        fail(f"{what}: the HTTP 200 body is not XML ({exc.message})", None, [ex])
+    jobs = root.findall("JobsDetail")
+    named = {i.strip() for el in root.findall("NonExistJobIds") for i in (el.text or "").split(",")}
+    if jobs:
+        fail(
+            f"{what}: HTTP 200 with {len(jobs)} JobsDetail (JobId {jobs[0].findtext('JobId')!r})",
+            None,
+            [ex],
+        )
+    if job_id not in named:
+        fail(
+            f"{what}: HTTP 200 whose NonExistJobIds does not name it ({sorted(named) or 'absent'})",
+            None,
+            [ex],
+        )

@@ -78,11 +78,16 @@ def main() -> int:
                 if not token:
                     break
         elif task["op"] == "get":
-            emit_jobs(client.ci_get_inventory_trigger_jobs(Bucket=bucket, JobID=task["jobId"]))
+            result = client.ci_get_inventory_trigger_jobs(Bucket=bucket, JobID=task["jobId"])
+            emit_jobs(result)
+            missing = result.get("NonExistJobIds")  # the IDs the answer says do not exist
+            if missing:
+                emit({"notFound": [i for m in ([missing] if isinstance(missing, str) else missing)
+                                   for i in m.split(",") if i]})  # fmt: skip
         elif task["op"] == "create":
             emit_jobs(client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=task["job"]))
         elif task["op"] == "cancel":
-            # The SDK returns the raw HTTP response here, not a parsed job: nothing to print.
+            # Cancel answers with no body: the SDK returns the raw HTTP response; nothing to print.
             client.ci_delete_inventory_trigger_jobs(Bucket=bucket, JobId=task["jobId"])
         else:
             return 3

@@ -49,6 +49,7 @@ FAULTS = {
     "error-without-code": "surfaces errors without their Code",
     "lose-next-token": "returns no NextToken for a page that has one",
     "body-without-input": "creates jobs without their Input",
+    "ignore-not-found": "says nothing of the IDs a get answer lists in NonExistJobIds",
 }
 VARIANTS = {
     "presign": "puts the signature in the query string (a presigned URL)",
@@ -57,6 +58,7 @@ VARIANTS = {
     "no-retry": "never retries: a 503 is surfaced as an error",
     "x-cos-token": "sends the security token in x-cos-security-token",
     "omit-empty": "leaves empty parameters out of the request",
+    "not-found-as-error": "raises NoSuchJob for the IDs a get answer lists in NonExistJobIds",
 }
 TIMES = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)[+-]\d{4}$")
 
@@ -126,7 +128,7 @@ class Client:
 
     def call(
         self, method: str, path: str, params: list | None = None, body: bytes = b""
-    ) -> ET.Element:
+    ) -> ET.Element | None:
         headers = {"Content-Type": "application/xml"} if body else {}
         for attempt in range(3):
             query, signed_headers = self._signed(method, path, params or [], headers)
@@ -141,6 +143,8 @@ class Client:
             if 400 <= resp.status_code < 500 and "retry-400" in self.faults and attempt == 0:
                 continue
             break
+        if 200 <= resp.status_code < 300 and not resp.content:
+            return None  # cancel's answer: no body
         try:
             root = safe_parse(resp.content)
         except XMLProblem as exc:
@@ -154,7 +158,23 @@ class Client:
             )
         return root
 
-    def emit(self, root: ET.Element) -> int:
+    def not_found(self, root: ET.Element) -> None:
+        """The IDs a get answer says do not exist (NonExistJobIds), as the protocol says it."""
+        ids = [
+            i.strip() for el in root.findall("NonExistJobIds") for i in (el.text or "").split(",")
+        ]
+        ids = [i for i in ids if i]
+        if not ids or "ignore-not-found" in self.faults:
+            return
+        if "not-found-as-error" in self.variants:
+            raise ServiceError(
+                200, "NoSuchJob", f"no such job: {', '.join(ids)}", root.findtext("RequestId") or ""
+            )
+        _print({"notFound": ids})
+
+    def emit(self, root: ET.Element | None) -> int:
+        if root is None:
+            return 0
         jobs = root.findall("JobsDetail")
         if "first-jobsdetail-only" in self.faults:
             jobs = jobs[:1]
@@ -239,9 +259,11 @@ def main(argv: list[str] | None = None) -> int:
             client.list(task)
         elif op == "get":
             path = PATH + ("s" if "wrong-path" in client.faults else "")
-            client.emit(client.call("GET", f"{path}/{task['jobId']}"))
+            root = client.call("GET", f"{path}/{task['jobId']}")
+            client.emit(root)
+            client.not_found(root)
         elif op == "cancel":
-            client.emit(client.call("PUT", f"{PATH}/{task['jobId']}", [("cancel", "")]))
+            client.call("PUT", f"{PATH}/{task['jobId']}", [("cancel", "")])
         elif op == "create":
             job = dict(task["job"])
             if "body-without-input" in client.faults:

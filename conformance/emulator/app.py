@@ -47,6 +47,7 @@ from ..xmlmodel import (
     render_error,
     render_job,
     render_list,
+    render_missing,
     safe_parse,
     validate,
 )
@@ -61,6 +62,7 @@ MAX_QUERY = 16 * 1024
 MAX_BODY = 64 * 1024
 LIST_PARAMS = frozenset(WIRE_NAMES.values())
 ALWAYS_ALLOWED = frozenset(AUTH_FIELDS) | frozenset(TOKEN_HEADERS)
+ENDED = ("Success", "Failed", "Cancel")
 JOB_PATH = re.compile(r"/inventorytriggerjob/([A-Za-z0-9_-]{1,64})")
 
 
@@ -76,6 +78,8 @@ class Behaviour:
     auth_errors: str = "ci"  # ci (401, CI codes) | cos (403, COS codes)
     # Error extras: the official SDK reads an error's code only when Resource is present.
     error_extras: str = "resource"  # resource (Resource, TraceId) | trace-id | none
+    get_missing: str = "404"  # 404 NoSuchJob | nonexist: 200 with NonExistJobIds, no JobsDetail
+    cancel_ended: str = "refuse"  # refuse: 400 for a job that has ended | accept: 200, unchanged
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "size_over_100": ("clamp", "refuse"),
@@ -85,6 +89,8 @@ class Behaviour:
         "ties": ("follow-order", "job-id-asc"),
         "auth_errors": ("ci", "cos"),
         "error_extras": ("resource", "trace-id", "none"),
+        "get_missing": ("404", "nonexist"),
+        "cancel_ended": ("refuse", "accept"),
     }
 
     @classmethod
@@ -230,8 +236,8 @@ class Emulator:
         request_id = _request_id()
         path = environ.get("PATH_INFO", "/")
         try:
-            body, content_type = self._handle(environ, request_id), "application/xml"
-            status = 200
+            body = self._handle(environ, request_id)
+            status, content_type = 200, "application/xml" if body else None
         except Refused as r:
             status, body, content_type = self._error(r, request_id, path)
         except Exception:  # a bug of ours must still answer as the service would
@@ -252,14 +258,12 @@ class Emulator:
         return (*self._head(status, body, content_type, request_id), body)
 
     def _head(
-        self, status: int, body: bytes, content_type: str, request_id: str
+        self, status: int, body: bytes, content_type: str | None, request_id: str
     ) -> tuple[str, list[tuple[str, str]]]:
-        """The status line and headers (the server adds ``Server``)."""
-        headers = [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Date", formatdate(usegmt=True)),
-        ]
+        """The status line and headers (the server adds ``Server``); an empty body (cancel's)
+        has no Content-Type, as in the vendor's example."""
+        headers = [("Content-Type", content_type)] if content_type else []
+        headers += [("Content-Length", str(len(body))), ("Date", formatdate(usegmt=True))]
         if "fmt-no-request-id-header" not in self.faults:
             headers.append(("x-ci-request-id", request_id))
         if status >= 400:
@@ -599,19 +603,25 @@ class Emulator:
         return job
 
     def _get(self, job_id: str, request_id: str) -> bytes:
-        job = self._cancelled.get(job_id) or self._existing(job_id)
-        return render_job(request_id, job)
+        job = self._cancelled.get(job_id) or self.store.get(job_id)
+        if job is None and "get-missing-empty" in self.faults:
+            return render_missing(request_id, [])
+        if job is None and self.behaviour.get_missing == "nonexist":
+            return render_missing(request_id, [job_id])
+        return render_job(request_id, job or self._existing(job_id))
 
     def _cancel(self, job_id: str, request_id: str) -> bytes:
+        """200 with no body (the vendor's page: "this request has no response body")."""
         job = self._existing(job_id)
-        if job.state in ("Success", "Failed"):
-            raise _bad(f"job {job_id} has already ended ({job.state})", "InvalidRequest")
-        end = job.end_time if job.state == "Cancel" else self._now()
+        if job.state in ENDED:
+            if self.behaviour.cancel_ended == "refuse":
+                raise _bad(f"job {job_id} has already ended ({job.state})", "InvalidRequest")
+            return b""
         if "model-cancel-not-listed" in self.faults:  # get sees it; lists never do
-            self._cancelled[job_id] = replace(job, state="Cancel", end_time=end)
-            return render_job(request_id, self._cancelled[job_id])
-        updated = self.store.set_state(job_id, "Cancel", end)
-        return render_job(request_id, updated or job)
+            self._cancelled[job_id] = replace(job, state="Cancel", end_time=self._now())
+        else:
+            self.store.set_state(job_id, "Cancel", self._now())
+        return b""
 
 
 # The order a created job's Operation comes back in, whatever the request's order: the vendor's

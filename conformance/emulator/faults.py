@@ -135,6 +135,11 @@ FAULTS: dict[str, Fault] = {
             "lists filtered by states miss jobs created after start-up (a stale index)",
         ),
         Fault("model-cancel-not-listed", "model", "lists show a cancelled job in its old state"),
+        Fault(
+            "get-missing-empty",
+            "model",
+            "get of an unknown ID answers 200 with neither a job nor NonExistJobIds",
+        ),
     ]
 }
 

@@ -84,6 +84,8 @@ RULES: dict[str, str] = {
     "result.fields": "Every documented JobsDetail field comes back as the service sent it: times "
     "with their offsets, '-' for no time, WorkflowIds, unescaped text",
     "result.error": "A service error is surfaced as an error with its HTTP status, and only then",
+    "result.not-found": 'Contract #get-missing: get of an ID that names no job surfaces "not found" '
+    "(a notFound line naming the ID, or the service's error), never a job or nothing at all",
     "result.error-code": "A surfaced error carries the service's Code (and its RequestId)",
     "result.next-token": "A page's NextToken is returned as the service sent it",
 }
@@ -528,8 +530,8 @@ class Expected:
     jobs: list[Job] | None = None  # None: an error is expected
     error: tuple[int, str] | None = None
     alternative: tuple[int, str] | None = None  # an error also acceptable (503 not retried)
-    optional_jobs: bool = False  # cancel: the SDK may return the job or nothing
     count: int | None = None  # a page: how many of ``jobs`` come first (None: all)
+    missing: str = ""  # get: the JobId that names no job (the SDK must say "not found")
 
 
 def _auth_error(scenario: Scenario) -> tuple[int, str]:
@@ -556,12 +558,13 @@ def expect(ctx: Context) -> Expected:
         return Expected(jobs=jobs, count=count, alternative=alternative)
     if task.op == "get":
         job = by_id.get(task.job_id)
+        if job is None and scenario.behaviour.get_missing == "nonexist":
+            return Expected(jobs=[], missing=task.job_id)
         if job is None:
-            return Expected(error=(404, "NoSuchJob"))
+            return Expected(error=(404, "NoSuchJob"), missing=task.job_id)
         return Expected(jobs=[job], alternative=alternative)
-    if task.op == "cancel":
-        after = ctx.after(task.job_id)
-        return Expected(jobs=[after] if after else [], optional_jobs=True, alternative=alternative)
+    if task.op == "cancel":  # no response body: nothing to return but success
+        return Expected(jobs=[], alternative=alternative)
     created = [h for h in ctx.hits if h.method == "POST" and h.status == 200]
     if created:
         return Expected(jobs=list(parse_list(created[-1].response_body, check=False).jobs))
@@ -573,6 +576,10 @@ def judge_result(ctx: Context) -> list[Finding]:
     out = ctx.output
     if out.unsupported:
         return []
+    if want.missing and not out.jobs and want.missing in out.not_found:
+        return []  # "not found", said as the protocol says it
+    if want.missing and want.error is None:
+        return _judge_missing(ctx, want.missing)
     if out.error is not None:
         return _judge_error(ctx, want, out.error)
     if want.jobs is None:
@@ -591,8 +598,7 @@ def judge_result(ctx: Context) -> list[Finding]:
         and after.state != "Cancel"
     ):
         findings.append(Finding("result.jobs", f"the job is {after.state}, not cancelled"))
-    if not (want.optional_jobs and not out.jobs):
-        findings += _judge_jobs(ctx, want.jobs, out.jobs, want.count)
+    findings += _judge_jobs(ctx, want.jobs, out.jobs, want.count)
     if ctx.task.op == "list" and not ctx.task.walk and out.reported_token:
         findings += _judge_token(ctx, out.next_token)
     return findings
@@ -646,6 +652,26 @@ def _judge_error(ctx: Context, want: Expected, error: dict[str, Any]) -> list[Fi
             f"{want.count if want.count is not None else len(want.jobs or [])} job(s){refused}",
         )
     ]
+
+
+NOT_FOUND_CODES = ("NoSuchJob", "NotFound", "NonExist")
+
+
+def _judge_missing(ctx: Context, job_id: str) -> list[Finding]:
+    """The service answered 200 with NonExistJobIds naming ``job_id``: the SDK must say so."""
+    out = ctx.output
+    said = "the service answered HTTP 200 with NonExistJobIds naming it"
+    if out.jobs:
+        return [
+            Finding(
+                "result.not-found", f"the SDK returned {len(out.jobs)} job(s) for {job_id}; {said}"
+            )
+        ]
+    code = str((out.error or {}).get("code") or "")
+    if out.error is not None and any(c.lower() in code.lower() for c in NOT_FOUND_CODES):
+        return []
+    shown = f"an error {code!r}" if out.error is not None else "no job and no notFound line"
+    return [Finding("result.not-found", f"the SDK surfaced {shown} for {job_id}; {said}")]
 
 
 def _request_id(hit: Hit) -> str:

@@ -63,6 +63,7 @@ FAULT_CASES = [
     _fault("error-without-code", "baseline", "get-missing", "result.error-code", "NoSuchJob"),
     _fault("lose-next-token", "baseline", "page", "result.next-token"),
     _fault("body-without-input", "baseline", "create", "request.body", "Input"),
+    _fault("ignore-not-found", "get-missing-200", "get-missing", "result.not-found", "no notFound"),
 ]
 VARIANT_CASES = [
     Case("variant", "presign", ("baseline",), ("walk-filtered", "get", "create")),
@@ -73,6 +74,7 @@ VARIANT_CASES = [
     Case("variant", "no-retry", ("slowdown-503",)),
     Case("variant", "x-cos-token", ("temporary-credentials",)),
     Case("variant", "omit-empty", ("baseline",), ("walk-empty-params",)),
+    Case("variant", "not-found-as-error", ("get-missing-200",)),
 ]
 
 

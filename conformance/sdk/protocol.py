@@ -33,6 +33,7 @@ class DriverOutput:
     error: dict[str, Any] | None = None
     next_token: str | None = None
     reported_token: bool = False
+    not_found: list[str] = field(default_factory=list)  # IDs the SDK says do not exist
     problems: list[str] = field(default_factory=list)
     exit_code: int | None = None
     timed_out: bool = False
@@ -47,7 +48,8 @@ class DriverOutput:
 
 def parse_output(stdout: str) -> DriverOutput:
     """Read JSON lines: ``{"job": {...}}``, ``{"error": {...}}``, ``{"nextToken": ...}``,
-    ``{"log": "..."}``. Anything else is recorded as a problem, with its line number."""
+    ``{"notFound": ["JobId", ...]}``, ``{"log": "..."}``. Anything else is recorded as a
+    problem, with its line number."""
     out = DriverOutput()
     for number, line in enumerate(stdout.splitlines(), 1):
         if not line.strip():
@@ -71,6 +73,10 @@ def parse_output(stdout: str) -> DriverOutput:
             out.error = value
         elif key == "nextToken" and (value is None or isinstance(value, str)):
             out.next_token, out.reported_token = value, True
+        elif (
+            key == "notFound" and isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            out.not_found += value
         elif key != "log":
             out.problems.append(f"line {number}: unexpected {key!r} line: {line[:120]!r}")
     return out

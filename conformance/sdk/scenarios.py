@@ -153,14 +153,13 @@ def walk_name(task_id: str, name: str, size: int = 2) -> Task:
     return Task(task_id, "list", f"jobs named {name!r}", (("name", name), ("size", str(size))))
 
 
-def get(job: Job | str, task_id: str = "get") -> Task:
+def get(job: Job | str, task_id: str = "get", about: str = "one job") -> Task:
     job_id = job if isinstance(job, str) else job.job_id
-    about = "a job that does not exist: 404 NoSuchJob" if job_id == MISSING_JOB else "one job"
     return Task(task_id, "get", about, job_id=job_id)
 
 
-def get_missing() -> Task:
-    return get(MISSING_JOB, "get-missing")
+def get_missing(about: str = "a job that does not exist: 404 NoSuchJob") -> Task:
+    return get(MISSING_JOB, "get-missing", about)
 
 
 def wrong_key() -> Task:
@@ -333,6 +332,16 @@ SCENARIOS: dict[str, Scenario] = {
             generated(20, 15),
             lambda jobs: [wrong_key(), get_missing()],
             Behaviour(auth_errors="cos", error_extras="resource"),
+        ),
+        Scenario(
+            "get-missing-200",
+            "§6 get of an unknown ID: 200 with NonExistJobIds, no JobsDetail",
+            generated(20, 25),
+            lambda jobs: [
+                get_missing("a job that does not exist: 200 NonExistJobIds, surfaced as not found"),
+                get(jobs[1]),
+            ],
+            Behaviour(get_missing="nonexist"),
         ),
         Scenario(
             "pretty-xml",

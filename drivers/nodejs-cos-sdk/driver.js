@@ -43,12 +43,16 @@ async function main() {
       if (!token) return;
     }
   } else if (task.op === 'get') {
-    emitJobs(await call('GET', `${key}/${task.jobId}`));
+    const response = await call('GET', `${key}/${task.jobId}`);
+    emitJobs(response);
+    // the IDs the answer says do not exist (NonExistJobIds)
+    const missing = asList(response.NonExistJobIds).flatMap((ids) => String(ids).split(',')).filter(Boolean);
+    if (missing.length) emit({ notFound: missing });
   } else if (task.op === 'create') {
     const body = COS.util.json2xml({ Request: task.job });
     emitJobs(await call('POST', key, { Body: body, Headers: { 'Content-Type': 'application/xml' } }));
   } else if (task.op === 'cancel') {
-    emitJobs(await call('PUT', `${key}/${task.jobId}`, { Action: 'cancel' }));
+    await call('PUT', `${key}/${task.jobId}`, { Action: 'cancel' }); // no response body
   } else {
     process.exitCode = 3;
   }
