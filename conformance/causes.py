@@ -15,33 +15,28 @@ seen; a failure is attached to the root of the first higher-ranked failure that 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from typing import Any
 
 from . import contract
+from .results import Failure
 
 
-@dataclass
-class Group:
-    root: dict  # a failure record (summary.json's "failures")
-    consequences: list[tuple[dict, dict]] = field(default_factory=list)  # (failure, reason)
-
-
-def _responses(failure: dict) -> set[str]:
+def _responses(failure: Failure) -> set[str]:
     seen = set()
-    for ex in failure.get("exchanges", []):
-        headers = {k.lower(): v for k, v in ex.get("headers", {}).items()}
+    for ex in failure.exchanges:
+        headers = {k.lower(): v for k, v in ex.headers.items()}
         rid = headers.get("x-ci-request-id") or headers.get("x-cos-request-id")
         if rid:
             seen.add("id:" + rid)
         else:
-            raw = f"{ex['method']} {ex['url']} {ex['status']} {ex.get('body', '')}"
+            raw = f"{ex.method} {ex.url} {ex.status} {ex.body}"
             seen.add("body:" + hashlib.sha1(raw.encode("utf-8")).hexdigest())
     return seen
 
 
-def _reason(earlier: dict, later: dict) -> dict | None:
+def _reason(earlier: Failure, later: Failure) -> dict[str, Any] | None:
     """Why ``later`` is likely a consequence of ``earlier`` (``explain`` says it in words)."""
-    a, b = earlier.get("anchor"), later.get("anchor")
+    a, b = earlier.anchor, later.anchor
     if a and b and a == b:
         return {"kind": "same-clause", "anchor": a}
     if a and b and a in contract.relied_on(b):
@@ -51,7 +46,7 @@ def _reason(earlier: dict, later: dict) -> dict | None:
     return None
 
 
-def explain(reason: dict, many: bool = False) -> str:
+def explain(reason: dict[str, Any], many: bool = False) -> str:
     """A reason in words, for one consequence or (``many``) for several."""
     anchor = reason.get("anchor")
     title = f"{contract.clause(anchor).title} (#{anchor})" if anchor else ""
@@ -62,28 +57,37 @@ def explain(reason: dict, many: bool = False) -> str:
     return f"{'they cite' if many else 'it cites'} the same response"
 
 
-def group(failures: list[dict]) -> list[Group]:
-    """The failures as groups, each a likely root with its likely consequences."""
-    ranked = sorted(
-        range(len(failures)), key=lambda i: (contract.depth(failures[i].get("anchor")), i)
-    )
+def attach_roots(failures: list[Failure]) -> list[tuple[list[Failure], dict[str, Any]]]:
+    """The failures grouped, each group its likely root then its likely consequences (each
+    consequence's ``likely_root`` set), with the group as summary.json's ``root_causes`` says it.
+    The root that explains the most failures comes first; among equals, in rank order."""
+    ranked = sorted(range(len(failures)), key=lambda i: (contract.depth(failures[i].anchor), i))
     root_of: dict[int, int] = {}
-    groups: dict[int, Group] = {}
+    groups: dict[int, list[tuple[Failure, dict]]] = {}
     for pos, i in enumerate(ranked):
         for j in ranked[:pos]:
             reason = _reason(failures[j], failures[i])
             if reason:
                 root_of[i] = root_of[j]
-                groups[root_of[j]].consequences.append((failures[i], reason))
+                root = failures[root_of[j]]
+                failures[i].likely_root = {"check": root.check, **reason}
+                groups[root_of[j]].append((failures[i], reason))
                 break
         else:
             root_of[i] = i
-            groups[i] = Group(failures[i])
-    # the root that explains the most failures first; among equals, in rank order
-    return sorted((groups[i] for i in ranked if i in groups), key=lambda g: -len(g.consequences))
+            groups[i] = []
+    order = sorted((i for i in ranked if i in groups), key=lambda i: -len(groups[i]))
+    return [
+        (
+            [failures[i], *(f for f, _ in groups[i])],
+            {"check": failures[i].check,
+             "consequences": [{"check": f.check, **why} for f, why in groups[i]]},
+        )
+        for i in order
+    ]  # fmt: skip
 
 
-def by_reason(consequences: list[dict]) -> list[tuple[str, list[str]]]:
+def by_reason(consequences: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
     """``[{"check", "kind", "anchor"}, …]`` as (reason in words, checks), in first-seen order."""
     out: dict[str, list[str]] = {}
     for c in consequences:

@@ -115,16 +115,22 @@ def plain(markdown: str, width: int = 96, indent: str = "  ") -> str:
     return "\n\n".join(out)
 
 
-def html(markdown: str) -> Markup:
+def html(markdown: str, present: set[str] | None = None) -> Markup:
     """The small markdown the contract uses (paragraphs, lists, tables, code, emphasis, links
-    to other clauses) as HTML, for the reports. Everything is escaped first."""
+    to other clauses) as HTML, for the reports. Everything is escaped first. A link to a clause
+    that is not on the page (not in ``present``) is written as its reference instead."""
+
+    def link(m: re.Match) -> str:
+        if present is None or m.group(2) in present:
+            return f'<a href="#contract-{m.group(2)}">{m.group(1)}</a>'
+        return f"{m.group(1)} (<code>{DOC}#{m.group(2)}</code>)"
 
     def inline(text: str) -> str:
         text = str(escape(text))
         text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
         text = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
         text = re.sub(r"\*([^*]+)\*", r"<em>\1</em>", text)
-        return _LINK.sub(r'<a href="#contract-\2">\1</a>', text)
+        return _LINK.sub(link, text)
 
     parts = []
     for block in re.split(r"\n\s*\n", markdown.strip()):

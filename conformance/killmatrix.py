@@ -7,14 +7,12 @@
   open points and every dataset shape. Every run must be conformant.
 
 Each run is a real suite run, the emulator over HTTP. The matrices run theirs in a pool of
-worker processes, each running many suites one after the other (``pytest.main``): a run then
+worker processes, each running many suites one after the other (the engine, in-process): a run then
 costs what its checks cost, not a Python start-up, imports and a schema compilation.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import multiprocessing
 import subprocess
@@ -28,7 +26,10 @@ from pathlib import Path
 
 from .emulator.app import Behaviour
 from .emulator.faults import FAULTS, Fault
-from .suite import INI
+from .engine import Engine
+from .options import from_args
+from .results import plain
+from .sources.run import RunSource
 
 
 @dataclass
@@ -43,54 +44,47 @@ class Outcome:
     note: str = ""
 
 
-def suite_args(*args: str) -> list[str]:
-    """The suite's pytest arguments, with ``args`` added."""
-    return ["-c", INI, "--pyargs", "conformance.suite", "-q", *args]
-
-
-def suite_command(*args: str) -> list[str]:
-    """The suite as a subprocess: the command a user would type, with ``args`` added."""
-    return [sys.executable, "-m", "pytest", *suite_args(*args)]
-
-
 def suite_run(
     *args: str, cwd: Path | None = None, timeout: float = 600
 ) -> tuple[int, dict, str, float]:
-    """One suite run in a subprocess: exit code, summary ({} if none), output, wall seconds."""
+    """One suite run as a user runs it (``ci-conformance run``), in a subprocess: exit code,
+    summary ({} if none), output, wall seconds."""
     with tempfile.TemporaryDirectory() as tmp:
-        summary_path = Path(tmp) / "summary.json"
-        cmd = suite_command(*args, f"--conformance-json={summary_path}")
+        cmd = [sys.executable, "-m", "conformance.cli", "run", "--report-dir", tmp, *args]
         started = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp)
         wall = time.monotonic() - started
-        summary = json.loads(summary_path.read_text("utf-8")) if summary_path.exists() else {}
+        path = Path(tmp) / "summary.json"
+        summary = json.loads(path.read_text("utf-8")) if path.exists() else {}
     return proc.returncode, summary, proc.stdout + proc.stderr, wall
 
 
-def _suite_in_process(args: list[str]) -> tuple[int, dict, str, float]:
-    """One suite run inside a pool worker: exit code, summary ({} if none), output, seconds."""
-    import pytest
+def suite_in_process(args: list[str], fail_fast: bool = False) -> tuple[int, dict, str, float]:
+    """One suite run through the engine in this process (no reports): exit code, summary,
+    output (a usage error's), seconds."""
+    started = time.monotonic()
+    try:
+        settings = from_args(args)
+    except ValueError as exc:
+        return 2, {}, str(exc), 0.0
+    summary = Engine([], fail_fast=fail_fast).run(RunSource(settings))
+    return summary.exit_code, plain(summary), "", time.monotonic() - started
 
-    with tempfile.TemporaryDirectory() as tmp:
-        summary_path = Path(tmp) / "summary.json"
-        out = io.StringIO()
-        started = time.monotonic()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            code = pytest.main(suite_args(*args, f"--conformance-json={summary_path}"))
-        wall = time.monotonic() - started
-        summary = json.loads(summary_path.read_text("utf-8")) if summary_path.exists() else {}
-    return int(code), summary, out.getvalue(), wall
+
+def _kill_run(args: list[str]) -> tuple[int, dict, str, float]:
+    return suite_in_process(args, fail_fast=True)
 
 
 def suite_runs(
-    arg_lists: Iterable[list[str]], workers: int = 2
+    arg_lists: Iterable[list[str]], workers: int = 2, fail_fast: bool = False
 ) -> list[tuple[int, dict, str, float]]:
-    """Many suite runs, ``workers`` at a time, each as ``suite_run`` returns it."""
+    """Many suite runs, ``workers`` at a time, each in a pool worker (many suites per
+    interpreter: a run costs what its checks cost, not a start-up)."""
     spawn = multiprocessing.get_context(
         "spawn"
     )  # a clean interpreter, whatever the caller's threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        return list(pool.map(_suite_in_process, arg_lists))
+        return list(pool.map(_kill_run if fail_fast else suite_in_process, arg_lists))
 
 
 def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
@@ -100,27 +94,37 @@ def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
         return Outcome(
             fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}"
         )
-    failed = [r for r in summary["failures"] if r["category"] == fault.category]
+    failed = [
+        r
+        for r in summary["results"]
+        if r["outcome"] == "failed" and r["category"] == fault.category
+    ]
+    elapsed = 0.0
+    first = None
+    for r in summary["results"]:
+        elapsed += r["seconds"]
+        if first is None and r in failed:
+            first = round(elapsed, 2)
     return Outcome(
         fault=fault.name,
         category=fault.category,
         killed=bool(failed),
         failed_checks=[r["check"] for r in failed],
         requests=summary["requests"],
-        seconds_to_first_failure=min(f["elapsed_s"] for f in failed) if failed else None,
+        seconds_to_first_failure=first,
         wall_seconds=round(wall, 2),
     )
 
 
 def kill_args(fault: Fault, examples: str = "ci", seed: int = 0) -> list[str]:
-    """The run that must kill ``fault``: its category only, stopped at the first failure."""
-    return ["-x", "--examples-profile", examples, "--seed", str(seed),
+    """The run that must kill ``fault``: its category only (stopped at the first failure)."""
+    return ["--examples-profile", examples, "--seed", str(seed),
             "--emulator-fault", fault.name, "--checks", fault.category]  # fmt: skip
 
 
 def run(faults: list[Fault] | None = None, workers: int = 2, examples: str = "ci") -> list[Outcome]:
     faults = faults or list(FAULTS.values())
-    runs = suite_runs([kill_args(f, examples) for f in faults], workers)
+    runs = suite_runs([kill_args(f, examples) for f in faults], workers, fail_fast=True)
     return [_outcome(f, r) for f, r in zip(faults, runs, strict=True)]
 
 

@@ -1,11 +1,12 @@
-"""The run's options: one table for the CLI flags, the pytest options and environment variables,
-read and validated once into ``Settings``. A bad value is a ``ValueError`` with one line that
-says what to fix.
+"""The run's options: one table drives the CLI flags, the pytest options and the environment
+variables, read and validated once into ``Settings``. A bad value is a ``ValueError`` with one
+line that says what to fix.
 
-A run records the options in force in its summary.json (``recorded``), secrets aside; a replay of
-that summary reads them back, so it runs against the same target in the same way. A flag given
-to the replay wins over what was recorded, and the environment supplies only what was not
-recorded: the credentials."""
+A run records the options it was given in its summary.json (``recorded``), secrets aside, as
+given; a replay of that summary reads them back through the same table, so it runs against the
+same target in the same way. A flag given to the replay wins over what was recorded, and the
+environment supplies only what was not recorded: the credentials.
+"""
 
 from __future__ import annotations
 
@@ -15,49 +16,15 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from .checks import select, unknown_names
 from .client import base_url_of
 from .coverage import check_profile
+from .emulator.app import Behaviour
+from .emulator.faults import check_names
+from .emulator.store import SHAPES
 from .signing import Credentials
-
-
-@dataclass(frozen=True)
-class Option:
-    flag: str
-    env: str | None
-    help: str
-    flag_only: bool = False  # a switch (store_true)
-
-
-OPTIONS = [
-    Option("--target", "CI_CONFORMANCE_TARGET", "base URL of the target, e.g. http://127.0.0.1:9000 (default: the embedded emulator)"),
-    Option("--bucket", "CI_CONFORMANCE_BUCKET", "bucket (BucketName-APPID); with --region, targets https://B.ci.R.myqcloud.com"),
-    Option("--region", "CI_CONFORMANCE_REGION", "region, e.g. ap-beijing"),
-    Option("--host-header", "CI_CONFORMANCE_HOST_HEADER", "Host to send and sign when it differs from the URL's"),
-    Option("--secret-id", "COS_SECRET_ID", "SecretId (never printed)"),
-    Option("--secret-key", "COS_SECRET_KEY", "SecretKey (never printed)"),
-    Option("--security-token", "COS_SECURITY_TOKEN", "security token of temporary credentials (never printed)"),
-    Option("--allow-writes", "CI_CONFORMANCE_ALLOW_WRITES", "let the suite create jobs on a live target", flag_only=True),
-    Option("--rate-limit", "CI_CONFORMANCE_RATE_LIMIT", "most requests per second, e.g. 5 or 5/s"),
-    Option("--timeout", "CI_CONFORMANCE_TIMEOUT", "seconds per request, connect, headers and body together (default 10)"),
-    Option("--max-duration", "CI_CONFORMANCE_MAX_DURATION", "seconds the whole run may take; checks past it are skipped (default 1800 against a target, none against the embedded emulator)"),
-    Option("--max-requests", "CI_CONFORMANCE_MAX_REQUESTS", "request budget; checks past it are skipped"),
-    Option("--workflow-id", "CI_CONFORMANCE_WORKFLOW_ID", "a workflow of the target's bucket for the jobs --allow-writes creates (then Workflow jobs only; default: a placeholder that only an emulator accepts)"),
-    Option("--consistency-window", "CI_CONFORMANCE_CONSISTENCY_WINDOW", "seconds a write may take to show in reads (an eventually consistent service; default 0)"),
-    Option("--profile", "CI_CONFORMANCE_PROFILE", "TOML file pinning open points of the contract (docs/contract.md)"),
-    Option("--seed", "CI_CONFORMANCE_SEED", "seed of generation and of the emulator's dataset (default 0)"),
-    Option("--max-examples", "CI_CONFORMANCE_MAX_EXAMPLES", "examples per check (overrides --examples-profile)"),
-    Option("--examples-profile", "CI_CONFORMANCE_EXAMPLES_PROFILE", "dev (8), ci (20, the default) or thorough (200) examples per check"),
-    Option("--checks", "CI_CONFORMANCE_CHECKS", "comma-separated check names or categories to run"),
-    Option("--exclude-checks", "CI_CONFORMANCE_EXCLUDE_CHECKS", "comma-separated check names or categories to skip"),
-    Option("--emulator-jobs", "CI_CONFORMANCE_EMULATOR_JOBS", "jobs in the embedded emulator (default 300)"),
-    Option("--emulator-shape", "CI_CONFORMANCE_EMULATOR_SHAPE", "dataset shape of the embedded emulator: mixed (default), heavy-ties, one-state, escaping"),
-    Option("--emulator-fault", "CI_CONFORMANCE_EMULATOR_FAULT", "comma-separated fault switches of the embedded emulator (see ci-conformance list-faults)"),
-    Option("--emulator-behaviour", "CI_CONFORMANCE_EMULATOR_BEHAVIOUR", "comma-separated name=value open-point choices of the embedded emulator (see ci-conformance list-behaviours)"),
-    Option("--replay", None, "a summary.json whose failures' minimal queries run first"),
-    Option("--record", "CI_CONFORMANCE_RECORD", "write every exchange of the run, redacted, to this HAR file (for recheck and serve --load)"),
-    Option("--write-profile", "CI_CONFORMANCE_WRITE_PROFILE", "write the behaviour seen at each open point as a --profile TOML file"),
-]  # fmt: skip
 
 EXAMPLES = {"dev": 8, "ci": 20, "thorough": 200}
 EMULATOR_JOBS = 300  # the embedded emulator's dataset, and `serve`'s
@@ -67,179 +34,238 @@ TEMPORARY = Credentials(
 )
 
 
-def dest(o: Option) -> str:
-    return o.flag[2:].replace("-", "_")
+def number(kind: type, minimum: float) -> Callable[[str, str], Any]:
+    def parse(flag: str, text: str) -> Any:
+        try:
+            value = kind(str(text).removesuffix("/s"))
+        except ValueError:
+            whole = "whole " if kind is int else ""
+            raise ValueError(f"{flag}: {text!r} is not a {whole}number") from None
+        if value < minimum:
+            raise ValueError(f"{flag}: must be at least {minimum:g}")
+        return value
+
+    return parse
+
+
+def names(flag: str, text: str) -> list[str]:
+    return [v.strip() for v in str(text).split(",") if v.strip()]
+
+
+def one_of(choices: Any) -> Callable[[str, str], str]:
+    def parse(flag: str, text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"{flag}: {text!r} is not one of {', '.join(choices)}")
+        return str(text)
+
+    return parse
+
+
+def url(flag: str, text: str) -> str:
+    if not str(text).startswith(("http://", "https://")):
+        raise ValueError(f"{flag}: {text!r} must start with http:// or https://")
+    return base_url_of(str(text))
+
+
+def checks(flag: str, text: str) -> list[str]:
+    chosen = names(flag, text)
+    if unknown_names(chosen):
+        raise ValueError(f"unknown check or category: {', '.join(unknown_names(chosen))} "
+                         "(see ci-conformance list-checks)")  # fmt: skip
+    return chosen
+
+
+def faults(flag: str, text: str) -> list[str]:
+    chosen = names(flag, text)
+    check_names(chosen)
+    return chosen
+
+
+def behaviours(flag: str, text: str) -> list[str]:
+    chosen = names(flag, text)
+    Behaviour.parse(chosen)
+    return chosen
+
+
+def profile(flag: str, value: Any) -> dict[str, str]:
+    if isinstance(value, dict):  # recorded by the run being replayed
+        return check_profile(value)
+    try:
+        return check_profile(tomllib.loads(Path(value).read_text("utf-8")))
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise ValueError(f"{flag} {value}: {exc}") from None
+
+
+def text(flag: str, value: Any) -> str:
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the Settings field, the CLI's and pytest's dest
+    help: str
+    env: str | None = None
+    parse: Callable[[str, Any], Any] = text
+    switch: bool = False
+    secret: bool = False  # never recorded, never printed
+    emulator: bool = False  # means something only for the embedded emulator
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+OPTIONS = [
+    Option("target", "base URL of the target, e.g. http://127.0.0.1:9000 (default: the embedded emulator)", "CI_CONFORMANCE_TARGET", url),
+    Option("bucket", "bucket (BucketName-APPID); with --region, targets https://B.ci.R.myqcloud.com", "CI_CONFORMANCE_BUCKET"),
+    Option("region", "region, e.g. ap-beijing", "CI_CONFORMANCE_REGION"),
+    Option("host_header", "Host to send and sign when it differs from the URL's", "CI_CONFORMANCE_HOST_HEADER"),
+    Option("secret_id", "SecretId (never printed)", "COS_SECRET_ID", secret=True),
+    Option("secret_key", "SecretKey (never printed)", "COS_SECRET_KEY", secret=True),
+    Option("security_token", "security token of temporary credentials (never printed)", "COS_SECURITY_TOKEN", secret=True),
+    Option("allow_writes", "let the suite create jobs on a live target", "CI_CONFORMANCE_ALLOW_WRITES", switch=True),
+    Option("allow_incomplete", "exit 0 when a budget or deadline left checks unrun (the verdict still says incomplete)", "CI_CONFORMANCE_ALLOW_INCOMPLETE", switch=True),
+    Option("rate_limit", "most requests per second, e.g. 5 or 5/s", "CI_CONFORMANCE_RATE_LIMIT", number(float, 0.001)),
+    Option("timeout", "seconds per request, connect, headers and body together (default 10)", "CI_CONFORMANCE_TIMEOUT", number(float, 0.001)),
+    Option("max_duration", "seconds the whole run may take; checks past it are not run (default 1800 against a target, none against the embedded emulator)", "CI_CONFORMANCE_MAX_DURATION", number(float, 0.001)),
+    Option("max_requests", "request budget; checks past it are not run", "CI_CONFORMANCE_MAX_REQUESTS", number(int, 1)),
+    Option("workflow_id", "a workflow of the target's bucket for the jobs --allow-writes creates (then Workflow jobs only; default: a placeholder that only an emulator accepts)", "CI_CONFORMANCE_WORKFLOW_ID"),
+    Option("consistency_window", "seconds a write may take to show in reads (an eventually consistent service; default 0)", "CI_CONFORMANCE_CONSISTENCY_WINDOW", number(float, 0)),
+    Option("profile", "TOML file pinning open points of the contract (docs/contract.md)", "CI_CONFORMANCE_PROFILE", profile),
+    Option("seed", "seed of generation and of the emulator's dataset (default 0)", "CI_CONFORMANCE_SEED", number(int, 0)),
+    Option("max_examples", "examples per check (overrides --examples-profile)", "CI_CONFORMANCE_MAX_EXAMPLES", number(int, 1)),
+    Option("examples_profile", "dev (8), ci (20, the default) or thorough (200) examples per check", "CI_CONFORMANCE_EXAMPLES_PROFILE", one_of(EXAMPLES)),
+    Option("checks", "comma-separated check names or categories to run", "CI_CONFORMANCE_CHECKS", checks),
+    Option("exclude_checks", "comma-separated check names or categories to skip", "CI_CONFORMANCE_EXCLUDE_CHECKS", checks),
+    Option("emulator_jobs", "jobs in the embedded emulator (default 300)", "CI_CONFORMANCE_EMULATOR_JOBS", number(int, 0), emulator=True),
+    Option("emulator_shape", f"dataset shape of the embedded emulator: {', '.join(SHAPES)} (default mixed)", "CI_CONFORMANCE_EMULATOR_SHAPE", one_of(SHAPES), emulator=True),
+    Option("emulator_fault", "comma-separated fault switches of the embedded emulator (see ci-conformance list-faults)", "CI_CONFORMANCE_EMULATOR_FAULT", faults, emulator=True),
+    Option("emulator_behaviour", "comma-separated name=value open-point choices of the embedded emulator (see ci-conformance list-behaviours)", "CI_CONFORMANCE_EMULATOR_BEHAVIOUR", behaviours, emulator=True),
+    Option("replay", "a summary.json whose failures' minimal queries run first"),
+    Option("record", "write every exchange of the run, redacted, to this HAR file (for recheck and serve --load)", "CI_CONFORMANCE_RECORD"),
+    Option("write_profile", "write the behaviour seen at each open point as a --profile TOML file", "CI_CONFORMANCE_WRITE_PROFILE"),
+]  # fmt: skip
+BY_NAME = {o.name: o for o in OPTIONS}
 
 
 @dataclass
 class Settings:
-    target_url: str | None = None
+    """The options, parsed (each field is an option's name), and what follows from them."""
+
+    target: str | None = None
+    bucket: str | None = None
+    region: str | None = None
     host_header: str | None = None
-    credentials: Credentials = TEMPORARY
+    secret_id: str | None = None
+    secret_key: str | None = None
+    security_token: str | None = None
     allow_writes: bool = False
+    allow_incomplete: bool = False
     rate_limit: float | None = None
     timeout: float = 10.0
     max_duration: float | None = None
     max_requests: int | None = None
-    consistency_window: float = 0.0
     workflow_id: str | None = None
+    consistency_window: float = 0.0
     profile: dict[str, str] = field(default_factory=dict)
     seed: int = 0
-    examples: int = EXAMPLES["ci"]
+    max_examples: int | None = None
+    examples_profile: str = "ci"
     checks: list[str] = field(default_factory=list)
     exclude_checks: list[str] = field(default_factory=list)
     emulator_jobs: int = EMULATOR_JOBS
     emulator_shape: str = "mixed"
-    emulator_faults: list[str] = field(default_factory=list)
+    emulator_fault: list[str] = field(default_factory=list)
     emulator_behaviour: list[str] = field(default_factory=list)
-    replay: dict[str, list[list[tuple[str, str]]]] = field(default_factory=dict)
+    replay: str | None = None
     record: str | None = None
     write_profile: str | None = None
+    given: dict[str, Any] = field(default_factory=dict)
+    """The options as given (raw), secrets aside: what a summary records."""
+    replayed: dict[str, list[list[tuple[str, str]]]] = field(default_factory=dict)
+    """With --replay: each failing check's recorded minimal queries."""
+
+    @property
+    def credentials(self) -> Credentials:
+        if self.target is None:  # the embedded emulator: temporary credentials, so the token
+            return TEMPORARY  # checks run too
+        return Credentials(str(self.secret_id), str(self.secret_key), self.security_token)
+
+    @property
+    def examples(self) -> int:
+        return self.max_examples or EXAMPLES[self.examples_profile]
+
+    def chosen(self) -> list:
+        """The checks this run runs, in report order."""
+        picked = select(self.checks, self.exclude_checks)
+        return [c for c in picked if c.wanted(self.profile, self.checks)]
 
 
-def split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
-def _number(kind: type, flag: str, text: str, minimum: float) -> float:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise ValueError(
-            f"{flag}: {text!r} is not a {'whole ' if kind is int else ''}number"
-        ) from None
-    if value < minimum:
-        raise ValueError(f"{flag}: must be at least {minimum}")
-    return value
-
-
-def recorded(s: Settings) -> dict[str, object]:
-    """The options in force, as their flags would give them, without credentials."""
-
-    def text(value: object) -> str | None:
-        return None if value is None else str(value)
-
-    return {
-        "target": s.target_url,
-        "host_header": s.host_header,
-        "allow_writes": s.allow_writes,
-        "rate_limit": text(s.rate_limit),
-        "timeout": text(s.timeout),
-        "max_duration": text(s.max_duration),
-        "max_requests": text(s.max_requests),
-        "consistency_window": text(s.consistency_window),
-        "workflow_id": s.workflow_id,
-        "profile": s.profile,
-        "seed": text(s.seed),
-        "max_examples": text(s.examples),
-        "checks": ",".join(s.checks) or None,
-        "exclude_checks": ",".join(s.exclude_checks) or None,
-        "emulator_jobs": text(s.emulator_jobs),
-        "emulator_shape": s.emulator_shape,
-        "emulator_fault": ",".join(s.emulator_faults) or None,
-        "emulator_behaviour": ",".join(s.emulator_behaviour) or None,
-    }
-
-
-def read(get: Callable[[str], object]) -> Settings:
-    """Settings from ``get(dest)`` (a flag's value or None), else what the replayed summary
+def read(get: Callable[[str], Any]) -> Settings:
+    """Settings from ``get(name)`` (a flag's value, or None), else what the replayed summary
     recorded, else the environment, else defaults."""
     again = _recorded_in(get("replay"))
     if get("examples_profile"):
         again.pop("max_examples", None)
-    if get("bucket"):
-        again.pop("target", None)
-    raw: dict[str, object] = {}
+    if get("target") or get("bucket"):  # another target: none of the recorded one's options
+        again = {k: v for k, v in again.items() if k != "target" and not BY_NAME[k].emulator}
+    raw: dict[str, Any] = {}
     for o in OPTIONS:
-        value = get(dest(o))
-        if value in (None, False, "") and dest(o) in again:
-            value = again[dest(o)]
+        value = get(o.name)
+        if value in (None, False, "") and o.name in again:
+            value = again[o.name]
         elif value in (None, False, "") and o.env and os.environ.get(o.env):
             value = os.environ[o.env]
-            if o.flag_only:
-                value = value.lower() in ("1", "true", "yes")
-        raw[dest(o)] = value if value not in ("", False) else None
-    s = Settings(host_header=raw["host_header"], allow_writes=bool(raw["allow_writes"]))
-    url = raw["target"]
-    if not url and raw["bucket"]:
-        if not raw["region"]:
+            value = value.lower() in ("1", "true", "yes") if o.switch else value
+        if value not in (None, False, ""):
+            raw[o.name] = value
+    s = Settings(**{n: True if BY_NAME[n].switch else BY_NAME[n].parse(BY_NAME[n].flag, v)
+                    for n, v in raw.items()})  # fmt: skip
+    s.given = {k: v for k, v in raw.items() if not BY_NAME[k].secret}
+    if s.profile:
+        s.given["profile"] = s.profile  # the pins themselves: the file may be gone at replay
+    if not s.target and s.bucket:
+        if not s.region:
             raise ValueError("--bucket needs --region")
-        url = f"https://{raw['bucket']}.ci.{raw['region']}.myqcloud.com"
-    if url:
-        if not str(url).startswith(("http://", "https://")):
-            raise ValueError(f"--target: {url!r} must start with http:// or https://")
-        if not (raw["secret_id"] and raw["secret_key"]):
+        s.target = f"https://{s.bucket}.ci.{s.region}.myqcloud.com"
+    if s.target:
+        if not (s.secret_id and s.secret_key):
             raise ValueError(
                 "a target needs --secret-id and --secret-key (or COS_SECRET_ID and COS_SECRET_KEY)"
             )
-        s.target_url = base_url_of(str(url))
-        s.max_duration = LIVE_MAX_DURATION
-        s.credentials = Credentials(
-            str(raw["secret_id"]), str(raw["secret_key"]), raw["security_token"] or None
-        )
-    if raw["rate_limit"]:
-        s.rate_limit = _number(
-            float, "--rate-limit", str(raw["rate_limit"]).removesuffix("/s"), 0.001
-        )
-    if raw["timeout"]:
-        s.timeout = _number(float, "--timeout", str(raw["timeout"]), 0.001)
-    if raw["max_duration"]:
-        s.max_duration = _number(float, "--max-duration", str(raw["max_duration"]), 0.001)
-    if raw["consistency_window"]:
-        s.consistency_window = _number(
-            float, "--consistency-window", str(raw["consistency_window"]), 0
-        )
-    s.workflow_id = str(raw["workflow_id"]) if raw["workflow_id"] else None
-    if raw["max_requests"]:
-        s.max_requests = int(_number(int, "--max-requests", str(raw["max_requests"]), 1))
-    if raw["seed"]:
-        s.seed = int(_number(int, "--seed", str(raw["seed"]), 0))
-    if raw["emulator_jobs"]:
-        s.emulator_jobs = int(_number(int, "--emulator-jobs", str(raw["emulator_jobs"]), 0))
-    name = raw["examples_profile"] or "ci"
-    if name not in EXAMPLES:
-        raise ValueError(f"--examples-profile: {name!r} is not one of {', '.join(EXAMPLES)}")
-    s.examples = EXAMPLES[str(name)]
-    if raw["max_examples"]:
-        s.examples = int(_number(int, "--max-examples", str(raw["max_examples"]), 1))
-    if isinstance(raw["profile"], dict):  # recorded by the run being replayed
-        s.profile = check_profile(raw["profile"])
-    elif raw["profile"]:
-        path = Path(str(raw["profile"]))
-        try:
-            s.profile = check_profile(tomllib.loads(path.read_text("utf-8")))
-        except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
-            raise ValueError(f"--profile {path}: {exc}") from None
-    from .checks import unknown_names
-    from .emulator.app import Behaviour
-    from .emulator.faults import check_names
-
-    s.checks, s.exclude_checks = split(raw["checks"]), split(raw["exclude_checks"])
-    unknown = unknown_names(s.checks + s.exclude_checks)
-    if unknown:
-        raise ValueError(
-            f"unknown check or category: {', '.join(unknown)} (see ci-conformance list-checks)"
-        )
-    from .emulator.store import SHAPES
-
-    s.emulator_shape = str(raw["emulator_shape"] or "mixed")
-    if s.emulator_shape not in SHAPES:
-        raise ValueError(
-            f"--emulator-shape: {s.emulator_shape!r} is not one of {', '.join(SHAPES)}"
-        )
-    s.emulator_faults = split(raw["emulator_fault"])
-    check_names(s.emulator_faults)
-    s.emulator_behaviour = split(raw["emulator_behaviour"])
-    Behaviour.parse(s.emulator_behaviour)
-    if raw["replay"]:
-        s.replay = read_replay(Path(str(raw["replay"])))
+        emulator_only = [BY_NAME[n].flag for n in raw if BY_NAME[n].emulator]
+        if emulator_only:
+            raise ValueError(f"{', '.join(emulator_only)} only apply to the embedded emulator, "
+                             "not to --target: drop them, or drop --target")  # fmt: skip
+        if s.max_duration is None:
+            s.max_duration = LIVE_MAX_DURATION
+    if s.replay:
+        s.replayed = read_replay(Path(s.replay))
         if not get("checks"):
-            s.checks = list(s.replay)  # a replay re-runs what failed
-    s.record, s.write_profile = raw["record"] or None, raw["write_profile"] or None
+            s.checks = list(s.replayed)  # a replay re-runs what failed
     return s
 
 
-def _recorded_in(path: object) -> dict[str, object]:
+def from_args(args: list[str]) -> Settings:
+    """Settings from command-line words (``["--seed", "3", "--allow-writes"]``), as ``run``
+    takes them: for matrices and benchmarks that run the suite in-process."""
+    given: dict[str, Any] = {}
+    words = iter(args)
+    for word in words:
+        name, _, value = word.partition("=")
+        o = next((o for o in OPTIONS if o.flag == name), None)
+        if o is None:
+            raise ValueError(f"unknown option {word!r}")
+        given[o.name] = True if o.switch else (value or next(words, None))
+    return read(given.get)
+
+
+def recorded(s: Settings) -> dict[str, Any]:
+    """The options a run was given, as given, secrets aside (summary.json's ``options``)."""
+    return {k: v for k, v in s.given.items() if k != "replay"}
+
+
+def _recorded_in(path: object) -> dict[str, Any]:
     """The options a replayed summary.json recorded (none for older summaries)."""
     if not path:
         return {}
@@ -247,10 +273,13 @@ def _recorded_in(path: object) -> dict[str, object]:
         options = json.loads(Path(str(path)).read_text("utf-8")).get("options", {})
     except (OSError, ValueError, AttributeError):
         return {}  # read_replay says what is wrong with the file
-    secret = {"secret_id", "secret_key", "security_token"}
-    return (
-        {k: v for k, v in options.items() if k not in secret} if isinstance(options, dict) else {}
-    )
+    if not isinstance(options, dict):
+        return {}
+    return {
+        k: v
+        for k, v in options.items()
+        if k in BY_NAME and not BY_NAME[k].secret and v not in (None, "")
+    }
 
 
 def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:

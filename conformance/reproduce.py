@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 
+from .results import ExchangeRecord
 from .signing import (
     AUTH_FIELDS,
     TOKEN_HEADERS,
@@ -100,17 +101,17 @@ def signature_parts(request_headers: dict[str, str], url: str) -> dict[str, str]
     return {k: fields[k] for k in AUTH_FIELDS if k in fields and k != "q-signature"}
 
 
-def sign_line(ex: dict, keep_time: bool) -> str | None:
+def sign_line(ex: ExchangeRecord, keep_time: bool) -> str | None:
     """``ci-conformance sign …`` for a recorded exchange: run with the credentials in the
     environment, it prints a working curl command (``keep_time``: for the recorded window)."""
-    if ex["method"] not in ("GET", "HEAD", "DELETE"):
+    if ex.method not in ("GET", "HEAD", "DELETE"):
         return None  # request bodies are not recorded
-    url = urlsplit(ex["url"])
+    url = urlsplit(ex.url)
     kept = [p for p in url.query.split("&") if p and not _signing_param(p)]
-    parts = signature_parts(ex["request_headers"], ex["url"])
+    parts = signature_parts(ex.request_headers, ex.url)
     signed = set(parts.get("q-header-list", "").split(";")) - {"host", *TOKEN_HEADERS}
-    headers = [f"{k}: {v}" for k, v in ex["request_headers"].items() if k.lower() in signed]
-    words = ["ci-conformance", "sign", ex["method"], url._replace(query="&".join(kept)).geturl()]
+    headers = [f"{k}: {v}" for k, v in ex.request_headers.items() if k.lower() in signed]
+    words = ["ci-conformance", "sign", ex.method, url._replace(query="&".join(kept)).geturl()]
     words += [w for h in headers for w in ("-H", h)]
     if "q-signature" in url.query:
         words.append("--presign")

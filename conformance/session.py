@@ -170,8 +170,8 @@ class Session:
         self.coverage.exchange(exchange)
         return exchange
 
-    def _observe(self, findings: list[Finding], ex: Exchange, query: Query | None = None) -> None:
-        for check, message in findings:
+    def _observe(self, findings: list[Finding] | None, ex: Exchange, query: Query | None = None) -> None:
+        for check, message in findings or ():
             if check not in self.observations:
                 self.observations[check] = Observation(check, message, ex.preview(), query)
 

@@ -1,23 +1,21 @@
-"""The SDK report: ``sdk-summary.json``, ``sdk-junit.xml`` and ``sdk.html`` (a Jinja2 template).
+"""The SDK run's results: each task as a ``CheckResult`` (its findings as failures, the task,
+the driver's output and every request in ``extra``), and the run as an ``SdkSummary``.
 
 Secrets never get in: headers and query fields that carry them are redacted as they are
 recorded (``conformance.client.redact``), and every file is written through ``redact`` with the
-run's own keys as a last guard. XML bodies are shown pretty-printed (``conformance.report``).
+run's own keys as a last guard (``conformance.handlers``).
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import xml.etree.ElementTree as ET
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
-from .. import __version__
-from ..client import header_shown, redact
-from ..report import pretty
+from ..causes import attach_roots
+from ..client import header_shown
+from ..evidence import pretty
+from ..results import CheckResult, Failure, Outcome, Summary
 from .judge import RULES
 from .recorder import Hit
 from .runner import SdkRun, TaskResult
@@ -57,144 +55,92 @@ def request_record(n: int, hit: Hit, start: float, full: bool) -> dict[str, Any]
         "injected": hit.injected,
     }
     if full:
-        body = hit.response_body.decode("utf-8", "replace")
         record |= {
             "headers": _headers(hit.headers),
             "body": _cut(hit.body.decode("utf-8", "replace")),
             "response_headers": _headers(hit.response_headers),
-            "response_body": _cut(pretty(body)),
+            "response_body": _cut(pretty(hit.response_body.decode("utf-8", "replace"))),
         }
     return record
 
 
-def task_record(r: TaskResult) -> dict[str, Any]:
-    out = r.output
+def task_result(r: TaskResult) -> CheckResult:
+    """One task, as the engine's result: its findings are its failures."""
+    out, check = r.output, f"{r.scenario}/{r.task.id}"
     start = r.hits[0].arrived if r.hits else 0.0
     failed = r.outcome == "failed"
-    return {
-        "scenario": r.scenario,
-        "id": r.task.id,
-        "op": r.task.op,
-        "about": r.task.about,
-        "task": r.task.to_json(),
-        "credentials": r.task.credentials,
-        "outcome": r.outcome,
-        "seconds": round(r.seconds, 2),
-        "findings": [f.to_dict() for f in r.findings],
-        "driver": {
-            "exit": out.exit_code,
-            "timed_out": out.timed_out,
-            "jobs": len(out.jobs),
-            "error": out.error,
-            "next_token": out.next_token if out.reported_token else None,
-            "stderr": _cut(out.stderr.strip()[-2000:], 2000),
-            "output": out.lines[:40] if failed else [],
+    return CheckResult(
+        check=check,
+        category=r.scenario,
+        outcome=Outcome(r.outcome),
+        clause=r.task.about,
+        reason="the driver does not support this task" if r.outcome == "skipped" else "",
+        seconds=round(r.seconds, 2),
+        failures=[
+            Failure(check=check, clause=f.clause, found=f.message, rule=f.rule) for f in r.findings
+        ],
+        extra={
+            "task": r.task.to_json(),
+            "op": r.task.op,
+            "credentials": r.task.credentials,
+            "requests_judged": [f.request for f in r.findings],
+            "driver": {
+                "exit": out.exit_code,
+                "timed_out": out.timed_out,
+                "jobs": len(out.jobs),
+                "error": out.error,
+                "next_token": out.next_token if out.reported_token else None,
+                "not_found": out.not_found,
+                "stderr": _cut(out.stderr.strip()[-2000:], 2000),
+                "output": out.lines[:40] if failed else [],
+            },
+            "requests": [request_record(n, h, start, failed) for n, h in enumerate(r.hits, 1)],
         },
-        "requests": [request_record(n, h, start, failed) for n, h in enumerate(r.hits, 1)],
-    }
+    )
 
 
-def build_summary(run: SdkRun) -> dict[str, Any]:
-    counts = {k: sum(r.outcome == k for r in run.results) for k in ("passed", "failed", "skipped")}
-    tasks = [task_record(r) for r in run.results]
-    findings = [
-        {"scenario": t["scenario"], "task": t["id"]} | f for t in tasks for f in t["findings"]
-    ]
+@dataclass(kw_only=True)
+class SdkSummary(Summary):
+    driver: str = ""
+    scenarios: list[dict[str, Any]] = field(default_factory=list)
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def summary(run: SdkRun, results: list[CheckResult], verdict: str) -> SdkSummary:
+    failures = [f for r in results for f in r.failures]
+    roots = attach_roots(failures)
     rules: dict[str, int] = {}
-    for f in findings:
-        rules[f["rule"]] = rules.get(f["rule"], 0) + 1
-    return {
-        "verdict": run.verdict,
-        "driver": run.driver,
-        "tool_version": __version__,
-        "duration_s": round(run.seconds, 2),
-        "counts": counts,
-        "scenarios": [
+    for f in failures:
+        rules[f.rule] = rules.get(f.rule, 0) + 1
+    return SdkSummary(
+        kind="sdk",
+        verdict=verdict,
+        results=results,
+        failures=[f for g in roots for f in g[0]],
+        root_causes=[g[1] for g in roots],
+        driver=run.driver,
+        scenarios=[
             s.scenario.describe()
             | {
                 "seconds": round(s.seconds, 2),
                 "counts": {k: s.count(k) for k in ("passed", "failed", "skipped")},
-                "tasks": [t for t in tasks if t["scenario"] == s.scenario.name],
             }
             for s in run.scenarios
         ],
-        "rules": {rule: {"clause": RULES[rule], "count": n} for rule, n in sorted(rules.items())},
-        "findings": findings,
-    }
-
-
-def junit(summary: dict[str, Any]) -> str:
-    root = ET.Element(
-        "testsuites",
-        name="ci-conformance sdk",
-        tests=str(sum(summary["counts"].values())),
-        failures=str(summary["counts"]["failed"]),
-        skipped=str(summary["counts"]["skipped"]),
-        time=str(summary["duration_s"]),
+        rules={rule: {"clause": RULES[rule], "count": n} for rule, n in sorted(rules.items())},
     )
-    for s in summary["scenarios"]:
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=f"sdk.{s['name']}",
-            tests=str(len(s["tasks"])),
-            failures=str(s["counts"]["failed"]),
-            skipped=str(s["counts"]["skipped"]),
-            time=str(s["seconds"]),
-        )
-        props = ET.SubElement(suite, "properties")
-        ET.SubElement(props, "property", name="covers", value=s["covers"])
-        for t in s["tasks"]:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=f"sdk.{s['name']}",
-                name=t["id"],
-                time=str(t["seconds"]),
-            )
-            if t["outcome"] == "failed":
-                failure = ET.SubElement(
-                    case,
-                    "failure",
-                    type=t["findings"][0]["rule"],
-                    message="; ".join(f"{f['rule']}: {f['message']}" for f in t["findings"])[:2000],
-                )
-                failure.text = (
-                    "\n\n".join(
-                        f"{f['rule']}\n  clause: {f['clause']}\n  found:  {f['message']}"
-                        + (f"\n  request #{f['request']}" if f["request"] else "")
-                        for f in t["findings"]
-                    )
-                    + "\n\ntask: "
-                    + json.dumps(t["task"], ensure_ascii=False)
-                )
-            elif t["outcome"] == "skipped":
-                ET.SubElement(case, "skipped", message="the driver does not support this task")
-            if t["driver"]["stderr"]:
-                ET.SubElement(case, "system-err").text = t["driver"]["stderr"]
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
-def html(summary: dict[str, Any]) -> str:
-    env = Environment(
-        loader=PackageLoader("conformance.sdk", "templates"),
-        autoescape=select_autoescape(default=True),
-    )
-    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
-    return env.get_template("sdk.html.j2").render(s=summary)
-
-
-def write(run: SdkRun, report_dir: Path) -> dict[str, Any]:
-    """Write the three files; returns the summary."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    summary = build_summary(run)
-    keys = secrets()
-    files = {
-        "sdk-summary.json": json.dumps(summary, indent=2, ensure_ascii=False),
-        "sdk-junit.xml": junit(summary),
-        "sdk.html": html(summary),
-    }
-    for name, text in files.items():
-        (report_dir / name).write_text(redact(text, keys), "utf-8")
-    return summary
+def sdk_text(summary: SdkSummary) -> list[str]:
+    counts = summary.totals()
+    lines = [f"\n{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped "
+             f"in {summary.duration_s} s"]  # fmt: skip
+    lines += [
+        f"  {rule:<26} {r['count']:>3} task(s)  {r['clause']}" for rule, r in summary.rules.items()
+    ]
+    for r in summary.results:
+        lines += [f"  FAILED {r.check}: {f.rule}: {f.found[:300]}" for f in r.failures]
+    if summary.verdict == "unusable":
+        lines.append("\nThe driver produced nothing usable (it failed, hung, printed no JSON lines or "
+                     "supports no task); see its stderr in the report.")  # fmt: skip
+    return lines

@@ -12,28 +12,24 @@ any other is a real one.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from pathlib import Path
+from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from . import strategies as gen
-from .cli import EXIT_OK, EXIT_UNREACHABLE, EXIT_VIOLATIONS, _usage
-from .client import BudgetExceeded, Client, Exchange, TargetError, redact
-from .query import InvalidArgument, Query, parse_filters
-from .report import pretty
-from .signing import Credentials
-from .timefmt import format_time, parse_time
-from .xmlmodel import Job, XMLProblem, parse_error, parse_list
+from .. import strategies as gen
+from ..client import BudgetExceeded, Client, Exchange, TargetError, redact
+from ..engine import TargetLost, hypothesis_settings
+from ..evidence import pretty
+from ..query import InvalidArgument, Query, parse_filters
+from ..results import CheckResult, Outcome, Summary
+from ..timefmt import format_time, parse_time
+from ..xmlmodel import Job, XMLProblem, parse_error, parse_list
 
 MAX_PAGES = 40  # a walk is compared on its first 40 pages
 MAX_ROUNDS = 12  # distinct real differences shrunk, at most
@@ -302,9 +298,7 @@ class Differ:
         known = set(self.real)
         self.last = None
 
-        @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
-                  phases=[Phase.generate, Phase.shrink], report_multiple_bugs=False,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @hypothesis_settings(examples, explicit=False, target=False)
         @hypothesis_seed(seed)
         @given(strategy)
         def probe(query: Query) -> None:
@@ -381,142 +375,112 @@ def same_data(a: Client, b: Client) -> tuple[list[Job], Difference | None, int]:
     return side_a.jobs, None, len(side_a.jobs)
 
 
-def run(a: Client, b: Client, examples: int, seed: int, max_seconds: float) -> dict:
-    # strategies sampled from a target's data have long reprs; hypothesis warns when it prints them
-    warnings.filterwarnings("ignore", "Generating overly large repr")
-    started = time.monotonic()
-    census, data_diff, count = same_data(a, b)
-    differ = Differ(a, b)
-    if data_diff is None:
-        differ.search(queries(census), explicit_queries(census), examples, seed,
-                      started + max_seconds)  # fmt: skip
-    if differ.stopped and not isinstance(differ.stopped, BudgetExceeded):
-        raise differ.stopped
-    real = [data_diff] if data_diff else list(differ.real.values())
-    return {
-        "stopped": str(differ.stopped or ""),
-        "target_a": a.base_url,
-        "target_b": b.base_url,
-        "same_data": data_diff is None,
-        "jobs": count,
-        "queries": differ.queries,
-        "requests": a.requests_made + b.requests_made,
-        "duration_s": round(time.monotonic() - started, 2),
-        "seed": seed,
-        "differences": [d.record() for d in real],
-        "behaviour_differences": [d.record() for d in differ.behaviour.values()],
-    }
+@dataclass(kw_only=True)
+class DiffSummary(Summary):
+    target_a: str = ""
+    target_b: str = ""
+    same_data: bool = True
+    jobs: int = 0
+    queries: int = 0
+    requests: int = 0
+    seed: int = 0
+    stopped: str = ""
+    differences: list[dict[str, Any]] = field(default_factory=list)
+    behaviour_differences: list[dict[str, Any]] = field(default_factory=list)
 
 
-# --- the command --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    category: str = "diff"
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "diff",
-        help="send the same drawn queries to two targets over the same data; report differences",
-        description="Differential run: the same hypothesis-drawn queries to target A and target "
-        "B, which must serve the same data (checked first, by their unfiltered walks). Every "
-        "difference in status, error code, JobIds (set and order, up to ties) and job fields is "
-        "shrunk to a minimal query. Differences an open point allows are behaviour differences.",
-    )
-    p.add_argument("--target", help="base URL of target A [env CI_CONFORMANCE_TARGET]")
-    p.add_argument("--target-b", help="base URL of target B [env CI_CONFORMANCE_TARGET_B]")
-    for who, flag, env in (("A", "", "COS_"), ("B", "b-", "COS_B_")):
-        p.add_argument(f"--{flag}secret-id", help=f"SecretId for {who} [env {env}SECRET_ID]")
-        p.add_argument(f"--{flag}secret-key", help=f"SecretKey for {who} [env {env}SECRET_KEY]")
-        p.add_argument(f"--{flag}security-token",
-                       help=f"security token for {who} [env {env}SECURITY_TOKEN]")  # fmt: skip
-    p.add_argument("--max-examples", type=int, default=200, help="drawn queries (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the drawn queries (default 0)")
-    p.add_argument("--max-seconds", type=float, default=600, help="stop drawing after this long")
-    p.add_argument("--rate-limit", type=float, help="most requests per second, to each target")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
-    p.add_argument("--max-requests", type=int, help="request budget for each target")
-    p.add_argument("--allow-behaviour-change", action="store_true",
-                   help="exit 0 when the only differences are allowed by open points")  # fmt: skip
-    p.add_argument("--report-dir", default="reports", help="where diff.json and diff.html go")
-    p.set_defaults(handler=diff_main)
+class DiffSource:
+    """Two targets over the same data: their unfiltered walks first, then drawn queries."""
+
+    kind = "diff"
+
+    def __init__(self, a: Client, b: Client, examples: int, seed: int, max_seconds: float) -> None:
+        self.a, self.b, self.examples, self.seed = a, b, examples, seed
+        self.max_seconds = max_seconds
+        self.secrets = (*a.secrets, *b.secrets)
+        self.differ = Differ(a, b)
+        self.census: list[Job] = []
+        self.data_diff: Difference | None = None
+        self.count = 0
+
+    def start(self, on_exchange: Any = None) -> None:
+        # strategies sampled from a target's data have long reprs: hypothesis warns when it prints them
+        warnings.filterwarnings("ignore", "Generating overly large repr")
+        self.deadline = time.monotonic() + self.max_seconds
+
+    def items(self) -> list[Phase]:
+        return [Phase("diff.same_data"), Phase("diff.drawn_queries")]
+
+    def judge(self, phase: Phase) -> CheckResult:
+        try:
+            if phase.name == "diff.same_data":
+                self.census, self.data_diff, self.count = same_data(self.a, self.b)
+                bad = self.data_diff is not None
+                return CheckResult(phase.name, "diff", Outcome.FAILED if bad else Outcome.PASSED,
+                                   clause="both targets serve the same data (their unfiltered walks agree)",
+                                   reason=self.data_diff.message if bad else "")  # fmt: skip
+            if self.data_diff is not None:
+                return self.not_run(
+                    phase, "the targets do not serve the same data", Outcome.NOT_RUN
+                )
+            self.differ.search(queries(self.census), explicit_queries(self.census), self.examples,
+                               self.seed, self.deadline)  # fmt: skip
+        except TargetError as exc:
+            raise TargetLost(str(exc)) from None
+        if self.differ.stopped and not isinstance(self.differ.stopped, BudgetExceeded):
+            raise TargetLost(str(self.differ.stopped))
+        outcome = Outcome.FAILED if self.differ.real else Outcome.PASSED
+        if self.differ.stopped and not self.differ.real:
+            outcome = Outcome.NOT_RUN
+        return CheckResult(phase.name, "diff", outcome, examples=self.differ.queries,
+                           clause="the same drawn queries get the same answers, up to the contract's open points",
+                           reason=str(self.differ.stopped or ""))  # fmt: skip
+
+    def not_run(self, phase: Phase, reason: str, outcome: Outcome) -> CheckResult:
+        return CheckResult(phase.name, "diff", outcome, reason=reason)
+
+    def summary(self, results: list[CheckResult], *, unusable: str = "", message: str = "",
+                interrupted: bool = False) -> DiffSummary:  # fmt: skip
+        real = [self.data_diff] if self.data_diff else list(self.differ.real.values())
+        behaviour = list(self.differ.behaviour.values())
+        verdict = ("interrupted" if interrupted else unusable or
+                   ("differences" if real else "incomplete" if self.differ.stopped else
+                    "behaviour changed" if behaviour else "no change"))  # fmt: skip
+        return DiffSummary(
+            kind="diff", verdict=verdict, message=message, results=results,
+            target_a=self.a.base_url, target_b=self.b.base_url, same_data=self.data_diff is None,
+            jobs=self.count, queries=self.differ.queries,
+            requests=self.a.requests_made + self.b.requests_made, seed=self.seed,
+            stopped=str(self.differ.stopped or ""),
+            differences=[d.record() for d in real],
+            behaviour_differences=[d.record() for d in behaviour],
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        pass
 
 
-def _credentials(args: argparse.Namespace, prefix: str, env: str) -> Credentials | None:
-    def get(name: str) -> str | None:
-        return getattr(args, prefix + name) or os.environ.get(env + name.upper())
-
-    if not (get("secret_id") and get("secret_key")):
-        return None
-    return Credentials(str(get("secret_id")), str(get("secret_key")), get("security_token"))
-
-
-def diff_main(args: argparse.Namespace) -> int:
-    url_a = args.target or os.environ.get("CI_CONFORMANCE_TARGET")
-    url_b = args.target_b or os.environ.get("CI_CONFORMANCE_TARGET_B")
-    if not (url_a and url_b):
-        return _usage("diff needs --target (A) and --target-b (B)")
-    if not all(u.startswith(("http://", "https://")) for u in (url_a, url_b)):
-        return _usage("--target and --target-b must start with http:// or https://")
-    creds_a = _credentials(args, "", "COS_")
-    if creds_a is None:
-        return _usage(
-            "target A needs --secret-id and --secret-key (or COS_SECRET_ID, COS_SECRET_KEY)"
-        )
-    creds_b = _credentials(args, "b_", "COS_B_") or creds_a
-    clients = [
-        Client(url, creds, timeout=args.timeout, rate_limit=args.rate_limit,
-               max_requests=args.max_requests)
-        for url, creds in ((url_a, creds_a), (url_b, creds_b))
-    ]  # fmt: skip
-    print(f"ci-conformance diff: A = {url_a}, B = {url_b}; both must serve the same data: "
-          "checking that first, by their unfiltered walks", flush=True)  # fmt: skip
-    try:
-        result = run(*clients, args.max_examples, args.seed, args.max_seconds)
-    except TargetError as exc:
-        print(f"ci-conformance: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    real, behaviour = result["differences"], result["behaviour_differences"]
-    code = EXIT_VIOLATIONS if real or (behaviour and not args.allow_behaviour_change) else EXIT_OK
-    result["exit_code"] = code
-    out = Path(args.report_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        secrets = (*clients[0].secrets, *clients[1].secrets)
-        (out / "diff.json").write_text(redact(json.dumps(result, indent=2), secrets), "utf-8")
-        (out / "diff.html").write_text(redact(diff_html(result), secrets), "utf-8")
-    except OSError as exc:
-        return _usage(f"--report-dir {out}: {exc}")
-    print(diff_text(result))
-    print(f"\nReports: {out / 'diff.html'}, {out / 'diff.json'}")
-    return code
-
-
-def diff_text(result: dict) -> str:
-    lines = []
-    if result["same_data"]:
-        lines.append(f"same data: the unfiltered walks agree ({result['jobs']} jobs)")
-    lines.append(f"{result['queries']} queries walked on both targets, {result['requests']} "
-                 f"requests in {result['duration_s']} s")  # fmt: skip
-    if result["stopped"]:
-        lines.append(f"stopped early: {result['stopped']}")
-    for d in result["differences"]:
+def diff_text(result: DiffSummary) -> list[str]:
+    lines = [f"A = {result.target_a}, B = {result.target_b}"]
+    if result.same_data:
+        lines.append(f"same data: the unfiltered walks agree ({result.jobs} jobs)")
+    lines.append(f"{result.queries} queries walked on both targets, {result.requests} requests "
+                 f"in {result.duration_s} s (seed {result.seed})")  # fmt: skip
+    if result.stopped:
+        lines.append(f"stopped early: {result.stopped}")
+    for d in result.differences:
         lines += [f"\nDIFFERENCE ({d['kind']}): {d['found']}", f"  minimal query: {d['query']}"]
         for side in ("a", "b"):
             for e in d[side][:1]:
                 lines.append(f"  {side.upper()}: {e['method']} {e['url']} -> {e['status']}")
-    if result["behaviour_differences"]:
-        lines.append(
-            "\nbehaviour differences (each allowed by an open point of the contract, docs/contract.md):"
-        )
-        for d in result["behaviour_differences"]:
-            lines.append(
-                f"  {d['kind']}: {d['found']} (e.g. {d['query']}; {d['examples']} queries)"
-            )
-    verdict = ("DIFFERENT" if result["differences"] else
-               "BEHAVIOUR DIFFERS" if result["behaviour_differences"] else "NO DIFFERENCE")  # fmt: skip
-    lines.append(f"\nVerdict: {verdict}")
-    return "\n".join(lines)
-
-
-def diff_html(result: dict) -> str:
-    from .report import render
-
-    return render("diff.html.j2", result=result)
+    if result.behaviour_differences:
+        lines.append("\nBEHAVIOUR CHANGED: each difference below is allowed by an open point of the contract (docs/contract.md):")  # fmt: skip
+        lines += [f"  {d['kind']}: {d['found']} (e.g. {d['query']}; {d['examples']} queries)"
+                  for d in result.behaviour_differences]  # fmt: skip
+    return lines

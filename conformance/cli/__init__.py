@@ -1,0 +1,70 @@
+"""``ci-conformance``: a package of commands (one module each); nothing outside it imports it.
+
+Usage errors are one line on stderr and exit 2, with a suggestion for a mistyped command or
+option (click's). Every other exit code is the verdict's (``conformance.verdicts``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import import_module
+
+import click
+
+from .. import __version__
+from ..options import hypothesis_storage
+from ..verdicts import EXIT_USAGE, UsageError, verdict_table
+
+COMMANDS = {
+    "run": "run", "replay": "run", "serve": "serve", "sign": "sign", "explain": "lists",
+    "list-checks": "lists", "list-faults": "lists", "list-behaviours": "lists",
+    "compare": "compare", "recheck": "recheck", "diff": "diff", "sdk": "sdk",
+    "kill-matrix": "matrices", "false-alarm-matrix": "matrices", "sdk-kill-matrix": "matrices",
+}  # fmt: skip
+VERDICT_HELP = (
+    "\b\nVerdicts and exit codes (every command; 2 is a usage error):\n" + verdict_table()
+)
+
+
+class Commands(click.Group):
+    """Commands load their module when used, so `list-checks` never imports the emulator."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module = COMMANDS.get(name)
+        if module is None:
+            return None
+        return getattr(import_module(f"{__name__}.{module}"), name.replace("-", "_"))
+
+
+@click.group(cls=Commands, epilog=VERDICT_HELP,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})  # fmt: skip
+@click.version_option(__version__, prog_name="ci-conformance", message="%(version)s")
+def cli() -> None:
+    """Conformance suite for Tencent Cloud CI's GET /inventorytriggerjob."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code. A usage error is one line, exit 2."""
+    hypothesis_storage()
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = cli.main(args, prog_name="ci-conformance", standalone_mode=False)
+    except click.exceptions.Exit as done:  # --help, --version
+        return done.exit_code
+    except (click.UsageError, UsageError) as exc:
+        message = exc.format_message() if isinstance(exc, click.UsageError) else str(exc)
+        print(
+            f"ci-conformance: {' '.join(message.split())} (see ci-conformance --help)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except click.Abort:
+        return 130
+    except BrokenPipeError:  # the reader went away, e.g. `ci-conformance list-checks | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return int(code or 0)

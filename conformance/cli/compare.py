@@ -1,0 +1,46 @@
+"""``ci-conformance compare OLD NEW``: regressions and behaviour changes between two runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..engine import Engine
+from ..handlers.files import JsonHandler
+from ..handlers.html import HtmlHandler
+from ..handlers.terminal import TerminalHandler
+from ..regression import compare as compared
+from ..regression import compare_text, read_summary
+from ..verdicts import UsageError
+from . import VERDICT_HELP
+
+
+@click.command("compare", epilog=VERDICT_HELP)
+@click.argument("old")
+@click.argument("new")
+@click.option(
+    "--allow-behaviour-change",
+    is_flag=True,
+    help="exit 0 when only open-point choices changed (each allowed by the contract)",
+)
+@click.option(
+    "--report-dir",
+    default="reports",
+    show_default=True,
+    help="where compare.html and compare.json go",
+)
+def compare(old: str, new: str, allow_behaviour_change: bool, report_dir: str) -> int:
+    """Compare the summary.json of a baseline run (OLD) with a new run's (NEW): checks that
+    newly fail (root cause first), newly pass, open points whose choice changed, and the change
+    in requests and duration."""
+    try:
+        result = compared(read_summary(old), read_summary(new), old, new)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(report_dir)
+    files = [out / "compare.html", out / "compare.json"]
+    handlers = [HtmlHandler(files[0]), JsonHandler(files[1]),
+                TerminalHandler([str(f) for f in files], lines=compare_text)]  # fmt: skip
+    Engine(handlers, allow_behaviour=allow_behaviour_change).finish(result)
+    return result.exit_code

@@ -1,0 +1,70 @@
+"""``ci-conformance sdk``: an SDK (any language, through a driver) judged against the emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..engine import Engine
+from ..handlers.files import JsonHandler, JUnitHandler
+from ..handlers.html import HtmlHandler
+from ..handlers.terminal import TerminalHandler
+from ..sdk import runner, scenarios
+from ..sdk.report import sdk_text
+from ..sdk.source import SdkSource
+from ..verdicts import UsageError
+from . import VERDICT_HELP
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+
+@click.command("sdk", epilog=VERDICT_HELP)
+@click.option("--driver", help='the command that runs your driver, e.g. "node driver.js"')
+@click.option("--scenarios", "chosen", help="comma-separated scenario names (default: all)")
+@click.option("--tasks", help="comma-separated task ids or scenario/task (default: all)")
+@click.option(
+    "--report-dir",
+    default="reports",
+    show_default=True,
+    help="where sdk.html, sdk-junit.xml and sdk-summary.json go",
+)
+@click.option(
+    "--workers", type=click.IntRange(1), default=2, show_default=True, help="scenarios at once"
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="seconds per task",
+)
+@click.option("--list", "listing", is_flag=True, help="list scenarios and their tasks (JSON)")
+def sdk(driver: str | None, chosen: str | None, tasks: str | None, report_dir: str, workers: int,
+        timeout: float, listing: bool) -> int:  # fmt: skip
+    """Run the driver once per task of every scenario; judge every request it makes and every
+    result it prints. See the README, 'Writing a driver'."""
+    try:
+        picked = scenarios.select(_names(chosen))
+        if listing:
+            for s in picked:
+                print(f"{s.name}: {s.covers}")
+                for t in s.build()[1]:
+                    print(f"  {t.id:<18} {json.dumps(t.to_json(), ensure_ascii=False)}")
+            return 0
+        if not driver:
+            raise ValueError("give --driver, the command that runs your driver (see --help)")
+        plan = runner.select_tasks(picked, _names(tasks))
+        source = SdkSource(driver, plan, workers=workers, timeout=timeout)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(report_dir)
+    files = [out / "sdk.html", out / "sdk-junit.xml", out / "sdk-summary.json"]
+    print(f"ci-conformance sdk: {sum(len(t) for _, t in plan)} tasks in {len(plan)} scenarios, "
+          f"driver: {driver}", flush=True)  # fmt: skip
+    handlers = [HtmlHandler(files[0]), JUnitHandler(files[1], "sdk"), JsonHandler(files[2]),
+                TerminalHandler([str(f) for f in files], lines=sdk_text)]  # fmt: skip
+    return Engine(handlers).run(source).exit_code

@@ -1,0 +1,56 @@
+"""``ci-conformance sign``: a signed curl command, or a presigned URL, for one request."""
+
+from __future__ import annotations
+
+import click
+
+from ..reproduce import credentials_from_env, curl, sign_request, window
+from ..verdicts import UsageError
+
+
+@click.command("sign")
+@click.argument("request", nargs=-1, required=True, metavar="[METHOD] URL")
+@click.option(
+    "-H",
+    "--header",
+    "headers",
+    multiple=True,
+    help="a header to send and sign, 'Name: value' (repeatable)",
+)
+@click.option("--presign", is_flag=True, help="sign in the query string and print the URL")
+@click.option(
+    "--sign-time",
+    help="sign for this window, <start>;<end> in Unix seconds (e.g. a recorded q-sign-time)",
+)
+@click.option(
+    "--expire", type=int, default=600, show_default=True, help="seconds the signature stays valid"
+)
+def sign(request: tuple[str, ...], headers: tuple[str, ...], presign: bool, sign_time: str | None,
+         expire: int) -> int:  # fmt: skip
+    """Sign one request with COS_SECRET_ID, COS_SECRET_KEY and COS_SECURITY_TOKEN from the
+    environment and print a curl command that sends it (the token is read from the environment
+    when the command runs, never printed), or with --presign a presigned URL."""
+    if len(request) > 2:
+        raise UsageError(
+            "sign takes a method and a URL, e.g. sign GET 'http://host/inventorytriggerjob'"
+        )
+    method, url = request if len(request) == 2 else ("GET", request[0])
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"{url!r} is not a URL (it must start with http:// or https://)")
+    try:
+        creds = credentials_from_env()
+        pairs = [_header(h) for h in headers]
+        sign_window = window(sign_time) if sign_time else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    signed = sign_request(method, url, pairs, creds, presign=presign, sign_time=sign_window,
+                          expire=expire)  # fmt: skip
+    print(signed.url if presign and not creds.token and not pairs else curl(signed))
+    return 0
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise ValueError(f"-H {text!r}: expected 'Name: value'")
+    return name.strip(), value.strip()

@@ -1,0 +1,201 @@
+"""The one engine: a source yields items (checks, SDK tasks, diff phases), judges each into a
+``CheckResult``, and the engine streams them to handlers (terminal, JSON, JUnit, HTML, HAR,
+profile). Interruptions, tool errors and the verdict are decided here, the same for every source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from hypothesis import HealthCheck, Phase, settings
+
+from . import __version__
+from .results import CheckResult, Outcome, Summary, ToolError
+from .verdicts import EXIT_SIGTERM, VERDICTS, exit_code
+
+HERE = str(Path(__file__).parent)
+
+
+def hypothesis_settings(examples: int, *, shrink: bool = True, explicit: bool = True,
+                        target: bool = True, **more: Any) -> settings:  # fmt: skip
+    """The settings of every hypothesis search the tool runs: no database, no deadline, no
+    health checks (a live target is slow and its data is what it is)."""
+    phases = [Phase.explicit] * explicit + [Phase.generate] + [Phase.target] * target
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        report_multiple_bugs=False,
+        phases=phases + [Phase.shrink] * shrink,
+        suppress_health_check=list(HealthCheck),
+        **more,
+    )
+
+
+def tool_error(exc: BaseException) -> ToolError:
+    """An exception of ours, with the innermost frames of the tool's own code."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(HERE)]
+    where = "".join(traceback.format_list(frames[-4:])).rstrip() or "(outside the tool's code)"
+    return ToolError(type(exc).__qualname__, str(exc)[:2000], where)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` runs and the reports are written."""
+
+
+class Handler:
+    """Receives the stream of a run. Every method is optional."""
+
+    def started(self, source: Source) -> None: ...
+
+    def exchange(self, exchange: Any, sent_by: str | None) -> None: ...
+
+    def check_finished(self, result: CheckResult, done: int, total: int) -> None: ...
+
+    def finished(self, summary: Summary) -> None: ...
+
+
+class Source(Protocol):
+    """Where results come from: ``start`` (may end the run with a verdict and a message),
+    the items to judge, ``judge`` each (never raising, but for interruptions and a lost
+    target), and the summary."""
+
+    kind: str
+    secrets: tuple[str, ...]
+
+    def start(self, on_exchange: Any) -> tuple[str, str] | None: ...
+
+    def items(self) -> list[Any]: ...
+
+    def judge(self, item: Any) -> CheckResult | list[CheckResult]: ...
+
+    def not_run(
+        self, item: Any, reason: str, outcome: Outcome
+    ) -> CheckResult | list[CheckResult]: ...
+
+    def summary(self, results: list[CheckResult], *, unusable: str, message: str,
+                interrupted: bool) -> Summary: ...  # fmt: skip
+
+    def stop(self) -> None: ...
+
+
+class TargetLost(Exception):
+    """The target was reachable at the start and is not any more: the run ends, unjudged."""
+
+
+class Engine:
+    def __init__(self, handlers: list[Handler], *, allow_incomplete: bool = False,
+                 allow_behaviour: bool = False, fail_fast: bool = False) -> None:  # fmt: skip
+        self.handlers = handlers
+        self.fail_fast = fail_fast  # the rest is not run once a result fails (kill matrices)
+        self.allow_incomplete = allow_incomplete
+        self.allow_behaviour = allow_behaviour
+        self.current: str | None = None
+
+    def _exchange(self, ex: Any) -> None:
+        for h in self.handlers:
+            h.exchange(ex, self.current)
+
+    def run(self, source: Source) -> Summary:
+        started = time.monotonic()
+        results: list[CheckResult] = []
+        errors: list[ToolError] = []
+        unusable = message = ""
+        signal_exit = None
+        with _sigterm_raises():
+            try:
+                stopped = source.start(self._exchange)
+                if stopped:
+                    unusable, message = stopped
+                else:
+                    for h in self.handlers:
+                        h.started(source)
+                    items = source.items()
+                    for n, item in enumerate(items, 1):
+                        self.current = getattr(item, "name", None)
+                        try:
+                            batch = _many(source.judge(item))
+                        except TargetLost as lost:
+                            unusable, message = "unreachable", str(lost)
+                            break
+                        except KeyboardInterrupt as stop:
+                            signal_exit = EXIT_SIGTERM if isinstance(stop, Interrupted) else 130
+                            why = "the run was interrupted while it ran"
+                            results += _many(source.not_run(item, why, Outcome.INTERRUPTED))
+                            for rest in items[n:]:
+                                results += _many(source.not_run(rest, "the run was interrupted", Outcome.NOT_RUN))  # fmt: skip
+                            break
+                        finally:
+                            self.current = None
+                        for result in batch:
+                            results.append(result)
+                            for h in self.handlers:
+                                h.check_finished(result, n, len(items))
+                        if self.fail_fast and any(r.outcome == Outcome.FAILED for r in batch):
+                            break
+            except KeyboardInterrupt as stop:  # while starting
+                signal_exit = EXIT_SIGTERM if isinstance(stop, Interrupted) else 130
+            except Exception as exc:  # a bug of ours while starting: no verdict on the target
+                errors.append(tool_error(exc))
+            finally:
+                with contextlib.suppress(Exception):
+                    source.stop()
+        summary = source.summary(results, unusable=unusable, message=message,
+                                 interrupted=signal_exit is not None)  # fmt: skip
+        summary.tool_version = __version__
+        summary.duration_s = round(time.monotonic() - started, 2)
+        summary.errors += errors
+        self.finish(summary, signal_exit)
+        return summary
+
+    def finish(self, summary: Summary, signal_exit: int | None = None) -> None:
+        """The verdict's exit code, then every handler. A handler that breaks is a tool error:
+        the others still run (the terminal last), and a verdict that would pass a gate no
+        longer does."""
+
+        def settle() -> None:
+            if summary.errors and VERDICTS[summary.verdict].tone in ("good", "warn"):
+                summary.verdict = "tool error"
+            summary.exit_code = exit_code(summary.verdict, allow_incomplete=self.allow_incomplete,
+                                          allow_behaviour=self.allow_behaviour, signal_exit=signal_exit)  # fmt: skip
+
+        settle()
+        for h in self.handlers:
+            try:
+                h.finished(summary)
+            except Exception as exc:
+                summary.errors.append(tool_error(exc))
+                print(f"ci-conformance: a report could not be written ({type(exc).__name__}: "
+                      f"{exc}); this is a bug in ci-conformance", file=sys.stderr)  # fmt: skip
+                settle()
+
+
+def _many(result: CheckResult | list[CheckResult]) -> list[CheckResult]:
+    """A source judges an item into one result, or several (an SDK scenario's tasks)."""
+    return result if isinstance(result, list) else [result]
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM ends the run as Ctrl-C does (reports written, exit 143)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_(signum: int, frame: object) -> None:
+        raise Interrupted()
+
+    previous = signal.signal(signal.SIGTERM, raise_)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,1 @@
+"""The engine's handlers: terminal, JSON, JUnit, HTML, HAR and profile."""
