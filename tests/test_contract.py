@@ -6,11 +6,21 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from conformance import contract
 from conformance.causes import group
 from conformance.checks import REGISTRY
+from conformance.client import Client
+from conformance.emulator.app import EXAMPLE_CREDENTIALS, Emulator
+from conformance.emulator.server import EmulatorServer
+from conformance.emulator.store import Store
+from conformance.query import Filters, Query
+from conformance.session import CheckFailure, Page, Session
 
 DOC = Path(__file__).parent.parent / "docs" / "contract.md"
 CLI = [sys.executable, "-m", "conformance.cli"]
@@ -191,3 +201,47 @@ def test_list_checks_links_each_check_to_its_clause() -> None:
     for check in REGISTRY.values():
         line = next(ln for ln in out.splitlines() if ln.startswith(check.name + " "))
         assert f"docs/contract.md#{check.anchor}" in line, line
+
+
+class _Walker(Session):
+    """A session that counts the jobs its size=3 pages return and can drop the first job of
+    every later page (a server that skips jobs)."""
+
+    def __init__(self, client: Client, skip: bool) -> None:
+        super().__init__(client, allow_writes=True)
+        self.skip, self.returned = skip, Counter()
+
+    def page(self, query: Query, probe: bool = False) -> Page:
+        page = super().page(query, probe)
+        if query.size == "3" and query.next_token and self.skip:
+            page = replace(page, body=replace(page.body, jobs=page.body.jobs[1:]))
+        if query.size == "3":
+            self.returned.update(j.job_id for j in page.body.jobs)
+        return page
+
+
+def _walk_while_creating(
+    dataset: list, faults: tuple[str, ...] = (), skip: bool = False
+) -> Counter:
+    store = Store()
+    store.add(dataset[:40])
+    with EmulatorServer(Emulator(store, faults=faults, seed=1)) as server:
+        s = _Walker(Client(server.url, EXAMPLE_CREDENTIALS), skip)
+        try:
+            REGISTRY["pagination.writes_during_walk"].run(s)
+        finally:
+            assert store.count(Filters()) > 40  # jobs were created during the walk
+    return s.returned
+
+
+def test_writes_during_walk_accepts_repeats_never_skips(dataset) -> None:
+    """#page-writes: repeats are an open point (tokens that are positions in the list repeat
+    jobs of a Desc walk when jobs are created); a job that existed and never comes fails."""
+    assert "open-writes-during-walk" in contract.clause("page-writes").open_points
+    cursor = _walk_while_creating(dataset)
+    assert set(cursor.values()) == {1}  # cursor tokens: every job once
+    offsets = _walk_while_creating(dataset, faults=("page-offset-token",))
+    assert max(offsets.values()) == 2  # offset tokens: repeats, and the check passes
+    assert set(offsets) >= {j.job_id for j in dataset[:40]}
+    with pytest.raises(CheckFailure, match=r"skipped \d+ job\(s\) that existed before"):
+        _walk_while_creating(dataset, skip=True)
