@@ -1,9 +1,11 @@
 """The contract the checks enforce: ``docs/contract.md``, installed as ``conformance.docs``.
 
-A clause starts at an ``<a id="anchor"></a>`` line followed by its ``###`` title, and may end
-with an *Open points:* line (the choices its checks accept) and a *Relies on:* line (the clauses
-that must hold for it to be checked at all). Checks name their clause by anchor; the reports,
-``list-checks`` and ``explain`` read the clause from here.
+A clause starts at an ``<a id="anchor"></a>`` line followed by its ``###`` title. It ends with
+a *Source:* line (where its rule comes from: vendor pages or SDKs, or ``inferred: <reason>``,
+separated by ``;``; the line may wrap onto the lines after it), and may add an *Open points:*
+line (the choices its checks accept) and a *Relies on:* line (the clauses that must hold for it
+to be checked at all). Checks name their clause by anchor; the reports, ``list-checks`` and
+``explain`` read the clause from here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from markupsafe import Markup, escape
 DOC = "docs/contract.md"
 _ANCHOR = re.compile(r'^<a id="([a-z0-9-]+)"></a>\s*$')
 _LINK = re.compile(r"\[([^\]]+)\]\(#([a-z0-9-]+)\)")
+_SOURCE, _TRAILERS = "*Source:*", ("*Source:*", "*Open points:*", "*Relies on:*")
+INFERRED = "inferred:"
 
 
 @dataclass(frozen=True)
@@ -26,13 +30,20 @@ class Clause:
     anchor: str
     title: str
     section: str
-    text: str  # the clause's markdown, without its Open points and Relies on lines
+    text: str  # the clause's markdown, without its Source, Open points and Relies on lines
     open_points: tuple[str, ...] = ()
     relies_on: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    """Where the rule comes from: a vendor page or SDK each, or ``inferred: <reason>``."""
 
     @property
     def ref(self) -> str:
         return ref(self.anchor)
+
+    @property
+    def inferred(self) -> bool:
+        """Some of it rests on the project's inference, not on a vendor page or SDK."""
+        return any(s.startswith(INFERRED) for s in self.sources)
 
 
 def ref(anchor: str) -> str:
@@ -54,15 +65,23 @@ def clauses() -> dict[str, Clause]:
         if anchor is None:
             return
         title = next((ln[4:].strip() for ln in lines if ln.startswith("### ")), anchor)
-        body, opens, relies = [], (), ()
+        body, opens, relies, source, trailer = [], (), (), [], ""
         for ln in lines:
-            if ln.startswith("*Open points:*"):
+            if ln.startswith(_TRAILERS) or (trailer == _SOURCE and ln.strip()):
+                trailer = next((t for t in _TRAILERS if ln.startswith(t)), trailer)
+            else:
+                trailer = ""
+            if trailer == "*Open points:*":
                 opens = tuple(a for _, a in _LINK.findall(ln))
-            elif ln.startswith("*Relies on:*"):
+            elif trailer == "*Relies on:*":
                 relies = tuple(a for _, a in _LINK.findall(ln))
+            elif trailer == _SOURCE:
+                source.append(ln.removeprefix(_SOURCE).strip())
             elif not ln.startswith("### "):
                 body.append(ln)
-        found[anchor] = Clause(anchor, title, section, "\n".join(body).strip(), opens, relies)
+        sources = tuple(p.strip().rstrip(".") for p in " ".join(source).split(";") if p.strip())
+        text = "\n".join(body).strip()
+        found[anchor] = Clause(anchor, title, section, text, opens, relies, sources)
 
     for line in source().splitlines():
         match = _ANCHOR.match(line)
@@ -82,6 +101,14 @@ def clause(anchor: str) -> Clause:
         return clauses()[anchor]
     except KeyError:
         raise KeyError(f"no clause #{anchor} in {DOC}") from None
+
+
+def audit() -> tuple[int, int, int]:
+    """Clauses in all, those resting on vendor pages and SDKs alone, and those inferred (in
+    whole or in part). The contract prints these numbers near its top."""
+    every = list(clauses().values())
+    inferred = sum(c.inferred for c in every)
+    return len(every), len(every) - inferred, inferred
 
 
 def relied_on(anchor: str) -> frozenset[str]:
@@ -165,6 +192,7 @@ def explain(check) -> str:
     if check.anchor:
         c = clause(check.anchor)
         lines += [f"Clause: {c.title}  [{c.ref}]", plain(c.text), ""]
+        lines += ["Source:" if len(c.sources) == 1 else "Sources:", *_sources(c.sources), ""]
     lines += ["What the check does:", textwrap.fill(check.clause, 96, initial_indent="  ",
                                                    subsequent_indent="  ")]  # fmt: skip
     doc = inspect.getdoc(check.func)
@@ -186,8 +214,15 @@ def explain(check) -> str:
     for point in points:
         c = clause(point)
         lines += [f"  {c.title}  [{c.ref}]", plain(c.text, indent="    ")]
+        lines += ["    Source:", *_sources(c.sources, "      ")]
     relies = clause(check.anchor).relies_on if check.anchor else ()
     if relies:
         lines += ["", "Relies on (a failure there makes this one a likely consequence):"]
         lines += [f"  {clause(a).title}  [{ref(a)}]" for a in relies]
     return "\n".join(lines)
+
+
+def _sources(sources: tuple[str, ...], indent: str = "  ") -> list[str]:
+    """A clause's sources for the terminal, one to a line, links as ``text (#anchor)``."""
+    wrap = textwrap.TextWrapper(96, initial_indent=f"{indent}- ", subsequent_indent=f"{indent}  ")
+    return [wrap.fill(_LINK.sub(r"\1 (#\2)", s)) for s in sources or ("none given",)]

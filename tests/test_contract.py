@@ -6,14 +6,37 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from conformance import contract
 from conformance.causes import group
 from conformance.checks import REGISTRY
+from conformance.client import Client
+from conformance.emulator.app import EXAMPLE_CREDENTIALS, Emulator
+from conformance.emulator.server import EmulatorServer
+from conformance.emulator.store import Store
+from conformance.query import Filters, Query
+from conformance.session import CheckFailure, Page, Session
 
 DOC = Path(__file__).parent.parent / "docs" / "contract.md"
 CLI = [sys.executable, "-m", "conformance.cli"]
+
+# What a clause may cite: the vendor's pages and official SDKs, by title, and the page numbers
+# known to us. A number not here is a typo, or a page nobody has read.
+VENDOR_TITLES = (
+    "Pulling Jobs in Batches", "Request Signature", "Error Codes", "COS's error codes",
+    "Common Response Headers", "Trigger a batch job", "Query a batch job", "Cancel a batch job",
+    "cos-python-sdk-v5 1.9.44", "the Java and Go SDKs", "the official SDKs",
+)  # fmt: skip
+VENDOR_PAGES = {"460/76894", "1045/47031", "436/7778", "1045/43611", "436/46214", "436/7730",
+                "1045/43610", "436/46213", "460/80155"}  # fmt: skip
+AUDIT = re.compile(
+    r"(\d+)\s+clauses\s+in\s+all,\s+(\d+)\s+from\s+vendor\s+pages,\s+(\d+)\s+inferred"
+)
 
 
 def test_installed_contract_is_the_repository_document() -> None:
@@ -30,6 +53,64 @@ def test_every_clause_link_and_anchor_resolves() -> None:
         assert c.title and c.text, c.anchor
         assert all(p.startswith("open-") for p in c.open_points), c.anchor
         assert c.anchor not in contract.relied_on(c.anchor), f"{c.anchor} relies on itself"
+
+
+def test_every_clause_names_its_source() -> None:
+    for c in contract.clauses().values():
+        assert c.sources, f"#{c.anchor} has no *Source:* line"
+        assert "*Source:*" not in c.text, c.anchor
+        for source in c.sources:
+            if source.startswith(contract.INFERRED):
+                reason = source.removeprefix(contract.INFERRED).strip()
+                assert len(reason.split()) >= 5, f"#{c.anchor}: an inferred source says why"
+            else:
+                assert source.startswith(VENDOR_TITLES), f"#{c.anchor}: unknown source {source!r}"
+            pages = set(re.findall(r"\b\d{3,4}/\d{4,5}\b", source))
+            assert pages <= VENDOR_PAGES, f"#{c.anchor}: unknown page(s) {pages - VENDOR_PAGES}"
+
+
+def test_the_printed_audit_is_up_to_date() -> None:
+    printed = AUDIT.findall(DOC.read_text("utf-8"))
+    assert len(printed) == 1, "the contract prints its audit once, near the top"
+    every = list(contract.clauses().values())
+    inferred = [c for c in every if any(s.startswith("inferred:") for s in c.sources)]
+    counted = (len(every), len(every) - len(inferred), len(inferred))
+    assert contract.audit() == counted
+    assert tuple(map(int, printed[0])) == counted, (
+        f"docs/contract.md prints {', '.join(printed[0])}; the clauses give {counted}"
+    )
+
+
+def test_source_lines_parse(monkeypatch) -> None:
+    doc = """## 1. A section
+
+<a id="one"></a>
+### One
+
+Text of one.
+
+*Source:* Pulling Jobs in Batches (API 460/76894, en 1045/47031), Request parameters; inferred:
+a reason that wraps onto
+the next lines.
+*Open points:* [two](#two).
+
+<a id="two"></a>
+### Two
+
+Text of two.
+"""
+    monkeypatch.setattr(contract, "source", lambda: doc)
+    contract.clauses.cache_clear()
+    try:
+        one, two = contract.clause("one"), contract.clause("two")
+    finally:
+        contract.clauses.cache_clear()
+    assert one.text == "Text of one." and one.open_points == ("two",)
+    assert one.sources == (
+        "Pulling Jobs in Batches (API 460/76894, en 1045/47031), Request parameters",
+        "inferred: a reason that wraps onto the next lines",
+    )
+    assert one.inferred and not two.inferred and two.sources == ()
 
 
 def test_the_contract_is_in_our_own_words() -> None:
@@ -101,8 +182,14 @@ def test_explain_prints_clause_check_and_open_points() -> None:
     assert "docs/contract.md#page-walk" in out and "Walks: every matching job" in out
     assert "a walk equals the same filters walked with size=100" in out  # what the check does
     assert "docs/contract.md#open-ties" in out and "Any order among them" in out
+    # the clause's sources, and each open point's
+    assert "Sources:\n  - Pulling Jobs in Batches (API 460/76894, en 1045/47031)" in out
+    assert "  - inferred: that a walk lists each job once" in out
+    assert "    Source:\n      - inferred: no vendor page says how jobs with the same" in out
     short = subprocess.run([*CLI, "explain", "refuses_expired"], capture_output=True, text=True)
     assert short.returncode == 0 and "#sig-window" in short.stdout and "401" in short.stdout
+    assert "  - Request Signature (436/7778), q-sign-time" in short.stdout
+    assert "  - cos-python-sdk-v5 1.9.44, request signing" in short.stdout
     bad = subprocess.run([*CLI, "explain", "pagination.walk_indepndent"], capture_output=True,
                          text=True)  # fmt: skip
     assert bad.returncode == 2
@@ -114,3 +201,47 @@ def test_list_checks_links_each_check_to_its_clause() -> None:
     for check in REGISTRY.values():
         line = next(ln for ln in out.splitlines() if ln.startswith(check.name + " "))
         assert f"docs/contract.md#{check.anchor}" in line, line
+
+
+class _Walker(Session):
+    """A session that counts the jobs its size=3 pages return and can drop the first job of
+    every later page (a server that skips jobs)."""
+
+    def __init__(self, client: Client, skip: bool) -> None:
+        super().__init__(client, allow_writes=True)
+        self.skip, self.returned = skip, Counter()
+
+    def page(self, query: Query, probe: bool = False) -> Page:
+        page = super().page(query, probe)
+        if query.size == "3" and query.next_token and self.skip:
+            page = replace(page, body=replace(page.body, jobs=page.body.jobs[1:]))
+        if query.size == "3":
+            self.returned.update(j.job_id for j in page.body.jobs)
+        return page
+
+
+def _walk_while_creating(
+    dataset: list, faults: tuple[str, ...] = (), skip: bool = False
+) -> Counter:
+    store = Store()
+    store.add(dataset[:40])
+    with EmulatorServer(Emulator(store, faults=faults, seed=1)) as server:
+        s = _Walker(Client(server.url, EXAMPLE_CREDENTIALS), skip)
+        try:
+            REGISTRY["pagination.writes_during_walk"].run(s)
+        finally:
+            assert store.count(Filters()) > 40  # jobs were created during the walk
+    return s.returned
+
+
+def test_writes_during_walk_accepts_repeats_never_skips(dataset) -> None:
+    """#page-writes: repeats are an open point (tokens that are positions in the list repeat
+    jobs of a Desc walk when jobs are created); a job that existed and never comes fails."""
+    assert "open-writes-during-walk" in contract.clause("page-writes").open_points
+    cursor = _walk_while_creating(dataset)
+    assert set(cursor.values()) == {1}  # cursor tokens: every job once
+    offsets = _walk_while_creating(dataset, faults=("page-offset-token",))
+    assert max(offsets.values()) == 2  # offset tokens: repeats, and the check passes
+    assert set(offsets) >= {j.job_id for j in dataset[:40]}
+    with pytest.raises(CheckFailure, match=r"skipped \d+ job\(s\) that existed before"):
+        _walk_while_creating(dataset, skip=True)
