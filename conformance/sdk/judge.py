@@ -4,12 +4,15 @@ The request judge checks the request side of the contract on the raw requests th
 kept: signature (with ``signing.verify``, and the reason when refused), the security token,
 parameter names and values, encoding (``+`` included), the nextToken echo, walk ends, retries.
 The result judge compares what the driver printed with the oracle (``query.expected``) over the
-scenario's known data. Each finding names its rule, the rule's clause and what was seen.
+scenario's known data, and a surfaced error with the error answers the service sent (Code,
+Message, the Error body's RequestId). Each finding names its rule, the rule's clause and what was seen.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
@@ -25,12 +28,15 @@ from werkzeug.datastructures import Headers
 from ..emulator.app import AUTH_CODES, LIST_PARAMS
 from ..query import InvalidArgument, Query, expected, parse_filters
 from ..signing import (
+    ALGORITHM,
     AUTH_FIELDS,
     TOKEN_HEADERS,
     Credentials,
     Reason,
     authorization_fields,
     encode,
+    key_window,
+    sign,
     split_query,
     verify,
 )
@@ -59,7 +65,8 @@ RULES: dict[str, str] = {
     "headers, within its key time",
     "request.security-token": "Contract #sig-temporary: with temporary credentials every request carries "
     "the token in x-cos-security-token or x-ci-security-token",
-    "request.unknown-parameter": "Contract #parameters, #sig-repeated-parameters: only the ten documented parameters, each once",
+    "request.unknown-parameter": "Contract #parameters, #sig-repeated-parameters: only the ten "
+    "documented parameters (names are case-sensitive), each once",
     "request.invalid-value": "Contract #parameters, #invalid-input: every value is valid: size a positive integer; "
     "type, orderByTime and states from their lists; times YYYY-MM-DDTHH:MM:SS±HHMM",
     "request.plus-as-space": "RFC 3986, contract #sig-algorithm: a '+' in a value (a time offset) is sent "
@@ -67,12 +74,13 @@ RULES: dict[str, str] = {
     "request.encoding": "Contract #sig-algorithm: values are UTF-8 percent-encoded, so the server decodes "
     "exactly what the application passed (states lists, spaces, non-ASCII, reserved characters)",
     "request.meaning": "The request asks what the application asked: no filter added, dropped or "
-    "changed (an empty parameter counts as absent)",
+    "changed, a value's case and spaces included (an empty parameter counts as absent)",
     "request.token-echo": "Contract #page-token, #open-token-format: nextToken is the previous page's NextToken byte for "
     "byte: opaque, never re-encoded, decoded or parsed",
     "request.past-last-page": "Contract #page-walk, #open-last-token: a page whose NextToken is empty or absent is the "
     "last; nothing is requested after it",
-    "request.stopped-early": "Contract #page-walk: a walk follows NextToken to the last page",
+    "request.stopped-early": "Contract #page-walk: a walk follows NextToken to the last page, "
+    "or surfaces the error that stopped it",
     "request.retry-after": "RFC 9110 §10.2.3: after a 429 or 503 with Retry-After, a retry waits "
     "at least that long",
     "request.retried-4xx": "A 4xx answers a request the client got wrong: it is never sent again "
@@ -86,7 +94,9 @@ RULES: dict[str, str] = {
     "result.error": "A service error is surfaced as an error with its HTTP status, and only then",
     "result.not-found": 'Contract #get-missing: get of an ID that names no job surfaces "not found" '
     "(a notFound line naming the ID, or the service's error), never a job or nothing at all",
-    "result.error-code": "A surfaced error carries the service's Code (and its RequestId)",
+    "result.error-code": "Contract #error-body: a surfaced service error carries what the "
+    "service sent: its Code, its Message, and the Error body's RequestId (not its TraceId, not "
+    "a header's ID)",
     "result.next-token": "A page's NextToken is returned as the service sent it",
 }
 
@@ -238,7 +248,7 @@ def judge_requests(ctx: Context) -> list[Finding]:
             findings += _create_body(task, hit, i)
     list_hits = [(i, h) for i, h in enumerate(hits, 1) if (h.method, h.path) == ("GET", PATH)]
     if task.op == "list":
-        findings += _pagination(task, list_hits)
+        findings += _pagination(task, list_hits, ctx.output)
     findings += _retries(hits)
     return _first_per_rule(findings)
 
@@ -278,6 +288,58 @@ _DIAGNOSES: list[tuple[str, Callable[[Hit, list[tuple[str, str]]], tuple[str, li
         lambda hit, params: (quote(hit.path, safe="/"), params),
     ),
 ]
+SPACE_AS_PLUS = (
+    "it matches the parameters signed with a space as '+': the client form-encodes the values "
+    "it signs, where the signature encodes a space as %20 (§4.3)"
+)
+MILLISECONDS = (
+    "the key time is in milliseconds: q-sign-time and q-key-time are Unix seconds "
+    "(<start>;<end>, §4.1)"
+)
+
+
+def _signed_as(
+    hit: Hit, params: list, headers: Headers, creds: Credentials, rewrite: Callable[[str], str]
+) -> bool:
+    """Does the signature match when the canonical parameter string (``k=v&…``) is rewritten?
+    For mistakes no decoded value can express: a space signed as ``+`` (``%20`` -> ``+``)."""
+    fields = authorization_fields(params, headers)
+    if not all(f in fields for f in ("q-key-time", "q-sign-time", "q-signature")):
+        return False
+    if not headers.get("Authorization"):  # presigned: the q-* fields are not signed
+        params = [(k, v) for k, v in params if k not in AUTH_FIELDS]
+    listed = set(fields.get("q-url-param-list", "").split(";"))
+    header_names = set(fields.get("q-header-list", "").split(";"))
+    signed = [(k, v) for k, v in params if encode(k).lower() in listed]
+    sent = [(k, v) for k, v in headers.items() if encode(k).lower() in header_names]
+    bare = [(k, v.rpartition(":")[0] or v if k.lower() == "host" else v) for k, v in sent]
+    for variant in (sent, bare):
+        base = sign(
+            creds.secret_key,
+            hit.method,
+            hit.path,
+            signed,
+            variant,
+            fields["q-key-time"],
+            fields["q-sign-time"],
+        )
+        lines = base.http_string.split("\n")
+        lines[2] = rewrite(lines[2])
+        digest = hashlib.sha1("\n".join(lines).encode("utf-8")).hexdigest()
+        to_sign = f"{ALGORITHM}\n{fields['q-sign-time']}\n{digest}\n"
+        mac = hmac.new(base.sign_key.encode(), to_sign.encode(), hashlib.sha1).hexdigest()
+        if hmac.compare_digest(mac, fields["q-signature"].lower()):
+            return True
+    return False
+
+
+def _in_milliseconds(fields: dict[str, str], now: float) -> bool:
+    """A key or sign time written in milliseconds: its start is now, a thousand times over."""
+    for name in ("q-key-time", "q-sign-time"):
+        window = key_window(fields.get(name, ""))
+        if window and abs(window[0] / 1000 - now) < 86400:
+            return True
+    return False
 
 
 def _signature(hit: Hit, params: list, creds: Credentials, i: int) -> list[Finding]:
@@ -293,8 +355,16 @@ def _signature(hit: Hit, params: list, creds: Credentials, i: int) -> list[Findi
         return [Finding("request.security-token", verdict.refusal.value, i)]
     if verdict.refusal is not None:
         text = verdict.refusal.value + (f": {verdict.detail}" if verdict.detail else "")
+        if verdict.refusal in (Reason.EXPIRED, Reason.NOT_YET_VALID) and _in_milliseconds(
+            fields, hit.wall
+        ):
+            text += f"; {MILLISECONDS}"
         if verdict.refusal is Reason.MISMATCH:
             cause = next((d for d, f in _DIAGNOSES if check(*f(hit, params)) is None), None)
+            if cause is None and any(" " in k + v for k, v in params):
+                with contextlib.suppress(KeyError, ValueError):
+                    plus = _signed_as(hit, params, headers, creds, lambda t: t.replace("%20", "+"))
+                    cause = SPACE_AS_PLUS if plus else None
             signed = (
                 f"q-url-param-list={fields.get('q-url-param-list', '')!r}, "
                 f"q-header-list={fields.get('q-header-list', '')!r}"
@@ -332,18 +402,29 @@ def _list_parameters(task: Task, hit: Hit, params: list, i: int) -> list[Finding
         findings.append(
             Finding(
                 "request.unknown-parameter",
-                "unknown or repeated: " + ", ".join(repr(k) for k in odd),
+                "unknown or repeated: " + ", ".join(_named(k) for k in odd),
                 i,
             )
         )
     sent = {k: v for k, v in plain if k in LIST_PARAMS}
+    miscased = {_documented(k) for k in names if k not in LIST_PARAMS} - {None}
     wrong_value = False
     for name, want in task.params:
         got = sent.get(name, "")
         if got == want or (not got and not want) or (got and _same_meaning(name, got, want)):
             continue  # the same value, or the same meaning spelled otherwise (the SDK's choice)
         wrong_value = True
-        if "+" in want and got == want.replace("+", " ") and "+" in hit.raw_query:
+        if name in miscased:
+            continue  # sent under another case of its name: request.unknown-parameter says so
+        if got and got != want and _altered(got, want):
+            findings.append(
+                Finding(
+                    "request.meaning",
+                    f"{name}: sent {got!r} for the application's {want!r}: {_altered(got, want)}",
+                    i,
+                )
+            )
+        elif "+" in want and got == want.replace("+", " ") and "+" in hit.raw_query:
             findings.append(
                 Finding(
                     "request.plus-as-space",
@@ -389,6 +470,27 @@ def _list_parameters(task: Task, hit: Hit, params: list, i: int) -> list[Finding
     return findings
 
 
+def _documented(name: str) -> str | None:
+    """The documented parameter that ``name`` spells in another case, if any."""
+    return next((p for p in LIST_PARAMS if p.lower() == name.lower() and p != name), None)
+
+
+def _named(name: str) -> str:
+    right = _documented(name)
+    return repr(name) + (
+        f" (the documented name is {right!r}: names are case-sensitive)" if right else ""
+    )
+
+
+def _altered(got: str, want: str) -> str:
+    """How a client changed a value it should have passed as it is: its case, or its spaces."""
+    if got == want.strip() or got.strip() == want.strip():
+        return "the client trimmed the value's leading or trailing spaces"
+    if got.casefold() == want.casefold():
+        return "the client changed the value's case (values are matched case-sensitively)"
+    return ""
+
+
 def _short(text: str | None, limit: int = 64) -> str:
     """A long token, shortened for a message (both ends kept)."""
     if text is None or len(text) <= limit:
@@ -421,13 +523,22 @@ def _next_token(hit: Hit) -> str | None:
     return None if token is None else (token.text or "")
 
 
-def _pagination(task: Task, list_hits: list[tuple[int, Hit]]) -> list[Finding]:
+def _sent_token(params: list[tuple[str, str]] | None) -> str:
+    """The nextToken a request sent; under a name of another case (``nexttoken``) too, which
+    request.unknown-parameter reports: the echo itself is judged on the value."""
+    plain = _plain(params or [])
+    exact = [v for k, v in plain if k == "nextToken"]
+    return (exact or [v for k, v in plain if k.lower() == "nexttoken"] or [""])[0]
+
+
+def _pagination(
+    task: Task, list_hits: list[tuple[int, Hit]], output: DriverOutput
+) -> list[Finding]:
     findings: list[Finding] = []
     issued: str | None = None  # NextToken of the latest 200 page; None before the first
     ended = False
     for i, hit in list_hits:
-        params = _decoded(hit)
-        sent = dict(_plain(params)).get("nextToken", "") if params is not None else ""
+        sent = _sent_token(_decoded(hit))
         if ended:
             why = "the last page" if task.walk else "the one page the task asked for"
             findings.append(
@@ -440,21 +551,34 @@ def _pagination(task: Task, list_hits: list[tuple[int, Hit]]) -> list[Finding]:
                 Finding(
                     "request.token-echo",
                     f"sent nextToken {_short(sent)}; the server "
-                    f"issued {_short(issued)}{_hint(sent, issued or '')}",
+                    f"issued {_short(issued)}"
+                    + (" (the walk started over from the first page)" if not sent else "")
+                    + _hint(sent, issued or ""),
                     i,
                 )
             )
         if hit.status == 200:
             issued = _next_token(hit)
             ended = not issued or not task.walk
-    if task.walk and list_hits and list_hits[-1][1].status == 200 and issued:
-        findings.append(
-            Finding(
-                "request.stopped-early",
-                f"the walk stopped at a page whose NextToken is {_short(issued)}",
-                list_hits[-1][0],
+    # A walk that stops short is judged here only when nothing else explains it: the SDK
+    # surfaced no error (a parse error, a refusal: the result judge's), the driver ended well.
+    quiet = output.error is None and output.exit_code in (0, None) and not output.timed_out
+    if task.walk and list_hits and issued and not ended and quiet:
+        i, last = list_hits[-1]
+        if last.status == 200:
+            text = f"the walk stopped at a page whose NextToken is {_short(issued)}"
+        elif last.status:
+            text = (
+                f"the walk stopped after HTTP {last.status} {_error_code(last)} to the request "
+                f"for nextToken={_short(issued)}, and surfaced no error: the pages from there on "
+                "are missing"
             )
-        )
+        else:
+            text = (
+                f"the walk stopped waiting for the page of nextToken={_short(issued)} (no "
+                "answer had come when the driver ended), and surfaced no error"
+            )
+        findings.append(Finding("request.stopped-early", text, i))
     return findings
 
 
@@ -604,54 +728,119 @@ def judge_result(ctx: Context) -> list[Finding]:
     return findings
 
 
+@dataclass(frozen=True)
+class ServiceError:
+    """An error answer as the service sent it."""
+
+    status: int
+    code: str
+    message: str
+    request_id: str | None  # the Error body's RequestId (None: no answer to compare with)
+    others: tuple[tuple[str, str], ...] = ()  # the answer's other IDs: (where, value)
+
+
+def _service_errors(hits: list[Hit]) -> list[ServiceError]:
+    """Every error answer of the task, in order. The RequestId a client surfaces is the Error
+    body's (the x-ci-request-id header only when the body has none)."""
+    errors = []
+    for hit in hits:
+        if hit.status < 400:
+            continue
+        try:
+            root = safe_parse(hit.response_body)
+            fields = [root.findtext(t) or "" for t in ("Code", "Message", "RequestId", "TraceId")]
+        except XMLProblem:
+            fields = ["", "", "", ""]
+        code, message, request_id, trace_id = fields
+        header_id = hit.response_header("x-ci-request-id") or ""
+        request_id = request_id or header_id
+        others = (
+            ("the Error's TraceId", trace_id),
+            ("the x-ci-request-id header", header_id),
+            ("the x-ci-trace-id header", hit.response_header("x-ci-trace-id") or ""),
+        )
+        errors.append(
+            ServiceError(
+                hit.status,
+                code,
+                message,
+                request_id,
+                tuple((w, v) for w, v in others if v and v != request_id),
+            )
+        )
+    return errors
+
+
 def _judge_error(ctx: Context, want: Expected, error: dict[str, Any]) -> list[Finding]:
+    """A surfaced error against the error answers the service sent: one the task expects (or a
+    503 not retried), or, when the task expects an error, the service's own last answer (when
+    the SDK's request was wrong, what came back is what it must surface; the request judge
+    names what was wrong with the request)."""
     status, code = error.get("status"), str(error.get("code") or "")
     if isinstance(status, str) and status.isdigit():
         status = int(status)
-    shown = f"HTTP {status} {code!r}: {str(error.get('message') or '')[:200]}"
-    served = [h for h in ctx.hits if h.status >= 400]
-    for accepted in (want.error, want.alternative):
-        if accepted is None or status != accepted[0]:
-            continue
-        if code != accepted[1]:
+    message, request_id = str(error.get("message") or ""), str(error.get("requestId") or "")
+    shown = (
+        f"HTTP {status} {code!r}: {message[:200]}"
+        if status is not None
+        else f"a client-side error {code!r}: {message[:200]}"
+    )
+    answers = _service_errors(ctx.hits)
+    predicted = [p for p in (want.error, want.alternative) if p]
+    acceptable = [a for a in answers if (a.status, a.code) in predicted]
+    if want.error and answers and answers[-1] not in acceptable:
+        acceptable.append(answers[-1])
+    if not answers:  # nothing served to compare with: the prediction, Code only
+        acceptable = [ServiceError(s, c, "", None) for s, c in predicted]
+    same_status = [a for a in acceptable if a.status == status]
+    if not same_status:
+        if want.error:
+            final = answers[-1] if answers else ServiceError(*want.error, "", None)
             return [
                 Finding(
-                    "result.error-code",
-                    f"the SDK surfaced {shown}; the service's Code is {accepted[1]!r}",
+                    "result.error",
+                    f"the SDK surfaced {shown}; the service answered HTTP "
+                    f"{final.status} {final.code}",
                 )
             ]
-        request_id = str(error.get("requestId") or "")
-        server_ids = {_request_id(h) for h in served}
-        if request_id and request_id not in server_ids:
-            return [
-                Finding(
-                    "result.error-code",
-                    f"the SDK surfaced RequestId {request_id!r}; "
-                    f"the service sent {sorted(server_ids)}",
-                )
-            ]
-        return []
-    if want.error:
+        refused = (
+            f" (the service refused the SDK's request: HTTP {answers[-1].status} "
+            f"{answers[-1].code})"
+            if answers
+            else " (the service refused none of the SDK's requests)"
+        )
         return [
             Finding(
                 "result.error",
-                f"the SDK surfaced {shown}; the service answers HTTP "
-                f"{want.error[0]} {want.error[1]}",
+                f"the SDK surfaced {shown}; the task's answer is "
+                f"{want.count if want.count is not None else len(want.jobs or [])} job(s)"
+                f"{refused}",
             )
         ]
-    refused = (
-        f" (the service refused the SDK's request: HTTP {served[-1].status} "
-        f"{_error_code(served[-1])})"
-        if served
-        else ""
-    )
-    return [
-        Finding(
-            "result.error",
-            f"the SDK surfaced {shown}; the task's answer is "
-            f"{want.count if want.count is not None else len(want.jobs or [])} job(s){refused}",
+    same_code = [a for a in same_status if a.code == code]
+    if not same_code:
+        return [
+            Finding(
+                "result.error-code",
+                f"the SDK surfaced {shown}; the service's Code is {same_status[-1].code!r}",
+            )
+        ]
+    ref = next((a for a in reversed(same_code) if a.request_id == request_id), same_code[-1])
+    problems = []
+    if ref.request_id is not None and request_id != ref.request_id:
+        where = next((w for a in same_code for w, v in a.others if v == request_id), "")
+        problems.append(
+            (f"the SDK surfaced RequestId {request_id!r}" if request_id else "the SDK surfaced "
+             "no RequestId")
+            + f"; the service's RequestId (the Error body's) is {ref.request_id!r}"
+            + (f": the SDK surfaced {where}" if where else "")
+        )  # fmt: skip
+    if ref.message.strip() and ref.message.strip() not in message:
+        problems.append(
+            f"the SDK surfaced the Message {message[:200]!r}; the service's Message is "
+            f"{ref.message[:200]!r}"
         )
-    ]
+    return [Finding("result.error-code", "; ".join(problems))] if problems else []
 
 
 NOT_FOUND_CODES = ("NoSuchJob", "NotFound", "NonExist")
@@ -672,13 +861,6 @@ def _judge_missing(ctx: Context, job_id: str) -> list[Finding]:
         return []
     shown = f"an error {code!r}" if out.error is not None else "no job and no notFound line"
     return [Finding("result.not-found", f"the SDK surfaced {shown} for {job_id}; {said}")]
-
-
-def _request_id(hit: Hit) -> str:
-    try:
-        return safe_parse(hit.response_body).findtext("RequestId") or ""
-    except XMLProblem:
-        return hit.response_header("x-ci-request-id") or ""
 
 
 def _served_ids(hits: list[Hit]) -> list[str]:

@@ -1,7 +1,8 @@
 """The client kill matrix: the reference driver with each fault switch, judged.
 
 A fault is killed when the judge reports the fault's own rule (and names the cause where the
-rule covers several). Each fault runs only the tasks that can show it. The reference driver
+rule covers several), and none of the findings the fault was once wrongly blamed with (``absent``:
+a finding must name the true cause). Each fault runs only the tasks that can show it. The reference driver
 without faults, and with each correct variant, must pass: no false positives.
 """
 
@@ -26,6 +27,7 @@ class Case:
     tasks: tuple[str, ...] = ()  # () = every task of those scenarios
     rule: str = ""  # fault: the rule that must be reported
     cause: str = ""  # fault: words the finding must contain
+    absent: tuple[tuple[str, str], ...] = ()  # fault: (rule, words) no finding may match
 
     @property
     def name(self) -> str:
@@ -38,8 +40,15 @@ class Case:
         )
 
 
-def _fault(name: str, scenario: str, task: str, rule: str, cause: str = "") -> Case:
-    return Case("fault", name, (scenario,), (task,), rule, cause)
+def _fault(
+    name: str,
+    scenario: str,
+    task: str,
+    rule: str,
+    cause: str = "",
+    absent: tuple[tuple[str, str], ...] = (),
+) -> Case:
+    return Case("fault", name, (scenario,), (task,), rule, cause, absent)
 
 
 FAULT_CASES = [
@@ -64,7 +73,27 @@ FAULT_CASES = [
     _fault("lose-next-token", "baseline", "page", "result.next-token"),
     _fault("body-without-input", "baseline", "create", "request.body", "Input"),
     _fault("ignore-not-found", "get-missing-200", "get-missing", "result.not-found", "no notFound"),
-]
+    # The judge's former blind spots: each now named, by its rule and cause.
+    _fault("error-message-empty", "baseline", "get-missing", "result.error-code", "Message ''"),
+    _fault("error-message-reason", "auth-403-cos", "get-missing", "result.error-code", "Not Found"),
+    _fault("error-without-request-id", "baseline", "get-missing", "result.error-code", "no RequestId"),
+    _fault("restart-after-503", "slowdown-mid-walk", "walk-all", "request.token-echo", "started over"),
+    _fault("give-up-after-503", "slowdown-mid-walk", "walk-asc", "request.stopped-early", "HTTP 503"),
+    _fault("slow-page-ends-walk", "slow-mid-walk", "walk-all", "request.stopped-early", "stopped"),
+    _fault("name-casefold", "baseline", "walk-name-case", "request.meaning", "'demo' for the applic"),
+    _fault("name-trim", "baseline", "walk-name-padded", "request.meaning", "trimmed"),
+    _fault("request-id-from-header", "error-ids", "get-missing", "result.error-code", "x-ci-request-id"),
+    _fault("trace-id-as-request-id", "error-ids", "wrong-key", "result.error-code", "TraceId"),
+    # Wrong attributions once seen in reports: the right rule and words, and not the wrong ones.
+    _fault("key-time-ms", "auth-403-cos", "wrong-key", "request.signature", "milliseconds",
+           (("result.error-code", "SignatureDoesNotMatch"),)),
+    _fault("lowercase-names", "baseline", "walk-all", "request.unknown-parameter",
+           "'nexttoken' (the documented name is 'nextToken'", (("request.token-echo", ""),)),
+    _fault("strict-parser", "extra-elements", "walk-all", "result.error", "client-side error",
+           (("request.stopped-early", ""),)),
+    _fault("sign-space-as-plus", "non-ascii-names", "walk-name-0", "request.signature",
+           "a space as '+'", (("request.signature", "no common mistake"),)),
+]  # fmt: skip
 VARIANT_CASES = [
     Case("variant", "presign", ("baseline",), ("walk-filtered", "get", "create")),
     Case("variant", "presign", ("temporary-credentials",), ("walk-all",)),
@@ -75,6 +104,10 @@ VARIANT_CASES = [
     Case("variant", "x-cos-token", ("temporary-credentials",)),
     Case("variant", "omit-empty", ("baseline",), ("walk-empty-params",)),
     Case("variant", "not-found-as-error", ("get-missing-200",)),
+    Case("variant", "no-retry", ("slowdown-mid-walk",)),
+    Case("variant", "space-as-plus", ("baseline",), ("walk-name-padded",)),
+    Case("variant", "decorated-message", ("baseline",), ("get-missing", "wrong-key")),
+    Case("variant", "decorated-message", ("error-ids",)),
 ]
 
 
@@ -108,7 +141,8 @@ def run_case(case: Case, timeout: float = runner.DEFAULT_TIMEOUT) -> Outcome:
     findings = [f for r in result.results for f in r.findings]
     if case.kind == "fault":
         hits = [f for f in findings if f.rule == case.rule and case.cause in f.message]
-        ok, shown = bool(hits), (hits or findings or [None])[0]
+        wrong = [f for f in findings for r, w in case.absent if f.rule == r and w in f.message]
+        ok, shown = bool(hits) and not wrong, (wrong or hits or findings or [None])[0]
     else:
         ok, shown = not findings, (findings or [None])[0]
     return Outcome(

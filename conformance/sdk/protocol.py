@@ -49,7 +49,9 @@ class DriverOutput:
 def parse_output(stdout: str) -> DriverOutput:
     """Read JSON lines: ``{"job": {...}}``, ``{"error": {...}}``, ``{"nextToken": ...}``,
     ``{"notFound": ["JobId", ...]}``, ``{"log": "..."}``. Anything else is recorded as a
-    problem, with its line number."""
+    problem, with its line number. An error holds ``status``, ``code``, ``message`` and
+    ``requestId``: for a service error, the Error body's Code, Message and RequestId (not its
+    TraceId, not the x-ci-request-id header); the judge checks them."""
     out = DriverOutput()
     for number, line in enumerate(stdout.splitlines(), 1):
         if not line.strip():

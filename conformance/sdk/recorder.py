@@ -3,11 +3,14 @@
 The raw ``QUERY_STRING`` is kept byte for byte (``+`` and ``%20`` differ there), with the
 headers, the body and the arrival and answer times (``Retry-After`` is judged from them). A
 ``Shape`` makes the responses harder to read: pretty-printed XML, unknown extra elements, one
-503 ``SlowDown`` per task, a slow first byte. The emulator itself is left unchanged.
+503 ``SlowDown`` per task and one slow first byte per task (on the task's first request, or on
+its k-th: page k of a walk), error answers whose four IDs all differ. The emulator itself is
+left unchanged.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import secrets
 import threading
@@ -26,8 +29,13 @@ class Shape:
     pretty: bool = False  # every XML body indented
     extras: bool = False  # unknown elements in Response, JobsDetail and Operation
     opaque_tokens: bool = False  # NextTokens needing encoding (scenarios.OpaqueTokens)
-    slowdown: float = 0  # > 0: the first request of each task gets 503 SlowDown, Retry-After
-    first_byte_delay: float = 0  # > 0: the first response of each task waits this long
+    slowdown: float = 0  # > 0: one request of each task gets 503 SlowDown, Retry-After: this
+    slowdown_at: int = 1  # which request of the task gets it (1: the first; 3: page 3 of a walk)
+    first_byte_delay: float = 0  # > 0: one response of each task waits this long
+    delay_at: int = 1  # which request of the task waits (1: the first)
+    # Error answers whose Error RequestId, Error TraceId, x-ci-request-id and x-ci-trace-id all
+    # differ (a client surfaces the Error body's RequestId; README "Writing a driver").
+    distinct_ids: bool = False
 
 
 @dataclass
@@ -77,18 +85,22 @@ class Recorder:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         hit = _record(environ)
+        shape = self.shape
         with self._lock:
-            first = self._seen == 0
             self._seen += 1
+            number = self._seen  # 1-based, within the task
             self._hits.append(hit)
-        if first and self.shape.slowdown:
-            status, headers, body = _slowdown(hit, self.shape.slowdown)
+        if shape.slowdown and number == shape.slowdown_at:
+            status, headers, body = _slowdown(hit, shape.slowdown)
             hit.injected = "slowdown"
         else:
             status, headers, body = _call(self.app, environ)
+        if shape.distinct_ids and int(status.split()[0]) >= 400:
+            headers, body = _distinct_ids(headers, body)
+        if hit.injected != "slowdown":
             body = self._reshape(body, headers)
-        if first and self.shape.first_byte_delay:
-            time.sleep(self.shape.first_byte_delay)
+        if shape.first_byte_delay and number == shape.delay_at:
+            time.sleep(shape.first_byte_delay)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(body))))
         hit.status = int(status.split()[0])
@@ -179,6 +191,33 @@ def _slowdown(hit: Hit, retry_after: float) -> tuple[str, list[tuple[str, str]],
         ("x-ci-request-id", request_id),
     ]
     return "503 Service Unavailable", headers, body
+
+
+def _distinct_ids(
+    headers: list[tuple[str, str]], body: bytes
+) -> tuple[list[tuple[str, str]], bytes]:
+    """An error answer with four different IDs: the Error's RequestId and TraceId elements (a
+    TraceId only where the body has one), the x-ci-request-id and x-ci-trace-id headers."""
+    try:
+        root = safe_parse(body)
+    except XMLProblem:
+        return headers, body
+    if root.tag != "Error":
+        return headers, body
+    ids = {name: _new_id() for name in ("req", "trace", "hreq", "htrace")}
+    for tag, key in (("RequestId", "req"), ("TraceId", "trace")):
+        element = root.find(tag)
+        if element is not None:
+            element.text = ids[key]
+    renamed = {"x-ci-request-id": ids["hreq"], "x-ci-trace-id": ids["htrace"]}
+    headers = [(k, v) for k, v in headers if k.lower() not in renamed]
+    headers += list(renamed.items())
+    return headers, (DECLARATION + ET.tostring(root, encoding="unicode")).encode("utf-8")
+
+
+def _new_id() -> str:
+    """An opaque ID shaped like the emulator's (32 base64 characters)."""
+    return base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def _add_extras(root: ET.Element) -> None:

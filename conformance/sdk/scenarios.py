@@ -87,7 +87,7 @@ class Scenario:
 
     def describe(self) -> dict[str, Any]:
         changed = {k: v for k, v in vars(self.behaviour).items() if v != getattr(Behaviour(), k)}
-        shape = {k: v for k, v in vars(self.shape).items() if v}
+        shape = {k: v for k, v in vars(self.shape).items() if v != getattr(Shape(), k)}
         return {
             "name": self.name,
             "covers": self.covers,
@@ -238,6 +238,17 @@ def _baseline_tasks(jobs: list[Job]) -> list[Task]:
         wrong_key(),
         create(),
         cancel(jobs),
+        *_tricky_names(),
+    ]
+
+
+def _tricky_names() -> list[Task]:
+    """Name filters a client must pass as they are: the data holds both "Demo" and "demo", and
+    " padded " (a client that case-folds or trims the value finds other jobs, or none)."""
+    return [
+        walk_name("walk-name-case", "Demo"),
+        walk_name("walk-name-lower", "demo"),
+        walk_name("walk-name-padded", " padded "),
     ]
 
 
@@ -260,6 +271,7 @@ def _single_tasks(jobs: list[Job]) -> list[Task]:
     name = _most_common([j.name for j in jobs])
     return [
         walk("walk-size-1", f"one job per page ({name!r})", name=name, size="1"),
+        walk("walk-padded-1", "one job per page, named ' padded '", name=" padded ", size="1"),
         page("page-job-id", "a jobId filter: one JobsDetail", jobId=jobs[5].job_id),
     ]
 
@@ -283,6 +295,14 @@ def _ties_tasks(jobs: list[Job]) -> list[Task]:
 
 def _get_and_walk(size: int) -> Callable[[list[Job]], list[Task]]:
     return lambda jobs: [walk_all(size), get(jobs[2])]
+
+
+def _mid_walk_tasks(jobs: list[Job]) -> list[Task]:
+    """Walks of five pages and more: their third request is page 3."""
+    return [
+        walk_all(5),
+        walk("walk-asc", "every job, Asc, 4 per page", orderByTime="Asc", size="4"),
+    ]
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -390,11 +410,33 @@ SCENARIOS: dict[str, Scenario] = {
             shape=Shape(slowdown=2),
         ),
         Scenario(
+            "slowdown-mid-walk",
+            "a 503 SlowDown with Retry-After: 1 on page 3 of each walk (its four IDs differ)",
+            generated(25, 26),
+            _mid_walk_tasks,
+            shape=Shape(slowdown=1, slowdown_at=3, distinct_ids=True),
+        ),
+        Scenario(
             "slow-first-byte",
             "the first response of each task starts after 1.5 s",
             generated(20, 22),
             _get_and_walk(7),
             shape=Shape(first_byte_delay=1.5),
+        ),
+        Scenario(
+            "slow-mid-walk",
+            "page 3 of each walk starts after 1.5 s",
+            generated(20, 27),
+            lambda jobs: [walk_all(5)],
+            shape=Shape(first_byte_delay=1.5, delay_at=3),
+        ),
+        Scenario(
+            "error-ids",
+            "§3 error answers whose Error RequestId, Error TraceId, x-ci-request-id and "
+            "x-ci-trace-id all differ: the Error's RequestId is the one surfaced",
+            generated(20, 28),
+            lambda jobs: [wrong_key(), get_missing()],
+            shape=Shape(distinct_ids=True),
         ),
         Scenario(
             "temporary-credentials",
