@@ -34,34 +34,44 @@ REFUSALS = (
 FORMS = ("header", "presigned")
 TOKEN_KINDS = frozenset({"missing-token", "wrong-token"})
 
-# Open points of the contract (API-NOTES §6): the choices a conforming target may make. This is
-# the one table: the fingerprint, ``--profile`` pins and ``compare`` all read it.
+# Open points of the contract: the choices a conforming target may make, one key each, used
+# alike by the fingerprint, ``--profile`` pins, ``compare``, the emulator's ``--behaviour`` (the
+# first choice is its default) and the contract (``ANCHORS``). This is the one table.
 OPEN_POINTS: dict[str, tuple[str, ...]] = {
     "size_over_100": ("clamp", "refuse"),
     "start_after_end": ("empty", "refuse"),
     "last_page_token": ("empty", "absent"),
     "full_last_page": ("no-token", "token"),
     "auth_status": ("401", "403"),
-    "error_extras": ("Resource + TraceId", "Resource", "TraceId", "none"),  # on every error
-    "ties_desc": ("JobId descending", "JobId ascending", "other"),  # equal CreationTime, Desc walks
-    "ties_asc": ("JobId descending", "JobId ascending", "other"),
+    "error_extras": ("resource+trace-id", "resource", "trace-id", "none"),  # on every error
+    "ties_desc": ("job-id-desc", "job-id-asc", "other"),  # equal CreationTime, Desc walks
+    "ties_asc": ("job-id-asc", "job-id-desc", "other"),
     "get_missing": ("404", "nonexist"),  # get of an unknown ID: 404, or 200 NonExistJobIds
     "cancel_ended": ("refuse", "accept"),  # cancel of a job that has ended (with writes only)
+    "writes_during_walk": ("stable", "repeats"),  # jobs created during a Desc walk (writes only)
 }
+ANCHORS = {p: "open-" + p.replace("_", "-") for p in OPEN_POINTS} | {
+    "ties_desc": "open-ties", "ties_asc": "open-ties", "full_last_page": "open-last-page-token"}  # fmt: skip
+LEGACY = {"Resource + TraceId": "resource+trace-id", "Resource": "resource", "TraceId": "trace-id",
+          "JobId descending": "job-id-desc", "JobId ascending": "job-id-asc"}  # fmt: skip
+"""Spellings of earlier versions (profiles, summaries): read as the new ones."""
 UNPINNABLE = frozenset({"other"})
 TIES = frozenset({"ties_desc", "ties_asc"})
 """Choices a profile cannot pin: "other" tie orders are whatever the target does."""
+WRITES = frozenset({"cancel_ended", "writes_during_walk"})
+"""Points only a run that writes can meet."""
 MIXED = " | "
 """Joins the choices of a point where the run saw several (``behaviour`` in summary.json)."""
 
 
 def check_profile(pins: dict) -> dict[str, str]:
     """A profile's pins, each one open point and one of its choices; ``ValueError`` otherwise."""
+    pins = {k: LEGACY.get(str(v), str(v)) for k, v in pins.items()}
     for key, value in pins.items():
-        if str(value) not in pinnable(key):
+        if value not in pinnable(key):
             choices = "; ".join(f"{k} = {' | '.join(map(repr, pinnable(k)))}" for k in OPEN_POINTS)
             raise ValueError(f"profile: {key} = {value!r} is not allowed; choose from: {choices}")
-    return {k: str(v) for k, v in pins.items()}
+    return pins
 
 
 def pinnable(point: str) -> tuple[str, ...]:
@@ -164,8 +174,8 @@ class Coverage:
         if ex.status >= 400:
             with contextlib.suppress(XMLProblem):
                 extra = parse_error(ex.body, check=False).extra
-                seen = [e for e in ("Resource", "TraceId") if e in extra]
-                self.met("error_extras", " + ".join(seen) or "none", ex)
+                seen = [e for e in ("resource", "trace-id") if e.title().replace("-", "") in extra]
+                self.met("error_extras", "+".join(seen) or "none", ex)
         if ex.method == "GET" and "/inventorytriggerjob/" in ex.url and ex.status in (200, 404):
             missing = ex.status == 404 or b"<NonExistJobIds>" in ex.body
             if missing and b"<JobsDetail>" not in ex.body:
@@ -208,8 +218,8 @@ class Coverage:
             # order, whatever orders the target's ties: they would make a random fingerprint)
             if len(ids) > 2:
                 choice = (
-                    "JobId descending" if ids == sorted(ids, reverse=True)
-                    else "JobId ascending" if ids == sorted(ids) else "other"
+                    "job-id-desc" if ids == sorted(ids, reverse=True)
+                    else "job-id-asc" if ids == sorted(ids) else "other"
                 )  # fmt: skip
                 self.met("ties_asc" if query.order_by_time == "Asc" else "ties_desc", choice, ex)
                 return
@@ -279,7 +289,7 @@ def reachable(
     if not jobs:
         cells["open points"] -= {"full_last_page", "start_after_end"}
     if not writes:
-        cells["open points"] -= {"cancel_ended"}
+        cells["open points"] -= WRITES
     if max(Counter(j.created for j in jobs).values(), default=0) < 3:  # no group of 3 ties
         cells["open points"] -= TIES
     return cells

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from hypothesis import HealthCheck, Phase, settings
 
 from . import __version__
-from .results import CheckResult, Outcome, Summary, ToolError
+from .results import CheckResult, Outcome, Summary, ToolError, by_category
 from .verdicts import EXIT_SIGTERM, VERDICTS, exit_code
 
 HERE = str(Path(__file__).parent)
@@ -75,6 +75,10 @@ class Source(Protocol):
     def start(self, on_exchange: Any) -> tuple[str, str] | None: ...
 
     def items(self) -> list[Any]: ...
+
+    def totals(self) -> dict[str, int]:
+        """How many results each category will have (for progress lines)."""
+        ...
 
     def judge(self, item: Any) -> CheckResult | list[CheckResult]: ...
 
@@ -168,6 +172,7 @@ class Engine:
             summary.exit_code = exit_code(summary.verdict, allow_incomplete=self.allow_incomplete,
                                           allow_behaviour=self.allow_behaviour, signal_exit=signal_exit)  # fmt: skip
 
+        summary.counts = by_category(summary.results)
         settle()
         for h in self.handlers:
             try:

@@ -117,6 +117,7 @@ class Summary:
     failures: list[Failure] = field(default_factory=list)  # root cause first (causes.py)
     root_causes: list[dict[str, Any]] = field(default_factory=list)
     errors: list[ToolError] = field(default_factory=list)  # outside any check (a report writer)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # by category, by outcome
     schema_version: str = SCHEMA_VERSION
 
     def totals(self) -> dict[str, int]:
@@ -138,7 +139,6 @@ class RunSummary(Summary):
     contract: str = ""
     replay: str | None = None
     credentials: str | None = None
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # by category, by outcome
 
 
 def decide(
@@ -165,6 +165,15 @@ def decide(
     if Outcome.NOT_RUN in outcomes:
         return "incomplete"
     return "conformant"
+
+
+def by_category(results: list[CheckResult]) -> dict[str, dict[str, int]]:
+    """Outcomes counted by category (summary.json's ``counts``)."""
+    out: dict[str, dict[str, int]] = {}
+    for r in results:
+        counts = out.setdefault(r.category, {o.value: 0 for o in Outcome})
+        counts[r.outcome.value] += 1
+    return out
 
 
 def vacuous(judges_jobs: bool, examples: int, with_jobs: int) -> bool:

@@ -69,12 +69,17 @@ def test_timeout_is_a_target_error() -> None:
             client.list(Query())
 
 
-def test_suite_budget_skips_the_rest_and_says_so(tmp_path: Path) -> None:
-    code, summary, out = run_suite(tmp_path, "--max-requests", "150")
-    assert code == 0, out[-3000:]
-    assert summary["requests"] <= 150
-    reasons = {r.get("reason", "") for r in summary["results"] if r["outcome"] == "skipped"}
-    assert any("budget of 150 is spent" in r for r in reasons), reasons
+def test_a_spent_budget_makes_the_run_incomplete_not_conformant(tmp_path: Path) -> None:
+    """`run --max-requests 300` once said CONFORMANT, exit 0, with only the signature checks run."""
+    code, summary, out = run_suite(tmp_path, "--max-requests", "300")
+    assert code == 5, out[-3000:]  # incomplete: a gate does not pass on it
+    assert summary["verdict"] == "incomplete" and summary["requests"] <= 300
+    unrun = [r for r in summary["results"] if r["outcome"] == "not run"]
+    assert unrun and all("budget of 300 is spent" in r["reason"] for r in unrun)
+    assert any(f"{len(unrun)} check(s) not run" in c for c in summary["caveats"])
+    assert "Verdict: INCOMPLETE" in out
+    code, summary, _ = run_suite(tmp_path, "--max-requests", "300", "--allow-incomplete")
+    assert code == 0 and summary["verdict"] == "incomplete"  # the gate may accept it; it says so
 
 
 def test_redact() -> None:

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from conformance import contract
-from conformance.causes import group
+from conformance.causes import attach_roots
 from conformance.checks import REGISTRY
 from conformance.client import Client
-from conformance.emulator.app import EXAMPLE_CREDENTIALS, Emulator
+from conformance.emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
 from conformance.emulator.server import EmulatorServer
 from conformance.emulator.store import Store
 from conformance.query import Filters, Query
+from conformance.results import ExchangeRecord, Failure
 from conformance.session import CheckFailure, Page, Session
 
 DOC = Path(__file__).parent.parent / "docs" / "contract.md"
@@ -135,10 +136,10 @@ def test_html_escapes_and_links_clauses() -> None:
     assert "<ul><li>one</li><li>two &lt;i&gt;</li></ul>" in html
 
 
-def _failure(check: str, anchor: str, request_id: str = "") -> dict:
+def _failure(check: str, anchor: str, request_id: str = "") -> Failure:
     headers = {"x-ci-request-id": request_id} if request_id else {}
-    exchanges = [{"method": "GET", "url": "u", "status": 200, "headers": headers, "body": ""}]
-    return {"check": check, "anchor": anchor, "exchanges": exchanges if request_id else []}
+    exchanges = [ExchangeRecord("GET", "u", 200, headers=headers)] if request_id else []
+    return Failure(check, "", "found", anchor=anchor, exchanges=exchanges)
 
 
 def test_root_cause_grouping() -> None:
@@ -151,8 +152,8 @@ def test_root_cause_grouping() -> None:
         _failure("schema.content_type", "response-headers", "r9"),
         _failure("filters.exact_match", "filter-exact"),
     ]
-    groups = group(failures)
-    roots = [g.root["check"] for g in groups]
+    groups = attach_roots(failures)
+    roots = [g[1]["check"] for g in groups]
     # the walk is named first although it was seen after two failures that rely on it
     assert roots[0] == "pagination.walk_independent_of_size"
     assert set(roots) == {
@@ -160,8 +161,7 @@ def test_root_cause_grouping() -> None:
         "bad_input.invalid_values",  # relies on errors and signatures, not on walks
         "schema.content_type",
     }
-    walk = groups[0]
-    kinds = {r["check"]: why["kind"] for r, why in walk.consequences}
+    kinds = {c["check"]: c["kind"] for c in groups[0][1]["consequences"]}
     assert kinds == {
         "filters.type_union": "relies-on",
         "ordering.asc_reverses_desc": "relies-on",
@@ -169,11 +169,12 @@ def test_root_cause_grouping() -> None:
         "pagination.no_duplicates": "same-clause",
     }
     # with no walk failure, filter failures are roots of their own; a shared response groups
-    alone = group([_failure("filters.type_union", "filter-type", "r1"),
-                   _failure("schema.list_body", "response-body", "r1")])  # fmt: skip
-    assert [g.root["check"] for g in alone] == ["schema.list_body"]
-    assert alone[0].consequences[0][1]["kind"] in ("relies-on", "same-response")
-    assert len(group([_failure("a.x", "filter-type"), _failure("b.y", "filter-exact")])) == 2
+    alone = attach_roots([_failure("filters.type_union", "filter-type", "r1"),
+                          _failure("schema.list_body", "response-body", "r1")])  # fmt: skip
+    assert [g[1]["check"] for g in alone] == ["schema.list_body"]
+    assert alone[0][1]["consequences"][0]["kind"] in ("relies-on", "same-response")
+    assert alone[0][0][1].likely_root["check"] == "schema.list_body"  # the consequence names it
+    assert len(attach_roots([_failure("a.x", "filter-type"), _failure("b.y", "filter-exact")])) == 2
 
 
 def test_explain_prints_clause_check_and_open_points() -> None:
@@ -221,11 +222,11 @@ class _Walker(Session):
 
 
 def _walk_while_creating(
-    dataset: list, faults: tuple[str, ...] = (), skip: bool = False
+    dataset: list, behaviour: Behaviour | None = None, skip: bool = False
 ) -> Counter:
     store = Store()
     store.add(dataset[:40])
-    with EmulatorServer(Emulator(store, faults=faults, seed=1)) as server:
+    with EmulatorServer(Emulator(store, behaviour=behaviour, seed=1)) as server:
         s = _Walker(Client(server.url, EXAMPLE_CREDENTIALS), skip)
         try:
             REGISTRY["pagination.writes_during_walk"].run(s)
@@ -240,7 +241,7 @@ def test_writes_during_walk_accepts_repeats_never_skips(dataset) -> None:
     assert "open-writes-during-walk" in contract.clause("page-writes").open_points
     cursor = _walk_while_creating(dataset)
     assert set(cursor.values()) == {1}  # cursor tokens: every job once
-    offsets = _walk_while_creating(dataset, faults=("page-offset-token",))
+    offsets = _walk_while_creating(dataset, Behaviour(writes_during_walk="repeats"))
     assert max(offsets.values()) == 2  # offset tokens: repeats, and the check passes
     assert set(offsets) >= {j.job_id for j in dataset[:40]}
     with pytest.raises(CheckFailure, match=r"skipped \d+ job\(s\) that existed before"):

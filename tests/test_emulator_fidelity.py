@@ -27,7 +27,8 @@ def tags(body: bytes) -> list[str]:
 @pytest.mark.parametrize(
     ("extras", "order"),
     [
-        ("resource", ["Code", "Message", "Resource", "RequestId", "TraceId"]),
+        ("resource+trace-id", ["Code", "Message", "Resource", "RequestId", "TraceId"]),
+        ("resource", ["Code", "Message", "Resource", "RequestId"]),
         ("trace-id", ["Code", "Message", "RequestId", "TraceId"]),
         ("none", ["Code", "Message", "RequestId"]),
     ],

@@ -292,13 +292,13 @@ def test_concurrent_create_and_list(fresh: EmulatorServer) -> None:
 # --- authentication ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("style", ["ci", "cos"])
+@pytest.mark.parametrize("style", ["401", "403"])
 def test_auth_refusals(dataset, style: str) -> None:
     now = [time.time()]
     temp = Credentials("AKIDtemporary", "temporary-key", token="token-xyz")
     app = Emulator(Store(), credentials=[EXAMPLE_CREDENTIALS, temp],
-                   behaviour=Behaviour(auth_errors=style), clock=lambda: now[0])  # fmt: skip
-    status = 401 if style == "ci" else 403
+                   behaviour=Behaviour(auth_status=style), clock=lambda: now[0])  # fmt: skip
+    status = int(style)
     with EmulatorServer(app) as server:
         c = _fresh_client(server)
         assert c.list(Query()).status == 200

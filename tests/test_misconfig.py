@@ -18,9 +18,9 @@ from conformance.emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
 from conformance.emulator.server import EmulatorServer
 from conformance.emulator.store import Store, generate
 from conformance.options import Settings, read
-from conformance.plugin import misconfiguration
 from conformance.query import Query
 from conformance.signing import Credentials
+from conformance.sources.run import misconfiguration
 from conformance.xmlmodel import parse_list, render_error
 
 ID, KEY = EXAMPLE_CREDENTIALS.secret_id, EXAMPLE_CREDENTIALS.secret_key
@@ -62,16 +62,16 @@ def test_signature_checks_still_run_with_refused_keys(emulator, tmp_path: Path) 
     assert "FAILED  signature.valid_header_accepted" in run.out
 
 
-@pytest.mark.parametrize("style", ["ci", "cos"])
+@pytest.mark.parametrize("style", ["401", "403"])
 def test_unknown_secret_id_is_told_apart_from_a_refused_signature(style: str) -> None:
-    with EmulatorServer(Emulator(Store(), behaviour=Behaviour(auth_errors=style))) as server:
+    with EmulatorServer(Emulator(Store(), behaviour=Behaviour(auth_status=style))) as server:
         unknown = Client(server.url, Credentials("AKIDnobody", KEY)).list(PROBE)
         wrong = Client(server.url, Credentials(ID, "wrong")).list(PROBE)
         skewed = Client(server.url, EXAMPLE_CREDENTIALS)
         ahead = skewed.request(
             "GET", params=PROBE.params(), auth=skewed.auth(clock=lambda: time.time() + 7200)
         )
-    code = {"ci": "SecretidNotExist", "cos": "InvalidAccessKeyId"}[style]
+    code = {"401": "SecretidNotExist", "403": "InvalidAccessKeyId"}[style]
     line = misconfiguration(unknown, Settings(), signature_only=False)
     assert line.startswith("the target does not know these credentials") and code in line
     assert "--secret-id" in line
@@ -111,7 +111,7 @@ def test_the_endpoint_url_is_accepted_as_the_target(emulator) -> None:
     """The URL `serve` used to print, with or without a slash, is the same target."""
     for url in (f"{emulator.url}/inventorytriggerjob", f"{emulator.url}/inventorytriggerjob/"):
         settings = read({"target": url, "secret_id": ID, "secret_key": KEY}.get)
-        assert settings.target_url == emulator.url
+        assert settings.target == emulator.url
         assert Client(url, EXAMPLE_CREDENTIALS).list(PROBE).status == 200
 
 
@@ -119,7 +119,7 @@ def test_skips_for_lack_of_data_are_in_the_verdict_line(tmp_path: Path) -> None:
     run = run_suite(tmp_path, "--emulator-jobs", "0", "--checks", "filters,ordering")
     assert run.code == 0, run.out[-3000:]
     summary = json.loads((run.reports / "summary.json").read_text())
-    no_data = [r for r in summary["results"] if r.get("no_data")]
+    no_data = [r for r in summary["results"] if r["extra"].get("no_data")]
     assert len(no_data) >= 5, summary["results"]
     line = verdict_line(run.out)
     assert f"{len(no_data)} check(s) skipped for lack of data" in line, line

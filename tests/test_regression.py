@@ -61,21 +61,21 @@ def test_the_fingerprint_is_in_the_summary_and_the_html_report(runs) -> None:
     code, summary, out = runs["clean"]
     assert code == 0, out[-3000:]
     assert summary["behaviour"]["size_over_100"] == "clamp"
-    assert summary["behaviour"]["error_extras"] == "Resource + TraceId"
+    assert summary["behaviour"]["error_extras"] == "resource+trace-id"
     page = (runs["tmp"] / "clean" / "conformance.html").read_text()
-    assert "cc-behaviour" in page and "size_over_100" in page and "clamp (" in page
+    assert "cc-behaviour" in page and '<th scope="row">size_over_100</th><td>clamp</td>' in page
 
 
 def test_written_profile_pins_every_point_met(runs) -> None:
     text = (runs["tmp"] / "profile.toml").read_text()
     assert 'size_over_100 = "clamp"' in text and 'auth_status = "401"' in text
-    assert 'last_page_token = "empty"' in text and 'error_extras = "Resource + TraceId"' in text
+    assert 'last_page_token = "empty"' in text and 'error_extras = "resource+trace-id"' in text
     tmp = runs["tmp"]
     # a later release that chooses otherwise at three points breaks the pins, each named with
     # its evidence
     pinned = "pinned_last_page,pinned_ties,pinned_error_extras"
     code, summary, out = suite(tmp, "pinned", "--profile", str(tmp / "profile.toml"), "--checks", pinned,
-                               "--emulator-behaviour", "last_token=absent,ties=job-id-asc,error_extras=none")  # fmt: skip
+                               "--emulator-behaviour", "last_page_token=absent,ties_desc=job-id-asc,error_extras=none")  # fmt: skip
     assert code == 1, out[-3000:]
     found = {f["check"]: f for f in summary["failures"]}
     assert set(found) == {"pagination.pinned_last_page", "ordering.pinned_ties",
@@ -84,9 +84,9 @@ def test_written_profile_pins_every_point_met(runs) -> None:
     assert "last_page_token = 'empty'" in last["found"] and "'absent'" in last["found"]
     assert "/inventorytriggerjob" in last["found"] and last["exchanges"]
     assert "<NextToken" not in last["exchanges"][-1]["body"]
-    assert "ties_desc = 'JobId descending'" in found["ordering.pinned_ties"]["found"]
-    assert "'JobId ascending'" in found["ordering.pinned_ties"]["found"]
-    assert "error_extras = 'Resource + TraceId'" in found["schema.pinned_error_extras"]["found"]
+    assert "ties_desc = 'job-id-desc'" in found["ordering.pinned_ties"]["found"]
+    assert "'job-id-asc'" in found["ordering.pinned_ties"]["found"]
+    assert "error_extras = 'resource+trace-id'" in found["schema.pinned_error_extras"]["found"]
     # the same profile against the same behaviour passes
     code, _, out = suite(
         tmp, "pinned-ok", "--profile", str(tmp / "profile.toml"), "--checks", pinned
@@ -100,14 +100,17 @@ def test_compare_flags_a_behaviour_change_and_a_regression(runs) -> None:
     code, out = cli("compare", clean, clean, "--report-dir", str(tmp / "same"), cwd=tmp)
     assert code == 0, out
     code, out = cli("compare", clean, refuse, "--report-dir", str(tmp / "cmp"), cwd=tmp)
-    assert code == 1, out
+    assert code == 6, out  # behaviour changed: its own word, colour and exit code
+    assert "Verdict: BEHAVIOUR CHANGED" in out
     result = json.loads((tmp / "cmp" / "compare.json").read_text())
     assert result["regressions"] == []
     assert result["behaviour_changes"] == [
         {"point": "size_over_100", "old": "clamp", "new": "refuse", "allowed": True}
     ]
     assert "size_over_100: clamp -> refuse (both allowed)" in out
-    assert "size_over_100" in (tmp / "cmp" / "compare.html").read_text()
+    page = (tmp / "cmp" / "compare.html").read_text()
+    assert "size_over_100" in page and "Verdict: BEHAVIOUR CHANGED" in page and "tone-warn" in page
+    assert result["verdict"] == "behaviour changed" and result["exit_code"] == 6
     code, out = cli("compare", clean, refuse, "--allow-behaviour-change",
                     "--report-dir", str(tmp / "cmp"), cwd=tmp)  # fmt: skip
     assert code == 0, out
@@ -145,7 +148,7 @@ def test_recheck_passes_a_clean_recording_and_fails_a_faulty_one(runs) -> None:
     }
     for name in ("pagination.no_duplicates", "ordering.monotonic", "pagination.walk_terminates",
                  "schema.list_body", "pagination.every_page_within_size", "bad_input.invalid_values"):  # fmt: skip
-        assert result[name]["outcome"] == "passed" and result[name]["judged"] > 0, result[name]
+        assert result[name]["outcome"] == "passed" and result[name]["examples"] > 0, result[name]
     # a check that needs live requests is not judged, and says so: never passed on nothing
     assert result["signature.refuses_expired"]["outcome"] == "not judged"
     assert result["signature.refuses_expired"]["reason"]
@@ -170,8 +173,8 @@ def test_serve_load_of_a_recording_serves_the_same_walk(runs) -> None:
 
 
 def test_diff_finds_and_shrinks_a_fault_and_accepts_allowed_behaviours(tmp_path: Path) -> None:
-    behaviours = ["size_over_100=refuse", "last_token=absent", "full_last_page=token",
-                  "ties=job-id-asc", "error_extras=none", "start_after_end=refuse"]  # fmt: skip
+    behaviours = ["size_over_100=refuse", "last_page_token=absent", "full_last_page=token",
+                  "ties_desc=job-id-asc", "error_extras=none", "start_after_end=refuse"]  # fmt: skip
     data = ["--jobs", JOBS, "--seed", "3"]
     with (
         serving(*data) as (a, _),
@@ -187,12 +190,14 @@ def test_diff_finds_and_shrinks_a_fault_and_accepts_allowed_behaviours(tmp_path:
         assert not (tmp_path / ".hypothesis").exists()  # hypothesis's tables go to ~/.cache
         code, out = cli("diff", "--target", a, "--target-b", other, *KEYS, "--max-examples", "30",
                         "--report-dir", str(tmp_path / "d2"), cwd=tmp_path)  # fmt: skip
-        assert code == 1, out  # behaviour differences fail the gate unless allowed
+        assert code == 6, out  # behaviour differences fail the gate unless allowed
         found = json.loads((tmp_path / "d2" / "diff.json").read_text())
         assert found["differences"] == [], out  # results agree wherever they must
         kinds = {d["kind"] for d in found["behaviour_differences"]}
         assert {"size_over_100", "start_after_end", "last_page_token", "error_extras"} <= kinds
-        assert "Verdict: BEHAVIOUR DIFFERS" in out
+        assert "Verdict: BEHAVIOUR CHANGED" in out and found["verdict"] == "behaviour changed"
+        page = (tmp_path / "d2" / "diff.html").read_text()  # the same word and colour
+        assert "Verdict: BEHAVIOUR CHANGED" in page and "tone-warn" in page
     with serving(*data) as (a, _), serving("--jobs", "59", "--seed", "3") as (b, _):
         code, out = cli("diff", "--target", a, "--target-b", b, *KEYS, "--allow-behaviour-change",
                         "--report-dir", str(tmp_path / "d3"), cwd=tmp_path)  # fmt: skip
@@ -200,7 +205,7 @@ def test_diff_finds_and_shrinks_a_fault_and_accepts_allowed_behaviours(tmp_path:
 
 
 def test_load_takes_the_pages_of_a_walk_saved_one_after_another(tmp_path: Path) -> None:
-    from conformance.cassette import load_jobs
+    from conformance.handlers.har import load_jobs
     from conformance.xmlmodel import render_list
 
     jobs = list(generate(5, 1))
@@ -215,17 +220,17 @@ def test_compare_says_when_the_runs_ran_different_checks() -> None:
     results = [{"check": c, "outcome": "passed"} for c in ("a.x", "a.y", "b.z")]
     old = {"results": results, "options": {}}
     new = {"results": results[2:], "options": {"checks": "b"}}
-    notes = compare(old, new)["differs_in"]
+    notes = compare(old, new).differs_in
     assert notes == [
-        "the checks run: 3 vs 1 (--checks all vs b); a check run in one only shows as 'absent'"
+        "the checks run: 3 (every check) vs 1 (b); a check run in one only shows as 'absent'"
     ]
-    assert compare(old, old)["differs_in"] == []
+    assert compare(old, old).differs_in == []
 
 
 def test_the_cassette_keeps_what_a_create_sent() -> None:
     from test_cli import CREATE
 
-    from conformance.cassette import _recorded, har_entry
+    from conformance.handlers.har import _recorded, har_entry
 
     with serving("--jobs", "0") as (url, _):
         ex = Client(url, EXAMPLE_CREDENTIALS).request("POST", data=CREATE)

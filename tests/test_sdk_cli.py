@@ -34,12 +34,13 @@ def test_conformant_client_exits_0_with_three_files(tmp_path: Path) -> None:
     code, out, written = sdk(tmp_path, "--driver", REFERENCE, "--scenarios",
                              "empty-final-page,temporary-credentials")  # fmt: skip
     assert code == 0, out[-3000:]
-    assert re.search(r"empty-final-page\s+2 tasks: 2 passed", out), out
-    assert re.search(r"temporary-credentials\s+3 tasks: 3 passed", out), out
+    assert re.search(r"\[empty-final-page\s+2/2\] PASSED  empty-final-page/page-all", out), out
+    assert len(re.findall(r"\] PASSED  temporary-credentials/", out)) == 3, out
     assert "Verdict: CONFORMANT" in out
     assert set(written) == {"sdk.html", "sdk-junit.xml", "sdk-summary.json"}
     summary = json.loads(written["sdk-summary.json"])
-    assert summary["verdict"] == "conformant" and summary["counts"]["passed"] == 5
+    assert summary["verdict"] == "conformant" and summary["kind"] == "sdk"
+    assert {r["outcome"] for r in summary["results"]} == {"passed"} and len(summary["results"]) == 5
     cases = list(ET.fromstring(written["sdk-junit.xml"]).iter("testcase"))
     assert len(cases) == 5 and not any(c.find("failure") is not None for c in cases)
 
@@ -56,18 +57,21 @@ def violation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str,
 def test_violations_exit_1_named_in_every_file(violation) -> None:
     _, code, out, written = violation
     assert code == 1, out[-3000:]
-    assert "FAILED walk-all: result.jobs: 4 job(s) returned, 20 expected" in out
+    assert (
+        "FAILED temporary-credentials/walk-all: result.jobs: 4 job(s) returned, 20 expected" in out
+    )
     summary = json.loads(written["sdk-summary.json"])
     assert summary["verdict"] == "violations"
-    assert summary["counts"] == {"passed": 1, "failed": 1, "skipped": 0}
-    (finding,) = summary["findings"]
-    assert finding["scenario"] == "temporary-credentials" and finding["rule"] == "result.jobs"
-    (scenario,) = [s for s in summary["scenarios"] if s["name"] == "temporary-credentials"]
-    task = scenario["tasks"][0]
-    assert len(task["requests"]) == 4 and task["requests"][0]["response_body"].startswith(
-        "<Response"
+    assert summary["counts"]["temporary-credentials"]["failed"] == 1
+    assert summary["counts"]["baseline"]["passed"] == 1
+    (finding,) = summary["failures"]
+    assert finding["check"] == "temporary-credentials/walk-all" and finding["rule"] == "result.jobs"
+    task = next(r for r in summary["results"] if r["check"] == "temporary-credentials/walk-all")
+    requests = task["extra"]["requests"]
+    assert len(requests) == 4 and requests[0]["response_body"].startswith("<Response")
+    failure = ET.fromstring(written["sdk-junit.xml"]).find(
+        ".//testcase[@name='temporary-credentials/walk-all']/failure"
     )
-    failure = ET.fromstring(written["sdk-junit.xml"]).find(".//testcase[@name='walk-all']/failure")
     assert failure is not None and failure.get("type") == "result.jobs"
     assert "result.jobs" in written["sdk.html"] and "4 job(s) returned" in written["sdk.html"]
 
@@ -126,8 +130,8 @@ def test_a_driver_that_never_works_exits_3(
     assert code == 3, out[-3000:]
     summary = json.loads(written["sdk-summary.json"])
     assert summary["verdict"] == "unusable"
-    assert {f["rule"] for f in summary["findings"]} >= {rule}
-    assert any(words in f["message"] for f in summary["findings"]), summary["findings"]
+    assert {f["rule"] for f in summary["failures"]} >= {rule}
+    assert any(words in f["found"] for f in summary["failures"]), summary["failures"]
 
 
 def test_sdk_list_shows_every_scenario_and_task(tmp_path: Path) -> None:
@@ -165,8 +169,8 @@ def test_sdk_report_renders_in_chromium(violation, tmp_path: Path) -> None:
     dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True,
                          text=True, timeout=120).stdout  # fmt: skip
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
-    assert 'id="sdk-matrix"' in dom and "Verdict: VIOLATIONS" in text
-    assert re.search(r"temporary-credentials .{0,120}? 0 1 0", text), "the matrix row"
+    assert 'id="sdk-scenarios"' in dom and "Verdict: VIOLATIONS" in text
+    assert re.search(r"temporary-credentials .{0,160}? 0 1 0", text), "the matrix row"
     assert "result.jobs" in text and "4 job(s) returned, 20 expected" in text
     assert "<details" in dom and "X-Ci-Security-Token: &lt;redacted&gt;" in dom
     shot = tmp_path / "sdk.png"

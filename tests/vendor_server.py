@@ -74,11 +74,12 @@ CHOICES = {
     "last_page_token": "absent",  # no NextToken element at all on the last page
     "full_last_page": "no-token",  # a full page with nothing after it is the last page
     "auth_status": "401",  # CI's codes
-    "error_extras": "TraceId",  # CI's Error: Code, Message, RequestId, TraceId
-    "ties_desc": "JobId descending",  # equal CreationTime: the Asc walk reversed
-    "ties_asc": "JobId ascending",
+    "error_extras": "trace-id",  # CI's Error: Code, Message, RequestId, TraceId
+    "ties_desc": "job-id-desc",  # equal CreationTime: the Asc walk reversed
+    "ties_asc": "job-id-asc",
     "get_missing": "nonexist",  # 200 with NonExistJobIds (the get page documents it)
     "cancel_ended": "refuse",  # 400 InvalidRequest for a job that has ended
+    "writes_during_walk": "stable",  # keyset tokens: no repeats while jobs are created
 }
 """The open points of API-NOTES §6 as this server answers them (``summary["behaviour"]``)."""
 

@@ -274,6 +274,7 @@ def writes_during_walk(s: Session) -> None:
     s.forget_walks()
     ids = [j.job_id for p in pages for j in p.body.jobs]
     seen, twice = set(ids), sorted({i for i in ids if ids.count(i) > 1})
+    s.coverage.met("writes_during_walk", "repeats" if twice else "stable", pages[-1].exchange)
     skipped = [i for i in before.ids if i not in seen]
     said = f"a walk of {len(pages)} pages (size=3) during {made} creations"
     if twice:

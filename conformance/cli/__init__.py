@@ -6,6 +6,7 @@ option (click's). Every other exit code is the verdict's (``conformance.verdicts
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from importlib import import_module
@@ -39,6 +40,11 @@ class Commands(click.Group):
             return None
         return getattr(import_module(f"{__name__}.{module}"), name.replace("-", "_"))
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple:
+        if args and args[0] not in COMMANDS and not args[0].startswith("-"):
+            raise click.NoSuchCommand(args[0], possibilities=list(COMMANDS), ctx=ctx)
+        return super().resolve_command(ctx, args)
+
 
 @click.group(cls=Commands, epilog=VERDICT_HELP,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})  # fmt: skip
@@ -52,15 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     hypothesis_storage()
     args = sys.argv[1:] if argv is None else argv
     try:
-        code = cli.main(args, prog_name="ci-conformance", standalone_mode=False)
+        with cli.make_context("ci-conformance", list(args)) as ctx:
+            code = cli.invoke(ctx)
+        sys.stdout.flush()
     except click.exceptions.Exit as done:  # --help, --version
         return done.exit_code
     except (click.UsageError, UsageError) as exc:
-        message = exc.format_message() if isinstance(exc, click.UsageError) else str(exc)
-        print(
-            f"ci-conformance: {' '.join(message.split())} (see ci-conformance --help)",
-            file=sys.stderr,
-        )
+        print(f"ci-conformance: {_one_line(exc)} (see ci-conformance --help)", file=sys.stderr)
         return EXIT_USAGE
     except click.Abort:
         return 130
@@ -68,3 +72,20 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     return int(code or 0)
+
+
+def _one_line(exc: Exception) -> str:
+    """The error in one line; a mistyped option gets the nearest one, or the top level's."""
+    if isinstance(exc, click.NoSuchOption):
+        name = exc.option_name
+        near = difflib.get_close_matches(name, exc.possibilities or [], n=1) or [""]
+        top = difflib.get_close_matches(name, ["--version", "--help"], n=1) or [""]
+        if _likeness(name, top[0]) > _likeness(name, near[0]):
+            return f"No such option {name!r}. Did you mean ci-conformance {top[0]}?"
+        return f"No such option {name!r}." + (f" Did you mean {near[0]!r}?" if near[0] else "")
+    message = exc.format_message() if isinstance(exc, click.UsageError) else str(exc)
+    return " ".join(message.split())
+
+
+def _likeness(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio() if b else 0.0

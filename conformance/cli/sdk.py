@@ -65,6 +65,6 @@ def sdk(driver: str | None, chosen: str | None, tasks: str | None, report_dir: s
     files = [out / "sdk.html", out / "sdk-junit.xml", out / "sdk-summary.json"]
     print(f"ci-conformance sdk: {sum(len(t) for _, t in plan)} tasks in {len(plan)} scenarios, "
           f"driver: {driver}", flush=True)  # fmt: skip
-    handlers = [HtmlHandler(files[0]), JUnitHandler(files[1], "sdk"), JsonHandler(files[2]),
+    handlers = [HtmlHandler(files[0]), JUnitHandler(files[1], "ci-conformance sdk", "sdk"), JsonHandler(files[2]),
                 TerminalHandler([str(f) for f in files], lines=sdk_text)]  # fmt: skip
     return Engine(handlers).run(source).exit_code

@@ -25,6 +25,7 @@ from typing import ClassVar
 
 from werkzeug.datastructures import EnvironHeaders, Headers
 
+from ..coverage import OPEN_POINTS, UNPINNABLE
 from ..query import (
     DEFAULT_SIZE,
     ORDERS,
@@ -68,29 +69,24 @@ JOB_PATH = re.compile(r"/inventorytriggerjob/([A-Za-z0-9_-]{1,64})")
 
 @dataclass(frozen=True)
 class Behaviour:
-    """One allowed choice per open point of API-NOTES §6 (the first value is the default)."""
+    """One allowed choice per open point of the contract (``coverage.OPEN_POINTS``, whose keys
+    and choices these are; the first choice is the default)."""
 
-    size_over_100: str = "clamp"  # clamp | refuse
-    start_after_end: str = "empty"  # empty | refuse
-    last_token: str = "empty"  # empty | absent: NextToken on the last page
+    size_over_100: str = "clamp"
+    start_after_end: str = "empty"
+    last_page_token: str = "empty"  # empty | absent: NextToken on the last page
     full_last_page: str = "no-token"  # no-token | token: a full last page may carry a token
-    ties: str = "follow-order"  # follow-order | job-id-asc: order among equal CreationTime
-    auth_errors: str = "ci"  # ci (401, CI codes) | cos (403, COS codes)
+    auth_status: str = "401"  # 401 with CI codes | 403 with COS codes
     # Error extras: the official SDK reads an error's code only when Resource is present.
-    error_extras: str = "resource"  # resource (Resource, TraceId) | trace-id | none
+    error_extras: str = "resource+trace-id"
+    ties_desc: str = "job-id-desc"  # the order of equal CreationTimes in Desc walks
+    ties_asc: str = "job-id-asc"
     get_missing: str = "404"  # 404 NoSuchJob | nonexist: 200 with NonExistJobIds, no JobsDetail
     cancel_ended: str = "refuse"  # refuse: 400 for a job that has ended | accept: 200, unchanged
+    writes_during_walk: str = "stable"  # stable: keyset tokens | repeats: offset tokens
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
-        "size_over_100": ("clamp", "refuse"),
-        "start_after_end": ("empty", "refuse"),
-        "last_token": ("empty", "absent"),
-        "full_last_page": ("no-token", "token"),
-        "ties": ("follow-order", "job-id-asc"),
-        "auth_errors": ("ci", "cos"),
-        "error_extras": ("resource", "trace-id", "none"),
-        "get_missing": ("404", "nonexist"),
-        "cancel_ended": ("refuse", "accept"),
+        k: tuple(c for c in v if c not in UNPINNABLE) for k, v in OPEN_POINTS.items()
     }
 
     @classmethod
@@ -275,8 +271,9 @@ class Emulator:
             doc = {"Code": r.code, "Message": r.message, "RequestId": request_id}
             return r.status, json.dumps(doc).encode(), "application/json"
         extras = {
+            "resource+trace-id": {"Resource": path, "TraceId": request_id},
+            "resource": {"Resource": path},
             "trace-id": {"TraceId": request_id},
-            "resource": {"Resource": path, "TraceId": request_id},
             "none": {},
         }[self.behaviour.error_extras]
         return r.status, render_error(r.code, r.message, request_id, **extras), "application/xml"
@@ -379,7 +376,7 @@ class Emulator:
         if verdict.refusal is not None:
             ci, cos = AUTH_CODES[verdict.refusal]
             status, (code, message) = (
-                (401, ci) if self.behaviour.auth_errors == "ci" else (403, cos)
+                (401, ci) if self.behaviour.auth_status == "401" else (403, cos)
             )
             raise Refused(status, code, message)
         if "sig-reject-empty-or-space" in self.faults and any(
@@ -448,7 +445,8 @@ class Emulator:
         f = self._filters(params)
         if f.start and f.end and f.start > f.end and self.behaviour.start_after_end == "refuse":
             raise _bad("startCreationTime is later than endCreationTime")
-        order = ordering(f.descending, self.behaviour.ties == "follow-order", self.faults)
+        ties = self.behaviour.ties_desc if f.descending else self.behaviour.ties_asc
+        order = ordering(f.descending, ties == "job-id-desc", self.faults)
         fingerprint = _fingerprint(f)
         token = params.get("nextToken") or None
         cursor, offset = None, 0
@@ -474,8 +472,8 @@ class Emulator:
         if "page-endless-token" in self.faults:
             more = True
         next_token: str | None = None
-        if more and "page-offset-token" in self.faults:
-            next_token = str(offset + len(jobs))
+        if more and self.behaviour.writes_during_walk == "repeats":  # a position in the list
+            next_token = self._make_token(["at", offset + len(jobs)], fingerprint)
         elif more:
             last = (
                 keys[-2]
@@ -483,7 +481,7 @@ class Emulator:
                 else (keys[-1] if keys else cursor)
             )
             next_token = self._make_token(last, fingerprint) if last is not None else None
-        if next_token is None and self.behaviour.last_token == "empty":
+        if next_token is None and self.behaviour.last_page_token == "empty":
             next_token = ""
         return self._render(request_id, jobs, next_token)
 
@@ -492,16 +490,13 @@ class Emulator:
         return f"{payload}.{self._mac(payload, fingerprint)}"
 
     def _read_token(self, token: str, fingerprint: str) -> tuple[list | None, int]:
-        """The cursor a token carries; ``ValueError`` for any token we did not issue."""
-        if "page-offset-token" in self.faults:
-            if not token.isdigit():
-                raise ValueError(token)
-            return None, int(token)
+        """The cursor a token carries, or its position in the list; ``ValueError`` for any token
+        we did not issue."""
         payload, _, mac = token.partition(".")
         if not hmac.compare_digest(mac, self._mac(payload, fingerprint)):
             raise ValueError("token")
         cursor = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return cursor, 0
+        return (None, cursor[1]) if cursor[:1] == ["at"] else (cursor, 0)
 
     def _mac(self, payload: str, fingerprint: str) -> str:
         msg = f"{payload}\n{fingerprint}".encode()
@@ -566,6 +561,8 @@ class Emulator:
                 self._pending.append((self.clock() + self.visibility_lag, job))
         else:
             self.store.add([job])
+            if "create-evicts-oldest" in self.faults:
+                self.store.remove_oldest()
         return render_job(request_id, job)
 
     def _now(self, at: float | None = None) -> str:

@@ -70,9 +70,9 @@ FAULTS: dict[str, Fault] = {
         ),
         Fault("page-size-not-kept", "pagination", "later pages use the default size 10"),
         Fault(
-            "page-offset-token",
+            "create-evicts-oldest",
             "pagination",
-            "offset tokens: jobs created mid-walk shift pages",
+            "a created job takes the place of the oldest (a store of fixed size): a walk during creations loses jobs",
             needs_writes=True,
         ),
         Fault("page-drop-filters", "pagination", "later pages drop every filter"),

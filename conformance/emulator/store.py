@@ -121,9 +121,11 @@ class Ordering:
         return " AND ".join(parts), args + eq_args
 
 
-def ordering(descending: bool, ties_follow_order: bool, faults: frozenset[str]) -> Ordering:
+def ordering(descending: bool, ties_descending: bool, faults: frozenset[str]) -> Ordering:
+    """By CreationTime (``descending`` or not), equal CreationTimes by JobId (``ties_descending``
+    or not)."""
     key = "created_local" if "order-by-local-time" in faults else "created"
-    tie = descending if ties_follow_order else False
+    tie = ties_descending
     if "order-by-job-id" in faults:
         return Ordering((("job_id", descending),))
     return Ordering(((key, descending), ("job_id", tie)))
@@ -286,6 +288,13 @@ class Store:
                 f"SELECT {COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
             ).fetchone()
         return None if row is None else _job(row)
+
+    def remove_oldest(self) -> None:
+        """The create-evicts-oldest fault: the oldest job goes."""
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM jobs WHERE rowid = (SELECT rowid FROM jobs ORDER BY created, job_id LIMIT 1)"
+            )
 
     def set_state(self, job_id: str, state: str, end_time: str) -> Job | None:
         with self._lock:

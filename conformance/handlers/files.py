@@ -44,19 +44,18 @@ class JUnitHandler(Handler):
     """JUnit XML: a testsuite per category, a testcase per check (or task). A failure's message
     starts with the finding; a likely consequence names its root cause first."""
 
-    def __init__(
-        self, path: Path, name: str = "ci-conformance", secrets: tuple[str, ...] = ()
-    ) -> None:
-        self.path, self.name, self.secrets = path, name, secrets
+    def __init__(self, path: Path, name: str = "ci-conformance", prefix: str = "conformance",
+                 secrets: tuple[str, ...] = ()) -> None:  # fmt: skip
+        self.path, self.name, self.prefix, self.secrets = path, name, prefix, secrets
 
     def started(self, source: object) -> None:
         self.secrets = (*self.secrets, *getattr(source, "secrets", ()))
 
     def finished(self, summary: Summary) -> None:
-        write(self.path, junit(summary, self.name), self.secrets)
+        write(self.path, junit(summary, self.name, self.prefix), self.secrets)
 
 
-def junit(summary: Summary, name: str) -> str:
+def junit(summary: Summary, name: str, prefix: str) -> str:
     counts = summary.totals()
     root = ET.Element("testsuites", name=name, tests=str(len(summary.results)),
                       failures=str(counts["failed"]), errors=str(counts["tool error"]),
@@ -66,10 +65,14 @@ def junit(summary: Summary, name: str) -> str:
         suite = suites.get(r.category)
         if suite is None:
             suite = suites[r.category] = ET.SubElement(
-                root, "testsuite", name=f"{name}.{r.category}"
+                root, "testsuite", name=f"{prefix}.{r.category}"
             )
-        case = ET.SubElement(suite, "testcase", classname=f"{name}.{r.category}", name=r.check,
+        case = ET.SubElement(suite, "testcase", classname=f"{prefix}.{r.category}", name=r.check,
                              time=f"{r.seconds:.2f}")  # fmt: skip
+        props = ET.SubElement(case, "properties")
+        for key, value in (("clause", r.clause), ("contract", r.contract)):
+            if value:
+                ET.SubElement(props, "property", name=key, value=value)
         if r.outcome == Outcome.FAILED:
             f = r.failures[0]
             root_note = (

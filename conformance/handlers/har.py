@@ -36,6 +36,7 @@ class HarHandler(Handler):
         self.secrets: tuple[str, ...] = ()
         self.count = 0
         self._out: IO[str] | None = None
+        self._early: list[tuple[Exchange, str | None]] = []
         self._lock = threading.Lock()
 
     def started(self, source: object) -> None:
@@ -46,15 +47,18 @@ class HarHandler(Handler):
         self._out.write(
             f'{HEADER}"{__version__}"}}, "comment": {comment}, "pages": [], "entries": [\n'
         )
+        for ex, sent_by in self._early:  # the probe, sent while the source started
+            self.exchange(ex, sent_by)
+        self._early = []
 
     def exchange(self, ex: Exchange, sent_by: str | None) -> None:
-        line = redact(
-            json.dumps(har_entry(ex, self.count, sent_by), ensure_ascii=False), self.secrets
-        )
         with self._lock:
-            if self._out is not None:
-                self._out.write((",\n" if self.count else "") + line)
-                self.count += 1
+            if self._out is None:
+                self._early.append((ex.preview(), sent_by))
+                return
+            entry = json.dumps(har_entry(ex, self.count, sent_by), ensure_ascii=False)
+            self._out.write((",\n" if self.count else "") + redact(entry, self.secrets))
+            self.count += 1
 
     def finished(self, summary: object) -> None:
         with self._lock:

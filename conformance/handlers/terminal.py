@@ -46,9 +46,7 @@ class TerminalHandler(Handler):
         print(line, file=self.stream, flush=True)
 
     def started(self, source: object) -> None:
-        for item in source.items():  # type: ignore[attr-defined]
-            category = getattr(item, "category", "")
-            self.totals[category] = self.totals.get(category, 0) + 1
+        self.totals = source.totals()  # type: ignore[attr-defined]
 
     def check_finished(self, result: CheckResult, done: int, total: int) -> None:
         if not self.progress:
@@ -59,7 +57,7 @@ class TerminalHandler(Handler):
         tone = {Outcome.PASSED: "good", Outcome.FAILED: "bad", Outcome.TOOL_ERROR: "error"}.get(
             result.outcome, "warn"
         )
-        word = coloured(f"{result.outcome.upper():<11}", tone, self.stream)
+        word = coloured(f"{result.outcome.upper():<7}", tone, self.stream)
         self.say(f"  [{result.category:<10} {count:>5}] {word} {result.check}{why}")
 
     def finished(self, summary: Summary) -> None:
@@ -89,6 +87,10 @@ def summary_lines(summary: Summary) -> list[str]:
                 if f.query != f.query.strip()
                 else f"  minimal query: {f.query}"
             )
+        for e in f.exchanges:
+            if e.index is not None:  # a recording's exchange, by its position
+                sent = f" (sent by {e.sent_by})" if e.sent_by else ""
+                lines.append(f"  exchange #{e.index}: {e.method} {e.url} -> {e.status}{sent}")
         for why, names in by_reason(cause["consequences"]):
             lines.append(f"  likely consequences, because {why}:")
             lines += [f"    FAILED {name}" for name in names]

@@ -77,7 +77,7 @@ RULES: dict[str, str] = {
     "changed, a value's case and spaces included (an empty parameter counts as absent)",
     "request.token-echo": "Contract #page-token, #open-token-format: nextToken is the previous page's NextToken byte for "
     "byte: opaque, never re-encoded, decoded or parsed",
-    "request.past-last-page": "Contract #page-walk, #open-last-token: a page whose NextToken is empty or absent is the "
+    "request.past-last-page": "Contract #page-walk, #open-last-page-token: a page whose NextToken is empty or absent is the "
     "last; nothing is requested after it",
     "request.stopped-early": "Contract #page-walk: a walk follows NextToken to the last page, "
     "or surfaces the error that stopped it",
@@ -660,7 +660,7 @@ class Expected:
 
 def _auth_error(scenario: Scenario) -> tuple[int, str]:
     ci, cos = AUTH_CODES[Reason.MISMATCH]
-    return (401, ci[0]) if scenario.behaviour.auth_errors == "ci" else (403, cos[0])
+    return (401, ci[0]) if scenario.behaviour.auth_status == "401" else (403, cos[0])
 
 
 def expect(ctx: Context) -> Expected:

@@ -316,7 +316,7 @@ SCENARIOS: dict[str, Scenario] = {
             "§6 NextToken on the last page: no element at all",
             generated(25, 12),
             lambda jobs: [walk_all(9), page("page", "the first page only", size="5")],
-            Behaviour(last_token="absent"),
+            Behaviour(last_page_token="absent"),
         ),
         Scenario(
             "empty-final-page",
@@ -344,14 +344,14 @@ SCENARIOS: dict[str, Scenario] = {
             "§6 auth failures: 401 with CI codes; CI error bodies (TraceId, no Resource)",
             generated(20, 15),
             lambda jobs: [wrong_key(), get_missing(), walk_all(10)],
-            Behaviour(auth_errors="ci", error_extras="trace-id"),
+            Behaviour(auth_status="401", error_extras="trace-id"),
         ),
         Scenario(
             "auth-403-cos",
             "§6 auth failures: 403 with COS codes; COS error bodies (Resource)",
             generated(20, 15),
             lambda jobs: [wrong_key(), get_missing()],
-            Behaviour(auth_errors="cos", error_extras="resource"),
+            Behaviour(auth_status="403", error_extras="resource+trace-id"),
         ),
         Scenario(
             "get-missing-200",
@@ -400,7 +400,7 @@ SCENARIOS: dict[str, Scenario] = {
             "§6 ties in CreationTime across page edges (ties ordered by JobId ascending)",
             generated(40, 20, "heavy-ties"),
             _ties_tasks,
-            Behaviour(ties="job-id-asc"),
+            Behaviour(ties_desc="job-id-asc"),
         ),
         Scenario(
             "slowdown-503",

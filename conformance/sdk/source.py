@@ -30,6 +30,9 @@ class SdkSource:
     def items(self) -> list[Scenario]:
         return [s for s, _ in self.plan]
 
+    def totals(self) -> dict[str, int]:
+        return {s.name: len(tasks) for s, tasks in self.plan}
+
     def judge(self, scenario: Scenario) -> list[CheckResult]:
         result = self.futures[scenario.name].result()
         self.done.append(result)

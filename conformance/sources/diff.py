@@ -417,6 +417,9 @@ class DiffSource:
     def items(self) -> list[Phase]:
         return [Phase("diff.same_data"), Phase("diff.drawn_queries")]
 
+    def totals(self) -> dict[str, int]:
+        return {"diff": 2}
+
     def judge(self, phase: Phase) -> CheckResult:
         try:
             if phase.name == "diff.same_data":

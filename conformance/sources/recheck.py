@@ -197,6 +197,9 @@ class RecheckSource:
     def items(self) -> list[Check]:
         return self.checks
 
+    def totals(self) -> dict[str, int]:
+        return dict(Counter(c.category for c in self.checks))
+
     def _observed(self) -> dict:
         if self.seen is None:
             self.seen = (

@@ -7,12 +7,13 @@ one ``CheckResult``; ``judge`` never raises but for an interruption or a lost ta
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 from hypothesis import example as hypothesis_example
 from hypothesis import given, reject, target
 from hypothesis import seed as hypothesis_seed
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import Flaky, Unsatisfiable
 
 from .. import contract
 from ..causes import attach_roots
@@ -113,6 +114,9 @@ class RunSource:
     def items(self) -> list[Check]:
         return self.checks
 
+    def totals(self) -> dict[str, int]:
+        return dict(Counter(c.category for c in self.checks))
+
     def judge(self, check: Check) -> CheckResult:
         """Run one check's examples: its outcome, decided by the rules of ``results``."""
         session = self.session
@@ -125,6 +129,17 @@ class RunSource:
             run_examples(session, check, self.settings, stats)
             if vacuous(check.judges_jobs, stats["examples"], stats["with_jobs"]):
                 result.outcome, result.reason = Outcome.VACUOUS, VACUOUS_REASON.format(n=stats["examples"])  # fmt: skip
+        except Flaky as flaky:  # a violation seen, then not again on replay: it stands, unshrunk
+            failure = _within(flaky, CheckFailure)
+            if failure is None:
+                result.outcome, result.error = Outcome.TOOL_ERROR, tool_error(flaky)
+                result.reason = f"{type(flaky).__name__} inside ci-conformance"
+            else:
+                failure.message += (" (seen once: the target answered otherwise when hypothesis "
+                                    "replayed it, so it is not shrunk)")  # fmt: skip
+                result.outcome = Outcome.FAILED
+                result.failures = [failure_record(failure, check, summary_path=self.summary_path,
+                                                  live_target=self.server is None, traffic=session.traffic)]  # fmt: skip
         except CheckFailure as failure:
             result.outcome = Outcome.FAILED
             result.failures = [failure_record(failure, check, summary_path=self.summary_path,
@@ -180,16 +195,23 @@ class RunSource:
             summary.behaviour = session.coverage.fingerprint()
             summary.consistency_window = {"allowed_s": session.consistency_window,
                                           "waits_s": session.consistency_waits}  # fmt: skip
-        summary.counts = by_category(results)
         return summary
 
 
-def by_category(results: list[CheckResult]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for r in results:
-        counts = out.setdefault(r.category, {o.value: 0 for o in Outcome})
-        counts[r.outcome.value] += 1
-    return out
+def _within(exc: BaseException, kind: type) -> Any:
+    """The first exception of ``kind`` that ``exc`` carries (its cause, context or group)."""
+    todo, seen = [exc], set()
+    while todo:
+        e = todo.pop(0)
+        if isinstance(e, kind):
+            return e
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        todo += [
+            x for x in (e.__cause__, e.__context__, *getattr(e, "exceptions", ())) if x is not None
+        ]
+    return None
 
 
 def caveats(results: list[CheckResult], session: Session | None) -> list[str]:
