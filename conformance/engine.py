@@ -115,6 +115,8 @@ class Engine:
         errors: list[ToolError] = []
         unusable = message = ""
         signal_exit = None
+        items: list[Any] = []
+        done = judging = 0  # items finished, and the one being judged (1-based), if any
         with _sigterm_raises():
             try:
                 stopped = source.start(self._exchange)
@@ -125,29 +127,26 @@ class Engine:
                         h.started(source)
                     items = source.items()
                     for n, item in enumerate(items, 1):
-                        self.current = getattr(item, "name", None)
+                        self.current, judging = getattr(item, "name", None), n
                         try:
                             batch = _many(source.judge(item))
                         except TargetLost as lost:
                             unusable, message = "unreachable", str(lost)
                             break
-                        except KeyboardInterrupt as stop:
-                            signal_exit = EXIT_SIGTERM if isinstance(stop, Interrupted) else 130
-                            why = "the run was interrupted while it ran"
-                            results += _many(source.not_run(item, why, Outcome.INTERRUPTED))
-                            for rest in items[n:]:
-                                results += _many(source.not_run(rest, "the run was interrupted", Outcome.NOT_RUN))  # fmt: skip
-                            break
-                        finally:
-                            self.current = None
+                        self.current, judging = None, 0
+                        results += batch
+                        done = n
                         for result in batch:
-                            results.append(result)
                             for h in self.handlers:
                                 h.check_finished(result, n, len(items))
                         if self.fail_fast and any(r.outcome == Outcome.FAILED for r in batch):
                             break
-            except KeyboardInterrupt as stop:  # while starting
+            except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: what finished stands
                 signal_exit = EXIT_SIGTERM if isinstance(stop, Interrupted) else 130
+                for n, item in enumerate(items[done:], done + 1):
+                    outcome, why = (Outcome.INTERRUPTED, "the run was interrupted while it ran") \
+                        if n == judging else (Outcome.NOT_RUN, "the run was interrupted")  # fmt: skip
+                    results += _many(source.not_run(item, why, outcome))
             except Exception as exc:  # a bug of ours while starting: no verdict on the target
                 errors.append(tool_error(exc))
             finally:

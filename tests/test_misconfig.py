@@ -12,6 +12,7 @@ from threading import Thread
 
 import pytest
 from hostile import run_suite
+from results_schema import valid
 
 from conformance.client import Client
 from conformance.emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
@@ -48,7 +49,7 @@ def test_wrong_secret_key_stops_before_any_check(emulator, tmp_path: Path) -> No
     assert len(said) == 1, run.out
     assert "InvalidAuthorization: Signature does not match" in said[0]
     assert "--secret-key" in said[0] and "run `--checks signature` to see where" in said[0]
-    summary = json.loads((run.reports / "summary.json").read_text())
+    summary = valid(json.loads((run.reports / "summary.json").read_text()))
     assert summary["verdict"] == "misconfigured" and summary["requests"] == 1
     assert summary["results"] == [] and "FAILED" not in run.out
     assert "wrong-key-123" not in run.out
@@ -118,7 +119,7 @@ def test_the_endpoint_url_is_accepted_as_the_target(emulator) -> None:
 def test_skips_for_lack_of_data_are_in_the_verdict_line(tmp_path: Path) -> None:
     run = run_suite(tmp_path, "--emulator-jobs", "0", "--checks", "filters,ordering")
     assert run.code == 0, run.out[-3000:]
-    summary = json.loads((run.reports / "summary.json").read_text())
+    summary = valid(json.loads((run.reports / "summary.json").read_text()))
     no_data = [r for r in summary["results"] if r["extra"].get("no_data")]
     assert len(no_data) >= 5, summary["results"]
     line = verdict_line(run.out)
@@ -152,7 +153,7 @@ def test_a_live_target_that_refuses_the_suites_creates_skips_the_write_checks(
         run = run_suite(tmp_path, "--target", server.url, "--secret-id", ID, "--secret-key", KEY,
                         *WRITES)  # fmt: skip
     assert run.code == 0, run.out[-3000:]
-    results = json.loads((run.reports / "summary.json").read_text())["results"]
+    results = valid(json.loads((run.reports / "summary.json").read_text()))["results"]
     assert {r["check"]: r["outcome"] for r in results} == {
         "model.write_then_read": "skipped", "pagination.writes_during_walk": "skipped"}  # fmt: skip
     for r in results:
@@ -168,7 +169,7 @@ def test_writes_on_a_live_target_use_its_workflow(tmp_path: Path) -> None:
         assert run.code == 0, run.out[-3000:]
         client = Client(server.url, EXAMPLE_CREDENTIALS)
         every = parse_list(client.list(Query(size="100", states="All")).body).jobs
-    results = json.loads((run.reports / "summary.json").read_text())["results"]
+    results = valid(json.loads((run.reports / "summary.json").read_text()))["results"]
     assert {r["outcome"] for r in results} == {"passed"}, results
     made = [j for j in every if j.workflow_ids == ("wtheirs",)]
     assert len(made) >= 2 and {j.type for j in made} == {"Workflow"}  # a Job needs a real queue

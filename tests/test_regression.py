@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from results_schema import valid
 from test_cli import CLI, serving
 
 from conformance.client import Client
@@ -41,7 +42,7 @@ def suite(tmp: Path, name: str, *args: str) -> tuple[int, dict, str]:
     code, out = cli("run", "--examples-profile", "dev", "--emulator-jobs", JOBS,
                     "--report-dir", str(tmp / name), *args, cwd=tmp)  # fmt: skip
     summary = tmp / name / "summary.json"
-    return code, json.loads(summary.read_text()) if summary.exists() else {}, out
+    return code, valid(json.loads(summary.read_text())) if summary.exists() else {}, out
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def test_compare_flags_a_behaviour_change_and_a_regression(runs) -> None:
     code, out = cli("compare", clean, refuse, "--report-dir", str(tmp / "cmp"), cwd=tmp)
     assert code == 6, out  # behaviour changed: its own word, colour and exit code
     assert "Verdict: BEHAVIOUR CHANGED" in out
-    result = json.loads((tmp / "cmp" / "compare.json").read_text())
+    result = valid(json.loads((tmp / "cmp" / "compare.json").read_text()))
     assert result["regressions"] == []
     assert result["behaviour_changes"] == [
         {"point": "size_over_100", "old": "clamp", "new": "refuse", "allowed": True}
@@ -117,7 +118,7 @@ def test_compare_flags_a_behaviour_change_and_a_regression(runs) -> None:
     code, out = cli("compare", clean, faulty, "--allow-behaviour-change",
                     "--report-dir", str(tmp / "cmp2"), cwd=tmp)  # fmt: skip
     assert code == 1, out
-    result = json.loads((tmp / "cmp2" / "compare.json").read_text())
+    result = valid(json.loads((tmp / "cmp2" / "compare.json").read_text()))
     assert "pagination.no_duplicates" in [r["check"] for r in result["regressions"]]
     assert result["requests"]["old"] and "change" in result["requests"]
 
@@ -144,7 +145,8 @@ def test_recheck_passes_a_clean_recording_and_fails_a_faulty_one(runs) -> None:
     code, out = cli("recheck", str(tmp / "clean.har"), "--report-dir", str(tmp / "rc"), cwd=tmp)
     assert code == 0, out
     result = {
-        r["check"]: r for r in json.loads((tmp / "rc" / "recheck.json").read_text())["results"]
+        r["check"]: r
+        for r in valid(json.loads((tmp / "rc" / "recheck.json").read_text()))["results"]
     }
     for name in ("pagination.no_duplicates", "ordering.monotonic", "pagination.walk_terminates",
                  "schema.list_body", "pagination.every_page_within_size", "bad_input.invalid_values"):  # fmt: skip
@@ -184,14 +186,14 @@ def test_diff_finds_and_shrinks_a_fault_and_accepts_allowed_behaviours(tmp_path:
         code, out = cli("diff", "--target", a, "--target-b", faulty, *KEYS, "--max-examples", "30",
                         "--report-dir", str(tmp_path / "d1"), cwd=tmp_path)  # fmt: skip
         assert code == 1, out
-        found = json.loads((tmp_path / "d1" / "diff.json").read_text())
+        found = valid(json.loads((tmp_path / "d1" / "diff.json").read_text()))
         assert found["same_data"] and [d["kind"] for d in found["differences"]] == ["jobs"]
         assert found["differences"][0]["query"] in ("type=Workflow", "type=Job"), out  # shrunk
         assert not (tmp_path / ".hypothesis").exists()  # hypothesis's tables go to ~/.cache
         code, out = cli("diff", "--target", a, "--target-b", other, *KEYS, "--max-examples", "30",
                         "--report-dir", str(tmp_path / "d2"), cwd=tmp_path)  # fmt: skip
         assert code == 6, out  # behaviour differences fail the gate unless allowed
-        found = json.loads((tmp_path / "d2" / "diff.json").read_text())
+        found = valid(json.loads((tmp_path / "d2" / "diff.json").read_text()))
         assert found["differences"] == [], out  # results agree wherever they must
         kinds = {d["kind"] for d in found["behaviour_differences"]}
         assert {"size_over_100", "start_after_end", "last_page_token", "error_extras"} <= kinds

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from results_schema import valid
 from test_cli import serving
 
 from conformance.emulator.app import EXAMPLE_CREDENTIALS
@@ -33,7 +34,10 @@ def run(tmp_path: Path, *args: str, env: dict | None = None) -> tuple[int, str]:
 
 
 def files(tmp_path: Path) -> dict[str, str]:
-    return {p.name: p.read_text("utf-8") for p in (tmp_path / "reports").iterdir()}
+    written = {p.name: p.read_text("utf-8") for p in (tmp_path / "reports").iterdir()}
+    if "summary.json" in written:
+        valid(json.loads(written["summary.json"]))
+    return written
 
 
 def test_conformant_run_writes_three_files(tmp_path: Path) -> None:

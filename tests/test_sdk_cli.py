@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from results_schema import valid
 from test_cli import serving
 
 from conformance.options import TEMPORARY
@@ -27,6 +28,8 @@ def sdk(tmp: Path, *args: str) -> tuple[int, str, dict[str, str]]:
                           capture_output=True, text=True, timeout=300, cwd=tmp)  # fmt: skip
     reports = tmp / "reports"
     written = {p.name: p.read_text("utf-8") for p in reports.iterdir()} if reports.is_dir() else {}
+    if "sdk-summary.json" in written:
+        valid(json.loads(written["sdk-summary.json"]))
     return proc.returncode, proc.stdout + proc.stderr, written
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from independent_server import CREDS, Independent, Serving, dataset
+from results_schema import valid
 
 from conformance.emulator.app import Behaviour
 from conformance.handlers.har import read
@@ -19,13 +20,13 @@ from conformance.killmatrix import behaviour_id, suite_run, suite_runs
 def run_suite(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
     """The suite as a user runs it (dev examples unless told), from ``tmp_path``."""
     code, summary, out, _ = suite_run("--examples-profile", "dev", *args, cwd=tmp_path, timeout=300)
-    return code, summary, out
+    return code, valid(summary) if summary else summary, out
 
 
 def run_many(cases: dict[str, list[str]]) -> dict[str, tuple[int, dict, str]]:
     """Several suite runs (dev examples unless told), two at a time, as the matrices run them."""
     runs = suite_runs([["--examples-profile", "dev", *args] for args in cases.values()])
-    return {name: run[:3] for name, run in zip(cases, runs, strict=True)}
+    return {name: (run[0], valid(run[1]), run[2]) for name, run in zip(cases, runs, strict=True)}
 
 
 # Every allowed choice of every open point, in two runs (the default choices run in

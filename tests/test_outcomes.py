@@ -1,0 +1,125 @@
+"""Outcomes that never lie: each row of the honest-outcomes table, as a user meets it.
+
+| what the user did | what the tool says (before: what it said) |
+|---|---|
+| Ctrl-C during `run` | INTERRUPTED, exit 130, reports of what finished (VIOLATIONS, exit 1) |
+| SIGTERM during `run` | INTERRUPTED, exit 143 |
+| a crash inside the suite | TOOL ERROR, exit 4, the check named (24 violations, exit 1) |
+| a report writer that breaks | TOOL ERROR, exit 4 (a traceback) |
+
+The budget (`--max-requests`: INCOMPLETE, exit 5) is in test_client.py, emulator flags with
+`--target` (exit 2) in test_cli.py, behaviour-only differences (BEHAVIOUR CHANGED, exit 6, in
+the terminal, HTML and JSON of compare and diff alike) in test_regression.py.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import strategies as st
+from results_schema import valid
+
+from conformance.checks import Check
+from conformance.engine import Engine, Handler
+from conformance.handlers.files import JsonHandler
+from conformance.options import from_args
+from conformance.query import Query
+from conformance.results import Outcome, plain
+from conformance.sources.run import RunSource
+from conformance.verdicts import VERDICTS, verdict_table
+
+RUN = [sys.executable, "-m", "conformance.cli", "run", "--examples-profile", "dev"]
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_run_is_interrupted_never_violations(
+    tmp_path: Path, signum: int, code: int
+) -> None:
+    proc = subprocess.Popen([*RUN, "--report-dir", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=tmp_path)  # fmt: skip
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline() for _ in range(4)]  # three checks have finished
+    proc.send_signal(signum)
+    out = "".join(lines) + proc.communicate(timeout=60)[0]
+    assert proc.returncode == code, out[-3000:]
+    assert "Verdict: INTERRUPTED" in out and "VIOLATIONS" not in out
+    summary = valid(json.loads((tmp_path / "summary.json").read_text()))
+    assert summary["verdict"] == "interrupted" and summary["exit_code"] == code
+    outcomes = [r["outcome"] for r in summary["results"]]
+    assert outcomes[:3] == ["passed"] * 3  # what finished is kept
+    assert set(outcomes[3:]) <= {"passed", "interrupted", "not run"} and outcomes[-1] == "not run"
+    assert outcomes.count("interrupted") <= 1  # the check it stopped, if it stopped one
+    assert len(outcomes) == len(from_args([]).chosen())
+    for name in ("conformance.html", "junit.xml"):
+        assert "INTERRUPTED" in (tmp_path / name).read_text().upper(), name
+
+
+def _check(name: str, func, given=None) -> Check:  # type: ignore[no-untyped-def]
+    return Check(
+        f"signature.{name}", "signature", "a test's own check", func, given, anchor="sig-accept"
+    )
+
+
+def _run(*checks: Check, handlers: list[Handler] | None = None):  # type: ignore[no-untyped-def]
+    settings = from_args(["--examples-profile", "dev", "--emulator-jobs", "20"])
+    return Engine(handlers or []).run(RunSource(settings, checks=list(checks)))
+
+
+def test_a_crash_inside_the_suite_is_a_tool_error_never_a_violation() -> None:
+    def raises(s, query) -> None:  # type: ignore[no-untyped-def]
+        raise KeyError("a bug of ours")
+
+    def cannot_draw(s):  # type: ignore[no-untyped-def]
+        return st.integers(min_value=250, max_value=100)  # as the strategy crash at 10,000 jobs
+
+    passes = _check("passes", lambda s: s.page(Query(size="1")))
+    summary = _run(
+        passes,
+        _check("raises", raises, lambda s: st.just(None)),
+        _check("cannot_draw", lambda s, v: None, cannot_draw),
+    )
+    outcomes = {r.check: r.outcome for r in summary.results}
+    assert outcomes == {"signature.passes": Outcome.PASSED, "signature.raises": Outcome.TOOL_ERROR,
+                        "signature.cannot_draw": Outcome.TOOL_ERROR}  # fmt: skip
+    assert (
+        summary.verdict == "tool error"
+        and summary.exit_code == 4 != VERDICTS["violations"].exit_code
+    )
+    crash = next(r for r in summary.results if r.check == "signature.raises")
+    assert crash.error.kind == "KeyError" and "bug in ci-conformance" in crash.error.report
+    assert "tests/test_outcomes.py" not in crash.error.where  # our own frames, not the caller's
+    drawn = next(r for r in summary.results if r.check == "signature.cannot_draw")
+    assert (
+        drawn.error.kind == "InvalidArgument"
+        and "max_value=100 < min_value=250" in drawn.error.message
+    )
+    assert not summary.failures and any("error of ci-conformance" in c for c in summary.caveats)
+    valid(plain(summary))
+
+
+def test_a_report_that_cannot_be_written_is_a_tool_error(tmp_path: Path) -> None:
+    class Breaks(Handler):
+        def finished(self, summary) -> None:  # type: ignore[no-untyped-def]
+            raise OSError("disk full")
+
+    out = tmp_path / "summary.json"
+    summary = _run(_check("passes", lambda s: None), handlers=[Breaks(), JsonHandler(out)])
+    assert summary.verdict == "tool error" and summary.exit_code == 4
+    assert summary.errors[0].kind == "OSError" and "disk full" in summary.errors[0].message
+    written = valid(json.loads(out.read_text()))  # the other reports are still written
+    assert written["verdict"] == "tool error" and written["errors"][0]["message"] == "disk full"
+
+
+def test_one_verdict_table_in_help_and_readme() -> None:
+    help_text = subprocess.run([sys.executable, "-m", "conformance.cli", "run", "--help"],
+                               capture_output=True, text=True, check=True).stdout  # fmt: skip
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    for v in VERDICTS.values():
+        assert f"{v.exit_code:>3}  {v.word}" in help_text, v.word
+        assert f"| `{v.word}` | {v.exit_code} |" in readme, v.word
+    assert verdict_table().splitlines()[0].strip().startswith("0  conformant")
