@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.emulator import store as sql
-from conformance.emulator.store import SHAPES, Store, generate, generated_rows, ordering
+from conformance.emulator.store import SHAPES, Matching, Store, generate, generated_rows
 from conformance.query import STATES, TYPES, Filters, expected, parse_filters
 from conformance.strategies import filter_queries
 from conformance.timefmt import format_time, parse_time
@@ -37,7 +37,7 @@ def test_sql_pages_equal_the_oracle(data) -> None:
     query = data.draw(filter_queries(JOBS[:80]))
     f = parse_filters(query)
     ties = data.draw(st.booleans())
-    order = ordering(f.descending, f.descending if ties else False, frozenset())
+    order = Matching().ordering(f.descending, f.descending if ties else False)
     walked, cursor = [], None
     while True:
         jobs, keys = store.page(f, order, f.size, cursor)
@@ -60,7 +60,7 @@ def test_sql_pages_equal_the_oracle(data) -> None:
     "f", [Filters(), Filters(descending=False), Filters(states=frozenset({"Running"}))]
 )
 def test_deep_pages_seek_an_index(store: Store, f: Filters) -> None:
-    order = ordering(f.descending, f.descending, frozenset())
+    order = Matching().ordering(f.descending, f.descending)
     _, keys = store.page(f, order, 1, None, store.count(f) - 5)
     plan = store.explain(f, order, keys[0])
     assert "USING" in plan and "INDEX" in plan, plan

@@ -17,19 +17,16 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from werkzeug.datastructures import EnvironHeaders, Headers
+from werkzeug.datastructures import EnvironHeaders
 
 from ..coverage import OPEN_POINTS, UNPINNABLE
 from ..query import (
-    DEFAULT_SIZE,
-    ORDERS,
-    STATES,
     TYPES,
     WIRE_NAMES,
     Filters,
@@ -37,7 +34,7 @@ from ..query import (
     Query,
     parse_filters,
 )
-from ..signing import AUTH_FIELDS, TOKEN_HEADERS, Credentials, Reason, split_query, verify
+from ..signing import AUTH_FIELDS, TOKEN_HEADERS, Credentials, Reason, Verdict, split_query, verify
 from ..timefmt import format_time
 from ..xmlmodel import (
     Job,
@@ -52,8 +49,8 @@ from ..xmlmodel import (
     safe_parse,
     validate,
 )
-from .faults import check_names
-from .store import EPOCH, Store, ordering
+from .faults import check_names, matching_for, with_faults
+from .store import EPOCH, Matching, Ordering, Store
 
 # The vendor's documented example keys (API-NOTES §4); printed at start, never secret.
 EXAMPLE_CREDENTIALS = Credentials(
@@ -159,25 +156,6 @@ AUTH_CODES: dict[Reason, tuple[tuple[str, str], tuple[str, str]]] = {
 }
 
 
-# The refusal each signature fault lets through.
-FORGIVING_FAULTS = {
-    Reason.EXPIRED: "sig-accept-expired",
-    Reason.NOT_YET_VALID: "sig-accept-future",
-    Reason.ABSENT_SIGNED_PART: "sig-skip-absent-params",
-    Reason.UNSUPPORTED_ALGORITHM: "sig-ignore-algorithm",
-    Reason.TOKEN_MISSING: "sig-ignore-token",
-    Reason.TOKEN_WRONG: "sig-ignore-token",
-}
-
-
-# The refusal each presigned-only fault lets through.
-PRESIGN_FAULTS = {
-    Reason.EXPIRED: "sig-presign-ignore-expiry",
-    Reason.TOKEN_MISSING: "sig-presign-ignore-token",
-    Reason.TOKEN_WRONG: "sig-presign-ignore-token",
-}
-
-
 class Refused(Exception):
     """An answer other than 200: status, error code and message."""
 
@@ -196,7 +174,17 @@ class Emulator:
     With a ``seed``, jobs created through the API get JobIds drawn from it and CreationTimes one
     second apart after the newest stored job, instead of random IDs and the clock's time: a run
     that creates jobs then repeats exactly (the suite's embedded emulator uses this).
+
+    Fault switches (``faults.py``) are mixins over the seams below (``authenticate``, ``verify``,
+    ``forgiven``, ``parameters``, ``query_of``, ``filters``, ``invalid``, ``resume``,
+    ``foreign_token``, ``page_of``, ``render``, ``head``, ``error_body``, ``stored``,
+    ``get_job``, ``cancel_job``; the store's ``Matching`` for the SQL): ``Emulator(...,
+    faults=[...])`` is an instance of the class with their mixins.
     """
+
+    def __new__(cls, *args: object, **kw: object) -> Emulator:
+        names = kw.get("faults", args[3] if len(args) > 3 else ())
+        return super().__new__(with_faults(cls, tuple(names)))  # type: ignore[arg-type]
 
     def __init__(
         self,
@@ -212,19 +200,16 @@ class Emulator:
         self.keys = {c.secret_id: c for c in credentials}
         self.behaviour = behaviour or Behaviour()
         self.faults = check_names(list(faults))
+        self.matching = matching_for(self.faults)
         self.clock = clock
         # a stream of its own: the dataset generator draws JobIds from random.Random(seed)
         self._ids = random.Random(f"created jobs {seed}") if seed is not None else None
         self._last_created: float | None = None
         self._creating = threading.Lock()
-        self._created = 0  # jobs created through the API (some faults count them)
         # an eventually consistent service: a created job shows this many seconds later
         self.visibility_lag = visibility_lag
         self._pending: list[tuple[float, Job]] = []
         self._pending_lock = threading.Lock()
-        self._cancelled: dict[str, Job] = {}  # model-cancel-not-listed: what get shows
-        if "model-missing-under-states" in self.faults:
-            self.store.freeze_state_index()
 
     # --- WSGI ---------------------------------------------------------------------------
 
@@ -235,14 +220,12 @@ class Emulator:
             body = self._handle(environ, request_id)
             status, content_type = 200, "application/xml" if body else None
         except Refused as r:
-            status, body, content_type = self._error(r, request_id, path)
+            status, body, content_type = self.error(r, request_id, path)
         except Exception:  # a bug of ours must still answer as the service would
-            status, body, content_type = self._error(
+            status, body, content_type = self.error(
                 Refused(500, "InternalError", "internal error"), request_id, path
             )
-        if "fmt-wrong-content-type" in self.faults and status == 200:
-            content_type = "text/plain"
-        status_line, headers = self._head(status, body, content_type, request_id)
+        status_line, headers = self.head(status, body, content_type, request_id)
         start_response(status_line, headers)
         return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
@@ -250,33 +233,36 @@ class Emulator:
         """Status line, headers and body refusing a request the HTTP parser could not read
         (the server calls this, so such answers are the same XML Error as any other)."""
         request_id = _request_id()
-        status, body, content_type = self._error(Refused(status, code, message), request_id, "/")
-        return (*self._head(status, body, content_type, request_id), body)
+        status, body, content_type = self.error(Refused(status, code, message), request_id, "/")
+        return (*self.head(status, body, content_type, request_id), body)
 
-    def _head(
+    def head(
         self, status: int, body: bytes, content_type: str | None, request_id: str
     ) -> tuple[str, list[tuple[str, str]]]:
         """The status line and headers (the server adds ``Server``); an empty body (cancel's)
         has no Content-Type, as in the vendor's example."""
         headers = [("Content-Type", content_type)] if content_type else []
         headers += [("Content-Length", str(len(body))), ("Date", formatdate(usegmt=True))]
-        if "fmt-no-request-id-header" not in self.faults:
-            headers.append(("x-ci-request-id", request_id))
+        headers.append(("x-ci-request-id", request_id))
         if status >= 400:
             headers.append(("x-ci-trace-id", request_id))
         return f"{status} {HTTPStatus(status).phrase}", headers
 
-    def _error(self, r: Refused, request_id: str, path: str) -> tuple[int, bytes, str]:
-        if "err-non-xml-body" in self.faults:
-            doc = {"Code": r.code, "Message": r.message, "RequestId": request_id}
-            return r.status, json.dumps(doc).encode(), "application/json"
+    def error(self, r: Refused, request_id: str, path: str) -> tuple[int, bytes, str]:
+        return r.status, self.error_body(r, request_id, path), "application/xml"
+
+    @staticmethod
+    def refused(status: int, code: str, message: str) -> Refused:
+        return Refused(status, code, message)
+
+    def error_body(self, r: Refused, request_id: str, path: str) -> bytes:
         extras = {
             "resource+trace-id": {"Resource": path, "TraceId": request_id},
             "resource": {"Resource": path},
             "trace-id": {"TraceId": request_id},
             "none": {},
         }[self.behaviour.error_extras]
-        return r.status, render_error(r.code, r.message, request_id, **extras), "application/xml"
+        return render_error(r.code, r.message, request_id, **extras)
 
     def _handle(self, environ: dict, request_id: str) -> bytes:
         if self._pending:
@@ -290,14 +276,14 @@ class Emulator:
         except (UnicodeError, ValueError) as exc:
             raise _bad(f"the request URI is not valid percent-encoded UTF-8: {exc}") from None
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        self._authenticate(method, path, params, EnvironHeaders(environ), environ)
+        self.authenticate(method, path, params, EnvironHeaders(environ), environ)
         body = self._read_body(environ)
 
         if path == "/inventorytriggerjob":
             if method == "GET":
-                return self._list(self._params(params, LIST_PARAMS), request_id)
+                return self._list(self.parameters(params, LIST_PARAMS), request_id)
             if method == "POST":
-                self._params(params, frozenset())
+                self.parameters(params, frozenset())
                 return self._create(body, request_id)
             raise Refused(405, "MethodNotAllowed", f"{method} is not allowed on {path}")
         match = JOB_PATH.fullmatch(path)
@@ -305,10 +291,10 @@ class Emulator:
             raise Refused(404, "NoSuchResource", f"no such resource: {path[:200]}")
         job_id = match.group(1)
         if method == "GET":
-            self._params(params, frozenset())
+            self.parameters(params, frozenset())
             return self._get(job_id, request_id)
         if method == "PUT":
-            if "cancel" not in self._params(params, frozenset({"cancel"})):
+            if "cancel" not in self.parameters(params, frozenset({"cancel"})):
                 raise _bad("PUT on a job needs the cancel parameter", "InvalidRequest")
             return self._cancel(job_id, request_id)
         raise Refused(405, "MethodNotAllowed", f"{method} is not allowed on {path[:200]}")
@@ -323,167 +309,97 @@ class Emulator:
             raise _bad(f"the body is larger than {MAX_BODY} bytes", "EntityTooLarge")
         return environ["wsgi.input"].read(length) if length > 0 else b""
 
-    def _params(self, params: list[tuple[str, str]], allowed: frozenset[str]) -> dict[str, str]:
+    def parameters(self, params: list[tuple[str, str]], allowed: frozenset[str]) -> dict[str, str]:
         result: dict[str, str] = {}
         for name, value in params:
             if name in ALWAYS_ALLOWED or not name:  # `&=x`, like `&&`, names nothing
                 continue
             if name not in allowed:
                 raise _bad(f"unknown parameter {name[:100]!r}")
-            if name in result and "sig-param-pollution" not in self.faults:
+            if name in result:
                 raise _bad(f"parameter {name!r} is repeated")
             result[name] = value
         return result
 
     # --- authentication -----------------------------------------------------------------
 
-    def _authenticate(
-        self, method: str, path: str, params: list, headers: EnvironHeaders, environ: dict
-    ) -> None:
-        if "sig-accept-anything" in self.faults:
-            return
-        checked, signed_headers = params, headers
-        if "sig-param-pollution" in self.faults:  # only each name's first value is verified
-            firsts: dict[str, str] = {}
-            for k, v in params:
-                firsts.setdefault(k, v)
-            checked = list(firsts.items())
-        if "sig-host-unbound" in self.faults:
-            signed_headers = Headers(headers)
-            signed_headers["Host"] = f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
-        if "sig-path-unbound" in self.faults:
-            path = "/inventorytriggerjob"
-        verdict = verify(method, path, checked, signed_headers, self.keys.get, self.clock())
-        if verdict.refusal is Reason.MISMATCH and "sig-method-unbound" in self.faults:
-            for other in ("GET", "POST", "PUT", "DELETE", "HEAD"):
-                retry = verify(other, path, checked, signed_headers, self.keys.get, self.clock())
-                if retry.accepted:
-                    return
-        if verdict.refusal is Reason.UNKNOWN_SECRET_ID and "sig-ignore-secret-id" in self.faults:
-            for creds in self.keys.values():  # any known key will do, whatever q-ak says
-                verdict = verify(
-                    method, path, params, headers, lambda _id, c=creds: c, self.clock()
-                )
-                if verdict.accepted:
-                    return
-        if verdict.refusal is not None and FORGIVING_FAULTS.get(verdict.refusal) in self.faults:
-            return
+    def authenticate(self, method: str, path: str, params: list, headers: EnvironHeaders,
+                     environ: dict) -> None:  # fmt: skip
+        verdict = self.verify(method, path, params, headers, environ)
         presigned = not headers.get("Authorization")
-        if presigned and verdict.refusal is not None:
-            lenient = PRESIGN_FAULTS.get(verdict.refusal)
-            if lenient in self.faults:
-                return
-        if verdict.refusal is not None:
+        if verdict.refusal is not None and not self.forgiven(verdict.refusal, presigned):
             ci, cos = AUTH_CODES[verdict.refusal]
             status, (code, message) = (
                 (401, ci) if self.behaviour.auth_status == "401" else (403, cos)
             )
             raise Refused(status, code, message)
-        if "sig-reject-empty-or-space" in self.faults and any(
-            v == "" or " " in v for k, v in params if k not in ALWAYS_ALLOWED
-        ):
-            raise Refused(403, "SignatureDoesNotMatch", "The Signature you specified is invalid.")
+
+    def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Verdict:
+        return verify(method, path, params, headers, self.keys.get, self.clock())
+
+    def forgiven(self, refusal: Reason, presigned: bool) -> bool:
+        """Whether a refusal is let through (never, but for fault switches)."""
+        return False
 
     # --- list ---------------------------------------------------------------------------
 
-    def _filters(self, params: dict[str, str]) -> Filters:
-        query = Query.from_params(params)
-        if "filter-unknown-ignored" in self.faults:
-            states = [s for s in (query.states or "").split(",") if s in ("All", *STATES)]
-            query = replace(
-                query,
-                type=query.type if query.type in TYPES else None,
-                order_by_time=query.order_by_time if query.order_by_time in ORDERS else None,
-                states=",".join(states) or None,
-            )
-        if "err-200-on-bad-input" in self.faults and query.size and not query.size.isdigit():
-            query = replace(query, size=None)
-        clamp = self.behaviour.size_over_100 == "clamp" or "page-size-uncapped" in self.faults
+    def query_of(self, params: dict[str, str]) -> Query:
+        return Query.from_params(params)
+
+    def filters(self, query: Query, params: dict[str, str]) -> Filters:
+        """What the query means; ``invalid`` answers a parameter out of range."""
         try:
-            f = parse_filters(query, clamp_size=clamp)
+            return parse_filters(query, clamp_size=self.clamps())
         except InvalidArgument as exc:
-            if "err-500-on-bad-input" in self.faults:
-                raise Refused(500, "InternalError", "internal error") from None
-            raise _bad(str(exc)) from None
-        size = f.size
-        if "page-size-uncapped" in self.faults:
-            size = f.size_requested
-        if "page-size-cap-50" in self.faults:
-            size = min(size, 50)
-        if "page-size-ignored" in self.faults:
-            size = DEFAULT_SIZE
-        if "page-default-size-20" in self.faults and not query.size:
-            size = 20
-        descending = f.descending
-        if "order-default-asc" in self.faults and not query.order_by_time:
-            descending = False
-        if "order-asc-ignored" in self.faults:
-            descending = True
-        drop = {
-            "filter-type-ignored": "type",
-            "filter-states-ignored": "states",
-            "filter-start-ignored": "start",
-            "filter-end-ignored": "end",
-            "filter-workflow-ignored": "workflow_id",
-            "filter-job-id-ignored": "job_id",
-        }
-        f = replace(
-            f,
-            size=size,
-            descending=descending,
-            **{field: None for fault, field in drop.items() if fault in self.faults},
-        )
-        if "filter-states-first-only" in self.faults and f.states and query.states:
-            f = replace(f, states=frozenset({query.states.split(",")[0]}))
-        if "filter-job-id-overrides" in self.faults and f.job_id:
-            f = Filters(size=f.size, descending=f.descending, job_id=f.job_id)
-        if "page-size-not-kept" in self.faults and params.get("nextToken"):
-            f = replace(f, size=DEFAULT_SIZE)
-        return f
+            raise self.invalid(exc) from None
+
+    def clamps(self) -> bool:
+        """Whether size > 100 is clamped to 100 (or refused)."""
+        return self.behaviour.size_over_100 == "clamp"
+
+    def invalid(self, exc: InvalidArgument) -> Refused:
+        return _bad(str(exc))
+
+    def resume(self, token: str, fingerprint: str, f: Filters) -> tuple[list | None, int, Filters]:
+        """Where a token's page starts (a cursor, or a position) and the filters in force."""
+        try:
+            cursor, offset = self._read_token(token, fingerprint)
+        except ValueError:
+            return self.foreign_token(token, f)
+        return cursor, offset, f
+
+    def foreign_token(self, token: str, f: Filters) -> tuple[list | None, int, Filters]:
+        raise _bad("nextToken is not valid for this query")
+
+    def page_of(self, f: Filters, order: Ordering, cursor: list | None, offset: int
+                ) -> tuple[list[Job], list[tuple], bool]:  # fmt: skip
+        """The page's jobs, their sort keys, and whether more follow."""
+        jobs, keys = self.store.page(f, order, f.size + 1, cursor, offset, self.matching)
+        return jobs[: f.size], keys[: f.size], len(jobs) > f.size
 
     def _list(self, params: dict[str, str], request_id: str) -> bytes:
-        f = self._filters(params)
+        f = self.filters(self.query_of(params), params)
         if f.start and f.end and f.start > f.end and self.behaviour.start_after_end == "refuse":
             raise _bad("startCreationTime is later than endCreationTime")
         ties = self.behaviour.ties_desc if f.descending else self.behaviour.ties_asc
-        order = ordering(f.descending, ties == "job-id-desc", self.faults)
+        order = self.matching.ordering(f.descending, ties == "job-id-desc")
         fingerprint = _fingerprint(f)
         token = params.get("nextToken") or None
         cursor, offset = None, 0
         if token is not None:
-            try:
-                cursor, offset = self._read_token(token, fingerprint)
-            except ValueError:
-                if "page-bad-token-500" in self.faults:
-                    raise Refused(500, "InternalError", "internal error") from None
-                if "page-bad-token-restart" not in self.faults:
-                    raise _bad("nextToken is not valid for this query") from None
-            if "page-drop-filters" in self.faults:
-                f = Filters(size=f.size, descending=f.descending)
-            if "page-skip-boundary" in self.faults:
-                offset += 1
-        jobs, keys = self.store.page(f, order, f.size + 1, cursor, offset, self.faults)
-        more = len(jobs) > f.size
-        jobs, keys = jobs[: f.size], keys[: f.size]
-        if "page-size-off-at-some-sizes" in self.faults and more and 41 <= f.size <= 60:
-            jobs, keys = jobs[:-1], keys[:-1]
+            cursor, offset, f = self.resume(token, fingerprint, f)
+        jobs, keys, more = self.page_of(f, order, cursor, offset)
         if self.behaviour.full_last_page == "token" and len(jobs) == f.size:
-            more = True
-        if "page-endless-token" in self.faults:
             more = True
         next_token: str | None = None
         if more and self.behaviour.writes_during_walk == "repeats":  # a position in the list
             next_token = self._make_token(["at", offset + len(jobs)], fingerprint)
         elif more:
-            last = (
-                keys[-2]
-                if "page-repeat-boundary" in self.faults and len(keys) > 1
-                else (keys[-1] if keys else cursor)
-            )
+            last = keys[-1] if keys else cursor
             next_token = self._make_token(last, fingerprint) if last is not None else None
         if next_token is None and self.behaviour.last_page_token == "empty":
             next_token = ""
-        return self._render(request_id, jobs, next_token)
+        return self.render(request_id, jobs, next_token)
 
     def _make_token(self, cursor: Iterable, fingerprint: str) -> str:
         payload = base64.urlsafe_b64encode(json.dumps(list(cursor)).encode()).decode().rstrip("=")
@@ -502,17 +418,8 @@ class Emulator:
         msg = f"{payload}\n{fingerprint}".encode()
         return hmac.new(self.store.token_key, msg, hashlib.sha256).hexdigest()[:32]
 
-    def _render(self, request_id: str, jobs: list[Job], next_token: str | None) -> bytes:
-        if "fmt-bad-state-text" in self.faults:
-            jobs = [replace(j, state=j.state.lower()) for j in jobs]
-        if "fmt-time-without-offset" in self.faults:
-            jobs = [replace(j, creation_time=j.creation_time[:19]) for j in jobs]
-        body = render_list(request_id, jobs, next_token)
-        if "fmt-missing-request-id" in self.faults:
-            body = re.sub(rb"<RequestId>[^<]*</RequestId>", b"", body, count=1)
-        if "fmt-unescaped-xml" in self.faults:
-            body = body.replace(b"&amp;", b"&").replace(b"&lt;", b"<").replace(b"&gt;", b">")
-        return body
+    def render(self, request_id: str, jobs: list[Job], next_token: str | None) -> bytes:
+        return render_list(request_id, jobs, next_token)
 
     # --- create, get, cancel ------------------------------------------------------------
 
@@ -553,17 +460,16 @@ class Emulator:
         errors = validate(wrapper, "list-response")
         if errors or not job.name:
             raise _bad("invalid job: " + ("; ".join(errors[:3]) or "Name is required"))
-        self._created += 1
-        if "model-create-lost" in self.faults and self._created % 3 == 2:
-            pass  # acknowledged, never stored
-        elif self.visibility_lag:
+        self.stored(job)
+        return render_job(request_id, job)
+
+    def stored(self, job: Job) -> None:
+        """A created job joins the store (after the visibility lag, if there is one)."""
+        if self.visibility_lag:
             with self._pending_lock:
                 self._pending.append((self.clock() + self.visibility_lag, job))
         else:
             self.store.add([job])
-            if "create-evicts-oldest" in self.faults:
-                self.store.remove_oldest()
-        return render_job(request_id, job)
 
     def _now(self, at: float | None = None) -> str:
         """Now (or ``at``), written as the vendor writes times (UTC+8)."""
@@ -576,7 +482,7 @@ class Emulator:
             return f"b{secrets.token_hex(16)}", self.clock()
         with self._creating:
             if self._last_created is None:
-                newest, _ = self.store.page(Filters(), ordering(True, True, frozenset()), 1)
+                newest, _ = self.store.page(Filters(), Matching().ordering(True, True), 1)
                 self._last_created = (newest[0].created if newest else EPOCH).timestamp()
             self._last_created += 1
             job_id = f"b{self._ids.getrandbits(128):032x}"
@@ -593,31 +499,29 @@ class Emulator:
         if due:
             self.store.add(due)
 
-    def _existing(self, job_id: str) -> Job:
-        job = self.store.get(job_id)
-        if job is None:
-            raise Refused(404, "NoSuchJob", f"job {job_id} does not exist")
-        return job
+    def get_job(self, job_id: str) -> Job | None:
+        return self.store.get(job_id)
 
     def _get(self, job_id: str, request_id: str) -> bytes:
-        job = self._cancelled.get(job_id) or self.store.get(job_id)
-        if job is None and "get-missing-empty" in self.faults:
-            return render_missing(request_id, [])
-        if job is None and self.behaviour.get_missing == "nonexist":
+        job = self.get_job(job_id)
+        if job is not None:
+            return render_job(request_id, job)
+        if self.behaviour.get_missing == "nonexist":
             return render_missing(request_id, [job_id])
-        return render_job(request_id, job or self._existing(job_id))
+        raise Refused(404, "NoSuchJob", f"job {job_id} does not exist")
+
+    def cancel_job(self, job: Job) -> None:
+        self.store.set_state(job.job_id, "Cancel", self._now())
 
     def _cancel(self, job_id: str, request_id: str) -> bytes:
         """200 with no body (the vendor's page: "this request has no response body")."""
-        job = self._existing(job_id)
-        if job.state in ENDED:
-            if self.behaviour.cancel_ended == "refuse":
-                raise _bad(f"job {job_id} has already ended ({job.state})", "InvalidRequest")
-            return b""
-        if "model-cancel-not-listed" in self.faults:  # get sees it; lists never do
-            self._cancelled[job_id] = replace(job, state="Cancel", end_time=self._now())
-        else:
-            self.store.set_state(job_id, "Cancel", self._now())
+        job = self.get_job(job_id)
+        if job is None:
+            raise Refused(404, "NoSuchJob", f"job {job_id} does not exist")
+        if job.state not in ENDED:
+            self.cancel_job(job)
+        elif self.behaviour.cancel_ended == "refuse":
+            raise _bad(f"job {job_id} has already ended ({job.state})", "InvalidRequest")
         return b""
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from ..query import STATES, TYPES, Filters
-from ..timefmt import format_time
 from ..xmlmodel import Job
 
 COLUMNS = (
@@ -121,58 +120,45 @@ class Ordering:
         return " AND ".join(parts), args + eq_args
 
 
-def ordering(descending: bool, ties_descending: bool, faults: frozenset[str]) -> Ordering:
-    """By CreationTime (``descending`` or not), equal CreationTimes by JobId (``ties_descending``
-    or not)."""
-    key = "created_local" if "order-by-local-time" in faults else "created"
-    tie = ties_descending
-    if "order-by-job-id" in faults:
-        return Ordering((("job_id", descending),))
-    return Ordering(((key, descending), ("job_id", tie)))
+class Matching:
+    """The list semantics in SQL: the order and one method per kind of filter. Fault switches
+    (``faults.py``) are subclasses that bend one of them."""
+
+    def ordering(self, descending: bool, ties_descending: bool) -> Ordering:
+        """By CreationTime (``descending`` or not), equal CreationTimes by JobId."""
+        return Ordering((("created", descending), ("job_id", ties_descending)))
+
+    def time(self, bound: datetime, op: str) -> tuple[str, list]:
+        return f"created {op} ?", [int(bound.timestamp())]
+
+    def same(self, column: str, value: str) -> tuple[str, list]:
+        return f"{column} = ?", [value]
+
+    def name(self, value: str) -> tuple[str, list]:
+        return "name = ?", [value]
+
+    def states(self, states: frozenset[str]) -> tuple[str, list]:
+        return f"state IN ({', '.join('?' * len(states))})", sorted(states)
+
+    def conditions(self, f: Filters) -> tuple[list[str], list]:
+        """SQL conditions for the filters, and their arguments."""
+        parts: list[tuple[str, list]] = []
+        if f.type:
+            parts.append(("type = ?", [f.type]))
+        if f.states:
+            parts.append(self.states(f.states))
+        parts += [self.time(b, op) for b, op in ((f.start, ">="), (f.end, "<=")) if b is not None]
+        if f.workflow_id:
+            sql, args = self.same("workflow_id", f.workflow_id)
+            parts.append((f"job_id IN (SELECT job_id FROM job_workflows WHERE {sql})", args))
+        if f.job_id:
+            parts.append(self.same("job_id", f.job_id))
+        if f.name:
+            parts.append(self.name(f.name))
+        return [p for p, _ in parts], [a for _, args in parts for a in args]
 
 
-def conditions(f: Filters, faults: frozenset[str] = frozenset()) -> tuple[list[str], list]:
-    """SQL conditions for the filters (the fault switches bend some of them)."""
-    where: list[str] = []
-    args: list = []
-    if f.type:
-        where.append("type = ?")
-        args.append(f.type)
-    if f.states:
-        where.append(f"state IN ({', '.join('?' * len(f.states))})")
-        args += sorted(f.states)
-        if "model-missing-under-states" in faults:  # a states index frozen at start-up
-            where.append("job_id IN (SELECT job_id FROM state_index)")
-    for bound, op in ((f.start, ">="), (f.end, "<=")):
-        if bound is None:
-            continue
-        if "filter-exclusive-bounds" in faults:
-            op = op[0]
-        if "filter-offset-ignored" in faults:
-            where.append(f"created_local {op} ?")
-            args.append(format_time(bound)[:19])
-        else:
-            where.append(f"created {op} ?")
-            args.append(int(bound.timestamp()))
-    prefix = "filter-id-prefix" in faults  # IDs match any ID they are a prefix of
-    same = "substr({0}, 1, length(?)) = ?" if prefix else "{0} = ?"
-    if f.workflow_id:
-        where.append(
-            f"job_id IN (SELECT job_id FROM job_workflows WHERE {same.format('workflow_id')})"
-        )
-        args += [f.workflow_id] * (2 if prefix else 1)
-    if f.job_id:
-        where.append(same.format("job_id"))
-        args += [f.job_id] * (2 if prefix else 1)
-    if f.name:
-        if "filter-name-substring" in faults:
-            where.append("instr(name, ?) > 0")
-        elif "filter-name-case-insensitive" in faults:
-            where.append("lower(name) = lower(?)")
-        else:
-            where.append("name = ?")
-        args.append(f.name)
-    return where, args
+PLAIN = Matching()
 
 
 class Store:
@@ -311,10 +297,10 @@ class Store:
         limit: int,
         cursor: Sequence | None = None,
         offset: int = 0,
-        faults: frozenset[str] = frozenset(),
+        matching: Matching = PLAIN,
     ) -> tuple[list[Job], list[tuple]]:
         """Up to ``limit`` jobs after ``cursor`` (or ``offset``), with each one's sort key."""
-        where, args = conditions(filters, faults)
+        where, args = matching.conditions(filters)
         if cursor is not None:
             sql, more = order.after(cursor)
             where.append(sql)
@@ -330,14 +316,14 @@ class Store:
         return [_job(r) for r in rows], [tuple(r[13:]) for r in rows]
 
     def count(self, filters: Filters) -> int:
-        where, args = conditions(filters)
+        where, args = PLAIN.conditions(filters)
         sql = "SELECT count(*) FROM jobs" + (f" WHERE {' AND '.join(where)}" if where else "")
         with self._lock:
             return self._db.execute(sql, args).fetchone()[0]
 
     def explain(self, filters: Filters, order: Ordering, cursor: Sequence) -> str:
         """The query plan of a deep page (for the benchmark and its tests)."""
-        where, args = conditions(filters)
+        where, args = PLAIN.conditions(filters)
         sql, more = order.after(cursor)
         where.append(sql)
         q = f"SELECT job_id FROM jobs WHERE {' AND '.join(where)} ORDER BY {order.sql()} LIMIT 10"

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from ..emulator.server import EmulatorServer
-from ..emulator.store import Store, ordering
+from ..emulator.store import Matching, Store
 from ..query import Filters
 from ..signing import Credentials
 from ..xmlmodel import Job
@@ -161,7 +161,7 @@ class _Capped(threading.Thread):
 
 def all_jobs(store: Store) -> list[Job]:
     """Every job in the store (the scenario's known data, with what tasks created or changed)."""
-    return store.page(Filters(), ordering(True, True, frozenset()), max(1, len(store)))[0]
+    return store.page(Filters(), Matching().ordering(True, True), max(1, len(store)))[0]
 
 
 def select_tasks(
