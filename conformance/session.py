@@ -6,16 +6,21 @@ same walk pay for it once. The census is one unfiltered walk that strategies dra
 
 from __future__ import annotations
 
+import bisect
+import random
 import threading
-from collections import Counter
+from array import array
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
 
 from .client import Client, Exchange
 from .coverage import Coverage
-from .query import STATES, TYPES, Query
+from .query import STATES, TYPES, Query, parse_filters
+from .timefmt import format_time, parse_time
 from .xmlmodel import Job, ListResponse, XMLProblem, parse_error, parse_list
 
 Finding = tuple[str, str]
@@ -90,14 +95,13 @@ class Walk:
 
     query: Query
     pages: list[Page] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)  # every page's, in order
+    ids: list[str] = field(default_factory=list)
 
-    @property
-    def jobs(self) -> list[Job]:
-        return [j for p in self.pages for j in p.body.jobs]
-
-    @property
-    def ids(self) -> list[str]:
-        return [j.job_id for j in self.jobs]
+    def add(self, page: Page) -> None:
+        self.pages.append(page)
+        self.jobs += page.body.jobs
+        self.ids += [j.job_id for j in page.body.jobs]
 
     @property
     def exchanges(self) -> list[Exchange]:
@@ -115,6 +119,90 @@ class Observation:
 
 
 MAX_WALK_PAGES = 2000
+WALK_CACHE = 40_000
+"""Jobs (and pages) the cached walks hold at most: the least recently used go first."""
+PAGE_PREVIEW = 16 * 1024
+"""Body bytes a walk's page keeps for the reports (the page itself is parsed)."""
+MAX_CENSUS_PAGES = 20_000  # 2,000,000 jobs: the census stops there (and says it is incomplete)
+SAMPLE = 5000
+"""Jobs the census keeps to draw values from; a larger target's are a spread sample."""
+SLICE = 1000
+"""Jobs in a slice: on a target of more than ``2 * SLICE`` jobs, walks keep to slices of its
+CreationTimes (time windows) so that their cost does not grow with the target."""
+
+
+class Census(list):
+    """The jobs to draw values from (every one, or a sample), the number of jobs, and every
+    CreationTime (sorted) to cut the target into slices of ``SLICE`` jobs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.times = array("q")
+        self.complete = True
+        self.edges: list[Query] | None = None  # strategies.edge_queries's, once
+        self._by_time: list[Job] = []
+        self._instants: list[float] = []
+
+    def add(self, job: Job, rng: random.Random) -> None:
+        """Stream one job in (reservoir sampling: every job equally likely to be kept)."""
+        if job.type not in TYPES or job.state not in STATES:
+            return  # the schema checks' to report: values drawn from it would be invalid
+        self.count += 1
+        self.times.append(int(job.created.timestamp()))
+        if len(self) < SAMPLE:
+            self.append(job)
+        elif (k := rng.randrange(self.count)) < SAMPLE:
+            self[k] = job
+
+    def finish(self, complete: bool) -> None:
+        self.complete = complete
+        self.times = array("q", sorted(self.times))
+        self._by_time = sorted(self, key=lambda j: j.created)
+        self._instants = [j.created.timestamp() for j in self._by_time]
+
+    def between(self, start: datetime | None, end: datetime | None) -> list[Job]:
+        """The sample's jobs created from ``start`` to ``end`` (either may be open)."""
+        low = bisect.bisect_left(self._instants, start.timestamp()) if start else 0
+        high = bisect.bisect_right(self._instants, end.timestamp()) if end else len(self._instants)
+        return self._by_time[low:high]
+
+    @property
+    def sliced(self) -> bool:
+        return self.count > 2 * SLICE
+
+    def scale(self) -> float:
+        """Jobs of the target per job of the sample (1 when it holds every job)."""
+        return self.count / len(self) if self else 1.0
+
+    def slice_of(self, moment: datetime) -> tuple[datetime, datetime]:
+        """The slice (first and last CreationTime) holding ``moment``."""
+        at = max(0, bisect.bisect_right(self.times, int(moment.timestamp())) - 1)
+        first = at // SLICE * SLICE
+        last = min(first + SLICE, len(self.times)) - 1
+        return (datetime.fromtimestamp(self.times[first], UTC),
+                datetime.fromtimestamp(self.times[last], UTC))  # fmt: skip
+
+    def bounded(self, query: Query, around: Job | datetime | None = None) -> Query:
+        """``query`` with its time bounds kept inside one slice (the one around ``around``, a
+        job or a moment, else around its own bounds, else the newest): a missing bound is the
+        slice's, one outside it moves to it."""
+        if not self.sliced:
+            return query
+        f = parse_filters(query)
+        if isinstance(around, Job):
+            around = around.created
+        around = around or f.start or f.end or datetime.fromtimestamp(self.times[-1], UTC)
+        low, high = self.slice_of(around)
+        start = (
+            query.start_creation_time if f.start and low <= f.start <= high else format_time(low)
+        )
+        end = query.end_creation_time if f.end and low <= f.end <= high else format_time(high)
+        if parse_time(start) > parse_time(end):
+            start, end = format_time(low), format_time(high)
+        return replace(query, start_creation_time=start, end_creation_time=end)
+
+
 PROBE = "probe"
 """An exchange's note: a request no client would send, judged only by the check that sent it."""
 SEED_NAMES = ("ci-conformance seed", "ci-conformance seed", "ci-conformance Seed", "seed & <escape>",
@@ -131,7 +219,6 @@ class Session:
         allow_writes: bool = False,
         known_jobs: list[Job] | None = None,
         profile: dict[str, str] | None = None,  # open points pinned (coverage.OPEN_POINTS)
-        census_limit: int = 10_000,
         seed_when_empty: bool = False,
         observers: tuple[list[ExchangeObserver], list[PageObserver]] = ([], []),
         unknown_data: str = "the target's data is not known (only the embedded emulator's is)",
@@ -141,7 +228,6 @@ class Session:
         self.known_jobs = known_jobs
         self.unknown_data = unknown_data  # why known_jobs is None, for checks that need it
         self.profile = profile or {}
-        self.census_limit = census_limit
         self.seed_when_empty = seed_when_empty
         self.exchange_count = 0  # exchanges are not kept (memory stays flat), only counted
         self.traffic = Traffic()  # the current check's (the plugin starts one per check)
@@ -155,9 +241,8 @@ class Session:
         self.consistency_waits: list[float] = []
         self.pages_seen = 0  # pages and jobs the checks looked at, cached walks included
         self.jobs_seen = 0
-        self._walks: dict[tuple, Walk] = {}
-        self._census: list[Job] | None = None
-        self._census_complete = False
+        self._walks: OrderedDict[tuple, Walk] = OrderedDict()  # the most recent last
+        self._census: Census | None = None
         self._lock = threading.Lock()
 
     # --- requests -----------------------------------------------------------------------
@@ -229,13 +314,15 @@ class Session:
             )
         self.pages_seen += 1
         self.jobs_seen += len(body.jobs)
-        return Page(ex.preview(), body)
+        return Page(ex.preview(PAGE_PREVIEW), body)
 
     def walk(self, query: Query, cached: bool = True) -> Walk:
         """Walk ``query`` to its end (cached unless told). Fails on an endless or looping token."""
         key = tuple(replace(query, next_token=None).params())
         with self._lock:
             cached = self._walks.get(key) if cached else None
+            if cached is not None:
+                self._walks.move_to_end(key)
         if cached is not None:
             self.pages_seen += len(cached.pages)
             self.jobs_seen += len(cached.ids)
@@ -245,7 +332,7 @@ class Session:
         seen_tokens: set[str] = set()
         while True:
             page = self.page(replace(query, next_token=token))
-            walk.pages.append(page)
+            walk.add(page)
             token = page.body.next_token or None
             if token is None:
                 break
@@ -268,13 +355,17 @@ class Session:
                     f"{query.describe()} walks more than {MAX_WALK_PAGES} pages; not judged"
                 )
             seen_tokens.add(token)
-            if len(walk.pages) > 2 and len(set(walk.ids)) < len(walk.ids) // 2:
+            if len(walk.pages) > 2 and len(set(walk.ids[-200:])) < len(walk.ids[-200:]) // 2:
                 raise CheckFailure(
                     "the walk repeats itself: most jobs came back twice", query, walk.exchanges[-3:]
                 )
         self.coverage.walked(query, [p.body for p in walk.pages], complete=True)
         with self._lock:
             self._walks[key] = walk
+            held = sum(len(w.ids) + len(w.pages) for w in self._walks.values())
+            while held > WALK_CACHE and len(self._walks) > 1:  # memory stays flat
+                _, gone = self._walks.popitem(last=False)
+                held -= len(gone.ids) + len(gone.pages)
         return walk
 
     def head(self, query: Query, pages: int) -> Walk:
@@ -283,7 +374,7 @@ class Session:
         token: str | None = None
         while len(walk.pages) < pages:
             page = self.page(replace(query, next_token=token))
-            walk.pages.append(page)
+            walk.add(page)
             token = page.body.next_token or None
             if token is None or not page.body.jobs:
                 break
@@ -298,24 +389,36 @@ class Session:
 
     # --- the census ---------------------------------------------------------------------
 
-    def census(self) -> list[Job]:
-        """The target's jobs (newest first, up to ``census_limit``), to draw values from.
+    def census(self) -> Census:
+        """The target's jobs, walked once (streamed): every CreationTime, and a sample of jobs
+        to draw values from (every job up to ``SAMPLE``).
 
         An empty target gets jobs of the suite's own first when ``seed_when_empty`` is set.
         """
         if self._census is None:
-            walk = self.head(Query(size="100"), pages=max(1, self.census_limit // 100))
-            if not walk.jobs and self.seed_when_empty:
+            census = self._take_census()
+            if not census.count and self.seed_when_empty:
                 self.seed_when_empty = False
                 types = self.creatable_types
                 for i, name in enumerate(SEED_NAMES):
                     self.create(name, types[i % len(types)])
-                walk = self.head(Query(size="100"), pages=max(1, self.census_limit // 100))
-            # a job whose Type or State breaks the contract is the schema checks' to report:
-            # values drawn from it would make invalid queries
-            self._census = [j for j in walk.jobs if j.type in TYPES and j.state in STATES]
-            self._census_complete = not walk.pages[-1].body.next_token
+                census = self._take_census()
+            self._census = census
         return self._census
+
+    def _take_census(self) -> Census:
+        census, token, pages = Census(), None, 0
+        rng = random.Random(f"census {self.seed}")
+        while True:
+            page = self.page(Query(size="100", next_token=token))
+            pages += 1
+            for job in page.body.jobs:
+                census.add(job, rng)
+            token = page.body.next_token or None
+            if token is None or not page.body.jobs or pages >= MAX_CENSUS_PAGES:
+                break
+        census.finish(complete=token is None)
+        return census
 
     @property
     def creatable_types(self) -> tuple[str, ...]:
@@ -373,19 +476,19 @@ class Session:
         self.forget_walks()
 
     @property
-    def census_taken(self) -> list[Job] | None:
+    def census_taken(self) -> Census | None:
         """The census if a check took it (``None`` otherwise: the data was never looked at)."""
         return self._census
 
-    @property
-    def census_complete(self) -> bool:
-        self.census()
-        return self._census_complete
+    def bounded(self, query: Query, around: Job | datetime | None = None) -> Query:
+        """``query`` kept inside the census's slice around ``around`` (``Census.bounded``): on
+        a large target every walk stays a slice of it, whatever its other filters."""
+        return self.census().bounded(query, around)
 
-    def require_jobs(self, at_least: int = 1) -> list[Job]:
+    def require_jobs(self, at_least: int = 1) -> Census:
         jobs = self.census()
-        if len(jobs) < at_least:
-            raise NoData(f"the target has {len(jobs)} job(s); this check needs {at_least}")
+        if jobs.count < at_least:
+            raise NoData(f"the target has {jobs.count} job(s); this check needs {at_least}")
         return jobs
 
     def require_known_jobs(self) -> list[Job]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,12 @@ xml_text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"),
     max_size=20,
 )
+
+
+def pick(items: list) -> st.SearchStrategy:
+    """An element of ``items``, drawn by index: ``st.sampled_from`` hashes every element of a
+    list each time (a census of 5,000 jobs, for every draw)."""
+    return st.integers(0, len(items) - 1).map(items.__getitem__)
 
 
 def vendor_ids(prefix: str) -> st.SearchStrategy[str]:
@@ -73,10 +80,10 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
     """Valid queries; with ``sample`` the values come from those jobs as often as not."""
     sample = sample or []
     moments = [j.created + timedelta(seconds=d) for j in sample for d in (-1, 0, 1)]
-    moment = st.sampled_from(moments) | instants() if moments else instants()
+    moment = pick(moments) | instants() if moments else instants()
     edge = st.none() | st.builds(written, moment, st.sampled_from(OFFSETS))
 
-    def pick(values: list[str], other: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
+    def value_of(values: list[str], other: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
         return st.none() | (st.sampled_from(sorted(set(values))) | other if values else other)
 
     def build(
@@ -97,9 +104,9 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
         states=st.none() | st.sets(st.sampled_from(("All", *STATES)), min_size=1),
         type=st.none() | st.sampled_from(TYPES),
         order_by_time=st.none() | st.sampled_from(("Asc", "Desc")),
-        workflow_id=pick([w for j in sample for w in j.workflow_ids], vendor_ids("w")),
-        job_id=pick([j.job_id for j in sample], vendor_ids("b")),
-        name=pick([j.name for j in sample], xml_text),
+        workflow_id=value_of([w for j in sample for w in j.workflow_ids], vendor_ids("w")),
+        job_id=value_of([j.job_id for j in sample], vendor_ids("b")),
+        name=value_of([j.name for j in sample], xml_text),
         size=st.none() | st.integers(1, 100).map(str),
     )
 
@@ -152,7 +159,7 @@ def matching_queries(census: list[Job]) -> st.SearchStrategy[Query]:
 
     @st.composite
     def build(draw: st.DrawFn) -> Query:
-        job = draw(st.sampled_from(census))
+        job = draw(pick(census))
         values = satisfied_by(job, draw)
         # broad filters often, narrow ones (a single job or a handful) seldom: several pages
         chosen = [
@@ -162,6 +169,7 @@ def matching_queries(census: list[Job]) -> st.SearchStrategy[Query]:
             order_by_time=draw(st.none() | st.sampled_from(("Asc", "Desc"))),
             **{k: values[k] for k in chosen},
         )
+        query = bounded(census, query, job)
         sized = replace(query, size=draw(several_pages(count_matching(census, query))))
         return few_pages(census, sized)
 
@@ -179,13 +187,23 @@ def few_pages(census: list[Job], query: Query, most: int = 40) -> Query:
 
 
 def count_matching(census: list[Job], query: Query) -> int:
-    """How many census jobs a valid query matches (the reference semantics, to choose sizes)."""
+    """How many of the target's jobs a valid query matches, about (the reference semantics over
+    the census's sample, scaled: to choose sizes)."""
     f = parse_filters(query)
-    return sum(1 for j in census if f.matches(j))
+    if not hasattr(census, "between"):
+        return sum(1 for j in census if f.matches(j))
+    return round(sum(1 for j in census.between(f.start, f.end) if f.matches(j)) * census.scale())
 
 
-def tricky_names(names: list[str]) -> list[str]:
-    """The names that are substrings, case or space variants of other names."""
+def bounded(census: list[Job], query: Query, job: Job | None = None) -> Query:
+    """``query`` kept inside a slice of a large target (``session.Census.bounded``)."""
+    return census.bounded(query, job) if hasattr(census, "bounded") else query
+
+
+@functools.lru_cache(maxsize=8)
+def tricky_names(names: tuple[str, ...]) -> list[str]:
+    """The names that are substrings, case or space variants of other names (the first 500)."""
+    names = names[:500]  # enough to find them, whatever the target's size
     return [
         n
         for n in names
@@ -198,25 +216,38 @@ def tricky_names(names: list[str]) -> list[str]:
 
 def single_filters(census: list[Job]) -> st.SearchStrategy[Query]:
     """One filter alone, its value satisfied by one drawn job; tricky names as often as not."""
-    tricky = tricky_names(sorted({j.name for j in census if j.name}))
+    tricky = tricky_names(tuple(sorted({j.name for j in census if j.name})))
 
     @st.composite
     def build(draw: st.DrawFn) -> Query:
         size = draw(st.none() | st.integers(1, 100).map(str))
         if tricky and draw(st.booleans()):
-            return Query(size=size, name=draw(st.sampled_from(tricky)))
-        values = satisfied_by(draw(st.sampled_from(census)), draw)
+            return bounded(census, Query(size=size, name=draw(st.sampled_from(tricky))))
+        job = draw(pick(census))
+        values = satisfied_by(job, draw)
         key = draw(st.sampled_from(sorted(values)))
-        return Query(size=size, **{key: values[key]})
+        return bounded(census, Query(size=size, **{key: values[key]}), job)
 
     return build()
 
 
 def edge_queries(census: list[Job], limit: int = 4000) -> list[Query]:
     """Explicit examples at the size edges 1, 2, 99 and 100, each over a filter context that
-    gives several pages but stays cheap: a few jobs for 1 and 2, over a hundred for 99 and 100."""
-    contexts = [Query()] + [
-        Query(**{k: v}) for j in census[:50] for k, v in sorted(_single_values(j).items())
+    gives several pages but stays cheap: a few jobs for 1 and 2, over a hundred for 99 and 100
+    (computed once per census)."""
+    edges = getattr(census, "edges", None)
+    if edges is None:
+        edges = _edges(census, limit)
+        if hasattr(census, "edges"):
+            census.edges = edges
+    return edges
+
+
+def _edges(census: list[Job], limit: int) -> list[Query]:
+    contexts = [bounded(census, Query())] + [
+        bounded(census, Query(**{k: v}), j)
+        for j in census[:50]
+        for k, v in sorted(_single_values(j).items())
     ]
     counted = [(count_matching(census, q), q) for q in dict.fromkeys(contexts)]
     edges = []

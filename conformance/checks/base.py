@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from .. import contract
 from .. import strategies as gen
 from ..client import Exchange
-from ..query import STATES, TYPES, Filters, Query
+from ..query import STATES, TYPES, Filters, Query, parse_filters
 from ..session import CheckFailure, ExchangeObserver, PageObserver, Session, Walk
 from ..timefmt import format_time
 from ..xmlmodel import Job, XMLProblem, parse_error
@@ -146,7 +146,7 @@ def queries(session: Session) -> st.SearchStrategy[Query]:
     """Valid queries, three times in four drawn from one of the target's jobs so that they match
     and walk in several pages; otherwise from its values or at random (misses included)."""
     census = session.census()
-    loose = gen.filter_queries(census[:300]).map(lambda q: gen.few_pages(census, q))
+    loose = gen.filter_queries(census[:300]).map(lambda q: gen.few_pages(census, census.bounded(q)))
     if not census:
         return loose
     matched = gen.matching_queries(census)
@@ -165,6 +165,13 @@ def data_queries(session: Session) -> st.SearchStrategy[Query]:
 def full(query: Query, **changes: str | None) -> Query:
     """The query walked with size 100 (the cheapest walk), with ``changes``."""
     return replace(query, size="100", next_token=None, **changes)
+
+
+def every_job(s: Session, query: Query) -> Query:
+    """The walk of every job ``query`` could return: the whole target (its slice around the
+    query's time bounds, on a large target), to compare a filtered walk with."""
+    f = parse_filters(query)
+    return full(s.bounded(Query(), f.start or f.end))
 
 
 def fail(message: str, query: Query | None = None, exchanges: list[Exchange] | None = None):
@@ -235,19 +242,26 @@ def single_filter_queries(s: Session) -> st.SearchStrategy[list[Query]]:
     Names that are substrings or case variants of other names are drawn as often as not."""
     jobs = s.require_jobs()
     names = sorted({j.name for j in jobs})
-    tricky = gen.tricky_names(names)
-    name = st.sampled_from(tricky) | st.sampled_from(names) if tricky else st.sampled_from(names)
+    tricky = gen.tricky_names(tuple(names))
+    name = st.sampled_from(tricky) | gen.pick(names) if tricky else gen.pick(names)
     return st.builds(
         lambda job, delta, offset, states, jtype, name: [
-            Query(type=jtype),
-            Query(states=",".join(sorted(states))),
-            Query(start_creation_time=format_time(job.created + timedelta(seconds=delta), offset)),
-            Query(end_creation_time=format_time(job.created - timedelta(seconds=delta), offset)),
-            Query(job_id=job.job_id),
-            Query(name=name),
-            *([Query(workflow_id=job.workflow_ids[0])] if job.workflow_ids else []),
+            s.bounded(q, job)
+            for q in [
+                Query(type=jtype),
+                Query(states=",".join(sorted(states))),
+                Query(
+                    start_creation_time=format_time(job.created + timedelta(seconds=delta), offset)
+                ),
+                Query(
+                    end_creation_time=format_time(job.created - timedelta(seconds=delta), offset)
+                ),
+                Query(job_id=job.job_id),
+                Query(name=name),
+                *([Query(workflow_id=job.workflow_ids[0])] if job.workflow_ids else []),
+            ]
         ],
-        st.sampled_from(jobs),
+        gen.pick(jobs),
         st.sampled_from([0, 1, -1]),
         st.sampled_from(gen.OFFSETS),
         st.sets(st.sampled_from(STATES), min_size=1, max_size=3),

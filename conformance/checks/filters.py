@@ -19,6 +19,7 @@ from .base import (
     check_matches,
     data_queries,
     error_doc,
+    every_job,
     fail,
     full,
     observed,
@@ -54,21 +55,20 @@ def single_filter(s: Session, batch: list[Query]) -> None:
         walk = s.walk(full(query))
         f = parse_filters(walk.query)
         check_matches(walk, f)
-        if s.census_complete:
-            want = [j for j in s.census() if not f.broken(j)]
-            same_set(
-                walk,
-                want,
-                f"{query.describe()} vs the jobs that satisfy it",
-                walk.query,
-                walk.exchanges[:1],
-            )
+        window = s.walk(every_job(s, walk.query))
+        same_set(
+            walk,
+            [j for j in window.jobs if not f.broken(j)],
+            f"{query.describe()} vs the jobs that satisfy it",
+            walk.query,
+            walk.exchanges[:1] + window.exchanges[:1],
+        )
 
 
 @check(
     "filters",
     "startCreationTime and endCreationTime are inclusive (≥ and ≤)",
-    given=lambda s: st.tuples(st.sampled_from(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
+    given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
     judges_jobs=True,
     anchor="filter-time",
 )
@@ -154,7 +154,10 @@ def time_window_complete(s: Session, query: Query) -> None:
     if f.start and f.end and f.start > f.end:
         raise SkipCheck("start is after end (see bad_input.start_after_end)")
     windowed = s.walk(full(query))
-    unbounded = s.walk(full(query, start_creation_time=None, end_creation_time=None))
+    around = f.start or f.end  # on a large target, "unbounded" is the slice around the window
+    unbounded = s.walk(
+        s.bounded(full(query, start_creation_time=None, end_creation_time=None), around)
+    )
     inside = [
         j
         for j in unbounded.jobs
@@ -172,7 +175,7 @@ def time_window_complete(s: Session, query: Query) -> None:
 def _instant_spellings(s: Session) -> st.SearchStrategy:
     jobs = s.require_jobs()
     return st.tuples(
-        st.sampled_from(jobs),
+        gen.pick(jobs),
         st.sampled_from([-1, 0, 1]),
         st.sampled_from(["start", "end"]),
         st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True),
@@ -190,7 +193,11 @@ def offset_invariance(s: Session, drawn) -> None:
     job, delta, side, offsets = drawn
     moment = job.created + timedelta(seconds=delta)
     key = "start_creation_time" if side == "start" else "end_creation_time"
-    walks = [s.walk(Query(size="100", **{key: format_time(moment, off)})) for off in offsets]
+    other = s.bounded(Query(**{key: format_time(moment)}), job)  # the other bound: its slice's
+    rest = {k: getattr(other, k) for k in ("start_creation_time", "end_creation_time") if k != key}
+    walks = [
+        s.walk(Query(size="100", **{key: format_time(moment, off)}, **rest)) for off in offsets
+    ]
     first = set(walks[0].ids)
     for w in walks[1:]:
         same_set(
@@ -204,7 +211,7 @@ def offset_invariance(s: Session, drawn) -> None:
 
 def _exact_fields(s: Session) -> st.SearchStrategy:
     jobs = s.require_jobs()
-    return st.tuples(st.sampled_from(jobs), st.sampled_from(["job_id", "name", "workflow_id"]))
+    return st.tuples(gen.pick(jobs), st.sampled_from(["job_id", "name", "workflow_id"]))
 
 
 @check(
@@ -216,24 +223,19 @@ def _exact_fields(s: Session) -> st.SearchStrategy:
 )
 def exact_match(s: Session, drawn) -> None:
     job, field = drawn
-    census = s.census()
     value = {"job_id": job.job_id, "name": job.name, "workflow_id": (job.workflow_ids or ("",))[0]}[
         field
     ]
     if not value:
         raise SkipCheck("the drawn job has no workflow ID")
-    walk = s.walk(Query(size="100", **{field: value}))
-    check_matches(walk, parse_filters(walk.query))
-    if s.census_complete:
-        want = {j.job_id for j in census if not parse_filters(walk.query).broken(j)}
-        same_set(
-            walk,
-            want,
-            f"{field}={value!r} vs the jobs that carry it",
-            walk.query,
-            walk.exchanges[:1],
-        )
-    elif job.job_id not in walk.ids:
+    walk = s.walk(s.bounded(Query(size="100", **{field: value}), job))
+    f = parse_filters(walk.query)
+    check_matches(walk, f)
+    window = s.walk(every_job(s, walk.query))
+    same_set(walk, {j.job_id for j in window.jobs if not f.broken(j)},
+             f"{field}={value!r} vs the jobs that carry it", walk.query,
+             walk.exchanges[:1] + window.exchanges[:1])  # fmt: skip
+    if job.job_id not in walk.ids:
         fail(
             f"{field}={value!r} did not return job {job.job_id}, which carries it",
             walk.query,
@@ -245,7 +247,7 @@ def exact_match(s: Session, drawn) -> None:
 def _pairs(draw: st.DrawFn, jobs: list[Job]) -> list[tuple[dict[str, str], dict[str, str]]]:
     """Every pair of filters, each from one drawn job (a non-empty intersection) or, as drawn,
     its second filter from another job (often an empty one): ``[(first, second), ...]``."""
-    a, b = draw(st.sampled_from(jobs)), draw(st.sampled_from(jobs))
+    a, b = draw(gen.pick(jobs)), draw(gen.pick(jobs))
     mine, other = gen.satisfied_by(a, draw), gen.satisfied_by(b, draw)
     combos = list(itertools.combinations(sorted(mine), 2))
     crossed = draw(st.lists(st.booleans(), min_size=len(combos), max_size=len(combos)))
@@ -265,9 +267,14 @@ def _pairs(draw: st.DrawFn, jobs: list[Job]) -> list[tuple[dict[str, str], dict[
 )
 def intersection(s: Session, pairs: list[tuple[dict[str, str], dict[str, str]]]) -> None:
     for first, second in pairs:
-        both = s.walk(Query(size="100", **first, **second))
+        f = parse_filters(Query(**first, **second))
+        if f.start and f.end and f.start > f.end:
+            continue  # start after end is an open point, judged by bad_input.start_after_end
+        both = s.walk(s.bounded(Query(size="100", **first, **second)))
         check_matches(both, parse_filters(both.query))
-        one, two = (s.walk(Query(size="100", **f)) for f in (first, second))
+        window = {k: getattr(both.query, k) for k in ("start_creation_time", "end_creation_time")}
+        one, two = (s.walk(Query(size="100", **(window | {k: getattr(both.query, k) for k in f})))
+                    for f in (first, second))  # fmt: skip
         same_set(
             both,
             set(one.ids) & set(two.ids),
@@ -294,8 +301,8 @@ def _id_variants(s: Session) -> st.SearchStrategy:
     fields = ["job_id"] + (["workflow_id"] if with_workflow else [])
     return st.tuples(
         st.sampled_from(fields),
-        st.sampled_from(jobs),
-        st.sampled_from(with_workflow or jobs),
+        gen.pick(jobs),
+        gen.pick(with_workflow or jobs),
         st.sampled_from(["prefix", "suffix", "extended", "case", "changed"]),
     )
 
@@ -312,7 +319,7 @@ def id_near_misses(s: Session, drawn) -> None:
     variant = _variant(real, how)
     if len(real) < 2 or variant == real:
         raise SkipCheck(f"{real!r} has no {how} variant")
-    query = Query(size="100", **{field: variant})
+    query = s.bounded(Query(size="100", **{field: variant}), job)
     ex = s.list(query)
     if ex.status == 400:
         error_doc(ex, query, (400,), f"{query.describe()}")

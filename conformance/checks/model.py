@@ -289,7 +289,7 @@ def get_job(s: Session, job_id: str) -> tuple[Exchange, Job | None]:
 def _unknown_ids(s: Session) -> st.SearchStrategy[str]:
     """Vendor-shaped IDs that name no job: random ones, and near misses of the target's own."""
     ids = [j.job_id for j in s.census()[:200] if len(j.job_id) > 1]
-    near = st.tuples(st.sampled_from(ids), st.sampled_from(["changed", "prefix", "case"])).map(
+    near = st.tuples(gen.pick(ids), st.sampled_from(["changed", "prefix", "case"])).map(
         lambda t: {"changed": t[0][:-1] + ("0" if t[0][-1] != "0" else "1"),
                    "prefix": t[0][:-1], "case": t[0].swapcase()}[t[1]]
     )  # fmt: skip

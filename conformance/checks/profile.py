@@ -57,7 +57,7 @@ LAST_PAGE = ("last_page_token", "full_last_page")
 )
 def pinned_last_page(s: Session) -> None:
     _pins(s, LAST_PAGE)
-    s.walk(Query(size="100"))
+    s.walk(s.bounded(Query(size="100")))
     jobs = s.census()
     if jobs:  # one job in pages of one: a full last page
         s.walk(Query(job_id=jobs[0].job_id, size="1"))

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from ..client import Exchange
 from ..query import Query
 from ..session import Finding, Session
-from ..xmlmodel import XMLProblem, parse_read_only, validate, validate_list
+from ..xmlmodel import XMLProblem, read_list, safe_parse, validate
 from .base import EXCHANGE_OBSERVERS, observed
 
 
@@ -27,15 +27,16 @@ def schema_findings(ex: Exchange) -> list[Finding]:
     if ex.status == 200 and is_cancel(ex):
         return found  # judged by its status and request ID alone (docs/contract.md#writes)
     try:
-        root = parse_read_only(ex.body)
+        if ex.status == 200:  # a list, or a get or create answer
+            errors = read_list(ex.body)[1]
+            if errors:
+                found.append(("schema.list_body", "; ".join(errors[:3])))
+            return found
+        root = safe_parse(ex.body)
     except XMLProblem as exc:
         name = "schema.list_body" if ex.status == 200 else "schema.error_body"
         return [*found, (name, f"HTTP {ex.status} body is not XML: {exc.message}")]
-    if ex.status == 200 and root.tag == "Response":
-        errors = validate_list(root)
-        if errors:
-            found.append(("schema.list_body", "; ".join(errors[:3])))
-    elif ex.status >= 400:
+    if ex.status >= 400:
         errors = (
             validate(root, "error")
             if root.tag == "Error"

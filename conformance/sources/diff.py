@@ -340,7 +340,7 @@ def explicit_queries(census: list[Job]) -> list[Query]:
     """Always sent first: the size edges, each name that is a substring or a case or space
     variant of another (at most 30), and each open point."""
     edges = gen.edge_queries(census) if census else []
-    names = gen.tricky_names(sorted({j.name for j in census if j.name}))
+    names = gen.tricky_names(tuple(sorted({j.name for j in census if j.name})))
     edges += [Query(name=name) for name in names[:30]]
     points = [Query(size="101"), Query(size="bad"), Query(type="Sideways")]
     if census:
