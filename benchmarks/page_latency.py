@@ -17,7 +17,7 @@ from dataclasses import replace
 from conformance.client import Client
 from conformance.emulator.app import EXAMPLE_CREDENTIALS, Emulator
 from conformance.emulator.server import EmulatorServer
-from conformance.emulator.store import Store, ordering
+from conformance.emulator.store import Matching, Store
 from conformance.query import Filters, Query
 from conformance.xmlmodel import parse_list
 
@@ -26,7 +26,7 @@ def deep_token(app: Emulator, filters: Filters, fraction: float) -> str:
     """The token the emulator would issue after the job at ``fraction`` of the walk."""
     from conformance.emulator.app import _fingerprint
 
-    order = ordering(filters.descending, True, frozenset())
+    order = Matching().ordering(filters.descending, filters.descending)
     _, keys = app.store.page(filters, order, 1, None, int(app.store.count(filters) * fraction))
     return app._make_token(keys[0], _fingerprint(filters))
 

@@ -108,6 +108,9 @@ class Exchange:
         return f"{self.body_size} bytes in all"
 
 
+DEFAULT_HEADERS = dict(requests.utils.default_headers())
+
+
 class Client:
     """Signed requests to one target. ``auth=None`` on a call sends it unsigned."""
 
@@ -169,7 +172,7 @@ class Client:
         prepare_hook: object = None,
     ) -> Exchange:
         """Send one request. ``prepare_hook(prepared)`` may alter it after signing (tampering)."""
-        headers = dict(headers or {})
+        headers = {**DEFAULT_HEADERS, **(headers or {})}
         if self.host_header:
             headers["Host"] = self.host_header
         signer = self.auth() if auth == "default" else auth
@@ -181,7 +184,7 @@ class Client:
             data=data,
             auth=signer,
         )  # type: ignore[arg-type]
-        prepared = self.session.prepare_request(req)
+        prepared = req.prepare()  # not the session's: no cookies, no settings from the environment
         if callable(prepare_hook):
             prepared = prepare_hook(prepared) or prepared
         return self._send(prepared)

@@ -173,6 +173,7 @@ DATASETS = {
     "exactly size (10) jobs": ["--emulator-jobs", "10"],
     "size+1 (11) jobs": ["--emulator-jobs", "11"],
     "3000 jobs, heavy ties": ["--emulator-jobs", "3000", "--emulator-shape", "heavy-ties"],
+    "20000 jobs (a target cut into slices)": ["--emulator-jobs", "20000"],
     "all in one state": ["--emulator-shape", "one-state"],
     "names that need escaping": ["--emulator-shape", "escaping"],
     "seed 1": ["--seed", "1"],

@@ -161,6 +161,12 @@ class Census(list):
         self._by_time = sorted(self, key=lambda j: j.created)
         self._instants = [j.created.timestamp() for j in self._by_time]
 
+    def count_between(self, start: datetime | None, end: datetime | None) -> int:
+        """The target's jobs created from ``start`` to ``end`` (either may be open): exact."""
+        low = bisect.bisect_left(self.times, int(start.timestamp())) if start else 0
+        high = bisect.bisect_right(self.times, int(end.timestamp())) if end else len(self.times)
+        return max(0, high - low)
+
     def between(self, start: datetime | None, end: datetime | None) -> list[Job]:
         """The sample's jobs created from ``start`` to ``end`` (either may be open)."""
         low = bisect.bisect_left(self._instants, start.timestamp()) if start else 0

@@ -192,7 +192,17 @@ def count_matching(census: list[Job], query: Query) -> int:
     f = parse_filters(query)
     if not hasattr(census, "between"):
         return sum(1 for j in census if f.matches(j))
-    return round(sum(1 for j in census.between(f.start, f.end) if f.matches(j)) * census.scale())
+    if not filters_used(query, time=False):  # a time window alone: counted exactly
+        return census.count_between(f.start, f.end)
+    sampled = sum(1 for j in census.between(f.start, f.end) if f.matches(j))
+    return sampled if f.job_id else round(sampled * census.scale())  # a JobId names one job
+
+
+def filters_used(query: Query, time: bool = True) -> list[str]:
+    """The filters a query sets (an empty one counts as absent), with or without its bounds."""
+    names = ["type", "states", "workflow_id", "job_id", "name"]
+    names += ["start_creation_time", "end_creation_time"] if time else []
+    return [n for n in names if getattr(query, n) and not (n == "states" and query.states == "All")]
 
 
 def bounded(census: list[Job], query: Query, job: Job | None = None) -> Query:
@@ -232,7 +242,7 @@ def single_filters(census: list[Job]) -> st.SearchStrategy[Query]:
 
 
 def edge_queries(census: list[Job], limit: int = 4000) -> list[Query]:
-    """Explicit examples at the size edges 1, 2, 99 and 100, each over a filter context that
+    """Explicit examples at the sizes 1, 2, 10, 99 and 100, each over a filter context that
     gives several pages but stays cheap: a few jobs for 1 and 2, over a hundred for 99 and 100
     (computed once per census)."""
     edges = getattr(census, "edges", None)
@@ -244,14 +254,28 @@ def edge_queries(census: list[Job], limit: int = 4000) -> list[Query]:
 
 
 def _edges(census: list[Job], limit: int) -> list[Query]:
-    contexts = [bounded(census, Query())] + [
-        bounded(census, Query(**{k: v}), j)
-        for j in census[:50]
-        for k, v in sorted(_single_values(j).items())
-    ]
+    times = getattr(census, "times", [])
+    windows = [Query(start_creation_time=format_time(datetime.fromtimestamp(times[i], UTC)),
+                     end_creation_time=format_time(datetime.fromtimestamp(times[i + n], UTC)))
+               for i in range(0, max(0, len(times) - 400), max(1, len(times) // 7)) for n in (9, 39, 199)]  # fmt: skip
+    contexts = (
+        windows
+        + [bounded(census, Query())]
+        + [
+            bounded(census, Query(**{k: v}), j)
+            for j in census[:50]
+            for k, v in sorted(_single_values(j).items())
+        ]
+    )
     counted = [(count_matching(census, q), q) for q in dict.fromkeys(contexts)]
     edges = []
-    for size, low, high in ((1, 3, 40), (2, 3, 80), (99, 101, limit), (100, 101, limit)):
+    for size, low, high in (
+        (1, 3, 40),
+        (2, 3, 80),
+        (10, 11, 400),
+        (99, 101, limit),
+        (100, 101, limit),
+    ):
         fits = sorted((n, i) for i, (n, _) in enumerate(counted) if low <= n <= high)
         if fits:
             edges.append(replace(counted[fits[0][1]][1], size=str(size)))

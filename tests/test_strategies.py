@@ -1,9 +1,11 @@
 """Strategies fit any census: every query drawn from a target's data is a valid query (size 1 to
-100, start not after end), whatever the number of jobs, from none to many thousands."""
+100, start not after end, its bounds in the data's time range and, on a large target, inside
+one slice of it), whatever the number of jobs, from none to a million."""
 
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,36 +13,61 @@ from hypothesis import strategies as st
 from conformance import strategies as gen
 from conformance.emulator.store import generate
 from conformance.query import MAX_SIZE, Query, parse_filters
+from conformance.session import SAMPLE, SLICE, Census
 
 
 @functools.cache
-def census(n: int) -> list:
-    return list(generate(10_000, 5))[:n]
+def census(n: int) -> Census:
+    """A census of ``n`` jobs: its sample generated, every CreationTime spread as the sample's."""
+    c = Census()
+    jobs = list(generate(min(n, SAMPLE), 5))
+    for job in jobs:
+        c.append(job)
+    c.count = n
+    first = min((int(j.created.timestamp()) for j in jobs), default=0)
+    last = max((int(j.created.timestamp()) for j in jobs), default=0)
+    c.times.extend(first + (last - first) * i // max(1, n - 1) for i in range(n))
+    c.finish(complete=True)
+    return c
 
 
-def valid(query: Query) -> None:
+def valid(query: Query, c: Census, bounded: bool = True) -> None:
     f = parse_filters(query)
     assert 1 <= f.size_requested <= MAX_SIZE, query
     assert not (f.start and f.end and f.start > f.end), query
+    if not (bounded and c.count):
+        return
+    low, high = min(j.created for j in c), max(j.created for j in c)
+    for bound in (f.start, f.end):  # drawn from the data: within a day of it
+        assert bound is None or low - timedelta(days=1) <= bound <= high + timedelta(days=1), query
+    if c.sliced:  # a large target: a slice of it, never the whole
+        assert f.start and f.end and c.between(f.start, f.end) != list(c._by_time), query
 
 
-SIZES = st.sampled_from([0, 1, 2, 10, 11, 99, 101, 250, 4_001, 10_000]) | st.integers(0, 10_000)
+SIZES = st.sampled_from([0, 1, 2, 10, 11, 99, 101, 2_001, 4_001, 10**5, 10**6]) | st.integers(0, 10**6)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(n=SIZES, data=st.data())
 def test_queries_drawn_from_any_census_are_valid(n: int, data: st.DataObject) -> None:
-    jobs = census(n)
-    loose = gen.few_pages(jobs, data.draw(gen.filter_queries(jobs[:300]), label="loose"))
-    valid(loose)
-    if jobs:
-        valid(data.draw(gen.matching_queries(jobs), label="matching"))
-        valid(data.draw(gen.single_filters(jobs), label="single"))
-    for edge in gen.edge_queries(jobs):
-        valid(edge)
+    c = census(n)
+    loose = data.draw(gen.filter_queries(c[:300]), label="loose")
+    valid(c.bounded(gen.few_pages(c, loose)), c, bounded=False)  # misses included, by design
+    if c.count:
+        valid(data.draw(gen.matching_queries(c), label="matching"), c)
+        valid(data.draw(gen.single_filters(c), label="single"), c)
+    for edge in gen.edge_queries(c):
+        valid(edge, c)
 
 
 @given(matching=st.integers(0, 10**6), data=st.data())
 def test_sizes_for_several_pages_stay_in_range(matching: int, data: st.DataObject) -> None:
     size = data.draw(gen.several_pages(matching))
     assert size is None or 1 <= int(size) <= MAX_SIZE
+
+
+def test_slices_cut_a_large_target_into_windows_of_about_a_slice() -> None:
+    c = census(10**6)
+    low, high = c.slice_of(c[0].created)
+    inside = sum(low.timestamp() <= t <= high.timestamp() for t in c.times)
+    assert SLICE <= inside <= 2 * SLICE and not census(2 * SLICE).sliced

@@ -244,14 +244,16 @@ def exact_match(s: Session, drawn) -> None:
 
 
 @st.composite
-def _pairs(draw: st.DrawFn, jobs: list[Job]) -> list[tuple[dict[str, str], dict[str, str]]]:
+def _pairs(draw: st.DrawFn, jobs: list[Job]) -> tuple[Job, list[tuple[dict, dict]]]:
     """Every pair of filters, each from one drawn job (a non-empty intersection) or, as drawn,
-    its second filter from another job (often an empty one): ``[(first, second), ...]``."""
-    a, b = draw(gen.pick(jobs)), draw(gen.pick(jobs))
+    its second filter from another job (often an empty one): ``(job, [(first, second), ...])``.
+    The job carries every filter when the data has such jobs (a workflow and a name)."""
+    full_jobs = [j for j in jobs if j.workflow_ids and j.name] or jobs
+    a, b = draw(gen.pick(full_jobs)), draw(gen.pick(jobs))
     mine, other = gen.satisfied_by(a, draw), gen.satisfied_by(b, draw)
     combos = list(itertools.combinations(sorted(mine), 2))
     crossed = draw(st.lists(st.booleans(), min_size=len(combos), max_size=len(combos)))
-    return [
+    return a, [
         ({k1: mine[k1]}, {k2: other[k2] if cross and k2 in other else mine[k2]})
         for (k1, k2), cross in zip(combos, crossed, strict=True)
     ]
@@ -265,12 +267,15 @@ def _pairs(draw: st.DrawFn, jobs: list[Job]) -> list[tuple[dict[str, str], dict[
     cost=4,
     anchor="filter-semantics",
 )
-def intersection(s: Session, pairs: list[tuple[dict[str, str], dict[str, str]]]) -> None:
+def intersection(
+    s: Session, drawn: tuple[Job, list[tuple[dict[str, str], dict[str, str]]]]
+) -> None:
+    job, pairs = drawn
     for first, second in pairs:
         f = parse_filters(Query(**first, **second))
         if f.start and f.end and f.start > f.end:
             continue  # start after end is an open point, judged by bad_input.start_after_end
-        both = s.walk(s.bounded(Query(size="100", **first, **second)))
+        both = s.walk(s.bounded(Query(size="100", **first, **second), job))
         check_matches(both, parse_filters(both.query))
         window = {k: getattr(both.query, k) for k in ("start_creation_time", "end_creation_time")}
         one, two = (s.walk(Query(size="100", **(window | {k: getattr(both.query, k) for k in f})))
