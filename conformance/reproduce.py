@@ -51,13 +51,7 @@ def sign_request(
     expire: int = 600,
 ) -> requests.PreparedRequest:
     """The request signed now (valid ``expire`` seconds), or for the recorded ``sign_time``."""
-    if sign_time is not None:  # CosAuth opens its window 60 s before its clock
-        start, end = sign_time
-        auth = CosAuth(
-            credentials, clock=lambda: start + 60, expire=end - start - 60, presign=presign
-        )
-    else:
-        auth = CosAuth(credentials, expire=expire, presign=presign)
+    auth = CosAuth(credentials, expire=expire, presign=presign, window=sign_time)
     prepared = requests.Request(method.upper(), url, headers=dict(headers)).prepare()
     return auth(prepared)
 

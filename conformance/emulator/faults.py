@@ -18,7 +18,7 @@ from typing import Any
 from werkzeug.datastructures import Headers
 
 from ..query import DEFAULT_SIZE, ORDERS, STATES, TYPES, Filters, InvalidArgument, Query
-from ..signing import Reason, Verdict, authorization_fields, verify
+from ..signing import Reason, Verdict, authorization_fields, key_window, verify
 from ..timefmt import format_time
 from ..xmlmodel import render_missing
 from .store import Matching, Ordering
@@ -45,6 +45,33 @@ def _forgives(*reasons: Reason, presigned: bool = False) -> type:
             return super().forgiven(refusal, is_presigned)  # type: ignore[misc]
 
     return Forgives
+
+
+def _window(rule: Any) -> type:
+    """A mixin bending the signature window: ``rule(start, end, now)`` gives a Reason to refuse
+    with, a moment to verify at instead of now, or ``None`` (the verdict stands)."""
+
+    class Window:
+        def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Any:
+            verdict = super().verify(method, path, params, headers, environ)  # type: ignore[misc]
+            kt = key_window(authorization_fields(params, headers).get("q-key-time", ""))
+            timing = verdict.refusal in (None, Reason.EXPIRED, Reason.NOT_YET_VALID)
+            got = rule(*kt, self.clock()) if kt and timing else None  # type: ignore[attr-defined]
+            if got is None or isinstance(got, Reason):
+                return verdict if got is None else Verdict(verdict.secret_id, got)
+            return verify(method, path, params, headers, self.keys.get, got)  # type: ignore[attr-defined]
+
+    return Window
+
+
+def _query(change: Any) -> type:
+    """A mixin changing how a list request's parameters are read: ``change(query) -> query``."""
+
+    class Reads:
+        def query_of(self, params: dict) -> Query:
+            return change(super().query_of(params))  # type: ignore[misc]
+
+    return Reads
 
 
 def _filters(change: Any) -> type:
@@ -393,6 +420,11 @@ FAULTS: dict[str, Fault] = {
         Fault("sig-param-pollution", "signature", "a repeated parameter: its first value is verified, its last one used", ("signature.unsigned_duplicate_ignored",), ParamPollution),
         Fault("sig-header-value-lowercased", "signature", "lower-cases header values before it hashes them (names only should be)", ("signature.header_case_accepted",), HeaderValueLowercased),
         Fault("sig-headers-unchecked", "signature", "lets through a signature over custom x-* headers without checking it", ("signature.refuses_changed_header",), HeadersUnchecked),
+        Fault("sig-expiry-grace", "signature", "accepts a window that ended up to a minute ago (a clock allowance on expiry)", ("signature.refuses_expired",), _window(lambda start, end, now: now - 60 if end < now <= end + 60 else None)),
+        Fault("sig-skew-30-minutes", "signature", "accepts windows starting up to 30 minutes ahead", ("signature.refuses_future_window",), _window(lambda start, end, now: start - 900 if now + 900 < start <= now + 1800 else None)),
+        Fault("sig-start-not-ahead", "signature", "refuses a window that starts after its clock, even by a second", ("signature.window_edges_accepted",), _window(lambda start, end, now: Reason.NOT_YET_VALID if start > now else None)),
+        Fault("sig-skew-reversed", "signature", "refuses a window that ends within 15 minutes (the clock allowance applied the wrong way)", ("signature.window_edges_accepted",), _window(lambda start, end, now: Reason.EXPIRED if end < now + 900 else None)),
+        Fault("sig-old-start-refused", "signature", "refuses a window that started over 15 minutes ago though it has not ended (the allowance applied to both sides)", ("signature.window_edges_accepted",), _window(lambda start, end, now: Reason.NOT_YET_VALID if start < now - 900 else None)),
         Fault("sig-values-unchecked", "signature", "checks that every signed parameter is present, not the signature", ("signature.refuses_changed_parameter", "signature.refuses_wrong_key"), ValuesUnchecked),
         # pagination
         Fault("page-skip-boundary", "pagination", "skips the first job of every later page", WALK, SkipBoundary),
