@@ -175,7 +175,7 @@ class CosAuth(requests.auth.AuthBase):
 
     ``presign=True`` puts the signature in the query string instead of ``Authorization``.
     ``sign_host`` lets a caller sign a Host other than the URL's (a proxy, an IP endpoint).
-    ``window`` signs for these start and end seconds instead of its clock's (now − 60 s, then
+    ``window`` signs for these start and end seconds instead of its clock's (now - 60 s, then
     ``expire`` seconds).
     """
 

@@ -67,22 +67,25 @@ def single_filter(s: Session, batch: list[Query]) -> None:
 
 @check(
     "filters",
-    "startCreationTime and endCreationTime are inclusive (≥ and ≤)",
-    given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
+    "a time bound at a job's CreationTime includes it, one a second past it leaves it out (in the job's own offset and another)",
+    given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from((None, *gen.OFFSETS))),
     judges_jobs=True,
+    cost=2,
     anchor="filter-time",
 )
 def bounds_inclusive(s: Session, drawn) -> None:
-    job, offset = drawn
-    at = format_time(job.created, offset)
-    walk = s.walk(Query(size="100", start_creation_time=at, end_creation_time=at))
-    check_matches(walk, parse_filters(walk.query))
-    if job.job_id not in walk.ids:
-        fail(
-            f"a window from {at} to {at} misses job {job.job_id} created at {job.creation_time}",
-            walk.query,
-            walk.exchanges[:1],
-        )
+    job, offset = drawn  # None: the job's own offset
+    for low, high in ((-1, -1), (-1, 0), (0, 0), (0, 1), (1, 1), (-1, 1)):
+        start, end = (format_time(job.created + timedelta(seconds=d), offset) for d in (low, high))
+        walk = s.walk(Query(size="100", start_creation_time=start, end_creation_time=end))
+        check_matches(walk, parse_filters(walk.query))
+        if (job.job_id in walk.ids) != (low <= 0 <= high):
+            fail(
+                f"a window from {start} to {end} {'misses' if low <= 0 <= high else 'returns'} "
+                f"job {job.job_id} created at {job.creation_time}",
+                walk.query,
+                walk.exchanges[:1],
+            )
 
 
 @check(

@@ -88,6 +88,7 @@ def default_size_is_10(s: Session, query: Query) -> None:
     "size > 100 is refused with 400 InvalidArgument or clamped to 100",
     given=lambda s: st.integers(101, 100_000),
     anchor="page-size",
+    edges=lambda _: [101],
 )
 def size_over_100(s: Session, size: int) -> None:
     query = Query(size=str(size))

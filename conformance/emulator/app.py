@@ -242,7 +242,10 @@ class Emulator:
         """The status line and headers (the server adds ``Server``); an empty body (cancel's)
         has no Content-Type, as in the vendor's example."""
         headers = [("Content-Type", content_type)] if content_type else []
-        headers += [("Content-Length", str(len(body))), ("Date", formatdate(self.clock(), usegmt=True))]
+        headers += [
+            ("Content-Length", str(len(body))),
+            ("Date", formatdate(self.clock(), usegmt=True)),
+        ]
         headers.append(("x-ci-request-id", request_id))
         if status >= 400:
             headers.append(("x-ci-trace-id", request_id))

@@ -12,7 +12,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from werkzeug.datastructures import Headers
@@ -356,6 +356,11 @@ class OffsetIgnored(Matching):  # bounds compared as wall-clock text, whatever t
         return f"created_local {op} ?", [format_time(bound)[:19]]
 
 
+class BoundsSlack(Matching):  # a second of slack each side: >= start - 1 s, <= end + 1 s
+    def time(self, bound: datetime, op: str) -> tuple[str, list]:
+        return super().time(bound + timedelta(seconds=1 if op[0] == "<" else -1), op)
+
+
 class IdPrefix(Matching):  # IDs match any ID they are a prefix of
     def same(self, column: str, value: str) -> tuple[str, list]:
         return f"substr({column}, 1, length(?)) = ?", [value, value]
@@ -435,6 +440,9 @@ FAULTS: dict[str, Fault] = {
         Fault("page-size-uncapped", "pagination", "returns more than 100 jobs for size > 100", ("pagination.size_over_100", *SIZE), SizeUncapped),
         Fault("page-default-size-20", "pagination", "defaults size to 20", ("pagination.default_size_is_10", *SIZE), _filters(lambda self, f, q, p: f if q.size else replace(f, size=20))),
         Fault("page-size-off-at-some-sizes", "pagination", "sizes 41 to 60 give one job fewer while more follow", SIZE, SizeOffAtSomeSizes),
+        Fault("page-size-cap-99", "pagination", "caps size at 99: size=100 gives pages of 99", SIZE, _filters(lambda self, f, q, p: replace(f, size=min(f.size, 99)))),
+        Fault("page-size-101", "pagination", "size=101 gives 101 jobs (the cap tested with > 101)", ("pagination.size_over_100", "pagination.every_page_within_size"), _filters(lambda self, f, q, p: replace(f, size=101) if f.size_requested == 101 else f)),
+        Fault("page-size-0-default", "bad-input", "size=0 is read as no size (a falsy test)", ("bad_input.invalid_values",), _query(lambda q: replace(q, size=None) if q.size == "0" else q)),
         Fault("page-size-not-kept", "pagination", "later pages use the default size 10", SIZE, SizeNotKept),
         Fault("create-evicts-oldest", "pagination", "a created job takes the place of the oldest (a store of fixed size): a walk during creations loses jobs", ("pagination.writes_during_walk",), CreateEvictsOldest, needs_writes=True),
         Fault("page-drop-filters", "pagination", "later pages drop every filter", ("pagination.filters_persist", "filters.every_page_keeps_filters", *FILTER), DropFilters),
@@ -452,6 +460,7 @@ FAULTS: dict[str, Fault] = {
         Fault("filter-states-ignored", "filters", "ignores states", ("filters.states_union", *FILTER), _filters(_ignores("states"))),
         Fault("filter-offset-ignored", "filters", "compares time bounds as wall-clock, ignoring offsets", ("filters.offset_invariance", *TIME), matching=OffsetIgnored),
         Fault("filter-exclusive-bounds", "filters", "time bounds are exclusive", ("filters.bounds_inclusive", *TIME), matching=ExclusiveBounds),
+        Fault("filter-bounds-slack", "filters", "time bounds have a second of slack: a job a second outside the window is returned", ("filters.bounds_inclusive", *TIME), matching=BoundsSlack),
         Fault("filter-start-ignored", "filters", "ignores startCreationTime", TIME, _filters(_ignores("start"))),
         Fault("filter-end-ignored", "filters", "ignores endCreationTime", TIME, _filters(_ignores("end"))),
         Fault("filter-name-substring", "filters", "name matches substrings", EXACT, matching=NameSubstring),
