@@ -238,7 +238,8 @@ class Session:
         self.exchange_count = 0  # exchanges are not kept (memory stays flat), only counted
         self.traffic = Traffic()  # the current check's (the plugin starts one per check)
         self.observations: dict[str, Observation] = {}
-        self.exchange_observers, self.page_observers = observers
+        self.page_observers = observers[1]  # an observer that keeps state takes its own
+        self.exchange_observers = [getattr(o, "fresh", lambda o=o: o)() for o in observers[0]]
         self.coverage = Coverage(self.profile)
         self.seed = 0  # the run's seed and examples per check, for checks that run hypothesis
         self.examples = 20

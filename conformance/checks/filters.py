@@ -9,9 +9,18 @@ from datetime import timedelta
 from hypothesis import strategies as st
 
 from .. import strategies as gen
-from ..query import STATES, TYPES, InvalidArgument, Query, expected, parse_filters
+from ..query import (
+    ORDERS,
+    STATES,
+    TYPES,
+    WIRE_NAMES,
+    InvalidArgument,
+    Query,
+    expected,
+    parse_filters,
+)
 from ..session import Finding, Session, SkipCheck
-from ..timefmt import format_time
+from ..timefmt import format_time, parse_time
 from ..xmlmodel import Job, ListResponse
 from .base import (
     PAGE_OBSERVERS,
@@ -210,6 +219,56 @@ def offset_invariance(s: Session, drawn) -> None:
             w.query,
             [walks[0].exchanges[0], w.exchanges[0]],
         )
+
+
+def _time_spellings(text: str) -> list[str]:
+    utc = format_time(parse_time(text), 0)
+    return [f"{text[:-2]}:{text[-2:]}", f"{text[:19]}.000{text[19:]}", f"{utc[:19]}Z"]
+
+
+SPELLINGS = {  # other ways a client might write a parameter's value
+    "states": lambda v: [f"{v},{v}", v.lower()],
+    "type": lambda v: [v.lower(), v.upper()],
+    "order_by_time": lambda v: [v.lower(), v.upper()],
+    "start_creation_time": _time_spellings,
+    "end_creation_time": _time_spellings,
+    "size": lambda v: ["0" + v],
+}
+
+
+@check(
+    "filters",
+    "another spelling of a value (a state listed twice, another case, a leading zero, a time with a colon offset, fractional seconds or Z) means what the canonical one means, or gets 400",
+    given=lambda s: st.tuples(gen.pick(s.require_jobs()), *map(st.sampled_from, (gen.OFFSETS, ORDERS, STATES))),
+    judges_jobs=True,
+    cost=4,
+    anchor="equivalent-spellings",
+)  # fmt: skip
+def spellings_agree(s: Session, drawn) -> None:
+    job, offset, order, state = drawn
+    canonical = s.bounded(Query(size="100", type=job.type, order_by_time=order,
+                                states=",".join(sorted({job.state, state})),
+                                start_creation_time=format_time(job.created - timedelta(minutes=10), offset),
+                                end_creation_time=format_time(job.created, offset)), job)  # fmt: skip
+    for key, spell in SPELLINGS.items():
+        base = s.bounded(Query(size="10"), job) if key == "size" else canonical
+        for spelled in spell(getattr(base, key)):
+            query = replace(base, **{key: spelled})
+            ex = s.list(query)
+            if ex.status == 400:
+                error_doc(ex, query, (400,), f"{WIRE_NAMES[key]}={spelled}")
+                continue
+            if key == "size":  # what size means: how many jobs the first page holds
+                got, want = (len(s.page(q).body.jobs) for q in (query, base))
+                diff = got != want and f"a first page of {got} jobs, not {want}"
+            else:
+                diff = tie_difference(s.walk(query).jobs, s.walk(base).jobs)
+            if diff:
+                fail(
+                    f"{WIRE_NAMES[key]}={spelled} is read otherwise than {getattr(base, key)}: {diff}",
+                    query,
+                    [ex],
+                )
 
 
 def _exact_fields(s: Session) -> st.SearchStrategy:

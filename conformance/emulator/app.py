@@ -175,7 +175,7 @@ class Emulator:
     second apart after the newest stored job, instead of random IDs and the clock's time: a run
     that creates jobs then repeats exactly (the suite's embedded emulator uses this).
 
-    Fault switches (``faults.py``) are mixins over the seams below (``authenticate``, ``verify``,
+    Fault switches (``faults.py``) are mixins over the seams below (``request_id``, ``authenticate``, ``verify``,
     ``forgiven``, ``parameters``, ``query_of``, ``filters``, ``invalid``, ``resume``,
     ``foreign_token``, ``page_of``, ``render``, ``head``, ``error_body``, ``stored``,
     ``get_job``, ``cancel_job``; the store's ``Matching`` for the SQL): ``Emulator(...,
@@ -214,7 +214,7 @@ class Emulator:
     # --- WSGI ---------------------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: Callable) -> list[bytes]:
-        request_id = _request_id()
+        request_id = self.request_id()
         path = environ.get("PATH_INFO", "/")
         try:
             body = self._handle(environ, request_id)
@@ -232,9 +232,13 @@ class Emulator:
     def refusal(self, status: int, code: str, message: str) -> tuple[str, list, bytes]:
         """Status line, headers and body refusing a request the HTTP parser could not read
         (the server calls this, so such answers are the same XML Error as any other)."""
-        request_id = _request_id()
+        request_id = self.request_id()
         status, body, content_type = self.error(Refused(status, code, message), request_id, "/")
         return (*self.head(status, body, content_type, request_id), body)
+
+    @staticmethod
+    def request_id() -> str:
+        return base64.b64encode(secrets.token_bytes(24)).decode()
 
     def head(
         self, status: int, body: bytes, content_type: str | None, request_id: str
@@ -546,10 +550,6 @@ def canonical(nodes: tuple[Node, ...], parent: str = "Operation") -> tuple[Node,
         (tag, value if isinstance(value, str) else canonical(value, tag))
         for tag, value in in_order(nodes, CANONICAL_ORDER.get(parent, ()))
     )
-
-
-def _request_id() -> str:
-    return base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def _fingerprint(f: Filters) -> str:

@@ -74,6 +74,19 @@ def _query(change: Any) -> type:
     return Reads
 
 
+def _times(change: Any) -> type:
+    """A mixin reading both time bounds with ``change(text) -> text``."""
+    keys = ("start_creation_time", "end_creation_time")
+    return _query(lambda q: replace(q, **{k: change(getattr(q, k)) for k in keys if getattr(q, k)}))
+
+
+def _toggled(q: Query) -> Query:  # a state listed twice cancels out (a bit mask built with XOR)
+    parts = (q.states or "").split(",")
+    return replace(
+        q, states=",".join(p for p in dict.fromkeys(parts) if parts.count(p) % 2) or None
+    )
+
+
 def _filters(change: Any) -> type:
     """A mixin changing what a query means: ``change(self, filters, query, params)``."""
 
@@ -296,6 +309,47 @@ class JsonErrors:
         return r.status, json.dumps(doc).encode(), "application/json"
 
 
+class RequestIdWraps:  # request IDs from a counter of 64 values
+    def request_id(self) -> str:
+        self.count = self.__dict__.get("count", 0) + 1
+        return f"{self.count % 64:08x}-ci"
+
+
+class JobIdReused:  # JobIds from the second a job is created: two creates share one
+    def _new_job(self) -> tuple[str, float]:
+        job_id, at = super()._new_job()  # type: ignore[misc]
+        self.last = None if (last := self.__dict__.get("last")) else job_id
+        return last or job_id, at
+
+    def stored(self, job: Any) -> None:
+        self.store.add([job], replace=True)  # type: ignore[attr-defined]
+
+
+class GetInUtc:  # get writes CreationTime in UTC; lists in the job's own offset
+    def get_job(self, job_id: str) -> Any:
+        job = super().get_job(job_id)  # type: ignore[misc]
+        return job and replace(job, creation_time=format_time(job.created, 0))
+
+
+class TimesInBoundOffset:  # a list with a start bound writes CreationTime in the bound's offset
+    def page_of(self, f: Filters, order: Ordering, cursor: Any, offset: int) -> tuple:
+        jobs, keys, more = super().page_of(f, order, cursor, offset)  # type: ignore[misc]
+        zone = f.start and f.start.tzinfo
+        return (
+            [replace(j, creation_time=format_time(j.created.astimezone(zone))) for j in jobs]
+            if zone
+            else jobs,
+            keys,
+            more,
+        )
+
+
+class StoredLater:  # the store keeps the time it wrote a job, a second after the create answer's
+    def stored(self, job: Any) -> None:
+        later = format_time(job.created + timedelta(seconds=1))
+        super().stored(replace(job, creation_time=later))  # type: ignore[misc]
+
+
 class CreateLost:  # every third created job is acknowledged, never stored
     created = 0
 
@@ -470,13 +524,19 @@ FAULTS: dict[str, Fault] = {
         Fault("filter-id-prefix", "filters", "jobId and workflowId match IDs they are a prefix of", ("filters.id_near_misses", *EXACT), matching=IdPrefix),
         Fault("filter-job-id-overrides", "filters", "with jobId, every other filter is ignored", ("filters.intersection", *FILTER), _filters(lambda self, f, q, p: Filters(size=f.size, descending=f.descending, job_id=f.job_id) if f.job_id else f)),
         Fault("filter-swaps-reversed-bounds", "bad-input", "startCreationTime after endCreationTime: swaps them and lists the jobs between", ("bad_input.start_after_end",), _filters(lambda self, f, q, p: replace(f, start=f.end, end=f.start) if f.start and f.end and f.start > f.end else f)),
-        Fault("filter-unknown-ignored", "filters", "unknown type, states or orderByTime values are silently ignored", ("filters.unknown_value_refused",), UnknownIgnored),
+        Fault("filter-colon-offset-as-utc", "filters", "a time with a colon offset (+08:00) is read as UTC", ("filters.spellings_agree",), _times(lambda t: re.sub(r"[+-]\d\d:\d\d$", "+0000", t))),
+        Fault("filter-z-as-local", "filters", "a time in Z is read as the server's own +0800", ("filters.spellings_agree",), _times(lambda t: re.sub(r"Z$", "+0800", t))),
+        Fault("filter-fraction-drops-offset", "filters", "a time with fractional seconds loses its offset (read as UTC)", ("filters.spellings_agree",), _times(lambda t: re.sub(r"\.\d+[+-]\d{4}$", "+0000", t))),
+        Fault("filter-states-twice-toggle", "filters", "a state listed twice cancels out: states=Success,Success is no filter", ("filters.spellings_agree",), _query(_toggled)),
+        Fault("page-size-octal", "pagination", "a size with a leading zero is read as octal (010 is 8)", ("filters.spellings_agree",), _query(lambda q: replace(q, size=str(int(q.size, 8))) if re.fullmatch(r"0[0-7]+", q.size or "") else q)),
+        Fault("filter-unknown-ignored", "filters", "unknown type, states or orderByTime values are silently ignored", ("filters.unknown_value_refused", "filters.spellings_agree"), UnknownIgnored),
         # response format
         Fault("fmt-missing-request-id", "schema", "leaves RequestId out of list responses", ("schema.list_body",), _render(lambda up, rid, jobs, token: re.sub(rb"<RequestId>[^<]*</RequestId>", b"", up.render(rid, jobs, token), count=1))),
         Fault("fmt-bad-state-text", "schema", "writes State in lower case", ("schema.list_body",), _render(lambda up, rid, jobs, token: up.render(rid, [replace(j, state=j.state.lower()) for j in jobs], token))),
         Fault("fmt-time-without-offset", "schema", "writes CreationTime without its offset", ("schema.list_body",), _render(lambda up, rid, jobs, token: up.render(rid, [replace(j, creation_time=j.creation_time[:19]) for j in jobs], token))),
         Fault("fmt-wrong-content-type", "schema", "answers with Content-Type text/plain", ("schema.content_type",), WrongContentType),
         Fault("fmt-unescaped-xml", "schema", "writes names without XML escaping", ("schema.list_body",), _render(lambda up, rid, jobs, token: up.render(rid, jobs, token).replace(b"&amp;", b"&").replace(b"&lt;", b"<").replace(b"&gt;", b">"))),
+        Fault("fmt-request-id-wraps", "schema", "request IDs come from a counter of 64 values", ("schema.request_ids_unique",), RequestIdWraps),
         Fault("fmt-no-request-id-header", "schema", "sends no x-ci-request-id header", ("schema.request_id_header",), NoRequestIdHeader),
         # errors
         Fault("err-500-on-bad-input", "bad-input", "answers invalid parameter values with 500", ("bad_input.invalid_values", "bad_input.no_5xx"), Error500),
@@ -486,6 +546,10 @@ FAULTS: dict[str, Fault] = {
         Fault("model-create-lost", "model", "every third created job is acknowledged, never stored", MODEL, CreateLost),
         Fault("model-missing-under-states", "model", "lists filtered by states miss jobs created after start-up (a stale index)", MODEL, StaleStateIndex, StaleStates),
         Fault("model-cancel-not-listed", "model", "lists show a cancelled job in its old state", MODEL, CancelNotListed),
+        Fault("model-job-id-reused", "model", "every second created job gets the JobId of the one before (IDs from the creation's second)", ("model.job_ids_unique",), JobIdReused),
+        Fault("model-get-in-utc", "model", "get writes CreationTime in UTC, lists in the job's own offset", ("model.one_truth", *MODEL), GetInUtc),
+        Fault("model-times-in-bound-offset", "model", "a list with a start bound writes CreationTime in that bound's offset", ("model.one_truth",), TimesInBoundOffset),
+        Fault("model-stored-later", "model", "the store keeps a created job's CreationTime a second after the create answer's", MODEL, StoredLater),
         Fault("get-missing-empty", "model", "get of an unknown ID answers 200 with neither a job nor NonExistJobIds", ("model.get_missing",), GetMissingEmpty),
     ]
 }  # fmt: skip

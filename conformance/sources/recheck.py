@@ -128,12 +128,15 @@ def observe(path: Path, profile: dict[str, str] | None) -> dict:
     where: dict[str, int] = {}  # open point -> position of its first deviation
     judged: dict[tuple, list] = {}  # answers alike but for opaque values are judged once
     parsed: dict[bytes, ListResponse | None] = {}
+    stateful = [o.fresh() for o in EXCHANGE_OBSERVERS if hasattr(o, "fresh")]  # see every one
     for pos, rec in enumerate(read(path)):
         ex = rec.exchange
         key = opaque_key(ex)
         if key not in judged:
-            judged[key] = [f for look in EXCHANGE_OBSERVERS for f in look(ex)]
-        for name, message in judged[key]:
+            judged[key] = [
+                f for look in EXCHANGE_OBSERVERS if not hasattr(look, "fresh") for f in look(ex)
+            ]
+        for name, message in judged[key] + [f for look in stateful for f in look(ex)]:
             findings.setdefault(name, (pos, message))
         coverage.exchange(ex)
         where.update((p, pos) for p in coverage.deviations if p not in where)
