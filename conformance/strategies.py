@@ -298,7 +298,7 @@ def invalid_values() -> st.SearchStrategy[Query]:
     bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "0x10", "10 20"]) | st.integers(
         max_value=0
     ).map(str)
-    bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "2024-01-01 00:00:00+0800", "yesterday",
+    bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "yesterday",
                                 "2024-13-01T00:00:00+0800", "1704067200", "2024-01-01T25:00:00+0800"])  # fmt: skip
     return st.one_of(
         bad_size.map(lambda v: Query(size=v)),

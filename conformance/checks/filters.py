@@ -223,7 +223,12 @@ def offset_invariance(s: Session, drawn) -> None:
 
 def _time_spellings(text: str) -> list[str]:
     utc = format_time(parse_time(text), 0)
-    return [f"{text[:-2]}:{text[-2:]}", f"{text[:19]}.000{text[19:]}", f"{utc[:19]}Z"]
+    colon, fraction, space = (
+        f"{text[:-2]}:{text[-2:]}",
+        f"{text[:19]}.000{text[19:]}",
+        text.replace("T", " "),
+    )
+    return [colon, fraction, f"{utc[:19]}Z", space]
 
 
 SPELLINGS = {  # other ways a client might write a parameter's value
@@ -238,7 +243,7 @@ SPELLINGS = {  # other ways a client might write a parameter's value
 
 @check(
     "filters",
-    "another spelling of a value (a state listed twice, another case, a leading zero, a time with a colon offset, fractional seconds or Z) means what the canonical one means, or gets 400",
+    "another spelling of a value (a state listed twice, another case, a leading zero, a time with a colon offset, fractional seconds, Z or a space for the T) means what the canonical one means, or gets 400",
     given=lambda s: st.tuples(gen.pick(s.require_jobs()), *map(st.sampled_from, (gen.OFFSETS, ORDERS, STATES))),
     judges_jobs=True,
     cost=4,
