@@ -219,10 +219,7 @@ def refuses_expired(s: Session) -> None:
     past = {"clock": lambda: time.time() - 7200, "expire": 600}
     _refused(s, "expired", "an expired signature", signer=past)
     if clock := _clock(s):
-        past = {"window": (clock[0] - 61, clock[0] - 1)}
-        _refused(
-            s, "expired", "a window that ended a second before the target's clock", signer=past
-        )
+        _refused(s, "expired", "a window that ended a second before the target's clock", signer={"window": (clock[0] - 61, clock[0] - 1)})  # fmt: skip
 
 
 @check(
@@ -234,10 +231,7 @@ def refuses_future_window(s: Session) -> None:
     ahead = {"clock": lambda: time.time() + 3600}
     _refused(s, "future", "a window starting an hour ahead", signer=ahead)
     if clock := _clock(s):
-        just = {"window": (clock[1] + 905, clock[1] + 2000)}
-        _refused(
-            s, "future", "a window starting 15 min 5 s ahead of the target's clock", signer=just
-        )
+        _refused(s, "future", "a window starting 15 min 5 s ahead of the target's clock", signer={"window": (clock[1] + 905, clock[1] + 2000)})  # fmt: skip
 
 
 @check(
@@ -246,8 +240,7 @@ def refuses_future_window(s: Session) -> None:
     anchor="sig-window",
 )
 def window_edges_accepted(s: Session) -> None:
-    clock = _clock(s)
-    now = int(time.time())
+    clock, now = _clock(s), int(time.time())
     early, late = clock or (now - 1, now + 2)
     windows = {"starting a second ago": (early - 1, late + 600), "starting now": (now, late + 600),
                "starting a second ahead": (late + 1, late + 600),
@@ -255,10 +248,7 @@ def window_edges_accepted(s: Session) -> None:
                **({"ending a second after the target's clock": (early - 60, late + 1)} if clock else {})}  # fmt: skip
     for what, window in windows.items():
         for form in FORMS:
-            ex = s.send(
-                params=[("size", "1")],
-                auth=s.client.auth(presign=form == "presigned", window=window),
-            )
+            ex = s.send(params=[("size", "1")], auth=s.client.auth(presign=form == "presigned", window=window))  # fmt: skip
             arrived = max(time.time(), (_date(ex) or 0) + 1) + 1  # the latest it may have come in
             if ex.status != 200 and arrived <= window[1]:  # fmt: skip
                 fail(f"a window {what} ({form} signature, q-sign-time {window[0]};{window[1]}) got HTTP {ex.status}",

@@ -9,6 +9,7 @@ marks a fault that only shows while jobs are created.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from dataclasses import dataclass, replace
@@ -35,47 +36,42 @@ class Fault:
     needs_writes: bool = False
 
 
+def _seam(method: str, change: Any) -> type:
+    """A mixin over one seam: ``change(self, up, *args)``, ``up`` being the seam it bends."""
+
+    def bent(self: Any, *args: Any) -> Any:
+        return change(self, getattr(super(mixin, self), method), *args)
+
+    mixin = type(f"Bent_{method}", (), {method: bent})
+    return mixin
+
+
 def _forgives(*reasons: Reason, presigned: bool = False) -> type:
     """A mixin letting these refusals through (only for presigned URLs, with ``presigned``)."""
-
-    class Forgives:
-        def forgiven(self, refusal: Reason, is_presigned: bool) -> bool:
-            if refusal in reasons and (is_presigned or not presigned):
-                return True
-            return super().forgiven(refusal, is_presigned)  # type: ignore[misc]
-
-    return Forgives
+    return _seam("forgiven", lambda self, up, why, pre: (why in reasons and (pre or not presigned)) or up(why, pre))  # fmt: skip
 
 
 def _window(rule: Any) -> type:
-    """A mixin bending the signature window: ``rule(start, end, now)`` gives a Reason to refuse
-    with, a moment to verify at instead of now, or ``None`` (the verdict stands)."""
+    """Bends the signature window: ``rule(start, end, now)`` gives a Reason to refuse with, a
+    moment to verify at instead of now, or ``None`` (the verdict stands)."""
 
-    class Window:
-        def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Any:
-            verdict = super().verify(method, path, params, headers, environ)  # type: ignore[misc]
-            kt = key_window(authorization_fields(params, headers).get("q-key-time", ""))
-            timing = verdict.refusal in (None, Reason.EXPIRED, Reason.NOT_YET_VALID)
-            got = rule(*kt, self.clock()) if kt and timing else None  # type: ignore[attr-defined]
-            if got is None or isinstance(got, Reason):
-                return verdict if got is None else Verdict(verdict.secret_id, got)
-            return verify(method, path, params, headers, self.keys.get, got)  # type: ignore[attr-defined]
+    def bend(self: Any, up: Any, method: str, path: str, params: list, headers: Any, env: dict):
+        verdict = up(method, path, params, headers, env)
+        kt = key_window(authorization_fields(params, headers).get("q-key-time", ""))
+        timing = verdict.refusal in (None, Reason.EXPIRED, Reason.NOT_YET_VALID)
+        got = rule(*kt, self.clock()) if kt and timing else None
+        if got is None or isinstance(got, Reason):
+            return verdict if got is None else Verdict(verdict.secret_id, got)
+        return verify(method, path, params, headers, self.keys.get, got)
 
-    return Window
-
-
-def _query(change: Any) -> type:
-    """A mixin changing how a list request's parameters are read: ``change(query) -> query``."""
-
-    class Reads:
-        def query_of(self, params: dict) -> Query:
-            return change(super().query_of(params))  # type: ignore[misc]
-
-    return Reads
+    return _seam("verify", bend)
 
 
-def _times(change: Any) -> type:
-    """A mixin reading both time bounds with ``change(text) -> text``."""
+def _query(change: Any) -> type:  # how a list request's parameters are read: query -> query
+    return _seam("query_of", lambda self, up, params: change(up(params)))
+
+
+def _times(change: Any) -> type:  # both time bounds read with change(text) -> text
     keys = ("start_creation_time", "end_creation_time")
     return _query(lambda q: replace(q, **{k: change(getattr(q, k)) for k in keys if getattr(q, k)}))
 
@@ -87,14 +83,8 @@ def _toggled(q: Query) -> Query:  # a state listed twice cancels out (a bit mask
     )
 
 
-def _filters(change: Any) -> type:
-    """A mixin changing what a query means: ``change(self, filters, query, params)``."""
-
-    class Changes:
-        def filters(self, query: Query, params: dict) -> Filters:
-            return change(self, super().filters(query, params), query, params)  # type: ignore[misc]
-
-    return Changes
+def _filters(change: Any) -> type:  # what a query means: change(self, filters, query, params)
+    return _seam("filters", lambda self, up, q, p: change(self, up(q, p), q, p))
 
 
 def _render(change: Any) -> type:
@@ -309,12 +299,6 @@ class JsonErrors:
         return r.status, json.dumps(doc).encode(), "application/json"
 
 
-class RequestIdWraps:  # request IDs from a counter of 64 values
-    def request_id(self) -> str:
-        self.count = self.__dict__.get("count", 0) + 1
-        return f"{self.count % 64:08x}-ci"
-
-
 class JobIdReused:  # JobIds from the second a job is created: two creates share one
     def _new_job(self) -> tuple[str, float]:
         job_id, at = super()._new_job()  # type: ignore[misc]
@@ -325,29 +309,13 @@ class JobIdReused:  # JobIds from the second a job is created: two creates share
         self.store.add([job], replace=True)  # type: ignore[attr-defined]
 
 
-class GetInUtc:  # get writes CreationTime in UTC; lists in the job's own offset
-    def get_job(self, job_id: str) -> Any:
-        job = super().get_job(job_id)  # type: ignore[misc]
-        return job and replace(job, creation_time=format_time(job.created, 0))
+COUNTER = itertools.count()  # request IDs of a counter that wraps (fmt-request-id-wraps)
 
 
-class TimesInBoundOffset:  # a list with a start bound writes CreationTime in the bound's offset
-    def page_of(self, f: Filters, order: Ordering, cursor: Any, offset: int) -> tuple:
-        jobs, keys, more = super().page_of(f, order, cursor, offset)  # type: ignore[misc]
-        zone = f.start and f.start.tzinfo
-        return (
-            [replace(j, creation_time=format_time(j.created.astimezone(zone))) for j in jobs]
-            if zone
-            else jobs,
-            keys,
-            more,
-        )
-
-
-class StoredLater:  # the store keeps the time it wrote a job, a second after the create answer's
-    def stored(self, job: Any) -> None:
-        later = format_time(job.created + timedelta(seconds=1))
-        super().stored(replace(job, creation_time=later))  # type: ignore[misc]
+def _zoned(jobs: list, keys: list, more: bool, bound: datetime | None) -> tuple:
+    """A page's jobs with CreationTime written in ``bound``'s offset (when there is a bound)."""
+    zone = bound and bound.tzinfo
+    return [replace(j, creation_time=format_time(j.created.astimezone(zone))) for j in jobs] if zone else jobs, keys, more  # fmt: skip
 
 
 class CreateLost:  # every third created job is acknowledged, never stored
@@ -536,7 +504,7 @@ FAULTS: dict[str, Fault] = {
         Fault("fmt-time-without-offset", "schema", "writes CreationTime without its offset", ("schema.list_body",), _render(lambda up, rid, jobs, token: up.render(rid, [replace(j, creation_time=j.creation_time[:19]) for j in jobs], token))),
         Fault("fmt-wrong-content-type", "schema", "answers with Content-Type text/plain", ("schema.content_type",), WrongContentType),
         Fault("fmt-unescaped-xml", "schema", "writes names without XML escaping", ("schema.list_body",), _render(lambda up, rid, jobs, token: up.render(rid, jobs, token).replace(b"&amp;", b"&").replace(b"&lt;", b"<").replace(b"&gt;", b">"))),
-        Fault("fmt-request-id-wraps", "schema", "request IDs come from a counter of 64 values", ("schema.request_ids_unique",), RequestIdWraps),
+        Fault("fmt-request-id-wraps", "schema", "request IDs come from a counter of 64 values", ("schema.request_ids_unique",), _seam("request_id", lambda self, up: f"{next(COUNTER) % 64:08x}-ci")),
         Fault("fmt-no-request-id-header", "schema", "sends no x-ci-request-id header", ("schema.request_id_header",), NoRequestIdHeader),
         # errors
         Fault("err-500-on-bad-input", "bad-input", "answers invalid parameter values with 500", ("bad_input.invalid_values", "bad_input.no_5xx"), Error500),
@@ -547,9 +515,9 @@ FAULTS: dict[str, Fault] = {
         Fault("model-missing-under-states", "model", "lists filtered by states miss jobs created after start-up (a stale index)", MODEL, StaleStateIndex, StaleStates),
         Fault("model-cancel-not-listed", "model", "lists show a cancelled job in its old state", MODEL, CancelNotListed),
         Fault("model-job-id-reused", "model", "every second created job gets the JobId of the one before (IDs from the creation's second)", ("model.job_ids_unique",), JobIdReused),
-        Fault("model-get-in-utc", "model", "get writes CreationTime in UTC, lists in the job's own offset", ("model.one_truth", *MODEL), GetInUtc),
-        Fault("model-times-in-bound-offset", "model", "a list with a start bound writes CreationTime in that bound's offset", ("model.one_truth",), TimesInBoundOffset),
-        Fault("model-stored-later", "model", "the store keeps a created job's CreationTime a second after the create answer's", MODEL, StoredLater),
+        Fault("model-get-in-utc", "model", "get writes CreationTime in UTC, lists in the job's own offset", ("model.one_truth", *MODEL), _seam("get_job", lambda self, up, i: next((replace(j, creation_time=format_time(j.created, 0)) for j in [up(i)] if j), None))),
+        Fault("model-times-in-bound-offset", "model", "a list with a start bound writes CreationTime in that bound's offset", ("model.one_truth",), _seam("page_of", lambda self, up, f, *rest: _zoned(*up(f, *rest), f.start))),
+        Fault("model-stored-later", "model", "the store keeps a created job's CreationTime a second after the create answer's", MODEL, _seam("stored", lambda self, up, j: up(replace(j, creation_time=format_time(j.created + timedelta(seconds=1)))))),
         Fault("get-missing-empty", "model", "get of an unknown ID answers 200 with neither a job nor NonExistJobIds", ("model.get_missing",), GetMissingEmpty),
     ]
 }  # fmt: skip
