@@ -95,7 +95,7 @@ def test_empty_target_reports_vacuous_checks(tmp_path: Path) -> None:
 
 def test_model_failure_shows_the_minimal_sequence(tmp_path: Path) -> None:
     code, summary, out = run_suite(
-        tmp_path, "--emulator-fault", "model-cancel-not-listed", "--checks", "model"
+        tmp_path, "--emulator-fault", "model-cancel-not-listed", "--checks", "write_then_read"
     )
     assert code == 1, out[-3000:]
     (failure,) = summary["failures"]

@@ -302,8 +302,8 @@ def one_truth(s: Session, drawn) -> None:
     at = format_time(job.created, offset)
 
     def listed(query: Query) -> tuple[Job | None, list[Exchange]]:
-        page = s.page(replace(s.bounded(query, job), size="100"))
-        return next((j for j in page.body.jobs if j.job_id == job.job_id), None), [page.exchange]
+        walk = s.walk(replace(s.bounded(query, job), size="100"), cached=False)
+        return next((j for j in walk.jobs if j.job_id == job.job_id), None), walk.exchanges[:1]
 
     first, shown = listed(Query(job_id=job.job_id))
     if first is None:
