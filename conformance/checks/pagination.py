@@ -211,10 +211,10 @@ observed(
 
 def _garbage(_: Session) -> st.SearchStrategy[str]:
     return st.sampled_from(
-        ["!!not-a-token!!", "%00", "../../etc/passwd", "-1", "a" * 300, "<x/>"]
-    ) | st.text(
-        st.characters(codec="ascii", exclude_categories=("Cc",)), min_size=1, max_size=30
-    ).map(lambda t: "~" + t + "~")
+        ["!!not-a-token!!", "%00", "../../etc/passwd", "-1", "a" * 300, "<x/>", ".é", "令牌.令牌"]
+    ) | st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=30).map(
+        lambda t: "~" + t + "." + t  # any text, a dot as tokens often have: never a 5xx
+    )
 
 
 @check(

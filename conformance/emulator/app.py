@@ -416,7 +416,7 @@ class Emulator:
         """The cursor a token carries, or its position in the list; ``ValueError`` for any token
         we did not issue."""
         payload, _, mac = token.partition(".")
-        if not hmac.compare_digest(mac, self._mac(payload, fingerprint)):
+        if not hmac.compare_digest(mac.encode(), self._mac(payload, fingerprint).encode()):
             raise ValueError("token")
         cursor = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         return (None, cursor[1]) if cursor[:1] == ["at"] else (cursor, 0)
