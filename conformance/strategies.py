@@ -192,10 +192,14 @@ def count_matching(census: list[Job], query: Query) -> int:
     f = parse_filters(query)
     if not hasattr(census, "between"):
         return sum(1 for j in census if f.matches(j))
-    if not filters_used(query, time=False):  # a time window alone: counted exactly
-        return census.count_between(f.start, f.end)
-    sampled = sum(1 for j in census.between(f.start, f.end) if f.matches(j))
-    return sampled if f.job_id else round(sampled * census.scale())  # a JobId names one job
+    key = tuple(replace(query, size=None, order_by_time=None).params())
+    if key not in census.counts:
+        if not filters_used(query, time=False):  # a time window alone: counted exactly
+            census.counts[key] = census.count_between(f.start, f.end)
+        else:
+            sampled = sum(1 for j in census.between(f.start, f.end) if f.matches(j))
+            census.counts[key] = sampled if f.job_id else round(sampled * census.scale())
+    return census.counts[key]  # a JobId names one job: its count is not scaled
 
 
 def filters_used(query: Query, time: bool = True) -> list[str]:

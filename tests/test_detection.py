@@ -58,6 +58,8 @@ def test_default_run_records_the_behaviour_it_met(default_run) -> None:
         "start_after_end": "empty",
         "last_page_token": "empty",
         "full_last_page": "no-token",
+        "page_fill": "full",
+        "empty_values": "absent",
         "auth_status": "401",
         "error_extras": "resource+trace-id",
         "ties_desc": "job-id-desc",

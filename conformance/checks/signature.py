@@ -73,7 +73,20 @@ def _odd_values(_: Session) -> st.SearchStrategy[Query]:
     anchor="sig-accept",
 )
 def generated_values_accepted(s: Session, query: Query) -> None:
-    s.page(query)
+    ex = s.list(query)
+    if "" not in (query.size, query.job_id, query.workflow_id):
+        s.page(query)
+        return
+    # an empty number or ID may be read as absent or refused (docs/contract.md#open-empty-values)
+    pin(s, "empty_values", "refuse" if ex.status == 400 else "absent", query, ex)
+    if ex.status != 400:
+        s.page(query)
+    elif (code := error_doc(ex, query, (400,), "an empty value").code) != "InvalidArgument":
+        fail(
+            f"an empty size, jobId or workflowId: code {code}, expected InvalidArgument",
+            query,
+            [ex],
+        )
 
 
 @check(
