@@ -154,9 +154,9 @@ def test_serve_scenario_by_hand(tmp_path: Path) -> None:
         proc = subprocess.run([sys.executable, "-m", "conformance.drivers.reference"],
                               env={**os.environ, **env, "CI_CONFORMANCE_TASK": task},
                               capture_output=True, text=True, timeout=60)  # fmt: skip
-    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    sdk, *lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert proc.returncode == 0 and len(lines) == 30, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert all("job" in line for line in lines)
+    assert all("job" in line for line in lines) and sdk["sdk"]["name"] == "ci-conformance reference client"
 
 
 def test_sdk_report_renders_in_chromium(violation, tmp_path: Path) -> None:

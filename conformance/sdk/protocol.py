@@ -34,6 +34,7 @@ class DriverOutput:
     next_token: str | None = None
     reported_token: bool = False
     not_found: list[str] = field(default_factory=list)  # IDs the SDK says do not exist
+    sdk: dict[str, str] = field(default_factory=dict)  # the SDK's name and version
     problems: list[str] = field(default_factory=list)
     exit_code: int | None = None
     timed_out: bool = False
@@ -48,10 +49,11 @@ class DriverOutput:
 
 def parse_output(stdout: str) -> DriverOutput:
     """Read JSON lines: ``{"job": {...}}``, ``{"error": {...}}``, ``{"nextToken": ...}``,
-    ``{"notFound": ["JobId", ...]}``, ``{"log": "..."}``. Anything else is recorded as a
-    problem, with its line number. An error holds ``status``, ``code``, ``message`` and
-    ``requestId``: for a service error, the Error body's Code, Message and RequestId (not its
-    TraceId, not the x-ci-request-id header); the judge checks them."""
+    ``{"notFound": ["JobId", ...]}``, ``{"sdk": {"name": ..., "version": ...}}``, ``{"log":
+    "..."}``. Anything else is recorded as a problem, with its line number. An error holds
+    ``status``, ``code``, ``message`` and ``requestId``: for a service error, the Error body's
+    Code, Message and RequestId (not its TraceId, not the x-ci-request-id header); the judge
+    checks them. ``sdk`` names the SDK under test (``version`` as its package says it)."""
     out = DriverOutput()
     for number, line in enumerate(stdout.splitlines(), 1):
         if not line.strip():
@@ -79,6 +81,8 @@ def parse_output(stdout: str) -> DriverOutput:
             key == "notFound" and isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
             out.not_found += value
+        elif key == "sdk" and isinstance(value, dict) and isinstance(value.get("name"), str):
+            out.sdk = {"name": value["name"], "version": str(value.get("version") or "")}
         elif key != "log":
             out.problems.append(f"line {number}: unexpected {key!r} line: {line[:120]!r}")
     return out

@@ -55,13 +55,12 @@ class Hit:
     answered: float = 0.0
     injected: str = ""  # what the middleware answered itself (e.g. "slowdown")
 
-    def header(self, name: str) -> str | None:
-        low = name.lower()
-        return next((v for k, v in self.headers if k.lower() == low), None)
+    def header(self, name: str, pairs: list[tuple[str, str]] | None = None) -> str | None:
+        pairs = self.headers if pairs is None else pairs
+        return next((v for k, v in pairs if k.lower() == name.lower()), None)
 
     def response_header(self, name: str) -> str | None:
-        low = name.lower()
-        return next((v for k, v in self.response_headers if k.lower() == low), None)
+        return self.header(name, self.response_headers)
 
 
 class Recorder:
@@ -140,23 +139,11 @@ def _record(environ: dict) -> Hit:
         path = raw_path.encode("latin-1").decode("utf-8")
     except UnicodeError:
         path = raw_path
-    headers = [
-        (k[5:].replace("_", "-").title(), v) for k, v in environ.items() if k.startswith("HTTP_")
-    ]
-    headers += [
-        (k.replace("_", "-").title(), environ[k])
-        for k in ("CONTENT_TYPE", "CONTENT_LENGTH")
-        if environ.get(k)
-    ]
-    return Hit(
-        method=environ.get("REQUEST_METHOD", "GET"),
-        path=path,
-        raw_query=environ.get("QUERY_STRING", ""),
-        headers=headers,
-        body=body,
-        arrived=time.monotonic(),
-        wall=time.time(),
-    )
+    named = {k[5:]: v for k, v in environ.items() if k.startswith("HTTP_")}
+    named |= {k: environ[k] for k in ("CONTENT_TYPE", "CONTENT_LENGTH") if environ.get(k)}
+    headers = [(k.replace("_", "-").title(), v) for k, v in named.items()]
+    return Hit(environ.get("REQUEST_METHOD", "GET"), path, environ.get("QUERY_STRING", ""), headers,
+               body, arrived=time.monotonic(), wall=time.time())  # fmt: skip
 
 
 def _call(app: Callable, environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -177,19 +164,10 @@ def _call(app: Callable, environ: dict) -> tuple[str, list[tuple[str, str]], byt
 
 def _slowdown(hit: Hit, retry_after: float) -> tuple[str, list[tuple[str, str]], bytes]:
     request_id = secrets.token_hex(12)
-    body = render_error(
-        "SlowDown",
-        "Please reduce your request rate.",
-        request_id,
-        Resource=hit.path,
-        TraceId=request_id,
-    )
-    headers = [
-        ("Content-Type", "application/xml"),
-        ("Retry-After", f"{retry_after:g}"),
-        ("Server", "tencent-ci"),
-        ("x-ci-request-id", request_id),
-    ]
+    body = render_error("SlowDown", "Please reduce your request rate.", request_id,
+                        Resource=hit.path, TraceId=request_id)  # fmt: skip
+    headers = [("Content-Type", "application/xml"), ("Retry-After", f"{retry_after:g}"),
+               ("Server", "tencent-ci"), ("x-ci-request-id", request_id)]  # fmt: skip
     return "503 Service Unavailable", headers, body
 
 
@@ -204,14 +182,11 @@ def _distinct_ids(
         return headers, body
     if root.tag != "Error":
         return headers, body
-    ids = {name: _new_id() for name in ("req", "trace", "hreq", "htrace")}
-    for tag, key in (("RequestId", "req"), ("TraceId", "trace")):
-        element = root.find(tag)
+    for element in (root.find("RequestId"), root.find("TraceId")):
         if element is not None:
-            element.text = ids[key]
-    renamed = {"x-ci-request-id": ids["hreq"], "x-ci-trace-id": ids["htrace"]}
-    headers = [(k, v) for k, v in headers if k.lower() not in renamed]
-    headers += list(renamed.items())
+            element.text = _new_id()
+    renamed = {"x-ci-request-id": _new_id(), "x-ci-trace-id": _new_id()}
+    headers = [(k, v) for k, v in headers if k.lower() not in renamed] + list(renamed.items())
     return headers, (DECLARATION + ET.tostring(root, encoding="unicode")).encode("utf-8")
 
 

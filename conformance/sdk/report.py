@@ -1,5 +1,8 @@
-"""The SDK run's results: each task as a ``CheckResult`` (its findings as failures, the task,
-the driver's output and every request in ``extra``), and the run as an ``SdkSummary``.
+"""The SDK run's results: each task as a ``CheckResult`` (its findings as failures, each with its
+clause's anchor; a result finding that follows from a request finding of the same task as its
+consequence; reproduction lines; the task, the driver's output and every request in ``extra``),
+and the run as an ``SdkSummary`` whose ``root_causes`` group the findings by cause: one finding
+across many tasks is one cause, with its tasks, and only its first task keeps the full evidence.
 
 Secrets never get in: headers and query fields that carry them are redacted as they are
 recorded (``conformance.client.redact``), and every file is written through ``redact`` with the
@@ -9,16 +12,21 @@ run's own keys as a last guard (``conformance.handlers``).
 from __future__ import annotations
 
 import functools
+import json
+import re
+import shlex
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..causes import attach_roots
+from .. import contract
 from ..client import header_shown
 from ..evidence import pretty
 from ..results import CheckResult, Failure, Outcome, Summary
+from . import protocol
 from .judge import RULES
 from .recorder import Hit
-from .runner import SdkRun, TaskResult
+from .runner import DEFAULT_TIMEOUT, TaskResult
 from .scenarios import SCENARIOS, WRONG_KEY
 
 BODY_LIMIT = 4000
@@ -40,106 +48,187 @@ def _cut(text: str, limit: int = BODY_LIMIT) -> str:
     )
 
 
-def _headers(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    return {k: header_shown(k, v, secrets()) for k, v in pairs}
-
-
 def request_record(n: int, hit: Hit, start: float, full: bool) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "n": n,
-        "method": hit.method,
-        "target": hit.path + (f"?{hit.raw_query}" if hit.raw_query else ""),
-        "status": hit.status,
-        "at_s": round(hit.arrived - start, 3),
-        "took_ms": round((hit.answered - hit.arrived) * 1000, 1),
-        "injected": hit.injected,
-    }
-    if full:
-        record |= {
-            "headers": _headers(hit.headers),
-            "body": _cut(hit.body.decode("utf-8", "replace")),
-            "response_headers": _headers(hit.response_headers),
-            "response_body": _cut(pretty(hit.response_body.decode("utf-8", "replace"))),
-        }
-    return record
+    """A request and its answer; ``full``: with their headers and bodies."""
+    shown = lambda pairs: {k: header_shown(k, v, secrets()) for k, v in pairs}  # noqa: E731
+    record = {"n": n, "method": hit.method, "target": hit.path + (f"?{hit.raw_query}" if hit.raw_query else ""),
+              "status": hit.status, "at_s": round(hit.arrived - start, 3),
+              "took_ms": round((hit.answered - hit.arrived) * 1000, 1), "injected": hit.injected}  # fmt: skip
+    return record | ({"headers": shown(hit.headers), "body": _cut(hit.body.decode("utf-8", "replace")),
+                      "response_headers": shown(hit.response_headers),
+                      "response_body": _cut(pretty(hit.response_body.decode("utf-8", "replace")))} if full else {})  # fmt: skip
 
 
-def task_result(r: TaskResult) -> CheckResult:
-    """One task, as the engine's result: its findings are its failures."""
-    out, check = r.output, f"{r.scenario}/{r.task.id}"
+def readable(line: str) -> list[str]:
+    """A driver's output line for people: its key, and its fields as ``name "value"``."""
+    try:
+        ((key, value),) = json.loads(line).items()
+    except (ValueError, AttributeError):
+        return ["(not JSON)", line]
+
+    def fields(value: Any, where: str = "") -> list[str]:
+        if not isinstance(value, dict):
+            return [f"{where}{' ' if where else ''}{json.dumps(value, ensure_ascii=False)}"]
+        return [x for k, v in value.items() for x in fields(v, f"{where}{'/' if where else ''}{k}")]
+
+    return [key, " · ".join(fields(value))]
+
+
+def reproduce(
+    driver: str, check: str, task: dict[str, Any], wrong_key: bool, timeout: float
+) -> dict[str, str]:
+    """Command lines that run the task again: the whole tool, or the scenario served by hand
+    and the driver run with the task (in a shell that exported what ``serve`` prints)."""
+    command = shlex.join(shlex.split(driver))
+    scenario = check.partition("/")[0]
+    wait = f" --timeout {timeout:g}" if timeout != DEFAULT_TIMEOUT else ""
+    key = f"{protocol.SECRET_KEY}=not-the-key " if wrong_key else ""
+    return {"sdk": f"ci-conformance sdk --driver {shlex.quote(driver)} --tasks {check}{wait} --report-dir reports/rerun",
+            "serve": f"ci-conformance serve --scenario {scenario} --port 9000",
+            "driver": f"{key}{protocol.TASK}={shlex.quote(json.dumps(task, ensure_ascii=False))} {command}"}  # fmt: skip
+
+
+def _failure(check: str, rule: str, found: str) -> Failure:
+    anchor = RULES[rule][0]
+    if anchor.startswith("http"):  # a rule from outside the contract: its own document
+        return Failure(check, RULES[rule][1], found, contract=anchor, rule=rule)
+    return Failure(
+        check, RULES[rule][1], found, anchor, contract.ref(anchor) if anchor else "", rule=rule
+    )
+
+
+def task_result(r: TaskResult, driver: str, timeout: float) -> CheckResult:
+    """One task, as the engine's result: its findings are its failures; a result finding of a
+    task with a request finding is that finding's consequence (the service answered what the
+    request asked, or refused it)."""
+    out, check, task = r.output, r.check, r.task.to_json()
+    failures = [_failure(check, f.rule, f.message) for f in r.findings]
+    root = next((f for f in failures if f.rule.startswith("request.")), None)
+    for f in failures:
+        if root and f.rule.startswith("result."):
+            f.likely_root = {
+                "check": check,
+                "kind": "same-task",
+                "anchor": root.anchor or None,
+                "rule": root.rule,
+            }
+        else:
+            f.reproduce = reproduce(driver, check, task, r.task.credentials == "wrong-key", timeout)
     start = r.hits[0].arrived if r.hits else 0.0
     failed = r.outcome == "failed"
     return CheckResult(
-        check=check,
-        category=r.scenario,
-        outcome=Outcome(r.outcome),
-        clause=r.task.about,
+        check, r.scenario, Outcome(r.outcome), clause=r.task.about,
         reason="the driver does not support this task" if r.outcome == "skipped" else "",
-        seconds=round(r.seconds, 2),
-        failures=[
-            Failure(check=check, clause=f.clause, found=f.message, rule=f.rule) for f in r.findings
-        ],
-        extra={
-            "task": r.task.to_json(),
-            "op": r.task.op,
-            "credentials": r.task.credentials,
-            "requests_judged": [f.request for f in r.findings],
-            "driver": {
-                "exit": out.exit_code,
-                "timed_out": out.timed_out,
-                "jobs": len(out.jobs),
-                "error": out.error,
-                "next_token": out.next_token if out.reported_token else None,
-                "not_found": out.not_found,
-                "stderr": _cut(out.stderr.strip()[-2000:], 2000),
-                "output": out.lines[:40] if failed else [],
-            },
-            "requests": [request_record(n, h, start, failed) for n, h in enumerate(r.hits, 1)],
-        },
-    )
+        seconds=round(r.seconds, 2), failures=failures,
+        extra={"task": task, "op": r.task.op, "credentials": r.task.credentials,
+               "requests_judged": [f.request for f in r.findings],
+               "driver": {"exit": out.exit_code, "timed_out": out.timed_out, "jobs": len(out.jobs),
+                          "error": out.error, "next_token": out.next_token if out.reported_token else None,
+                          "not_found": out.not_found, "stderr": _cut(out.stderr.strip()[-2000:], 2000),
+                          "output": out.lines[:40] if failed else []},
+               "requests": [request_record(n, h, start, failed) for n, h in enumerate(r.hits, 1)]},
+    )  # fmt: skip
 
 
 @dataclass(kw_only=True)
 class SdkSummary(Summary):
     driver: str = ""
+    sdk: dict[str, str] = field(default_factory=dict)  # as the driver reports it
+    known: str | None = None  # the --known file
     scenarios: list[dict[str, Any]] = field(default_factory=list)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def summary(run: SdkRun, results: list[CheckResult], verdict: str) -> SdkSummary:
-    failures = [f for r in results for f in r.failures]
-    roots = attach_roots(failures)
-    rules: dict[str, int] = {}
-    for f in failures:
-        rules[f.rule] = rules.get(f.rule, 0) + 1
+def _shape(text: str) -> str:
+    """A finding's message without what changes from task to task (values, numbers, IDs)."""
+    return re.sub(r"'[^']*'|\"[^\"]*\"|\S*\d\S*", "…", text)
+
+
+def causes(results: list[CheckResult]) -> list[dict[str, Any]]:
+    """The findings grouped by cause: a root finding (one not a consequence) of one rule and one
+    shape is one cause, with every task it is found in and the consequences there; new causes
+    first, the most widespread first, known ones last. Only a cause's first task keeps its full
+    evidence (the requests' headers and bodies, the driver's output); the others keep their
+    findings and request lines."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in results:
+        for f in (f for f in r.failures if not f.likely_root):
+            g = groups.setdefault((f.rule, _shape(f.found)), {
+                "check": r.check, "rule": f.rule, "found": f.found, "anchor": f.anchor, "contract": f.contract,
+                "reproduce": f.reproduce, "tasks": [], "known": True, "consequences": []})  # fmt: skip
+            g["tasks"] += [r.check] if r.check not in g["tasks"] else []
+            g["known"] &= f.found in r.extra.get("known", [])
+            g["consequences"] += [{"check": r.check, "kind": "same-task", "anchor": c.anchor or None, "rule": c.rule,
+                                   "found": c.found} for c in r.failures if c.likely_root and c.likely_root["rule"] == f.rule]  # fmt: skip
+    ordered = sorted(groups.values(), key=lambda g: (g["known"], -len(g["tasks"])))
+    firsts = {g["check"] for g in ordered}
+    for r in results:
+        if r.check not in firsts and r.extra.get("requests"):
+            r.extra["requests"] = [{k: v for k, v in q.items() if "headers" not in k and "body" not in k}
+                                   for q in r.extra["requests"]]  # fmt: skip
+            r.extra["driver"]["output"] = []
+        r.extra["driver"]["readable"] = [readable(line) for line in r.extra["driver"]["output"]]
+    for g in ordered:
+        g["effects"] = [[rule, n, next(c["found"] for c in g["consequences"] if c["rule"] == rule)]
+                        for rule, n in Counter(c["rule"] for c in g["consequences"]).items()]  # fmt: skip
+    return ordered
+
+
+def summary(results: list[CheckResult], done: list[TaskResult], driver: str, verdict: str,
+            caveats: list[str], known: str | None) -> SdkSummary:  # fmt: skip
+    groups = causes(results)
+    order = {(g["rule"], _shape(g["found"])): n for n, g in enumerate(groups)}
+    ranked = []  # each failure after its cause's rank: a consequence, its root's
+    for r in results:
+        for f in r.failures:
+            root = (
+                f
+                if not f.likely_root
+                else next(x for x in r.failures if x.rule == f.likely_root["rule"])
+            )
+            ranked.append((order[(root.rule, _shape(root.found))], f))
+    failures = [f for _, f in sorted(ranked, key=lambda x: x[0])]
+    reported = Counter(json.dumps(r.output.sdk, sort_keys=True) for r in done if r.output.sdk)
+    scenarios = {r.category: r for r in results}
     return SdkSummary(
-        kind="sdk",
-        verdict=verdict,
-        results=results,
-        failures=[f for g in roots for f in g[0]],
-        root_causes=[g[1] for g in roots],
-        driver=run.driver,
-        scenarios=[
-            s.scenario.describe()
-            | {
-                "seconds": round(s.seconds, 2),
-                "counts": {k: s.count(k) for k in ("passed", "failed", "skipped")},
-            }
-            for s in run.scenarios
-        ],
-        rules={rule: {"clause": RULES[rule], "count": n} for rule, n in sorted(rules.items())},
-    )
+        kind="sdk", verdict=verdict, results=results, caveats=caveats, root_causes=groups,
+        failures=failures, driver=driver, known=known,
+        sdk=json.loads(reported.most_common(1)[0][0]) if reported else {},
+        scenarios=[SCENARIOS[s].describe() | {"counts": {k: sum(r.category == s and r.outcome == k for r in results)
+                   for k in ("passed", "failed", "known", "skipped")}} for s in scenarios],
+        rules={rule: {"clause": RULES[rule][1], "anchor": RULES[rule][0], "count": n}
+               for rule, n in sorted(Counter(f.rule for f in failures).items())},
+    )  # fmt: skip
 
 
 def sdk_text(summary: SdkSummary) -> list[str]:
-    counts = summary.totals()
-    lines = [f"\n{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped "
-             f"in {summary.duration_s} s"]  # fmt: skip
-    lines += [
-        f"  {rule:<26} {r['count']:>3} task(s)  {r['clause']}" for rule, r in summary.rules.items()
-    ]
-    for r in summary.results:
-        lines += [f"  FAILED {r.check}: {f.rule}: {f.found[:300]}" for f in r.failures]
+    """The terminal's lines after the tasks' own: the counts, then each cause once."""
+    counts = ", ".join(f"{n} {k}" for k, n in summary.totals().items() if n)
+    sdk = (
+        f"{summary.sdk.get('name')} {summary.sdk.get('version')}"
+        if summary.sdk
+        else "not named by the driver"
+    )
+    lines = [f"\n{counts} in {summary.duration_s} s; SDK: {sdk}"]
+    for g in summary.root_causes:
+        lines.append(
+            f"\n{'KNOWN' if g['known'] else 'FAILED'} {g['check']}: {g['rule']}: {g['found'][:300]}"
+        )
+        more = g["tasks"][1:]
+        if more:
+            lines.append(
+                f"  the same in {len(more)} more task(s): {', '.join(more[:6])}{', …' if len(more) > 6 else ''}"
+            )
+        lines += [
+            f"  consequence: {rule} in {n} of these task(s), e.g. {found[:200]}"
+            for rule, n, found in g["effects"]
+        ]
+        lines.append(
+            f"  clause: {RULES[g['rule']][1]}" + (f" ({g['contract']})" if g["contract"] else "")
+        )
+        lines += (
+            [f"  reproduce: {g['reproduce']['sdk']}"] if g["reproduce"] and not g["known"] else []
+        )
     if summary.verdict == "unusable":
         lines.append("\nThe driver produced nothing usable (it failed, hung, printed no JSON lines or "
                      "supports no task); see its stderr in the report.")  # fmt: skip
