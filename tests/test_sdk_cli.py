@@ -156,7 +156,10 @@ def test_serve_scenario_by_hand(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=60)  # fmt: skip
     sdk, *lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert proc.returncode == 0 and len(lines) == 30, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert all("job" in line for line in lines) and sdk["sdk"]["name"] == "ci-conformance reference client"
+    assert (
+        all("job" in line for line in lines)
+        and sdk["sdk"]["name"] == "ci-conformance reference client"
+    )
 
 
 def test_sdk_report_renders_in_chromium(violation, tmp_path: Path) -> None:
