@@ -22,7 +22,7 @@ import requests
 
 from .. import __version__
 from ..sdk import protocol
-from ..sdk.jobjson import element_json, plus_signed
+from ..sdk.protocol import element_json, plus_signed
 from ..signing import TOKEN_HEADERS, Credentials, encode, key_time, sign
 from ..xmlmodel import XMLProblem, safe_parse
 

@@ -40,8 +40,7 @@ from ..signing import (
 )
 from ..timefmt import parse_time
 from ..xmlmodel import Job, XMLProblem, job_xml, parse_list, safe_parse
-from .jobjson import element_json, plus_signed
-from .protocol import DriverOutput
+from .protocol import DriverOutput, element_json, plus_signed
 from .recorder import Hit
 from .scenarios import Scenario, Task
 
@@ -84,10 +83,6 @@ class Finding:
     rule: str
     message: str
     request: int | None = None  # 1-based index of the request in the task
-
-    @property
-    def clause(self) -> str:
-        return RULES[self.rule][1]
 
 
 @dataclass(frozen=True)
@@ -204,13 +199,11 @@ def judge_requests(ctx: Context) -> list[Finding]:
 
 def _first_per_rule(findings: list[Finding]) -> list[Finding]:
     """One finding per rule (the first), saying how many requests broke it."""
-    counts = Counter(f.rule for f in findings)
-    kept: dict[str, Finding] = {}
+    counts, kept = Counter(f.rule for f in findings), {}
     for f in findings:
-        if f.rule not in kept:
-            more = counts[f.rule] - 1
-            suffix = f" (and {more} more request{'s' if more > 1 else ''})" if more else ""
-            kept[f.rule] = replace(f, message=f.message + suffix)
+        more = counts[f.rule] - 1
+        kept.setdefault(f.rule, replace(f, message=f.message + (
+            f" (and {more} more request{'s' if more > 1 else ''})" if more else "")))  # fmt: skip
     return list(kept.values())
 
 
@@ -347,11 +340,9 @@ def _named(name: str) -> str:
 
 def _altered(got: str, want: str) -> str:
     """How a client changed a value it should have passed as it is: its case, or its spaces."""
-    if got == want:
-        return ""
-    if got.strip() == want.strip():
+    if got != want and got.strip() == want.strip():
         return "the client trimmed the value's leading or trailing spaces"
-    if got.casefold() == want.casefold():
+    if got != want and got.casefold() == want.casefold():
         return "the client changed the value's case (values are matched case-sensitively)"
     return ""
 
@@ -679,17 +670,13 @@ def _diffs(want: Any, got: Any, where: str = "") -> list[tuple[str, Any, Any]]:
     if isinstance(want, dict):
         if not isinstance(got, dict):
             return [(where or "(job)", want, got)]
-        return [
-            d for k, v in want.items() for d in _diffs(v, got.get(k), f"{where}/{k}".lstrip("/"))
-        ]
+        named = [(v, got.get(k), f"{where}/{k}".lstrip("/")) for k, v in want.items()]
+        return [d for args in named for d in _diffs(*args)]
     if isinstance(want, list):
         if not isinstance(got, list) or len(got) != len(want):
             return [(where, want, got)]
-        return [
-            d
-            for n, (w, g) in enumerate(zip(want, got, strict=True))
-            for d in _diffs(w, g, f"{where}[{n}]")
-        ]
+        indexed = [(w, g, f"{where}[{n}]") for n, (w, g) in enumerate(zip(want, got, strict=True))]
+        return [d for args in indexed for d in _diffs(*args)]
     return [] if _same_text(where.rpartition("/")[2], want, got) else [(where, want, got)]
 
 

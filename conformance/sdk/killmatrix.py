@@ -34,10 +34,8 @@ class Case:
         return self.switch or f"reference ({self.scenarios[0]})"
 
     def driver(self) -> str:
-        flag = {"fault": " --fault ", "variant": " --variant "}.get(self.kind, "")
-        return f"{sys.executable} -m conformance.drivers.reference" + (
-            flag + self.switch if flag else ""
-        )
+        flag = f" --{self.kind} {self.switch}" if self.kind in ("fault", "variant") else ""
+        return f"{sys.executable} -m conformance.drivers.reference{flag}"
 
 
 def _fault(name: str, scenario: str, task: str, rule: str, cause: str = "",

@@ -1,14 +1,22 @@
 """The driver protocol: what a driver receives (environment) and prints (JSON lines).
 
 The README's section "Writing a driver" documents the same thing for SDK authors; keep the two
-in step. Drivers in other languages implement it; ``parse_output`` reads what they print.
+in step. Drivers in other languages implement it; ``parse_output`` reads what they print. Kept
+free of heavy imports, for the reference driver imports it once per task: with it, jobs in the
+protocol's JSON shape (``element_json``) and a signature over parameters form-encoded
+(``plus_signed``), which the judge and the reference driver share.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from dataclasses import dataclass, field
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from ..signing import Signature
 
 # The environment of every driver run.
 ENDPOINT = "CI_CONFORMANCE_ENDPOINT"  # base URL, e.g. http://127.0.0.1:41234 (no trailing /)
@@ -86,3 +94,35 @@ def parse_output(stdout: str) -> DriverOutput:
         elif key != "log":
             out.problems.append(f"line {number}: unexpected {key!r} line: {line[:120]!r}")
     return out
+
+
+JSON = str | dict[str, "JSON"] | list["JSON"]
+
+
+def element_json(el: ET.Element) -> JSON:
+    """A leaf is its text; a container maps child names to values (a repeated name to a list)."""
+    children = list(el)
+    if not children:
+        return el.text or ""
+    out: dict[str, JSON] = {}
+    for child in children:
+        value = element_json(child)
+        if child.tag not in out:
+            out[child.tag] = value
+            continue
+        previous = out[child.tag]
+        out[child.tag] = [*previous, value] if isinstance(previous, list) else [previous, value]
+    return out
+
+
+def plus_signed(sig: Signature) -> Signature:
+    """``sig`` over its parameters form-encoded (a space as '+', not %20): a common mistake."""
+    lines = sig.http_string.split("\n")
+    lines[2] = lines[2].replace("%20", "+")
+    http_string = "\n".join(lines)
+    digest = hashlib.sha1(http_string.encode("utf-8")).hexdigest()
+    algorithm, sign_time, *_ = sig.string_to_sign.split("\n")
+    to_sign = f"{algorithm}\n{sign_time}\n{digest}\n"
+    mac = hmac.new(sig.sign_key.encode(), to_sign.encode(), hashlib.sha1).hexdigest()
+    return replace(sig, http_string=http_string, http_string_sha1=digest,
+                   string_to_sign=to_sign, signature=mac)  # fmt: skip

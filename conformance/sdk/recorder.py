@@ -19,6 +19,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from werkzeug.test import run_wsgi_app
+
 from ..xmlmodel import DECLARATION, XMLProblem, render_error, safe_parse
 
 MAX_RECORDED_BODY = 1024 * 1024
@@ -67,9 +69,7 @@ class Recorder:
     """``Recorder(app, shape)`` is a WSGI app. ``begin()`` starts a task, ``take()`` ends it."""
 
     def __init__(self, app: Callable, shape: Shape | None = None) -> None:
-        self.app = app
-        self.shape = shape or Shape()
-        self._lock = threading.Lock()
+        self.app, self.shape, self._lock = app, shape or Shape(), threading.Lock()
         self._hits: list[Hit] = []
         self._seen = 0  # requests since begin()
 
@@ -147,19 +147,8 @@ def _record(environ: dict) -> Hit:
 
 
 def _call(app: Callable, environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
-    started: list = []
-
-    def start_response(status: str, headers: list, exc_info: object = None) -> None:
-        started[:] = [status, list(headers)]
-
-    chunks = app(environ, start_response)
-    try:
-        body = b"".join(chunks)
-    finally:
-        close = getattr(chunks, "close", None)
-        if close:
-            close()
-    return started[0], started[1], body
+    chunks, status, headers = run_wsgi_app(app, environ, buffered=True)
+    return status, headers.to_wsgi_list(), b"".join(chunks)
 
 
 def _slowdown(hit: Hit, retry_after: float) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -171,9 +160,7 @@ def _slowdown(hit: Hit, retry_after: float) -> tuple[str, list[tuple[str, str]],
     return "503 Service Unavailable", headers, body
 
 
-def _distinct_ids(
-    headers: list[tuple[str, str]], body: bytes
-) -> tuple[list[tuple[str, str]], bytes]:
+def _distinct_ids(headers: list[tuple[str, str]], body: bytes) -> tuple[list[tuple[str, str]], bytes]:  # fmt: skip
     """An error answer with four different IDs: the Error's RequestId and TraceId elements (a
     TraceId only where the body has one), the x-ci-request-id and x-ci-trace-id headers."""
     try:
@@ -197,17 +184,12 @@ def _new_id() -> str:
 
 def _add_extras(root: ET.Element) -> None:
     """Elements no client knows, at the start, middle and end of each level."""
-    extension = ET.Element("Extension")
-    ET.SubElement(extension, "Version").text = "2"
-    ET.SubElement(extension, "Hint").text = "unknown to clients"
-    root.insert(1, extension)
+    root.insert(
+        1,
+        ET.fromstring("<Extension><Version>2</Version><Hint>unknown to clients</Hint></Extension>"),
+    )
     for job in root.iter("JobsDetail"):
-        progress = ET.Element("Progress")
-        progress.text = "100"
-        job.insert(5, progress)
-        labels = ET.SubElement(job, "Labels")
-        for text in ("x", "y"):
-            ET.SubElement(labels, "Label").text = text
-        op = job.find("Operation")
-        if op is not None:
-            ET.SubElement(op, "FutureOption").text = "on"
+        job.insert(5, ET.fromstring("<Progress>100</Progress>"))
+        job.append(ET.fromstring("<Labels><Label>x</Label><Label>y</Label></Labels>"))
+        if (op := job.find("Operation")) is not None:
+            op.append(ET.fromstring("<FutureOption>on</FutureOption>"))

@@ -75,7 +75,7 @@ def readable(line: str) -> list[str]:
 
 
 def reproduce(
-    driver: str, check: str, task: dict[str, Any], wrong_key: bool, timeout: float
+    driver: str, check: str, task: dict, wrong_key: bool, timeout: float
 ) -> dict[str, str]:
     """Command lines that run the task again: the whole tool, or the scenario served by hand
     and the driver run with the task (in a shell that exported what ``serve`` prints)."""
@@ -92,9 +92,7 @@ def _failure(check: str, rule: str, found: str) -> Failure:
     anchor = RULES[rule][0]
     if anchor.startswith("http"):  # a rule from outside the contract: its own document
         return Failure(check, RULES[rule][1], found, contract=anchor, rule=rule)
-    return Failure(
-        check, RULES[rule][1], found, anchor, contract.ref(anchor) if anchor else "", rule=rule
-    )
+    return Failure(check, RULES[rule][1], found, anchor, contract.ref(anchor) if anchor else "", rule=rule)  # fmt: skip
 
 
 def task_result(r: TaskResult, driver: str, timeout: float) -> CheckResult:
@@ -106,12 +104,8 @@ def task_result(r: TaskResult, driver: str, timeout: float) -> CheckResult:
     root = next((f for f in failures if f.rule.startswith("request.")), None)
     for f in failures:
         if root and f.rule.startswith("result."):
-            f.likely_root = {
-                "check": check,
-                "kind": "same-task",
-                "anchor": root.anchor or None,
-                "rule": root.rule,
-            }
+            f.likely_root = {"check": check, "kind": "same-task", "anchor": root.anchor or None,
+                             "rule": root.rule}  # fmt: skip
         else:
             f.reproduce = reproduce(driver, check, task, r.task.credentials == "wrong-key", timeout)
     start = r.hits[0].arrived if r.hits else 0.0
@@ -144,92 +138,86 @@ def _shape(text: str) -> str:
     return re.sub(r"'[^']*'|\"[^\"]*\"|\S*\d\S*", "…", text)
 
 
-def causes(results: list[CheckResult]) -> list[dict[str, Any]]:
-    """The findings grouped by cause: a root finding (one not a consequence) of one rule and one
-    shape is one cause, with every task it is found in and the consequences there; new causes
-    first, the most widespread first, known ones last. Only a cause's first task keeps its full
-    evidence (the requests' headers and bodies, the driver's output); the others keep their
-    findings and request lines."""
+def causes(results: list[CheckResult]) -> tuple[list[dict[str, Any]], list[Failure]]:
+    """The findings grouped by cause, and every finding in the order of its cause: a root
+    finding (not a consequence) of one rule and one shape is one cause, with every task it is
+    found in and the consequences there; new causes first, the most widespread first, known ones
+    last. Only a cause's first task keeps its full evidence (the requests' headers and bodies,
+    the driver's output); the others keep their findings and request lines."""
     groups: dict[tuple[str, str], dict[str, Any]] = {}
+    members: dict[tuple[str, str], list[Failure]] = {}
     for r in results:
         for f in (f for f in r.failures if not f.likely_root):
-            g = groups.setdefault((f.rule, _shape(f.found)), {
-                "check": r.check, "rule": f.rule, "found": f.found, "anchor": f.anchor, "contract": f.contract,
-                "reproduce": f.reproduce, "tasks": [], "known": True, "consequences": []})  # fmt: skip
+            key = (f.rule, _shape(f.found))
+            g = groups.setdefault(key, {"check": r.check, "rule": f.rule, "found": f.found, "anchor": f.anchor,
+                                        "contract": f.contract, "reproduce": f.reproduce, "tasks": [],
+                                        "known": True, "consequences": []})  # fmt: skip
+            effects = [c for c in r.failures if c.likely_root and c.likely_root["rule"] == f.rule]
             g["tasks"] += [r.check] if r.check not in g["tasks"] else []
             g["known"] &= f.found in r.extra.get("known", [])
-            g["consequences"] += [{"check": r.check, "kind": "same-task", "anchor": c.anchor or None, "rule": c.rule,
-                                   "found": c.found} for c in r.failures if c.likely_root and c.likely_root["rule"] == f.rule]  # fmt: skip
-    ordered = sorted(groups.values(), key=lambda g: (g["known"], -len(g["tasks"])))
-    firsts = {g["check"] for g in ordered}
+            g["consequences"] += [{"check": r.check, "kind": "same-task", "anchor": c.anchor or None,
+                                   "rule": c.rule, "found": c.found} for c in effects]  # fmt: skip
+            members.setdefault(key, []).extend([f, *effects])
+    order = sorted(groups, key=lambda k: (groups[k]["known"], -len(groups[k]["tasks"])))
+    for g in groups.values():
+        counted = Counter(c["rule"] for c in g["consequences"])
+        g["effects"] = [[rule, n, next(c["found"] for c in g["consequences"] if c["rule"] == rule)]
+                        for rule, n in counted.items()]  # fmt: skip
+    firsts = {g["check"] for g in groups.values()}
     for r in results:
         if r.check not in firsts and r.extra.get("requests"):
             r.extra["requests"] = [{k: v for k, v in q.items() if "headers" not in k and "body" not in k}
                                    for q in r.extra["requests"]]  # fmt: skip
             r.extra["driver"]["output"] = []
-        r.extra["driver"]["readable"] = [readable(line) for line in r.extra["driver"]["output"]]
-    for g in ordered:
-        g["effects"] = [[rule, n, next(c["found"] for c in g["consequences"] if c["rule"] == rule)]
-                        for rule, n in Counter(c["rule"] for c in g["consequences"]).items()]  # fmt: skip
-    return ordered
+        if r.extra.get("driver"):
+            r.extra["driver"]["readable"] = [readable(line) for line in r.extra["driver"]["output"]]
+    return [groups[k] for k in order], [f for k in order for f in members[k]]
 
 
 def summary(results: list[CheckResult], done: list[TaskResult], driver: str, verdict: str,
             caveats: list[str], known: str | None) -> SdkSummary:  # fmt: skip
-    groups = causes(results)
-    order = {(g["rule"], _shape(g["found"])): n for n, g in enumerate(groups)}
-    ranked = []  # each failure after its cause's rank: a consequence, its root's
-    for r in results:
-        for f in r.failures:
-            root = (
-                f
-                if not f.likely_root
-                else next(x for x in r.failures if x.rule == f.likely_root["rule"])
-            )
-            ranked.append((order[(root.rule, _shape(root.found))], f))
-    failures = [f for _, f in sorted(ranked, key=lambda x: x[0])]
+    groups, failures = causes(results)
     reported = Counter(json.dumps(r.output.sdk, sort_keys=True) for r in done if r.output.sdk)
-    scenarios = {r.category: r for r in results}
+
+    def counts(scenario: str) -> dict[str, int]:
+        return {k: sum(r.category == scenario and r.outcome == k for r in results) for k in ("passed", "failed", "known", "skipped")}  # fmt: skip
+
     return SdkSummary(
         kind="sdk", verdict=verdict, results=results, caveats=caveats, root_causes=groups,
         failures=failures, driver=driver, known=known,
         sdk=json.loads(reported.most_common(1)[0][0]) if reported else {},
-        scenarios=[SCENARIOS[s].describe() | {"counts": {k: sum(r.category == s and r.outcome == k for r in results)
-                   for k in ("passed", "failed", "known", "skipped")}} for s in scenarios],
+        scenarios=[SCENARIOS[s].describe() | {"counts": counts(s)} for s in dict.fromkeys(r.category for r in results)],
         rules={rule: {"clause": RULES[rule][1], "anchor": RULES[rule][0], "count": n}
                for rule, n in sorted(Counter(f.rule for f in failures).items())},
     )  # fmt: skip
 
 
 def sdk_text(summary: SdkSummary) -> list[str]:
-    """The terminal's lines after the tasks' own: the counts, then each cause once."""
+    """The terminal's lines after the tasks' own: the counts, the SDK, then each cause once."""
     counts = ", ".join(f"{n} {k}" for k, n in summary.totals().items() if n)
-    sdk = (
-        f"{summary.sdk.get('name')} {summary.sdk.get('version')}"
-        if summary.sdk
-        else "not named by the driver"
-    )
+    sdk = " ".join(summary.sdk.values()) if summary.sdk else "not named by the driver"
     lines = [f"\n{counts} in {summary.duration_s} s; SDK: {sdk}"]
     for g in summary.root_causes:
-        lines.append(
-            f"\n{'KNOWN' if g['known'] else 'FAILED'} {g['check']}: {g['rule']}: {g['found'][:300]}"
+        more, clause = (
+            g["tasks"][1:],
+            RULES[g["rule"]][1] + (f" ({g['contract']})" if g["contract"] else ""),
         )
-        more = g["tasks"][1:]
-        if more:
-            lines.append(
-                f"  the same in {len(more)} more task(s): {', '.join(more[:6])}{', …' if len(more) > 6 else ''}"
-            )
+        lines += [
+            f"\n{'KNOWN' if g['known'] else 'FAILED'} {g['check']}: {g['rule']}: {g['found'][:300]}"
+        ]
+        lines += [
+            f"  the same in {len(more)} more task(s): {', '.join(more[:6])}{', …' * (len(more) > 6)}"
+        ] * bool(more)
         lines += [
             f"  consequence: {rule} in {n} of these task(s), e.g. {found[:200]}"
             for rule, n, found in g["effects"]
         ]
-        lines.append(
-            f"  clause: {RULES[g['rule']][1]}" + (f" ({g['contract']})" if g["contract"] else "")
-        )
-        lines += (
-            [f"  reproduce: {g['reproduce']['sdk']}"] if g["reproduce"] and not g["known"] else []
+        lines += [f"  clause: {clause}"] + [f"  reproduce: {g['reproduce']['sdk']}"] * bool(
+            g["reproduce"] and not g["known"]
         )
     if summary.verdict == "unusable":
-        lines.append("\nThe driver produced nothing usable (it failed, hung, printed no JSON lines or "
-                     "supports no task); see its stderr in the report.")  # fmt: skip
-    return lines
+        lines.append(
+            "\nThe driver produced nothing usable (it failed, hung, printed no JSON lines or "
+            "supports no task); see its stderr in the report."
+        )
+    return lines  # fmt: skip

@@ -68,18 +68,10 @@ def parse_driver(command: str) -> list[str]:
 
 def driver_env(url: str, creds: Credentials, task: Task, timeout: float) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COS_", "CI_CONFORMANCE_"))}
-    env |= {
-        protocol.ENDPOINT: url,
-        protocol.BUCKET: BUCKET,
-        protocol.REGION: REGION,
-        protocol.TASK: json.dumps(task.to_json(), ensure_ascii=False),
-        protocol.TIMEOUT: f"{timeout:g}",
-        protocol.SECRET_ID: creds.secret_id,
-        protocol.SECRET_KEY: creds.secret_key,
-    }
-    if creds.token:
-        env[protocol.SECURITY_TOKEN] = creds.token
-    return env
+    env |= {protocol.ENDPOINT: url, protocol.BUCKET: BUCKET, protocol.REGION: REGION,
+            protocol.TASK: json.dumps(task.to_json(), ensure_ascii=False), protocol.TIMEOUT: f"{timeout:g}",
+            protocol.SECRET_ID: creds.secret_id, protocol.SECRET_KEY: creds.secret_key}  # fmt: skip
+    return env | ({protocol.SECURITY_TOKEN: creds.token} if creds.token else {})
 
 
 def run_driver(argv: list[str], env: dict[str, str], timeout: float) -> DriverOutput:
@@ -156,9 +148,7 @@ def run_scenario(
     try:
         with EmulatorServer(recorder) as server:  # type: ignore[arg-type]  # any WSGI app
             for task in tasks:
-                known = store.page(Filters(), Matching().ordering(True, True), max(1, len(store)))[
-                    0
-                ]
+                known = all_jobs(store)
                 creds = scenario.driver_credentials(task)
                 recorder.begin()
                 out = run_driver(argv, driver_env(server.url, creds, task, timeout), timeout)

@@ -80,21 +80,15 @@ class Scenario:
         """A fresh store with the dataset, and the scenario's WSGI application over it."""
         store = Store()
         store.add(self.build()[0])
-        emulator = (OpaqueTokens if self.shape.opaque_tokens else Emulator)(
-            store, [self.credentials()], self.behaviour
-        )
-        return store, Recorder(emulator, self.shape)
+        emulator = OpaqueTokens if self.shape.opaque_tokens else Emulator
+        return store, Recorder(emulator(store, [self.credentials()], self.behaviour), self.shape)
 
     def describe(self) -> dict[str, Any]:
-        changed = {k: v for k, v in vars(self.behaviour).items() if v != getattr(Behaviour(), k)}
-        shape = {k: v for k, v in vars(self.shape).items() if v != getattr(Shape(), k)}
-        return {
-            "name": self.name,
-            "covers": self.covers,
-            "behaviour": changed,
-            "shape": shape,
-            "temporary_credentials": self.temporary,
-        }
+        def changed(value: Any) -> dict[str, Any]:  # what differs from the defaults
+            return {k: v for k, v in vars(value).items() if v != getattr(type(value)(), k)}
+
+        return {"name": self.name, "covers": self.covers, "behaviour": changed(self.behaviour),
+                "shape": changed(self.shape), "temporary_credentials": self.temporary}  # fmt: skip
 
 
 class OpaqueTokens(Emulator):
