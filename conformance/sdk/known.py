@@ -78,7 +78,10 @@ def apply(result: CheckResult, entries: list[Known], path: str) -> CheckResult:
     if len(known) < len(result.failures):
         result.outcome = Outcome.FAILED
     elif known:
-        result.outcome, result.reason = Outcome.KNOWN, "known: " + ", ".join(f.rule for f in known)
+        result.outcome, result.reason = (
+            Outcome.KNOWN,
+            f"{', '.join(f.rule for f in known)}, as {path} lists them",
+        )
     return result
 
 

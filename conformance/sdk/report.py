@@ -198,26 +198,17 @@ def sdk_text(summary: SdkSummary) -> list[str]:
     sdk = " ".join(summary.sdk.values()) if summary.sdk else "not named by the driver"
     lines = [f"\n{counts} in {summary.duration_s} s; SDK: {sdk}"]
     for g in summary.root_causes:
-        more, clause = (
-            g["tasks"][1:],
-            RULES[g["rule"]][1] + (f" ({g['contract']})" if g["contract"] else ""),
-        )
-        lines += [
-            f"\n{'KNOWN' if g['known'] else 'FAILED'} {g['check']}: {g['rule']}: {g['found'][:300]}"
-        ]
-        lines += [
-            f"  the same in {len(more)} more task(s): {', '.join(more[:6])}{', …' * (len(more) > 6)}"
-        ] * bool(more)
-        lines += [
-            f"  consequence: {rule} in {n} of these task(s), e.g. {found[:200]}"
-            for rule, n, found in g["effects"]
-        ]
-        lines += [f"  clause: {clause}"] + [f"  reproduce: {g['reproduce']['sdk']}"] * bool(
-            g["reproduce"] and not g["known"]
-        )
+        word, more = "KNOWN" if g["known"] else "FAILED", g["tasks"][1:]
+        lines.append(f"\n{word} {g['check']}: {g['rule']}: {g['found'][:300]}")
+        if more:
+            shown = ", ".join(more[:6]) + (", …" if len(more) > 6 else "")
+            lines.append(f"  the same in {len(more)} more task(s): {shown}")
+        for rule, n, found in g["effects"]:
+            lines.append(f"  consequence: {rule} in {n} of these task(s), e.g. {found[:200]}")
+        lines.append(f"  clause: {RULES[g['rule']][1]} {g['contract']}".rstrip())
+        if g["reproduce"] and not g["known"]:
+            lines.append(f"  reproduce: {g['reproduce']['sdk']}")
     if summary.verdict == "unusable":
-        lines.append(
-            "\nThe driver produced nothing usable (it failed, hung, printed no JSON lines or "
-            "supports no task); see its stderr in the report."
-        )
-    return lines  # fmt: skip
+        lines.append("\nThe driver produced nothing usable (it failed, hung, printed no JSON lines "
+                     "or supports no task); see its stderr in the report.")  # fmt: skip
+    return lines
