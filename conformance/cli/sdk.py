@@ -13,8 +13,7 @@ from ..handlers.html import HtmlHandler
 from ..handlers.terminal import TerminalHandler
 from ..sdk import known as baseline
 from ..sdk import runner, scenarios
-from ..sdk.report import sdk_text
-from ..sdk.source import SdkSource
+from ..sdk.source import SdkSource, sdk_text
 from ..verdicts import UsageError
 from . import VERDICT_HELP
 

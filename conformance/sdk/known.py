@@ -1,13 +1,8 @@
-"""Known findings (``sdk --known FILE``), in the spirit of pytest's xfail: a finding the file
-lists is marked known, and its task's outcome is ``known`` (no gate fails on it). The gate fails
-when the findings change: a finding the file does not list, or one it lists that is gone (the SDK
-fixed, or the finding changed: ``known.gone``). ``sdk --write-known FILE`` writes the file from a
-run. The file is text, one finding a line; a line starting with ``#`` is a comment:
-
-    SCENARIO/TASK RULE[: WORDS]
-
-WORDS, when given, must stand in the finding's message (its stable part: not a timing, not a
-RequestId); without them the task and the rule alone name the finding.
+"""Known findings (``sdk --known FILE``, ``--write-known FILE``), in the spirit of pytest's
+xfail: a listed finding is marked known, and a task with only known findings has the outcome
+``known``; a finding not listed, or a listed one that is gone (``known.gone``), fails the gate.
+One finding a line, ``SCENARIO/TASK RULE[: WORDS]`` (WORDS: words its message must hold); a line
+starting with ``#`` is a comment. The README's "Known findings" says the same for users.
 """
 
 from __future__ import annotations

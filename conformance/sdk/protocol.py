@@ -101,18 +101,12 @@ JSON = str | dict[str, "JSON"] | list["JSON"]
 
 def element_json(el: ET.Element) -> JSON:
     """A leaf is its text; a container maps child names to values (a repeated name to a list)."""
-    children = list(el)
-    if not children:
-        return el.text or ""
     out: dict[str, JSON] = {}
-    for child in children:
-        value = element_json(child)
-        if child.tag not in out:
-            out[child.tag] = value
-            continue
-        previous = out[child.tag]
-        out[child.tag] = [*previous, value] if isinstance(previous, list) else [previous, value]
-    return out
+    for child in el:
+        value, previous = element_json(child), out.get(child.tag)
+        repeated = [*previous, value] if isinstance(previous, list) else [previous, value]
+        out[child.tag] = value if previous is None else repeated  # type: ignore[assignment]
+    return out if len(el) else el.text or ""
 
 
 def plus_signed(sig: Signature) -> Signature:

@@ -11,6 +11,7 @@ left unchanged.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import secrets
 import threading
@@ -125,20 +126,15 @@ class Recorder:
 
 
 def _record(environ: dict) -> Hit:
-    length = environ.get("CONTENT_LENGTH") or ""
-    body = b""
-    if length.isdigit() and 0 < int(length) <= MAX_RECORDED_BODY:
-        body = environ["wsgi.input"].read(int(length))
-        environ["wsgi.input"] = io.BytesIO(body)
-    elif not length and environ.get("REQUEST_METHOD") in ("POST", "PUT"):
-        body = environ["wsgi.input"].read(MAX_RECORDED_BODY)  # a chunked body, read to its end
+    length, body = environ.get("CONTENT_LENGTH") or "", b""
+    chunked = not length and environ.get("REQUEST_METHOD") in ("POST", "PUT")  # read to its end
+    if chunked or (length.isdigit() and 0 < int(length) <= MAX_RECORDED_BODY):
+        body = environ["wsgi.input"].read(MAX_RECORDED_BODY if chunked else int(length))
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-    raw_path = environ.get("PATH_INFO", "/")
-    try:
-        path = raw_path.encode("latin-1").decode("utf-8")
-    except UnicodeError:
-        path = raw_path
+    path = environ.get("PATH_INFO", "/")
+    with contextlib.suppress(UnicodeError):
+        path = path.encode("latin-1").decode("utf-8")
     named = {k[5:]: v for k, v in environ.items() if k.startswith("HTTP_")}
     named |= {k: environ[k] for k in ("CONTENT_TYPE", "CONTENT_LENGTH") if environ.get(k)}
     headers = [(k.replace("_", "-").title(), v) for k, v in named.items()]
