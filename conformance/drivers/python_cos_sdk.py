@@ -57,9 +57,7 @@ def main() -> int:
             kwargs = {"Type": ""} | {k[0].upper() + k[1:]: v for k, v in task["params"].items()}
             token = ""
             while True:
-                result = client.ci_list_inventory_trigger_jobs(
-                    Bucket=bucket, NextToken=token, **kwargs
-                )
+                result = client.ci_list_inventory_trigger_jobs(Bucket=bucket, NextToken=token, **kwargs)  # fmt: skip
                 emit_jobs(result)
                 token = result.get("NextToken") or ""
                 if not task["walk"]:

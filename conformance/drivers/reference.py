@@ -123,9 +123,7 @@ class Client:
         safe = "-_.~+" if "plus-raw" in self.faults else "-_.~"
         if "encode-twice" in self.faults:
             params = [(k, encode(v)) for k, v in params]
-        return "&".join(
-            f"{quote(k.encode(), safe=safe)}={quote(v.encode(), safe=safe)}" for k, v in params
-        )
+        return "&".join(f"{quote(k.encode(), safe=safe)}={quote(v.encode(), safe=safe)}" for k, v in params)  # fmt: skip
 
     def _signed(self, method: str, path: str, params: list, headers: dict) -> tuple[str, dict]:
         """The query string and headers of a request signed now."""
@@ -190,10 +188,8 @@ class Client:
 
     def not_found(self, root: ET.Element) -> None:
         """The IDs a get answer says do not exist (NonExistJobIds), as the protocol says it."""
-        ids = [
-            i.strip() for el in root.findall("NonExistJobIds") for i in (el.text or "").split(",")
-        ]
-        ids = [i for i in ids if i]
+        listed = ",".join(el.text or "" for el in root.findall("NonExistJobIds"))
+        ids = [i.strip() for i in listed.split(",") if i.strip()]
         if not ids or "ignore-not-found" in self.faults:
             return
         if "not-found-as-error" in self.variants:

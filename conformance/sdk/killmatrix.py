@@ -140,10 +140,8 @@ def run(selected: list[Case] | None = None, workers: int = 2) -> list[Outcome]:
 
 def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path, Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
-    faults, clean = (
-        [o for o in outcomes if o.kind == "fault"],
-        [o for o in outcomes if o.kind != "fault"],
-    )
+    faults = [o for o in outcomes if o.kind == "fault"]
+    clean = [o for o in outcomes if o.kind != "fault"]
     killed, passed = sum(o.ok for o in faults), sum(o.ok for o in clean)
     data = {"killed": killed, "faults": len(faults), "passed": passed, "clean_runs": len(clean),
             "wall_seconds": round(wall, 1), "outcomes": [asdict(o) for o in outcomes]}  # fmt: skip
@@ -156,11 +154,7 @@ def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path,
              "| fault | description | scenario | expected rule | verdict | finding |", "|---|---|---|---|---|---|"]  # fmt: skip
     lines += [f"| {o.case} | {FAULTS[o.case]} | {', '.join(o.scenarios)} | {o.expected_rule} | "
               f"{'**killed**' if o.ok else 'SURVIVED'} | {_cell(o.finding)} |" for o in faults]  # fmt: skip
-    lines += [
-        "",
-        "| clean run | what it does | scenarios | tasks | verdict | first finding |",
-        "|---|---|---|---:|---|---|",
-    ]
+    lines += ["", "| clean run | what it does | scenarios | tasks | verdict | first finding |", "|---|---|---|---:|---|---|"]  # fmt: skip
     lines += [f"| {o.case} | {VARIANTS.get(o.case, 'the reference driver, no switch')} | {', '.join(o.scenarios)} | "
               f"{o.tasks} | {'passed' if o.ok else '**FALSE POSITIVE**'} | {_cell(o.finding)} |" for o in clean]  # fmt: skip
     md_path = report_dir / "client-kill-matrix.md"
@@ -177,8 +171,7 @@ def main(report_dir: str = "reports", workers: int = 2) -> int:
     started = time.monotonic()
     outcomes = run(workers=workers)
     md, _ = write(outcomes, Path(report_dir), time.monotonic() - started)
-    bad = [o.case for o in outcomes if not o.ok]
-    faults = [o for o in outcomes if o.kind == "fault"]
+    bad, faults = [o.case for o in outcomes if not o.ok], [o for o in outcomes if o.kind == "fault"]
     print(f"{sum(o.ok for o in faults)}/{len(faults)} client faults killed; "
           f"{sum(o.ok for o in outcomes if o.kind != 'fault')} clean runs passed; see {md}")  # fmt: skip
     if bad:

@@ -73,10 +73,7 @@ def apply(result: CheckResult, entries: list[Known], path: str) -> CheckResult:
     if len(known) < len(result.failures):
         result.outcome = Outcome.FAILED
     elif known:
-        result.outcome, result.reason = (
-            Outcome.KNOWN,
-            f"{', '.join(f.rule for f in known)}, as {path} lists them",
-        )
+        result.outcome, result.reason = Outcome.KNOWN, f"{', '.join(f.rule for f in known)}, as {path} lists them"  # fmt: skip
     return result
 
 
@@ -94,10 +91,7 @@ def write(path: str, summary: Summary, entries: list[Known], secrets: tuple[str,
     """The run's findings as a known-findings file (an entry read with ``--known`` that still
     matches keeps its WORDS); each entry follows its finding's message, as a comment."""
     sdk = getattr(summary, "sdk", {}) or {}
-    lines = [
-        HEADER,
-        f"# {sdk.get('name', 'an SDK')} {sdk.get('version', '')}; driver: {getattr(summary, 'driver', '')}",
-    ]
+    lines = [HEADER, f"# {sdk.get('name', 'an SDK')} {sdk.get('version', '')}; driver: {getattr(summary, 'driver', '')}"]  # fmt: skip
     for r in summary.results:
         for f in (f for f in r.failures if f.rule != "known.gone"):
             entry = next((k for k in entries if k.matches(r.check, f)), Known(r.check, f.rule))

@@ -85,9 +85,7 @@ def parse_output(stdout: str) -> DriverOutput:
             out.error = value
         elif key == "nextToken" and (value is None or isinstance(value, str)):
             out.next_token, out.reported_token = value, True
-        elif (
-            key == "notFound" and isinstance(value, list) and all(isinstance(v, str) for v in value)
-        ):
+        elif key == "notFound" and isinstance(value, list) and all(isinstance(v, str) for v in value):  # fmt: skip
             out.not_found += value
         elif key == "sdk" and isinstance(value, dict) and isinstance(value.get("name"), str):
             out.sdk = {"name": value["name"], "version": str(value.get("version") or "")}

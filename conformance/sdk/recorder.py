@@ -180,10 +180,7 @@ def _new_id() -> str:
 
 def _add_extras(root: ET.Element) -> None:
     """Elements no client knows, at the start, middle and end of each level."""
-    root.insert(
-        1,
-        ET.fromstring("<Extension><Version>2</Version><Hint>unknown to clients</Hint></Extension>"),
-    )
+    root.insert(1, ET.fromstring("<Extension><Version>2</Version><Hint>unknown to clients</Hint></Extension>"))  # fmt: skip
     for job in root.iter("JobsDetail"):
         job.insert(5, ET.fromstring("<Progress>100</Progress>"))
         job.append(ET.fromstring("<Labels><Label>x</Label><Label>y</Label></Labels>"))

@@ -18,10 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..emulator.server import EmulatorServer
-from ..emulator.store import Matching, Store
+from ..emulator.store import Matching
 from ..query import Filters
 from ..signing import Credentials
-from ..xmlmodel import Job
 from . import protocol
 from .judge import Context, Finding, judge
 from .protocol import DriverOutput, parse_output
@@ -119,35 +118,28 @@ class _Capped(threading.Thread):
         return b"".join(self.chunks).decode("utf-8", "replace")
 
 
-def all_jobs(store: Store) -> list[Job]:
-    """Every job in the store (the scenario's known data, with what tasks created or changed)."""
-    return store.page(Filters(), Matching().ordering(True, True), max(1, len(store)))[0]
+Plan = list[tuple[Scenario, list[Task]]]  # the scenarios to run, each with the tasks to run in it
 
 
-def select_tasks(
-    scenarios: list[Scenario], only: list[str] | None
-) -> list[tuple[Scenario, list[Task]]]:
+def select_tasks(scenarios: list[Scenario], only: list[str] | None) -> Plan:
     """The tasks to run: all, or those named ``task`` or ``scenario/task``."""
     plan = [(s, s.build()[1]) for s in scenarios]
     wanted = set(only or [])
     chosen = [(s, [t for t in tasks if {t.id, f"{s.name}/{t.id}"} & wanted]) for s, tasks in plan]
     seen = {n for s, tasks in chosen for t in tasks for n in (t.id, f"{s.name}/{t.id}")}
-    if wanted - seen:
-        raise ValueError(
-            f"unknown task(s): {', '.join(sorted(wanted - seen))}; see ci-conformance sdk --list"
-        )
+    if unknown := ", ".join(sorted(wanted - seen)):
+        raise ValueError(f"unknown task(s): {unknown}; see ci-conformance sdk --list")
     return [(s, tasks) for s, tasks in chosen if tasks] if only else plan
 
 
-def run_scenario(
-    argv: list[str], scenario: Scenario, tasks: list[Task], timeout: float
-) -> list[TaskResult]:
+def run_scenario(argv: list[str], scenario: Scenario, tasks: list[Task], timeout: float) -> list[TaskResult]:  # fmt: skip
     store, recorder = scenario.serve()
     results = []
     try:
         with EmulatorServer(recorder) as server:  # type: ignore[arg-type]  # any WSGI app
             for task in tasks:
-                known = all_jobs(store)
+                # Every job in the store: the scenario's data, with what tasks created or changed.
+                known = store.page(Filters(), Matching().ordering(True, True), max(1, len(store)))[0]  # fmt: skip
                 creds = scenario.driver_credentials(task)
                 recorder.begin()
                 out = run_driver(argv, driver_env(server.url, creds, task, timeout), timeout)

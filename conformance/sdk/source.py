@@ -30,8 +30,8 @@ from . import known as baseline
 from . import protocol
 from .judge import RULES
 from .recorder import Hit
-from .runner import DEFAULT_TIMEOUT, TaskResult, parse_driver, run_scenario
-from .scenarios import SCENARIOS, WRONG_KEY, Scenario, Task
+from .runner import DEFAULT_TIMEOUT, Plan, TaskResult, parse_driver, run_scenario
+from .scenarios import SCENARIOS, WRONG_KEY, Scenario
 
 BODY_LIMIT = 4000
 
@@ -39,17 +39,12 @@ BODY_LIMIT = 4000
 @functools.cache
 def secrets() -> tuple[str, ...]:
     """Every key and token the scenarios give drivers (test keys, but never shown)."""
-    found = {WRONG_KEY}
-    for s in SCENARIOS.values():
-        creds = s.credentials()
-        found |= {creds.secret_key, creds.token or ""}
-    return tuple(sorted(x for x in found if x))
+    keys = [s.credentials() for s in SCENARIOS.values()]
+    return tuple(sorted({WRONG_KEY, *(k.secret_key for k in keys), *(k.token for k in keys if k.token)}))  # fmt: skip
 
 
 def _cut(text: str, limit: int = BODY_LIMIT) -> str:
-    return (
-        text if len(text) <= limit else text[:limit] + f"\n… (cut; {len(text)} characters in all)"
-    )
+    return text if len(text) <= limit else text[:limit] + f"\n… (cut; {len(text)} characters in all)"  # fmt: skip
 
 
 def request_record(n: int, hit: Hit, start: float, full: bool) -> dict[str, Any]:
@@ -221,7 +216,7 @@ def sdk_text(summary: SdkSummary) -> list[str]:
 class SdkSource:
     kind = "sdk"
 
-    def __init__(self, driver: str, plan: list[tuple[Scenario, list[Task]]], *, workers: int = 2,
+    def __init__(self, driver: str, plan: Plan, *, workers: int = 2,
                  timeout: float = DEFAULT_TIMEOUT, known: str | None = None) -> None:  # fmt: skip
         self.driver, self.argv, self.plan = driver, parse_driver(driver), plan
         self.workers, self.timeout, self.known = workers, timeout, known
