@@ -134,7 +134,7 @@ class SdkSummary(Summary):
 
 def _shape(text: str) -> str:
     """A finding's message without what changes from task to task (values, numbers, IDs)."""
-    return re.sub(r"'[^']*'|\"[^\"]*\"|\S*\d\S*", "…", text)
+    return re.sub(r"(?<!\w)'[^']*'|\"[^\"]*\"|\S*\d\S*", "…", text)  # not an apostrophe
 
 
 def causes(results: list[CheckResult]) -> tuple[list[dict[str, Any]], list[Failure]]:
