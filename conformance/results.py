@@ -26,6 +26,7 @@ class Outcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"  # it cannot apply here; the reason says why
+    KNOWN = "known"  # sdk: every finding is one the --known baseline lists (pytest's xfail)
     VACUOUS = "vacuous"  # every example ran on no data: it proved nothing
     NOT_JUDGED = "not judged"  # recheck: the recording holds nothing it can judge
     TOOL_ERROR = "tool error"  # an exception inside ci-conformance: a bug to report

@@ -101,7 +101,8 @@ def junit(summary: Summary, name: str, prefix: str) -> str:
 def _detail(f) -> str:  # type: ignore[no-untyped-def]
     lines = [f.found]
     if f.likely_root:
-        lines.append(f"likely root cause: {f.likely_root['check']}")
+        rule = f.likely_root.get("rule", "")  # an SDK task's root: a finding of the same task
+        lines.append(f"likely root cause: {f.likely_root['check']} {rule}".rstrip())
     lines.append(f"clause: {f.clause}" + (f" ({f.contract})" if f.contract else ""))
     if f.query is not None:
         lines.append(f"minimal query: {f.query!r}")
