@@ -35,6 +35,18 @@ for (let node = walk.nextNode(); node; node = walk.nextNode()) {
 }
 return out.join(' ');
 """
+# the selectors that have an element rendered within the first screen, and the links to a
+# "#fragment" that names no element of the page
+FIRST_SCREEN_HAS = """
+return arguments[1].filter(sel => [...document.querySelectorAll(sel)].some(e => {
+  const r = e.getBoundingClientRect(); return r.height > 0 && r.top < arguments[0] && r.bottom > 0; }));
+"""
+DEAD_LINKS = """
+return [...document.querySelectorAll('a[href^="#"]')].map(a => a.getAttribute('href'))
+  .filter(h => !document.getElementById(decodeURIComponent(h.slice(1))));
+"""
+SELECTORS = ["#cc-verdict", "#cc-first .root", "#cc-first a[href^='#contract-']", "#cc-next",
+             "#cc-reproduce"]  # fmt: skip
 AXE_RUN = """
 const done = arguments[arguments.length - 1];
 axe.run(document, {resultTypes: ['violations']})
@@ -50,6 +62,8 @@ class Page:
     scroll_width: int  # document.documentElement.scrollWidth in a WIDTH-px window
     text_without_js: str  # the page's visible text with JavaScript off
     violations: list[dict[str, Any]]  # axe-core's serious and critical ones
+    first_screen_has: list[str]  # the SELECTORS with an element within the first screen
+    dead_links: list[str]  # links to a #fragment that names no element
 
 
 def unavailable() -> str | None:
@@ -131,8 +145,10 @@ class Browser:
         assert size == [WIDTH, HEIGHT], f"the viewport is {size}, not {WIDTH}x{HEIGHT}"
         first = self.js.execute_script(FIRST_SCREEN, HEIGHT)
         wide = self.js.execute_script("return document.documentElement.scrollWidth")
+        has = list(self.js.execute_script(FIRST_SCREEN_HAS, HEIGHT, SELECTORS))
+        dead = list(self.js.execute_script(DEAD_LINKS))
         bad = [v for v in self._axe_run() if v["impact"] in ("serious", "critical")]
-        return Page(first, int(wide), text_without_js, bad)
+        return Page(first, int(wide), text_without_js, bad, has, dead)
 
     def close(self) -> None:
         for driver in self.drivers:

@@ -18,6 +18,7 @@ from .base import (
     error_doc,
     fail,
     full,
+    job_ids,
     observed,
     queries,
     single_filter_queries,
@@ -287,7 +288,7 @@ def writes_during_walk(s: Session) -> None:
     skipped = [i for i in before.ids if i not in seen]
     said = f"a walk of {len(pages)} pages (size=3) during {made} creations"
     if twice:
-        said += f" returned {len(twice)} job(s) twice (allowed) {twice[:3]} and"
+        said += f" returned {len(twice)} job(s) twice (allowed: {job_ids(twice)}) and"
     if token is not None:
         fail(
             f"{said} had not ended after {len(pages)} pages for {len(before.jobs)} jobs",
@@ -297,7 +298,7 @@ def writes_during_walk(s: Session) -> None:
     if skipped:
         at = before.ids.index(skipped[0]) // 3  # the pages around where it belonged
         fail(
-            f"{said} skipped {len(skipped)} job(s) that existed before it began {skipped[:3]}",
+            f"{said} skipped {len(skipped)} job(s) that existed before it began: {job_ids(skipped)}",
             Query(size="3", start_creation_time=since),
             [p.exchange for p in pages[max(0, at - 1) : at + 1]],
         )
