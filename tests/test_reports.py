@@ -380,7 +380,6 @@ def test_the_html_report_shows_what_a_row_needs_and_nothing_empty() -> None:
     from conformance.handlers.files import JUnitHandler
     from conformance.handlers.html import page
     from conformance.handlers.terminal import summary_lines
-
     from conformance.results import ExchangeRecord
 
     exchange = ExchangeRecord("GET", "/inventorytriggerjob?name=%20", 200, body="<Response/>")
