@@ -105,8 +105,9 @@ class TargetLost(Exception):
 
 class Engine:
     def __init__(self, handlers: list[Handler], *, allow_incomplete: bool = False,
-                 allow_behaviour: bool = False, fail_fast: bool = False) -> None:  # fmt: skip
+                 allow_behaviour: bool = False, fail_fast: bool = False, signals: bool = True) -> None:  # fmt: skip
         self.handlers = handlers
+        self.signals = signals  # off in a pool's worker: its parent ends it with SIGTERM
         self.fail_fast = fail_fast  # the rest is not run once a result fails (kill matrices)
         self.allow_incomplete = allow_incomplete
         self.allow_behaviour = allow_behaviour
@@ -124,7 +125,7 @@ class Engine:
         signal_exit = None
         items: list[Any] = []
         done = judging = 0  # items finished, and the one being judged (1-based), if any
-        with _Signals() as signals:
+        with _Signals(self.signals) as signals:
             try:
                 stopped = source.start(self._exchange)
                 if stopped:
@@ -204,8 +205,8 @@ class _Signals:
     (every check has finished), the first signal waits until the reports are written, so that
     they never disagree with each other or with the exit code; a second one stops at once."""
 
-    def __init__(self) -> None:
-        self.defer, self.pending, self.previous = False, 0, {}
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled, self.defer, self.pending, self.previous = enabled, False, 0, {}
 
     def _raise(self, signum: int, frame: object) -> None:
         if self.defer and not self.pending:
@@ -214,7 +215,7 @@ class _Signals:
         raise Interrupted() if signum == signal.SIGTERM else KeyboardInterrupt()
 
     def __enter__(self) -> _Signals:
-        if threading.current_thread() is threading.main_thread():
+        if self.enabled and threading.current_thread() is threading.main_thread():
             for s in (signal.SIGINT, signal.SIGTERM):
                 if signal.getsignal(s) != signal.SIG_IGN:  # e.g. a job started with & in sh
                     self.previous[s] = signal.signal(s, self._raise)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -67,12 +67,16 @@ def suite_in_process(args: list[str], fail_fast: bool = False) -> tuple[int, dic
         settings = from_args(args)
     except ValueError as exc:
         return 2, {}, str(exc), 0.0
-    summary = Engine([], fail_fast=fail_fast).run(RunSource(settings))
+    summary = Engine([], fail_fast=fail_fast, signals=False).run(RunSource(settings))
     return summary.exit_code, plain(summary), "", time.monotonic() - started
 
 
 def _kill_run(args: list[str]) -> tuple[int, dict, str, float]:
     return suite_in_process(args, fail_fast=True)
+
+
+def _worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's, which ends the pool
 
 
 def suite_runs(
@@ -83,8 +87,10 @@ def suite_runs(
     spawn = multiprocessing.get_context(
         "spawn"
     )  # a clean interpreter, whatever the caller's threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        return list(pool.map(_kill_run if fail_fast else suite_in_process, arg_lists))
+    with spawn.Pool(
+        workers, _worker
+    ) as pool:  # leaving it, by Ctrl-C or SIGTERM too, ends the workers
+        return pool.map(_kill_run if fail_fast else suite_in_process, arg_lists, chunksize=1)
 
 
 def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,29 @@ def test_a_signal_once_every_check_finished_waits_for_the_reports(tmp_path: Path
     assert summary.verdict == "conformant" and summary.exit_code == 0
     assert valid(json.loads(out.read_text()))["verdict"] == "conformant"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_a_stopped_kill_matrix_ends_its_workers(tmp_path: Path) -> None:
+    """SIGTERM to a matrix (as a CI cancel sends it, to the main process only) ends it and its
+    pool's workers; it once waited for every queued run."""
+    proc = subprocess.Popen([sys.executable, "-m", "conformance.cli", "kill-matrix", "--report-dir",
+                             str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path)  # fmt: skip
+    children: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(children) < 2 and time.monotonic() < deadline:  # the pool's workers have started
+        time.sleep(0.5)
+        children = [
+            int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        ]
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 143 and "ci-conformance: interrupted" in err, err[-2000:]
+    time.sleep(1)
+    alive = [
+        p
+        for p in children
+        if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]
+    ]
+    assert not alive, alive

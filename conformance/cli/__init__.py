@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import difflib
 import os
+import signal
 import sys
+import threading
 from importlib import import_module
 
 import click
 
 from .. import __version__
+from ..engine import Interrupted
 from ..options import hypothesis_storage
-from ..verdicts import EXIT_USAGE, UsageError, verdict_table
+from ..verdicts import EXIT_SIGTERM, EXIT_USAGE, UsageError, verdict_table
 
 COMMANDS = {
     "run": "run", "replay": "run", "serve": "serve", "sign": "sign", "explain": "lists",
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; its exit code. A usage error is one line, exit 2."""
     hypothesis_storage()
     args = sys.argv[1:] if argv is None else argv
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)  # the engine's runs keep their own
     try:
         with cli.make_context("ci-conformance", list(args)) as ctx:
             code = cli.invoke(ctx)
@@ -68,10 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except click.Abort:
         return 130
+    except KeyboardInterrupt as stop:  # a command outside the engine (a matrix, serve)
+        print("ci-conformance: interrupted", file=sys.stderr)
+        return EXIT_SIGTERM if isinstance(stop, Interrupted) else 130
     except BrokenPipeError:  # the reader went away, e.g. `ci-conformance list-checks | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     return int(code or 0)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Interrupted()
 
 
 def _one_line(exc: Exception) -> str:

@@ -134,8 +134,11 @@ def run_case(case: Case, timeout: float = runner.DEFAULT_TIMEOUT) -> Outcome:
 
 
 def run(selected: list[Case] | None = None, workers: int = 2) -> list[Outcome]:
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
         return list(pool.map(run_case, selected or cases()))
+    finally:  # on Ctrl-C or SIGTERM too: the cases not begun are dropped, not run
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path, Path]:
