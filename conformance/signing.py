@@ -12,44 +12,22 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
 ALGORITHM = "sha1"
 MAX_SKEW = 15 * 60
-SDK_HEADERS = frozenset(
-    {
-        "cache-control",
-        "content-disposition",
-        "content-encoding",
-        "content-type",
-        "content-md5",
-        "content-length",
-        "expect",
-        "expires",
-        "host",
-        "if-match",
-        "if-modified-since",
-        "if-none-match",
-        "if-unmodified-since",
-        "origin",
-        "range",
-        "transfer-encoding",
-        "pic-operations",
-    }
-)
+# The headers the official SDK signs, besides every x-cos-* and x-ci-* header.
+SDK_HEADERS = frozenset({
+    "cache-control", "content-disposition", "content-encoding", "content-type", "content-md5",
+    "content-length", "expect", "expires", "host", "if-match", "if-modified-since", "if-none-match",
+    "if-unmodified-since", "origin", "range", "transfer-encoding", "pic-operations",
+})  # fmt: skip
 TOKEN_HEADERS = ("x-cos-security-token", "x-ci-security-token")
-AUTH_FIELDS = (
-    "q-sign-algorithm",
-    "q-ak",
-    "q-sign-time",
-    "q-key-time",
-    "q-header-list",
-    "q-url-param-list",
-    "q-signature",
-)
+AUTH_FIELDS = ("q-sign-algorithm", "q-ak", "q-sign-time", "q-key-time", "q-header-list",
+               "q-url-param-list", "q-signature")  # fmt: skip
 
 Clock = Callable[[], float]
 
@@ -82,21 +60,9 @@ class Signature:
         return "&".join(f"{k}={v}" for k, v in self.fields(secret_id).items())
 
     def fields(self, secret_id: str) -> dict[str, str]:
-        return dict(
-            zip(
-                AUTH_FIELDS,
-                (
-                    ALGORITHM,
-                    secret_id,
-                    self.key_time,
-                    self.key_time,
-                    self.header_list,
-                    self.url_param_list,
-                    self.signature,
-                ),
-                strict=True,
-            )
-        )
+        lists = self.header_list, self.url_param_list
+        values = (ALGORITHM, secret_id, self.key_time, self.key_time, *lists, self.signature)
+        return dict(zip(AUTH_FIELDS, values, strict=True))
 
 
 def key_time(start: int, end: int) -> str:
@@ -120,15 +86,9 @@ def sign(
     digest = hashlib.sha1(http_string.encode("utf-8")).hexdigest()
     string_to_sign = f"{ALGORITHM}\n{sign_time}\n{digest}\n"
     sign_key = _hmac(secret_key, key_time)
+    signature = _hmac(sign_key, string_to_sign)
     return Signature(
-        key_time=key_time,
-        sign_key=sign_key,
-        url_param_list=param_list,
-        header_list=header_list,
-        http_string=http_string,
-        http_string_sha1=digest,
-        string_to_sign=string_to_sign,
-        signature=_hmac(sign_key, string_to_sign),
+        key_time, sign_key, param_list, header_list, http_string, digest, string_to_sign, signature
     )
 
 
@@ -170,6 +130,7 @@ class Credentials:
         return f"Credentials(secret_id={self.secret_id!r}, secret_key=***, token=***)"
 
 
+@dataclass(eq=False)
 class CosAuth(requests.auth.AuthBase):
     """Signs a prepared request: host, every query parameter, content and x-cos/x-ci headers.
 
@@ -179,24 +140,14 @@ class CosAuth(requests.auth.AuthBase):
     ``expire`` seconds).
     """
 
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        clock: Clock = time.time,
-        expire: int = 10000,
-        presign: bool = False,
-        sign_host: str | None = None,
-        token_header: str = "x-ci-security-token",
-        window: tuple[int, int] | None = None,
-    ) -> None:
-        self.credentials = credentials
-        self.clock = clock
-        self.expire = expire
-        self.presign = presign
-        self.sign_host = sign_host
-        self.token_header = token_header
-        self.window = window
+    credentials: Credentials
+    _: KW_ONLY
+    clock: Clock = time.time
+    expire: int = 10000
+    presign: bool = False
+    sign_host: str | None = None
+    token_header: str = "x-ci-security-token"
+    window: tuple[int, int] | None = None
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         creds = self.credentials
@@ -323,16 +274,9 @@ def verify(
         return _refuse(Reason.ABSENT_SIGNED_PART, f"header {signed_headers}", secret_id)
 
     given = fields["q-signature"].lower()
+    times = fields["q-key-time"], fields["q-sign-time"]
     for candidate in _host_variants(signed_headers):
-        sig = sign(
-            creds.secret_key,
-            method,
-            path,
-            signed_params,
-            candidate,
-            fields["q-key-time"],
-            fields["q-sign-time"],
-        )
+        sig = sign(creds.secret_key, method, path, signed_params, candidate, *times)
         if hmac.compare_digest(sig.signature, given):
             break
     else:
