@@ -173,19 +173,22 @@ def validate_list(root: ET.Element) -> list[str]:
     """
     if root.tag != "Response":
         return [f"root is <{root.tag}>, not <Response>"]
+    jobs = root.findall("JobsDetail")
+    errors = [f"JobsDetail {n}: {e}" for n, job in enumerate(jobs, 1) for e in _job_errors(job)]
+    stub = _envelope(root)
+    return _cached(_STUB_ERRORS, _stub_key(stub), lambda: validate(stub, "list-response")) + errors
+
+
+def _envelope(root: ET.Element) -> ET.Element:
+    """The envelope: its JobsDetail runs collapsed to one known-valid job."""
     stub = ET.Element("Response", root.attrib)
     stub.text = root.text
-    errors: list[str] = []
-    n = 0
     for child in root:
         if child.tag != "JobsDetail":
             stub.append(child)
-            continue
-        n += 1
-        errors += [f"JobsDetail {n}: {e}" for e in _job_errors(child)]
-        if len(stub) == 0 or stub[-1].tag != "JobsDetail":
+        elif len(stub) == 0 or stub[-1].tag != "JobsDetail":
             stub.append(_placeholder())
-    return _cached(_STUB_ERRORS, _stub_key(stub), lambda: validate(stub, "list-response")) + errors
+    return stub
 
 
 @functools.cache
@@ -214,19 +217,17 @@ def _text(el: ET.Element, tag: str) -> str:
     return "" if child is None else (child.text or "")
 
 
+# JobsDetail's text elements in the vendor's order, each with its field of ``Job``.
+LEAVES = (("Code", "code"), ("Type", "type"), ("Message", "message"), ("Name", "name"),
+          ("JobId", "job_id"), ("State", "state"), ("CreationTime", "creation_time"),
+          ("StartTime", "start_time"), ("EndTime", "end_time"))  # fmt: skip
+
+
 def job_from_element(el: ET.Element) -> Job:
     inp = el.find("Input")
     op = el.find("Operation")
     return Job(
-        code=_text(el, "Code"),
-        type=_text(el, "Type"),
-        message=_text(el, "Message"),
-        name=_text(el, "Name"),
-        job_id=_text(el, "JobId"),
-        state=_text(el, "State"),
-        creation_time=_text(el, "CreationTime"),
-        start_time=_text(el, "StartTime"),
-        end_time=_text(el, "EndTime"),
+        **{name: _text(el, tag) for tag, name in LEAVES},
         input=node_from_element(inp[0]) if inp is not None and len(inp) else ("Prefix", ""),
         operation=tuple(node_from_element(c) for c in op) if op is not None else (),
     )
@@ -310,17 +311,9 @@ def _remember(chunk: bytes, el: ET.Element) -> tuple[Job, tuple[str, ...]]:
 
 
 def _envelope_errors(root: ET.Element) -> list[str]:
-    """The envelope's errors: its JobsDetail runs collapsed to one known-valid job."""
     if root.tag != "Response":
         return [f"root is <{root.tag}>, not <Response>"]
-    stub = ET.Element("Response", root.attrib)
-    stub.text = root.text
-    for child in root:
-        if child.tag != "JobsDetail":
-            stub.append(child)
-        elif len(stub) == 0 or stub[-1].tag != "JobsDetail":
-            stub.append(_placeholder())
-    return validate(stub, "list-response")
+    return validate(_envelope(root), "list-response")
 
 
 def parse_jobs(body: bytes) -> list[Job]:
@@ -359,24 +352,8 @@ def _xml(node: Node) -> str:
 
 def job_xml(job: Job) -> str:
     """One ``JobsDetail`` element as text (string building: ElementTree is 10x slower here)."""
-    return _xml(
-        (
-            "JobsDetail",
-            (
-                ("Code", job.code),
-                ("Type", job.type),
-                ("Message", job.message),
-                ("Name", job.name),
-                ("JobId", job.job_id),
-                ("State", job.state),
-                ("CreationTime", job.creation_time),
-                ("StartTime", job.start_time),
-                ("EndTime", job.end_time),
-                ("Input", (job.input,)),
-                ("Operation", job.operation),
-            ),
-        )
-    )
+    leaves = tuple((tag, getattr(job, name)) for tag, name in LEAVES)
+    return _xml(("JobsDetail", (*leaves, ("Input", (job.input,)), ("Operation", job.operation))))
 
 
 DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"
