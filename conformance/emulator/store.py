@@ -65,37 +65,15 @@ def _tuples(value: object) -> object:
 
 
 def _row(job: Job) -> tuple:
-    return (
-        job.job_id,
-        job.type,
-        job.state,
-        job.name,
-        int(job.created.timestamp()),
-        job.creation_time[:19],
-        job.creation_time,
-        job.code,
-        job.message,
-        job.start_time,
-        job.end_time,
-        _to_json(job.input),
-        _to_json(job.operation),
-    )
+    ids = job.job_id, job.type, job.state, job.name
+    created = int(job.created.timestamp()), job.creation_time[:19]  # created, created_local
+    texts = job.creation_time, job.code, job.message, job.start_time, job.end_time
+    return (*ids, *created, *texts, _to_json(job.input), _to_json(job.operation))
 
 
 def _job(row: Sequence) -> Job:
-    return Job(
-        job_id=row[0],
-        type=row[1],
-        state=row[2],
-        name=row[3],
-        creation_time=row[6],
-        code=row[7],
-        message=row[8],
-        start_time=row[9],
-        end_time=row[10],
-        input=_tuples(json.loads(row[11])),
-        operation=_tuples(json.loads(row[12])),
-    )
+    """The ``Job`` of a row (``_row``): every column but ``created`` and ``created_local``."""
+    return Job(*row[:4], *row[6:11], _tuples(json.loads(row[11])), _tuples(json.loads(row[12])))
 
 
 @dataclass(frozen=True)
@@ -385,18 +363,8 @@ EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 EPOCH_DATE = date(1970, 1, 1)
 OFFSETS = (480, 0, -300, 330, 545, -600, 840)  # minutes east of UTC
 # Names that need escaping, and names that are substrings or case variants of each other.
-NAMES = (
-    "demo",
-    "Demo",
-    "demo run",
-    " padded ",
-    "nightly transcode",
-    "名字 测试",
-    "a&b <c>",
-    "quote \"q\" 'x'",
-    "tab\tname",
-    "ünïcödé",
-)
+NAMES = ("demo", "Demo", "demo run", " padded ", "nightly transcode", "名字 测试", "a&b <c>",
+         "quote \"q\" 'x'", "tab\tname", "ünïcödé")  # fmt: skip
 
 
 SHAPES = {
