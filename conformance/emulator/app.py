@@ -110,52 +110,24 @@ class Behaviour:
         return [cls()] + [cls(**{k: v}) for k, vs in cls.CHOICES.items() for v in vs[1:]]
 
 
+DENIED = ("AccessDenied", "Access Denied.")
+NO_MATCH = ("SignatureDoesNotMatch", "The Signature you specified is invalid.")
 AUTH_CODES: dict[Reason, tuple[tuple[str, str], tuple[str, str]]] = {
     # reason: ((CI code, message), (COS code, message))
-    Reason.MISSING: (
-        ("MissingAuthorization", "Authorization is required"),
-        ("AccessDenied", "Access Denied."),
-    ),
-    Reason.MALFORMED: (
-        ("InvalidAuthorization", "Authorization is malformed"),
-        ("AccessDenied", "Access Denied."),
-    ),
-    Reason.UNSUPPORTED_ALGORITHM: (
-        ("InvalidAuthorization", "q-sign-algorithm must be sha1"),
-        ("AccessDenied", "Access Denied."),
-    ),
-    Reason.UNKNOWN_SECRET_ID: (
-        ("SecretidNotExist", "SecretId does not exist"),
-        ("InvalidAccessKeyId", "The access key Id format you provided is invalid."),
-    ),
-    Reason.EXPIRED: (
-        ("SignatureExpired", "Request has expired"),
-        ("AccessDenied", "Request has expired"),
-    ),
-    Reason.NOT_YET_VALID: (
-        ("InvalidAuthorization", "Request time too skewed"),
-        (
-            "RequestTimeTooSkewed",
-            "The difference between the request time and the server's time is too large.",
-        ),
-    ),
-    Reason.ABSENT_SIGNED_PART: (
-        ("InvalidAuthorization", "A signed parameter or header is absent"),
-        ("SignatureDoesNotMatch", "The Signature you specified is invalid."),
-    ),
-    Reason.MISMATCH: (
-        ("InvalidAuthorization", "Signature does not match"),
-        ("SignatureDoesNotMatch", "The Signature you specified is invalid."),
-    ),
-    Reason.TOKEN_MISSING: (
-        ("InvalidAuthorization", "The security token is missing"),
-        ("AccessDenied", "Access Denied."),
-    ),
-    Reason.TOKEN_WRONG: (
-        ("InvalidAuthorization", "The security token is invalid"),
-        ("InvalidAccessKeyId", "The security token is invalid."),
-    ),
-}
+    Reason.MISSING: (("MissingAuthorization", "Authorization is required"), DENIED),
+    Reason.MALFORMED: (("InvalidAuthorization", "Authorization is malformed"), DENIED),
+    Reason.UNSUPPORTED_ALGORITHM: (("InvalidAuthorization", "q-sign-algorithm must be sha1"), DENIED),
+    Reason.UNKNOWN_SECRET_ID: (("SecretidNotExist", "SecretId does not exist"),
+                               ("InvalidAccessKeyId", "The access key Id format you provided is invalid.")),
+    Reason.EXPIRED: (("SignatureExpired", "Request has expired"), ("AccessDenied", "Request has expired")),
+    Reason.NOT_YET_VALID: (("InvalidAuthorization", "Request time too skewed"),
+                           ("RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.")),
+    Reason.ABSENT_SIGNED_PART: (("InvalidAuthorization", "A signed parameter or header is absent"), NO_MATCH),
+    Reason.MISMATCH: (("InvalidAuthorization", "Signature does not match"), NO_MATCH),
+    Reason.TOKEN_MISSING: (("InvalidAuthorization", "The security token is missing"), DENIED),
+    Reason.TOKEN_WRONG: (("InvalidAuthorization", "The security token is invalid"),
+                         ("InvalidAccessKeyId", "The security token is invalid.")),
+}  # fmt: skip
 
 
 class Refused(Exception):
@@ -248,11 +220,8 @@ class Emulator:
         """The status line and headers (the server adds ``Server``); an empty body (cancel's)
         has no Content-Type, as in the vendor's example."""
         headers = [("Content-Type", content_type)] if content_type else []
-        headers += [
-            ("Content-Length", str(len(body))),
-            ("Date", formatdate(self.clock(), usegmt=True)),
-        ]
-        headers.append(("x-ci-request-id", request_id))
+        length, date = str(len(body)), formatdate(self.clock(), usegmt=True)
+        headers += [("Content-Length", length), ("Date", date), ("x-ci-request-id", request_id)]
         if status >= 400:
             headers.append(("x-ci-trace-id", request_id))
         return f"{status} {HTTPStatus(status).phrase}", headers
