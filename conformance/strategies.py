@@ -68,11 +68,8 @@ def jobs(draw: st.DrawFn, job_id: str | None = None) -> Job:
 
 @st.composite
 def job_lists(draw: st.DrawFn, max_size: int = 30) -> list[Job]:
-    ids = draw(
-        st.lists(
-            st.text("0123456789abcdef", min_size=6, max_size=6), unique=True, max_size=max_size
-        )
-    )
+    hex_ids = st.text("0123456789abcdef", min_size=6, max_size=6)
+    ids = draw(st.lists(hex_ids, unique=True, max_size=max_size))
     return [draw(jobs(job_id=i)) for i in ids]
 
 
@@ -90,10 +87,7 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
         start: str | None, end: str | None, states: set[str] | None, **rest: str | None
     ) -> Query:
         if start and end and parse_time(start) > parse_time(end):
-            start, end = (
-                end,
-                start,
-            )  # start > end is an open point (API-NOTES §6), tested on its own
+            start, end = end, start  # start > end is an open point (API-NOTES §6), tested alone
         joined = None if states is None else ",".join(sorted(states))
         return Query(start_creation_time=start, end_creation_time=end, states=joined, **rest)
 
@@ -113,29 +107,21 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
 
 # --- queries drawn from the target's data, so that they match ------------------------------
 
-DELTAS = (0, 0, 1, 60, 3600, 86400)
-NARROW = frozenset(
-    {"job_id", "name", "workflow_id"}
-)  # seconds a time bound stands off its job (0: the edge)
+DELTAS = (0, 0, 1, 60, 3600, 86400)  # seconds a time bound stands off its job (0: the edge)
+NARROW = frozenset({"job_id", "name", "workflow_id"})
 
 
 def satisfied_by(job: Job, draw: st.DrawFn) -> dict[str, str]:
     """For each filter the job can carry, a value it satisfies (``Query`` field names)."""
     others = draw(st.sets(st.sampled_from(STATES), max_size=2))
-    values = {
-        "type": job.type,
-        "states": ",".join(sorted({job.state, *others})),
-        "start_creation_time": written(
-            job.created - timedelta(seconds=draw(st.sampled_from(DELTAS))),
-            draw(st.sampled_from(OFFSETS)),
-        ),
-        "end_creation_time": written(
-            job.created + timedelta(seconds=draw(st.sampled_from(DELTAS))),
-            draw(st.sampled_from(OFFSETS)),
-        ),
-        "job_id": job.job_id,
-        "name": job.name,
-    }
+
+    def bound(sign: int) -> str:  # a time bound ``sign`` x a drawn delta off the job's
+        moment = job.created + sign * timedelta(seconds=draw(st.sampled_from(DELTAS)))
+        return written(moment, draw(st.sampled_from(OFFSETS)))
+
+    values = {"type": job.type, "states": ",".join(sorted({job.state, *others}))}
+    values |= {"start_creation_time": bound(-1), "end_creation_time": bound(1)}
+    values |= {"job_id": job.job_id, "name": job.name}
     if job.workflow_ids:
         values["workflow_id"] = draw(st.sampled_from(job.workflow_ids))
     if not job.name:
@@ -262,24 +248,13 @@ def _edges(census: list[Job], limit: int) -> list[Query]:
     windows = [Query(start_creation_time=format_time(datetime.fromtimestamp(times[i], UTC)),
                      end_creation_time=format_time(datetime.fromtimestamp(times[i + n], UTC)))
                for i in range(0, max(0, len(times) - 400), max(1, len(times) // 7)) for n in (9, 39, 199)]  # fmt: skip
-    contexts = (
-        windows
-        + [bounded(census, Query())]
-        + [
-            bounded(census, Query(**{k: v}), j)
-            for j in census[:50]
-            for k, v in sorted(_single_values(j).items())
-        ]
-    )
+    singles = [(j, k, v) for j in census[:50] for k, v in sorted(_single_values(j).items())]
+    contexts = [*windows, bounded(census, Query())]
+    contexts += [bounded(census, Query(**{k: v}), j) for j, k, v in singles]
     counted = [(count_matching(census, q), q) for q in dict.fromkeys(contexts)]
     edges = []
-    for size, low, high in (
-        (1, 3, 40),
-        (2, 3, 80),
-        (10, 11, 400),
-        (99, 101, limit),
-        (100, 101, limit),
-    ):
+    bands = ((1, 3, 40), (2, 3, 80), (10, 11, 400), (99, 101, limit), (100, 101, limit))
+    for size, low, high in bands:  # a filter context matching from ``low`` to ``high`` jobs
         fits = sorted((n, i) for i, (n, _) in enumerate(counted) if low <= n <= high)
         if fits:
             edges.append(replace(counted[fits[0][1]][1], size=str(size)))
@@ -299,9 +274,8 @@ def _single_values(job: Job) -> dict[str, str]:
 def invalid_values() -> st.SearchStrategy[Query]:
     """An invalid size or time: clearly not a positive integer, or not
     YYYY-MM-DDTHH:MM:SS±HHMM in any parser's reading."""
-    bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "0x10", "10 20"]) | st.integers(
-        max_value=0
-    ).map(str)
+    bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "0x10", "10 20"])
+    bad_size |= st.integers(max_value=0).map(str)
     bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "yesterday",
                                 "2024-13-01T00:00:00+0800", "1704067200", "2024-01-01T25:00:00+0800"])  # fmt: skip
     return st.one_of(
