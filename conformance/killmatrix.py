@@ -13,6 +13,8 @@ costs what its checks cost, not a Python start-up, imports and a schema compilat
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import multiprocessing
 import subprocess
@@ -71,10 +73,6 @@ def suite_in_process(args: list[str], fail_fast: bool = False) -> tuple[int, dic
     return summary.exit_code, plain(summary), "", time.monotonic() - started
 
 
-def _kill_run(args: list[str]) -> tuple[int, dict, str, float]:
-    return suite_in_process(args, fail_fast=True)
-
-
 def suite_runs(
     arg_lists: Iterable[list[str]], workers: int = 2, fail_fast: bool = False
 ) -> list[tuple[int, dict, str, float]]:
@@ -84,7 +82,7 @@ def suite_runs(
         "spawn"
     )  # a clean interpreter, whatever the caller's threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        return list(pool.map(_kill_run if fail_fast else suite_in_process, arg_lists))
+        return list(pool.map(functools.partial(suite_in_process, fail_fast=fail_fast), arg_lists))
 
 
 def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
@@ -94,23 +92,13 @@ def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
         return Outcome(
             fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}"
         )
-    failed = [
-        r for r in summary["results"] if r["outcome"] == "failed" and r["check"] in fault.killed_by
-    ]
-    elapsed = 0.0
-    first = None
-    for r in summary["results"]:
-        elapsed += r["seconds"]
-        if first is None and r in failed:
-            first = round(elapsed, 2)
+    results = summary["results"]
+    failed = [r for r in results if r["outcome"] == "failed" and r["check"] in fault.killed_by]
+    ends = itertools.accumulate(r["seconds"] for r in results)  # each result's end, in seconds
+    first = next((round(t, 2) for r, t in zip(results, ends, strict=True) if r in failed), None)
+    checks = [r["check"] for r in failed]
     return Outcome(
-        fault=fault.name,
-        category=fault.category,
-        killed=bool(failed),
-        failed_checks=[r["check"] for r in failed],
-        requests=summary["requests"],
-        seconds_to_first_failure=first,
-        wall_seconds=round(wall, 2),
+        fault.name, fault.category, bool(failed), checks, summary["requests"], first, round(wall, 2)
     )
 
 
@@ -135,8 +123,6 @@ def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path,
         "wall_seconds": round(wall, 1),
         "outcomes": [asdict(o) for o in outcomes],
     }
-    json_path = report_dir / "kill-matrix.json"
-    json_path.write_text(json.dumps(data, indent=2), "utf-8")
     categories = sorted({o.category for o in outcomes})
     lines = [
         "# Kill matrix",
@@ -160,7 +146,13 @@ def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path,
         lines.append(
             f"| {o.fault} | " + " | ".join(cells) + f" | {o.requests} | {first} | {checks} |"
         )
-    md_path = report_dir / "kill-matrix.md"
+    return _write(report_dir / "kill-matrix", data, lines)
+
+
+def _write(stem: Path, data: dict, lines: list[str]) -> tuple[Path, Path]:
+    """A matrix's JSON and Markdown files, ``stem`` with .json and .md."""
+    json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
+    json_path.write_text(json.dumps(data, indent=2), "utf-8")
     md_path.write_text("\n".join(lines) + "\n", "utf-8")
     return md_path, json_path
 
@@ -235,7 +227,6 @@ def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path
     clean = sum(r.conformant for r in runs)
     data = {"conformant": clean, "total": len(runs), "wall_seconds": round(wall, 1),
             "runs": [asdict(r) for r in runs]}  # fmt: skip
-    (report_dir / "false-alarm-matrix.json").write_text(json.dumps(data, indent=2), "utf-8")
     lines = [
         "# False-alarm matrix",
         "",
@@ -251,9 +242,7 @@ def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path
             f"| {r.case} | {verdict} | {r.requests} | {r.wall_seconds} | "
             f"{', '.join(r.failed_checks) or '-'} | {len(r.skipped)} |"
         )
-    md = report_dir / "false-alarm-matrix.md"
-    md.write_text("\n".join(lines) + "\n", "utf-8")
-    return md
+    return _write(report_dir / "false-alarm-matrix", data, lines)[0]
 
 
 def false_alarms_main(report_dir: str = "reports", workers: int = 2, examples: str = "ci") -> int:
