@@ -294,15 +294,10 @@ def base_url_of(url: str) -> str:
 
 # Whatever goes wrong below HTTP: refused, reset, cut short, garbage, bad chunks or encoding.
 TRANSPORT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-    requests.exceptions.InvalidHeader,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    OSError,
-)
+    requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError, requests.exceptions.InvalidHeader,
+    urllib3.exceptions.HTTPError, http.client.HTTPException, OSError,
+)  # fmt: skip
 
 
 def transport_reason(exc: BaseException) -> str:

@@ -21,17 +21,11 @@ DEFAULT_SIZE = 10
 MAX_SIZE = 100
 
 WIRE_NAMES = {
-    "next_token": "nextToken",
-    "size": "size",
-    "type": "type",
-    "order_by_time": "orderByTime",
-    "states": "states",
-    "start_creation_time": "startCreationTime",
-    "end_creation_time": "endCreationTime",
-    "workflow_id": "workflowId",
-    "job_id": "jobId",
+    "next_token": "nextToken", "size": "size", "type": "type", "order_by_time": "orderByTime",
+    "states": "states", "start_creation_time": "startCreationTime",
+    "end_creation_time": "endCreationTime", "workflow_id": "workflowId", "job_id": "jobId",
     "name": "name",
-}
+}  # fmt: skip
 PYTHON_NAMES = {wire: py for py, wire in WIRE_NAMES.items()}
 
 

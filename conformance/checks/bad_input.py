@@ -10,13 +10,7 @@ from .. import strategies as gen
 from ..query import Query
 from ..session import Session
 from ..timefmt import format_time
-from .base import (
-    check,
-    data_queries,
-    error_doc,
-    fail,
-    query_strategy,
-)
+from .base import check, data_queries, error_doc, fail, query_strategy
 from .profile import pin
 
 

@@ -5,14 +5,7 @@ from __future__ import annotations
 from ..query import Query, parse_filters
 from ..session import Session, Walk
 from ..xmlmodel import Job
-from .base import (
-    check,
-    data_queries,
-    fail,
-    full,
-    queries,
-    tie_difference,
-)
+from .base import check, data_queries, fail, full, queries, tie_difference
 
 
 def _monotonic(walk: Walk, descending: bool) -> None:

@@ -16,13 +16,7 @@ from ..query import Query
 from ..session import Session, SkipCheck
 from ..signing import AUTH_FIELDS, authorization_fields, encode
 from ..xmlmodel import XMLProblem, parse_list
-from .base import (
-    check,
-    error_doc,
-    fail,
-    queries,
-    query_strategy,
-)
+from .base import check, error_doc, fail, queries, query_strategy
 from .profile import pin
 
 REFUSED = (401, 403)

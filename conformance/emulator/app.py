@@ -26,14 +26,7 @@ from typing import Any, ClassVar
 from werkzeug.datastructures import EnvironHeaders
 
 from ..coverage import OPEN_POINTS, UNPINNABLE
-from ..query import (
-    TYPES,
-    WIRE_NAMES,
-    Filters,
-    InvalidArgument,
-    Query,
-    parse_filters,
-)
+from ..query import TYPES, WIRE_NAMES, Filters, InvalidArgument, Query, parse_filters
 from ..signing import AUTH_FIELDS, TOKEN_HEADERS, Credentials, Reason, Verdict, split_query, verify
 from ..timefmt import format_time
 from ..xmlmodel import (
