@@ -36,11 +36,9 @@ class CheckFailure(AssertionError):
         self, message: str, query: Query | None = None, exchanges: list[Exchange] | None = None
     ):
         super().__init__(message)
-        self.message = message
-        self.query = query
+        self.message, self.query = message, query
         self.exchanges = [e.preview() for e in exchanges or []]
-        self.check: str = ""
-        self.clause: str = ""
+        self.check, self.clause = "", ""
 
     def __str__(self) -> str:
         where = f"\n  check:  {self.check}\n  clause: {self.clause}" if self.check else ""
@@ -214,6 +212,8 @@ def _weight(walk: Walk) -> int:
     return len(walk.ids) + len(walk.pages)
 
 
+ENDLESS = ("an empty page carries a NextToken: the walk would never end (docs/contract.md"
+           "#open-last-page-token: a final page may be empty, but then carries no token)")  # fmt: skip
 PROBE = "probe"
 """An exchange's note: a request no client would send, judged only by the check that sent it."""
 # Only names the vendor's create pages allow (letters, digits, -, _, Chinese, the em dash; see
@@ -242,7 +242,6 @@ class Session:
         self.unknown_data = unknown_data  # why known_jobs is None, for checks that need it
         self.profile = profile or {}
         self.seed_when_empty = seed_when_empty
-        self.exchange_count = 0  # exchanges are not kept (memory stays flat), only counted
         self.traffic = Traffic()  # the current check's (the plugin starts one per check)
         self.observations: dict[str, Observation] = {}
         self.page_observers = observers[1]  # an observer that keeps state takes its own
@@ -257,13 +256,12 @@ class Session:
         self.jobs_seen = 0
         self._walks: OrderedDict[tuple, Walk] = OrderedDict()  # the most recent last
         self._held = 0  # jobs and pages the cached walks hold
-        self._census: Census | None = None
+        self.census_taken: Census | None = None  # once a check takes it (never: data unseen)
         self._lock = threading.Lock()
 
     # --- requests -----------------------------------------------------------------------
 
     def record(self, exchange: Exchange) -> Exchange:
-        self.exchange_count += 1
         self.traffic.add(exchange)
         for observe in self.exchange_observers:
             self._observe(observe(exchange), exchange)
@@ -324,9 +322,8 @@ class Session:
                 f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex]
             )
         if isinstance(body, XMLProblem):
-            raise CheckFailure(
-                f"the list response is not usable ({body.kind}): {body.message}", query, [ex]
-            )
+            problem = f"the list response is not usable ({body.kind}): {body.message}"
+            raise CheckFailure(problem, query, [ex])
         self.pages_seen += 1
         self.jobs_seen += len(body.jobs)
         return Page(ex.preview(PAGE_PREVIEW), body)
@@ -342,38 +339,21 @@ class Session:
             self.pages_seen += len(cached.pages)
             self.jobs_seen += len(cached.ids)
             return cached
-        walk = Walk(query)
-        token: str | None = None
-        seen_tokens: set[str] = set()
-        while True:
-            page = self.page(replace(query, next_token=token))
-            walk.add(page)
-            token = page.body.next_token or None
-            if token is None:
-                break
-            if not page.body.jobs:
-                raise CheckFailure(
-                    "an empty page carries a NextToken: the walk would never end "
-                    "(docs/contract.md#open-last-page-token: a final page may be empty, but then carries no token)",
-                    query,
-                    walk.exchanges[-3:],
-                )
+        walk, seen_tokens = Walk(query), set()
+        token = self._step(walk, None)
+        while token is not None:
+            if not walk.pages[-1].body.jobs:
+                raise CheckFailure(ENDLESS, query, walk.exchanges[-3:])
             if token in seen_tokens:
-                raise CheckFailure(
-                    f"the walk does not end: token {token[:40]!r} came back after "
-                    f"{len(walk.pages)} pages",
-                    query,
-                    walk.exchanges[-3:],
-                )
+                again = f"the walk does not end: token {token[:40]!r} came back after {len(walk.pages)} pages"  # fmt: skip
+                raise CheckFailure(again, query, walk.exchanges[-3:])
             if len(walk.pages) >= MAX_WALK_PAGES:  # long, not wrong: too costly to judge here
-                raise SkipCheck(
-                    f"{query.describe()} walks more than {MAX_WALK_PAGES} pages; not judged"
-                )
+                raise SkipCheck(f"{query.describe()} walks more than {MAX_WALK_PAGES} pages; not judged")  # fmt: skip
             seen_tokens.add(token)
             if len(walk.pages) > 2 and len(set(walk.ids[-200:])) < len(walk.ids[-200:]) // 2:
-                raise CheckFailure(
-                    "the walk repeats itself: most jobs came back twice", query, walk.exchanges[-3:]
-                )
+                twice = "the walk repeats itself: most jobs came back twice"
+                raise CheckFailure(twice, query, walk.exchanges[-3:])
+            token = self._step(walk, token)
         self.coverage.walked(query, [p.body for p in walk.pages], complete=True)
         with self._lock:
             old = self._walks.pop(key, None)
@@ -386,22 +366,24 @@ class Session:
     def head(self, query: Query, pages: int) -> Walk:
         """The first ``pages`` pages of a walk (not cached): cheap looks at later pages."""
         walk = Walk(query)
-        token: str | None = None
-        while len(walk.pages) < pages:
-            page = self.page(replace(query, next_token=token))
-            walk.add(page)
-            token = page.body.next_token or None
-            if token is None or not page.body.jobs:
-                break
+        token = self._step(walk, None)
+        while token is not None and walk.pages[-1].body.jobs and len(walk.pages) < pages:
+            token = self._step(walk, token)
         self.coverage.walked(query, [p.body for p in walk.pages], complete=token is None)
         return walk
+
+    def _step(self, walk: Walk, token: str | None) -> str | None:
+        """The page of ``token`` added to ``walk``; its NextToken (``None`` when empty)."""
+        page = self.page(replace(walk.query, next_token=token))
+        walk.add(page)
+        return page.body.next_token or None
 
     def forget_walks(self) -> None:
         """After writes: walks and the census are out of date."""
         with self._lock:
             self._walks.clear()
             self._held = 0
-            self._census = None
+            self.census_taken = None
 
     # --- the census ---------------------------------------------------------------------
 
@@ -411,7 +393,7 @@ class Session:
 
         An empty target gets jobs of the suite's own first when ``seed_when_empty`` is set.
         """
-        if self._census is None:
+        if self.census_taken is None:
             census = self._take_census()
             if not census.count and self.seed_when_empty:
                 self.seed_when_empty = False
@@ -419,8 +401,8 @@ class Session:
                 for i, name in enumerate(SEED_NAMES):
                     self.create(name, types[i % len(types)])
                 census = self._take_census()
-            self._census = census
-        return self._census
+            self.census_taken = census
+        return self.census_taken
 
     def _take_census(self) -> Census:
         census, token, pages = Census(), None, 0
@@ -490,11 +472,6 @@ class Session:
         if self.known_jobs is not None:
             self.known_jobs[:] = [job if j.job_id == job.job_id else j for j in self.known_jobs]
         self.forget_walks()
-
-    @property
-    def census_taken(self) -> Census | None:
-        """The census if a check took it (``None`` otherwise: the data was never looked at)."""
-        return self._census
 
     def bounded(self, query: Query, around: Job | datetime | None = None) -> Query:
         """``query`` kept inside the census's slice around ``around`` (``Census.bounded``): on
