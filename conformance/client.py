@@ -14,7 +14,7 @@ import re
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 
 import requests
 import urllib3
@@ -112,32 +112,25 @@ class Exchange:
 DEFAULT_HEADERS = dict(requests.utils.default_headers())
 
 
+@dataclass(eq=False)
 class Client:
     """Signed requests to one target. ``auth=None`` on a call sends it unsigned."""
 
-    def __init__(
-        self,
-        base_url: str,
-        credentials: Credentials,
-        *,
-        host_header: str | None = None,
-        timeout: float = 10.0,
-        rate_limit: float | None = None,
-        max_requests: int | None = None,
-        retries: int = 2,
-        presign: bool = False,
-        max_duration: float | None = None,
-    ) -> None:
-        self.base_url = base_url_of(base_url)
-        self.credentials = credentials
-        self.host_header = host_header
-        self.timeout = timeout
-        self.min_interval = 1.0 / rate_limit if rate_limit else 0.0
-        self.max_requests = max_requests
-        self.retries = retries
-        self.presign = presign
-        self.max_duration = max_duration
-        self.deadline = time.monotonic() + max_duration if max_duration else None
+    base_url: str
+    credentials: Credentials
+    _: KW_ONLY
+    host_header: str | None = None
+    timeout: float = 10.0
+    rate_limit: float | None = None
+    max_requests: int | None = None
+    retries: int = 2
+    presign: bool = False
+    max_duration: float | None = None
+
+    def __post_init__(self) -> None:
+        self.base_url = base_url_of(self.base_url)
+        self.min_interval = 1.0 / self.rate_limit if self.rate_limit else 0.0
+        self.deadline = time.monotonic() + self.max_duration if self.max_duration else None
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies or netrc credentials from the environment
         for scheme in ("http://", "https://"):
@@ -177,14 +170,8 @@ class Client:
         if self.host_header:
             headers["Host"] = self.host_header
         signer = self.auth() if auth == "default" else auth
-        req = requests.Request(
-            method,
-            self.base_url + path,
-            params=params or [],
-            headers=headers,
-            data=data,
-            auth=signer,
-        )  # type: ignore[arg-type]
+        url = self.base_url + path
+        req = requests.Request(method, url, headers, data=data, params=params or [], auth=signer)  # type: ignore[arg-type]
         prepared = req.prepare()  # not the session's: no cookies, no settings from the environment
         if callable(prepare_hook):
             prepared = prepare_hook(prepared) or prepared
