@@ -208,13 +208,8 @@ def sign_line(ex: ExchangeRecord, keep_time: bool) -> str | None:
     parts = signature_parts(ex.request_headers, ex.url)
     signed = set(parts.get("q-header-list", "").split(";")) - {"host", *TOKEN_HEADERS}
     headers = [f"{k}: {v}" for k, v in ex.request_headers.items() if k.lower() in signed]
-    words = [
-        "ci-conformance",
-        "sign",
-        ex.method,
-        without_token(ex.url, (*AUTH_FIELDS, *TOKEN_HEADERS)),
-    ]
-    words += [w for h in headers for w in ("-H", h)]
+    url = without_token(ex.url, (*AUTH_FIELDS, *TOKEN_HEADERS))
+    words = ["ci-conformance", "sign", ex.method, url, *(w for h in headers for w in ("-H", h))]
     if "q-signature" in urlsplit(ex.url).query:
         words.append("--presign")
     if keep_time and parts.get("q-sign-time"):

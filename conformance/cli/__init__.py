@@ -10,6 +10,7 @@ import difflib
 import os
 import sys
 from importlib import import_module
+from typing import Any
 
 import click
 
@@ -26,6 +27,13 @@ COMMANDS = {
 VERDICT_HELP = (
     "\b\nVerdicts and exit codes (every command; 2 is a usage error):\n" + verdict_table()
 )
+
+
+def report_dir(goes: str) -> Any:
+    """The ``--report-dir`` option of a command whose reports are ``goes``."""
+    return click.option(
+        "--report-dir", default="reports", show_default=True, help=f"where {goes} go"
+    )
 
 
 class Commands(click.Group):

@@ -13,7 +13,7 @@ from ..handlers.terminal import TerminalHandler
 from ..regression import compare as compared
 from ..regression import read_summary
 from ..verdicts import UsageError
-from . import VERDICT_HELP
+from . import VERDICT_HELP, report_dir
 
 
 @click.command("compare", epilog=VERDICT_HELP)
@@ -24,12 +24,7 @@ from . import VERDICT_HELP
     is_flag=True,
     help="exit 0 when only open-point choices changed (each allowed by the contract)",
 )
-@click.option(
-    "--report-dir",
-    default="reports",
-    show_default=True,
-    help="where compare.html and compare.json go",
-)
+@report_dir("compare.html and compare.json")
 def compare(old: str, new: str, allow_behaviour_change: bool, report_dir: str) -> int:
     """Compare the summary.json of a baseline run (OLD) with a new run's (NEW): checks that
     newly fail (root cause first), newly pass, open points whose choice changed, and the change

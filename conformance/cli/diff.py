@@ -15,7 +15,7 @@ from ..handlers.terminal import TerminalHandler
 from ..signing import Credentials
 from ..sources.diff import DiffSource
 from ..verdicts import UsageError
-from . import VERDICT_HELP
+from . import VERDICT_HELP, report_dir
 
 
 def _credentials(values: dict, prefix: str, env: str) -> Credentials | None:
@@ -49,9 +49,7 @@ def _credentials(values: dict, prefix: str, env: str) -> Credentials | None:
     is_flag=True,
     help="exit 0 when the only differences are allowed by open points",
 )
-@click.option(
-    "--report-dir", default="reports", show_default=True, help="where diff.json and diff.html go"
-)
+@report_dir("diff.json and diff.html")
 def diff(**o: object) -> int:
     """Differential run: the same hypothesis-drawn queries to target A and target B, which must
     serve the same data (checked first, by their unfiltered walks). Every difference in status,

@@ -6,14 +6,9 @@ import click
 
 from .. import killmatrix
 from ..sdk import killmatrix as client_matrix
+from . import report_dir
 
 EXAMPLES = click.Choice(["dev", "ci", "thorough"])
-
-
-def report_dir(goes: str) -> click.Option:
-    return click.option(
-        "--report-dir", default="reports", show_default=True, help=f"where {goes} go"
-    )
 
 
 def workers(what: str) -> click.Option:

@@ -16,7 +16,7 @@ from ..handlers.terminal import TerminalHandler
 from ..options import checks
 from ..sources.recheck import RecheckSource
 from ..verdicts import UsageError
-from . import VERDICT_HELP
+from . import VERDICT_HELP, report_dir
 
 
 @click.command("recheck", epilog=VERDICT_HELP)
@@ -30,12 +30,7 @@ from . import VERDICT_HELP
     show_default=True,
     help="recorded inputs each check is re-run on, spread over the recording",
 )
-@click.option(
-    "--report-dir",
-    default="reports",
-    show_default=True,
-    help="where recheck.json, recheck.html and recheck-junit.xml go",
-)
+@report_dir("recheck.json, recheck.html and recheck-junit.xml")
 def recheck(
     cassette: str, profile: str | None, names: str | None, max_examples: int, report_dir: str
 ) -> int:

@@ -17,7 +17,7 @@ from ..options import OPTIONS, Settings, checks, read, read_replay
 from ..results import RunSummary
 from ..sources.run import RunSource
 from ..verdicts import UsageError
-from . import VERDICT_HELP
+from . import VERDICT_HELP, report_dir
 
 
 def run_options(command: Any) -> Any:
@@ -63,12 +63,7 @@ def run_suite(settings: Settings, report_dir: Path, doing: str = "running the su
 
 
 @click.command(epilog=VERDICT_HELP)
-@click.option(
-    "--report-dir",
-    default="reports",
-    show_default=True,
-    help="where summary.json, junit.xml and conformance.html go",
-)
+@report_dir("summary.json, junit.xml and conformance.html")
 @run_options
 def run(report_dir: str, **given: Any) -> int:
     """Run the suite (default target: the embedded emulator)."""

@@ -15,7 +15,7 @@ from ..sdk import known as baseline
 from ..sdk import runner, scenarios
 from ..sdk.source import SdkSource, sdk_text
 from ..verdicts import UsageError
-from . import VERDICT_HELP
+from . import VERDICT_HELP, report_dir
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -26,12 +26,7 @@ def _names(text: str | None) -> list[str] | None:
 @click.option("--driver", help='the command that runs your driver, e.g. "node driver.js"')
 @click.option("--scenarios", "chosen", help="comma-separated scenario names (default: all)")
 @click.option("--tasks", help="comma-separated task ids or scenario/task (default: all)")
-@click.option(
-    "--report-dir",
-    default="reports",
-    show_default=True,
-    help="where sdk.html, sdk-junit.xml and sdk-summary.json go",
-)
+@report_dir("sdk.html, sdk-junit.xml and sdk-summary.json")
 @click.option(
     "--workers", type=click.IntRange(1), default=2, show_default=True, help="scenarios at once"
 )
