@@ -31,9 +31,7 @@ VERDICT_HELP = (
 
 def report_dir(goes: str) -> Any:
     """The ``--report-dir`` option of a command whose reports are ``goes``."""
-    return click.option(
-        "--report-dir", default="reports", show_default=True, help=f"where {goes} go"
-    )
+    return click.option("--report-dir", default="reports", help=f"where {goes} go")
 
 
 class Commands(click.Group):
@@ -55,7 +53,7 @@ class Commands(click.Group):
 
 
 @click.group(cls=Commands, epilog=VERDICT_HELP,
-             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})  # fmt: skip
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "show_default": True})  # fmt: skip
 @click.version_option(__version__, prog_name="ci-conformance", message="%(version)s")
 def cli() -> None:
     """Conformance suite for Tencent Cloud CI's GET /inventorytriggerjob."""

@@ -36,13 +36,11 @@ def _credentials(values: dict, prefix: str, env: str) -> Credentials | None:
 @click.option("--b-secret-id", help="SecretId for B [env COS_B_SECRET_ID]; default: A's")
 @click.option("--b-secret-key", help="SecretKey for B [env COS_B_SECRET_KEY]")
 @click.option("--b-security-token", help="security token for B [env COS_B_SECURITY_TOKEN]")
-@click.option("--max-examples", type=int, default=200, show_default=True, help="drawn queries")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the drawn queries")
-@click.option(
-    "--max-seconds", type=float, default=600, show_default=True, help="stop drawing after this long"
-)
+@click.option("--max-examples", type=int, default=200, help="drawn queries")
+@click.option("--seed", type=int, default=0, help="seed of the drawn queries")
+@click.option("--max-seconds", type=float, default=600, help="stop drawing after this long")
 @click.option("--rate-limit", type=float, help="most requests per second, to each target")
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="seconds per request")
+@click.option("--timeout", type=float, default=10.0, help="seconds per request")
 @click.option("--max-requests", type=int, help="request budget for each target")
 @click.option(
     "--allow-behaviour-change",

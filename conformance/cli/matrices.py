@@ -12,12 +12,10 @@ EXAMPLES = click.Choice(["dev", "ci", "thorough"])
 
 
 def workers(what: str) -> click.Option:
-    return click.option(
-        "--workers", type=click.IntRange(1), default=2, show_default=True, help=what
-    )
+    return click.option("--workers", type=click.IntRange(1), default=2, help=what)
 
 
-examples = click.option("--examples-profile", type=EXAMPLES, default="ci", show_default=True)
+examples = click.option("--examples-profile", type=EXAMPLES, default="ci")
 
 
 @click.command("kill-matrix")

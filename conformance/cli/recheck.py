@@ -27,7 +27,6 @@ from . import VERDICT_HELP, report_dir
     "--max-examples",
     type=int,
     default=200,
-    show_default=True,
     help="recorded inputs each check is re-run on, spread over the recording",
 )
 @report_dir("recheck.json, recheck.html and recheck-junit.xml")

@@ -27,14 +27,11 @@ def _names(text: str | None) -> list[str] | None:
 @click.option("--scenarios", "chosen", help="comma-separated scenario names (default: all)")
 @click.option("--tasks", help="comma-separated task ids or scenario/task (default: all)")
 @report_dir("sdk.html, sdk-junit.xml and sdk-summary.json")
-@click.option(
-    "--workers", type=click.IntRange(1), default=2, show_default=True, help="scenarios at once"
-)
+@click.option("--workers", type=click.IntRange(1), default=2, help="scenarios at once")
 @click.option(
     "--timeout",
     type=click.FloatRange(0, min_open=True),
     default=60.0,
-    show_default=True,
     help="seconds per task",
 )
 @click.option(

@@ -23,26 +23,24 @@ from ..xmlmodel import XMLProblem
 @click.option(
     "--host",
     default="127.0.0.1",
-    show_default=True,
     help="address to bind (loopback only by default)",
 )
-@click.option("--port", type=int, default=9000, show_default=True)
+@click.option("--port", type=int, default=9000)
 @click.option(
     "--jobs",
     type=int,
     help=f"generate this many jobs into an empty store (default: as many as `run`'s, {EMULATOR_JOBS})",
 )
-@click.option(
-    "--seed", type=int, default=0, show_default=True, help="seed of the generated dataset"
-)
+@click.option("--seed", type=int, default=0, help="seed of the generated dataset")
 @click.option(
     "--shape",
     type=click.Choice(list(SHAPES)),
     default="mixed",
-    show_default=True,
     help="shape of the generated dataset",
 )
-@click.option("--db", default=":memory:", help="SQLite file (default: in memory)")
+@click.option(
+    "--db", default=":memory:", show_default=False, help="SQLite file (default: in memory)"
+)
 @click.option(
     "--load",
     multiple=True,
@@ -71,6 +69,7 @@ from ..xmlmodel import XMLProblem
     "--visibility-lag",
     type=float,
     default=0.0,
+    show_default=False,
     help="seconds before a created job shows in reads (an eventually consistent service)",
 )
 @click.option("--scenario", help="serve one SDK scenario (see ci-conformance sdk --list)")

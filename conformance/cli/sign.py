@@ -22,9 +22,7 @@ from ..verdicts import UsageError
     "--sign-time",
     help="sign for this window, <start>;<end> in Unix seconds (e.g. a recorded q-sign-time)",
 )
-@click.option(
-    "--expire", type=int, default=600, show_default=True, help="seconds the signature stays valid"
-)
+@click.option("--expire", type=int, default=600, help="seconds the signature stays valid")
 def sign(request: tuple[str, ...], headers: tuple[str, ...], presign: bool, sign_time: str | None,
          expire: int) -> int:  # fmt: skip
     """Sign one request with COS_SECRET_ID, COS_SECRET_KEY and COS_SECURITY_TOKEN from the
