@@ -90,11 +90,8 @@ class Deviation:
     exchange: Exchange
 
     def message(self) -> str:
-        ex = self.exchange
-        return (
-            f"the profile pins {self.point} = {self.pinned!r}, but the target chose "
-            f"{self.seen!r}: {ex.method} {ex.url} -> HTTP {ex.status}"
-        )
+        ex, pinned = self.exchange, f"the profile pins {self.point} = {self.pinned!r}"
+        return f"{pinned}, but the target chose {self.seen!r}: {ex.method} {ex.url} -> HTTP {ex.status}"
 
 
 def size_bucket(size: str | None) -> str:
@@ -132,10 +129,8 @@ class Coverage:
     def __init__(self, pins: dict[str, str] | None = None) -> None:
         self.pins = pins or {}
         self.deviations: dict[str, Deviation] = {}
-        self.cells: dict[str, Counter[str]] = {
-            d: Counter()
-            for d in ("walks", "sizes", "filters", "pairs", "orders", "signature", "open points")
-        }
+        dims = ("walks", "sizes", "filters", "pairs", "orders", "signature", "open points")
+        self.cells: dict[str, Counter[str]] = {d: Counter() for d in dims}
         self.choices: dict[str, Counter[str]] = {p: Counter() for p in OPEN_POINTS}
 
     # --- feeding ------------------------------------------------------------------------
@@ -196,12 +191,7 @@ class Coverage:
             return
         if f.size_requested > 100:
             self.met("size_over_100", "clamp" if ex.status == 200 else "refuse", ex)
-        elif (
-            f.start
-            and f.end
-            and f.start > f.end
-            and (ex.status == 400 or b"JobsDetail" not in ex.body)
-        ):
+        elif f.start and f.end and f.start > f.end and (ex.status == 400 or b"JobsDetail" not in ex.body):  # fmt: skip
             self.met("start_after_end", "empty" if ex.status == 200 else "refuse", ex)
 
     def page(self, query: Query, body: ListResponse, ex: Exchange) -> None:
@@ -283,11 +273,8 @@ def reachable(
         "workflowId": any(j.workflow_ids for j in jobs), "name": any(j.name for j in jobs),
     }  # fmt: skip
     cells["filters"] = {f for f in FILTERS if has[f]}
-    cells["pairs"] = {
-        f"{a}+{b}"
-        for a, b in itertools.combinations(FILTERS, 2)
-        if any(_carries(j, a) and _carries(j, b) for j in jobs)
-    }
+    pairs = itertools.combinations(FILTERS, 2)
+    cells["pairs"] = {f"{a}+{b}" for a, b in pairs if any(_carries(j, a) and _carries(j, b) for j in jobs)}  # fmt: skip
     cells["walks"] = {b for b, n in zip(PAGE_BUCKETS, (0, 1, 2, 6), strict=True) if len(jobs) >= n}
     if len(jobs) < 2:
         cells["orders"] = set()

@@ -235,9 +235,7 @@ def read(get: Callable[[str], Any]) -> Settings:
         s.target = f"https://{s.bucket}.ci.{s.region}.myqcloud.com"
     if s.target:
         if not (s.secret_id and s.secret_key):
-            raise ValueError(
-                "a target needs --secret-id and --secret-key (or COS_SECRET_ID and COS_SECRET_KEY)"
-            )
+            raise ValueError("a target needs --secret-id and --secret-key (or COS_SECRET_ID and COS_SECRET_KEY)")  # fmt: skip
         emulator_only = [BY_NAME[n].flag for n in raw if BY_NAME[n].emulator]
         if emulator_only:
             raise ValueError(f"{', '.join(emulator_only)} only apply to the embedded emulator, "
@@ -280,11 +278,7 @@ def _recorded_in(path: object) -> dict[str, Any]:
         return {}  # read_replay says what is wrong with the file
     if not isinstance(options, dict):
         return {}
-    return {
-        k: v
-        for k, v in options.items()
-        if k in BY_NAME and not BY_NAME[k].secret and v not in (None, "")
-    }
+    return {k: v for k, v in options.items() if k in BY_NAME and not BY_NAME[k].secret and v not in (None, "")}  # fmt: skip
 
 
 def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:
@@ -308,6 +302,4 @@ def hypothesis_storage() -> None:
     and 200 MB) in ``./.hypothesis``: keep them in the user's cache instead, shared by every run
     and out of the user's working directory. ``HYPOTHESIS_STORAGE_DIRECTORY`` still wins."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    os.environ.setdefault(
-        "HYPOTHESIS_STORAGE_DIRECTORY", str(cache / "ci-conformance" / "hypothesis")
-    )
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache / "ci-conformance" / "hypothesis"))  # fmt: skip

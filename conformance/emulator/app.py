@@ -189,9 +189,8 @@ class Emulator:
         except Refused as r:
             status, body, content_type = self.error(r, request_id, path)
         except Exception:  # a bug of ours must still answer as the service would
-            status, body, content_type = self.error(
-                Refused(500, "InternalError", "internal error"), request_id, path
-            )
+            internal = Refused(500, "InternalError", "internal error")
+            status, body, content_type = self.error(internal, request_id, path)
         status_line, headers = self.head(status, body, content_type, request_id)
         start_response(status_line, headers)
         return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
@@ -300,9 +299,7 @@ class Emulator:
         presigned = not headers.get("Authorization")
         if verdict.refusal is not None and not self.forgiven(verdict.refusal, presigned):
             ci, cos = AUTH_CODES[verdict.refusal]
-            status, (code, message) = (
-                (401, ci) if self.behaviour.auth_status == "401" else (403, cos)
-            )
+            status, (code, message) = (401, ci) if self.behaviour.auth_status == "401" else (403, cos)  # fmt: skip
             raise Refused(status, code, message)
 
     def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Verdict:
@@ -403,37 +400,26 @@ class Emulator:
         try:
             root = safe_parse(body, MAX_BODY)
         except XMLProblem as exc:
-            raise _bad(
-                f"the body is not a usable XML document: {exc.message}", "MalformedXML"
-            ) from None
+            raise _bad(f"the body is not a usable XML document: {exc.message}", "MalformedXML") from None  # fmt: skip
         if root.tag != "Request":
             raise _bad("the body's root must be <Request>", "MalformedXML")
         inp, op = root.find("Input"), root.find("Operation")
         job_type = (root.findtext("Type") or "").strip()
+        if job_type not in TYPES and job_type:
+            raise _bad(f"Type must be Job or Workflow, not {job_type[:40]!r}")
         if job_type not in TYPES:
-            raise _bad(
-                f"Type must be Job or Workflow, not {job_type[:40]!r}"
-                if job_type
-                else "Type is required: Job or Workflow"
-            )
+            raise _bad("Type is required: Job or Workflow")
         if inp is None or len(inp) != 1:
             raise _bad("Input must hold exactly one of Prefix, Object, UrlFile, Manifest")
         user_data = root.findtext("Operation/UserData") or ""
         if any(not 32 <= ord(c) < 127 for c in user_data):
             raise _bad("UserData must be printable ASCII")
         job_id, created = self._new_job()
-        job = Job(
-            job_id=job_id,
-            type=job_type,
-            state="Submitted",
-            name=root.findtext("Name") or "",
-            creation_time=self._now(created),
-            message="",
-            input=node_from_element(inp[0]),
-            operation=canonical(node_from_element(op)[1]) if op is not None and len(op) else (),
-        )
-        wrapper = safe_parse(render_job(request_id, job))
-        errors = validate(wrapper, "list-response")
+        name = root.findtext("Name") or ""
+        operation = canonical(node_from_element(op)[1]) if op is not None and len(op) else ()
+        created_at, node = self._now(created), node_from_element(inp[0])
+        job = Job(job_id, job_type, "Submitted", name, created_at, input=node, operation=operation)
+        errors = validate(safe_parse(render_job(request_id, job)), "list-response")
         if errors or not job.name:
             raise _bad("invalid job: " + ("; ".join(errors[:3]) or "Name is required"))
         self.stored(job)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from http import HTTPStatus
-from types import TracebackType
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
@@ -114,7 +113,5 @@ class EmulatorServer:
     def __enter__(self) -> EmulatorServer:
         return self.start()
 
-    def __exit__(
-        self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
