@@ -79,13 +79,18 @@ def sign(
     sign_time: str | None = None,
 ) -> Signature:
     """Sign a request whose ``path`` is already percent-decoded."""
-    sign_time = sign_time or key_time
     param_list, http_params = canonical(params)
     header_list, http_headers = canonical(headers)
     http_string = f"{method.lower()}\n{path}\n{http_params}\n{http_headers}\n"
+    sign_key = _hmac(secret_key, key_time)
+    return signed(key_time, sign_key, param_list, header_list, http_string, sign_time or key_time)
+
+
+def signed(key_time: str, sign_key: str, param_list: str, header_list: str, http_string: str,
+           sign_time: str) -> Signature:  # fmt: skip
+    """The signature of an HTTP string, with the key derived for ``key_time``."""
     digest = hashlib.sha1(http_string.encode("utf-8")).hexdigest()
     string_to_sign = f"{ALGORITHM}\n{sign_time}\n{digest}\n"
-    sign_key = _hmac(secret_key, key_time)
     signature = _hmac(sign_key, string_to_sign)
     return Signature(
         key_time, sign_key, param_list, header_list, http_string, digest, string_to_sign, signature
