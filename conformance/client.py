@@ -188,9 +188,7 @@ class Client:
             watch = _Watch(limit)
             _current.watch = watch
             try:
-                resp = self.session.send(
-                    prepared, timeout=limit, stream=True, allow_redirects=False
-                )
+                resp = self.session.send(prepared, timeout=limit, stream=True, allow_redirects=False)  # fmt: skip
                 body, cut = _read_bounded(resp)
             except TRANSPORT_ERRORS as exc:
                 reason = (

@@ -89,17 +89,13 @@ def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
     _, summary, out, wall = run
     if not summary:
         tail = out.strip().splitlines()[-1:] or ["no output"]
-        return Outcome(
-            fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}"
-        )
+        return Outcome(fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}")  # fmt: skip
     results = summary["results"]
     failed = [r for r in results if r["outcome"] == "failed" and r["check"] in fault.killed_by]
     ends = itertools.accumulate(r["seconds"] for r in results)  # each result's end, in seconds
     first = next((round(t, 2) for r, t in zip(results, ends, strict=True) if r in failed), None)
     checks = [r["check"] for r in failed]
-    return Outcome(
-        fault.name, fault.category, bool(failed), checks, summary["requests"], first, round(wall, 2)
-    )
+    return Outcome(fault.name, fault.category, bool(failed), checks, summary["requests"], first, round(wall, 2))  # fmt: skip
 
 
 def kill_args(fault: Fault, examples: str = "ci", seed: int = 0) -> list[str]:
@@ -139,13 +135,9 @@ def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path,
             ("**killed**" if o.killed else "SURVIVED") if c == o.category else ""
             for c in categories
         ]
-        first = (
-            f"{o.seconds_to_first_failure:.2f}" if o.seconds_to_first_failure is not None else "-"
-        )
+        first = f"{o.seconds_to_first_failure:.2f}" if o.seconds_to_first_failure is not None else "-"  # fmt: skip
         checks = ", ".join(o.failed_checks) or o.note
-        lines.append(
-            f"| {o.fault} | " + " | ".join(cells) + f" | {o.requests} | {first} | {checks} |"
-        )
+        lines.append(f"| {o.fault} | " + " | ".join(cells) + f" | {o.requests} | {first} | {checks} |")  # fmt: skip
     return _write(report_dir / "kill-matrix", data, lines)
 
 
@@ -176,9 +168,7 @@ DATASETS = {
 
 def behaviour_id(b: Behaviour) -> str:
     """``name=value,...`` for the choices that differ from the defaults ("" for the default)."""
-    return ",".join(
-        f"{k}={getattr(b, k)}" for k, v in Behaviour.CHOICES.items() if getattr(b, k) != v[0]
-    )
+    return ",".join(f"{k}={getattr(b, k)}" for k, v in Behaviour.CHOICES.items() if getattr(b, k) != v[0])  # fmt: skip
 
 
 def false_alarm_cases() -> dict[str, list[str]]:

@@ -291,9 +291,7 @@ def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:
     replay: dict[str, list[list[tuple[str, str]]]] = {}
     for f in failures:
         params = [tuple(p) for p in f.get("query_params") or []]
-        replay.setdefault(f["check"], []).extend(
-            [params] if f.get("query_params") is not None else []
-        )
+        replay.setdefault(f["check"], []).extend([params] if f.get("query_params") is not None else [])  # fmt: skip
     return replay
 
 

@@ -126,9 +126,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if source is None or (not config.stash[RESULTS] and SUMMARY not in config.stash):
         return
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-    summary = config.stash.get(SUMMARY, None) or source.summary(
-        config.stash[RESULTS], interrupted=interrupted
-    )
+    summary = config.stash.get(SUMMARY, None) or source.summary(config.stash[RESULTS], interrupted=interrupted)  # fmt: skip
     engine = Engine(handlers(config), allow_incomplete=config.stash[SETTINGS].allow_incomplete)
     engine.finish(summary, 130 if interrupted else None)
     config.stash[SUMMARY] = summary

@@ -199,9 +199,7 @@ class Census(list):
             around = around.created
         around = around or f.start or f.end or datetime.fromtimestamp(self.times[-1], UTC)
         low, high = self.slice_of(around)
-        start = (
-            query.start_creation_time if f.start and low <= f.start <= high else format_time(low)
-        )
+        start = query.start_creation_time if f.start and low <= f.start <= high else format_time(low)  # fmt: skip
         end = query.end_creation_time if f.end and low <= f.end <= high else format_time(high)
         if parse_time(start) > parse_time(end):
             start, end = format_time(low), format_time(high)
@@ -318,9 +316,7 @@ class Session:
         """One page that must be a usable 200 list response; otherwise the check fails."""
         ex, body = self._fetch(query, probe)
         if body is None:
-            raise CheckFailure(
-                f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex]
-            )
+            raise CheckFailure(f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex])  # fmt: skip
         if isinstance(body, XMLProblem):
             problem = f"the list response is not usable ({body.kind}): {body.message}"
             raise CheckFailure(problem, query, [ex])
@@ -429,9 +425,7 @@ class Session:
         ex = self.create_exchange(name, job_type)
         if ex.status != 200:
             self.create_refused(ex)
-            raise CheckFailure(
-                f"creating a job got HTTP {ex.status}: {_error_text(ex)}", None, [ex]
-            )
+            raise CheckFailure(f"creating a job got HTTP {ex.status}: {_error_text(ex)}", None, [ex])  # fmt: skip
         try:
             job = parse_list(ex.body, check=False).jobs[0]
         except (XMLProblem, IndexError):

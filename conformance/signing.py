@@ -170,9 +170,7 @@ class CosAuth(requests.auth.AuthBase):
         params = split_query(url.query)
         now = int(self.clock())
         kt = key_time(*self.window) if self.window else key_time(now - 60, now + self.expire)
-        sig = sign(
-            creds.secret_key, r.method or "GET", unquote(url.path or "/"), params, headers, kt
-        )
+        sig = sign(creds.secret_key, r.method or "GET", unquote(url.path or "/"), params, headers, kt)  # fmt: skip
         if self.presign:
             extra = sig.fields(creds.secret_id)
             if creds.token:
@@ -288,9 +286,7 @@ def verify(
         return _refuse(Reason.MISMATCH, "", secret_id)
 
     if creds.token:
-        sent = [headers.get(h) for h in TOKEN_HEADERS] + [
-            v for k, v in params if k in TOKEN_HEADERS
-        ]
+        sent = [headers.get(h) for h in TOKEN_HEADERS] + [v for k, v in params if k in TOKEN_HEADERS]  # fmt: skip
         sent = [t for t in sent if t]
         if not sent:
             return _refuse(Reason.TOKEN_MISSING, "", secret_id)

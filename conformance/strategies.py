@@ -47,9 +47,7 @@ def written(moment: datetime, offset_minutes: int) -> str:
 @st.composite
 def jobs(draw: st.DrawFn, job_id: str | None = None) -> Job:
     jtype = draw(st.sampled_from(TYPES))
-    created = draw(
-        st.sampled_from([BASE + timedelta(seconds=s) for s in (0, 1, 60, 3600)]) | instants()
-    )
+    created = draw(st.sampled_from([BASE + timedelta(seconds=s) for s in (0, 1, 60, 3600)]) | instants())  # fmt: skip
     workflow = draw(st.sampled_from(("w1", "w2", "w3")))
     op = (
         (("WorkflowIds", workflow),)
@@ -148,9 +146,7 @@ def matching_queries(census: list[Job]) -> st.SearchStrategy[Query]:
         job = draw(pick(census))
         values = satisfied_by(job, draw)
         # broad filters often, narrow ones (a single job or a handful) seldom: several pages
-        chosen = [
-            k for k in sorted(values) if draw(st.integers(0, 99)) >= (88 if k in NARROW else 65)
-        ]
+        chosen = [k for k in sorted(values) if draw(st.integers(0, 99)) >= (88 if k in NARROW else 65)]  # fmt: skip
         query = Query(
             order_by_time=draw(st.none() | st.sampled_from(("Asc", "Desc"))),
             **{k: values[k] for k in chosen},

@@ -260,11 +260,7 @@ def read_list(body: bytes) -> tuple[ListResponse, list[str]]:
     root = safe_parse(stub)
     slots = root.findall("JobsDetail")
     read = None
-    if (
-        root.tag == "Response"
-        and len(slots) == len(chunks)
-        and not any(len(e) or e.text for e in slots)
-    ):
+    if root.tag == "Response" and len(slots) == len(chunks) and not any(len(e) or e.text for e in slots):  # fmt: skip
         new = [c for c in chunks if c not in _JOBS]
         if len(new) > len(chunks) // 2:  # mostly new (a census): one parse of the whole body
             whole = safe_parse(body).findall("JobsDetail")
@@ -306,9 +302,7 @@ def _split(body: bytes) -> tuple[list[bytes], bytes]:
 
 def _page(root: ET.Element, jobs: tuple[Job, ...]) -> ListResponse:
     token = root.find("NextToken")
-    return ListResponse(
-        _text(root, "RequestId"), jobs, None if token is None else (token.text or "")
-    )
+    return ListResponse(_text(root, "RequestId"), jobs, None if token is None else (token.text or ""))  # fmt: skip
 
 
 def _job(chunk: bytes) -> tuple[Job, tuple[str, ...]]:
@@ -346,12 +340,8 @@ def parse_error(body: bytes, *, check: bool = True) -> ErrorDoc:
     if check:
         _check(root, "error", "Error")
     core = ("Code", "Message", "RequestId")
-    return ErrorDoc(
-        code=_text(root, "Code"),
-        message=_text(root, "Message"),
-        request_id=_text(root, "RequestId"),
-        extra={c.tag: c.text or "" for c in root if c.tag not in core},
-    )
+    extra = {c.tag: c.text or "" for c in root if c.tag not in core}
+    return ErrorDoc(*(_text(root, tag) for tag in core), extra)
 
 
 def _escape(text: str) -> str:

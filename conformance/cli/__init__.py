@@ -24,9 +24,7 @@ COMMANDS = {
     "compare": "compare", "recheck": "recheck", "diff": "diff", "sdk": "sdk",
     "kill-matrix": "matrices", "false-alarm-matrix": "matrices", "sdk-kill-matrix": "matrices",
 }  # fmt: skip
-VERDICT_HELP = (
-    "\b\nVerdicts and exit codes (every command; 2 is a usage error):\n" + verdict_table()
-)
+VERDICT_HELP = "\b\nVerdicts and exit codes (every command; 2 is a usage error):\n" + verdict_table()  # fmt: skip
 
 
 def report_dir(goes: str) -> Any:

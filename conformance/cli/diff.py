@@ -61,9 +61,7 @@ def diff(**o: object) -> int:
         raise UsageError("--target and --target-b must start with http:// or https://")
     creds_a = _credentials(o, "", "COS_")
     if creds_a is None:
-        raise UsageError(
-            "target A needs --secret-id and --secret-key (or COS_SECRET_ID, COS_SECRET_KEY)"
-        )
+        raise UsageError("target A needs --secret-id and --secret-key (or COS_SECRET_ID, COS_SECRET_KEY)")  # fmt: skip
     creds_b = _credentials(o, "b_", "COS_B_") or creds_a
     clients = [Client(str(url), creds, timeout=o["timeout"], rate_limit=o["rate_limit"],
                       max_requests=o["max_requests"])

@@ -54,9 +54,7 @@ def run_suite(settings: Settings, report_dir: Path, doing: str = "running the su
     if settings.write_profile:
         handlers.append(ProfileHandler(Path(settings.write_profile)))
     handlers.append(TerminalHandler([str(p) for p in files.values()]))
-    print(
-        f"ci-conformance: {doing} against {settings.target or 'the embedded emulator'}", flush=True
-    )
+    print(f"ci-conformance: {doing} against {settings.target or 'the embedded emulator'}", flush=True)  # fmt: skip
     source = RunSource(settings, summary_path=str(files["summary.json"]))
     engine = Engine(handlers, allow_incomplete=settings.allow_incomplete)
     return engine.run(source)  # type: ignore[return-value]

@@ -88,14 +88,10 @@ def serve(host: str, port: int, jobs: int | None, seed: int, shape: str, db: str
                  "--behaviour": behaviour, "--secret-id": secret_ids}  # fmt: skip
         mixed = [flag for flag, value in given.items() if value]
         if mixed:
-            raise UsageError(
-                f"--scenario brings its own data, keys and behaviour; drop {', '.join(mixed)}"
-            )
+            raise UsageError(f"--scenario brings its own data, keys and behaviour; drop {', '.join(mixed)}")  # fmt: skip
         return serve_scenario(scenario, host, port)
     if len(secret_ids) != len(secret_keys) or len(tokens) > max(1, len(secret_ids)):
-        raise UsageError(
-            "give each --secret-id its --secret-key, and at most one --security-token per pair"
-        )
+        raise UsageError("give each --secret-id its --secret-key, and at most one --security-token per pair")  # fmt: skip
     pairs = list(zip(secret_ids, secret_keys, strict=True)) or [
         (EXAMPLE_CREDENTIALS.secret_id, EXAMPLE_CREDENTIALS.secret_key)
     ]
@@ -108,9 +104,7 @@ def serve(host: str, port: int, jobs: int | None, seed: int, shape: str, db: str
         count = EMULATOR_JOBS if jobs is None else jobs
         if count and len(store) == 0:
             store.load(count, seed, shape)
-        app = Emulator(
-            store, credentials, Behaviour.parse(behaviour), fault, visibility_lag=visibility_lag
-        )
+        app = Emulator(store, credentials, Behaviour.parse(behaviour), fault, visibility_lag=visibility_lag)  # fmt: skip
         server = EmulatorServer(app, host, port)
     except (ValueError, OSError, XMLProblem) as exc:
         raise UsageError(str(exc)) from None

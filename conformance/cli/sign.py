@@ -29,9 +29,7 @@ def sign(request: tuple[str, ...], headers: tuple[str, ...], presign: bool, sign
     environment and print a curl command that sends it (the token is read from the environment
     when the command runs, never printed), or with --presign a presigned URL."""
     if len(request) > 2:
-        raise UsageError(
-            "sign takes a method and a URL, e.g. sign GET 'http://host/inventorytriggerjob'"
-        )
+        raise UsageError("sign takes a method and a URL, e.g. sign GET 'http://host/inventorytriggerjob'")  # fmt: skip
     method, url = request if len(request) == 2 else ("GET", request[0])
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"{url!r} is not a URL (it must start with http:// or https://)")

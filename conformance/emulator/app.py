@@ -46,9 +46,7 @@ from .faults import check_names, matching_for, with_faults
 from .store import EPOCH, Matching, Ordering, Store
 
 # The vendor's documented example keys (API-NOTES §4); printed at start, never secret.
-EXAMPLE_CREDENTIALS = Credentials(
-    "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q", "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz"
-)
+EXAMPLE_CREDENTIALS = Credentials("AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q", "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz")  # fmt: skip
 MAX_QUERY = 16 * 1024
 MAX_BODY = 64 * 1024
 LIST_PARAMS = frozenset(WIRE_NAMES.values())

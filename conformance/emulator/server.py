@@ -74,9 +74,7 @@ class EmulatorServer:
         )
         dispatcher = ThreadedTaskDispatcher()
         dispatcher.set_thread_count(adj.threads)
-        self._server = _Server(
-            self.app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0]
-        )
+        self._server = _Server(self.app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])  # fmt: skip
         self._stopping = threading.Event()
         self._closing = threading.Lock()  # no close of the wake-up pipe while stop() writes to it
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)

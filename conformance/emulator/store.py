@@ -189,9 +189,7 @@ class Store:
 
             def part() -> str:
                 if child.wait():
-                    raise RuntimeError(
-                        f"the process loading jobs {split:,}+ failed ({child.returncode})"
-                    )
+                    raise RuntimeError(f"the process loading jobs {split:,}+ failed ({child.returncode})")  # fmt: skip
                 return path
 
             try:
@@ -226,9 +224,7 @@ class Store:
                     count += self._db.execute(
                         f"INSERT INTO jobs ({COLUMNS}) SELECT {COLUMNS} FROM part.jobs ORDER BY rowid"
                     ).rowcount
-                    self._db.execute(
-                        "INSERT OR IGNORE INTO job_workflows SELECT * FROM part.job_workflows"
-                    )
+                    self._db.execute("INSERT OR IGNORE INTO job_workflows SELECT * FROM part.job_workflows")  # fmt: skip
                 for sql in INDEXES.values():
                     self._db.execute(sql)
                 self._db.execute("COMMIT")
@@ -248,9 +244,7 @@ class Store:
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
-            row = self._db.execute(
-                f"SELECT {COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
-            ).fetchone()
+            row = self._db.execute(f"SELECT {COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()  # fmt: skip
         return None if row is None else _job(row)
 
     def remove_oldest(self) -> None:
@@ -306,9 +300,7 @@ class Store:
         where.append(sql)
         q = f"SELECT job_id FROM jobs WHERE {' AND '.join(where)} ORDER BY {order.sql()} LIMIT 10"
         with self._lock:
-            return "; ".join(
-                r[3] for r in self._db.execute("EXPLAIN QUERY PLAN " + q, [*args, *more])
-            )
+            return "; ".join(r[3] for r in self._db.execute("EXPLAIN QUERY PLAN " + q, [*args, *more]))  # fmt: skip
 
 
 def _insert(
@@ -329,9 +321,7 @@ def _insert(
             count += 1
             yield row
 
-    db.executemany(
-        INSERT_JOB.replace("INSERT", "INSERT OR REPLACE") if replace else INSERT_JOB, jobs()
-    )
+    db.executemany(INSERT_JOB.replace("INSERT", "INSERT OR REPLACE") if replace else INSERT_JOB, jobs())  # fmt: skip
     if replace:
         db.executemany("DELETE FROM job_workflows WHERE job_id = ?", replaced)
     db.executemany("INSERT OR IGNORE INTO job_workflows VALUES (?, ?)", workflows)
@@ -465,13 +455,9 @@ def _block(
         same_day = second + 60 < 86400
         started = ended = "-"
         if state != "Submitted":
-            started = (
-                f"{_date(day)}T{clock[second + 1]}+0800" if same_day else _stamp(created + 1, 480)
-            )
+            started = f"{_date(day)}T{clock[second + 1]}+0800" if same_day else _stamp(created + 1, 480)  # fmt: skip
         if state in ("Success", "Failed", "Cancel"):
-            ended = (
-                f"{_date(day)}T{clock[second + 60]}+0800" if same_day else _stamp(created + 60, 480)
-            )
+            ended = f"{_date(day)}T{clock[second + 60]}+0800" if same_day else _stamp(created + 60, 480)  # fmt: skip
         row = ("b" + HEX32 % bits(128), jtype, state, name, created, written[:19], written,
                "Success", "", started, ended, f'["Prefix","input/{i % 17}/"]', operation)  # fmt: skip
         yield row, (workflow,) if workflow else ()

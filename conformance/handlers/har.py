@@ -44,9 +44,7 @@ class HarHandler(Handler):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._out = self.path.open("w", encoding="utf-8")
         comment = json.dumps(f"ci-conformance run against {getattr(source, 'target', '')}")
-        self._out.write(
-            f'{HEADER}"{__version__}"}}, "comment": {comment}, "pages": [], "entries": [\n'
-        )
+        self._out.write(f'{HEADER}"{__version__}"}}, "comment": {comment}, "pages": [], "entries": [\n')  # fmt: skip
         for ex, sent_by in self._early:  # the probe, sent while the source started
             self.exchange(ex, sent_by)
         self._early = []
@@ -165,9 +163,7 @@ VOLATILE = frozenset({"date", "x-ci-request-id", "x-ci-trace-id"})
 
 def opaque_key(ex: Exchange) -> tuple:
     """An answer with its opaque values (request and trace IDs, the date) blanked out."""
-    headers = tuple(
-        sorted((k.lower(), "-" if k.lower() in VOLATILE else v) for k, v in ex.headers.items())
-    )
+    headers = tuple(sorted((k.lower(), "-" if k.lower() in VOLATILE else v) for k, v in ex.headers.items()))  # fmt: skip
     return ex.status, headers, OPAQUE.sub(rb"<\1>-</\2>", ex.body)
 
 

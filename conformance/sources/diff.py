@@ -429,9 +429,7 @@ class DiffSource(Source):
                    ("differences" if real else "incomplete" if stopped else
                     "behaviour changed" if behaviour else "no change"))  # fmt: skip
         first = (real or behaviour or [{"anchor": None, "reproduce": {}}])[0]
-        checks = ",".join(
-            c.name for c in select(None) if c.anchor == first["anchor"] and not c.pins
-        )
+        checks = ",".join(c.name for c in select(None) if c.anchor == first["anchor"] and not c.pins)  # fmt: skip
         runs = {side: command(["run"], {"target": c.base_url} | ({"checks": checks} if checks else {}))
                 for side, c in zip("AB", clients, strict=True)}  # fmt: skip
         again = {"target": self.a.base_url, "target_b": self.b.base_url, "seed": self.seed,

@@ -162,9 +162,7 @@ class RunSource(Source):
         s, session = self.settings, self.session
         failures = [f for r in results for f in r.failures]
         roots = attach_roots(failures)
-        replay = (
-            f"ci-conformance replay {self.summary_path}" if failures and self.summary_path else None
-        )
+        replay = f"ci-conformance replay {self.summary_path}" if failures and self.summary_path else None  # fmt: skip
         again = (
             ["run", "--report-dir", str(Path(self.summary_path).parent)]
             if self.summary_path
@@ -210,9 +208,7 @@ def _within(exc: BaseException, kind: type) -> Any:
         if id(e) in seen:
             continue
         seen.add(id(e))
-        todo += [
-            x for x in (e.__cause__, e.__context__, *getattr(e, "exceptions", ())) if x is not None
-        ]
+        todo += [x for x in (e.__cause__, e.__context__, *getattr(e, "exceptions", ())) if x is not None]  # fmt: skip
     return None
 
 
@@ -301,9 +297,7 @@ def misconfiguration(probe: Exchange, settings: Settings, signature_only: bool) 
     if root is None or root.tag not in ("Response", "Error"):
         if probe.status == 200 and "xml" in ctype:
             return ""  # a broken list response: the checks say how
-        return (
-            f"`GET /inventorytriggerjob` answered {probe.status} {ctype}: is this the CI endpoint?"
-        )
+        return f"`GET /inventorytriggerjob` answered {probe.status} {ctype}: is this the CI endpoint?"  # fmt: skip
     if root.tag != "Error" or probe.status < 400:
         return ""
     doc = parse_error(probe.body, check=False)
