@@ -92,16 +92,12 @@ class Exchange:
         text = self.body[:body_limit].decode("utf-8", "replace")
         cut = self.body_size > body_limit
         return {
-            "method": self.method,
-            "url": self.url,
-            "request_headers": self.request_headers,
-            "status": self.status,
-            "headers": self.headers,
+            "method": self.method, "url": self.url, "request_headers": self.request_headers,
+            "status": self.status, "headers": self.headers,
             "body": text + (f"\n… ({self._size_text()})" if cut else ""),
-            "elapsed_ms": round(self.elapsed * 1000, 1),
-            "retries": self.retries,
+            "elapsed_ms": round(self.elapsed * 1000, 1), "retries": self.retries,
             "retry_notes": self.notes,
-        }
+        }  # fmt: skip
 
     def _size_text(self) -> str:
         if self.body_size > MAX_BODY:
@@ -218,18 +214,12 @@ class Client:
                 time.sleep(wait)
                 continue
             return Exchange(
-                method=prepared.method or "GET",
-                url=self._shown(prepared.url),
+                method=prepared.method or "GET", url=self._shown(prepared.url),
                 request_headers={k: self._header_shown(k, v) for k, v in prepared.headers.items()},
-                status=resp.status_code,
-                headers=dict(resp.headers),
-                body=body,
-                elapsed=elapsed,
-                retries=attempt,
-                notes=notes,
-                size=MAX_BODY + 1 if cut else None,
+                status=resp.status_code, headers=dict(resp.headers), body=body, elapsed=elapsed,
+                retries=attempt, notes=notes, size=MAX_BODY + 1 if cut else None,
                 request_body=_bytes(prepared.body),
-            )
+            )  # fmt: skip
 
     def _take_slot(self) -> None:
         with self._lock:

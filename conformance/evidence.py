@@ -65,20 +65,11 @@ def exchange_record(
         body = body[:limit] + f"\n… (cut; {ex.body_size} bytes in all)"
     signature = signature_parts(ex.request_headers, ex.url)
     return ExchangeRecord(
-        method=ex.method,
-        url=ex.url,
-        status=ex.status,
-        request_headers=dict(ex.request_headers),
-        headers=dict(ex.headers),
-        body=body,
-        elapsed_ms=round(ex.elapsed * 1000, 1),
-        retries=ex.retries,
-        retry_notes=list(ex.notes),
-        signature=signature,
-        signature_window=_window(signature),
-        index=index,
-        sent_by=sent_by,
-    )
+        method=ex.method, url=ex.url, status=ex.status, request_headers=dict(ex.request_headers),
+        headers=dict(ex.headers), body=body, elapsed_ms=round(ex.elapsed * 1000, 1),
+        retries=ex.retries, retry_notes=list(ex.notes), signature=signature,
+        signature_window=_window(signature), index=index, sent_by=sent_by,
+    )  # fmt: skip
 
 
 def failure_record(
@@ -95,16 +86,14 @@ def failure_record(
     and last ones and a count of the rest, so it still says what was sent and seen.
     """
     anchor = getattr(check, "anchor", "")
+    query = failure.query
     record = Failure(
-        check=getattr(check, "name", ""),
-        clause=getattr(check, "clause", ""),
-        anchor=anchor,
-        contract=contract.ref(anchor) if anchor else "",
-        found=failure.message,
-        query=failure.query.describe() if failure.query is not None else None,
-        query_params=failure.query.params() if failure.query is not None else None,
+        check=getattr(check, "name", ""), clause=getattr(check, "clause", ""), anchor=anchor,
+        contract=contract.ref(anchor) if anchor else "", found=failure.message,
+        query=query.describe() if query is not None else None,
+        query_params=query.params() if query is not None else None,
         exchanges=[exchange_record(ex) for ex in failure.exchanges[:4]],
-    )
+    )  # fmt: skip
     if summary_path:  # a summary.json is written: the failure can be replayed from it
         record.reproduce["replay"] = f"ci-conformance replay {summary_path} --checks {record.check}"
     if not record.exchanges and traffic and traffic.count:

@@ -201,15 +201,13 @@ def run_false_alarms(
 def _clean(name: str, run: tuple[int, dict, str, float]) -> Clean:
     code, summary, out, wall = run
     results = summary.get("results", [])
+    failed = [r["check"] for r in results if r["outcome"] == "failed"]
     return Clean(
-        case=name,
-        conformant=code == 0 and summary.get("verdict") == "conformant",
-        failed_checks=[r["check"] for r in results if r["outcome"] == "failed"]
-        or ([] if summary else [f"no summary: {out.strip()[-200:]}"]),
+        case=name, conformant=code == 0 and summary.get("verdict") == "conformant",
+        failed_checks=failed or ([] if summary else [f"no summary: {out.strip()[-200:]}"]),
         skipped={r["check"]: r.get("reason", "") for r in results if r["outcome"] == "skipped"},
-        requests=summary.get("requests", 0),
-        wall_seconds=round(wall, 1),
-    )
+        requests=summary.get("requests", 0), wall_seconds=round(wall, 1),
+    )  # fmt: skip
 
 
 def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path:

@@ -156,17 +156,11 @@ def parse_filters(query: Query, *, clamp_size: bool = True) -> Filters:
             except ValueError as exc:
                 raise InvalidArgument(WIRE_NAMES[key], str(exc)) from None
     return Filters(
-        size=min(size, MAX_SIZE),
-        size_requested=size,
-        type=q["type"] and _choice("type", q["type"], TYPES),
-        descending=order != "Asc",
-        states=states,
-        start=times.get("start_creation_time"),
-        end=times.get("end_creation_time"),
-        workflow_id=q["workflow_id"],
-        job_id=q["job_id"],
-        name=q["name"],
-    )
+        size=min(size, MAX_SIZE), size_requested=size, descending=order != "Asc",
+        type=q["type"] and _choice("type", q["type"], TYPES), states=states,
+        start=times.get("start_creation_time"), end=times.get("end_creation_time"),
+        workflow_id=q["workflow_id"], job_id=q["job_id"], name=q["name"],
+    )  # fmt: skip
 
 
 def sort_key(job: Job) -> tuple[float, str]:

@@ -131,17 +131,13 @@ def _recorded(entry: dict, n: int) -> Recorded:
     text = content.get("text") or ""
     body = base64.b64decode(text) if content.get("encoding") == "base64" else text.encode()
     ex = Exchange(
-        method=req["method"],
-        url=req["url"],
+        method=req["method"], url=req["url"],
         request_headers={h["name"]: h["value"] for h in req.get("headers", [])},
-        status=int(resp["status"]),
-        headers={h["name"]: h["value"] for h in resp.get("headers", [])},
-        body=body,
-        elapsed=float(entry.get("time") or 0) / 1000,
-        retries=int(entry.get("_retries") or 0),
-        notes=[PROBE] if entry.get("_probe") else [],
+        status=int(resp["status"]), headers={h["name"]: h["value"] for h in resp.get("headers", [])},
+        body=body, elapsed=float(entry.get("time") or 0) / 1000,
+        retries=int(entry.get("_retries") or 0), notes=[PROBE] if entry.get("_probe") else [],
         request_body=((req.get("postData") or {}).get("text") or "").encode(),
-    )
+    )  # fmt: skip
     return Recorded(int(entry.get("_index", n)), ex, entry.get("_check"))
 
 

@@ -60,14 +60,11 @@ class RunSource(Source):
         self.secrets = client.secrets
         observers = list(EXCHANGE_OBSERVERS) + ([on_exchange] if on_exchange else [])
         session = Session(
-            client,
-            allow_writes=s.allow_writes or self.server is not None,
-            known_jobs=self.known_jobs,
-            profile=s.profile,
+            client, allow_writes=s.allow_writes or self.server is not None,
+            known_jobs=self.known_jobs, profile=s.profile,
             seed_when_empty=s.allow_writes,  # only when the user allowed writes explicitly
-            observers=(observers, PAGE_OBSERVERS),
-            unknown_data=self.unknown_data,
-        )
+            observers=(observers, PAGE_OBSERVERS), unknown_data=self.unknown_data,
+        )  # fmt: skip
         session.seed, session.examples = s.seed, s.examples
         session.consistency_window = s.consistency_window
         session.workflow_id = s.workflow_id
