@@ -150,17 +150,10 @@ class Client:
     def list(self, query: Query) -> Exchange:
         return self.request("GET", PATH, query.params())
 
-    def request(
-        self,
-        method: str,
-        path: str = PATH,
-        params: list[tuple[str, str]] | None = None,
-        *,
-        auth: requests.auth.AuthBase | str | None = "default",
-        headers: dict[str, str] | None = None,
-        data: bytes | None = None,
-        prepare_hook: object = None,
-    ) -> Exchange:
+    def request(self, method: str, path: str = PATH, params: list[tuple[str, str]] | None = None, *,
+                auth: requests.auth.AuthBase | str | None = "default",
+                headers: dict[str, str] | None = None, data: bytes | None = None,
+                prepare_hook: object = None) -> Exchange:  # fmt: skip
         """Send one request. ``prepare_hook(prepared)`` may alter it after signing (tampering)."""
         headers = {**DEFAULT_HEADERS, **(headers or {})}
         if self.host_header:

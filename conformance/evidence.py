@@ -72,14 +72,8 @@ def exchange_record(
     )  # fmt: skip
 
 
-def failure_record(
-    failure: CheckFailure,
-    check: object,
-    *,
-    summary_path: str | None = None,
-    live_target: bool = False,
-    traffic: Traffic | None = None,
-) -> Failure:
+def failure_record(failure: CheckFailure, check: object, *, summary_path: str | None = None,
+                   live_target: bool = False, traffic: Traffic | None = None) -> Failure:  # fmt: skip
     """Everything a person or ``replay`` needs about one failure of ``check`` (a ``Check``).
 
     ``traffic`` is what the check sent: a failure that cites no exchange gets the check's first
@@ -137,16 +131,9 @@ def window(text: str) -> tuple[int, int]:
     return found
 
 
-def sign_request(
-    method: str,
-    url: str,
-    headers: list[tuple[str, str]],
-    credentials: Credentials,
-    *,
-    presign: bool = False,
-    sign_time: tuple[int, int] | None = None,
-    expire: int = 600,
-) -> requests.PreparedRequest:
+def sign_request(method: str, url: str, headers: list[tuple[str, str]], credentials: Credentials,
+                 *, presign: bool = False, sign_time: tuple[int, int] | None = None,
+                 expire: int = 600) -> requests.PreparedRequest:  # fmt: skip
     """The request signed now (valid ``expire`` seconds), or for the recorded ``sign_time``."""
     auth = CosAuth(credentials, expire=expire, presign=presign, window=sign_time)
     prepared = requests.Request(method.upper(), url, headers=dict(headers)).prepare()

@@ -212,6 +212,7 @@ def _weight(walk: Walk) -> int:
 
 ENDLESS = ("an empty page carries a NextToken: the walk would never end (docs/contract.md"
            "#open-last-page-token: a final page may be empty, but then carries no token)")  # fmt: skip
+UNKNOWN_DATA = "the target's data is not known (only the embedded emulator's is)"
 PROBE = "probe"
 """An exchange's note: a request no client would send, judged only by the check that sent it."""
 # Only names the vendor's create pages allow (letters, digits, -, _, Chinese, the em dash; see
@@ -223,17 +224,12 @@ SEED_NAMES = ("ci-conformance_seed", "ci-conformance_seed", "ci-conformance_Seed
 class Session:
     """Everything the checks share about one target."""
 
-    def __init__(
-        self,
-        client: Client,
-        *,
-        allow_writes: bool = False,
-        known_jobs: list[Job] | None = None,
-        profile: dict[str, str] | None = None,  # open points pinned (coverage.OPEN_POINTS)
-        seed_when_empty: bool = False,
-        observers: tuple[list[ExchangeObserver], list[PageObserver]] = ([], []),
-        unknown_data: str = "the target's data is not known (only the embedded emulator's is)",
-    ) -> None:
+    def __init__(self, client: Client, *, allow_writes: bool = False,
+                 known_jobs: list[Job] | None = None,
+                 profile: dict[str, str] | None = None,  # open points pinned (coverage.OPEN_POINTS)
+                 seed_when_empty: bool = False,
+                 observers: tuple[list[ExchangeObserver], list[PageObserver]] = ([], []),
+                 unknown_data: str = UNKNOWN_DATA) -> None:  # fmt: skip
         self.client = client
         self.allow_writes = allow_writes
         self.known_jobs = known_jobs
@@ -273,14 +269,8 @@ class Session:
             if check not in self.observations:
                 self.observations[check] = Observation(check, message, ex.preview(), query)
 
-    def send(
-        self,
-        method: str = "GET",
-        path: str = "/inventorytriggerjob",
-        params=None,
-        probe: bool = False,
-        **kw,
-    ) -> Exchange:
+    def send(self, method: str = "GET", path: str = "/inventorytriggerjob", params=None,
+             probe: bool = False, **kw) -> Exchange:  # fmt: skip
         """One request. A ``probe`` sends what no client would (a foreign nextToken): its
         answer is judged by the check that sent it, never as an ordinary page of a walk."""
         ex = self.client.request(method, path, params, **kw)

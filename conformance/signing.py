@@ -69,15 +69,8 @@ def key_time(start: int, end: int) -> str:
     return f"{start};{end}"
 
 
-def sign(
-    secret_key: str,
-    method: str,
-    path: str,
-    params: Iterable[tuple[str, str]],
-    headers: Iterable[tuple[str, str]],
-    key_time: str,
-    sign_time: str | None = None,
-) -> Signature:
+def sign(secret_key: str, method: str, path: str, params: Iterable[tuple[str, str]],
+         headers: Iterable[tuple[str, str]], key_time: str, sign_time: str | None = None) -> Signature:  # fmt: skip
     """Sign a request whose ``path`` is already percent-decoded."""
     param_list, http_params = canonical(params)
     header_list, http_headers = canonical(headers)
@@ -233,14 +226,8 @@ def authorization_fields(
     return {k: v for k, v in params if k in AUTH_FIELDS}
 
 
-def verify(
-    method: str,
-    path: str,
-    params: list[tuple[str, str]],
-    headers: Mapping[str, str],
-    lookup: Callable[[str], Credentials | None],
-    now: float,
-) -> Verdict:
+def verify(method: str, path: str, params: list[tuple[str, str]], headers: Mapping[str, str],
+           lookup: Callable[[str], Credentials | None], now: float) -> Verdict:  # fmt: skip
     """Check a received request.
 
     ``path`` is decoded, ``params`` are decoded query pairs (``split_query``), ``headers`` a

@@ -151,16 +151,11 @@ class Emulator:
         names = kw.get("faults", args[3] if len(args) > 3 else ())
         return super().__new__(with_faults(cls, tuple(names)))  # type: ignore[arg-type]
 
-    def __init__(
-        self,
-        store: Store | None = None,
-        credentials: Iterable[Credentials] = (EXAMPLE_CREDENTIALS,),
-        behaviour: Behaviour | None = None,
-        faults: Iterable[str] = (),
-        clock: Callable[[], float] = time.time,
-        visibility_lag: float = 0.0,
-        seed: int | None = None,
-    ) -> None:
+    def __init__(self, store: Store | None = None,
+                 credentials: Iterable[Credentials] = (EXAMPLE_CREDENTIALS,),
+                 behaviour: Behaviour | None = None, faults: Iterable[str] = (),
+                 clock: Callable[[], float] = time.time, visibility_lag: float = 0.0,
+                 seed: int | None = None) -> None:  # fmt: skip
         self.store = store if store is not None else Store()
         self.keys = {c.secret_id: c for c in credentials}
         self.behaviour = behaviour or Behaviour()

@@ -198,12 +198,8 @@ class Store:
                 child.kill()
                 child.wait()
 
-    def add_rows(
-        self,
-        rows: Iterable[tuple[tuple, Iterable[str]]],
-        part: Callable[[], str] | None = None,
-        replace: bool = False,
-    ) -> int:
+    def add_rows(self, rows: Iterable[tuple[tuple, Iterable[str]]],
+                 part: Callable[[], str] | None = None, replace: bool = False) -> int:  # fmt: skip
         """Rows (``_row``) with their workflow IDs, in one transaction and one ``executemany``
         (rows stream in, never held in a list), then the rows of the database file that
         ``part()`` names, if any. Into an empty store the indexes are built after the rows
@@ -262,15 +258,8 @@ class Store:
             )
         return self.get(job_id)
 
-    def page(
-        self,
-        filters: Filters,
-        order: Ordering,
-        limit: int,
-        cursor: Sequence | None = None,
-        offset: int = 0,
-        matching: Matching = PLAIN,
-    ) -> tuple[list[Job], list[tuple]]:
+    def page(self, filters: Filters, order: Ordering, limit: int, cursor: Sequence | None = None,
+             offset: int = 0, matching: Matching = PLAIN) -> tuple[list[Job], list[tuple]]:  # fmt: skip
         """Up to ``limit`` jobs after ``cursor`` (or ``offset``), with each one's sort key."""
         where, args = matching.conditions(filters)
         if cursor is not None:

@@ -27,7 +27,7 @@ from ..evidence import command, failure_record
 from ..options import TEMPORARY, Settings, recorded
 from ..query import Query
 from ..results import VACUOUS_REASON, CheckResult, Outcome, RunSummary, decide, vacuous
-from ..session import CheckFailure, NoData, Session, SkipCheck, Traffic
+from ..session import UNKNOWN_DATA, CheckFailure, NoData, Session, SkipCheck, Traffic
 from ..xmlmodel import XMLProblem, parse_error, safe_parse
 
 CREDENTIALS = "COS_SECRET_ID and COS_SECRET_KEY (and COS_SECURITY_TOKEN) from the environment"
@@ -43,7 +43,7 @@ class RunSource(Source):
         self.checks = settings.chosen() if checks is None else checks
         self.server: Any = None
         self.known_jobs: list | None = None
-        self.unknown_data = "the target's data is not known (only the embedded emulator's is)"
+        self.unknown_data = UNKNOWN_DATA
         self.target = settings.target or ""
         self.session: Session | None = None
         self.secrets: tuple[str, ...] = ()
