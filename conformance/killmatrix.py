@@ -46,9 +46,7 @@ class Outcome:
     note: str = ""
 
 
-def suite_run(
-    *args: str, cwd: Path | None = None, timeout: float = 600
-) -> tuple[int, dict, str, float]:
+def suite_run(*args: str, cwd: Path | None = None, timeout: float = 600) -> tuple[int, dict, str, float]:  # fmt: skip
     """One suite run as a user runs it (``ci-conformance run``), in a subprocess: exit code,
     summary ({} if none), output, wall seconds."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,9 +32,7 @@ PageObserver = Callable[[Query, ListResponse], list[Finding]]
 class CheckFailure(AssertionError):
     """A violated clause. ``check`` and ``clause`` are filled in by the check registry."""
 
-    def __init__(
-        self, message: str, query: Query | None = None, exchanges: list[Exchange] | None = None
-    ):
+    def __init__(self, message: str, query: Query | None = None, exchanges: list[Exchange] | None = None):  # fmt: skip
         super().__init__(message)
         self.message, self.query = message, query
         self.exchanges = [e.preview() for e in exchanges or []]
@@ -262,9 +260,7 @@ class Session:
         self.coverage.exchange(exchange)
         return exchange
 
-    def _observe(
-        self, findings: list[Finding] | None, ex: Exchange, query: Query | None = None
-    ) -> None:
+    def _observe(self, findings: list[Finding] | None, ex: Exchange, query: Query | None = None) -> None:  # fmt: skip
         for check, message in findings or ():
             if check not in self.observations:
                 self.observations[check] = Observation(check, message, ex.preview(), query)

@@ -213,9 +213,7 @@ def key_window(text: str) -> tuple[int, int] | None:
     return int(start), int(end)
 
 
-def authorization_fields(
-    params: list[tuple[str, str]], headers: Mapping[str, str]
-) -> dict[str, str]:
+def authorization_fields(params: list[tuple[str, str]], headers: Mapping[str, str]) -> dict[str, str]:  # fmt: skip
     """The ``q-*`` fields: from ``Authorization``, else from a presigned query; ``{}`` if none.
 
     In ``Authorization`` they are raw ``k=v`` pairs: the lists in it are already encoded.

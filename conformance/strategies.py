@@ -81,9 +81,7 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
     def value_of(values: list[str], other: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
         return st.none() | (st.sampled_from(sorted(set(values))) | other if values else other)
 
-    def build(
-        start: str | None, end: str | None, states: set[str] | None, **rest: str | None
-    ) -> Query:
+    def build(start: str | None, end: str | None, states: set[str] | None, **rest: str | None) -> Query:  # fmt: skip
         if start and end and parse_time(start) > parse_time(end):
             start, end = end, start  # start > end is an open point (API-NOTES §6), tested alone
         joined = None if states is None else ",".join(sorted(states))

@@ -38,9 +38,7 @@ from ..xmlmodel import XMLProblem
     default="mixed",
     help="shape of the generated dataset",
 )
-@click.option(
-    "--db", default=":memory:", show_default=False, help="SQLite file (default: in memory)"
-)
+@click.option("--db", default=":memory:", show_default=False, help="SQLite file (default: in memory)")  # fmt: skip
 @click.option(
     "--load",
     multiple=True,

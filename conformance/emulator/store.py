@@ -292,9 +292,7 @@ class Store:
             return "; ".join(r[3] for r in self._db.execute("EXPLAIN QUERY PLAN " + q, [*args, *more]))  # fmt: skip
 
 
-def _insert(
-    db: sqlite3.Connection, rows: Iterable[tuple[tuple, Iterable[str]]], replace: bool = False
-) -> int:
+def _insert(db: sqlite3.Connection, rows: Iterable[tuple[tuple, Iterable[str]]], replace: bool = False) -> int:  # fmt: skip
     """Rows with their workflow IDs, in one ``executemany`` each; returns the number of rows.
     With ``replace``, a row takes the place of the one with its JobId, workflow IDs included."""
     workflows: list[tuple[str, str]] = []

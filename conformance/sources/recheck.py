@@ -243,9 +243,7 @@ class RecheckSource(Source):
             )
         return result
 
-    def _failure(
-        self, check: Check, found: str, query: str | None, recs: list[Recorded]
-    ) -> Failure:
+    def _failure(self, check: Check, found: str, query: str | None, recs: list[Recorded]) -> Failure:  # fmt: skip
         return Failure(check=check.name, clause=check.clause, anchor=check.anchor,
                        contract=contract.ref(check.anchor), found=found, query=query,
                        exchanges=[exchange_record(r.exchange, r.index, r.check, limit=2000) for r in recs],
