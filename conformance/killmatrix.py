@@ -111,28 +111,18 @@ def run(faults: list[Fault] | None = None, workers: int = 2, examples: str = "ci
 def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path, Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
     killed = sum(o.killed for o in outcomes)
-    data = {
-        "killed": killed,
-        "total": len(outcomes),
-        "wall_seconds": round(wall, 1),
-        "outcomes": [asdict(o) for o in outcomes],
-    }
+    data = {"killed": killed, "total": len(outcomes), "wall_seconds": round(wall, 1),
+            "outcomes": [asdict(o) for o in outcomes]}  # fmt: skip
     categories = sorted({o.category for o in outcomes})
-    lines = [
-        "# Kill matrix",
-        "",
-        f"{killed} of {len(outcomes)} faults killed ({100 * killed // max(1, len(outcomes))}%), "
-        f"in {wall:.0f} s of wall time. Each row is a suite run against the emulator with one fault "
-        "switch on, restricted to the checks the fault names (killed_by) and stopped at the first failure.",
-        "",
-        "| fault | " + " | ".join(categories) + " | requests | first failure (s) | failed checks |",
-        "|---|" + "---|" * len(categories) + "---:|---:|---|",
-    ]
+    lines = ["# Kill matrix", "",
+             f"{killed} of {len(outcomes)} faults killed ({100 * killed // max(1, len(outcomes))}%), "
+             f"in {wall:.0f} s of wall time. Each row is a suite run against the emulator with one fault "
+             "switch on, restricted to the checks the fault names (killed_by) and stopped at the first failure.", "",
+             "| fault | " + " | ".join(categories) + " | requests | first failure (s) | failed checks |",
+             "|---|" + "---|" * len(categories) + "---:|---:|---|"]  # fmt: skip
     for o in outcomes:
-        cells = [
-            ("**killed**" if o.killed else "SURVIVED") if c == o.category else ""
-            for c in categories
-        ]
+        word = "**killed**" if o.killed else "SURVIVED"
+        cells = [word if c == o.category else "" for c in categories]
         first = f"{o.seconds_to_first_failure:.2f}" if o.seconds_to_first_failure is not None else "-"  # fmt: skip
         checks = ", ".join(o.failed_checks) or o.note
         lines.append(f"| {o.fault} | " + " | ".join(cells) + f" | {o.requests} | {first} | {checks} |")  # fmt: skip
@@ -150,18 +140,14 @@ def _write(stem: Path, data: dict, lines: list[str]) -> tuple[Path, Path]:
 # --- the false-alarm matrix ---------------------------------------------------------------
 
 DATASETS = {
-    "0 jobs": ["--emulator-jobs", "0"],
-    "1 job": ["--emulator-jobs", "1"],
-    "exactly size (10) jobs": ["--emulator-jobs", "10"],
-    "size+1 (11) jobs": ["--emulator-jobs", "11"],
+    "0 jobs": ["--emulator-jobs", "0"], "1 job": ["--emulator-jobs", "1"],
+    "exactly size (10) jobs": ["--emulator-jobs", "10"], "size+1 (11) jobs": ["--emulator-jobs", "11"],
     "3000 jobs, heavy ties": ["--emulator-jobs", "3000", "--emulator-shape", "heavy-ties"],
     "20000 jobs (a target cut into slices)": ["--emulator-jobs", "20000"],
     "all in one state": ["--emulator-shape", "one-state"],
     "names that need escaping": ["--emulator-shape", "escaping"],
-    "seed 1": ["--seed", "1"],
-    "seed 2": ["--seed", "2"],
-    "seed 3": ["--seed", "3"],
-}
+    "seed 1": ["--seed", "1"], "seed 2": ["--seed", "2"], "seed 3": ["--seed", "3"],
+}  # fmt: skip
 
 
 def behaviour_id(b: Behaviour) -> str:
@@ -213,21 +199,13 @@ def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path
     clean = sum(r.conformant for r in runs)
     data = {"conformant": clean, "total": len(runs), "wall_seconds": round(wall, 1),
             "runs": [asdict(r) for r in runs]}  # fmt: skip
-    lines = [
-        "# False-alarm matrix",
-        "",
-        f"{clean} of {len(runs)} runs against the correct emulator were conformant, in "
-        f"{wall:.0f} s of wall time.",
-        "",
-        "| case | verdict | requests | s | failed checks | skipped |",
-        "|---|---|---:|---:|---|---|",
-    ]
+    lines = ["# False-alarm matrix", "",
+             f"{clean} of {len(runs)} runs against the correct emulator were conformant, in {wall:.0f} s of wall time.",
+             "", "| case | verdict | requests | s | failed checks | skipped |", "|---|---|---:|---:|---|---|"]  # fmt: skip
     for r in runs:
         verdict = "conformant" if r.conformant else "**FALSE ALARM**"
-        lines.append(
-            f"| {r.case} | {verdict} | {r.requests} | {r.wall_seconds} | "
-            f"{', '.join(r.failed_checks) or '-'} | {len(r.skipped)} |"
-        )
+        failed = ", ".join(r.failed_checks) or "-"
+        lines.append(f"| {r.case} | {verdict} | {r.requests} | {r.wall_seconds} | {failed} | {len(r.skipped)} |")  # fmt: skip
     return _write(report_dir / "false-alarm-matrix", data, lines)[0]
 
 

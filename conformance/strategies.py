@@ -88,17 +88,13 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
         return Query(start_creation_time=start, end_creation_time=end, states=joined, **rest)
 
     return st.builds(
-        build,
-        start=edge,
-        end=edge,
+        build, start=edge, end=edge,
         states=st.none() | st.sets(st.sampled_from(("All", *STATES)), min_size=1),
-        type=st.none() | st.sampled_from(TYPES),
-        order_by_time=st.none() | st.sampled_from(("Asc", "Desc")),
+        type=st.none() | st.sampled_from(TYPES), order_by_time=st.none() | st.sampled_from(("Asc", "Desc")),
         workflow_id=value_of([w for j in sample for w in j.workflow_ids], vendor_ids("w")),
         job_id=value_of([j.job_id for j in sample], vendor_ids("b")),
-        name=value_of([j.name for j in sample], xml_text),
-        size=st.none() | st.integers(1, 100).map(str),
-    )
+        name=value_of([j.name for j in sample], xml_text), size=st.none() | st.integers(1, 100).map(str),
+    )  # fmt: skip
 
 
 # --- queries drawn from the target's data, so that they match ------------------------------
@@ -198,14 +194,11 @@ def bounded(census: list[Job], query: Query, job: Job | None = None) -> Query:
 def tricky_names(names: tuple[str, ...]) -> list[str]:
     """The names that are substrings, case or space variants of other names (the first 500)."""
     names = names[:500]  # enough to find them, whatever the target's size
-    return [
-        n
-        for n in names
-        if any(
-            m != n and (n in m or n.casefold() == m.casefold() or n.strip() == m.strip())
-            for m in names
-        )
-    ]
+
+    def alike(n: str, m: str) -> bool:
+        return m != n and (n in m or n.casefold() == m.casefold() or n.strip() == m.strip())
+
+    return [n for n in names if any(alike(n, m) for m in names)]
 
 
 def single_filters(census: list[Job]) -> st.SearchStrategy[Query]:
@@ -272,22 +265,16 @@ def invalid_values() -> st.SearchStrategy[Query]:
     bad_size |= st.integers(max_value=0).map(str)
     bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "yesterday",
                                 "2024-13-01T00:00:00+0800", "1704067200", "2024-01-01T25:00:00+0800"])  # fmt: skip
-    return st.one_of(
-        bad_size.map(lambda v: Query(size=v)),
-        bad_time.map(lambda v: Query(start_creation_time=v)),
-        bad_time.map(lambda v: Query(end_creation_time=v)),
-    )
+    return st.one_of(bad_size.map(lambda v: Query(size=v)), bad_time.map(lambda v: Query(start_creation_time=v)),
+                     bad_time.map(lambda v: Query(end_creation_time=v)))  # fmt: skip
 
 
 def unknown_values() -> st.SearchStrategy[Query]:
     """An unknown type, orderByTime or states value (never unfiltered results)."""
+    # clearly unknown in any reading; case variants such as "running" are left alone
     word = st.sampled_from(
-        # clearly unknown in any reading; case variants such as "running" are left alone
         ["Done", "Batch", "Sideways", "x", "1", "Finished", "Workflows", "Latest"]
     )
-    return st.one_of(
-        word.map(lambda w: Query(type=w)),
-        word.map(lambda w: Query(order_by_time=w)),
-        st.tuples(st.sampled_from(STATES), word).map(lambda t: Query(states=f"{t[0]},{t[1]}")),
-        word.map(lambda w: Query(states=w)),
-    )
+    listed = st.tuples(st.sampled_from(STATES), word).map(lambda t: Query(states=f"{t[0]},{t[1]}"))
+    return st.one_of(word.map(lambda w: Query(type=w)), word.map(lambda w: Query(order_by_time=w)),
+                     listed, word.map(lambda w: Query(states=w)))  # fmt: skip

@@ -219,12 +219,8 @@ class Emulator:
         return Refused(status, code, message)
 
     def error_body(self, r: Refused, request_id: str, path: str) -> bytes:
-        extras = {
-            "resource+trace-id": {"Resource": path, "TraceId": request_id},
-            "resource": {"Resource": path},
-            "trace-id": {"TraceId": request_id},
-            "none": {},
-        }[self.behaviour.error_extras]
+        extras = {"resource+trace-id": {"Resource": path, "TraceId": request_id}, "resource": {"Resource": path},
+                  "trace-id": {"TraceId": request_id}, "none": {}}[self.behaviour.error_extras]  # fmt: skip
         return render_error(r.code, r.message, request_id, **extras)
 
     def _handle(self, environ: dict, request_id: str) -> bytes:
