@@ -8,8 +8,6 @@ to be checked at all). Checks name their clause by anchor; the reports, ``list-c
 ``explain`` read the clause from here.
 """
 
-from __future__ import annotations
-
 import functools
 import re
 import textwrap

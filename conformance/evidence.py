@@ -10,8 +10,6 @@ credentials come from the environment, and a security token is never printed: a 
 it from ``$COS_SECURITY_TOKEN`` when it runs.
 """
 
-from __future__ import annotations
-
 import os
 import shlex
 import xml.etree.ElementTree as ET

@@ -11,8 +11,6 @@ worker processes, each running many suites one after the other (the engine, in-p
 costs what its checks cost, not a Python start-up, imports and a schema compilation.
 """
 
-from __future__ import annotations
-
 import functools
 import itertools
 import json

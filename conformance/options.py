@@ -8,8 +8,6 @@ same target in the same way. A flag given to the replay wins over what was recor
 environment supplies only what was not recorded: the credentials.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import tomllib

@@ -7,8 +7,6 @@ with its environment variable. The run's exit status is its verdict's exit code.
 runs are untouched: nothing starts unless the suite's tests are collected.
 """
 
-from __future__ import annotations
-
 import logging
 from collections.abc import Iterator
 from pathlib import Path

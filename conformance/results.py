@@ -7,8 +7,6 @@ classes, described by ``schemas/results.schema.json`` (``SCHEMA_VERSION``). Each
 verdict rule is decided here, once.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import json
 from dataclasses import dataclass, field

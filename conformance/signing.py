@@ -5,8 +5,6 @@ One implementation, used by the suite's client (``CosAuth``) and by the emulator
 non-ASCII names sign byte for byte like it.
 """
 
-from __future__ import annotations
-
 import enum
 import hashlib
 import hmac

@@ -1,7 +1,5 @@
 """Hypothesis strategies: jobs, filter queries and signing inputs."""
 
-from __future__ import annotations
-
 import functools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta

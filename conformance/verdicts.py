@@ -1,8 +1,6 @@
 """The one verdict table: each verdict's word, exit code, meaning and tone, the same in every
 command, output and exit code; and usage errors (exit 2)."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 

@@ -4,8 +4,6 @@ Usage errors are one line on stderr and exit 2, with a suggestion for a mistyped
 option (click's). Every other exit code is the verdict's (``conformance.verdicts``).
 """
 
-from __future__ import annotations
-
 import difflib
 import os
 import sys

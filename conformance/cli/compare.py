@@ -1,7 +1,5 @@
 """``ci-conformance compare OLD NEW``: regressions and behaviour changes between two runs."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import click

@@ -1,7 +1,5 @@
 """``ci-conformance diff``: the same drawn queries to two targets over the same data."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 

@@ -1,7 +1,5 @@
 """``explain``, ``list-checks``, ``list-faults`` and ``list-behaviours``."""
 
-from __future__ import annotations
-
 import difflib
 
 import click

@@ -1,7 +1,5 @@
 """``kill-matrix``, ``false-alarm-matrix`` and ``sdk-kill-matrix``: the suite's self-verification."""
 
-from __future__ import annotations
-
 import click
 
 from .. import killmatrix

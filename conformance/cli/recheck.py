@@ -1,7 +1,5 @@
 """``ci-conformance recheck CASSETTE``: a recorded run re-judged offline."""
 
-from __future__ import annotations
-
 import tomllib
 from pathlib import Path
 

@@ -1,7 +1,5 @@
 """``ci-conformance run`` and ``replay``: the suite, through the engine, writing reports."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

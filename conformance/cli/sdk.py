@@ -1,7 +1,5 @@
 """``ci-conformance sdk``: an SDK (any language, through a driver) judged against the emulator."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

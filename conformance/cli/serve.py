@@ -1,7 +1,5 @@
 """``ci-conformance serve``: the reference emulator over HTTP, or one SDK scenario's."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 

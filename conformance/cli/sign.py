@@ -1,7 +1,5 @@
 """``ci-conformance sign``: a signed curl command, or a presigned URL, for one request."""
 
-from __future__ import annotations
-
 import click
 
 from ..evidence import credentials_from_env, curl, sign_request, window

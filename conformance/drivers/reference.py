@@ -6,8 +6,6 @@ Fault switches each turn on one typical SDK bug (the client kill matrix proves t
 each); variants are correct behaviours other than the default, which must pass as well.
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import os

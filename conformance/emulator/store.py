@@ -4,8 +4,6 @@ This is the second implementation of the semantics; ``conformance.query.expected
 Tests compare the two. Pages are keyset-based: a page at any depth is an index seek plus the page.
 """
 
-from __future__ import annotations
-
 import functools
 import itertools
 import json

@@ -2,8 +2,6 @@
 and XML escaped by default) or as JSON: summary JSON, JUnit XML, the HTML page and the profile a
 run saw. Every file is written through ``redact`` with the run's own secrets as a last guard."""
 
-from __future__ import annotations
-
 import functools
 import json
 import os

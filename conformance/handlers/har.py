@@ -5,8 +5,6 @@ document), secrets redacted, so memory stays flat; ``recheck`` re-judges it offl
 ``serve --load`` serves the jobs it saw.
 """
 
-from __future__ import annotations
-
 import base64
 import http
 import json

@@ -2,8 +2,6 @@
 ``run.html.j2``), complete without JavaScript: details, exchanges and reproductions are in the
 HTML itself, in the words and colours of the one verdict table."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from .. import contract

@@ -2,8 +2,6 @@
 ``<kind>.txt.j2``: counts, what broke root cause first, how to reproduce it), and the verdict,
 in the words and colours of the one verdict table."""
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import Callable

@@ -5,8 +5,6 @@ One finding a line, ``SCENARIO/TASK RULE[: WORDS]`` (WORDS: words its message mu
 starting with ``#`` is a comment. The README's "Known findings" says the same for users.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from pathlib import Path
 

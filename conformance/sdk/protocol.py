@@ -7,8 +7,6 @@ protocol's JSON shape (``element_json``) and a signature over parameters form-en
 (``plus_signed``), which the judge and the reference driver share.
 """
 
-from __future__ import annotations
-
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field

@@ -6,8 +6,6 @@ dataset that is known in advance (the oracle's input) and tasks drawn from that 
 ``ci-conformance serve --scenario NAME`` serves one by hand.
 """
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace

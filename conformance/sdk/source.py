@@ -11,8 +11,6 @@ recorded (``conformance.client.redact``), and every file is written through ``re
 run's own keys as a last guard (``conformance.handlers``).
 """
 
-from __future__ import annotations
-
 import functools
 import json
 import re

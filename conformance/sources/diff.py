@@ -11,8 +11,6 @@ any other is a real one. Each names its clause, shows the jobs that differ side 
 says how to send its minimal query to A and to B.
 """
 
-from __future__ import annotations
-
 import itertools
 import time
 import warnings

@@ -6,8 +6,6 @@ chain), in each epoch (the stretch between two writes, where the data stays the 
 asking for a request the recording does not hold is not judged, never failed.
 """
 
-from __future__ import annotations
-
 import multiprocessing
 import os
 from collections import Counter, defaultdict

@@ -4,8 +4,6 @@ Each check runs its examples (hypothesis, shrinking a failure to the minimal inp
 one ``CheckResult``; ``judge`` never raises but for an interruption or a lost target.
 """
 
-from __future__ import annotations
-
 import time
 from pathlib import Path
 from typing import Any
