@@ -27,9 +27,8 @@ from .signing import Credentials
 EXAMPLES = {"dev": 8, "ci": 20, "thorough": 200}
 EMULATOR_JOBS = 300  # the embedded emulator's dataset, and `serve`'s
 LIVE_MAX_DURATION = 1800.0  # a run against a target stops asking after 30 minutes by default
-TEMPORARY = Credentials(
-    "AKIDconformanceTemporary00000000000", "conformance-temporary-key", "conformance-session-token"
-)
+TEMPORARY = Credentials("AKIDconformanceTemporary00000000000", "conformance-temporary-key",
+                        "conformance-session-token")  # fmt: skip
 
 
 def number(kind: type, minimum: float) -> Callable[[str, str], Any]:

@@ -110,10 +110,8 @@ def run_check(source: RunSource, check: object, config: pytest.Config) -> None:
     if result.outcome == Outcome.FAILED:
         pytest.fail("\n\n".join(describe(f) for f in result.failures), pytrace=False)
     if result.outcome == Outcome.TOOL_ERROR and result.error:
-        pytest.fail(
-            f"tool error: {result.reason}\n{result.error.report}\n{result.error.where}",
-            pytrace=False,
-        )
+        pytest.fail(f"tool error: {result.reason}\n{result.error.report}\n{result.error.where}",
+                    pytrace=False)  # fmt: skip
     if result.outcome != Outcome.PASSED:
         pytest.skip(f"{result.outcome}: {result.reason}")
 

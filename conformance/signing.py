@@ -83,9 +83,8 @@ def signed(key_time: str, sign_key: str, param_list: str, header_list: str, http
     digest = hashlib.sha1(http_string.encode("utf-8")).hexdigest()
     string_to_sign = f"{ALGORITHM}\n{sign_time}\n{digest}\n"
     signature = _hmac(sign_key, string_to_sign)
-    return Signature(
-        key_time, sign_key, param_list, header_list, http_string, digest, string_to_sign, signature
-    )
+    return Signature(key_time, sign_key, param_list, header_list, http_string, digest,
+                     string_to_sign, signature)  # fmt: skip
 
 
 def _hmac(key: str, msg: str) -> str:

@@ -15,10 +15,8 @@ BASE = datetime(2022, 6, 27, 7, 23, 10, tzinfo=UTC)
 OFFSETS = (0, 480, -300, 330, 345, -600, 840, -720)
 
 # Text that XML 1.0 can carry, without surrounding spaces that an XML round trip keeps anyway.
-xml_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"),
-    max_size=20,
-)
+xml_chars = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff")
+xml_text = st.text(alphabet=xml_chars, max_size=20)
 
 
 def pick(items: list) -> st.SearchStrategy:
@@ -52,14 +50,10 @@ def jobs(draw: st.DrawFn, job_id: str | None = None) -> Job:
         if jtype == "Workflow"
         else (("QueueId", "p1"), ("JobLevel", str(draw(st.integers(0, 2)))))
     )
-    return Job(
-        job_id=job_id or draw(st.text("0123456789abcdef", min_size=8, max_size=8)),
-        type=jtype,
-        state=draw(st.sampled_from(STATES)),
-        name=draw(st.sampled_from(("demo", "a b", "名字", "x&<y")) | xml_text),
-        creation_time=written(created, draw(st.sampled_from(OFFSETS))),
-        operation=op,
-    )
+    return Job(job_id=job_id or draw(st.text("0123456789abcdef", min_size=8, max_size=8)),
+               type=jtype, state=draw(st.sampled_from(STATES)),
+               name=draw(st.sampled_from(("demo", "a b", "名字", "x&<y")) | xml_text),
+               creation_time=written(created, draw(st.sampled_from(OFFSETS))), operation=op)  # fmt: skip
 
 
 @st.composite
@@ -139,10 +133,8 @@ def matching_queries(census: list[Job]) -> st.SearchStrategy[Query]:
         values = satisfied_by(job, draw)
         # broad filters often, narrow ones (a single job or a handful) seldom: several pages
         chosen = [k for k in sorted(values) if draw(st.integers(0, 99)) >= (88 if k in NARROW else 65)]  # fmt: skip
-        query = Query(
-            order_by_time=draw(st.none() | st.sampled_from(("Asc", "Desc"))),
-            **{k: values[k] for k in chosen},
-        )
+        query = Query(order_by_time=draw(st.none() | st.sampled_from(("Asc", "Desc"))),
+                      **{k: values[k] for k in chosen})  # fmt: skip
         query = bounded(census, query, job)
         sized = replace(query, size=draw(several_pages(count_matching(census, query))))
         return few_pages(census, sized)
@@ -270,9 +262,7 @@ def invalid_values() -> st.SearchStrategy[Query]:
 def unknown_values() -> st.SearchStrategy[Query]:
     """An unknown type, orderByTime or states value (never unfiltered results)."""
     # clearly unknown in any reading; case variants such as "running" are left alone
-    word = st.sampled_from(
-        ["Done", "Batch", "Sideways", "x", "1", "Finished", "Workflows", "Latest"]
-    )
+    word = st.sampled_from(["Done", "Batch", "Sideways", "x", "1", "Finished", "Workflows", "Latest"])  # fmt: skip
     listed = st.tuples(st.sampled_from(STATES), word).map(lambda t: Query(states=f"{t[0]},{t[1]}"))
     return st.one_of(word.map(lambda w: Query(type=w)), word.map(lambda w: Query(order_by_time=w)),
                      listed, word.map(lambda w: Query(states=w)))  # fmt: skip

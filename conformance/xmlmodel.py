@@ -226,11 +226,9 @@ LEAVES = (("Code", "code"), ("Type", "type"), ("Message", "message"), ("Name", "
 def job_from_element(el: ET.Element) -> Job:
     inp = el.find("Input")
     op = el.find("Operation")
-    return Job(
-        **{name: _text(el, tag) for tag, name in LEAVES},
-        input=node_from_element(inp[0]) if inp is not None and len(inp) else ("Prefix", ""),
-        operation=tuple(node_from_element(c) for c in op) if op is not None else (),
-    )
+    return Job(**{name: _text(el, tag) for tag, name in LEAVES},
+               input=node_from_element(inp[0]) if inp is not None and len(inp) else ("Prefix", ""),
+               operation=tuple(node_from_element(c) for c in op) if op is not None else ())  # fmt: skip
 
 
 def parse_list(body: bytes, *, check: bool = True) -> ListResponse:

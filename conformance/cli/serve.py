@@ -128,9 +128,7 @@ def serve_scenario(name: str, host: str, port: int) -> int:
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
     creds = scenario.credentials()
-    print(
-        f"ci-conformance emulator at {server.url} ({len(store)} jobs), scenario {scenario.name}: {scenario.covers}"
-    )
+    print(f"ci-conformance emulator at {server.url} ({len(store)} jobs), scenario {scenario.name}: {scenario.covers}")  # fmt: skip
     print("a driver's environment for it (the scenario's test keys, not secrets):")
     env = {protocol.ENDPOINT: server.url, protocol.BUCKET: scenarios.BUCKET, protocol.REGION: scenarios.REGION,
            protocol.SECRET_ID: creds.secret_id, protocol.SECRET_KEY: creds.secret_key}  # fmt: skip

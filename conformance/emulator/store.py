@@ -244,16 +244,12 @@ class Store:
     def remove_oldest(self) -> None:
         """The create-evicts-oldest fault: the oldest job goes."""
         with self._lock:
-            self._db.execute(
-                "DELETE FROM jobs WHERE rowid = (SELECT rowid FROM jobs ORDER BY created, job_id LIMIT 1)"
-            )
+            self._db.execute("DELETE FROM jobs WHERE rowid = (SELECT rowid FROM jobs ORDER BY created, job_id LIMIT 1)")  # fmt: skip
 
     def set_state(self, job_id: str, state: str, end_time: str) -> Job | None:
         with self._lock:
-            self._db.execute(
-                "UPDATE jobs SET state = ?, end_time = ? WHERE job_id = ?",
-                (state, end_time, job_id),
-            )
+            self._db.execute("UPDATE jobs SET state = ?, end_time = ? WHERE job_id = ?",
+                             (state, end_time, job_id))  # fmt: skip
         return self.get(job_id)
 
     def page(self, filters: Filters, order: Ordering, limit: int, cursor: Sequence | None = None,

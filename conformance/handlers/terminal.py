@@ -59,10 +59,10 @@ class TerminalHandler(Handler):
         self.done[result.category] = self.done.get(result.category, 0) + 1
         count = f"{self.done[result.category]}/{self.totals.get(result.category, '?')}"
         why = f": {result.reason}" if result.reason else ""
-        tone = {Outcome.PASSED: "good", Outcome.FAILED: "bad", Outcome.TOOL_ERROR: "error"}.get(
-            result.outcome, "warn"
+        tones = {Outcome.PASSED: "good", Outcome.FAILED: "bad", Outcome.TOOL_ERROR: "error"}
+        word = coloured(
+            f"{result.outcome.upper():<7}", tones.get(result.outcome, "warn"), self.stream
         )
-        word = coloured(f"{result.outcome.upper():<7}", tone, self.stream)
         self.say(f"  [{result.category:<10} {count:>5}] {word} {result.check}{why}")
 
     def finished(self, summary: Summary) -> None:

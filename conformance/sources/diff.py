@@ -177,11 +177,8 @@ def compare(query: Query, a: Side, b: Side) -> list[Difference]:
         return found
     if ids_a != ids_b:
         if _groups(ids_a, by_a) == _groups(ids_b, by_a):
-            add(
-                "ties",
-                "the same jobs in the same order up to ties; ties in another order",
-                "open-ties",
-            )
+            add("ties", "the same jobs in the same order up to ties; ties in another order",
+                "open-ties")  # fmt: skip
         else:
             at = next(i for i, (x, y) in enumerate(zip(ids_a, ids_b, strict=True)) if x != y)
             add("order", f"the order differs beyond ties, first at job #{at + 1}: job {ids_a[at]} "
