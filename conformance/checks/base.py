@@ -63,9 +63,7 @@ class Check:
 
     def __post_init__(self) -> None:
         if self.anchor not in contract.clauses():  # fails at import, naming the check
-            raise ValueError(
-                f"check {self.name}: anchor={self.anchor!r} names no clause of {contract.DOC}"
-            )
+            raise ValueError(f"check {self.name}: anchor={self.anchor!r} names no clause of {contract.DOC}")  # fmt: skip
 
     def run(self, session: Session, value: Any = None) -> None:
         self.func(session) if self.given is None else self.func(session, value)
@@ -117,9 +115,8 @@ def observed(
         if seen is not None:
             fail(seen.message, seen.query, [seen.exchange])
 
-    REGISTRY[full_name] = Check(
-        full_name, category, clause, run, queries, anchor=anchor, observed=True
-    )
+    REGISTRY[full_name] = Check(full_name, category, clause, run, queries, anchor=anchor,
+                                observed=True)  # fmt: skip
 
 
 def select(include: list[str] | None = None, exclude: list[str] | None = None) -> list[Check]:
@@ -234,11 +231,8 @@ def check_matches(walk: Walk, f: Filters, first_page: int = 0) -> None:
         for job in page.body.jobs:
             broken = f.broken(job)
             if broken:
-                fail(
-                    f"page {n}: job {job.job_id} breaks a filter in force: {broken[0]}",
-                    walk.query,
-                    [page.exchange],
-                )
+                fail(f"page {n}: job {job.job_id} breaks a filter in force: {broken[0]}",
+                     walk.query, [page.exchange])  # fmt: skip
 
 
 def same_set(a: Walk, b: list[Job] | set[str], what: str, query: Query, exchanges) -> None:

@@ -57,13 +57,9 @@ def single_filter(s: Session, batch: list[Query]) -> None:
         f = parse_filters(walk.query)
         check_matches(walk, f)
         window = s.walk(every_job(s, walk.query))
-        same_set(
-            walk,
-            [j for j in window.jobs if not f.broken(j)],
-            f"{query.describe()} vs the jobs that satisfy it",
-            walk.query,
-            walk.exchanges[:1] + window.exchanges[:1],
-        )
+        same_set(walk, [j for j in window.jobs if not f.broken(j)],
+                 f"{query.describe()} vs the jobs that satisfy it", walk.query,
+                 walk.exchanges[:1] + window.exchanges[:1])  # fmt: skip
 
 
 @check(
@@ -102,23 +98,13 @@ def states_union(s: Session, query: Query) -> None:
     for state in sorted(states):
         union |= set(s.walk(full(query, states=state)).ids)
     multi = s.walk(full(query, states=",".join(sorted(states))))
-    same_set(
-        multi,
-        union,
-        f"states={','.join(sorted(states))} vs the union of single states",
-        multi.query,
-        multi.exchanges[:1],
-    )
+    same_set(multi, union, f"states={','.join(sorted(states))} vs the union of single states",
+             multi.query, multi.exchanges[:1])  # fmt: skip
     everything = s.walk(full(query, states=None))
     for spelled in ("All", ",".join(STATES)):
         walk = s.walk(full(query, states=spelled))
-        same_set(
-            walk,
-            set(everything.ids),
-            f"states={spelled} vs no states filter",
-            walk.query,
-            walk.exchanges[:1],
-        )
+        same_set(walk, set(everything.ids), f"states={spelled} vs no states filter", walk.query,
+                 walk.exchanges[:1])  # fmt: skip
 
 
 @check(
@@ -132,18 +118,10 @@ def type_union(s: Session, query: Query) -> None:
     parts = [s.walk(full(query, type=t)) for t in TYPES]
     whole = s.walk(full(query, type=None))
     if set(parts[0].ids) & set(parts[1].ids):
-        fail(
-            "a job is both Workflow and Job",
-            whole.query,
-            parts[0].exchanges[:1] + parts[1].exchanges[:1],
-        )
-    same_set(
-        whole,
-        set(parts[0].ids) | set(parts[1].ids),
-        "Workflow + Job vs no type",
-        whole.query,
-        whole.exchanges[:1],
-    )
+        fail("a job is both Workflow and Job", whole.query,
+             parts[0].exchanges[:1] + parts[1].exchanges[:1])  # fmt: skip
+    same_set(whole, set(parts[0].ids) | set(parts[1].ids), "Workflow + Job vs no type", whole.query,
+             whole.exchanges[:1])  # fmt: skip
 
 
 @check(
@@ -159,31 +137,20 @@ def time_window_complete(s: Session, query: Query) -> None:
         raise SkipCheck("start is after end (see bad_input.start_after_end)")
     windowed = s.walk(full(query))
     around = f.start or f.end  # on a large target, "unbounded" is the slice around the window
-    unbounded = s.walk(
-        s.bounded(full(query, start_creation_time=None, end_creation_time=None), around)
-    )
+    unbounded = s.walk(s.bounded(full(query, start_creation_time=None, end_creation_time=None), around))  # fmt: skip
     inside = [
         j
         for j in unbounded.jobs
         if (not f.start or j.created >= f.start) and (not f.end or j.created <= f.end)
     ]
-    same_set(
-        windowed,
-        inside,
-        "the time window vs the unbounded walk cut to the window",
-        windowed.query,
-        windowed.exchanges[:1] + unbounded.exchanges[:1],
-    )
+    same_set(windowed, inside, "the time window vs the unbounded walk cut to the window",
+             windowed.query, windowed.exchanges[:1] + unbounded.exchanges[:1])  # fmt: skip
 
 
 def _instant_spellings(s: Session) -> st.SearchStrategy:
     jobs = s.require_jobs()
-    return st.tuples(
-        gen.pick(jobs),
-        st.sampled_from([-1, 0, 1]),
-        st.sampled_from(["start", "end"]),
-        st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True),
-    )
+    return st.tuples(gen.pick(jobs), st.sampled_from([-1, 0, 1]), st.sampled_from(["start", "end"]),
+                     st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True))  # fmt: skip
 
 
 @check(
@@ -204,13 +171,8 @@ def offset_invariance(s: Session, drawn) -> None:
     ]
     first = set(walks[0].ids)
     for w in walks[1:]:
-        same_set(
-            w,
-            first,
-            f"{key} {w.query.describe()} vs {walks[0].query.describe()}",
-            w.query,
-            [walks[0].exchanges[0], w.exchanges[0]],
-        )
+        same_set(w, first, f"{key} {w.query.describe()} vs {walks[0].query.describe()}", w.query,
+                 [walks[0].exchanges[0], w.exchanges[0]])  # fmt: skip
 
 
 def _time_spellings(text: str) -> list[str]:  # a colon offset, a fraction, Z, a space for T
@@ -289,11 +251,8 @@ def exact_match(s: Session, drawn) -> None:
              f"{field}={value!r} vs the jobs that carry it", walk.query,
              walk.exchanges[:1] + window.exchanges[:1])  # fmt: skip
     if job.job_id not in walk.ids:
-        fail(
-            f"{field}={value!r} did not return job {job.job_id}, which carries it",
-            walk.query,
-            walk.exchanges[:1],
-        )
+        fail(f"{field}={value!r} did not return job {job.job_id}, which carries it", walk.query,
+             walk.exchanges[:1])  # fmt: skip
 
 
 @st.composite
@@ -334,13 +293,8 @@ def intersection(
         window = {k: getattr(both.query, k) for k in ("start_creation_time", "end_creation_time")}
         one, two = (s.walk(Query(size="100", **(window | {k: getattr(both.query, k) for k in f})))
                     for f in (first, second))  # fmt: skip
-        same_set(
-            both,
-            set(one.ids) & set(two.ids),
-            f"{both.query.describe()} vs each filter alone",
-            both.query,
-            both.exchanges[:1] + one.exchanges[:1] + two.exchanges[:1],
-        )
+        same_set(both, set(one.ids) & set(two.ids), f"{both.query.describe()} vs each filter alone",
+                 both.query, both.exchanges[:1] + one.exchanges[:1] + two.exchanges[:1])  # fmt: skip
 
 
 def _variant(value: str, how: str) -> str:
@@ -358,12 +312,8 @@ def _id_variants(s: Session) -> st.SearchStrategy:
     jobs = s.require_jobs()
     with_workflow = [j for j in jobs if j.workflow_ids]
     fields = ["job_id"] + (["workflow_id"] if with_workflow else [])
-    return st.tuples(
-        st.sampled_from(fields),
-        gen.pick(jobs),
-        gen.pick(with_workflow or jobs),
-        st.sampled_from(["prefix", "suffix", "extended", "case", "changed"]),
-    )
+    return st.tuples(st.sampled_from(fields), gen.pick(jobs), gen.pick(with_workflow or jobs),
+                     st.sampled_from(["prefix", "suffix", "extended", "case", "changed"]))  # fmt: skip
 
 
 @check(
@@ -400,11 +350,7 @@ def oracle(s: Session, query: Query) -> None:
     want = expected(known, parse_filters(query))
     diff = tie_difference(walk.jobs, want)
     if diff:
-        fail(
-            f"the walk differs from the oracle: {diff}",
-            query,
-            walk.exchanges[:2],
-        )
+        fail(f"the walk differs from the oracle: {diff}", query, walk.exchanges[:2])  # fmt: skip
 
 
 def filter_findings(query: Query, body: ListResponse) -> list[Finding]:
@@ -426,13 +372,9 @@ def filter_findings(query: Query, body: ListResponse) -> list[Finding]:
 
 
 PAGE_OBSERVERS.append(filter_findings)
-observed(
-    "filters",
-    "every_page_keeps_filters",
-    "every job on every page of the run satisfies every filter in force",
-    lambda s, q: s.head(replace(q, size="2"), pages=4),
-    anchor="filter-semantics",
-)
+observed("filters", "every_page_keeps_filters",
+         "every job on every page of the run satisfies every filter in force",
+         lambda s, q: s.head(replace(q, size="2"), pages=4), anchor="filter-semantics")  # fmt: skip
 
 
 @query_strategy

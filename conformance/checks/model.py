@@ -120,26 +120,21 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             ids = walk.ids
             twice = {i for i in ids if ids.count(i) > 1}
             if twice:
-                raise Problem(
-                    f"{query.describe()} returned {sorted(twice)[0]} twice", walk.exchanges
-                )
+                raise Problem(f"{query.describe()} returned {sorted(twice)[0]} twice",
+                              walk.exchanges)  # fmt: skip
             shown = {j.job_id: j for j in walk.jobs}
             for job_id, made in self.made.items():
                 if job_id in shown:
                     got = shown[job_id]
                     if made.cancelled and got.state != "Cancel":
-                        raise Problem(
-                            f"cancelled job {job_id} shows State {got.state} in {query.describe()}",
-                            walk.exchanges,
-                        )
+                        raise Problem(f"cancelled job {job_id} shows State {got.state} in {query.describe()}",
+                                      walk.exchanges)  # fmt: skip
                     if differences(made.job, got):
                         raise Problem(f"{query.describe()} shows {differences(made.job, got)[0]}, "
                                       "as get showed", walk.exchanges)  # fmt: skip
                     if f.broken(got):
-                        raise Problem(
-                            f"job {job_id} in {query.describe()} breaks it: {f.broken(got)[0]}",
-                            walk.exchanges,
-                        )
+                        raise Problem(f"job {job_id} in {query.describe()} breaks it: {f.broken(got)[0]}",
+                                      walk.exchanges)  # fmt: skip
                 elif not f.broken(made.job):
                     now = self.refresh(job_id)  # a live job may have moved on: look again
                     if not f.broken(now):
@@ -242,9 +237,7 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
         def teardown(self) -> None:
             if self.made and not self.failed:
                 self.step("walk every job created since the first")
-                self.eventually(
-                    lambda: self.walk_agrees(Query(size="7", start_creation_time=self.window()))
-                )
+                self.eventually(lambda: self.walk_agrees(Query(size="7", start_creation_time=self.window())))  # fmt: skip
 
     return WriteThenRead
 
@@ -376,14 +369,8 @@ def get_missing(s: Session, job_id: str) -> None:
     jobs = root.findall("JobsDetail")
     named = {i.strip() for el in root.findall("NonExistJobIds") for i in (el.text or "").split(",")}
     if jobs:
-        fail(
-            f"{what}: HTTP 200 with {len(jobs)} JobsDetail (JobId {jobs[0].findtext('JobId')!r})",
-            None,
-            [ex],
-        )
+        fail(f"{what}: HTTP 200 with {len(jobs)} JobsDetail (JobId {jobs[0].findtext('JobId')!r})",
+             None, [ex])  # fmt: skip
     if job_id not in named:
-        fail(
-            f"{what}: HTTP 200 whose NonExistJobIds does not name it ({sorted(named) or 'absent'})",
-            None,
-            [ex],
-        )
+        fail(f"{what}: HTTP 200 whose NonExistJobIds does not name it ({sorted(named) or 'absent'})",
+             None, [ex])  # fmt: skip

@@ -48,11 +48,8 @@ def desc_by_default(s: Session, query: Query) -> None:
     desc = s.walk(full(query, order_by_time="Desc"))
     diff = tie_difference(walk.jobs, desc.jobs)
     if diff:
-        fail(
-            f"the default order differs from orderByTime=Desc: {diff}",
-            walk.query,
-            walk.exchanges[:1] + desc.exchanges[:1],
-        )
+        fail(f"the default order differs from orderByTime=Desc: {diff}", walk.query,
+             walk.exchanges[:1] + desc.exchanges[:1])  # fmt: skip
 
 
 @check(
@@ -67,8 +64,5 @@ def asc_reverses_desc(s: Session, query: Query) -> None:
     desc = s.walk(full(query, order_by_time="Desc"))
     diff = tie_difference(asc.jobs, desc.jobs[::-1])
     if diff:
-        fail(
-            f"the Asc walk is not the Desc walk reversed: {diff}",
-            asc.query,
-            asc.exchanges[:1] + desc.exchanges[:1],
-        )
+        fail(f"the Asc walk is not the Desc walk reversed: {diff}", asc.query,
+             asc.exchanges[:1] + desc.exchanges[:1])  # fmt: skip

@@ -38,9 +38,7 @@ def no_duplicates(s: Session, query: Query) -> None:
     walk = s.walk(query)
     dupes = [i for i, n in Counter(walk.ids).items() if n > 1]
     if dupes:
-        fail(
-            f"{len(dupes)} job(s) appear twice in the walk, e.g. {dupes[0]}", query, walk.exchanges
-        )
+        fail(f"{len(dupes)} job(s) appear twice in the walk, e.g. {dupes[0]}", query, walk.exchanges)  # fmt: skip
 
 
 @check(
@@ -108,11 +106,7 @@ def size_over_100(s: Session, size: int) -> None:
     count = len(s.page(query).body.jobs)
     want = len(s.page(Query(size="100")).body.jobs)  # size=100's first page
     if count > MAX_SIZE or count != want:
-        fail(
-            f"size={size} returned {count} jobs; clamping to 100 gives {want}",
-            query,
-            [ex],
-        )
+        fail(f"size={size} returned {count} jobs; clamping to 100 gives {want}", query, [ex])  # fmt: skip
 
 
 @check(
@@ -129,11 +123,8 @@ def walk_terminates(s: Session, query: Query) -> None:
         size = 1  # short pages (an open point): each page followed by a token holds a job
     bound = -(-len(set(walk.ids)) // size) + 1
     if len(walk.pages) > bound:
-        fail(
-            f"{len(walk.pages)} requests for {len(walk.ids)} jobs with size={size} (at most {bound})",
-            query,
-            walk.exchanges[-2:],
-        )
+        fail(f"{len(walk.pages)} requests for {len(walk.ids)} jobs with size={size} (at most {bound})",
+             query, walk.exchanges[-2:])  # fmt: skip
 
 
 @check(
@@ -147,11 +138,8 @@ def walk_independent_of_size(s: Session, query: Query) -> None:
     small, big = s.walk(query), s.walk(full(query))
     diff = tie_difference(small.jobs, big.jobs)
     if diff:
-        fail(
-            f"the size={query.size or 'default'} walk differs from the size=100 walk: {diff}",
-            query,
-            small.exchanges[-2:] + big.exchanges[-1:],
-        )
+        fail(f"the size={query.size or 'default'} walk differs from the size=100 walk: {diff}",
+             query, small.exchanges[-2:] + big.exchanges[-1:])  # fmt: skip
 
 
 @check(
@@ -202,13 +190,9 @@ def page_findings(query: Query, body: ListResponse) -> list[Finding]:
 
 
 PAGE_OBSERVERS.append(page_findings)
-observed(
-    "pagination",
-    "every_page_within_size",
-    "every page of the run holds at most size jobs, and one at least when a NextToken follows",
-    lambda s, q: s.head(q, pages=5),
-    anchor="page-size",
-)
+observed("pagination", "every_page_within_size",
+         "every page of the run holds at most size jobs, and one at least when a NextToken follows",
+         lambda s, q: s.head(q, pages=5), anchor="page-size")  # fmt: skip
 
 
 def _garbage(_: Session) -> st.SearchStrategy[str]:
@@ -290,15 +274,10 @@ def writes_during_walk(s: Session) -> None:
     if twice:
         said += f" returned {len(twice)} job(s) twice (allowed: {job_ids(twice)}) and"
     if token is not None:
-        fail(
-            f"{said} had not ended after {len(pages)} pages for {len(before.jobs)} jobs",
-            Query(size="3", start_creation_time=since),
-            [p.exchange for p in pages[-2:]],
-        )
+        fail(f"{said} had not ended after {len(pages)} pages for {len(before.jobs)} jobs",
+             Query(size="3", start_creation_time=since), [p.exchange for p in pages[-2:]])  # fmt: skip
     if skipped:
         at = before.ids.index(skipped[0]) // 3  # the pages around where it belonged
-        fail(
-            f"{said} skipped {len(skipped)} job(s) that existed before it began: {job_ids(skipped)}",
-            Query(size="3", start_creation_time=since),
-            [p.exchange for p in pages[max(0, at - 1) : at + 1]],
-        )
+        fail(f"{said} skipped {len(skipped)} job(s) that existed before it began: {job_ids(skipped)}",
+             Query(size="3", start_creation_time=since),
+             [p.exchange for p in pages[max(0, at - 1) : at + 1]])  # fmt: skip

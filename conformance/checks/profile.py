@@ -77,9 +77,7 @@ def pinned_ties(s: Session) -> None:
     if tied:
         at = format_time(tied[0])
         for order in ("Desc", "Asc"):
-            s.walk(
-                Query(size="100", start_creation_time=at, end_creation_time=at, order_by_time=order)
-            )
+            s.walk(Query(size="100", start_creation_time=at, end_creation_time=at, order_by_time=order))  # fmt: skip
     _report(s, TIES)
 
 

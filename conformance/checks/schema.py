@@ -18,9 +18,7 @@ def schema_findings(ex: Exchange) -> list[Finding]:
     found: list[Finding] = []
     ctype = (ex.header("Content-Type") or "").split(";")[0].strip()
     if ex.body_size and ctype != "application/xml":  # an empty body (cancel's) needs none
-        found.append(
-            ("schema.content_type", f"Content-Type is {ctype or 'missing'!r}, not application/xml")
-        )
+        found.append(("schema.content_type", f"Content-Type is {ctype or 'missing'!r}, not application/xml"))  # fmt: skip
     # an auth refusal in the COS style (403, COS codes) may carry COS's own request ID header
     cos_style = ex.status in (401, 403) and ex.header("x-cos-request-id")
     if not ex.header("x-ci-request-id") and not cos_style:

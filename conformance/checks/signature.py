@@ -76,11 +76,8 @@ def generated_values_accepted(s: Session, query: Query) -> None:
     if ex.status != 400:
         s.page(query)
     elif (code := error_doc(ex, query, (400,), "an empty value").code) != "InvalidArgument":
-        fail(
-            f"an empty size, jobId or workflowId: code {code}, expected InvalidArgument",
-            query,
-            [ex],
-        )
+        fail(f"an empty size, jobId or workflowId: code {code}, expected InvalidArgument", query,
+             [ex])  # fmt: skip
 
 
 @check(
@@ -90,11 +87,8 @@ def header_case_accepted(s: Session) -> None:
     for headers in ({"X-Ci-Conformance": "Mixed Case"}, {"x-CI-conformance": "v"}):
         ex = s.send(params=[("size", "1")], headers=headers)
         if ex.status != 200:
-            fail(
-                f"a valid signature over header {next(iter(headers))} got HTTP {ex.status}",
-                None,
-                [ex],
-            )
+            fail(f"a valid signature over header {next(iter(headers))} got HTTP {ex.status}", None,
+                 [ex])  # fmt: skip
 
 
 FORMS = ("header", "presigned")
@@ -321,12 +315,8 @@ def refuses_malformed(s: Session) -> None:
 @check("signature", "temporary credentials without their token are refused", anchor="sig-temporary")
 def refuses_missing_token(s: Session) -> None:
     _needs_token(s)
-    _refused(
-        s,
-        "missing-token",
-        "temporary credentials without the token",
-        signer=_credentials(s, token=None),
-    )
+    _refused(s, "missing-token", "temporary credentials without the token",
+             signer=_credentials(s, token=None))  # fmt: skip
 
 
 @check("signature", "temporary credentials with a wrong token are refused", anchor="sig-temporary")
@@ -342,14 +332,8 @@ def refuses_other_method(s: Session) -> None:
         prepared.method = "GET"
         return prepared
 
-    _refused(
-        s,
-        "other-method",
-        "a signature made for PUT, sent as GET",
-        method="PUT",
-        prepare_hook=as_get,
-        any_4xx=True,
-    )
+    _refused(s, "other-method", "a signature made for PUT, sent as GET", method="PUT",
+             prepare_hook=as_get, any_4xx=True)  # fmt: skip
 
 
 @check("signature", "a signature made for another path is refused", anchor="sig-refuse")
@@ -366,15 +350,8 @@ def refuses_other_path(s: Session) -> None:
         return hook
 
     for signed, sent in ((list_path, job_path), (job_path, list_path)):
-        _refused(
-            s,
-            "other-path",
-            f"a signature for {signed[:40]}, sent to {sent[:40]}",
-            path=signed,
-            params=(),
-            prepare_hook=to(sent),
-            any_4xx=True,
-        )
+        _refused(s, "other-path", f"a signature for {signed[:40]}, sent to {sent[:40]}",
+                 path=signed, params=(), prepare_hook=to(sent), any_4xx=True)  # fmt: skip
 
 
 @check("signature", "a signature made for another host is refused", anchor="sig-refuse")
@@ -383,16 +360,9 @@ def refuses_other_host(s: Session) -> None:
         prepared.headers["Host"] = "other-host.invalid"
         return prepared
 
-    _refused(
-        s,
-        "other-host",
-        "a signature for another host",
-        signer={"sign_host": "other-host.invalid"},
-        any_4xx=True,
-    )
-    _refused(
-        s, "other-host", "a Host header changed after signing", prepare_hook=host, any_4xx=True
-    )
+    _refused(s, "other-host", "a signature for another host",
+             signer={"sign_host": "other-host.invalid"}, any_4xx=True)  # fmt: skip
+    _refused(s, "other-host", "a Host header changed after signing", prepare_hook=host, any_4xx=True)  # fmt: skip
 
 
 def _polluted(s: Session) -> st.SearchStrategy:
@@ -420,9 +390,8 @@ def unsigned_duplicate_ignored(s: Session, drawn) -> None:
             prepared.url = url._replace(query=query).geturl()
             return prepared
 
-        ex = s.send(
-            params=signed, auth=s.client.auth(presign=form == "presigned"), prepare_hook=pollute
-        )
+        ex = s.send(params=signed, auth=s.client.auth(presign=form == "presigned"),
+                    prepare_hook=pollute)  # fmt: skip
         s.coverage.refused("polluted-parameter", form)
         shown = Query.from_params(dict(signed))
         if 400 <= ex.status < 500:
