@@ -239,11 +239,9 @@ class Coverage:
         out = {}
         for dim, cells in all_cells().items():
             reached = self.cells[dim]
-            out[dim] = {
-                "reached": {c: reached[c] for c in cells if reached[c]},
-                "missed": [c for c in cells if not reached[c] and c in possible[dim]],
-                "out_of_reach": [c for c in cells if not reached[c] and c not in possible[dim]],
-            }
+            out[dim] = {"reached": {c: reached[c] for c in cells if reached[c]},
+                        "missed": [c for c in cells if not reached[c] and c in possible[dim]],
+                        "out_of_reach": [c for c in cells if not reached[c] and c not in possible[dim]]}  # fmt: skip
         out["open points"]["choices"] = {p: dict(c) for p, c in self.choices.items() if c}
         return out
 

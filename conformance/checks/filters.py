@@ -32,25 +32,15 @@ from .base import (
 from .profile import pin
 
 
-@check(
-    "filters",
-    "every job returned satisfies every filter in force",
-    given=queries,
-    judges_jobs=True,
-    anchor="filter-semantics",
-)
+@check("filters", "every job returned satisfies every filter in force", given=queries,
+       judges_jobs=True, anchor="filter-semantics")  # fmt: skip
 def every_job_matches(s: Session, query: Query) -> None:
     walk = s.walk(full(query))
     check_matches(walk, parse_filters(walk.query))
 
 
-@check(
-    "filters",
-    "each filter alone returns exactly the jobs that satisfy it",
-    given=single_filter_queries,
-    judges_jobs=True,
-    anchor="filter-semantics",
-)
+@check("filters", "each filter alone returns exactly the jobs that satisfy it",
+       given=single_filter_queries, judges_jobs=True, anchor="filter-semantics")  # fmt: skip
 def single_filter(s: Session, batch: list[Query]) -> None:
     for query in batch:
         walk = s.walk(full(query))
@@ -62,14 +52,10 @@ def single_filter(s: Session, batch: list[Query]) -> None:
                  walk.exchanges[:1] + window.exchanges[:1])  # fmt: skip
 
 
-@check(
-    "filters",
-    "a time bound at a job's CreationTime includes it, one a second past it leaves it out (in the job's own offset and another)",
-    given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from((None, *gen.OFFSETS))),
-    judges_jobs=True,
-    cost=2,
-    anchor="filter-time",
-)
+@check("filters",
+       "a time bound at a job's CreationTime includes it, one a second past it leaves it out (in the job's own offset and another)",
+       given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from((None, *gen.OFFSETS))),
+       judges_jobs=True, cost=2, anchor="filter-time")  # fmt: skip
 def bounds_inclusive(s: Session, drawn) -> None:
     job, offset = drawn  # None: the job's own offset
     for low, high in ((-1, -1), (-1, 0), (0, 0), (0, 1), (1, 1), (-1, 1)):
@@ -85,13 +71,8 @@ def bounds_inclusive(s: Session, drawn) -> None:
             )
 
 
-@check(
-    "filters",
-    "a multi-state walk is the union of its single-state walks; All is no filter",
-    given=data_queries,
-    judges_jobs=True,
-    anchor="filter-states",
-)
+@check("filters", "a multi-state walk is the union of its single-state walks; All is no filter",
+       given=data_queries, judges_jobs=True, anchor="filter-states")  # fmt: skip
 def states_union(s: Session, query: Query) -> None:
     states = parse_filters(query).states or frozenset(STATES)
     union: set[str] = set()
@@ -107,13 +88,8 @@ def states_union(s: Session, query: Query) -> None:
                  walk.exchanges[:1])  # fmt: skip
 
 
-@check(
-    "filters",
-    "type=Workflow and type=Job together are the walk without type",
-    given=data_queries,
-    judges_jobs=True,
-    anchor="filter-type",
-)
+@check("filters", "type=Workflow and type=Job together are the walk without type",
+       given=data_queries, judges_jobs=True, anchor="filter-type")  # fmt: skip
 def type_union(s: Session, query: Query) -> None:
     parts = [s.walk(full(query, type=t)) for t in TYPES]
     whole = s.walk(full(query, type=None))
@@ -124,13 +100,8 @@ def type_union(s: Session, query: Query) -> None:
              whole.exchanges[:1])  # fmt: skip
 
 
-@check(
-    "filters",
-    "a time window is exactly the unbounded walk cut to it",
-    given=data_queries,
-    judges_jobs=True,
-    anchor="filter-time",
-)
+@check("filters", "a time window is exactly the unbounded walk cut to it", given=data_queries,
+       judges_jobs=True, anchor="filter-time")  # fmt: skip
 def time_window_complete(s: Session, query: Query) -> None:
     f = parse_filters(query)
     if f.start and f.end and f.start > f.end:
@@ -153,13 +124,8 @@ def _instant_spellings(s: Session) -> st.SearchStrategy:
                      st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True))  # fmt: skip
 
 
-@check(
-    "filters",
-    "one instant written with different UTC offsets gives the same result",
-    given=_instant_spellings,
-    judges_jobs=True,
-    anchor="filter-time",
-)
+@check("filters", "one instant written with different UTC offsets gives the same result",
+       given=_instant_spellings, judges_jobs=True, anchor="filter-time")  # fmt: skip
 def offset_invariance(s: Session, drawn) -> None:
     job, delta, side, offsets = drawn
     moment = job.created + timedelta(seconds=delta)
@@ -229,13 +195,8 @@ def _exact_fields(s: Session) -> st.SearchStrategy:
     return st.tuples(gen.pick(jobs), st.sampled_from(["job_id", "name", "workflow_id"]))
 
 
-@check(
-    "filters",
-    "jobId, name and workflowId match exactly",
-    given=_exact_fields,
-    judges_jobs=True,
-    anchor="filter-exact",
-)
+@check("filters", "jobId, name and workflowId match exactly", given=_exact_fields, judges_jobs=True,
+       anchor="filter-exact")  # fmt: skip
 def exact_match(s: Session, drawn) -> None:
     job, field = drawn
     value = {"job_id": job.job_id, "name": job.name, "workflow_id": (job.workflow_ids or ("",))[0]}[
@@ -272,14 +233,8 @@ def _pairs(draw: st.DrawFn, jobs: list[Job]) -> tuple[Job, list[tuple[dict, dict
     ]
 
 
-@check(
-    "filters",
-    "every pair of filters together gives the intersection of each alone",
-    given=lambda s: _pairs(s.require_jobs()),
-    judges_jobs=True,
-    cost=4,
-    anchor="filter-semantics",
-)
+@check("filters", "every pair of filters together gives the intersection of each alone",
+       given=lambda s: _pairs(s.require_jobs()), judges_jobs=True, cost=4, anchor="filter-semantics")  # fmt: skip
 def intersection(
     s: Session, drawn: tuple[Job, list[tuple[dict[str, str], dict[str, str]]]]
 ) -> None:
@@ -316,12 +271,9 @@ def _id_variants(s: Session) -> st.SearchStrategy:
                      st.sampled_from(["prefix", "suffix", "extended", "case", "changed"]))  # fmt: skip
 
 
-@check(
-    "filters",
-    "a prefix, a suffix, a case variant or a one-character change of a real jobId or workflowId matches nothing it does not equal (or gets 400)",
-    given=_id_variants,
-    anchor="filter-exact",
-)
+@check("filters",
+       "a prefix, a suffix, a case variant or a one-character change of a real jobId or workflowId matches nothing it does not equal (or gets 400)",
+       given=_id_variants, anchor="filter-exact")  # fmt: skip
 def id_near_misses(s: Session, drawn) -> None:
     field, job, workflow_job, how = drawn
     real = job.job_id if field == "job_id" else workflow_job.workflow_ids[0]
@@ -337,13 +289,9 @@ def id_near_misses(s: Session, drawn) -> None:
     check_matches(walk, parse_filters(query))
 
 
-@check(
-    "filters",
-    "on known data (the embedded emulator), the walk equals the reference semantics, up to ties",
-    given=queries,
-    judges_jobs=True,
-    anchor="filter-semantics",
-)
+@check("filters",
+       "on known data (the embedded emulator), the walk equals the reference semantics, up to ties",
+       given=queries, judges_jobs=True, anchor="filter-semantics")  # fmt: skip
 def oracle(s: Session, query: Query) -> None:
     known = s.require_known_jobs()
     walk = s.walk(query)
@@ -382,12 +330,9 @@ def _unknown_values(_: Session) -> st.SearchStrategy[Query]:
     return gen.unknown_values()
 
 
-@check(
-    "filters",
-    "an unknown type, orderByTime or states value gets 400 InvalidArgument, never unfiltered results",
-    given=_unknown_values,
-    anchor="filter-unknown-values",
-)
+@check("filters",
+       "an unknown type, orderByTime or states value gets 400 InvalidArgument, never unfiltered results",
+       given=_unknown_values, anchor="filter-unknown-values")  # fmt: skip
 def unknown_value_refused(s: Session, query: Query) -> None:
     err = error_doc(s.list(query), query, (400,), f"{query.describe()}")
     if err.code != "InvalidArgument":

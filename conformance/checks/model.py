@@ -146,9 +146,8 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
 
         # --- rules ----------------------------------------------------------------------
 
-        @rule(
-            target=created, job_type=st.sampled_from(s.creatable_types), name=st.sampled_from(NAMES)
-        )
+        @rule(target=created, job_type=st.sampled_from(s.creatable_types),
+              name=st.sampled_from(NAMES))  # fmt: skip
         def create(self, job_type: str, name: str) -> str:
             self.step(f"create a {job_type} job named {name!r}")
             ex = s.create_exchange(name, job_type, workflow_id)
@@ -222,13 +221,9 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
         )  # fmt: skip
         def walk(self, job_id: str, filters: set[str], others: set[str], size: int) -> None:
             job = self.made[job_id].job
-            values = {
-                "type": job.type,
-                "states": ",".join(sorted({job.state, *others})),
-                "name": job.name,
-                "job_id": job.job_id,
-                "workflow_id": job.workflow_ids[0] if job.workflow_ids else None,
-            }
+            values = {"type": job.type, "states": ",".join(sorted({job.state, *others})),
+                      "name": job.name, "job_id": job.job_id,
+                      "workflow_id": job.workflow_ids[0] if job.workflow_ids else None}  # fmt: skip
             chosen = {k: values[k] for k in values if k.replace("_id", "Id") in filters}
             query = Query(size=str(size), start_creation_time=self.window(), **chosen)
             self.step(f"walk {query.describe()}")
@@ -242,11 +237,9 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
     return WriteThenRead
 
 
-@check(
-    "model",
-    "a job written is read back at once (or within --consistency-window) by get, by jobId and in every filtered walk it satisfies; a cancelled job shows Cancel everywhere; nothing is lost or duplicated",
-    anchor="write-read",
-)
+@check("model",
+       "a job written is read back at once (or within --consistency-window) by get, by jobId and in every filtered walk it satisfies; a cancelled job shows Cancel everywhere; nothing is lost or duplicated",
+       anchor="write-read")  # fmt: skip
 def write_then_read(s: Session) -> None:
     """A hypothesis state machine: sequences of up to 10 operations (create a job of either type
     with a tricky name, cancel, get, walk with filters at sizes 1 to 5), each read checked
@@ -281,13 +274,10 @@ def differences(a: Job, b: Job, names: tuple[str, ...] = FIXED) -> list[str]:
     return [f"{n} {getattr(b, n)!r}, not {getattr(a, n)!r}" for n in names if getattr(a, n) != getattr(b, n)]  # fmt: skip
 
 
-@check(
-    "model",
-    "a job reads the same in get, under jobId, on an unfiltered page and under a filter by type, state and CreationTime: every field, times as text",
-    given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
-    judges_jobs=True,
-    anchor="one-truth",
-)
+@check("model",
+       "a job reads the same in get, under jobId, on an unfiltered page and under a filter by type, state and CreationTime: every field, times as text",
+       given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
+       judges_jobs=True, anchor="one-truth")  # fmt: skip
 def one_truth(s: Session, drawn) -> None:
     """Under jobId, get, the filter, then under jobId again: the fields a live job moves on are
     compared only when the two jobId views agree (it did not move on between the reads)."""
@@ -346,12 +336,9 @@ def _unknown_ids(s: Session) -> st.SearchStrategy[str]:
     return gen.vendor_ids("b") | near if ids else gen.vendor_ids("b")
 
 
-@check(
-    "model",
-    "get of an ID that names no job answers 404 with an XML Error, or 200 with NonExistJobIds naming it and no JobsDetail",
-    given=_unknown_ids,
-    anchor="get-missing",
-)
+@check("model",
+       "get of an ID that names no job answers 404 with an XML Error, or 200 with NonExistJobIds naming it and no JobsDetail",
+       given=_unknown_ids, anchor="get-missing")  # fmt: skip
 def get_missing(s: Session, job_id: str) -> None:
     if any(j.job_id == job_id for j in s.census()):
         raise SkipCheck(f"{job_id} names a job of the target")

@@ -24,24 +24,14 @@ def _monotonic(walk: Walk, descending: bool) -> None:
             prev = job
 
 
-@check(
-    "ordering",
-    "CreationTime is monotonic across pages, as instants",
-    given=queries,
-    judges_jobs=True,
-    anchor="order",
-)
+@check("ordering", "CreationTime is monotonic across pages, as instants", given=queries,
+       judges_jobs=True, anchor="order")  # fmt: skip
 def monotonic(s: Session, query: Query) -> None:
     _monotonic(s.walk(query), parse_filters(query).descending)
 
 
-@check(
-    "ordering",
-    "without orderByTime the order is Desc",
-    given=data_queries,
-    judges_jobs=True,
-    anchor="order",
-)
+@check("ordering", "without orderByTime the order is Desc", given=data_queries, judges_jobs=True,
+       anchor="order")  # fmt: skip
 def desc_by_default(s: Session, query: Query) -> None:
     walk = s.walk(full(query, order_by_time=None))
     _monotonic(walk, descending=True)
@@ -52,13 +42,8 @@ def desc_by_default(s: Session, query: Query) -> None:
              walk.exchanges[:1] + desc.exchanges[:1])  # fmt: skip
 
 
-@check(
-    "ordering",
-    "the Asc walk is the Desc walk reversed, up to ties",
-    given=data_queries,
-    judges_jobs=True,
-    anchor="order",
-)
+@check("ordering", "the Asc walk is the Desc walk reversed, up to ties", given=data_queries,
+       judges_jobs=True, anchor="order")  # fmt: skip
 def asc_reverses_desc(s: Session, query: Query) -> None:
     asc = s.walk(full(query, order_by_time="Asc"))
     desc = s.walk(full(query, order_by_time="Desc"))

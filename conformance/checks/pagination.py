@@ -27,13 +27,8 @@ from .base import (
 from .profile import pin
 
 
-@check(
-    "pagination",
-    "no job appears twice in a walk",
-    given=queries,
-    judges_jobs=True,
-    anchor="page-walk",
-)
+@check("pagination", "no job appears twice in a walk", given=queries, judges_jobs=True,
+       anchor="page-walk")  # fmt: skip
 def no_duplicates(s: Session, query: Query) -> None:
     walk = s.walk(query)
     dupes = [i for i, n in Counter(walk.ids).items() if n > 1]
@@ -41,13 +36,8 @@ def no_duplicates(s: Session, query: Query) -> None:
         fail(f"{len(dupes)} job(s) appear twice in the walk, e.g. {dupes[0]}", query, walk.exchanges)  # fmt: skip
 
 
-@check(
-    "pagination",
-    "no page holds more than size jobs, none followed by a token is empty",
-    given=queries,
-    judges_jobs=True,
-    anchor="page-size",
-)
+@check("pagination", "no page holds more than size jobs, none followed by a token is empty",
+       given=queries, judges_jobs=True, anchor="page-size")  # fmt: skip
 def page_sizes(s: Session, query: Query) -> None:
     walk = s.walk(query)
     size = parse_filters(query).size
@@ -64,13 +54,9 @@ def page_sizes(s: Session, query: Query) -> None:
             pin(s, "page_fill", "short", query, page.exchange)
 
 
-@check(
-    "pagination",
-    "without size a page holds at most 10 jobs, and all of them when no token follows",
-    given=data_queries,
-    judges_jobs=True,
-    anchor="page-size",
-)
+@check("pagination",
+       "without size a page holds at most 10 jobs, and all of them when no token follows",
+       given=data_queries, judges_jobs=True, anchor="page-size")  # fmt: skip
 def default_size_is_10(s: Session, query: Query) -> None:
     page = s.page(replace(query, size=None, next_token=None))
     total = len(s.walk(full(query)).jobs)
@@ -86,13 +72,8 @@ def default_size_is_10(s: Session, query: Query) -> None:
         )
 
 
-@check(
-    "pagination",
-    "size > 100 is refused with 400 InvalidArgument or clamped to 100",
-    given=lambda s: st.integers(101, 100_000),
-    anchor="page-size",
-    edges=lambda _: [101],
-)
+@check("pagination", "size > 100 is refused with 400 InvalidArgument or clamped to 100",
+       given=lambda s: st.integers(101, 100_000), anchor="page-size", edges=lambda _: [101])  # fmt: skip
 def size_over_100(s: Session, size: int) -> None:
     query = Query(size=str(size))
     ex = s.list(query)
@@ -109,13 +90,8 @@ def size_over_100(s: Session, size: int) -> None:
         fail(f"size={size} returned {count} jobs; clamping to 100 gives {want}", query, [ex])  # fmt: skip
 
 
-@check(
-    "pagination",
-    "a walk ends within ⌈N/size⌉+1 requests (N+1 when pages may be short)",
-    given=queries,
-    judges_jobs=True,
-    anchor="page-walk",
-)
+@check("pagination", "a walk ends within ⌈N/size⌉+1 requests (N+1 when pages may be short)",
+       given=queries, judges_jobs=True, anchor="page-walk")  # fmt: skip
 def walk_terminates(s: Session, query: Query) -> None:
     walk = s.walk(query)  # the walk itself refuses endless and looping tokens
     size = parse_filters(query).size
@@ -127,13 +103,8 @@ def walk_terminates(s: Session, query: Query) -> None:
              query, walk.exchanges[-2:])  # fmt: skip
 
 
-@check(
-    "pagination",
-    "a walk equals the same filters walked with size=100, up to ties",
-    given=queries,
-    judges_jobs=True,
-    anchor="page-walk",
-)
+@check("pagination", "a walk equals the same filters walked with size=100, up to ties",
+       given=queries, judges_jobs=True, anchor="page-walk")  # fmt: skip
 def walk_independent_of_size(s: Session, query: Query) -> None:
     small, big = s.walk(query), s.walk(full(query))
     diff = tie_difference(small.jobs, big.jobs)
@@ -142,12 +113,8 @@ def walk_independent_of_size(s: Session, query: Query) -> None:
              query, small.exchanges[-2:] + big.exchanges[-1:])  # fmt: skip
 
 
-@check(
-    "pagination",
-    "re-sending a NextToken gives the same page",
-    given=data_queries,
-    anchor="page-token",
-)
+@check("pagination", "re-sending a NextToken gives the same page", given=data_queries,
+       anchor="page-token")  # fmt: skip
 def token_replay(s: Session, query: Query) -> None:
     query = replace(query, size=query.size or "3", next_token=None)
     first = s.page(query)
@@ -159,13 +126,8 @@ def token_replay(s: Session, query: Query) -> None:
         fail("the same NextToken gave a different page", query, [second.exchange, again.exchange])
 
 
-@check(
-    "pagination",
-    "filters stay in force on every later page",
-    given=single_filter_queries,
-    judges_jobs=True,
-    anchor="page-token",
-)
+@check("pagination", "filters stay in force on every later page", given=single_filter_queries,
+       judges_jobs=True, anchor="page-token")  # fmt: skip
 def filters_persist(s: Session, batch: list[Query]) -> None:
     for query in batch:
         walk = s.head(replace(query, size="2"), pages=4)
@@ -183,9 +145,7 @@ def page_findings(query: Query, body: ListResponse) -> list[Finding]:
     if n > size:
         return [("pagination.every_page_within_size", f"a page holds {n} jobs with {asked}")]
     if body.next_token and not n:
-        return [
-            ("pagination.every_page_within_size", f"an empty page with {asked} has a NextToken")
-        ]
+        return [("pagination.every_page_within_size", f"an empty page with {asked} has a NextToken")]  # fmt: skip
     return []
 
 
@@ -203,23 +163,16 @@ def _garbage(_: Session) -> st.SearchStrategy[str]:
     )
 
 
-@check(
-    "pagination",
-    "a nextToken the server did not issue gets 400 InvalidArgument",
-    given=_garbage,
-    anchor="page-foreign-token",
-)
+@check("pagination", "a nextToken the server did not issue gets 400 InvalidArgument",
+       given=_garbage, anchor="page-foreign-token")  # fmt: skip
 def garbage_token_refused(s: Session, token: str) -> None:
     query = Query(size="5", next_token=token)
     error_doc(s.list(query, probe=True), query, (400,), f"nextToken={token!r}")
 
 
-@check(
-    "pagination",
-    "a token issued for other filters, or altered, gets 400 or a page that keeps the filters in force; never a 5xx",
-    given=data_queries,
-    anchor="page-foreign-token",
-)
+@check("pagination",
+       "a token issued for other filters, or altered, gets 400 or a page that keeps the filters in force; never a 5xx",
+       given=data_queries, anchor="page-foreign-token")  # fmt: skip
 def foreign_token_safe(s: Session, query: Query) -> None:
     other = s.head(Query(size="2"), pages=2)
     if len(other.pages) < 2:
@@ -238,11 +191,9 @@ def foreign_token_safe(s: Session, query: Query) -> None:
             error_doc(ex, q, (400,), "a foreign or tampered nextToken")
 
 
-@check(
-    "pagination",
-    "jobs created during a walk make it skip no job that existed before, and it ends; a job may come twice",
-    anchor="page-writes",
-)
+@check("pagination",
+       "jobs created during a walk make it skip no job that existed before, and it ends; a job may come twice",
+       anchor="page-writes")  # fmt: skip
 def writes_during_walk(s: Session) -> None:
     """A Desc walk in pages of 3 that creates a job after each page (30 at most). Repeats are
     allowed (docs/contract.md#open-writes-during-walk): with tokens that are positions in the

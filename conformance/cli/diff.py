@@ -40,11 +40,8 @@ def _credentials(values: dict, prefix: str, env: str) -> Credentials | None:
 @click.option("--rate-limit", type=float, help="most requests per second, to each target")
 @click.option("--timeout", type=float, default=10.0, help="seconds per request")
 @click.option("--max-requests", type=int, help="request budget for each target")
-@click.option(
-    "--allow-behaviour-change",
-    is_flag=True,
-    help="exit 0 when the only differences are allowed by open points",
-)
+@click.option("--allow-behaviour-change", is_flag=True,
+              help="exit 0 when the only differences are allowed by open points")  # fmt: skip
 @report_dir("diff.json and diff.html")
 def diff(**o: object) -> int:
     """Differential run: the same hypothesis-drawn queries to target A and target B, which must

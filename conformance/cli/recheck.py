@@ -21,12 +21,8 @@ from . import VERDICT_HELP, report_dir
 @click.argument("cassette")
 @click.option("--profile", help="TOML file pinning open points (as for run)")
 @click.option("--checks", "names", help="comma-separated check names or categories")
-@click.option(
-    "--max-examples",
-    type=int,
-    default=200,
-    help="recorded inputs each check is re-run on, spread over the recording",
-)
+@click.option("--max-examples", type=int, default=200,
+              help="recorded inputs each check is re-run on, spread over the recording")  # fmt: skip
 @report_dir("recheck.json, recheck.html and recheck-junit.xml")
 def recheck(cassette: str, profile: str | None, names: str | None, max_examples: int, report_dir: str) -> int:  # fmt: skip
     """Re-judge a cassette (run --record FILE) offline: the schema, page and filter observers on

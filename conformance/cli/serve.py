@@ -18,56 +18,26 @@ from ..xmlmodel import XMLProblem
 
 
 @click.command("serve")
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    help="address to bind (loopback only by default)",
-)
+@click.option("--host", default="127.0.0.1", help="address to bind (loopback only by default)")  # fmt: skip
 @click.option("--port", type=int, default=9000)
-@click.option(
-    "--jobs",
-    type=int,
-    help=f"generate this many jobs into an empty store (default: as many as `run`'s, {EMULATOR_JOBS})",
-)
+@click.option("--jobs", type=int,
+              help=f"generate this many jobs into an empty store (default: as many as `run`'s, {EMULATOR_JOBS})")  # fmt: skip
 @click.option("--seed", type=int, default=0, help="seed of the generated dataset")
-@click.option(
-    "--shape",
-    type=click.Choice(list(SHAPES)),
-    default="mixed",
-    help="shape of the generated dataset",
-)
+@click.option("--shape", type=click.Choice(list(SHAPES)), default="mixed",
+              help="shape of the generated dataset")  # fmt: skip
 @click.option("--db", default=":memory:", show_default=False, help="SQLite file (default: in memory)")  # fmt: skip
-@click.option(
-    "--load",
-    multiple=True,
-    help="load the jobs seen in a cassette (run --record) or an XML file of JobsDetail elements, such as the pages of a walk (repeatable)",
-)
-@click.option(
-    "--secret-id",
-    "secret_ids",
-    multiple=True,
-    help="accept this SecretId (repeatable, each with a --secret-key)",
-)
+@click.option("--load", multiple=True,
+              help="load the jobs seen in a cassette (run --record) or an XML file of JobsDetail elements, such as the pages of a walk (repeatable)")  # fmt: skip
+@click.option("--secret-id", "secret_ids", multiple=True,
+              help="accept this SecretId (repeatable, each with a --secret-key)")  # fmt: skip
 @click.option("--secret-key", "secret_keys", multiple=True, help="its SecretKey")
-@click.option(
-    "--security-token",
-    "tokens",
-    multiple=True,
-    help="make the key pairs temporary credentials needing these tokens, in order",
-)
+@click.option("--security-token", "tokens", multiple=True,
+              help="make the key pairs temporary credentials needing these tokens, in order")  # fmt: skip
 @click.option("--fault", multiple=True, help="turn on a fault switch (repeatable; see list-faults)")
-@click.option(
-    "--behaviour",
-    multiple=True,
-    help="open-point choice name=value (repeatable; see list-behaviours)",
-)
-@click.option(
-    "--visibility-lag",
-    type=float,
-    default=0.0,
-    show_default=False,
-    help="seconds before a created job shows in reads (an eventually consistent service)",
-)
+@click.option("--behaviour", multiple=True,
+              help="open-point choice name=value (repeatable; see list-behaviours)")  # fmt: skip
+@click.option("--visibility-lag", type=float, default=0.0, show_default=False,
+              help="seconds before a created job shows in reads (an eventually consistent service)")  # fmt: skip
 @click.option("--scenario", help="serve one SDK scenario (see ci-conformance sdk --list)")
 @click.option("--list-faults", is_flag=True, help="the same as ci-conformance list-faults")
 @click.option("--list-behaviours", is_flag=True, help="the same as ci-conformance list-behaviours")

@@ -8,18 +8,11 @@ from ..verdicts import UsageError
 
 @click.command("sign")
 @click.argument("request", nargs=-1, required=True, metavar="[METHOD] URL")
-@click.option(
-    "-H",
-    "--header",
-    "headers",
-    multiple=True,
-    help="a header to send and sign, 'Name: value' (repeatable)",
-)
+@click.option("-H", "--header", "headers", multiple=True,
+              help="a header to send and sign, 'Name: value' (repeatable)")  # fmt: skip
 @click.option("--presign", is_flag=True, help="sign in the query string and print the URL")
-@click.option(
-    "--sign-time",
-    help="sign for this window, <start>;<end> in Unix seconds (e.g. a recorded q-sign-time)",
-)
+@click.option("--sign-time",
+              help="sign for this window, <start>;<end> in Unix seconds (e.g. a recorded q-sign-time)")  # fmt: skip
 @click.option("--expire", type=int, default=600, help="seconds the signature stays valid")
 def sign(request: tuple[str, ...], headers: tuple[str, ...], presign: bool, sign_time: str | None,
          expire: int) -> int:  # fmt: skip

@@ -338,12 +338,10 @@ NAMES = ("demo", "Demo", "demo run", " padded ", "nightly transcode", "名字 �
          "quote \"q\" 'x'", "tab\tname", "ünïcödé")  # fmt: skip
 
 
-SHAPES = {
-    "mixed": "both types, all six states, about three jobs per CreationTime second",
-    "heavy-ties": "every job in one of five CreationTime seconds",
-    "one-state": "every job Running",
-    "escaping": "every name needs XML escaping (&, <, >, quotes)",
-}
+SHAPES = {"mixed": "both types, all six states, about three jobs per CreationTime second",
+          "heavy-ties": "every job in one of five CreationTime seconds",
+          "one-state": "every job Running",
+          "escaping": "every name needs XML escaping (&, <, >, quotes)"}  # fmt: skip
 ESCAPING = ("a&b <c>", "<>&", "quote \"q\" 'x'", "&amp; literal", "x<y>z", "]]>")
 
 

@@ -235,10 +235,8 @@ class RecheckSource(Source):
             result.outcome = Outcome.FAILED
             result.failures = [self._failure(check, message, None, [rec])]
         elif not result.examples:
-            result.outcome, result.reason = (
-                Outcome.NOT_JUDGED,
-                "the recording holds nothing of this kind",
-            )
+            result.outcome, result.reason = (Outcome.NOT_JUDGED,
+                                             "the recording holds nothing of this kind")  # fmt: skip
         return result
 
     def _failure(self, check: Check, found: str, query: str | None, recs: list[Recorded]) -> Failure:  # fmt: skip
