@@ -55,11 +55,7 @@ class Check:
 
     def wanted(self, profile: dict[str, str], named: list[str]) -> bool:
         short = self.name.split(".", 1)[1]
-        return (
-            not self.pins
-            or bool(set(self.pins) & set(profile))
-            or bool({self.name, short} & set(named))
-        )
+        return not self.pins or bool(set(self.pins) & set(profile)) or bool({self.name, short} & set(named))  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.anchor not in contract.clauses():  # fails at import, naming the check

@@ -132,9 +132,7 @@ def offset_invariance(s: Session, drawn) -> None:
     key = "start_creation_time" if side == "start" else "end_creation_time"
     other = s.bounded(Query(**{key: format_time(moment)}), job)  # the other bound: its slice's
     rest = {k: getattr(other, k) for k in ("start_creation_time", "end_creation_time") if k != key}
-    walks = [
-        s.walk(Query(size="100", **{key: format_time(moment, off)}, **rest)) for off in offsets
-    ]
+    walks = [s.walk(Query(size="100", **{key: format_time(moment, off)}, **rest)) for off in offsets]  # fmt: skip
     first = set(walks[0].ids)
     for w in walks[1:]:
         same_set(w, first, f"{key} {w.query.describe()} vs {walks[0].query.describe()}", w.query,
@@ -199,9 +197,7 @@ def _exact_fields(s: Session) -> st.SearchStrategy:
        anchor="filter-exact")  # fmt: skip
 def exact_match(s: Session, drawn) -> None:
     job, field = drawn
-    value = {"job_id": job.job_id, "name": job.name, "workflow_id": (job.workflow_ids or ("",))[0]}[
-        field
-    ]
+    value = {"job_id": job.job_id, "name": job.name, "workflow_id": (job.workflow_ids or ("",))[0]}[field]  # fmt: skip
     if not value:
         raise SkipCheck("the drawn job has no workflow ID")
     walk = s.walk(s.bounded(Query(size="100", **{field: value}), job))

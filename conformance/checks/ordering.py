@@ -12,9 +12,7 @@ def _monotonic(walk: Walk, descending: bool) -> None:
     prev: Job | None = None
     for n, page in enumerate(walk.pages, start=1):
         for job in page.body.jobs:
-            if prev is not None and (
-                job.created > prev.created if descending else job.created < prev.created
-            ):
+            if prev is not None and (job.created > prev.created if descending else job.created < prev.created):  # fmt: skip
                 fail(
                     f"page {n}: {job.creation_time} comes after {prev.creation_time} in a "
                     f"{'Desc' if descending else 'Asc'} walk",

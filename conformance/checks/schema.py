@@ -36,11 +36,7 @@ def schema_findings(ex: Exchange) -> list[Finding]:
         name = "schema.list_body" if ex.status == 200 else "schema.error_body"
         return [*found, (name, f"HTTP {ex.status} body is not XML: {exc.message}")]
     if ex.status >= 400:
-        errors = (
-            validate(root, "error")
-            if root.tag == "Error"
-            else [f"root is <{root.tag}>, not <Error>"]
-        )
+        errors = validate(root, "error") if root.tag == "Error" else [f"root is <{root.tag}>, not <Error>"]  # fmt: skip
         if errors:
             found.append(("schema.error_body", "; ".join(errors[:3])))
     return found

@@ -80,9 +80,7 @@ def _times(change: Any) -> type:  # both time bounds read with change(text) -> t
 
 def _toggled(q: Query) -> Query:  # a state listed twice cancels out (a bit mask built with XOR)
     parts = (q.states or "").split(",")
-    return replace(
-        q, states=",".join(p for p in dict.fromkeys(parts) if parts.count(p) % 2) or None
-    )
+    return replace(q, states=",".join(p for p in dict.fromkeys(parts) if parts.count(p) % 2) or None)  # fmt: skip
 
 
 def _filters(change: Any) -> type:  # what a query means: change(self, filters, query, params)
@@ -163,9 +161,7 @@ class ParamPollution:  # each name's first value is verified, its last one used
 
 class HeaderValueLowercased:  # header values lower-cased before hashing (names only should be)
     def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Any:
-        lowered = Headers(
-            [(k, v if k == "Authorization" else v.lower()) for k, v in headers.items()]
-        )
+        lowered = Headers([(k, v if k == "Authorization" else v.lower()) for k, v in headers.items()])  # fmt: skip
         return super().verify(method, path, params, lowered, environ)  # type: ignore[misc]
 
 
@@ -182,10 +178,7 @@ class _Unchecked:
 
 class HeadersUnchecked(_Unchecked):  # a signature over custom headers is not checked
     def unchecked(self, fields: dict, params: list) -> bool:
-        return any(
-            h.startswith("x-") and "token" not in h
-            for h in fields.get("q-header-list", "").split(";")
-        )
+        return any(h.startswith("x-") and "token" not in h for h in fields.get("q-header-list", "").split(";"))  # fmt: skip
 
 
 class ValuesUnchecked(_Unchecked):  # the signed parameters' names are checked, not the signature
@@ -416,19 +409,9 @@ SIZE_PINNED = ("pagination.page_sizes", "pagination.pinned_last_page")
 FULL = "page_fill=full"  # short pages are allowed unless a profile pins full ones
 FILTER = ("filters.every_job_matches", "filters.single_filter", "filters.every_page_keeps_filters",
           "filters.intersection", "filters.oracle")  # fmt: skip
-TIME = (
-    "filters.bounds_inclusive",
-    "filters.time_window_complete",
-    "filters.offset_invariance",
-    *FILTER,
-)
+TIME = ("filters.bounds_inclusive", "filters.time_window_complete", "filters.offset_invariance", *FILTER)  # fmt: skip
 EXACT = ("filters.exact_match", "filters.id_near_misses", *FILTER)
-ORDER = (
-    "ordering.monotonic",
-    "ordering.desc_by_default",
-    "ordering.asc_reverses_desc",
-    "filters.oracle",
-)
+ORDER = ("ordering.monotonic", "ordering.desc_by_default", "ordering.asc_reverses_desc", "filters.oracle")  # fmt: skip
 MODEL = ("model.write_then_read",)
 
 FAULTS: dict[str, Fault] = {

@@ -158,11 +158,7 @@ class RunSource(Source):
         failures = [f for r in results for f in r.failures]
         roots = attach_roots(failures)
         replay = f"ci-conformance replay {self.summary_path}" if failures and self.summary_path else None  # fmt: skip
-        again = (
-            ["run", "--report-dir", str(Path(self.summary_path).parent)]
-            if self.summary_path
-            else []
-        )
+        again = ["run", "--report-dir", str(Path(self.summary_path).parent)] if self.summary_path else []  # fmt: skip
         summary = RunSummary(
             kind="run",
             verdict=decide(results, unusable=unusable, interrupted=interrupted),
@@ -215,11 +211,7 @@ def caveats(results: list[CheckResult], session: Session | None) -> list[str]:
         said.append(f"{no_data} check(s) skipped for lack of data: the target has too few jobs")
     unrun = [r for r in results if r.outcome == Outcome.NOT_RUN]
     if unrun:
-        why = (
-            session.client.stopped
-            if session is not None and session.client.stopped
-            else unrun[0].reason
-        )
+        why = session.client.stopped if session is not None and session.client.stopped else unrun[0].reason  # fmt: skip
         said.append(f"incomplete: {len(unrun)} check(s) not run ({why})")
     errors = [r for r in results if r.outcome == Outcome.TOOL_ERROR]
     if errors:
