@@ -8,8 +8,6 @@ target cannot exercise it. Checks never tune to the emulator: every behaviour an
 the contract allows passes.
 """
 
-from __future__ import annotations
-
 import contextlib
 import itertools
 from collections import Counter

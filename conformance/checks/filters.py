@@ -1,7 +1,5 @@
 """Filter checks: metamorphic on live data, the exact oracle on known data."""
 
-from __future__ import annotations
-
 import itertools
 from dataclasses import replace
 from datetime import timedelta

@@ -8,8 +8,6 @@ and the summary reports each wait. Jobs on a live service may move on by themsel
 state it did not write from the target, after a fresh get confirms it.
 """
 
-from __future__ import annotations
-
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace

@@ -1,7 +1,5 @@
 """Ordering checks: by CreationTime as instants, Desc by default."""
 
-from __future__ import annotations
-
 from ..query import Query, parse_filters
 from ..session import Session, Walk
 from ..xmlmodel import Job

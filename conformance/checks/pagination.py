@@ -1,7 +1,5 @@
 """Pagination checks: sizes, tokens and walks."""
 
-from __future__ import annotations
-
 from collections import Counter
 from dataclasses import replace
 

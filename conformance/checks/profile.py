@@ -9,8 +9,6 @@ checks below, which run last, report what the whole run saw, and join a run only
 profile pins one of their points.
 """
 
-from __future__ import annotations
-
 from collections import Counter
 
 from ..client import Exchange

@@ -1,7 +1,5 @@
 """Signature checks: valid signatures are accepted; forged, expired or tampered ones refused."""
 
-from __future__ import annotations
-
 import time
 from collections.abc import Callable
 from dataclasses import replace

@@ -7,8 +7,6 @@ marks a fault that only shows while jobs are created; ``pins``, one that an allo
 an open point would excuse, so that only a profile pinning the other choice catches it.
 """
 
-from __future__ import annotations
-
 import functools
 import itertools
 import json
