@@ -229,9 +229,7 @@ def _pairs(draw: st.DrawFn, jobs: list[Job]) -> tuple[Job, list[tuple[dict, dict
 
 @check("filters", "every pair of filters together gives the intersection of each alone",
        given=lambda s: _pairs(s.require_jobs()), judges_jobs=True, cost=4, anchor="filter-semantics")  # fmt: skip
-def intersection(
-    s: Session, drawn: tuple[Job, list[tuple[dict[str, str], dict[str, str]]]]
-) -> None:
+def intersection(s: Session, drawn: tuple[Job, list[tuple[dict[str, str], dict[str, str]]]]) -> None:  # fmt: skip
     job, pairs = drawn
     for first, second in pairs:
         f = parse_filters(Query(**first, **second))

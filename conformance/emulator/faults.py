@@ -101,9 +101,7 @@ class AcceptAnything:
 
 
 class RejectEmptyOrSpace:
-    def authenticate(
-        self, method: str, path: str, params: list, headers: Any, environ: dict
-    ) -> None:
+    def authenticate(self, method: str, path: str, params: list, headers: Any, environ: dict) -> None:  # fmt: skip
         super().authenticate(method, path, params, headers, environ)  # type: ignore[misc]
         if any(v == "" or " " in v for k, v in params if not k.startswith(("q-", "x-c"))):
             raise self.refused(
@@ -254,12 +252,9 @@ class UnknownIgnored:  # unknown type, states or orderByTime values are silently
     def query_of(self, params: dict) -> Query:
         query = super().query_of(params)  # type: ignore[misc]
         states = [s for s in (query.states or "").split(",") if s in ("All", *STATES)]
-        return replace(
-            query,
-            type=query.type if query.type in TYPES else None,
-            order_by_time=query.order_by_time if query.order_by_time in ORDERS else None,
-            states=",".join(states) or None,
-        )
+        return replace(query, type=query.type if query.type in TYPES else None,
+                       order_by_time=query.order_by_time if query.order_by_time in ORDERS else None,
+                       states=",".join(states) or None)  # fmt: skip
 
 
 class BadSizeIgnored:  # an invalid size is read as no size
