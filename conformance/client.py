@@ -180,16 +180,11 @@ class Client:
                 resp = self.session.send(prepared, timeout=limit, stream=True, allow_redirects=False)  # fmt: skip
                 body, cut = _read_bounded(resp)
             except TRANSPORT_ERRORS as exc:
-                reason = (
-                    f"no complete answer within {limit:g} s (--timeout)"
-                    if watch.fired or isinstance(exc, requests.Timeout)
-                    else transport_reason(exc)
-                )
+                late = watch.fired or isinstance(exc, requests.Timeout)
+                reason = f"no complete answer within {limit:g} s (--timeout)" if late else transport_reason(exc)  # fmt: skip
                 if attempt >= self.retries:
-                    raise TargetError(
-                        f"{prepared.method} {self._shown(prepared.url)}: {reason}"
-                        + (f" (after {attempt} retries)" if attempt else "")
-                    ) from None
+                    retried = f" (after {attempt} retries)" if attempt else ""
+                    raise TargetError(f"{prepared.method} {self._shown(prepared.url)}: {reason}{retried}") from None  # fmt: skip
                 notes.append(f"retry after {reason}")
                 attempt += 1
                 self.retries_made += 1

@@ -425,21 +425,18 @@ class Session:
         """A target whose data is not known may refuse the suite's create with a 4xx: its
         placeholder workflow or queue does not exist there. That skips, saying what to give."""
         if self.known_jobs is None and 400 <= ex.status < 500:
+            hint = "" if self.workflow_id else "; give --workflow-id, a workflow of its bucket"
+            refused = f"HTTP {ex.status}: {_error_text(ex)}"
             raise SkipCheck(
-                f"the target refused to create a {_created_type(ex)} job (HTTP {ex.status}: "
-                f"{_error_text(ex)})"
-                + ("" if self.workflow_id else "; give --workflow-id, a workflow of its bucket")
+                f"the target refused to create a {_created_type(ex)} job ({refused}){hint}"
             )
 
     def create_exchange(self, name: str, job_type: str, workflow_id: str | None = None) -> Exchange:
         """POST one job, as the official SDK's create sends it."""
         self.require_writes()
         workflow_id = workflow_id or self.workflow_id or "wconformance"
-        op = (
-            f"<WorkflowIds>{escape(workflow_id)}</WorkflowIds>"
-            if job_type == "Workflow"
-            else "<QueueId>pconformance</QueueId>"
-        )
+        workflow = f"<WorkflowIds>{escape(workflow_id)}</WorkflowIds>"
+        op = workflow if job_type == "Workflow" else "<QueueId>pconformance</QueueId>"
         body = (f"<Request><Name>{escape(name)}</Name><Type>{job_type}</Type><Input><Prefix>conformance/</Prefix>"
                 f"</Input><Operation>{op}</Operation></Request>").encode()  # fmt: skip
         return self.send("POST", data=body, headers={"Content-Type": "application/xml"})

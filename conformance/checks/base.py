@@ -249,30 +249,17 @@ def single_filter_queries(s: Session) -> st.SearchStrategy[list[Query]]:
     names = sorted({j.name for j in jobs})
     tricky = gen.tricky_names(tuple(names))
     name = st.sampled_from(tricky) | gen.pick(names) if tricky else gen.pick(names)
-    return st.builds(
-        lambda job, delta, offset, states, jtype, name: [
-            s.bounded(q, job)
-            for q in [
-                Query(type=jtype),
-                Query(states=",".join(sorted(states))),
-                Query(
-                    start_creation_time=format_time(job.created + timedelta(seconds=delta), offset)
-                ),
-                Query(
-                    end_creation_time=format_time(job.created - timedelta(seconds=delta), offset)
-                ),
-                Query(job_id=job.job_id),
-                Query(name=name),
-                *([Query(workflow_id=job.workflow_ids[0])] if job.workflow_ids else []),
-            ]
-        ],
-        gen.pick(jobs),
-        st.sampled_from([0, 1, -1]),
-        st.sampled_from(gen.OFFSETS),
-        st.sets(st.sampled_from(STATES), min_size=1, max_size=3),
-        st.sampled_from(TYPES),
-        name,
-    )
+
+    def singles(job: Job, delta: int, offset: int, states: set[str], jtype: str, name: str) -> list[Query]:  # fmt: skip
+        start = format_time(job.created + timedelta(seconds=delta), offset)
+        end = format_time(job.created - timedelta(seconds=delta), offset)
+        each = [Query(type=jtype), Query(states=",".join(sorted(states))), Query(start_creation_time=start),
+                Query(end_creation_time=end), Query(job_id=job.job_id), Query(name=name)]  # fmt: skip
+        each += [Query(workflow_id=job.workflow_ids[0])] if job.workflow_ids else []
+        return [s.bounded(q, job) for q in each]
+
+    return st.builds(singles, gen.pick(jobs), st.sampled_from([0, 1, -1]), st.sampled_from(gen.OFFSETS),
+                     st.sets(st.sampled_from(STATES), min_size=1, max_size=3), st.sampled_from(TYPES), name)  # fmt: skip
 
 
 QUERY_STRATEGIES: set[Callable] = {queries, data_queries}

@@ -248,17 +248,10 @@ def write_then_read(s: Session) -> None:
         for job_type in s.creatable_types:
             s.create("ci-conformance_model_probe", job_type)
     machine = _machine(s, workflow_id)
-    run_state_machine_as_test(
-        hypothesis_seed(s.seed)(machine),
-        settings=settings(
-            max_examples=max(2, s.examples // 4),
-            stateful_step_count=10,
-            deadline=None,
-            database=None,
-            phases=[Phase.explicit, Phase.generate, Phase.shrink],
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    options = settings(max_examples=max(2, s.examples // 4), stateful_step_count=10, deadline=None,
+                       database=None, phases=[Phase.explicit, Phase.generate, Phase.shrink],
+                       suppress_health_check=list(HealthCheck))  # fmt: skip
+    run_state_machine_as_test(hypothesis_seed(s.seed)(machine), settings=options)
 
 
 FIXED = ("job_id", "type", "name", "creation_time", "input", "operation")
