@@ -3,8 +3,6 @@
 profile). Interruptions, tool errors and the verdict are decided here, the same for every source.
 """
 
-from __future__ import annotations
-
 import contextlib
 import signal
 import sys
@@ -51,7 +49,7 @@ class Interrupted(KeyboardInterrupt):
 class Handler:
     """Receives the stream of a run. Every method is optional."""
 
-    def started(self, source: Source) -> None: ...
+    def started(self, source: "Source") -> None: ...
 
     def exchange(self, exchange: Any, sent_by: str | None) -> None: ...
 

@@ -5,8 +5,6 @@ the validated meaning of a query. ``expected`` is the oracle: plain Python over 
 kept apart from the emulator's SQL so that each checks the other.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -57,7 +55,7 @@ class Query:
         return [(k, v) for k, v in self.params() if k not in ("nextToken", "size")]
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> Query:
+    def from_params(cls, params: Mapping[str, str]) -> "Query":
         return cls(**{PYTHON_NAMES[k]: v for k, v in params.items() if k in PYTHON_NAMES})
 
     def describe(self) -> str:

@@ -1,7 +1,5 @@
 """Schema checks: findings observed on every response of the run, plus traffic of their own."""
 
-from __future__ import annotations
-
 import re
 from dataclasses import replace
 from urllib.parse import urlsplit
@@ -56,7 +54,7 @@ class UniqueIds(set):
     """Every answer's request IDs (its headers', its body's) and every created JobId, each seen
     once in a run: it keeps their hashes, so each session (and recheck) takes its own (``fresh``)."""
 
-    def fresh(self) -> UniqueIds:
+    def fresh(self) -> "UniqueIds":
         return UniqueIds()
 
     def __call__(self, ex: Exchange) -> list[Finding]:

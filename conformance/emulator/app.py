@@ -5,8 +5,6 @@ a 4xx XML ``Error``; nothing is stored by a refused request. ``Behaviour`` picks
 behaviour for each open point of API-NOTES §6; fault switches (``faults.py``) add defects.
 """
 
-from __future__ import annotations
-
 import base64
 import hashlib
 import hmac
@@ -80,7 +78,7 @@ class Behaviour:
     }
 
     @classmethod
-    def parse(cls, items: Iterable[str]) -> Behaviour:
+    def parse(cls, items: Iterable[str]) -> "Behaviour":
         """From ``name=value`` strings, each checked against ``CHOICES``."""
         chosen = {}
         for item in items:
@@ -96,7 +94,7 @@ class Behaviour:
         return "; ".join(f"{k}={'|'.join(v)}" for k, v in cls.CHOICES.items())
 
     @classmethod
-    def every_variant(cls) -> list[Behaviour]:
+    def every_variant(cls) -> list["Behaviour"]:
         """The default, and each single non-default choice."""
         return [cls()] + [cls(**{k: v}) for k, vs in cls.CHOICES.items() for v in vs[1:]]
 
@@ -147,7 +145,7 @@ class Emulator:
     faults=[...])`` is an instance of the class with their mixins.
     """
 
-    def __new__(cls, *args: object, **kw: object) -> Emulator:
+    def __new__(cls, *args: object, **kw: object) -> "Emulator":
         names = kw.get("faults", args[3] if len(args) > 3 else ())
         return super().__new__(with_faults(cls, tuple(names)))  # type: ignore[arg-type]
 

@@ -6,8 +6,6 @@ an unsupported transfer coding) get the emulator's own XML ``Error`` instead of 
 plain-text page, always with a 4xx status.
 """
 
-from __future__ import annotations
-
 import logging
 import threading
 from http import HTTPStatus
@@ -81,7 +79,7 @@ class EmulatorServer:
         host, port = self._server.socket.getsockname()[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> EmulatorServer:
+    def start(self) -> "EmulatorServer":
         self._thread.start()
         return self
 
@@ -103,7 +101,7 @@ class EmulatorServer:
                 self._server.pull_trigger()  # wakes the loop
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> EmulatorServer:
+    def __enter__(self) -> "EmulatorServer":
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
