@@ -6,9 +6,8 @@
 - The false-alarm matrix: the correct emulator in every allowed behaviour of the contract's
   open points and every dataset shape. Every run must be conformant.
 
-Each run is a real suite run, the emulator over HTTP. The matrices run theirs in a pool of
-worker processes, each running many suites one after the other (the engine, in-process): a run then
-costs what its checks cost, not a Python start-up, imports and a schema compilation.
+Each run is a real suite run, the emulator over HTTP, in a pool of worker processes that each
+run many suites (``suite_runs``): a run costs what its checks cost, not a Python start-up.
 """
 
 import functools

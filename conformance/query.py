@@ -44,11 +44,8 @@ class Query:
 
     def params(self) -> list[tuple[str, str]]:
         """Wire parameters in a fixed order; unset ones are absent."""
-        return [
-            (WIRE_NAMES[f.name], value)
-            for f in fields(self)
-            if (value := getattr(self, f.name)) is not None
-        ]
+        values = ((WIRE_NAMES[f.name], getattr(self, f.name)) for f in fields(self))
+        return [(name, value) for name, value in values if value is not None]
 
     def filter_params(self) -> list[tuple[str, str]]:
         """The parameters that decide which jobs match and in what order (not size, token)."""
@@ -88,14 +85,11 @@ class Filters:
     def matches(self, job: Job) -> bool:
         """``not self.broken(job)``, without the words (the oracle's and strategies' hot loop)."""
         return (
-            (self.type is None or job.type == self.type)
-            and (self.states is None or job.state in self.states)
-            and (self.start is None or job.created >= self.start)
-            and (self.end is None or job.created <= self.end)
+            (self.type is None or job.type == self.type) and (self.states is None or job.state in self.states)
+            and (self.start is None or job.created >= self.start) and (self.end is None or job.created <= self.end)
             and (self.workflow_id is None or self.workflow_id in job.workflow_ids)
-            and (self.job_id is None or job.job_id == self.job_id)
-            and (self.name is None or job.name == self.name)
-        )
+            and (self.job_id is None or job.job_id == self.job_id) and (self.name is None or job.name == self.name)
+        )  # fmt: skip
 
     def broken(self, job: Job) -> list[str]:
         """The filters ``job`` breaks, each said with its parameter (empty when it matches)."""

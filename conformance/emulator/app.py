@@ -488,10 +488,8 @@ CANONICAL_ORDER = {
 
 def canonical(nodes: tuple[Node, ...], parent: str = "Operation") -> tuple[Node, ...]:
     """``nodes`` (children of ``parent``) re-serialised in one order, as the service does."""
-    return tuple(
-        (tag, value if isinstance(value, str) else canonical(value, tag))
-        for tag, value in in_order(nodes, CANONICAL_ORDER.get(parent, ()))
-    )
+    ordered = in_order(nodes, CANONICAL_ORDER.get(parent, ()))
+    return tuple((tag, value if isinstance(value, str) else canonical(value, tag)) for tag, value in ordered)  # fmt: skip
 
 
 def _fingerprint(f: Filters) -> str:
