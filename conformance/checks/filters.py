@@ -246,13 +246,9 @@ def intersection(s: Session, drawn: tuple[Job, list[tuple[dict[str, str], dict[s
 
 def _variant(value: str, how: str) -> str:
     """A near miss of a real identifier."""
-    return {
-        "prefix": value[:-1],
-        "suffix": value[1:],
-        "extended": value + value[-1],
-        "case": value.swapcase(),
-        "changed": value[:-1] + ("0" if value[-1] != "0" else "1"),
-    }[how]
+    changed = value[:-1] + ("0" if value[-1] != "0" else "1")
+    return {"prefix": value[:-1], "suffix": value[1:], "extended": value + value[-1],
+            "case": value.swapcase(), "changed": changed}[how]  # fmt: skip
 
 
 def _id_variants(s: Session) -> st.SearchStrategy:
@@ -302,12 +298,8 @@ def filter_findings(query: Query, body: ListResponse) -> list[Finding]:
     for job in body.jobs:
         broken = f.broken(job)
         if broken:
-            return [
-                (
-                    "filters.every_page_keeps_filters",
-                    f"job {job.job_id} breaks a filter in force: {broken[0]}",
-                )
-            ]
+            found = f"job {job.job_id} breaks a filter in force: {broken[0]}"
+            return [("filters.every_page_keeps_filters", found)]
     return []
 
 

@@ -533,9 +533,6 @@ def matching_for(names: frozenset[str]) -> Matching:
 
 def describe() -> str:
     width = max(len(n) for n in FAULTS)
-    return "\n".join(
-        f"{f.name:<{width}}  [{f.category}] {f.description}"
-        + (" (needs --allow-writes)" if f.needs_writes else "")
-        + f"; killed by {', '.join(f.killed_by)}"
-        for f in FAULTS.values()
-    )
+    return "\n".join(f"{f.name:<{width}}  [{f.category}] {f.description}"
+                     f"{' (needs --allow-writes)' if f.needs_writes else ''}; killed by {', '.join(f.killed_by)}"
+                     for f in FAULTS.values())  # fmt: skip

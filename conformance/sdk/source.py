@@ -4,11 +4,8 @@
 follows from a request finding of the same task is that finding's consequence), reproduction
 lines, and the task, the driver's output and every request in ``extra``. The run ends in an
 ``SdkSummary`` whose ``root_causes`` group the findings by cause: one finding across many tasks is
-one cause, with its tasks, and only its first task keeps the full evidence.
-
-Secrets never get in: headers and query fields that carry them are redacted as they are
-recorded (``conformance.client.redact``), and every file is written through ``redact`` with the
-run's own keys as a last guard (``conformance.handlers``).
+one cause, with its tasks, and only its first task keeps the full evidence. Secrets are redacted
+as they are recorded, and every file is written through ``redact`` (``conformance.handlers``).
 """
 
 import functools
