@@ -57,13 +57,10 @@ ANCHORS = {p: "open-" + p.replace("_", "-") for p in OPEN_POINTS} | {
 LEGACY = {"Resource + TraceId": "resource+trace-id", "Resource": "resource", "TraceId": "trace-id",
           "JobId descending": "job-id-desc", "JobId ascending": "job-id-asc"}  # fmt: skip
 """Spellings of earlier versions (profiles, summaries): read as the new ones."""
-UNPINNABLE = frozenset({"other"})
+UNPINNABLE = frozenset({"other"})  # a profile cannot pin "other": tie orders the target's own
 TIES = frozenset({"ties_desc", "ties_asc"})
-"""Choices a profile cannot pin: "other" tie orders are whatever the target does."""
-WRITES = frozenset({"cancel_ended", "writes_during_walk"})
-"""Points only a run that writes can meet."""
-MIXED = " | "
-"""Joins the choices of a point where the run saw several (``behaviour`` in summary.json)."""
+WRITES = frozenset({"cancel_ended", "writes_during_walk"})  # points only a run that writes meets
+MIXED = " | "  # joins the choices of a point the run saw several of (summary.json's behaviour)
 
 
 def check_profile(pins: dict) -> dict[str, str]:

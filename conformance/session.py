@@ -23,8 +23,7 @@ from .query import STATES, TYPES, Query, parse_filters
 from .timefmt import format_time, parse_time
 from .xmlmodel import Job, ListResponse, XMLProblem, parse_error, parse_list
 
-Finding = tuple[str, str]
-"""(check name, message): what an observer saw wrong in one response."""
+Finding = tuple[str, str]  # (check name, message): what an observer saw wrong in one response
 ExchangeObserver = Callable[[Exchange], list[Finding]]
 PageObserver = Callable[[Query, ListResponse], list[Finding]]
 
@@ -115,13 +114,10 @@ class Observation:
 
 
 MAX_WALK_PAGES = 2000
-WALK_CACHE = 40_000
-"""Jobs (and pages) the cached walks hold at most: the least recently used go first."""
-PAGE_PREVIEW = 16 * 1024
-"""Body bytes a walk's page keeps for the reports (the page itself is parsed)."""
+WALK_CACHE = 40_000  # jobs (and pages) the cached walks hold at most; the least recent go first
+PAGE_PREVIEW = 16 * 1024  # body bytes a walk's page keeps for the reports (the page is parsed)
 MAX_CENSUS_PAGES = 20_000  # 2,000,000 jobs: the census stops there (and says it is incomplete)
-SAMPLE = 5000
-"""Jobs the census keeps to draw values from; a larger target's are a spread sample."""
+SAMPLE = 5000  # jobs the census keeps to draw values from; a larger target's: a spread sample
 SLICE = 1000
 """Jobs in a slice: on a target of more than ``2 * SLICE`` jobs, walks keep to slices of its
 CreationTimes (time windows) so that their cost does not grow with the target."""

@@ -138,11 +138,8 @@ class Emulator:
     second apart after the newest stored job, instead of random IDs and the clock's time: a run
     that creates jobs then repeats exactly (the suite's embedded emulator uses this).
 
-    Fault switches (``faults.py``) are mixins over the seams below (``request_id``,
-    ``authenticate``, ``verify``, ``forgiven``, ``parameters``, ``query_of``, ``filters``,
-    ``invalid``, ``resume``, ``foreign_token``, ``page_of``, ``render``, ``head``, ``error_body``,
-    ``stored``, ``get_job``, ``cancel_job``; the store's ``Matching`` for the SQL): ``Emulator(...,
-    faults=[...])`` is an instance of the class with their mixins.
+    Fault switches (``faults.py``) are mixins over its public methods (the seams; the store's
+    ``Matching`` for the SQL): ``Emulator(..., faults=[...])`` is the class with their mixins.
     """
 
     def __new__(cls, *args: object, **kw: object) -> "Emulator":
