@@ -93,9 +93,7 @@ def check(
     return register
 
 
-def observed(
-    category: str, name: str, clause: str, traffic: Callable[[Session, Any], None], *, anchor: str
-):
+def observed(category: str, name: str, clause: str, traffic: Callable[[Session, Any], None], *, anchor: str):  # fmt: skip
     """Register a check that reports the first finding named ``<category>.<name>`` that an
     observer saw anywhere in the run. Its own ``traffic`` (on drawn queries) makes sure there is
     something to observe when it runs alone. ``anchor`` names its contract clause."""
