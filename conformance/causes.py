@@ -12,8 +12,6 @@ Failures are ranked by how far down the contract their clause sits, then by when
 seen; a failure is attached to the root of the first higher-ranked failure that explains it.
 """
 
-from __future__ import annotations
-
 import hashlib
 from typing import Any
 

@@ -14,7 +14,7 @@ import re
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 
 import requests
 import urllib3
@@ -92,16 +92,12 @@ class Exchange:
         text = self.body[:body_limit].decode("utf-8", "replace")
         cut = self.body_size > body_limit
         return {
-            "method": self.method,
-            "url": self.url,
-            "request_headers": self.request_headers,
-            "status": self.status,
-            "headers": self.headers,
+            "method": self.method, "url": self.url, "request_headers": self.request_headers,
+            "status": self.status, "headers": self.headers,
             "body": text + (f"\n… ({self._size_text()})" if cut else ""),
-            "elapsed_ms": round(self.elapsed * 1000, 1),
-            "retries": self.retries,
+            "elapsed_ms": round(self.elapsed * 1000, 1), "retries": self.retries,
             "retry_notes": self.notes,
-        }
+        }  # fmt: skip
 
     def _size_text(self) -> str:
         if self.body_size > MAX_BODY:
@@ -112,32 +108,25 @@ class Exchange:
 DEFAULT_HEADERS = dict(requests.utils.default_headers())
 
 
+@dataclass(eq=False)
 class Client:
     """Signed requests to one target. ``auth=None`` on a call sends it unsigned."""
 
-    def __init__(
-        self,
-        base_url: str,
-        credentials: Credentials,
-        *,
-        host_header: str | None = None,
-        timeout: float = 10.0,
-        rate_limit: float | None = None,
-        max_requests: int | None = None,
-        retries: int = 2,
-        presign: bool = False,
-        max_duration: float | None = None,
-    ) -> None:
-        self.base_url = base_url_of(base_url)
-        self.credentials = credentials
-        self.host_header = host_header
-        self.timeout = timeout
-        self.min_interval = 1.0 / rate_limit if rate_limit else 0.0
-        self.max_requests = max_requests
-        self.retries = retries
-        self.presign = presign
-        self.max_duration = max_duration
-        self.deadline = time.monotonic() + max_duration if max_duration else None
+    base_url: str
+    credentials: Credentials
+    _: KW_ONLY
+    host_header: str | None = None
+    timeout: float = 10.0
+    rate_limit: float | None = None
+    max_requests: int | None = None
+    retries: int = 2
+    presign: bool = False
+    max_duration: float | None = None
+
+    def __post_init__(self) -> None:
+        self.base_url = base_url_of(self.base_url)
+        self.min_interval = 1.0 / self.rate_limit if self.rate_limit else 0.0
+        self.deadline = time.monotonic() + self.max_duration if self.max_duration else None
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies or netrc credentials from the environment
         for scheme in ("http://", "https://"):
@@ -161,30 +150,17 @@ class Client:
     def list(self, query: Query) -> Exchange:
         return self.request("GET", PATH, query.params())
 
-    def request(
-        self,
-        method: str,
-        path: str = PATH,
-        params: list[tuple[str, str]] | None = None,
-        *,
-        auth: requests.auth.AuthBase | str | None = "default",
-        headers: dict[str, str] | None = None,
-        data: bytes | None = None,
-        prepare_hook: object = None,
-    ) -> Exchange:
+    def request(self, method: str, path: str = PATH, params: list[tuple[str, str]] | None = None, *,
+                auth: requests.auth.AuthBase | str | None = "default",
+                headers: dict[str, str] | None = None, data: bytes | None = None,
+                prepare_hook: object = None) -> Exchange:  # fmt: skip
         """Send one request. ``prepare_hook(prepared)`` may alter it after signing (tampering)."""
         headers = {**DEFAULT_HEADERS, **(headers or {})}
         if self.host_header:
             headers["Host"] = self.host_header
         signer = self.auth() if auth == "default" else auth
-        req = requests.Request(
-            method,
-            self.base_url + path,
-            params=params or [],
-            headers=headers,
-            data=data,
-            auth=signer,
-        )  # type: ignore[arg-type]
+        url = self.base_url + path
+        req = requests.Request(method, url, headers, data=data, params=params or [], auth=signer)  # type: ignore[arg-type]
         prepared = req.prepare()  # not the session's: no cookies, no settings from the environment
         if callable(prepare_hook):
             prepared = prepare_hook(prepared) or prepared
@@ -201,21 +177,14 @@ class Client:
             watch = _Watch(limit)
             _current.watch = watch
             try:
-                resp = self.session.send(
-                    prepared, timeout=limit, stream=True, allow_redirects=False
-                )
+                resp = self.session.send(prepared, timeout=limit, stream=True, allow_redirects=False)  # fmt: skip
                 body, cut = _read_bounded(resp)
             except TRANSPORT_ERRORS as exc:
-                reason = (
-                    f"no complete answer within {limit:g} s (--timeout)"
-                    if watch.fired or isinstance(exc, requests.Timeout)
-                    else transport_reason(exc)
-                )
+                late = watch.fired or isinstance(exc, requests.Timeout)
+                reason = f"no complete answer within {limit:g} s (--timeout)" if late else transport_reason(exc)  # fmt: skip
                 if attempt >= self.retries:
-                    raise TargetError(
-                        f"{prepared.method} {self._shown(prepared.url)}: {reason}"
-                        + (f" (after {attempt} retries)" if attempt else "")
-                    ) from None
+                    retried = f" (after {attempt} retries)" if attempt else ""
+                    raise TargetError(f"{prepared.method} {self._shown(prepared.url)}: {reason}{retried}") from None  # fmt: skip
                 notes.append(f"retry after {reason}")
                 attempt += 1
                 self.retries_made += 1
@@ -233,18 +202,12 @@ class Client:
                 time.sleep(wait)
                 continue
             return Exchange(
-                method=prepared.method or "GET",
-                url=self._shown(prepared.url),
+                method=prepared.method or "GET", url=self._shown(prepared.url),
                 request_headers={k: self._header_shown(k, v) for k, v in prepared.headers.items()},
-                status=resp.status_code,
-                headers=dict(resp.headers),
-                body=body,
-                elapsed=elapsed,
-                retries=attempt,
-                notes=notes,
-                size=MAX_BODY + 1 if cut else None,
+                status=resp.status_code, headers=dict(resp.headers), body=body, elapsed=elapsed,
+                retries=attempt, notes=notes, size=MAX_BODY + 1 if cut else None,
                 request_body=_bytes(prepared.body),
-            )
+            )  # fmt: skip
 
     def _take_slot(self) -> None:
         with self._lock:
@@ -294,15 +257,10 @@ def base_url_of(url: str) -> str:
 
 # Whatever goes wrong below HTTP: refused, reset, cut short, garbage, bad chunks or encoding.
 TRANSPORT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-    requests.exceptions.InvalidHeader,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    OSError,
-)
+    requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError, requests.exceptions.InvalidHeader,
+    urllib3.exceptions.HTTPError, http.client.HTTPException, OSError,
+)  # fmt: skip
 
 
 def transport_reason(exc: BaseException) -> str:

@@ -8,8 +8,6 @@ to be checked at all). Checks name their clause by anchor; the reports, ``list-c
 ``explain`` read the clause from here.
 """
 
-from __future__ import annotations
-
 import functools
 import re
 import textwrap
@@ -164,10 +162,8 @@ def html(markdown: str, present: set[str] | None = None) -> Markup:
         rows = block.splitlines()
         if rows[0].startswith("|"):
             cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows if "---" not in r]
-            body = "".join(
-                "<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in cells
-            )
-            parts.append(f"<table>{body}</table>")
+            tds = ["".join(f"<td>{inline(c)}</td>" for c in row) for row in cells]
+            parts.append("<table>" + "".join(f"<tr>{r}</tr>" for r in tds) + "</table>")
         elif re.match(r"(- |\d+\. )", rows[0]):
             tag = "ul" if rows[0].startswith("- ") else "ol"
             items, current = [], []

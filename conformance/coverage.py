@@ -57,13 +57,10 @@ ANCHORS = {p: "open-" + p.replace("_", "-") for p in OPEN_POINTS} | {
 LEGACY = {"Resource + TraceId": "resource+trace-id", "Resource": "resource", "TraceId": "trace-id",
           "JobId descending": "job-id-desc", "JobId ascending": "job-id-asc"}  # fmt: skip
 """Spellings of earlier versions (profiles, summaries): read as the new ones."""
-UNPINNABLE = frozenset({"other"})
+UNPINNABLE = frozenset({"other"})  # a profile cannot pin "other": tie orders the target's own
 TIES = frozenset({"ties_desc", "ties_asc"})
-"""Choices a profile cannot pin: "other" tie orders are whatever the target does."""
-WRITES = frozenset({"cancel_ended", "writes_during_walk"})
-"""Points only a run that writes can meet."""
-MIXED = " | "
-"""Joins the choices of a point where the run saw several (``behaviour`` in summary.json)."""
+WRITES = frozenset({"cancel_ended", "writes_during_walk"})  # points only a run that writes meets
+MIXED = " | "  # joins the choices of a point the run saw several of (summary.json's behaviour)
 
 
 def check_profile(pins: dict) -> dict[str, str]:
@@ -90,11 +87,8 @@ class Deviation:
     exchange: Exchange
 
     def message(self) -> str:
-        ex = self.exchange
-        return (
-            f"the profile pins {self.point} = {self.pinned!r}, but the target chose "
-            f"{self.seen!r}: {ex.method} {ex.url} -> HTTP {ex.status}"
-        )
+        ex, pinned = self.exchange, f"the profile pins {self.point} = {self.pinned!r}"
+        return f"{pinned}, but the target chose {self.seen!r}: {ex.method} {ex.url} -> HTTP {ex.status}"
 
 
 def size_bucket(size: str | None) -> str:
@@ -132,10 +126,8 @@ class Coverage:
     def __init__(self, pins: dict[str, str] | None = None) -> None:
         self.pins = pins or {}
         self.deviations: dict[str, Deviation] = {}
-        self.cells: dict[str, Counter[str]] = {
-            d: Counter()
-            for d in ("walks", "sizes", "filters", "pairs", "orders", "signature", "open points")
-        }
+        dims = ("walks", "sizes", "filters", "pairs", "orders", "signature", "open points")
+        self.cells: dict[str, Counter[str]] = {d: Counter() for d in dims}
         self.choices: dict[str, Counter[str]] = {p: Counter() for p in OPEN_POINTS}
 
     # --- feeding ------------------------------------------------------------------------
@@ -196,12 +188,7 @@ class Coverage:
             return
         if f.size_requested > 100:
             self.met("size_over_100", "clamp" if ex.status == 200 else "refuse", ex)
-        elif (
-            f.start
-            and f.end
-            and f.start > f.end
-            and (ex.status == 400 or b"JobsDetail" not in ex.body)
-        ):
+        elif f.start and f.end and f.start > f.end and (ex.status == 400 or b"JobsDetail" not in ex.body):  # fmt: skip
             self.met("start_after_end", "empty" if ex.status == 200 else "refuse", ex)
 
     def page(self, query: Query, body: ListResponse, ex: Exchange) -> None:
@@ -249,11 +236,9 @@ class Coverage:
         out = {}
         for dim, cells in all_cells().items():
             reached = self.cells[dim]
-            out[dim] = {
-                "reached": {c: reached[c] for c in cells if reached[c]},
-                "missed": [c for c in cells if not reached[c] and c in possible[dim]],
-                "out_of_reach": [c for c in cells if not reached[c] and c not in possible[dim]],
-            }
+            out[dim] = {"reached": {c: reached[c] for c in cells if reached[c]},
+                        "missed": [c for c in cells if not reached[c] and c in possible[dim]],
+                        "out_of_reach": [c for c in cells if not reached[c] and c not in possible[dim]]}  # fmt: skip
         out["open points"]["choices"] = {p: dict(c) for p, c in self.choices.items() if c}
         return out
 
@@ -283,11 +268,8 @@ def reachable(
         "workflowId": any(j.workflow_ids for j in jobs), "name": any(j.name for j in jobs),
     }  # fmt: skip
     cells["filters"] = {f for f in FILTERS if has[f]}
-    cells["pairs"] = {
-        f"{a}+{b}"
-        for a, b in itertools.combinations(FILTERS, 2)
-        if any(_carries(j, a) and _carries(j, b) for j in jobs)
-    }
+    pairs = itertools.combinations(FILTERS, 2)
+    cells["pairs"] = {f"{a}+{b}" for a, b in pairs if any(_carries(j, a) and _carries(j, b) for j in jobs)}  # fmt: skip
     cells["walks"] = {b for b, n in zip(PAGE_BUCKETS, (0, 1, 2, 6), strict=True) if len(jobs) >= n}
     if len(jobs) < 2:
         cells["orders"] = set()

@@ -3,8 +3,6 @@
 profile). Interruptions, tool errors and the verdict are decided here, the same for every source.
 """
 
-from __future__ import annotations
-
 import contextlib
 import signal
 import sys
@@ -30,15 +28,10 @@ def hypothesis_settings(examples: int, *, shrink: bool = True, explicit: bool = 
     health checks (a live target is slow and its data is what it is)."""
     phases = [Phase.explicit] * explicit + [Phase.generate] + [Phase.target] * target
     return settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        derandomize=False,
-        report_multiple_bugs=False,
-        phases=phases + [Phase.shrink] * shrink,
-        suppress_health_check=list(HealthCheck),
-        **more,
-    )
+        max_examples=examples, deadline=None, database=None, derandomize=False,
+        report_multiple_bugs=False, phases=phases + [Phase.shrink] * shrink,
+        suppress_health_check=list(HealthCheck), **more,
+    )  # fmt: skip
 
 
 def tool_error(exc: BaseException) -> ToolError:
@@ -55,7 +48,7 @@ class Interrupted(KeyboardInterrupt):
 class Handler:
     """Receives the stream of a run. Every method is optional."""
 
-    def started(self, source: Source) -> None: ...
+    def started(self, source: "Source") -> None: ...
 
     def exchange(self, exchange: Any, sent_by: str | None) -> None: ...
 
@@ -214,7 +207,7 @@ class _Signals:
             return
         raise Interrupted() if signum == signal.SIGTERM else KeyboardInterrupt()
 
-    def __enter__(self) -> _Signals:
+    def __enter__(self) -> "_Signals":
         if self.enabled and threading.current_thread() is threading.main_thread():
             for s in (signal.SIGINT, signal.SIGTERM):
                 if signal.getsignal(s) != signal.SIG_IGN:  # e.g. a job started with & in sh

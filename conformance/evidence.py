@@ -10,8 +10,6 @@ credentials come from the environment, and a security token is never printed: a 
 it from ``$COS_SECURITY_TOKEN`` when it runs.
 """
 
-from __future__ import annotations
-
 import os
 import shlex
 import xml.etree.ElementTree as ET
@@ -65,46 +63,29 @@ def exchange_record(
         body = body[:limit] + f"\n… (cut; {ex.body_size} bytes in all)"
     signature = signature_parts(ex.request_headers, ex.url)
     return ExchangeRecord(
-        method=ex.method,
-        url=ex.url,
-        status=ex.status,
-        request_headers=dict(ex.request_headers),
-        headers=dict(ex.headers),
-        body=body,
-        elapsed_ms=round(ex.elapsed * 1000, 1),
-        retries=ex.retries,
-        retry_notes=list(ex.notes),
-        signature=signature,
-        signature_window=_window(signature),
-        index=index,
-        sent_by=sent_by,
-    )
+        method=ex.method, url=ex.url, status=ex.status, request_headers=dict(ex.request_headers),
+        headers=dict(ex.headers), body=body, elapsed_ms=round(ex.elapsed * 1000, 1),
+        retries=ex.retries, retry_notes=list(ex.notes), signature=signature,
+        signature_window=_window(signature), index=index, sent_by=sent_by,
+    )  # fmt: skip
 
 
-def failure_record(
-    failure: CheckFailure,
-    check: object,
-    *,
-    summary_path: str | None = None,
-    live_target: bool = False,
-    traffic: Traffic | None = None,
-) -> Failure:
+def failure_record(failure: CheckFailure, check: object, *, summary_path: str | None = None,
+                   live_target: bool = False, traffic: Traffic | None = None) -> Failure:  # fmt: skip
     """Everything a person or ``replay`` needs about one failure of ``check`` (a ``Check``).
 
     ``traffic`` is what the check sent: a failure that cites no exchange gets the check's first
     and last ones and a count of the rest, so it still says what was sent and seen.
     """
     anchor = getattr(check, "anchor", "")
+    query = failure.query
     record = Failure(
-        check=getattr(check, "name", ""),
-        clause=getattr(check, "clause", ""),
-        anchor=anchor,
-        contract=contract.ref(anchor) if anchor else "",
-        found=failure.message,
-        query=failure.query.describe() if failure.query is not None else None,
-        query_params=failure.query.params() if failure.query is not None else None,
+        check=getattr(check, "name", ""), clause=getattr(check, "clause", ""), anchor=anchor,
+        contract=contract.ref(anchor) if anchor else "", found=failure.message,
+        query=query.describe() if query is not None else None,
+        query_params=query.params() if query is not None else None,
         exchanges=[exchange_record(ex) for ex in failure.exchanges[:4]],
-    )
+    )  # fmt: skip
     if summary_path:  # a summary.json is written: the failure can be replayed from it
         record.reproduce["replay"] = f"ci-conformance replay {summary_path} --checks {record.check}"
     if not record.exchanges and traffic and traffic.count:
@@ -148,16 +129,9 @@ def window(text: str) -> tuple[int, int]:
     return found
 
 
-def sign_request(
-    method: str,
-    url: str,
-    headers: list[tuple[str, str]],
-    credentials: Credentials,
-    *,
-    presign: bool = False,
-    sign_time: tuple[int, int] | None = None,
-    expire: int = 600,
-) -> requests.PreparedRequest:
+def sign_request(method: str, url: str, headers: list[tuple[str, str]], credentials: Credentials,
+                 *, presign: bool = False, sign_time: tuple[int, int] | None = None,
+                 expire: int = 600) -> requests.PreparedRequest:  # fmt: skip
     """The request signed now (valid ``expire`` seconds), or for the recorded ``sign_time``."""
     auth = CosAuth(credentials, expire=expire, presign=presign, window=sign_time)
     prepared = requests.Request(method.upper(), url, headers=dict(headers)).prepare()
@@ -208,13 +182,8 @@ def sign_line(ex: ExchangeRecord, keep_time: bool) -> str | None:
     parts = signature_parts(ex.request_headers, ex.url)
     signed = set(parts.get("q-header-list", "").split(";")) - {"host", *TOKEN_HEADERS}
     headers = [f"{k}: {v}" for k, v in ex.request_headers.items() if k.lower() in signed]
-    words = [
-        "ci-conformance",
-        "sign",
-        ex.method,
-        without_token(ex.url, (*AUTH_FIELDS, *TOKEN_HEADERS)),
-    ]
-    words += [w for h in headers for w in ("-H", h)]
+    url = without_token(ex.url, (*AUTH_FIELDS, *TOKEN_HEADERS))
+    words = ["ci-conformance", "sign", ex.method, url, *(w for h in headers for w in ("-H", h))]
     if "q-signature" in urlsplit(ex.url).query:
         words.append("--presign")
     if keep_time and parts.get("q-sign-time"):

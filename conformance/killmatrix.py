@@ -6,13 +6,12 @@
 - The false-alarm matrix: the correct emulator in every allowed behaviour of the contract's
   open points and every dataset shape. Every run must be conformant.
 
-Each run is a real suite run, the emulator over HTTP. The matrices run theirs in a pool of
-worker processes, each running many suites one after the other (the engine, in-process): a run then
-costs what its checks cost, not a Python start-up, imports and a schema compilation.
+Each run is a real suite run, the emulator over HTTP, in a pool of worker processes that each
+run many suites (``suite_runs``): a run costs what its checks cost, not a Python start-up.
 """
 
-from __future__ import annotations
-
+import functools
+import itertools
 import json
 import multiprocessing
 import signal
@@ -44,9 +43,7 @@ class Outcome:
     note: str = ""
 
 
-def suite_run(
-    *args: str, cwd: Path | None = None, timeout: float = 600
-) -> tuple[int, dict, str, float]:
+def suite_run(*args: str, cwd: Path | None = None, timeout: float = 600) -> tuple[int, dict, str, float]:  # fmt: skip
     """One suite run as a user runs it (``ci-conformance run``), in a subprocess: exit code,
     summary ({} if none), output, wall seconds."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,10 +68,6 @@ def suite_in_process(args: list[str], fail_fast: bool = False) -> tuple[int, dic
     return summary.exit_code, plain(summary), "", time.monotonic() - started
 
 
-def _kill_run(args: list[str]) -> tuple[int, dict, str, float]:
-    return suite_in_process(args, fail_fast=True)
-
-
 def _worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's, which ends the pool
 
@@ -84,40 +77,25 @@ def suite_runs(
 ) -> list[tuple[int, dict, str, float]]:
     """Many suite runs, ``workers`` at a time, each in a pool worker (many suites per
     interpreter: a run costs what its checks cost, not a start-up)."""
-    spawn = multiprocessing.get_context(
-        "spawn"
-    )  # a clean interpreter, whatever the caller's threads
-    with spawn.Pool(
-        workers, _worker
-    ) as pool:  # leaving it, by Ctrl-C or SIGTERM too, ends the workers
-        return pool.map(_kill_run if fail_fast else suite_in_process, arg_lists, chunksize=1)
+    # spawn: a clean interpreter, whatever the caller's threads
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Pool(workers, _worker) as pool:  # leaving it, by a signal too, ends the workers
+        return pool.map(
+            functools.partial(suite_in_process, fail_fast=fail_fast), arg_lists, chunksize=1
+        )
 
 
 def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
     _, summary, out, wall = run
     if not summary:
         tail = out.strip().splitlines()[-1:] or ["no output"]
-        return Outcome(
-            fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}"
-        )
-    failed = [
-        r for r in summary["results"] if r["outcome"] == "failed" and r["check"] in fault.killed_by
-    ]
-    elapsed = 0.0
-    first = None
-    for r in summary["results"]:
-        elapsed += r["seconds"]
-        if first is None and r in failed:
-            first = round(elapsed, 2)
-    return Outcome(
-        fault=fault.name,
-        category=fault.category,
-        killed=bool(failed),
-        failed_checks=[r["check"] for r in failed],
-        requests=summary["requests"],
-        seconds_to_first_failure=first,
-        wall_seconds=round(wall, 2),
-    )
+        return Outcome(fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}")  # fmt: skip
+    results = summary["results"]
+    failed = [r for r in results if r["outcome"] == "failed" and r["check"] in fault.killed_by]
+    ends = itertools.accumulate(r["seconds"] for r in results)  # each result's end, in seconds
+    first = next((round(t, 2) for r, t in zip(results, ends, strict=True) if r in failed), None)
+    checks = [r["check"] for r in failed]
+    return Outcome(fault.name, fault.category, bool(failed), checks, summary["requests"], first, round(wall, 2))  # fmt: skip
 
 
 def kill_args(fault: Fault, examples: str = "ci", seed: int = 0) -> list[str]:
@@ -135,38 +113,28 @@ def run(faults: list[Fault] | None = None, workers: int = 2, examples: str = "ci
 def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path, Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
     killed = sum(o.killed for o in outcomes)
-    data = {
-        "killed": killed,
-        "total": len(outcomes),
-        "wall_seconds": round(wall, 1),
-        "outcomes": [asdict(o) for o in outcomes],
-    }
-    json_path = report_dir / "kill-matrix.json"
-    json_path.write_text(json.dumps(data, indent=2), "utf-8")
+    data = {"killed": killed, "total": len(outcomes), "wall_seconds": round(wall, 1),
+            "outcomes": [asdict(o) for o in outcomes]}  # fmt: skip
     categories = sorted({o.category for o in outcomes})
-    lines = [
-        "# Kill matrix",
-        "",
-        f"{killed} of {len(outcomes)} faults killed ({100 * killed // max(1, len(outcomes))}%), "
-        f"in {wall:.0f} s of wall time. Each row is a suite run against the emulator with one fault "
-        "switch on, restricted to the checks the fault names (killed_by) and stopped at the first failure.",
-        "",
-        "| fault | " + " | ".join(categories) + " | requests | first failure (s) | failed checks |",
-        "|---|" + "---|" * len(categories) + "---:|---:|---|",
-    ]
+    lines = ["# Kill matrix", "",
+             f"{killed} of {len(outcomes)} faults killed ({100 * killed // max(1, len(outcomes))}%), "
+             f"in {wall:.0f} s of wall time. Each row is a suite run against the emulator with one fault "
+             "switch on, restricted to the checks the fault names (killed_by) and stopped at the first failure.", "",
+             "| fault | " + " | ".join(categories) + " | requests | first failure (s) | failed checks |",
+             "|---|" + "---|" * len(categories) + "---:|---:|---|"]  # fmt: skip
     for o in outcomes:
-        cells = [
-            ("**killed**" if o.killed else "SURVIVED") if c == o.category else ""
-            for c in categories
-        ]
-        first = (
-            f"{o.seconds_to_first_failure:.2f}" if o.seconds_to_first_failure is not None else "-"
-        )
+        word = "**killed**" if o.killed else "SURVIVED"
+        cells = [word if c == o.category else "" for c in categories]
+        first = f"{o.seconds_to_first_failure:.2f}" if o.seconds_to_first_failure is not None else "-"  # fmt: skip
         checks = ", ".join(o.failed_checks) or o.note
-        lines.append(
-            f"| {o.fault} | " + " | ".join(cells) + f" | {o.requests} | {first} | {checks} |"
-        )
-    md_path = report_dir / "kill-matrix.md"
+        lines.append(f"| {o.fault} | " + " | ".join(cells) + f" | {o.requests} | {first} | {checks} |")  # fmt: skip
+    return _write(report_dir / "kill-matrix", data, lines)
+
+
+def _write(stem: Path, data: dict, lines: list[str]) -> tuple[Path, Path]:
+    """A matrix's JSON and Markdown files, ``stem`` with .json and .md."""
+    json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
+    json_path.write_text(json.dumps(data, indent=2), "utf-8")
     md_path.write_text("\n".join(lines) + "\n", "utf-8")
     return md_path, json_path
 
@@ -174,25 +142,19 @@ def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path,
 # --- the false-alarm matrix ---------------------------------------------------------------
 
 DATASETS = {
-    "0 jobs": ["--emulator-jobs", "0"],
-    "1 job": ["--emulator-jobs", "1"],
-    "exactly size (10) jobs": ["--emulator-jobs", "10"],
-    "size+1 (11) jobs": ["--emulator-jobs", "11"],
+    "0 jobs": ["--emulator-jobs", "0"], "1 job": ["--emulator-jobs", "1"],
+    "exactly size (10) jobs": ["--emulator-jobs", "10"], "size+1 (11) jobs": ["--emulator-jobs", "11"],
     "3000 jobs, heavy ties": ["--emulator-jobs", "3000", "--emulator-shape", "heavy-ties"],
     "20000 jobs (a target cut into slices)": ["--emulator-jobs", "20000"],
     "all in one state": ["--emulator-shape", "one-state"],
     "names that need escaping": ["--emulator-shape", "escaping"],
-    "seed 1": ["--seed", "1"],
-    "seed 2": ["--seed", "2"],
-    "seed 3": ["--seed", "3"],
-}
+    "seed 1": ["--seed", "1"], "seed 2": ["--seed", "2"], "seed 3": ["--seed", "3"],
+}  # fmt: skip
 
 
 def behaviour_id(b: Behaviour) -> str:
     """``name=value,...`` for the choices that differ from the defaults ("" for the default)."""
-    return ",".join(
-        f"{k}={getattr(b, k)}" for k, v in Behaviour.CHOICES.items() if getattr(b, k) != v[0]
-    )
+    return ",".join(f"{k}={getattr(b, k)}" for k, v in Behaviour.CHOICES.items() if getattr(b, k) != v[0])  # fmt: skip
 
 
 def false_alarm_cases() -> dict[str, list[str]]:
@@ -225,15 +187,13 @@ def run_false_alarms(
 def _clean(name: str, run: tuple[int, dict, str, float]) -> Clean:
     code, summary, out, wall = run
     results = summary.get("results", [])
+    failed = [r["check"] for r in results if r["outcome"] == "failed"]
     return Clean(
-        case=name,
-        conformant=code == 0 and summary.get("verdict") == "conformant",
-        failed_checks=[r["check"] for r in results if r["outcome"] == "failed"]
-        or ([] if summary else [f"no summary: {out.strip()[-200:]}"]),
+        case=name, conformant=code == 0 and summary.get("verdict") == "conformant",
+        failed_checks=failed or ([] if summary else [f"no summary: {out.strip()[-200:]}"]),
         skipped={r["check"]: r.get("reason", "") for r in results if r["outcome"] == "skipped"},
-        requests=summary.get("requests", 0),
-        wall_seconds=round(wall, 1),
-    )
+        requests=summary.get("requests", 0), wall_seconds=round(wall, 1),
+    )  # fmt: skip
 
 
 def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path:
@@ -241,25 +201,14 @@ def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path
     clean = sum(r.conformant for r in runs)
     data = {"conformant": clean, "total": len(runs), "wall_seconds": round(wall, 1),
             "runs": [asdict(r) for r in runs]}  # fmt: skip
-    (report_dir / "false-alarm-matrix.json").write_text(json.dumps(data, indent=2), "utf-8")
-    lines = [
-        "# False-alarm matrix",
-        "",
-        f"{clean} of {len(runs)} runs against the correct emulator were conformant, in "
-        f"{wall:.0f} s of wall time.",
-        "",
-        "| case | verdict | requests | s | failed checks | skipped |",
-        "|---|---|---:|---:|---|---|",
-    ]
+    lines = ["# False-alarm matrix", "",
+             f"{clean} of {len(runs)} runs against the correct emulator were conformant, in {wall:.0f} s of wall time.",
+             "", "| case | verdict | requests | s | failed checks | skipped |", "|---|---|---:|---:|---|---|"]  # fmt: skip
     for r in runs:
         verdict = "conformant" if r.conformant else "**FALSE ALARM**"
-        lines.append(
-            f"| {r.case} | {verdict} | {r.requests} | {r.wall_seconds} | "
-            f"{', '.join(r.failed_checks) or '-'} | {len(r.skipped)} |"
-        )
-    md = report_dir / "false-alarm-matrix.md"
-    md.write_text("\n".join(lines) + "\n", "utf-8")
-    return md
+        failed = ", ".join(r.failed_checks) or "-"
+        lines.append(f"| {r.case} | {verdict} | {r.requests} | {r.wall_seconds} | {failed} | {len(r.skipped)} |")  # fmt: skip
+    return _write(report_dir / "false-alarm-matrix", data, lines)[0]
 
 
 def false_alarms_main(report_dir: str = "reports", workers: int = 2, examples: str = "ci") -> int:

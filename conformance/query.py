@@ -5,8 +5,6 @@ the validated meaning of a query. ``expected`` is the oracle: plain Python over 
 kept apart from the emulator's SQL so that each checks the other.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -21,17 +19,11 @@ DEFAULT_SIZE = 10
 MAX_SIZE = 100
 
 WIRE_NAMES = {
-    "next_token": "nextToken",
-    "size": "size",
-    "type": "type",
-    "order_by_time": "orderByTime",
-    "states": "states",
-    "start_creation_time": "startCreationTime",
-    "end_creation_time": "endCreationTime",
-    "workflow_id": "workflowId",
-    "job_id": "jobId",
+    "next_token": "nextToken", "size": "size", "type": "type", "order_by_time": "orderByTime",
+    "states": "states", "start_creation_time": "startCreationTime",
+    "end_creation_time": "endCreationTime", "workflow_id": "workflowId", "job_id": "jobId",
     "name": "name",
-}
+}  # fmt: skip
 PYTHON_NAMES = {wire: py for py, wire in WIRE_NAMES.items()}
 
 
@@ -52,18 +44,15 @@ class Query:
 
     def params(self) -> list[tuple[str, str]]:
         """Wire parameters in a fixed order; unset ones are absent."""
-        return [
-            (WIRE_NAMES[f.name], value)
-            for f in fields(self)
-            if (value := getattr(self, f.name)) is not None
-        ]
+        values = ((WIRE_NAMES[f.name], getattr(self, f.name)) for f in fields(self))
+        return [(name, value) for name, value in values if value is not None]
 
     def filter_params(self) -> list[tuple[str, str]]:
         """The parameters that decide which jobs match and in what order (not size, token)."""
         return [(k, v) for k, v in self.params() if k not in ("nextToken", "size")]
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> Query:
+    def from_params(cls, params: Mapping[str, str]) -> "Query":
         return cls(**{PYTHON_NAMES[k]: v for k, v in params.items() if k in PYTHON_NAMES})
 
     def describe(self) -> str:
@@ -96,14 +85,11 @@ class Filters:
     def matches(self, job: Job) -> bool:
         """``not self.broken(job)``, without the words (the oracle's and strategies' hot loop)."""
         return (
-            (self.type is None or job.type == self.type)
-            and (self.states is None or job.state in self.states)
-            and (self.start is None or job.created >= self.start)
-            and (self.end is None or job.created <= self.end)
+            (self.type is None or job.type == self.type) and (self.states is None or job.state in self.states)
+            and (self.start is None or job.created >= self.start) and (self.end is None or job.created <= self.end)
             and (self.workflow_id is None or self.workflow_id in job.workflow_ids)
-            and (self.job_id is None or job.job_id == self.job_id)
-            and (self.name is None or job.name == self.name)
-        )
+            and (self.job_id is None or job.job_id == self.job_id) and (self.name is None or job.name == self.name)
+        )  # fmt: skip
 
     def broken(self, job: Job) -> list[str]:
         """The filters ``job`` breaks, each said with its parameter (empty when it matches)."""
@@ -162,17 +148,11 @@ def parse_filters(query: Query, *, clamp_size: bool = True) -> Filters:
             except ValueError as exc:
                 raise InvalidArgument(WIRE_NAMES[key], str(exc)) from None
     return Filters(
-        size=min(size, MAX_SIZE),
-        size_requested=size,
-        type=q["type"] and _choice("type", q["type"], TYPES),
-        descending=order != "Asc",
-        states=states,
-        start=times.get("start_creation_time"),
-        end=times.get("end_creation_time"),
-        workflow_id=q["workflow_id"],
-        job_id=q["job_id"],
-        name=q["name"],
-    )
+        size=min(size, MAX_SIZE), size_requested=size, descending=order != "Asc",
+        type=q["type"] and _choice("type", q["type"], TYPES), states=states,
+        start=times.get("start_creation_time"), end=times.get("end_creation_time"),
+        workflow_id=q["workflow_id"], job_id=q["job_id"], name=q["name"],
+    )  # fmt: skip
 
 
 def sort_key(job: Job) -> tuple[float, str]:

@@ -8,8 +8,6 @@ on the old one), with the change in requests and duration. A choice that changed
 point of a clause the new run breaks is a side effect of that failure, not a change of its own.
 """
 
-from __future__ import annotations
-
 import json
 import shlex
 from dataclasses import dataclass, field

@@ -7,8 +7,6 @@ classes, described by ``schemas/results.schema.json`` (``SCHEMA_VERSION``). Each
 verdict rule is decided here, once.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -143,13 +141,8 @@ class RunSummary(Summary):
     credentials: str | None = None
 
 
-def decide(
-    results: list[CheckResult],
-    *,
-    unusable: str = "",
-    interrupted: bool = False,
-    errors: list[ToolError] | None = None,
-) -> str:
+def decide(results: list[CheckResult], *, unusable: str = "", interrupted: bool = False,
+           errors: list[ToolError] | None = None) -> str:  # fmt: skip
     """The verdict of a run, the same in every command and every output.
 
     Interrupted wins; then a run that could not judge its target; then violations (real ones

@@ -23,8 +23,7 @@ from .query import STATES, TYPES, Query, parse_filters
 from .timefmt import format_time, parse_time
 from .xmlmodel import Job, ListResponse, XMLProblem, parse_error, parse_list
 
-Finding = tuple[str, str]
-"""(check name, message): what an observer saw wrong in one response."""
+Finding = tuple[str, str]  # (check name, message): what an observer saw wrong in one response
 ExchangeObserver = Callable[[Exchange], list[Finding]]
 PageObserver = Callable[[Query, ListResponse], list[Finding]]
 
@@ -32,15 +31,11 @@ PageObserver = Callable[[Query, ListResponse], list[Finding]]
 class CheckFailure(AssertionError):
     """A violated clause. ``check`` and ``clause`` are filled in by the check registry."""
 
-    def __init__(
-        self, message: str, query: Query | None = None, exchanges: list[Exchange] | None = None
-    ):
+    def __init__(self, message: str, query: Query | None = None, exchanges: list[Exchange] | None = None):  # fmt: skip
         super().__init__(message)
-        self.message = message
-        self.query = query
+        self.message, self.query = message, query
         self.exchanges = [e.preview() for e in exchanges or []]
-        self.check: str = ""
-        self.clause: str = ""
+        self.check, self.clause = "", ""
 
     def __str__(self) -> str:
         where = f"\n  check:  {self.check}\n  clause: {self.clause}" if self.check else ""
@@ -119,13 +114,10 @@ class Observation:
 
 
 MAX_WALK_PAGES = 2000
-WALK_CACHE = 40_000
-"""Jobs (and pages) the cached walks hold at most: the least recently used go first."""
-PAGE_PREVIEW = 16 * 1024
-"""Body bytes a walk's page keeps for the reports (the page itself is parsed)."""
+WALK_CACHE = 40_000  # jobs (and pages) the cached walks hold at most; the least recent go first
+PAGE_PREVIEW = 16 * 1024  # body bytes a walk's page keeps for the reports (the page is parsed)
 MAX_CENSUS_PAGES = 20_000  # 2,000,000 jobs: the census stops there (and says it is incomplete)
-SAMPLE = 5000
-"""Jobs the census keeps to draw values from; a larger target's are a spread sample."""
+SAMPLE = 5000  # jobs the census keeps to draw values from; a larger target's: a spread sample
 SLICE = 1000
 """Jobs in a slice: on a target of more than ``2 * SLICE`` jobs, walks keep to slices of its
 CreationTimes (time windows) so that their cost does not grow with the target."""
@@ -201,9 +193,7 @@ class Census(list):
             around = around.created
         around = around or f.start or f.end or datetime.fromtimestamp(self.times[-1], UTC)
         low, high = self.slice_of(around)
-        start = (
-            query.start_creation_time if f.start and low <= f.start <= high else format_time(low)
-        )
+        start = query.start_creation_time if f.start and low <= f.start <= high else format_time(low)  # fmt: skip
         end = query.end_creation_time if f.end and low <= f.end <= high else format_time(high)
         if parse_time(start) > parse_time(end):
             start, end = format_time(low), format_time(high)
@@ -214,6 +204,9 @@ def _weight(walk: Walk) -> int:
     return len(walk.ids) + len(walk.pages)
 
 
+ENDLESS = ("an empty page carries a NextToken: the walk would never end (docs/contract.md"
+           "#open-last-page-token: a final page may be empty, but then carries no token)")  # fmt: skip
+UNKNOWN_DATA = "the target's data is not known (only the embedded emulator's is)"
 PROBE = "probe"
 """An exchange's note: a request no client would send, judged only by the check that sent it."""
 # Only names the vendor's create pages allow (letters, digits, -, _, Chinese, the em dash; see
@@ -225,24 +218,18 @@ SEED_NAMES = ("ci-conformance_seed", "ci-conformance_seed", "ci-conformance_Seed
 class Session:
     """Everything the checks share about one target."""
 
-    def __init__(
-        self,
-        client: Client,
-        *,
-        allow_writes: bool = False,
-        known_jobs: list[Job] | None = None,
-        profile: dict[str, str] | None = None,  # open points pinned (coverage.OPEN_POINTS)
-        seed_when_empty: bool = False,
-        observers: tuple[list[ExchangeObserver], list[PageObserver]] = ([], []),
-        unknown_data: str = "the target's data is not known (only the embedded emulator's is)",
-    ) -> None:
+    def __init__(self, client: Client, *, allow_writes: bool = False,
+                 known_jobs: list[Job] | None = None,
+                 profile: dict[str, str] | None = None,  # open points pinned (coverage.OPEN_POINTS)
+                 seed_when_empty: bool = False,
+                 observers: tuple[list[ExchangeObserver], list[PageObserver]] = ([], []),
+                 unknown_data: str = UNKNOWN_DATA) -> None:  # fmt: skip
         self.client = client
         self.allow_writes = allow_writes
         self.known_jobs = known_jobs
         self.unknown_data = unknown_data  # why known_jobs is None, for checks that need it
         self.profile = profile or {}
         self.seed_when_empty = seed_when_empty
-        self.exchange_count = 0  # exchanges are not kept (memory stays flat), only counted
         self.traffic = Traffic()  # the current check's (the plugin starts one per check)
         self.observations: dict[str, Observation] = {}
         self.page_observers = observers[1]  # an observer that keeps state takes its own
@@ -257,34 +244,25 @@ class Session:
         self.jobs_seen = 0
         self._walks: OrderedDict[tuple, Walk] = OrderedDict()  # the most recent last
         self._held = 0  # jobs and pages the cached walks hold
-        self._census: Census | None = None
+        self.census_taken: Census | None = None  # once a check takes it (never: data unseen)
         self._lock = threading.Lock()
 
     # --- requests -----------------------------------------------------------------------
 
     def record(self, exchange: Exchange) -> Exchange:
-        self.exchange_count += 1
         self.traffic.add(exchange)
         for observe in self.exchange_observers:
             self._observe(observe(exchange), exchange)
         self.coverage.exchange(exchange)
         return exchange
 
-    def _observe(
-        self, findings: list[Finding] | None, ex: Exchange, query: Query | None = None
-    ) -> None:
+    def _observe(self, findings: list[Finding] | None, ex: Exchange, query: Query | None = None) -> None:  # fmt: skip
         for check, message in findings or ():
             if check not in self.observations:
                 self.observations[check] = Observation(check, message, ex.preview(), query)
 
-    def send(
-        self,
-        method: str = "GET",
-        path: str = "/inventorytriggerjob",
-        params=None,
-        probe: bool = False,
-        **kw,
-    ) -> Exchange:
+    def send(self, method: str = "GET", path: str = "/inventorytriggerjob", params=None,
+             probe: bool = False, **kw) -> Exchange:  # fmt: skip
         """One request. A ``probe`` sends what no client would (a foreign nextToken): its
         answer is judged by the check that sent it, never as an ordinary page of a walk."""
         ex = self.client.request(method, path, params, **kw)
@@ -320,13 +298,10 @@ class Session:
         """One page that must be a usable 200 list response; otherwise the check fails."""
         ex, body = self._fetch(query, probe)
         if body is None:
-            raise CheckFailure(
-                f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex]
-            )
+            raise CheckFailure(f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex])  # fmt: skip
         if isinstance(body, XMLProblem):
-            raise CheckFailure(
-                f"the list response is not usable ({body.kind}): {body.message}", query, [ex]
-            )
+            problem = f"the list response is not usable ({body.kind}): {body.message}"
+            raise CheckFailure(problem, query, [ex])
         self.pages_seen += 1
         self.jobs_seen += len(body.jobs)
         return Page(ex.preview(PAGE_PREVIEW), body)
@@ -342,38 +317,21 @@ class Session:
             self.pages_seen += len(cached.pages)
             self.jobs_seen += len(cached.ids)
             return cached
-        walk = Walk(query)
-        token: str | None = None
-        seen_tokens: set[str] = set()
-        while True:
-            page = self.page(replace(query, next_token=token))
-            walk.add(page)
-            token = page.body.next_token or None
-            if token is None:
-                break
-            if not page.body.jobs:
-                raise CheckFailure(
-                    "an empty page carries a NextToken: the walk would never end "
-                    "(docs/contract.md#open-last-page-token: a final page may be empty, but then carries no token)",
-                    query,
-                    walk.exchanges[-3:],
-                )
+        walk, seen_tokens = Walk(query), set()
+        token = self._step(walk, None)
+        while token is not None:
+            if not walk.pages[-1].body.jobs:
+                raise CheckFailure(ENDLESS, query, walk.exchanges[-3:])
             if token in seen_tokens:
-                raise CheckFailure(
-                    f"the walk does not end: token {token[:40]!r} came back after "
-                    f"{len(walk.pages)} pages",
-                    query,
-                    walk.exchanges[-3:],
-                )
+                again = f"the walk does not end: token {token[:40]!r} came back after {len(walk.pages)} pages"  # fmt: skip
+                raise CheckFailure(again, query, walk.exchanges[-3:])
             if len(walk.pages) >= MAX_WALK_PAGES:  # long, not wrong: too costly to judge here
-                raise SkipCheck(
-                    f"{query.describe()} walks more than {MAX_WALK_PAGES} pages; not judged"
-                )
+                raise SkipCheck(f"{query.describe()} walks more than {MAX_WALK_PAGES} pages; not judged")  # fmt: skip
             seen_tokens.add(token)
             if len(walk.pages) > 2 and len(set(walk.ids[-200:])) < len(walk.ids[-200:]) // 2:
-                raise CheckFailure(
-                    "the walk repeats itself: most jobs came back twice", query, walk.exchanges[-3:]
-                )
+                twice = "the walk repeats itself: most jobs came back twice"
+                raise CheckFailure(twice, query, walk.exchanges[-3:])
+            token = self._step(walk, token)
         self.coverage.walked(query, [p.body for p in walk.pages], complete=True)
         with self._lock:
             old = self._walks.pop(key, None)
@@ -386,22 +344,24 @@ class Session:
     def head(self, query: Query, pages: int) -> Walk:
         """The first ``pages`` pages of a walk (not cached): cheap looks at later pages."""
         walk = Walk(query)
-        token: str | None = None
-        while len(walk.pages) < pages:
-            page = self.page(replace(query, next_token=token))
-            walk.add(page)
-            token = page.body.next_token or None
-            if token is None or not page.body.jobs:
-                break
+        token = self._step(walk, None)
+        while token is not None and walk.pages[-1].body.jobs and len(walk.pages) < pages:
+            token = self._step(walk, token)
         self.coverage.walked(query, [p.body for p in walk.pages], complete=token is None)
         return walk
+
+    def _step(self, walk: Walk, token: str | None) -> str | None:
+        """The page of ``token`` added to ``walk``; its NextToken (``None`` when empty)."""
+        page = self.page(replace(walk.query, next_token=token))
+        walk.add(page)
+        return page.body.next_token or None
 
     def forget_walks(self) -> None:
         """After writes: walks and the census are out of date."""
         with self._lock:
             self._walks.clear()
             self._held = 0
-            self._census = None
+            self.census_taken = None
 
     # --- the census ---------------------------------------------------------------------
 
@@ -411,7 +371,7 @@ class Session:
 
         An empty target gets jobs of the suite's own first when ``seed_when_empty`` is set.
         """
-        if self._census is None:
+        if self.census_taken is None:
             census = self._take_census()
             if not census.count and self.seed_when_empty:
                 self.seed_when_empty = False
@@ -419,8 +379,8 @@ class Session:
                 for i, name in enumerate(SEED_NAMES):
                     self.create(name, types[i % len(types)])
                 census = self._take_census()
-            self._census = census
-        return self._census
+            self.census_taken = census
+        return self.census_taken
 
     def _take_census(self) -> Census:
         census, token, pages = Census(), None, 0
@@ -447,9 +407,7 @@ class Session:
         ex = self.create_exchange(name, job_type)
         if ex.status != 200:
             self.create_refused(ex)
-            raise CheckFailure(
-                f"creating a job got HTTP {ex.status}: {_error_text(ex)}", None, [ex]
-            )
+            raise CheckFailure(f"creating a job got HTTP {ex.status}: {_error_text(ex)}", None, [ex])  # fmt: skip
         try:
             job = parse_list(ex.body, check=False).jobs[0]
         except (XMLProblem, IndexError):
@@ -463,21 +421,18 @@ class Session:
         """A target whose data is not known may refuse the suite's create with a 4xx: its
         placeholder workflow or queue does not exist there. That skips, saying what to give."""
         if self.known_jobs is None and 400 <= ex.status < 500:
+            hint = "" if self.workflow_id else "; give --workflow-id, a workflow of its bucket"
+            refused = f"HTTP {ex.status}: {_error_text(ex)}"
             raise SkipCheck(
-                f"the target refused to create a {_created_type(ex)} job (HTTP {ex.status}: "
-                f"{_error_text(ex)})"
-                + ("" if self.workflow_id else "; give --workflow-id, a workflow of its bucket")
+                f"the target refused to create a {_created_type(ex)} job ({refused}){hint}"
             )
 
     def create_exchange(self, name: str, job_type: str, workflow_id: str | None = None) -> Exchange:
         """POST one job, as the official SDK's create sends it."""
         self.require_writes()
         workflow_id = workflow_id or self.workflow_id or "wconformance"
-        op = (
-            f"<WorkflowIds>{escape(workflow_id)}</WorkflowIds>"
-            if job_type == "Workflow"
-            else "<QueueId>pconformance</QueueId>"
-        )
+        workflow = f"<WorkflowIds>{escape(workflow_id)}</WorkflowIds>"
+        op = workflow if job_type == "Workflow" else "<QueueId>pconformance</QueueId>"
         body = (f"<Request><Name>{escape(name)}</Name><Type>{job_type}</Type><Input><Prefix>conformance/</Prefix>"
                 f"</Input><Operation>{op}</Operation></Request>").encode()  # fmt: skip
         return self.send("POST", data=body, headers={"Content-Type": "application/xml"})
@@ -490,11 +445,6 @@ class Session:
         if self.known_jobs is not None:
             self.known_jobs[:] = [job if j.job_id == job.job_id else j for j in self.known_jobs]
         self.forget_walks()
-
-    @property
-    def census_taken(self) -> Census | None:
-        """The census if a check took it (``None`` otherwise: the data was never looked at)."""
-        return self._census
 
     def bounded(self, query: Query, around: Job | datetime | None = None) -> Query:
         """``query`` kept inside the census's slice around ``around`` (``Census.bounded``): on

@@ -5,51 +5,27 @@ One implementation, used by the suite's client (``CosAuth``) and by the emulator
 non-ASCII names sign byte for byte like it.
 """
 
-from __future__ import annotations
-
 import enum
 import hashlib
 import hmac
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
 ALGORITHM = "sha1"
 MAX_SKEW = 15 * 60
-SDK_HEADERS = frozenset(
-    {
-        "cache-control",
-        "content-disposition",
-        "content-encoding",
-        "content-type",
-        "content-md5",
-        "content-length",
-        "expect",
-        "expires",
-        "host",
-        "if-match",
-        "if-modified-since",
-        "if-none-match",
-        "if-unmodified-since",
-        "origin",
-        "range",
-        "transfer-encoding",
-        "pic-operations",
-    }
-)
+# The headers the official SDK signs, besides every x-cos-* and x-ci-* header.
+SDK_HEADERS = frozenset({
+    "cache-control", "content-disposition", "content-encoding", "content-type", "content-md5",
+    "content-length", "expect", "expires", "host", "if-match", "if-modified-since", "if-none-match",
+    "if-unmodified-since", "origin", "range", "transfer-encoding", "pic-operations",
+})  # fmt: skip
 TOKEN_HEADERS = ("x-cos-security-token", "x-ci-security-token")
-AUTH_FIELDS = (
-    "q-sign-algorithm",
-    "q-ak",
-    "q-sign-time",
-    "q-key-time",
-    "q-header-list",
-    "q-url-param-list",
-    "q-signature",
-)
+AUTH_FIELDS = ("q-sign-algorithm", "q-ak", "q-sign-time", "q-key-time", "q-header-list",
+               "q-url-param-list", "q-signature")  # fmt: skip
 
 Clock = Callable[[], float]
 
@@ -82,54 +58,33 @@ class Signature:
         return "&".join(f"{k}={v}" for k, v in self.fields(secret_id).items())
 
     def fields(self, secret_id: str) -> dict[str, str]:
-        return dict(
-            zip(
-                AUTH_FIELDS,
-                (
-                    ALGORITHM,
-                    secret_id,
-                    self.key_time,
-                    self.key_time,
-                    self.header_list,
-                    self.url_param_list,
-                    self.signature,
-                ),
-                strict=True,
-            )
-        )
+        lists = self.header_list, self.url_param_list
+        values = (ALGORITHM, secret_id, self.key_time, self.key_time, *lists, self.signature)
+        return dict(zip(AUTH_FIELDS, values, strict=True))
 
 
 def key_time(start: int, end: int) -> str:
     return f"{start};{end}"
 
 
-def sign(
-    secret_key: str,
-    method: str,
-    path: str,
-    params: Iterable[tuple[str, str]],
-    headers: Iterable[tuple[str, str]],
-    key_time: str,
-    sign_time: str | None = None,
-) -> Signature:
+def sign(secret_key: str, method: str, path: str, params: Iterable[tuple[str, str]],
+         headers: Iterable[tuple[str, str]], key_time: str, sign_time: str | None = None) -> Signature:  # fmt: skip
     """Sign a request whose ``path`` is already percent-decoded."""
-    sign_time = sign_time or key_time
     param_list, http_params = canonical(params)
     header_list, http_headers = canonical(headers)
     http_string = f"{method.lower()}\n{path}\n{http_params}\n{http_headers}\n"
+    sign_key = _hmac(secret_key, key_time)
+    return signed(key_time, sign_key, param_list, header_list, http_string, sign_time or key_time)
+
+
+def signed(key_time: str, sign_key: str, param_list: str, header_list: str, http_string: str,
+           sign_time: str) -> Signature:  # fmt: skip
+    """The signature of an HTTP string, with the key derived for ``key_time``."""
     digest = hashlib.sha1(http_string.encode("utf-8")).hexdigest()
     string_to_sign = f"{ALGORITHM}\n{sign_time}\n{digest}\n"
-    sign_key = _hmac(secret_key, key_time)
-    return Signature(
-        key_time=key_time,
-        sign_key=sign_key,
-        url_param_list=param_list,
-        header_list=header_list,
-        http_string=http_string,
-        http_string_sha1=digest,
-        string_to_sign=string_to_sign,
-        signature=_hmac(sign_key, string_to_sign),
-    )
+    signature = _hmac(sign_key, string_to_sign)
+    return Signature(key_time, sign_key, param_list, header_list, http_string, digest,
+                     string_to_sign, signature)  # fmt: skip
 
 
 def _hmac(key: str, msg: str) -> str:
@@ -170,6 +125,7 @@ class Credentials:
         return f"Credentials(secret_id={self.secret_id!r}, secret_key=***, token=***)"
 
 
+@dataclass(eq=False)
 class CosAuth(requests.auth.AuthBase):
     """Signs a prepared request: host, every query parameter, content and x-cos/x-ci headers.
 
@@ -179,24 +135,14 @@ class CosAuth(requests.auth.AuthBase):
     ``expire`` seconds).
     """
 
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        clock: Clock = time.time,
-        expire: int = 10000,
-        presign: bool = False,
-        sign_host: str | None = None,
-        token_header: str = "x-ci-security-token",
-        window: tuple[int, int] | None = None,
-    ) -> None:
-        self.credentials = credentials
-        self.clock = clock
-        self.expire = expire
-        self.presign = presign
-        self.sign_host = sign_host
-        self.token_header = token_header
-        self.window = window
+    credentials: Credentials
+    _: KW_ONLY
+    clock: Clock = time.time
+    expire: int = 10000
+    presign: bool = False
+    sign_host: str | None = None
+    token_header: str = "x-ci-security-token"
+    window: tuple[int, int] | None = None
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         creds = self.credentials
@@ -214,9 +160,7 @@ class CosAuth(requests.auth.AuthBase):
         params = split_query(url.query)
         now = int(self.clock())
         kt = key_time(*self.window) if self.window else key_time(now - 60, now + self.expire)
-        sig = sign(
-            creds.secret_key, r.method or "GET", unquote(url.path or "/"), params, headers, kt
-        )
+        sig = sign(creds.secret_key, r.method or "GET", unquote(url.path or "/"), params, headers, kt)  # fmt: skip
         if self.presign:
             extra = sig.fields(creds.secret_id)
             if creds.token:
@@ -266,9 +210,7 @@ def key_window(text: str) -> tuple[int, int] | None:
     return int(start), int(end)
 
 
-def authorization_fields(
-    params: list[tuple[str, str]], headers: Mapping[str, str]
-) -> dict[str, str]:
+def authorization_fields(params: list[tuple[str, str]], headers: Mapping[str, str]) -> dict[str, str]:  # fmt: skip
     """The ``q-*`` fields: from ``Authorization``, else from a presigned query; ``{}`` if none.
 
     In ``Authorization`` they are raw ``k=v`` pairs: the lists in it are already encoded.
@@ -279,14 +221,8 @@ def authorization_fields(
     return {k: v for k, v in params if k in AUTH_FIELDS}
 
 
-def verify(
-    method: str,
-    path: str,
-    params: list[tuple[str, str]],
-    headers: Mapping[str, str],
-    lookup: Callable[[str], Credentials | None],
-    now: float,
-) -> Verdict:
+def verify(method: str, path: str, params: list[tuple[str, str]], headers: Mapping[str, str],
+           lookup: Callable[[str], Credentials | None], now: float) -> Verdict:  # fmt: skip
     """Check a received request.
 
     ``path`` is decoded, ``params`` are decoded query pairs (``split_query``), ``headers`` a
@@ -323,25 +259,16 @@ def verify(
         return _refuse(Reason.ABSENT_SIGNED_PART, f"header {signed_headers}", secret_id)
 
     given = fields["q-signature"].lower()
+    times = fields["q-key-time"], fields["q-sign-time"]
     for candidate in _host_variants(signed_headers):
-        sig = sign(
-            creds.secret_key,
-            method,
-            path,
-            signed_params,
-            candidate,
-            fields["q-key-time"],
-            fields["q-sign-time"],
-        )
+        sig = sign(creds.secret_key, method, path, signed_params, candidate, *times)
         if hmac.compare_digest(sig.signature, given):
             break
     else:
         return _refuse(Reason.MISMATCH, "", secret_id)
 
     if creds.token:
-        sent = [headers.get(h) for h in TOKEN_HEADERS] + [
-            v for k, v in params if k in TOKEN_HEADERS
-        ]
+        sent = [headers.get(h) for h in TOKEN_HEADERS] + [v for k, v in params if k in TOKEN_HEADERS]  # fmt: skip
         sent = [t for t in sent if t]
         if not sent:
             return _refuse(Reason.TOKEN_MISSING, "", secret_id)

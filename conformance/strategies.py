@@ -1,7 +1,5 @@
 """Hypothesis strategies: jobs, filter queries and signing inputs."""
 
-from __future__ import annotations
-
 import functools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -17,10 +15,8 @@ BASE = datetime(2022, 6, 27, 7, 23, 10, tzinfo=UTC)
 OFFSETS = (0, 480, -300, 330, 345, -600, 840, -720)
 
 # Text that XML 1.0 can carry, without surrounding spaces that an XML round trip keeps anyway.
-xml_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"),
-    max_size=20,
-)
+xml_chars = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff")
+xml_text = st.text(alphabet=xml_chars, max_size=20)
 
 
 def pick(items: list) -> st.SearchStrategy:
@@ -47,32 +43,23 @@ def written(moment: datetime, offset_minutes: int) -> str:
 @st.composite
 def jobs(draw: st.DrawFn, job_id: str | None = None) -> Job:
     jtype = draw(st.sampled_from(TYPES))
-    created = draw(
-        st.sampled_from([BASE + timedelta(seconds=s) for s in (0, 1, 60, 3600)]) | instants()
-    )
+    created = draw(st.sampled_from([BASE + timedelta(seconds=s) for s in (0, 1, 60, 3600)]) | instants())  # fmt: skip
     workflow = draw(st.sampled_from(("w1", "w2", "w3")))
     op = (
         (("WorkflowIds", workflow),)
         if jtype == "Workflow"
         else (("QueueId", "p1"), ("JobLevel", str(draw(st.integers(0, 2)))))
     )
-    return Job(
-        job_id=job_id or draw(st.text("0123456789abcdef", min_size=8, max_size=8)),
-        type=jtype,
-        state=draw(st.sampled_from(STATES)),
-        name=draw(st.sampled_from(("demo", "a b", "名字", "x&<y")) | xml_text),
-        creation_time=written(created, draw(st.sampled_from(OFFSETS))),
-        operation=op,
-    )
+    return Job(job_id=job_id or draw(st.text("0123456789abcdef", min_size=8, max_size=8)),
+               type=jtype, state=draw(st.sampled_from(STATES)),
+               name=draw(st.sampled_from(("demo", "a b", "名字", "x&<y")) | xml_text),
+               creation_time=written(created, draw(st.sampled_from(OFFSETS))), operation=op)  # fmt: skip
 
 
 @st.composite
 def job_lists(draw: st.DrawFn, max_size: int = 30) -> list[Job]:
-    ids = draw(
-        st.lists(
-            st.text("0123456789abcdef", min_size=6, max_size=6), unique=True, max_size=max_size
-        )
-    )
+    hex_ids = st.text("0123456789abcdef", min_size=6, max_size=6)
+    ids = draw(st.lists(hex_ids, unique=True, max_size=max_size))
     return [draw(jobs(job_id=i)) for i in ids]
 
 
@@ -86,56 +73,39 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
     def value_of(values: list[str], other: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
         return st.none() | (st.sampled_from(sorted(set(values))) | other if values else other)
 
-    def build(
-        start: str | None, end: str | None, states: set[str] | None, **rest: str | None
-    ) -> Query:
+    def build(start: str | None, end: str | None, states: set[str] | None, **rest: str | None) -> Query:  # fmt: skip
         if start and end and parse_time(start) > parse_time(end):
-            start, end = (
-                end,
-                start,
-            )  # start > end is an open point (API-NOTES §6), tested on its own
+            start, end = end, start  # start > end is an open point (API-NOTES §6), tested alone
         joined = None if states is None else ",".join(sorted(states))
         return Query(start_creation_time=start, end_creation_time=end, states=joined, **rest)
 
     return st.builds(
-        build,
-        start=edge,
-        end=edge,
+        build, start=edge, end=edge,
         states=st.none() | st.sets(st.sampled_from(("All", *STATES)), min_size=1),
-        type=st.none() | st.sampled_from(TYPES),
-        order_by_time=st.none() | st.sampled_from(("Asc", "Desc")),
+        type=st.none() | st.sampled_from(TYPES), order_by_time=st.none() | st.sampled_from(("Asc", "Desc")),
         workflow_id=value_of([w for j in sample for w in j.workflow_ids], vendor_ids("w")),
         job_id=value_of([j.job_id for j in sample], vendor_ids("b")),
-        name=value_of([j.name for j in sample], xml_text),
-        size=st.none() | st.integers(1, 100).map(str),
-    )
+        name=value_of([j.name for j in sample], xml_text), size=st.none() | st.integers(1, 100).map(str),
+    )  # fmt: skip
 
 
 # --- queries drawn from the target's data, so that they match ------------------------------
 
-DELTAS = (0, 0, 1, 60, 3600, 86400)
-NARROW = frozenset(
-    {"job_id", "name", "workflow_id"}
-)  # seconds a time bound stands off its job (0: the edge)
+DELTAS = (0, 0, 1, 60, 3600, 86400)  # seconds a time bound stands off its job (0: the edge)
+NARROW = frozenset({"job_id", "name", "workflow_id"})
 
 
 def satisfied_by(job: Job, draw: st.DrawFn) -> dict[str, str]:
     """For each filter the job can carry, a value it satisfies (``Query`` field names)."""
     others = draw(st.sets(st.sampled_from(STATES), max_size=2))
-    values = {
-        "type": job.type,
-        "states": ",".join(sorted({job.state, *others})),
-        "start_creation_time": written(
-            job.created - timedelta(seconds=draw(st.sampled_from(DELTAS))),
-            draw(st.sampled_from(OFFSETS)),
-        ),
-        "end_creation_time": written(
-            job.created + timedelta(seconds=draw(st.sampled_from(DELTAS))),
-            draw(st.sampled_from(OFFSETS)),
-        ),
-        "job_id": job.job_id,
-        "name": job.name,
-    }
+
+    def bound(sign: int) -> str:  # a time bound ``sign`` x a drawn delta off the job's
+        moment = job.created + sign * timedelta(seconds=draw(st.sampled_from(DELTAS)))
+        return written(moment, draw(st.sampled_from(OFFSETS)))
+
+    values = {"type": job.type, "states": ",".join(sorted({job.state, *others}))}
+    values |= {"start_creation_time": bound(-1), "end_creation_time": bound(1)}
+    values |= {"job_id": job.job_id, "name": job.name}
     if job.workflow_ids:
         values["workflow_id"] = draw(st.sampled_from(job.workflow_ids))
     if not job.name:
@@ -162,13 +132,9 @@ def matching_queries(census: list[Job]) -> st.SearchStrategy[Query]:
         job = draw(pick(census))
         values = satisfied_by(job, draw)
         # broad filters often, narrow ones (a single job or a handful) seldom: several pages
-        chosen = [
-            k for k in sorted(values) if draw(st.integers(0, 99)) >= (88 if k in NARROW else 65)
-        ]
-        query = Query(
-            order_by_time=draw(st.none() | st.sampled_from(("Asc", "Desc"))),
-            **{k: values[k] for k in chosen},
-        )
+        chosen = [k for k in sorted(values) if draw(st.integers(0, 99)) >= (88 if k in NARROW else 65)]  # fmt: skip
+        query = Query(order_by_time=draw(st.none() | st.sampled_from(("Asc", "Desc"))),
+                      **{k: values[k] for k in chosen})  # fmt: skip
         query = bounded(census, query, job)
         sized = replace(query, size=draw(several_pages(count_matching(census, query))))
         return few_pages(census, sized)
@@ -218,14 +184,11 @@ def bounded(census: list[Job], query: Query, job: Job | None = None) -> Query:
 def tricky_names(names: tuple[str, ...]) -> list[str]:
     """The names that are substrings, case or space variants of other names (the first 500)."""
     names = names[:500]  # enough to find them, whatever the target's size
-    return [
-        n
-        for n in names
-        if any(
-            m != n and (n in m or n.casefold() == m.casefold() or n.strip() == m.strip())
-            for m in names
-        )
-    ]
+
+    def alike(n: str, m: str) -> bool:
+        return m != n and (n in m or n.casefold() == m.casefold() or n.strip() == m.strip())
+
+    return [n for n in names if any(alike(n, m) for m in names)]
 
 
 def single_filters(census: list[Job]) -> st.SearchStrategy[Query]:
@@ -262,24 +225,13 @@ def _edges(census: list[Job], limit: int) -> list[Query]:
     windows = [Query(start_creation_time=format_time(datetime.fromtimestamp(times[i], UTC)),
                      end_creation_time=format_time(datetime.fromtimestamp(times[i + n], UTC)))
                for i in range(0, max(0, len(times) - 400), max(1, len(times) // 7)) for n in (9, 39, 199)]  # fmt: skip
-    contexts = (
-        windows
-        + [bounded(census, Query())]
-        + [
-            bounded(census, Query(**{k: v}), j)
-            for j in census[:50]
-            for k, v in sorted(_single_values(j).items())
-        ]
-    )
+    singles = [(j, k, v) for j in census[:50] for k, v in sorted(_single_values(j).items())]
+    contexts = [*windows, bounded(census, Query())]
+    contexts += [bounded(census, Query(**{k: v}), j) for j, k, v in singles]
     counted = [(count_matching(census, q), q) for q in dict.fromkeys(contexts)]
     edges = []
-    for size, low, high in (
-        (1, 3, 40),
-        (2, 3, 80),
-        (10, 11, 400),
-        (99, 101, limit),
-        (100, 101, limit),
-    ):
+    bands = ((1, 3, 40), (2, 3, 80), (10, 11, 400), (99, 101, limit), (100, 101, limit))
+    for size, low, high in bands:  # a filter context matching from ``low`` to ``high`` jobs
         fits = sorted((n, i) for i, (n, _) in enumerate(counted) if low <= n <= high)
         if fits:
             edges.append(replace(counted[fits[0][1]][1], size=str(size)))
@@ -299,27 +251,18 @@ def _single_values(job: Job) -> dict[str, str]:
 def invalid_values() -> st.SearchStrategy[Query]:
     """An invalid size or time: clearly not a positive integer, or not
     YYYY-MM-DDTHH:MM:SS±HHMM in any parser's reading."""
-    bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "0x10", "10 20"]) | st.integers(
-        max_value=0
-    ).map(str)
+    bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "0x10", "10 20"])
+    bad_size |= st.integers(max_value=0).map(str)
     bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "yesterday",
                                 "2024-13-01T00:00:00+0800", "1704067200", "2024-01-01T25:00:00+0800"])  # fmt: skip
-    return st.one_of(
-        bad_size.map(lambda v: Query(size=v)),
-        bad_time.map(lambda v: Query(start_creation_time=v)),
-        bad_time.map(lambda v: Query(end_creation_time=v)),
-    )
+    return st.one_of(bad_size.map(lambda v: Query(size=v)), bad_time.map(lambda v: Query(start_creation_time=v)),
+                     bad_time.map(lambda v: Query(end_creation_time=v)))  # fmt: skip
 
 
 def unknown_values() -> st.SearchStrategy[Query]:
     """An unknown type, orderByTime or states value (never unfiltered results)."""
-    word = st.sampled_from(
-        # clearly unknown in any reading; case variants such as "running" are left alone
-        ["Done", "Batch", "Sideways", "x", "1", "Finished", "Workflows", "Latest"]
-    )
-    return st.one_of(
-        word.map(lambda w: Query(type=w)),
-        word.map(lambda w: Query(order_by_time=w)),
-        st.tuples(st.sampled_from(STATES), word).map(lambda t: Query(states=f"{t[0]},{t[1]}")),
-        word.map(lambda w: Query(states=w)),
-    )
+    # clearly unknown in any reading; case variants such as "running" are left alone
+    word = st.sampled_from(["Done", "Batch", "Sideways", "x", "1", "Finished", "Workflows", "Latest"])  # fmt: skip
+    listed = st.tuples(st.sampled_from(STATES), word).map(lambda t: Query(states=f"{t[0]},{t[1]}"))
+    return st.one_of(word.map(lambda w: Query(type=w)), word.map(lambda w: Query(order_by_time=w)),
+                     listed, word.map(lambda w: Query(states=w)))  # fmt: skip

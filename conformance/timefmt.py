@@ -1,7 +1,5 @@
 """The API's timestamp format, ``%Y-%m-%dT%H:%M:%S%z`` with a ``±HHMM`` offset (API-NOTES §1)."""
 
-from __future__ import annotations
-
 import functools
 import re
 from datetime import datetime, timedelta, timezone

@@ -1,8 +1,6 @@
 """The one verdict table: each verdict's word, exit code, meaning and tone, the same in every
 command, output and exit code; and usage errors (exit 2)."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 
@@ -44,9 +42,7 @@ def exit_code(verdict: str, *, allow_incomplete: bool = False, allow_behaviour: 
     """The exit code of a verdict, with the flags that let a gate pass on it."""
     if verdict == "interrupted" and signal_exit:
         return signal_exit
-    if (verdict == "incomplete" and allow_incomplete) or (
-        verdict == "behaviour changed" and allow_behaviour
-    ):
+    if (verdict == "incomplete" and allow_incomplete) or (verdict == "behaviour changed" and allow_behaviour):  # fmt: skip
         return 0
     return VERDICTS[verdict].exit_code
 

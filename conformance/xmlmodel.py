@@ -173,19 +173,22 @@ def validate_list(root: ET.Element) -> list[str]:
     """
     if root.tag != "Response":
         return [f"root is <{root.tag}>, not <Response>"]
+    jobs = root.findall("JobsDetail")
+    errors = [f"JobsDetail {n}: {e}" for n, job in enumerate(jobs, 1) for e in _job_errors(job)]
+    stub = _envelope(root)
+    return _cached(_STUB_ERRORS, _stub_key(stub), lambda: validate(stub, "list-response")) + errors
+
+
+def _envelope(root: ET.Element) -> ET.Element:
+    """The envelope: its JobsDetail runs collapsed to one known-valid job."""
     stub = ET.Element("Response", root.attrib)
     stub.text = root.text
-    errors: list[str] = []
-    n = 0
     for child in root:
         if child.tag != "JobsDetail":
             stub.append(child)
-            continue
-        n += 1
-        errors += [f"JobsDetail {n}: {e}" for e in _job_errors(child)]
-        if len(stub) == 0 or stub[-1].tag != "JobsDetail":
+        elif len(stub) == 0 or stub[-1].tag != "JobsDetail":
             stub.append(_placeholder())
-    return _cached(_STUB_ERRORS, _stub_key(stub), lambda: validate(stub, "list-response")) + errors
+    return stub
 
 
 @functools.cache
@@ -214,22 +217,18 @@ def _text(el: ET.Element, tag: str) -> str:
     return "" if child is None else (child.text or "")
 
 
+# JobsDetail's text elements in the vendor's order, each with its field of ``Job``.
+LEAVES = (("Code", "code"), ("Type", "type"), ("Message", "message"), ("Name", "name"),
+          ("JobId", "job_id"), ("State", "state"), ("CreationTime", "creation_time"),
+          ("StartTime", "start_time"), ("EndTime", "end_time"))  # fmt: skip
+
+
 def job_from_element(el: ET.Element) -> Job:
     inp = el.find("Input")
     op = el.find("Operation")
-    return Job(
-        code=_text(el, "Code"),
-        type=_text(el, "Type"),
-        message=_text(el, "Message"),
-        name=_text(el, "Name"),
-        job_id=_text(el, "JobId"),
-        state=_text(el, "State"),
-        creation_time=_text(el, "CreationTime"),
-        start_time=_text(el, "StartTime"),
-        end_time=_text(el, "EndTime"),
-        input=node_from_element(inp[0]) if inp is not None and len(inp) else ("Prefix", ""),
-        operation=tuple(node_from_element(c) for c in op) if op is not None else (),
-    )
+    return Job(**{name: _text(el, tag) for tag, name in LEAVES},
+               input=node_from_element(inp[0]) if inp is not None and len(inp) else ("Prefix", ""),
+               operation=tuple(node_from_element(c) for c in op) if op is not None else ())  # fmt: skip
 
 
 def parse_list(body: bytes, *, check: bool = True) -> ListResponse:
@@ -259,11 +258,7 @@ def read_list(body: bytes) -> tuple[ListResponse, list[str]]:
     root = safe_parse(stub)
     slots = root.findall("JobsDetail")
     read = None
-    if (
-        root.tag == "Response"
-        and len(slots) == len(chunks)
-        and not any(len(e) or e.text for e in slots)
-    ):
+    if root.tag == "Response" and len(slots) == len(chunks) and not any(len(e) or e.text for e in slots):  # fmt: skip
         new = [c for c in chunks if c not in _JOBS]
         if len(new) > len(chunks) // 2:  # mostly new (a census): one parse of the whole body
             whole = safe_parse(body).findall("JobsDetail")
@@ -305,9 +300,7 @@ def _split(body: bytes) -> tuple[list[bytes], bytes]:
 
 def _page(root: ET.Element, jobs: tuple[Job, ...]) -> ListResponse:
     token = root.find("NextToken")
-    return ListResponse(
-        _text(root, "RequestId"), jobs, None if token is None else (token.text or "")
-    )
+    return ListResponse(_text(root, "RequestId"), jobs, None if token is None else (token.text or ""))  # fmt: skip
 
 
 def _job(chunk: bytes) -> tuple[Job, tuple[str, ...]]:
@@ -324,17 +317,9 @@ def _remember(chunk: bytes, el: ET.Element) -> tuple[Job, tuple[str, ...]]:
 
 
 def _envelope_errors(root: ET.Element) -> list[str]:
-    """The envelope's errors: its JobsDetail runs collapsed to one known-valid job."""
     if root.tag != "Response":
         return [f"root is <{root.tag}>, not <Response>"]
-    stub = ET.Element("Response", root.attrib)
-    stub.text = root.text
-    for child in root:
-        if child.tag != "JobsDetail":
-            stub.append(child)
-        elif len(stub) == 0 or stub[-1].tag != "JobsDetail":
-            stub.append(_placeholder())
-    return validate(stub, "list-response")
+    return validate(_envelope(root), "list-response")
 
 
 def parse_jobs(body: bytes) -> list[Job]:
@@ -353,12 +338,8 @@ def parse_error(body: bytes, *, check: bool = True) -> ErrorDoc:
     if check:
         _check(root, "error", "Error")
     core = ("Code", "Message", "RequestId")
-    return ErrorDoc(
-        code=_text(root, "Code"),
-        message=_text(root, "Message"),
-        request_id=_text(root, "RequestId"),
-        extra={c.tag: c.text or "" for c in root if c.tag not in core},
-    )
+    extra = {c.tag: c.text or "" for c in root if c.tag not in core}
+    return ErrorDoc(*(_text(root, tag) for tag in core), extra)
 
 
 def _escape(text: str) -> str:
@@ -373,24 +354,8 @@ def _xml(node: Node) -> str:
 
 def job_xml(job: Job) -> str:
     """One ``JobsDetail`` element as text (string building: ElementTree is 10x slower here)."""
-    return _xml(
-        (
-            "JobsDetail",
-            (
-                ("Code", job.code),
-                ("Type", job.type),
-                ("Message", job.message),
-                ("Name", job.name),
-                ("JobId", job.job_id),
-                ("State", job.state),
-                ("CreationTime", job.creation_time),
-                ("StartTime", job.start_time),
-                ("EndTime", job.end_time),
-                ("Input", (job.input,)),
-                ("Operation", job.operation),
-            ),
-        )
-    )
+    leaves = tuple((tag, getattr(job, name)) for tag, name in LEAVES)
+    return _xml(("JobsDetail", (*leaves, ("Input", (job.input,)), ("Operation", job.operation))))
 
 
 DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"

@@ -13,14 +13,5 @@ from .base import (
     unknown_names,
 )
 
-__all__ = [
-    "CATEGORIES",
-    "EXCHANGE_OBSERVERS",
-    "PAGE_OBSERVERS",
-    "QUERY_STRATEGIES",
-    "REGISTRY",
-    "Check",
-    "check",
-    "select",
-    "unknown_names",
-]
+__all__ = ["CATEGORIES", "EXCHANGE_OBSERVERS", "PAGE_OBSERVERS", "QUERY_STRATEGIES", "REGISTRY",
+           "Check", "check", "select", "unknown_names"]  # fmt: skip

@@ -10,13 +10,7 @@ from .. import strategies as gen
 from ..query import Query
 from ..session import Session
 from ..timefmt import format_time
-from .base import (
-    check,
-    data_queries,
-    error_doc,
-    fail,
-    query_strategy,
-)
+from .base import check, data_queries, error_doc, fail, query_strategy
 from .profile import pin
 
 
@@ -81,10 +75,8 @@ def no_5xx(s: Session, params: list[tuple[str, str]]) -> None:
 )
 def start_after_end(s: Session, query: Query) -> None:
     job = s.census()[0]
-    q = Query(
-        start_creation_time=format_time(job.created + timedelta(seconds=1)),
-        end_creation_time=format_time(job.created - timedelta(seconds=1)),
-    )
+    q = Query(start_creation_time=format_time(job.created + timedelta(seconds=1)),
+              end_creation_time=format_time(job.created - timedelta(seconds=1)))  # fmt: skip
     ex = s.list(q)
     if ex.status in (200, 400):
         pin(s, "start_after_end", "empty" if ex.status == 200 else "refuse", q, ex)

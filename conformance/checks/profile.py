@@ -9,8 +9,6 @@ checks below, which run last, report what the whole run saw, and join a run only
 profile pins one of their points.
 """
 
-from __future__ import annotations
-
 from collections import Counter
 
 from ..client import Exchange
@@ -48,13 +46,8 @@ def _pins(s: Session, points: tuple[str, ...]) -> None:
 LAST_PAGE = ("last_page_token", "full_last_page", "page_fill")
 
 
-@check(
-    "pagination",
-    PROFILE + f" ({', '.join(LAST_PAGE)})",
-    observed=True,
-    pins=LAST_PAGE,
-    anchor="profile-pins",
-)
+@check("pagination", PROFILE + f" ({', '.join(LAST_PAGE)})", observed=True, pins=LAST_PAGE,
+       anchor="profile-pins")  # fmt: skip
 def pinned_last_page(s: Session) -> None:
     _pins(s, LAST_PAGE)
     s.walk(s.bounded(Query(size="100")))
@@ -67,9 +60,8 @@ def pinned_last_page(s: Session) -> None:
 TIES = ("ties_desc", "ties_asc")
 
 
-@check(
-    "ordering", PROFILE + f" ({', '.join(TIES)})", observed=True, pins=TIES, anchor="profile-pins"
-)
+@check("ordering", PROFILE + f" ({', '.join(TIES)})", observed=True, pins=TIES,
+       anchor="profile-pins")  # fmt: skip
 def pinned_ties(s: Session) -> None:
     _pins(s, TIES)
     counts = Counter(j.created for j in s.census())
@@ -77,19 +69,12 @@ def pinned_ties(s: Session) -> None:
     if tied:
         at = format_time(tied[0])
         for order in ("Desc", "Asc"):
-            s.walk(
-                Query(size="100", start_creation_time=at, end_creation_time=at, order_by_time=order)
-            )
+            s.walk(Query(size="100", start_creation_time=at, end_creation_time=at, order_by_time=order))  # fmt: skip
     _report(s, TIES)
 
 
-@check(
-    "schema",
-    PROFILE + " (error_extras)",
-    observed=True,
-    pins=("error_extras",),
-    anchor="profile-pins",
-)
+@check("schema", PROFILE + " (error_extras)", observed=True, pins=("error_extras",),
+       anchor="profile-pins")  # fmt: skip
 def pinned_error_extras(s: Session) -> None:
     _pins(s, ("error_extras",))
     s.list(Query(size="bad"))

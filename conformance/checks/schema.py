@@ -1,7 +1,5 @@
 """Schema checks: findings observed on every response of the run, plus traffic of their own."""
 
-from __future__ import annotations
-
 import re
 from dataclasses import replace
 from urllib.parse import urlsplit
@@ -18,9 +16,7 @@ def schema_findings(ex: Exchange) -> list[Finding]:
     found: list[Finding] = []
     ctype = (ex.header("Content-Type") or "").split(";")[0].strip()
     if ex.body_size and ctype != "application/xml":  # an empty body (cancel's) needs none
-        found.append(
-            ("schema.content_type", f"Content-Type is {ctype or 'missing'!r}, not application/xml")
-        )
+        found.append(("schema.content_type", f"Content-Type is {ctype or 'missing'!r}, not application/xml"))  # fmt: skip
     # an auth refusal in the COS style (403, COS codes) may carry COS's own request ID header
     cos_style = ex.status in (401, 403) and ex.header("x-cos-request-id")
     if not ex.header("x-ci-request-id") and not cos_style:
@@ -38,11 +34,7 @@ def schema_findings(ex: Exchange) -> list[Finding]:
         name = "schema.list_body" if ex.status == 200 else "schema.error_body"
         return [*found, (name, f"HTTP {ex.status} body is not XML: {exc.message}")]
     if ex.status >= 400:
-        errors = (
-            validate(root, "error")
-            if root.tag == "Error"
-            else [f"root is <{root.tag}>, not <Error>"]
-        )
+        errors = validate(root, "error") if root.tag == "Error" else [f"root is <{root.tag}>, not <Error>"]  # fmt: skip
         if errors:
             found.append(("schema.error_body", "; ".join(errors[:3])))
     return found
@@ -62,7 +54,7 @@ class UniqueIds(set):
     """Every answer's request IDs (its headers', its body's) and every created JobId, each seen
     once in a run: it keeps their hashes, so each session (and recheck) takes its own (``fresh``)."""
 
-    def fresh(self) -> UniqueIds:
+    def fresh(self) -> "UniqueIds":
         return UniqueIds()
 
     def __call__(self, ex: Exchange) -> list[Finding]:

@@ -4,14 +4,13 @@ Usage errors are one line on stderr and exit 2, with a suggestion for a mistyped
 option (click's). Every other exit code is the verdict's (``conformance.verdicts``).
 """
 
-from __future__ import annotations
-
 import difflib
 import os
 import signal
 import sys
 import threading
 from importlib import import_module
+from typing import Any
 
 import click
 
@@ -26,9 +25,12 @@ COMMANDS = {
     "compare": "compare", "recheck": "recheck", "diff": "diff", "sdk": "sdk",
     "kill-matrix": "matrices", "false-alarm-matrix": "matrices", "sdk-kill-matrix": "matrices",
 }  # fmt: skip
-VERDICT_HELP = (
-    "\b\nVerdicts and exit codes (every command; 2 is a usage error):\n" + verdict_table()
-)
+VERDICT_HELP = "\b\nVerdicts and exit codes (every command; 2 is a usage error):\n" + verdict_table()  # fmt: skip
+
+
+def report_dir(goes: str) -> Any:
+    """The ``--report-dir`` option of a command whose reports are ``goes``."""
+    return click.option("--report-dir", default="reports", help=f"where {goes} go")
 
 
 class Commands(click.Group):
@@ -50,7 +52,7 @@ class Commands(click.Group):
 
 
 @click.group(cls=Commands, epilog=VERDICT_HELP,
-             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})  # fmt: skip
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "show_default": True})  # fmt: skip
 @click.version_option(__version__, prog_name="ci-conformance", message="%(version)s")
 def cli() -> None:
     """Conformance suite for Tencent Cloud CI's GET /inventorytriggerjob."""

@@ -1,7 +1,5 @@
 """``ci-conformance compare OLD NEW``: regressions and behaviour changes between two runs."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import click
@@ -13,23 +11,15 @@ from ..handlers.terminal import TerminalHandler
 from ..regression import compare as compared
 from ..regression import read_summary
 from ..verdicts import UsageError
-from . import VERDICT_HELP
+from . import VERDICT_HELP, report_dir
 
 
 @click.command("compare", epilog=VERDICT_HELP)
 @click.argument("old")
 @click.argument("new")
-@click.option(
-    "--allow-behaviour-change",
-    is_flag=True,
-    help="exit 0 when only open-point choices changed (each allowed by the contract)",
-)
-@click.option(
-    "--report-dir",
-    default="reports",
-    show_default=True,
-    help="where compare.html and compare.json go",
-)
+@click.option("--allow-behaviour-change", is_flag=True,
+              help="exit 0 when only open-point choices changed (each allowed by the contract)")  # fmt: skip
+@report_dir("compare.html and compare.json")
 def compare(old: str, new: str, allow_behaviour_change: bool, report_dir: str) -> int:
     """Compare the summary.json of a baseline run (OLD) with a new run's (NEW): checks that
     newly fail (root cause first), newly pass, open points whose choice changed, and the change

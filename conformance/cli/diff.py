@@ -1,7 +1,5 @@
 """``ci-conformance diff``: the same drawn queries to two targets over the same data."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from ..handlers.terminal import TerminalHandler
 from ..signing import Credentials
 from ..sources.diff import DiffSource
 from ..verdicts import UsageError
-from . import VERDICT_HELP
+from . import VERDICT_HELP, report_dir
 
 
 def _credentials(values: dict, prefix: str, env: str) -> Credentials | None:
@@ -36,22 +34,15 @@ def _credentials(values: dict, prefix: str, env: str) -> Credentials | None:
 @click.option("--b-secret-id", help="SecretId for B [env COS_B_SECRET_ID]; default: A's")
 @click.option("--b-secret-key", help="SecretKey for B [env COS_B_SECRET_KEY]")
 @click.option("--b-security-token", help="security token for B [env COS_B_SECURITY_TOKEN]")
-@click.option("--max-examples", type=int, default=200, show_default=True, help="drawn queries")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the drawn queries")
-@click.option(
-    "--max-seconds", type=float, default=600, show_default=True, help="stop drawing after this long"
-)
+@click.option("--max-examples", type=int, default=200, help="drawn queries")
+@click.option("--seed", type=int, default=0, help="seed of the drawn queries")
+@click.option("--max-seconds", type=float, default=600, help="stop drawing after this long")
 @click.option("--rate-limit", type=float, help="most requests per second, to each target")
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="seconds per request")
+@click.option("--timeout", type=float, default=10.0, help="seconds per request")
 @click.option("--max-requests", type=int, help="request budget for each target")
-@click.option(
-    "--allow-behaviour-change",
-    is_flag=True,
-    help="exit 0 when the only differences are allowed by open points",
-)
-@click.option(
-    "--report-dir", default="reports", show_default=True, help="where diff.json and diff.html go"
-)
+@click.option("--allow-behaviour-change", is_flag=True,
+              help="exit 0 when the only differences are allowed by open points")  # fmt: skip
+@report_dir("diff.json and diff.html")
 def diff(**o: object) -> int:
     """Differential run: the same hypothesis-drawn queries to target A and target B, which must
     serve the same data (checked first, by their unfiltered walks). Every difference in status,
@@ -65,9 +56,7 @@ def diff(**o: object) -> int:
         raise UsageError("--target and --target-b must start with http:// or https://")
     creds_a = _credentials(o, "", "COS_")
     if creds_a is None:
-        raise UsageError(
-            "target A needs --secret-id and --secret-key (or COS_SECRET_ID, COS_SECRET_KEY)"
-        )
+        raise UsageError("target A needs --secret-id and --secret-key (or COS_SECRET_ID, COS_SECRET_KEY)")  # fmt: skip
     creds_b = _credentials(o, "b_", "COS_B_") or creds_a
     clients = [Client(str(url), creds, timeout=o["timeout"], rate_limit=o["rate_limit"],
                       max_requests=o["max_requests"])

@@ -1,7 +1,5 @@
 """``explain``, ``list-checks``, ``list-faults`` and ``list-behaviours``."""
 
-from __future__ import annotations
-
 import difflib
 
 import click
@@ -18,9 +16,8 @@ from ..verdicts import UsageError
 @click.argument("check")
 def explain(check: str) -> int:
     """Print a check's clause, what it does and the open points it accepts."""
-    found = REGISTRY.get(check) or next(
-        (c for c in REGISTRY.values() if c.name.split(".", 1)[1] == check), None
-    )
+    short = next((c for c in REGISTRY.values() if c.name.split(".", 1)[1] == check), None)
+    found = REGISTRY.get(check) or short
     if found is None:
         near = difflib.get_close_matches(check, sorted(REGISTRY), n=1, cutoff=0.5)
         hint = f": did you mean {near[0]}?" if near else " (see ci-conformance list-checks)"

@@ -1,51 +1,42 @@
 """``kill-matrix``, ``false-alarm-matrix`` and ``sdk-kill-matrix``: the suite's self-verification."""
 
-from __future__ import annotations
-
 import click
 
 from .. import killmatrix
 from ..sdk import killmatrix as client_matrix
+from . import report_dir
 
 EXAMPLES = click.Choice(["dev", "ci", "thorough"])
 
 
+def workers(what: str) -> click.Option:
+    return click.option("--workers", type=click.IntRange(1), default=2, help=what)
+
+
+examples = click.option("--examples-profile", type=EXAMPLES, default="ci")
+
+
 @click.command("kill-matrix")
-@click.option(
-    "--report-dir", default="reports", show_default=True, help="where kill-matrix.md and .json go"
-)
-@click.option(
-    "--workers", type=click.IntRange(1), default=2, show_default=True, help="suite runs at once"
-)
-@click.option("--examples-profile", type=EXAMPLES, default="ci", show_default=True)
+@report_dir("kill-matrix.md and .json")
+@workers("suite runs at once")
+@examples
 def kill_matrix(report_dir: str, workers: int, examples_profile: str) -> int:
     """Run the suite against every fault switch of the emulator."""
     return killmatrix.main(report_dir, workers, examples_profile)
 
 
 @click.command("false-alarm-matrix")
-@click.option(
-    "--report-dir", default="reports", show_default=True, help="where the matrix .md and .json go"
-)
-@click.option(
-    "--workers", type=click.IntRange(1), default=2, show_default=True, help="suite runs at once"
-)
-@click.option("--examples-profile", type=EXAMPLES, default="ci", show_default=True)
+@report_dir("the matrix .md and .json")
+@workers("suite runs at once")
+@examples
 def false_alarm_matrix(report_dir: str, workers: int, examples_profile: str) -> int:
     """Run the suite against the correct emulator in every allowed behaviour and dataset."""
     return killmatrix.false_alarms_main(report_dir, workers, examples_profile)
 
 
 @click.command("sdk-kill-matrix")
-@click.option(
-    "--report-dir",
-    default="reports",
-    show_default=True,
-    help="where client-kill-matrix.md and .json go",
-)
-@click.option(
-    "--workers", type=click.IntRange(1), default=2, show_default=True, help="runs at once"
-)
+@report_dir("client-kill-matrix.md and .json")
+@workers("runs at once")
 def sdk_kill_matrix(report_dir: str, workers: int) -> int:
     """Run the reference client driver with each of its fault switches."""
     return client_matrix.main(report_dir, workers)

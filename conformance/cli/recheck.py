@@ -1,7 +1,5 @@
 """``ci-conformance recheck CASSETTE``: a recorded run re-judged offline."""
 
-from __future__ import annotations
-
 import tomllib
 from pathlib import Path
 
@@ -16,29 +14,17 @@ from ..handlers.terminal import TerminalHandler
 from ..options import checks
 from ..sources.recheck import RecheckSource
 from ..verdicts import UsageError
-from . import VERDICT_HELP
+from . import VERDICT_HELP, report_dir
 
 
 @click.command("recheck", epilog=VERDICT_HELP)
 @click.argument("cassette")
 @click.option("--profile", help="TOML file pinning open points (as for run)")
 @click.option("--checks", "names", help="comma-separated check names or categories")
-@click.option(
-    "--max-examples",
-    type=int,
-    default=200,
-    show_default=True,
-    help="recorded inputs each check is re-run on, spread over the recording",
-)
-@click.option(
-    "--report-dir",
-    default="reports",
-    show_default=True,
-    help="where recheck.json, recheck.html and recheck-junit.xml go",
-)
-def recheck(
-    cassette: str, profile: str | None, names: str | None, max_examples: int, report_dir: str
-) -> int:
+@click.option("--max-examples", type=int, default=200,
+              help="recorded inputs each check is re-run on, spread over the recording")  # fmt: skip
+@report_dir("recheck.json, recheck.html and recheck-junit.xml")
+def recheck(cassette: str, profile: str | None, names: str | None, max_examples: int, report_dir: str) -> int:  # fmt: skip
     """Re-judge a cassette (run --record FILE) offline: the schema, page and filter observers on
     every exchange, and every check whose requests the recording holds (walks followed through
     their NextToken chain). Says which checks it judged, and on how many exchanges."""

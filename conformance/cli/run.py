@@ -1,7 +1,5 @@
 """``ci-conformance run`` and ``replay``: the suite, through the engine, writing reports."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from ..options import OPTIONS, Settings, checks, read, read_replay
 from ..results import RunSummary
 from ..sources.run import RunSource
 from ..verdicts import UsageError
-from . import VERDICT_HELP
+from . import VERDICT_HELP, report_dir
 
 
 def run_options(command: Any) -> Any:
@@ -44,31 +42,21 @@ def run_suite(settings: Settings, report_dir: Path, doing: str = "running the su
     except OSError as exc:
         raise UsageError(f"--report-dir {report_dir}: {exc}") from None
     files = {name: report_dir / name for name in ("conformance.html", "junit.xml", "summary.json")}
-    handlers: list[Handler] = [
-        JsonHandler(files["summary.json"]),
-        JUnitHandler(files["junit.xml"]),
-        HtmlHandler(files["conformance.html"]),
-    ]
+    handlers: list[Handler] = [JsonHandler(files["summary.json"]), JUnitHandler(files["junit.xml"]),
+                               HtmlHandler(files["conformance.html"])]  # fmt: skip
     if settings.record:
         handlers.insert(0, HarHandler(Path(settings.record)))
     if settings.write_profile:
         handlers.append(ProfileHandler(Path(settings.write_profile)))
     handlers.append(TerminalHandler([str(p) for p in files.values()]))
-    print(
-        f"ci-conformance: {doing} against {settings.target or 'the embedded emulator'}", flush=True
-    )
+    print(f"ci-conformance: {doing} against {settings.target or 'the embedded emulator'}", flush=True)  # fmt: skip
     source = RunSource(settings, summary_path=str(files["summary.json"]))
     engine = Engine(handlers, allow_incomplete=settings.allow_incomplete)
     return engine.run(source)  # type: ignore[return-value]
 
 
 @click.command(epilog=VERDICT_HELP)
-@click.option(
-    "--report-dir",
-    default="reports",
-    show_default=True,
-    help="where summary.json, junit.xml and conformance.html go",
-)
+@report_dir("summary.json, junit.xml and conformance.html")
 @run_options
 def run(report_dir: str, **given: Any) -> int:
     """Run the suite (default target: the embedded emulator)."""
@@ -77,11 +65,8 @@ def run(report_dir: str, **given: Any) -> int:
 
 @click.command(epilog=VERDICT_HELP)
 @click.argument("summary", type=click.Path(dir_okay=False))
-@click.option(
-    "--report-dir",
-    default=None,
-    help="where the replay's reports go (default: replay/ beside the summary)",
-)
+@click.option("--report-dir", default=None,
+              help="where the replay's reports go (default: replay/ beside the summary)")  # fmt: skip
 @run_options
 def replay(summary: str, report_dir: str | None, **given: Any) -> int:
     """Re-run the failures recorded in a summary.json, their minimal queries first, against the

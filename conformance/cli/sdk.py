@@ -1,7 +1,5 @@
 """``ci-conformance sdk``: an SDK (any language, through a driver) judged against the emulator."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from ..sdk import known as baseline
 from ..sdk import runner, scenarios
 from ..sdk.source import SdkSource, sdk_text
 from ..verdicts import UsageError
-from . import VERDICT_HELP
+from . import VERDICT_HELP, report_dir
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -26,26 +24,12 @@ def _names(text: str | None) -> list[str] | None:
 @click.option("--driver", help='the command that runs your driver, e.g. "node driver.js"')
 @click.option("--scenarios", "chosen", help="comma-separated scenario names (default: all)")
 @click.option("--tasks", help="comma-separated task ids or scenario/task (default: all)")
-@click.option(
-    "--report-dir",
-    default="reports",
-    show_default=True,
-    help="where sdk.html, sdk-junit.xml and sdk-summary.json go",
-)
-@click.option(
-    "--workers", type=click.IntRange(1), default=2, show_default=True, help="scenarios at once"
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0, min_open=True),
-    default=60.0,
-    show_default=True,
-    help="seconds per task",
-)
-@click.option(
-    "--known",
-    help="a file of known findings: marked known, they fail the gate only when they change",
-)
+@report_dir("sdk.html, sdk-junit.xml and sdk-summary.json")
+@click.option("--workers", type=click.IntRange(1), default=2, help="scenarios at once")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=60.0,
+              help="seconds per task")  # fmt: skip
+@click.option("--known",
+              help="a file of known findings: marked known, they fail the gate only when they change")  # fmt: skip
 @click.option("--write-known", help="write this run's findings to this file, in --known's format")
 @click.option("--list", "listing", is_flag=True, help="list scenarios and their tasks (JSON)")
 def sdk(driver: str | None, chosen: str | None, tasks: str | None, report_dir: str, workers: int,

@@ -1,7 +1,5 @@
 """``ci-conformance sign``: a signed curl command, or a presigned URL, for one request."""
 
-from __future__ import annotations
-
 import click
 
 from ..evidence import credentials_from_env, curl, sign_request, window
@@ -10,30 +8,19 @@ from ..verdicts import UsageError
 
 @click.command("sign")
 @click.argument("request", nargs=-1, required=True, metavar="[METHOD] URL")
-@click.option(
-    "-H",
-    "--header",
-    "headers",
-    multiple=True,
-    help="a header to send and sign, 'Name: value' (repeatable)",
-)
+@click.option("-H", "--header", "headers", multiple=True,
+              help="a header to send and sign, 'Name: value' (repeatable)")  # fmt: skip
 @click.option("--presign", is_flag=True, help="sign in the query string and print the URL")
-@click.option(
-    "--sign-time",
-    help="sign for this window, <start>;<end> in Unix seconds (e.g. a recorded q-sign-time)",
-)
-@click.option(
-    "--expire", type=int, default=600, show_default=True, help="seconds the signature stays valid"
-)
+@click.option("--sign-time",
+              help="sign for this window, <start>;<end> in Unix seconds (e.g. a recorded q-sign-time)")  # fmt: skip
+@click.option("--expire", type=int, default=600, help="seconds the signature stays valid")
 def sign(request: tuple[str, ...], headers: tuple[str, ...], presign: bool, sign_time: str | None,
          expire: int) -> int:  # fmt: skip
     """Sign one request with COS_SECRET_ID, COS_SECRET_KEY and COS_SECURITY_TOKEN from the
     environment and print a curl command that sends it (the token is read from the environment
     when the command runs, never printed), or with --presign a presigned URL."""
     if len(request) > 2:
-        raise UsageError(
-            "sign takes a method and a URL, e.g. sign GET 'http://host/inventorytriggerjob'"
-        )
+        raise UsageError("sign takes a method and a URL, e.g. sign GET 'http://host/inventorytriggerjob'")  # fmt: skip
     method, url = request if len(request) == 2 else ("GET", request[0])
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"{url!r} is not a URL (it must start with http:// or https://)")

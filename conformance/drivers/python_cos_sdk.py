@@ -7,8 +7,6 @@ It maps a task to the SDK's ``ci_*_inventory_trigger_jobs`` methods, with the SD
 returned. See the README, "Writing a driver", for the protocol.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys

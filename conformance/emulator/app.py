@@ -5,8 +5,6 @@ a 4xx XML ``Error``; nothing is stored by a refused request. ``Behaviour`` picks
 behaviour for each open point of API-NOTES §6; fault switches (``faults.py``) add defects.
 """
 
-from __future__ import annotations
-
 import base64
 import hashlib
 import hmac
@@ -26,14 +24,7 @@ from typing import Any, ClassVar
 from werkzeug.datastructures import EnvironHeaders
 
 from ..coverage import OPEN_POINTS, UNPINNABLE
-from ..query import (
-    TYPES,
-    WIRE_NAMES,
-    Filters,
-    InvalidArgument,
-    Query,
-    parse_filters,
-)
+from ..query import TYPES, WIRE_NAMES, Filters, InvalidArgument, Query, parse_filters
 from ..signing import AUTH_FIELDS, TOKEN_HEADERS, Credentials, Reason, Verdict, split_query, verify
 from ..timefmt import format_time
 from ..xmlmodel import (
@@ -53,9 +44,7 @@ from .faults import check_names, matching_for, with_faults
 from .store import EPOCH, Matching, Ordering, Store
 
 # The vendor's documented example keys (API-NOTES §4); printed at start, never secret.
-EXAMPLE_CREDENTIALS = Credentials(
-    "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q", "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz"
-)
+EXAMPLE_CREDENTIALS = Credentials("AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q", "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz")  # fmt: skip
 MAX_QUERY = 16 * 1024
 MAX_BODY = 64 * 1024
 LIST_PARAMS = frozenset(WIRE_NAMES.values())
@@ -89,7 +78,7 @@ class Behaviour:
     }
 
     @classmethod
-    def parse(cls, items: Iterable[str]) -> Behaviour:
+    def parse(cls, items: Iterable[str]) -> "Behaviour":
         """From ``name=value`` strings, each checked against ``CHOICES``."""
         chosen = {}
         for item in items:
@@ -105,57 +94,29 @@ class Behaviour:
         return "; ".join(f"{k}={'|'.join(v)}" for k, v in cls.CHOICES.items())
 
     @classmethod
-    def every_variant(cls) -> list[Behaviour]:
+    def every_variant(cls) -> list["Behaviour"]:
         """The default, and each single non-default choice."""
         return [cls()] + [cls(**{k: v}) for k, vs in cls.CHOICES.items() for v in vs[1:]]
 
 
+DENIED = ("AccessDenied", "Access Denied.")
+NO_MATCH = ("SignatureDoesNotMatch", "The Signature you specified is invalid.")
 AUTH_CODES: dict[Reason, tuple[tuple[str, str], tuple[str, str]]] = {
     # reason: ((CI code, message), (COS code, message))
-    Reason.MISSING: (
-        ("MissingAuthorization", "Authorization is required"),
-        ("AccessDenied", "Access Denied."),
-    ),
-    Reason.MALFORMED: (
-        ("InvalidAuthorization", "Authorization is malformed"),
-        ("AccessDenied", "Access Denied."),
-    ),
-    Reason.UNSUPPORTED_ALGORITHM: (
-        ("InvalidAuthorization", "q-sign-algorithm must be sha1"),
-        ("AccessDenied", "Access Denied."),
-    ),
-    Reason.UNKNOWN_SECRET_ID: (
-        ("SecretidNotExist", "SecretId does not exist"),
-        ("InvalidAccessKeyId", "The access key Id format you provided is invalid."),
-    ),
-    Reason.EXPIRED: (
-        ("SignatureExpired", "Request has expired"),
-        ("AccessDenied", "Request has expired"),
-    ),
-    Reason.NOT_YET_VALID: (
-        ("InvalidAuthorization", "Request time too skewed"),
-        (
-            "RequestTimeTooSkewed",
-            "The difference between the request time and the server's time is too large.",
-        ),
-    ),
-    Reason.ABSENT_SIGNED_PART: (
-        ("InvalidAuthorization", "A signed parameter or header is absent"),
-        ("SignatureDoesNotMatch", "The Signature you specified is invalid."),
-    ),
-    Reason.MISMATCH: (
-        ("InvalidAuthorization", "Signature does not match"),
-        ("SignatureDoesNotMatch", "The Signature you specified is invalid."),
-    ),
-    Reason.TOKEN_MISSING: (
-        ("InvalidAuthorization", "The security token is missing"),
-        ("AccessDenied", "Access Denied."),
-    ),
-    Reason.TOKEN_WRONG: (
-        ("InvalidAuthorization", "The security token is invalid"),
-        ("InvalidAccessKeyId", "The security token is invalid."),
-    ),
-}
+    Reason.MISSING: (("MissingAuthorization", "Authorization is required"), DENIED),
+    Reason.MALFORMED: (("InvalidAuthorization", "Authorization is malformed"), DENIED),
+    Reason.UNSUPPORTED_ALGORITHM: (("InvalidAuthorization", "q-sign-algorithm must be sha1"), DENIED),
+    Reason.UNKNOWN_SECRET_ID: (("SecretidNotExist", "SecretId does not exist"),
+                               ("InvalidAccessKeyId", "The access key Id format you provided is invalid.")),
+    Reason.EXPIRED: (("SignatureExpired", "Request has expired"), ("AccessDenied", "Request has expired")),
+    Reason.NOT_YET_VALID: (("InvalidAuthorization", "Request time too skewed"),
+                           ("RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.")),
+    Reason.ABSENT_SIGNED_PART: (("InvalidAuthorization", "A signed parameter or header is absent"), NO_MATCH),
+    Reason.MISMATCH: (("InvalidAuthorization", "Signature does not match"), NO_MATCH),
+    Reason.TOKEN_MISSING: (("InvalidAuthorization", "The security token is missing"), DENIED),
+    Reason.TOKEN_WRONG: (("InvalidAuthorization", "The security token is invalid"),
+                         ("InvalidAccessKeyId", "The security token is invalid.")),
+}  # fmt: skip
 
 
 class Refused(Exception):
@@ -177,27 +138,19 @@ class Emulator:
     second apart after the newest stored job, instead of random IDs and the clock's time: a run
     that creates jobs then repeats exactly (the suite's embedded emulator uses this).
 
-    Fault switches (``faults.py``) are mixins over the seams below (``request_id``,
-    ``authenticate``, ``verify``, ``forgiven``, ``parameters``, ``query_of``, ``filters``,
-    ``invalid``, ``resume``, ``foreign_token``, ``page_of``, ``render``, ``head``, ``error_body``,
-    ``stored``, ``get_job``, ``cancel_job``; the store's ``Matching`` for the SQL): ``Emulator(...,
-    faults=[...])`` is an instance of the class with their mixins.
+    Fault switches (``faults.py``) are mixins over its public methods (the seams; the store's
+    ``Matching`` for the SQL): ``Emulator(..., faults=[...])`` is the class with their mixins.
     """
 
-    def __new__(cls, *args: object, **kw: object) -> Emulator:
+    def __new__(cls, *args: object, **kw: object) -> "Emulator":
         names = kw.get("faults", args[3] if len(args) > 3 else ())
         return super().__new__(with_faults(cls, tuple(names)))  # type: ignore[arg-type]
 
-    def __init__(
-        self,
-        store: Store | None = None,
-        credentials: Iterable[Credentials] = (EXAMPLE_CREDENTIALS,),
-        behaviour: Behaviour | None = None,
-        faults: Iterable[str] = (),
-        clock: Callable[[], float] = time.time,
-        visibility_lag: float = 0.0,
-        seed: int | None = None,
-    ) -> None:
+    def __init__(self, store: Store | None = None,
+                 credentials: Iterable[Credentials] = (EXAMPLE_CREDENTIALS,),
+                 behaviour: Behaviour | None = None, faults: Iterable[str] = (),
+                 clock: Callable[[], float] = time.time, visibility_lag: float = 0.0,
+                 seed: int | None = None) -> None:  # fmt: skip
         self.store = store if store is not None else Store()
         self.keys = {c.secret_id: c for c in credentials}
         self.behaviour = behaviour or Behaviour()
@@ -224,9 +177,8 @@ class Emulator:
         except Refused as r:
             status, body, content_type = self.error(r, request_id, path)
         except Exception:  # a bug of ours must still answer as the service would
-            status, body, content_type = self.error(
-                Refused(500, "InternalError", "internal error"), request_id, path
-            )
+            internal = Refused(500, "InternalError", "internal error")
+            status, body, content_type = self.error(internal, request_id, path)
         status_line, headers = self.head(status, body, content_type, request_id)
         start_response(status_line, headers)
         return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
@@ -248,11 +200,8 @@ class Emulator:
         """The status line and headers (the server adds ``Server``); an empty body (cancel's)
         has no Content-Type, as in the vendor's example."""
         headers = [("Content-Type", content_type)] if content_type else []
-        headers += [
-            ("Content-Length", str(len(body))),
-            ("Date", formatdate(self.clock(), usegmt=True)),
-        ]
-        headers.append(("x-ci-request-id", request_id))
+        length, date = str(len(body)), formatdate(self.clock(), usegmt=True)
+        headers += [("Content-Length", length), ("Date", date), ("x-ci-request-id", request_id)]
         if status >= 400:
             headers.append(("x-ci-trace-id", request_id))
         return f"{status} {HTTPStatus(status).phrase}", headers
@@ -265,12 +214,8 @@ class Emulator:
         return Refused(status, code, message)
 
     def error_body(self, r: Refused, request_id: str, path: str) -> bytes:
-        extras = {
-            "resource+trace-id": {"Resource": path, "TraceId": request_id},
-            "resource": {"Resource": path},
-            "trace-id": {"TraceId": request_id},
-            "none": {},
-        }[self.behaviour.error_extras]
+        extras = {"resource+trace-id": {"Resource": path, "TraceId": request_id}, "resource": {"Resource": path},
+                  "trace-id": {"TraceId": request_id}, "none": {}}[self.behaviour.error_extras]  # fmt: skip
         return render_error(r.code, r.message, request_id, **extras)
 
     def _handle(self, environ: dict, request_id: str) -> bytes:
@@ -338,9 +283,7 @@ class Emulator:
         presigned = not headers.get("Authorization")
         if verdict.refusal is not None and not self.forgiven(verdict.refusal, presigned):
             ci, cos = AUTH_CODES[verdict.refusal]
-            status, (code, message) = (
-                (401, ci) if self.behaviour.auth_status == "401" else (403, cos)
-            )
+            status, (code, message) = (401, ci) if self.behaviour.auth_status == "401" else (403, cos)  # fmt: skip
             raise Refused(status, code, message)
 
     def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Verdict:
@@ -441,37 +384,26 @@ class Emulator:
         try:
             root = safe_parse(body, MAX_BODY)
         except XMLProblem as exc:
-            raise _bad(
-                f"the body is not a usable XML document: {exc.message}", "MalformedXML"
-            ) from None
+            raise _bad(f"the body is not a usable XML document: {exc.message}", "MalformedXML") from None  # fmt: skip
         if root.tag != "Request":
             raise _bad("the body's root must be <Request>", "MalformedXML")
         inp, op = root.find("Input"), root.find("Operation")
         job_type = (root.findtext("Type") or "").strip()
+        if job_type not in TYPES and job_type:
+            raise _bad(f"Type must be Job or Workflow, not {job_type[:40]!r}")
         if job_type not in TYPES:
-            raise _bad(
-                f"Type must be Job or Workflow, not {job_type[:40]!r}"
-                if job_type
-                else "Type is required: Job or Workflow"
-            )
+            raise _bad("Type is required: Job or Workflow")
         if inp is None or len(inp) != 1:
             raise _bad("Input must hold exactly one of Prefix, Object, UrlFile, Manifest")
         user_data = root.findtext("Operation/UserData") or ""
         if any(not 32 <= ord(c) < 127 for c in user_data):
             raise _bad("UserData must be printable ASCII")
         job_id, created = self._new_job()
-        job = Job(
-            job_id=job_id,
-            type=job_type,
-            state="Submitted",
-            name=root.findtext("Name") or "",
-            creation_time=self._now(created),
-            message="",
-            input=node_from_element(inp[0]),
-            operation=canonical(node_from_element(op)[1]) if op is not None and len(op) else (),
-        )
-        wrapper = safe_parse(render_job(request_id, job))
-        errors = validate(wrapper, "list-response")
+        name = root.findtext("Name") or ""
+        operation = canonical(node_from_element(op)[1]) if op is not None and len(op) else ()
+        created_at, node = self._now(created), node_from_element(inp[0])
+        job = Job(job_id, job_type, "Submitted", name, created_at, input=node, operation=operation)
+        errors = validate(safe_parse(render_job(request_id, job)), "list-response")
         if errors or not job.name:
             raise _bad("invalid job: " + ("; ".join(errors[:3]) or "Name is required"))
         self.stored(job)
@@ -553,10 +485,8 @@ CANONICAL_ORDER = {
 
 def canonical(nodes: tuple[Node, ...], parent: str = "Operation") -> tuple[Node, ...]:
     """``nodes`` (children of ``parent``) re-serialised in one order, as the service does."""
-    return tuple(
-        (tag, value if isinstance(value, str) else canonical(value, tag))
-        for tag, value in in_order(nodes, CANONICAL_ORDER.get(parent, ()))
-    )
+    ordered = in_order(nodes, CANONICAL_ORDER.get(parent, ()))
+    return tuple((tag, value if isinstance(value, str) else canonical(value, tag)) for tag, value in ordered)  # fmt: skip
 
 
 def _fingerprint(f: Filters) -> str:

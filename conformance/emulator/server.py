@@ -6,12 +6,9 @@ an unsupported transfer coding) get the emulator's own XML ``Error`` instead of 
 plain-text page, always with a 4xx status.
 """
 
-from __future__ import annotations
-
 import logging
 import threading
 from http import HTTPStatus
-from types import TracebackType
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
@@ -62,22 +59,15 @@ class EmulatorServer:
     ) -> None:
         self.app = app if app is not None else Emulator()
         adj = Adjustments(
-            host=host,
-            port=port,
-            ident=IDENT,
-            threads=threads,
+            host=host, port=port, ident=IDENT, threads=threads, expose_tracebacks=False, ipv6=False,
             channel_timeout=30,  # an idle keep-alive connection is closed after this
             max_request_header_size=64 * 1024,  # the app refuses queries over 16 KiB itself
             max_request_body_size=4 * MAX_BODY,  # and bodies over MAX_BODY
-            expose_tracebacks=False,
             clear_untrusted_proxy_headers=False,  # the app sees every header, as sent
-            ipv6=False,
-        )
+        )  # fmt: skip
         dispatcher = ThreadedTaskDispatcher()
         dispatcher.set_thread_count(adj.threads)
-        self._server = _Server(
-            self.app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0]
-        )
+        self._server = _Server(self.app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])  # fmt: skip
         self._stopping = threading.Event()
         self._closing = threading.Lock()  # no close of the wake-up pipe while stop() writes to it
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -89,7 +79,7 @@ class EmulatorServer:
         host, port = self._server.socket.getsockname()[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> EmulatorServer:
+    def start(self) -> "EmulatorServer":
         self._thread.start()
         return self
 
@@ -111,10 +101,8 @@ class EmulatorServer:
                 self._server.pull_trigger()  # wakes the loop
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> EmulatorServer:
+    def __enter__(self) -> "EmulatorServer":
         return self.start()
 
-    def __exit__(
-        self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -2,8 +2,6 @@
 and XML escaped by default) or as JSON: summary JSON, JUnit XML, the HTML page and the profile a
 run saw. Every file is written through ``redact`` with the run's own secrets as a last guard."""
 
-from __future__ import annotations
-
 import functools
 import json
 import os
@@ -33,12 +31,8 @@ def shown(query: str | None) -> str:
 
 @functools.cache
 def templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("conformance", "templates"),
-        autoescape=jinja2.select_autoescape(["html.j2", "xml.j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = jinja2.Environment(loader=jinja2.PackageLoader("conformance", "templates"), trim_blocks=True,
+                             autoescape=jinja2.select_autoescape(["html.j2", "xml.j2"]), lstrip_blocks=True)  # fmt: skip
     env.globals.update(clause=contract.clause, by_reason=by_reason, reason=explain, verdicts=VERDICTS,
                        open_points=OPEN_POINTS, point_anchor=ANCHORS, contract_doc=contract.DOC,
                        pinnable=pinnable, mixed=MIXED, relpath=os.path.relpath,

@@ -2,8 +2,6 @@
 ``run.html.j2``), complete without JavaScript: details, exchanges and reproductions are in the
 HTML itself, in the words and colours of the one verdict table."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from .. import contract
@@ -24,13 +22,9 @@ def page(summary: Summary, here: Path | None = None) -> str:
     rows = [r for k in ("differences", "behaviour_differences", "regressions") for r in getattr(summary, k, ())]  # fmt: skip
     more = {r["anchor"] for r in rows if r.get("anchor")}
     more |= {ANCHORS[c["point"]] for c in getattr(summary, "behaviour_changes", ()) if c["point"] in ANCHORS}  # fmt: skip
-    return render(
-        "run.html.j2" if summary.kind in ("run", "recheck") else f"{summary.kind}.html.j2",
-        summary=summary,
-        by_check={f.check: f for f in reversed(summary.failures)},
-        cited=cited(summary, more),
-        here=str(here or "."),
-    )
+    name = "run.html.j2" if summary.kind in ("run", "recheck") else f"{summary.kind}.html.j2"
+    by_check = {f.check: f for f in reversed(summary.failures)}
+    return render(name, summary=summary, by_check=by_check, cited=cited(summary, more), here=str(here or "."))  # fmt: skip
 
 
 class HtmlHandler(FileHandler):

@@ -2,8 +2,6 @@
 ``<kind>.txt.j2``: counts, what broke root cause first, how to reproduce it), and the verdict,
 in the words and colours of the one verdict table."""
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import Callable
@@ -61,10 +59,8 @@ class TerminalHandler(Handler):
         self.done[result.category] = self.done.get(result.category, 0) + 1
         count = f"{self.done[result.category]}/{self.totals.get(result.category, '?')}"
         why = f": {result.reason}" if result.reason else ""
-        tone = {Outcome.PASSED: "good", Outcome.FAILED: "bad", Outcome.TOOL_ERROR: "error"}.get(
-            result.outcome, "warn"
-        )
-        word = coloured(f"{result.outcome.upper():<7}", tone, self.stream)
+        tones = {Outcome.PASSED: "good", Outcome.FAILED: "bad", Outcome.TOOL_ERROR: "error"}
+        word = coloured(f"{result.outcome.upper():<7}", tones.get(result.outcome, "warn"), self.stream)  # fmt: skip
         self.say(f"  [{result.category:<10} {count:>5}] {word} {result.check}{why}")
 
     def finished(self, summary: Summary) -> None:

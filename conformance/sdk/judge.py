@@ -9,8 +9,6 @@ Message, the Error body's RequestId). Each finding names its rule, the rule's cl
 contract's anchor for it) and what was seen.
 """
 
-from __future__ import annotations
-
 import contextlib
 import xml.etree.ElementTree as ET
 from collections import Counter

@@ -6,8 +6,6 @@ a finding must name the true cause). Each fault runs only the tasks that can sho
 without faults, and with each correct variant, must pass: no false positives.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 import time

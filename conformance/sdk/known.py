@@ -5,8 +5,6 @@ One finding a line, ``SCENARIO/TASK RULE[: WORDS]`` (WORDS: words its message mu
 starting with ``#`` is a comment. The README's "Known findings" says the same for users.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,9 +47,7 @@ def read(path: str) -> list[Known]:
         task, _, rule = head.strip().partition(" ")
         if task not in tasks or rule.strip() not in RULES:
             wrong = f"no task {task!r}" if task not in tasks else f"no rule {rule.strip()!r}"
-            raise ValueError(
-                f"--known {path}, line {n}: {wrong} (a line is SCENARIO/TASK RULE[: WORDS])"
-            )
+            raise ValueError(f"--known {path}, line {n}: {wrong} (a line is SCENARIO/TASK RULE[: WORDS])")  # fmt: skip
         entries.append(Known(task, rule.strip(), words.strip()))
     return entries
 

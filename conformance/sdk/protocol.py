@@ -7,16 +7,12 @@ protocol's JSON shape (``element_json``) and a signature over parameters form-en
 (``plus_signed``), which the judge and the reference driver share.
 """
 
-from __future__ import annotations
-
-import hashlib
-import hmac
 import json
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..signing import Signature
+from ..signing import Signature, signed
 
 # The environment of every driver run.
 ENDPOINT = "CI_CONFORMANCE_ENDPOINT"  # base URL, e.g. http://127.0.0.1:41234 (no trailing /)
@@ -111,10 +107,6 @@ def plus_signed(sig: Signature) -> Signature:
     """``sig`` over its parameters form-encoded (a space as '+', not %20): a common mistake."""
     lines = sig.http_string.split("\n")
     lines[2] = lines[2].replace("%20", "+")
-    http_string = "\n".join(lines)
-    digest = hashlib.sha1(http_string.encode("utf-8")).hexdigest()
-    algorithm, sign_time, *_ = sig.string_to_sign.split("\n")
-    to_sign = f"{algorithm}\n{sign_time}\n{digest}\n"
-    mac = hmac.new(sig.sign_key.encode(), to_sign.encode(), hashlib.sha1).hexdigest()
-    return replace(sig, http_string=http_string, http_string_sha1=digest,
-                   string_to_sign=to_sign, signature=mac)  # fmt: skip
+    sign_time = sig.string_to_sign.split("\n")[1]
+    lists = sig.url_param_list, sig.header_list
+    return signed(sig.key_time, sig.sign_key, *lists, "\n".join(lines), sign_time)

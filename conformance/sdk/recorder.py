@@ -8,8 +8,6 @@ its k-th: page k of a walk), error answers whose four IDs all differ. The emulat
 left unchanged.
 """
 
-from __future__ import annotations
-
 import base64
 import contextlib
 import io

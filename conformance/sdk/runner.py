@@ -4,8 +4,6 @@ Scenarios run in parallel (``workers``), each behind its own loopback server; wi
 tasks run one after the other, so the recorder attributes every request to its task.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import shlex

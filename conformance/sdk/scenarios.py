@@ -6,8 +6,6 @@ dataset that is known in advance (the oracle's input) and tasks drawn from that 
 ``ci-conformance serve --scenario NAME`` serves one by hand.
 """
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -274,7 +272,5 @@ def select(names: list[str] | None = None) -> list[Scenario]:
     """Scenarios by name (all by default); ``ValueError`` names the unknown ones."""
     unknown = [n for n in names or [] if n not in SCENARIOS]
     if unknown:
-        raise ValueError(
-            f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
-        )
+        raise ValueError(f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")  # fmt: skip
     return [SCENARIOS[n] for n in names] if names else list(SCENARIOS.values())

@@ -4,14 +4,9 @@
 follows from a request finding of the same task is that finding's consequence), reproduction
 lines, and the task, the driver's output and every request in ``extra``. The run ends in an
 ``SdkSummary`` whose ``root_causes`` group the findings by cause: one finding across many tasks is
-one cause, with its tasks, and only its first task keeps the full evidence.
-
-Secrets never get in: headers and query fields that carry them are redacted as they are
-recorded (``conformance.client.redact``), and every file is written through ``redact`` with the
-run's own keys as a last guard (``conformance.handlers``).
+one cause, with its tasks, and only its first task keeps the full evidence. Secrets are redacted
+as they are recorded, and every file is written through ``redact`` (``conformance.handlers``).
 """
-
-from __future__ import annotations
 
 import functools
 import json
@@ -73,9 +68,7 @@ def readable(line: str) -> list[str]:
     return [key, " · ".join(fields(value))]
 
 
-def reproduce(
-    driver: str, check: str, task: dict, wrong_key: bool, timeout: float
-) -> dict[str, str]:
+def reproduce(driver: str, check: str, task: dict, wrong_key: bool, timeout: float) -> dict[str, str]:  # fmt: skip
     """Command lines that run the task again: the whole tool, or the scenario served by hand
     and the driver run with the task (in a shell that exported what ``serve`` prints)."""
     command = shlex.join(shlex.split(driver))

@@ -6,8 +6,6 @@ chain), in each epoch (the stretch between two writes, where the data stays the 
 asking for a request the recording does not hold is not judged, never failed.
 """
 
-from __future__ import annotations
-
 import multiprocessing
 import os
 from collections import Counter, defaultdict
@@ -81,9 +79,7 @@ class RecordedSession(Session):
     unjudged (``NotRecorded``), never a failure."""
 
     def __init__(self, recording: Recording, epoch: int) -> None:
-        super().__init__(
-            recording.client, unknown_data="it needs the target's whole dataset, not a recording"
-        )
+        super().__init__(recording.client, unknown_data="it needs the target's whole dataset, not a recording")  # fmt: skip
         self.recording, self.epoch = recording, epoch
         self.used: Counter[tuple] = Counter()
         self.served: set[int] = set()
@@ -133,9 +129,7 @@ def observe(path: Path, profile: dict[str, str] | None) -> dict:
         ex = rec.exchange
         key = opaque_key(ex)
         if key not in judged:
-            judged[key] = [
-                f for look in EXCHANGE_OBSERVERS if not hasattr(look, "fresh") for f in look(ex)
-            ]
+            judged[key] = [f for look in EXCHANGE_OBSERVERS if not hasattr(look, "fresh") for f in look(ex)]  # fmt: skip
         for name, message in judged[key] + [f for look in stateful for f in look(ex)]:
             findings.setdefault(name, (pos, message))
         coverage.exchange(ex)
@@ -202,9 +196,7 @@ class RecheckSource(Source):
 
     def _observed(self) -> dict:
         if self.seen is None:
-            self.seen = (
-                self._observing.result() if self._observing else observe(self.path, self.profile)
-            )
+            self.seen = self._observing.result() if self._observing else observe(self.path, self.profile)  # fmt: skip
         return self.seen
 
     def judge(self, check: Check) -> CheckResult:
@@ -243,15 +235,11 @@ class RecheckSource(Source):
             result.outcome = Outcome.FAILED
             result.failures = [self._failure(check, message, None, [rec])]
         elif not result.examples:
-            result.outcome, result.reason = (
-                Outcome.NOT_JUDGED,
-                "the recording holds nothing of this kind",
-            )
+            result.outcome, result.reason = (Outcome.NOT_JUDGED,
+                                             "the recording holds nothing of this kind")  # fmt: skip
         return result
 
-    def _failure(
-        self, check: Check, found: str, query: str | None, recs: list[Recorded]
-    ) -> Failure:
+    def _failure(self, check: Check, found: str, query: str | None, recs: list[Recorded]) -> Failure:  # fmt: skip
         return Failure(check=check.name, clause=check.clause, anchor=check.anchor,
                        contract=contract.ref(check.anchor), found=found, query=query,
                        exchanges=[exchange_record(r.exchange, r.index, r.check, limit=2000) for r in recs],
@@ -261,9 +249,7 @@ class RecheckSource(Source):
         sessions: dict[int, RecordedSession] = {}
         last_reason, served = "", set()
         for epoch, value in values:
-            s = sessions.get(epoch) or sessions.setdefault(
-                epoch, RecordedSession(self.recording, epoch)
-            )
+            s = sessions.get(epoch) or sessions.setdefault(epoch, RecordedSession(self.recording, epoch))  # fmt: skip
             s.used.clear()
             s.served = set()
             jobs = s.jobs_seen

@@ -4,8 +4,6 @@ Each check runs its examples (hypothesis, shrinking a failure to the minimal inp
 one ``CheckResult``; ``judge`` never raises but for an interruption or a lost target.
 """
 
-from __future__ import annotations
-
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from ..evidence import command, failure_record
 from ..options import TEMPORARY, Settings, recorded
 from ..query import Query
 from ..results import VACUOUS_REASON, CheckResult, Outcome, RunSummary, decide, vacuous
-from ..session import CheckFailure, NoData, Session, SkipCheck, Traffic
+from ..session import UNKNOWN_DATA, CheckFailure, NoData, Session, SkipCheck, Traffic
 from ..xmlmodel import XMLProblem, parse_error, safe_parse
 
 CREDENTIALS = "COS_SECRET_ID and COS_SECRET_KEY (and COS_SECURITY_TOKEN) from the environment"
@@ -43,7 +41,7 @@ class RunSource(Source):
         self.checks = settings.chosen() if checks is None else checks
         self.server: Any = None
         self.known_jobs: list | None = None
-        self.unknown_data = "the target's data is not known (only the embedded emulator's is)"
+        self.unknown_data = UNKNOWN_DATA
         self.target = settings.target or ""
         self.session: Session | None = None
         self.secrets: tuple[str, ...] = ()
@@ -60,14 +58,11 @@ class RunSource(Source):
         self.secrets = client.secrets
         observers = list(EXCHANGE_OBSERVERS) + ([on_exchange] if on_exchange else [])
         session = Session(
-            client,
-            allow_writes=s.allow_writes or self.server is not None,
-            known_jobs=self.known_jobs,
-            profile=s.profile,
+            client, allow_writes=s.allow_writes or self.server is not None,
+            known_jobs=self.known_jobs, profile=s.profile,
             seed_when_empty=s.allow_writes,  # only when the user allowed writes explicitly
-            observers=(observers, PAGE_OBSERVERS),
-            unknown_data=self.unknown_data,
-        )
+            observers=(observers, PAGE_OBSERVERS), unknown_data=self.unknown_data,
+        )  # fmt: skip
         session.seed, session.examples = s.seed, s.examples
         session.consistency_window = s.consistency_window
         session.workflow_id = s.workflow_id
@@ -162,14 +157,8 @@ class RunSource(Source):
         s, session = self.settings, self.session
         failures = [f for r in results for f in r.failures]
         roots = attach_roots(failures)
-        replay = (
-            f"ci-conformance replay {self.summary_path}" if failures and self.summary_path else None
-        )
-        again = (
-            ["run", "--report-dir", str(Path(self.summary_path).parent)]
-            if self.summary_path
-            else []
-        )
+        replay = f"ci-conformance replay {self.summary_path}" if failures and self.summary_path else None  # fmt: skip
+        again = ["run", "--report-dir", str(Path(self.summary_path).parent)] if self.summary_path else []  # fmt: skip
         summary = RunSummary(
             kind="run",
             verdict=decide(results, unusable=unusable, interrupted=interrupted),
@@ -210,9 +199,7 @@ def _within(exc: BaseException, kind: type) -> Any:
         if id(e) in seen:
             continue
         seen.add(id(e))
-        todo += [
-            x for x in (e.__cause__, e.__context__, *getattr(e, "exceptions", ())) if x is not None
-        ]
+        todo += [x for x in (e.__cause__, e.__context__, *getattr(e, "exceptions", ())) if x is not None]  # fmt: skip
     return None
 
 
@@ -224,11 +211,7 @@ def caveats(results: list[CheckResult], session: Session | None) -> list[str]:
         said.append(f"{no_data} check(s) skipped for lack of data: the target has too few jobs")
     unrun = [r for r in results if r.outcome == Outcome.NOT_RUN]
     if unrun:
-        why = (
-            session.client.stopped
-            if session is not None and session.client.stopped
-            else unrun[0].reason
-        )
+        why = session.client.stopped if session is not None and session.client.stopped else unrun[0].reason  # fmt: skip
         said.append(f"incomplete: {len(unrun)} check(s) not run ({why})")
     errors = [r for r in results if r.outcome == Outcome.TOOL_ERROR]
     if errors:
@@ -301,9 +284,7 @@ def misconfiguration(probe: Exchange, settings: Settings, signature_only: bool) 
     if root is None or root.tag not in ("Response", "Error"):
         if probe.status == 200 and "xml" in ctype:
             return ""  # a broken list response: the checks say how
-        return (
-            f"`GET /inventorytriggerjob` answered {probe.status} {ctype}: is this the CI endpoint?"
-        )
+        return f"`GET /inventorytriggerjob` answered {probe.status} {ctype}: is this the CI endpoint?"  # fmt: skip
     if root.tag != "Error" or probe.status < 400:
         return ""
     doc = parse_error(probe.body, check=False)

@@ -1,7 +1,5 @@
 """One test per registered check, over the target chosen by the plugin's options."""
 
-from __future__ import annotations
-
 import pytest
 
 from conformance.plugin import SETTINGS, run_check
