@@ -92,12 +92,16 @@ class Exchange:
         text = self.body[:body_limit].decode("utf-8", "replace")
         cut = self.body_size > body_limit
         return {
-            "method": self.method, "url": self.url, "request_headers": self.request_headers,
-            "status": self.status, "headers": self.headers,
+            "method": self.method,
+            "url": self.url,
+            "request_headers": self.request_headers,
+            "status": self.status,
+            "headers": self.headers,
             "body": text + (f"\n… ({self._size_text()})" if cut else ""),
-            "elapsed_ms": round(self.elapsed * 1000, 1), "retries": self.retries,
+            "elapsed_ms": round(self.elapsed * 1000, 1),
+            "retries": self.retries,
             "retry_notes": self.notes,
-        }  # fmt: skip
+        }
 
     def _size_text(self) -> str:
         if self.body_size > MAX_BODY:
@@ -150,10 +154,17 @@ class Client:
     def list(self, query: Query) -> Exchange:
         return self.request("GET", PATH, query.params())
 
-    def request(self, method: str, path: str = PATH, params: list[tuple[str, str]] | None = None, *,
-                auth: requests.auth.AuthBase | str | None = "default",
-                headers: dict[str, str] | None = None, data: bytes | None = None,
-                prepare_hook: object = None) -> Exchange:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str = PATH,
+        params: list[tuple[str, str]] | None = None,
+        *,
+        auth: requests.auth.AuthBase | str | None = "default",
+        headers: dict[str, str] | None = None,
+        data: bytes | None = None,
+        prepare_hook: object = None,
+    ) -> Exchange:
         """Send one request. ``prepare_hook(prepared)`` may alter it after signing (tampering)."""
         headers = {**DEFAULT_HEADERS, **(headers or {})}
         if self.host_header:
@@ -177,14 +188,22 @@ class Client:
             watch = _Watch(limit)
             _current.watch = watch
             try:
-                resp = self.session.send(prepared, timeout=limit, stream=True, allow_redirects=False)  # fmt: skip
+                resp = self.session.send(
+                    prepared, timeout=limit, stream=True, allow_redirects=False
+                )
                 body, cut = _read_bounded(resp)
             except TRANSPORT_ERRORS as exc:
                 late = watch.fired or isinstance(exc, requests.Timeout)
-                reason = f"no complete answer within {limit:g} s (--timeout)" if late else transport_reason(exc)  # fmt: skip
+                reason = (
+                    f"no complete answer within {limit:g} s (--timeout)"
+                    if late
+                    else transport_reason(exc)
+                )
                 if attempt >= self.retries:
                     retried = f" (after {attempt} retries)" if attempt else ""
-                    raise TargetError(f"{prepared.method} {self._shown(prepared.url)}: {reason}{retried}") from None  # fmt: skip
+                    raise TargetError(
+                        f"{prepared.method} {self._shown(prepared.url)}: {reason}{retried}"
+                    ) from None
                 notes.append(f"retry after {reason}")
                 attempt += 1
                 self.retries_made += 1
@@ -202,12 +221,18 @@ class Client:
                 time.sleep(wait)
                 continue
             return Exchange(
-                method=prepared.method or "GET", url=self._shown(prepared.url),
+                method=prepared.method or "GET",
+                url=self._shown(prepared.url),
                 request_headers={k: self._header_shown(k, v) for k, v in prepared.headers.items()},
-                status=resp.status_code, headers=dict(resp.headers), body=body, elapsed=elapsed,
-                retries=attempt, notes=notes, size=MAX_BODY + 1 if cut else None,
+                status=resp.status_code,
+                headers=dict(resp.headers),
+                body=body,
+                elapsed=elapsed,
+                retries=attempt,
+                notes=notes,
+                size=MAX_BODY + 1 if cut else None,
                 request_body=_bytes(prepared.body),
-            )  # fmt: skip
+            )
 
     def _take_slot(self) -> None:
         with self._lock:
@@ -257,10 +282,15 @@ def base_url_of(url: str) -> str:
 
 # Whatever goes wrong below HTTP: refused, reset, cut short, garbage, bad chunks or encoding.
 TRANSPORT_ERRORS = (
-    requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError, requests.exceptions.InvalidHeader,
-    urllib3.exceptions.HTTPError, http.client.HTTPException, OSError,
-)  # fmt: skip
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    requests.exceptions.InvalidHeader,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
 
 
 def transport_reason(exc: BaseException) -> str:

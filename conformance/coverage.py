@@ -188,7 +188,12 @@ class Coverage:
             return
         if f.size_requested > 100:
             self.met("size_over_100", "clamp" if ex.status == 200 else "refuse", ex)
-        elif f.start and f.end and f.start > f.end and (ex.status == 400 or b"JobsDetail" not in ex.body):  # fmt: skip
+        elif (
+            f.start
+            and f.end
+            and f.start > f.end
+            and (ex.status == 400 or b"JobsDetail" not in ex.body)
+        ):
             self.met("start_after_end", "empty" if ex.status == 200 else "refuse", ex)
 
     def page(self, query: Query, body: ListResponse, ex: Exchange) -> None:
@@ -236,9 +241,11 @@ class Coverage:
         out = {}
         for dim, cells in all_cells().items():
             reached = self.cells[dim]
-            out[dim] = {"reached": {c: reached[c] for c in cells if reached[c]},
-                        "missed": [c for c in cells if not reached[c] and c in possible[dim]],
-                        "out_of_reach": [c for c in cells if not reached[c] and c not in possible[dim]]}  # fmt: skip
+            out[dim] = {
+                "reached": {c: reached[c] for c in cells if reached[c]},
+                "missed": [c for c in cells if not reached[c] and c in possible[dim]],
+                "out_of_reach": [c for c in cells if not reached[c] and c not in possible[dim]],
+            }
         out["open points"]["choices"] = {p: dict(c) for p, c in self.choices.items() if c}
         return out
 
@@ -269,7 +276,9 @@ def reachable(
     }  # fmt: skip
     cells["filters"] = {f for f in FILTERS if has[f]}
     pairs = itertools.combinations(FILTERS, 2)
-    cells["pairs"] = {f"{a}+{b}" for a, b in pairs if any(_carries(j, a) and _carries(j, b) for j in jobs)}  # fmt: skip
+    cells["pairs"] = {
+        f"{a}+{b}" for a, b in pairs if any(_carries(j, a) and _carries(j, b) for j in jobs)
+    }
     cells["walks"] = {b for b, n in zip(PAGE_BUCKETS, (0, 1, 2, 6), strict=True) if len(jobs) >= n}
     if len(jobs) < 2:
         cells["orders"] = set()

@@ -28,10 +28,15 @@ def hypothesis_settings(examples: int, *, shrink: bool = True, explicit: bool = 
     health checks (a live target is slow and its data is what it is)."""
     phases = [Phase.explicit] * explicit + [Phase.generate] + [Phase.target] * target
     return settings(
-        max_examples=examples, deadline=None, database=None, derandomize=False,
-        report_multiple_bugs=False, phases=phases + [Phase.shrink] * shrink,
-        suppress_health_check=list(HealthCheck), **more,
-    )  # fmt: skip
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        report_multiple_bugs=False,
+        phases=phases + [Phase.shrink] * shrink,
+        suppress_health_check=list(HealthCheck),
+        **more,
+    )
 
 
 def tool_error(exc: BaseException) -> ToolError:

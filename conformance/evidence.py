@@ -63,15 +63,30 @@ def exchange_record(
         body = body[:limit] + f"\n… (cut; {ex.body_size} bytes in all)"
     signature = signature_parts(ex.request_headers, ex.url)
     return ExchangeRecord(
-        method=ex.method, url=ex.url, status=ex.status, request_headers=dict(ex.request_headers),
-        headers=dict(ex.headers), body=body, elapsed_ms=round(ex.elapsed * 1000, 1),
-        retries=ex.retries, retry_notes=list(ex.notes), signature=signature,
-        signature_window=_window(signature), index=index, sent_by=sent_by,
-    )  # fmt: skip
+        method=ex.method,
+        url=ex.url,
+        status=ex.status,
+        request_headers=dict(ex.request_headers),
+        headers=dict(ex.headers),
+        body=body,
+        elapsed_ms=round(ex.elapsed * 1000, 1),
+        retries=ex.retries,
+        retry_notes=list(ex.notes),
+        signature=signature,
+        signature_window=_window(signature),
+        index=index,
+        sent_by=sent_by,
+    )
 
 
-def failure_record(failure: CheckFailure, check: object, *, summary_path: str | None = None,
-                   live_target: bool = False, traffic: Traffic | None = None) -> Failure:  # fmt: skip
+def failure_record(
+    failure: CheckFailure,
+    check: object,
+    *,
+    summary_path: str | None = None,
+    live_target: bool = False,
+    traffic: Traffic | None = None,
+) -> Failure:
     """Everything a person or ``replay`` needs about one failure of ``check`` (a ``Check``).
 
     ``traffic`` is what the check sent: a failure that cites no exchange gets the check's first
@@ -80,12 +95,15 @@ def failure_record(failure: CheckFailure, check: object, *, summary_path: str | 
     anchor = getattr(check, "anchor", "")
     query = failure.query
     record = Failure(
-        check=getattr(check, "name", ""), clause=getattr(check, "clause", ""), anchor=anchor,
-        contract=contract.ref(anchor) if anchor else "", found=failure.message,
+        check=getattr(check, "name", ""),
+        clause=getattr(check, "clause", ""),
+        anchor=anchor,
+        contract=contract.ref(anchor) if anchor else "",
+        found=failure.message,
         query=query.describe() if query is not None else None,
         query_params=query.params() if query is not None else None,
         exchanges=[exchange_record(ex) for ex in failure.exchanges[:4]],
-    )  # fmt: skip
+    )
     if summary_path:  # a summary.json is written: the failure can be replayed from it
         record.reproduce["replay"] = f"ci-conformance replay {summary_path} --checks {record.check}"
     if not record.exchanges and traffic and traffic.count:
@@ -129,9 +147,16 @@ def window(text: str) -> tuple[int, int]:
     return found
 
 
-def sign_request(method: str, url: str, headers: list[tuple[str, str]], credentials: Credentials,
-                 *, presign: bool = False, sign_time: tuple[int, int] | None = None,
-                 expire: int = 600) -> requests.PreparedRequest:  # fmt: skip
+def sign_request(
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    credentials: Credentials,
+    *,
+    presign: bool = False,
+    sign_time: tuple[int, int] | None = None,
+    expire: int = 600,
+) -> requests.PreparedRequest:
     """The request signed now (valid ``expire`` seconds), or for the recorded ``sign_time``."""
     auth = CosAuth(credentials, expire=expire, presign=presign, window=sign_time)
     prepared = requests.Request(method.upper(), url, headers=dict(headers)).prepare()

@@ -43,7 +43,9 @@ class Outcome:
     note: str = ""
 
 
-def suite_run(*args: str, cwd: Path | None = None, timeout: float = 600) -> tuple[int, dict, str, float]:  # fmt: skip
+def suite_run(
+    *args: str, cwd: Path | None = None, timeout: float = 600
+) -> tuple[int, dict, str, float]:
     """One suite run as a user runs it (``ci-conformance run``), in a subprocess: exit code,
     summary ({} if none), output, wall seconds."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,13 +91,17 @@ def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
     _, summary, out, wall = run
     if not summary:
         tail = out.strip().splitlines()[-1:] or ["no output"]
-        return Outcome(fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}")  # fmt: skip
+        return Outcome(
+            fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}"
+        )
     results = summary["results"]
     failed = [r for r in results if r["outcome"] == "failed" and r["check"] in fault.killed_by]
     ends = itertools.accumulate(r["seconds"] for r in results)  # each result's end, in seconds
     first = next((round(t, 2) for r, t in zip(results, ends, strict=True) if r in failed), None)
     checks = [r["check"] for r in failed]
-    return Outcome(fault.name, fault.category, bool(failed), checks, summary["requests"], first, round(wall, 2))  # fmt: skip
+    return Outcome(
+        fault.name, fault.category, bool(failed), checks, summary["requests"], first, round(wall, 2)
+    )
 
 
 def kill_args(fault: Fault, examples: str = "ci", seed: int = 0) -> list[str]:
@@ -113,21 +119,33 @@ def run(faults: list[Fault] | None = None, workers: int = 2, examples: str = "ci
 def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path, Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
     killed = sum(o.killed for o in outcomes)
-    data = {"killed": killed, "total": len(outcomes), "wall_seconds": round(wall, 1),
-            "outcomes": [asdict(o) for o in outcomes]}  # fmt: skip
+    data = {
+        "killed": killed,
+        "total": len(outcomes),
+        "wall_seconds": round(wall, 1),
+        "outcomes": [asdict(o) for o in outcomes],
+    }
     categories = sorted({o.category for o in outcomes})
-    lines = ["# Kill matrix", "",
-             f"{killed} of {len(outcomes)} faults killed ({100 * killed // max(1, len(outcomes))}%), "
-             f"in {wall:.0f} s of wall time. Each row is a suite run against the emulator with one fault "
-             "switch on, restricted to the checks the fault names (killed_by) and stopped at the first failure.", "",
-             "| fault | " + " | ".join(categories) + " | requests | first failure (s) | failed checks |",
-             "|---|" + "---|" * len(categories) + "---:|---:|---|"]  # fmt: skip
+    lines = [
+        "# Kill matrix",
+        "",
+        f"{killed} of {len(outcomes)} faults killed ({100 * killed // max(1, len(outcomes))}%), "
+        f"in {wall:.0f} s of wall time. Each row is a suite run against the emulator with one fault "
+        "switch on, restricted to the checks the fault names (killed_by) and stopped at the first failure.",
+        "",
+        "| fault | " + " | ".join(categories) + " | requests | first failure (s) | failed checks |",
+        "|---|" + "---|" * len(categories) + "---:|---:|---|",
+    ]
     for o in outcomes:
         word = "**killed**" if o.killed else "SURVIVED"
         cells = [word if c == o.category else "" for c in categories]
-        first = f"{o.seconds_to_first_failure:.2f}" if o.seconds_to_first_failure is not None else "-"  # fmt: skip
+        first = (
+            f"{o.seconds_to_first_failure:.2f}" if o.seconds_to_first_failure is not None else "-"
+        )
         checks = ", ".join(o.failed_checks) or o.note
-        lines.append(f"| {o.fault} | " + " | ".join(cells) + f" | {o.requests} | {first} | {checks} |")  # fmt: skip
+        lines.append(
+            f"| {o.fault} | " + " | ".join(cells) + f" | {o.requests} | {first} | {checks} |"
+        )
     return _write(report_dir / "kill-matrix", data, lines)
 
 
@@ -142,19 +160,25 @@ def _write(stem: Path, data: dict, lines: list[str]) -> tuple[Path, Path]:
 # --- the false-alarm matrix ---------------------------------------------------------------
 
 DATASETS = {
-    "0 jobs": ["--emulator-jobs", "0"], "1 job": ["--emulator-jobs", "1"],
-    "exactly size (10) jobs": ["--emulator-jobs", "10"], "size+1 (11) jobs": ["--emulator-jobs", "11"],
+    "0 jobs": ["--emulator-jobs", "0"],
+    "1 job": ["--emulator-jobs", "1"],
+    "exactly size (10) jobs": ["--emulator-jobs", "10"],
+    "size+1 (11) jobs": ["--emulator-jobs", "11"],
     "3000 jobs, heavy ties": ["--emulator-jobs", "3000", "--emulator-shape", "heavy-ties"],
     "20000 jobs (a target cut into slices)": ["--emulator-jobs", "20000"],
     "all in one state": ["--emulator-shape", "one-state"],
     "names that need escaping": ["--emulator-shape", "escaping"],
-    "seed 1": ["--seed", "1"], "seed 2": ["--seed", "2"], "seed 3": ["--seed", "3"],
-}  # fmt: skip
+    "seed 1": ["--seed", "1"],
+    "seed 2": ["--seed", "2"],
+    "seed 3": ["--seed", "3"],
+}
 
 
 def behaviour_id(b: Behaviour) -> str:
     """``name=value,...`` for the choices that differ from the defaults ("" for the default)."""
-    return ",".join(f"{k}={getattr(b, k)}" for k, v in Behaviour.CHOICES.items() if getattr(b, k) != v[0])  # fmt: skip
+    return ",".join(
+        f"{k}={getattr(b, k)}" for k, v in Behaviour.CHOICES.items() if getattr(b, k) != v[0]
+    )
 
 
 def false_alarm_cases() -> dict[str, list[str]]:
@@ -189,11 +213,13 @@ def _clean(name: str, run: tuple[int, dict, str, float]) -> Clean:
     results = summary.get("results", [])
     failed = [r["check"] for r in results if r["outcome"] == "failed"]
     return Clean(
-        case=name, conformant=code == 0 and summary.get("verdict") == "conformant",
+        case=name,
+        conformant=code == 0 and summary.get("verdict") == "conformant",
         failed_checks=failed or ([] if summary else [f"no summary: {out.strip()[-200:]}"]),
         skipped={r["check"]: r.get("reason", "") for r in results if r["outcome"] == "skipped"},
-        requests=summary.get("requests", 0), wall_seconds=round(wall, 1),
-    )  # fmt: skip
+        requests=summary.get("requests", 0),
+        wall_seconds=round(wall, 1),
+    )
 
 
 def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path:
@@ -201,13 +227,20 @@ def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path
     clean = sum(r.conformant for r in runs)
     data = {"conformant": clean, "total": len(runs), "wall_seconds": round(wall, 1),
             "runs": [asdict(r) for r in runs]}  # fmt: skip
-    lines = ["# False-alarm matrix", "",
-             f"{clean} of {len(runs)} runs against the correct emulator were conformant, in {wall:.0f} s of wall time.",
-             "", "| case | verdict | requests | s | failed checks | skipped |", "|---|---|---:|---:|---|---|"]  # fmt: skip
+    lines = [
+        "# False-alarm matrix",
+        "",
+        f"{clean} of {len(runs)} runs against the correct emulator were conformant, in {wall:.0f} s of wall time.",
+        "",
+        "| case | verdict | requests | s | failed checks | skipped |",
+        "|---|---|---:|---:|---|---|",
+    ]
     for r in runs:
         verdict = "conformant" if r.conformant else "**FALSE ALARM**"
         failed = ", ".join(r.failed_checks) or "-"
-        lines.append(f"| {r.case} | {verdict} | {r.requests} | {r.wall_seconds} | {failed} | {len(r.skipped)} |")  # fmt: skip
+        lines.append(
+            f"| {r.case} | {verdict} | {r.requests} | {r.wall_seconds} | {failed} | {len(r.skipped)} |"
+        )
     return _write(report_dir / "false-alarm-matrix", data, lines)[0]
 
 

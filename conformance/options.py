@@ -27,8 +27,9 @@ from .signing import Credentials
 EXAMPLES = {"dev": 8, "ci": 20, "thorough": 200}
 EMULATOR_JOBS = 300  # the embedded emulator's dataset, and `serve`'s
 LIVE_MAX_DURATION = 1800.0  # a run against a target stops asking after 30 minutes by default
-TEMPORARY = Credentials("AKIDconformanceTemporary00000000000", "conformance-temporary-key",
-                        "conformance-session-token")  # fmt: skip
+TEMPORARY = Credentials(
+    "AKIDconformanceTemporary00000000000", "conformance-temporary-key", "conformance-session-token"
+)
 
 
 def number(kind: type, minimum: float) -> Callable[[str, str], Any]:
@@ -232,7 +233,9 @@ def read(get: Callable[[str], Any]) -> Settings:
         s.target = f"https://{s.bucket}.ci.{s.region}.myqcloud.com"
     if s.target:
         if not (s.secret_id and s.secret_key):
-            raise ValueError("a target needs --secret-id and --secret-key (or COS_SECRET_ID and COS_SECRET_KEY)")  # fmt: skip
+            raise ValueError(
+                "a target needs --secret-id and --secret-key (or COS_SECRET_ID and COS_SECRET_KEY)"
+            )
         emulator_only = [BY_NAME[n].flag for n in raw if BY_NAME[n].emulator]
         if emulator_only:
             raise ValueError(f"{', '.join(emulator_only)} only apply to the embedded emulator, "
@@ -275,7 +278,11 @@ def _recorded_in(path: object) -> dict[str, Any]:
         return {}  # read_replay says what is wrong with the file
     if not isinstance(options, dict):
         return {}
-    return {k: v for k, v in options.items() if k in BY_NAME and not BY_NAME[k].secret and v not in (None, "")}  # fmt: skip
+    return {
+        k: v
+        for k, v in options.items()
+        if k in BY_NAME and not BY_NAME[k].secret and v not in (None, "")
+    }
 
 
 def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:
@@ -288,7 +295,9 @@ def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:
     replay: dict[str, list[list[tuple[str, str]]]] = {}
     for f in failures:
         params = [tuple(p) for p in f.get("query_params") or []]
-        replay.setdefault(f["check"], []).extend([params] if f.get("query_params") is not None else [])  # fmt: skip
+        replay.setdefault(f["check"], []).extend(
+            [params] if f.get("query_params") is not None else []
+        )
     return replay
 
 
@@ -297,4 +306,6 @@ def hypothesis_storage() -> None:
     and 200 MB) in ``./.hypothesis``: keep them in the user's cache instead, shared by every run
     and out of the user's working directory. ``HYPOTHESIS_STORAGE_DIRECTORY`` still wins."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache / "ci-conformance" / "hypothesis"))  # fmt: skip
+    os.environ.setdefault(
+        "HYPOTHESIS_STORAGE_DIRECTORY", str(cache / "ci-conformance" / "hypothesis")
+    )

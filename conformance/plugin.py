@@ -110,8 +110,10 @@ def run_check(source: RunSource, check: object, config: pytest.Config) -> None:
     if result.outcome == Outcome.FAILED:
         pytest.fail("\n\n".join(describe(f) for f in result.failures), pytrace=False)
     if result.outcome == Outcome.TOOL_ERROR and result.error:
-        pytest.fail(f"tool error: {result.reason}\n{result.error.report}\n{result.error.where}",
-                    pytrace=False)  # fmt: skip
+        pytest.fail(
+            f"tool error: {result.reason}\n{result.error.report}\n{result.error.where}",
+            pytrace=False,
+        )
     if result.outcome != Outcome.PASSED:
         pytest.skip(f"{result.outcome}: {result.reason}")
 
@@ -122,7 +124,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if source is None or (not config.stash[RESULTS] and SUMMARY not in config.stash):
         return
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-    summary = config.stash.get(SUMMARY, None) or source.summary(config.stash[RESULTS], interrupted=interrupted)  # fmt: skip
+    summary = config.stash.get(SUMMARY, None) or source.summary(
+        config.stash[RESULTS], interrupted=interrupted
+    )
     engine = Engine(handlers(config), allow_incomplete=config.stash[SETTINGS].allow_incomplete)
     engine.finish(summary, 130 if interrupted else None)
     config.stash[SUMMARY] = summary

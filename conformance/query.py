@@ -19,11 +19,17 @@ DEFAULT_SIZE = 10
 MAX_SIZE = 100
 
 WIRE_NAMES = {
-    "next_token": "nextToken", "size": "size", "type": "type", "order_by_time": "orderByTime",
-    "states": "states", "start_creation_time": "startCreationTime",
-    "end_creation_time": "endCreationTime", "workflow_id": "workflowId", "job_id": "jobId",
+    "next_token": "nextToken",
+    "size": "size",
+    "type": "type",
+    "order_by_time": "orderByTime",
+    "states": "states",
+    "start_creation_time": "startCreationTime",
+    "end_creation_time": "endCreationTime",
+    "workflow_id": "workflowId",
+    "job_id": "jobId",
     "name": "name",
-}  # fmt: skip
+}
 PYTHON_NAMES = {wire: py for py, wire in WIRE_NAMES.items()}
 
 
@@ -85,11 +91,14 @@ class Filters:
     def matches(self, job: Job) -> bool:
         """``not self.broken(job)``, without the words (the oracle's and strategies' hot loop)."""
         return (
-            (self.type is None or job.type == self.type) and (self.states is None or job.state in self.states)
-            and (self.start is None or job.created >= self.start) and (self.end is None or job.created <= self.end)
+            (self.type is None or job.type == self.type)
+            and (self.states is None or job.state in self.states)
+            and (self.start is None or job.created >= self.start)
+            and (self.end is None or job.created <= self.end)
             and (self.workflow_id is None or self.workflow_id in job.workflow_ids)
-            and (self.job_id is None or job.job_id == self.job_id) and (self.name is None or job.name == self.name)
-        )  # fmt: skip
+            and (self.job_id is None or job.job_id == self.job_id)
+            and (self.name is None or job.name == self.name)
+        )
 
     def broken(self, job: Job) -> list[str]:
         """The filters ``job`` breaks, each said with its parameter (empty when it matches)."""
@@ -148,11 +157,17 @@ def parse_filters(query: Query, *, clamp_size: bool = True) -> Filters:
             except ValueError as exc:
                 raise InvalidArgument(WIRE_NAMES[key], str(exc)) from None
     return Filters(
-        size=min(size, MAX_SIZE), size_requested=size, descending=order != "Asc",
-        type=q["type"] and _choice("type", q["type"], TYPES), states=states,
-        start=times.get("start_creation_time"), end=times.get("end_creation_time"),
-        workflow_id=q["workflow_id"], job_id=q["job_id"], name=q["name"],
-    )  # fmt: skip
+        size=min(size, MAX_SIZE),
+        size_requested=size,
+        descending=order != "Asc",
+        type=q["type"] and _choice("type", q["type"], TYPES),
+        states=states,
+        start=times.get("start_creation_time"),
+        end=times.get("end_creation_time"),
+        workflow_id=q["workflow_id"],
+        job_id=q["job_id"],
+        name=q["name"],
+    )
 
 
 def sort_key(job: Job) -> tuple[float, str]:

@@ -141,8 +141,13 @@ class RunSummary(Summary):
     credentials: str | None = None
 
 
-def decide(results: list[CheckResult], *, unusable: str = "", interrupted: bool = False,
-           errors: list[ToolError] | None = None) -> str:  # fmt: skip
+def decide(
+    results: list[CheckResult],
+    *,
+    unusable: str = "",
+    interrupted: bool = False,
+    errors: list[ToolError] | None = None,
+) -> str:
     """The verdict of a run, the same in every command and every output.
 
     Interrupted wins; then a run that could not judge its target; then violations (real ones

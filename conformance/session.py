@@ -31,7 +31,9 @@ PageObserver = Callable[[Query, ListResponse], list[Finding]]
 class CheckFailure(AssertionError):
     """A violated clause. ``check`` and ``clause`` are filled in by the check registry."""
 
-    def __init__(self, message: str, query: Query | None = None, exchanges: list[Exchange] | None = None):  # fmt: skip
+    def __init__(
+        self, message: str, query: Query | None = None, exchanges: list[Exchange] | None = None
+    ):
         super().__init__(message)
         self.message, self.query = message, query
         self.exchanges = [e.preview() for e in exchanges or []]
@@ -193,7 +195,9 @@ class Census(list):
             around = around.created
         around = around or f.start or f.end or datetime.fromtimestamp(self.times[-1], UTC)
         low, high = self.slice_of(around)
-        start = query.start_creation_time if f.start and low <= f.start <= high else format_time(low)  # fmt: skip
+        start = (
+            query.start_creation_time if f.start and low <= f.start <= high else format_time(low)
+        )
         end = query.end_creation_time if f.end and low <= f.end <= high else format_time(high)
         if parse_time(start) > parse_time(end):
             start, end = format_time(low), format_time(high)
@@ -204,8 +208,10 @@ def _weight(walk: Walk) -> int:
     return len(walk.ids) + len(walk.pages)
 
 
-ENDLESS = ("an empty page carries a NextToken: the walk would never end (docs/contract.md"
-           "#open-last-page-token: a final page may be empty, but then carries no token)")  # fmt: skip
+ENDLESS = (
+    "an empty page carries a NextToken: the walk would never end (docs/contract.md"
+    "#open-last-page-token: a final page may be empty, but then carries no token)"
+)
 UNKNOWN_DATA = "the target's data is not known (only the embedded emulator's is)"
 PROBE = "probe"
 """An exchange's note: a request no client would send, judged only by the check that sent it."""
@@ -218,12 +224,17 @@ SEED_NAMES = ("ci-conformance_seed", "ci-conformance_seed", "ci-conformance_Seed
 class Session:
     """Everything the checks share about one target."""
 
-    def __init__(self, client: Client, *, allow_writes: bool = False,
-                 known_jobs: list[Job] | None = None,
-                 profile: dict[str, str] | None = None,  # open points pinned (coverage.OPEN_POINTS)
-                 seed_when_empty: bool = False,
-                 observers: tuple[list[ExchangeObserver], list[PageObserver]] = ([], []),
-                 unknown_data: str = UNKNOWN_DATA) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: Client,
+        *,
+        allow_writes: bool = False,
+        known_jobs: list[Job] | None = None,
+        profile: dict[str, str] | None = None,  # open points pinned (coverage.OPEN_POINTS)
+        seed_when_empty: bool = False,
+        observers: tuple[list[ExchangeObserver], list[PageObserver]] = ([], []),
+        unknown_data: str = UNKNOWN_DATA,
+    ) -> None:
         self.client = client
         self.allow_writes = allow_writes
         self.known_jobs = known_jobs
@@ -256,13 +267,21 @@ class Session:
         self.coverage.exchange(exchange)
         return exchange
 
-    def _observe(self, findings: list[Finding] | None, ex: Exchange, query: Query | None = None) -> None:  # fmt: skip
+    def _observe(
+        self, findings: list[Finding] | None, ex: Exchange, query: Query | None = None
+    ) -> None:
         for check, message in findings or ():
             if check not in self.observations:
                 self.observations[check] = Observation(check, message, ex.preview(), query)
 
-    def send(self, method: str = "GET", path: str = "/inventorytriggerjob", params=None,
-             probe: bool = False, **kw) -> Exchange:  # fmt: skip
+    def send(
+        self,
+        method: str = "GET",
+        path: str = "/inventorytriggerjob",
+        params=None,
+        probe: bool = False,
+        **kw,
+    ) -> Exchange:
         """One request. A ``probe`` sends what no client would (a foreign nextToken): its
         answer is judged by the check that sent it, never as an ordinary page of a walk."""
         ex = self.client.request(method, path, params, **kw)
@@ -298,7 +317,9 @@ class Session:
         """One page that must be a usable 200 list response; otherwise the check fails."""
         ex, body = self._fetch(query, probe)
         if body is None:
-            raise CheckFailure(f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex])  # fmt: skip
+            raise CheckFailure(
+                f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex]
+            )
         if isinstance(body, XMLProblem):
             problem = f"the list response is not usable ({body.kind}): {body.message}"
             raise CheckFailure(problem, query, [ex])
@@ -323,10 +344,12 @@ class Session:
             if not walk.pages[-1].body.jobs:
                 raise CheckFailure(ENDLESS, query, walk.exchanges[-3:])
             if token in seen_tokens:
-                again = f"the walk does not end: token {token[:40]!r} came back after {len(walk.pages)} pages"  # fmt: skip
+                again = f"the walk does not end: token {token[:40]!r} came back after {len(walk.pages)} pages"
                 raise CheckFailure(again, query, walk.exchanges[-3:])
             if len(walk.pages) >= MAX_WALK_PAGES:  # long, not wrong: too costly to judge here
-                raise SkipCheck(f"{query.describe()} walks more than {MAX_WALK_PAGES} pages; not judged")  # fmt: skip
+                raise SkipCheck(
+                    f"{query.describe()} walks more than {MAX_WALK_PAGES} pages; not judged"
+                )
             seen_tokens.add(token)
             if len(walk.pages) > 2 and len(set(walk.ids[-200:])) < len(walk.ids[-200:]) // 2:
                 twice = "the walk repeats itself: most jobs came back twice"
@@ -407,7 +430,9 @@ class Session:
         ex = self.create_exchange(name, job_type)
         if ex.status != 200:
             self.create_refused(ex)
-            raise CheckFailure(f"creating a job got HTTP {ex.status}: {_error_text(ex)}", None, [ex])  # fmt: skip
+            raise CheckFailure(
+                f"creating a job got HTTP {ex.status}: {_error_text(ex)}", None, [ex]
+            )
         try:
             job = parse_list(ex.body, check=False).jobs[0]
         except (XMLProblem, IndexError):

@@ -18,14 +18,37 @@ import requests
 ALGORITHM = "sha1"
 MAX_SKEW = 15 * 60
 # The headers the official SDK signs, besides every x-cos-* and x-ci-* header.
-SDK_HEADERS = frozenset({
-    "cache-control", "content-disposition", "content-encoding", "content-type", "content-md5",
-    "content-length", "expect", "expires", "host", "if-match", "if-modified-since", "if-none-match",
-    "if-unmodified-since", "origin", "range", "transfer-encoding", "pic-operations",
-})  # fmt: skip
+SDK_HEADERS = frozenset(
+    {
+        "cache-control",
+        "content-disposition",
+        "content-encoding",
+        "content-type",
+        "content-md5",
+        "content-length",
+        "expect",
+        "expires",
+        "host",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-unmodified-since",
+        "origin",
+        "range",
+        "transfer-encoding",
+        "pic-operations",
+    }
+)
 TOKEN_HEADERS = ("x-cos-security-token", "x-ci-security-token")
-AUTH_FIELDS = ("q-sign-algorithm", "q-ak", "q-sign-time", "q-key-time", "q-header-list",
-               "q-url-param-list", "q-signature")  # fmt: skip
+AUTH_FIELDS = (
+    "q-sign-algorithm",
+    "q-ak",
+    "q-sign-time",
+    "q-key-time",
+    "q-header-list",
+    "q-url-param-list",
+    "q-signature",
+)
 
 Clock = Callable[[], float]
 
@@ -67,8 +90,15 @@ def key_time(start: int, end: int) -> str:
     return f"{start};{end}"
 
 
-def sign(secret_key: str, method: str, path: str, params: Iterable[tuple[str, str]],
-         headers: Iterable[tuple[str, str]], key_time: str, sign_time: str | None = None) -> Signature:  # fmt: skip
+def sign(
+    secret_key: str,
+    method: str,
+    path: str,
+    params: Iterable[tuple[str, str]],
+    headers: Iterable[tuple[str, str]],
+    key_time: str,
+    sign_time: str | None = None,
+) -> Signature:
     """Sign a request whose ``path`` is already percent-decoded."""
     param_list, http_params = canonical(params)
     header_list, http_headers = canonical(headers)
@@ -77,14 +107,21 @@ def sign(secret_key: str, method: str, path: str, params: Iterable[tuple[str, st
     return signed(key_time, sign_key, param_list, header_list, http_string, sign_time or key_time)
 
 
-def signed(key_time: str, sign_key: str, param_list: str, header_list: str, http_string: str,
-           sign_time: str) -> Signature:  # fmt: skip
+def signed(
+    key_time: str,
+    sign_key: str,
+    param_list: str,
+    header_list: str,
+    http_string: str,
+    sign_time: str,
+) -> Signature:
     """The signature of an HTTP string, with the key derived for ``key_time``."""
     digest = hashlib.sha1(http_string.encode("utf-8")).hexdigest()
     string_to_sign = f"{ALGORITHM}\n{sign_time}\n{digest}\n"
     signature = _hmac(sign_key, string_to_sign)
-    return Signature(key_time, sign_key, param_list, header_list, http_string, digest,
-                     string_to_sign, signature)  # fmt: skip
+    return Signature(
+        key_time, sign_key, param_list, header_list, http_string, digest, string_to_sign, signature
+    )
 
 
 def _hmac(key: str, msg: str) -> str:
@@ -160,7 +197,9 @@ class CosAuth(requests.auth.AuthBase):
         params = split_query(url.query)
         now = int(self.clock())
         kt = key_time(*self.window) if self.window else key_time(now - 60, now + self.expire)
-        sig = sign(creds.secret_key, r.method or "GET", unquote(url.path or "/"), params, headers, kt)  # fmt: skip
+        sig = sign(
+            creds.secret_key, r.method or "GET", unquote(url.path or "/"), params, headers, kt
+        )
         if self.presign:
             extra = sig.fields(creds.secret_id)
             if creds.token:
@@ -210,7 +249,9 @@ def key_window(text: str) -> tuple[int, int] | None:
     return int(start), int(end)
 
 
-def authorization_fields(params: list[tuple[str, str]], headers: Mapping[str, str]) -> dict[str, str]:  # fmt: skip
+def authorization_fields(
+    params: list[tuple[str, str]], headers: Mapping[str, str]
+) -> dict[str, str]:
     """The ``q-*`` fields: from ``Authorization``, else from a presigned query; ``{}`` if none.
 
     In ``Authorization`` they are raw ``k=v`` pairs: the lists in it are already encoded.
@@ -221,8 +262,14 @@ def authorization_fields(params: list[tuple[str, str]], headers: Mapping[str, st
     return {k: v for k, v in params if k in AUTH_FIELDS}
 
 
-def verify(method: str, path: str, params: list[tuple[str, str]], headers: Mapping[str, str],
-           lookup: Callable[[str], Credentials | None], now: float) -> Verdict:  # fmt: skip
+def verify(
+    method: str,
+    path: str,
+    params: list[tuple[str, str]],
+    headers: Mapping[str, str],
+    lookup: Callable[[str], Credentials | None],
+    now: float,
+) -> Verdict:
     """Check a received request.
 
     ``path`` is decoded, ``params`` are decoded query pairs (``split_query``), ``headers`` a
@@ -268,7 +315,9 @@ def verify(method: str, path: str, params: list[tuple[str, str]], headers: Mappi
         return _refuse(Reason.MISMATCH, "", secret_id)
 
     if creds.token:
-        sent = [headers.get(h) for h in TOKEN_HEADERS] + [v for k, v in params if k in TOKEN_HEADERS]  # fmt: skip
+        sent = [headers.get(h) for h in TOKEN_HEADERS] + [
+            v for k, v in params if k in TOKEN_HEADERS
+        ]
         sent = [t for t in sent if t]
         if not sent:
             return _refuse(Reason.TOKEN_MISSING, "", secret_id)

@@ -43,17 +43,23 @@ def written(moment: datetime, offset_minutes: int) -> str:
 @st.composite
 def jobs(draw: st.DrawFn, job_id: str | None = None) -> Job:
     jtype = draw(st.sampled_from(TYPES))
-    created = draw(st.sampled_from([BASE + timedelta(seconds=s) for s in (0, 1, 60, 3600)]) | instants())  # fmt: skip
+    created = draw(
+        st.sampled_from([BASE + timedelta(seconds=s) for s in (0, 1, 60, 3600)]) | instants()
+    )
     workflow = draw(st.sampled_from(("w1", "w2", "w3")))
     op = (
         (("WorkflowIds", workflow),)
         if jtype == "Workflow"
         else (("QueueId", "p1"), ("JobLevel", str(draw(st.integers(0, 2)))))
     )
-    return Job(job_id=job_id or draw(st.text("0123456789abcdef", min_size=8, max_size=8)),
-               type=jtype, state=draw(st.sampled_from(STATES)),
-               name=draw(st.sampled_from(("demo", "a b", "名字", "x&<y")) | xml_text),
-               creation_time=written(created, draw(st.sampled_from(OFFSETS))), operation=op)  # fmt: skip
+    return Job(
+        job_id=job_id or draw(st.text("0123456789abcdef", min_size=8, max_size=8)),
+        type=jtype,
+        state=draw(st.sampled_from(STATES)),
+        name=draw(st.sampled_from(("demo", "a b", "名字", "x&<y")) | xml_text),
+        creation_time=written(created, draw(st.sampled_from(OFFSETS))),
+        operation=op,
+    )
 
 
 @st.composite
@@ -73,20 +79,26 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
     def value_of(values: list[str], other: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
         return st.none() | (st.sampled_from(sorted(set(values))) | other if values else other)
 
-    def build(start: str | None, end: str | None, states: set[str] | None, **rest: str | None) -> Query:  # fmt: skip
+    def build(
+        start: str | None, end: str | None, states: set[str] | None, **rest: str | None
+    ) -> Query:
         if start and end and parse_time(start) > parse_time(end):
             start, end = end, start  # start > end is an open point (API-NOTES §6), tested alone
         joined = None if states is None else ",".join(sorted(states))
         return Query(start_creation_time=start, end_creation_time=end, states=joined, **rest)
 
     return st.builds(
-        build, start=edge, end=edge,
+        build,
+        start=edge,
+        end=edge,
         states=st.none() | st.sets(st.sampled_from(("All", *STATES)), min_size=1),
-        type=st.none() | st.sampled_from(TYPES), order_by_time=st.none() | st.sampled_from(("Asc", "Desc")),
+        type=st.none() | st.sampled_from(TYPES),
+        order_by_time=st.none() | st.sampled_from(("Asc", "Desc")),
         workflow_id=value_of([w for j in sample for w in j.workflow_ids], vendor_ids("w")),
         job_id=value_of([j.job_id for j in sample], vendor_ids("b")),
-        name=value_of([j.name for j in sample], xml_text), size=st.none() | st.integers(1, 100).map(str),
-    )  # fmt: skip
+        name=value_of([j.name for j in sample], xml_text),
+        size=st.none() | st.integers(1, 100).map(str),
+    )
 
 
 # --- queries drawn from the target's data, so that they match ------------------------------
@@ -132,9 +144,13 @@ def matching_queries(census: list[Job]) -> st.SearchStrategy[Query]:
         job = draw(pick(census))
         values = satisfied_by(job, draw)
         # broad filters often, narrow ones (a single job or a handful) seldom: several pages
-        chosen = [k for k in sorted(values) if draw(st.integers(0, 99)) >= (88 if k in NARROW else 65)]  # fmt: skip
-        query = Query(order_by_time=draw(st.none() | st.sampled_from(("Asc", "Desc"))),
-                      **{k: values[k] for k in chosen})  # fmt: skip
+        chosen = [
+            k for k in sorted(values) if draw(st.integers(0, 99)) >= (88 if k in NARROW else 65)
+        ]
+        query = Query(
+            order_by_time=draw(st.none() | st.sampled_from(("Asc", "Desc"))),
+            **{k: values[k] for k in chosen},
+        )
         query = bounded(census, query, job)
         sized = replace(query, size=draw(several_pages(count_matching(census, query))))
         return few_pages(census, sized)
@@ -255,14 +271,23 @@ def invalid_values() -> st.SearchStrategy[Query]:
     bad_size |= st.integers(max_value=0).map(str)
     bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "yesterday",
                                 "2024-13-01T00:00:00+0800", "1704067200", "2024-01-01T25:00:00+0800"])  # fmt: skip
-    return st.one_of(bad_size.map(lambda v: Query(size=v)), bad_time.map(lambda v: Query(start_creation_time=v)),
-                     bad_time.map(lambda v: Query(end_creation_time=v)))  # fmt: skip
+    return st.one_of(
+        bad_size.map(lambda v: Query(size=v)),
+        bad_time.map(lambda v: Query(start_creation_time=v)),
+        bad_time.map(lambda v: Query(end_creation_time=v)),
+    )
 
 
 def unknown_values() -> st.SearchStrategy[Query]:
     """An unknown type, orderByTime or states value (never unfiltered results)."""
     # clearly unknown in any reading; case variants such as "running" are left alone
-    word = st.sampled_from(["Done", "Batch", "Sideways", "x", "1", "Finished", "Workflows", "Latest"])  # fmt: skip
+    word = st.sampled_from(
+        ["Done", "Batch", "Sideways", "x", "1", "Finished", "Workflows", "Latest"]
+    )
     listed = st.tuples(st.sampled_from(STATES), word).map(lambda t: Query(states=f"{t[0]},{t[1]}"))
-    return st.one_of(word.map(lambda w: Query(type=w)), word.map(lambda w: Query(order_by_time=w)),
-                     listed, word.map(lambda w: Query(states=w)))  # fmt: skip
+    return st.one_of(
+        word.map(lambda w: Query(type=w)),
+        word.map(lambda w: Query(order_by_time=w)),
+        listed,
+        word.map(lambda w: Query(states=w)),
+    )

@@ -42,7 +42,9 @@ def exit_code(verdict: str, *, allow_incomplete: bool = False, allow_behaviour: 
     """The exit code of a verdict, with the flags that let a gate pass on it."""
     if verdict == "interrupted" and signal_exit:
         return signal_exit
-    if (verdict == "incomplete" and allow_incomplete) or (verdict == "behaviour changed" and allow_behaviour):  # fmt: skip
+    if (verdict == "incomplete" and allow_incomplete) or (
+        verdict == "behaviour changed" and allow_behaviour
+    ):
         return 0
     return VERDICTS[verdict].exit_code
 

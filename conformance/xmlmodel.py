@@ -218,17 +218,27 @@ def _text(el: ET.Element, tag: str) -> str:
 
 
 # JobsDetail's text elements in the vendor's order, each with its field of ``Job``.
-LEAVES = (("Code", "code"), ("Type", "type"), ("Message", "message"), ("Name", "name"),
-          ("JobId", "job_id"), ("State", "state"), ("CreationTime", "creation_time"),
-          ("StartTime", "start_time"), ("EndTime", "end_time"))  # fmt: skip
+LEAVES = (
+    ("Code", "code"),
+    ("Type", "type"),
+    ("Message", "message"),
+    ("Name", "name"),
+    ("JobId", "job_id"),
+    ("State", "state"),
+    ("CreationTime", "creation_time"),
+    ("StartTime", "start_time"),
+    ("EndTime", "end_time"),
+)
 
 
 def job_from_element(el: ET.Element) -> Job:
     inp = el.find("Input")
     op = el.find("Operation")
-    return Job(**{name: _text(el, tag) for tag, name in LEAVES},
-               input=node_from_element(inp[0]) if inp is not None and len(inp) else ("Prefix", ""),
-               operation=tuple(node_from_element(c) for c in op) if op is not None else ())  # fmt: skip
+    return Job(
+        **{name: _text(el, tag) for tag, name in LEAVES},
+        input=node_from_element(inp[0]) if inp is not None and len(inp) else ("Prefix", ""),
+        operation=tuple(node_from_element(c) for c in op) if op is not None else (),
+    )
 
 
 def parse_list(body: bytes, *, check: bool = True) -> ListResponse:
@@ -258,7 +268,11 @@ def read_list(body: bytes) -> tuple[ListResponse, list[str]]:
     root = safe_parse(stub)
     slots = root.findall("JobsDetail")
     read = None
-    if root.tag == "Response" and len(slots) == len(chunks) and not any(len(e) or e.text for e in slots):  # fmt: skip
+    if (
+        root.tag == "Response"
+        and len(slots) == len(chunks)
+        and not any(len(e) or e.text for e in slots)
+    ):
         new = [c for c in chunks if c not in _JOBS]
         if len(new) > len(chunks) // 2:  # mostly new (a census): one parse of the whole body
             whole = safe_parse(body).findall("JobsDetail")
@@ -300,7 +314,9 @@ def _split(body: bytes) -> tuple[list[bytes], bytes]:
 
 def _page(root: ET.Element, jobs: tuple[Job, ...]) -> ListResponse:
     token = root.find("NextToken")
-    return ListResponse(_text(root, "RequestId"), jobs, None if token is None else (token.text or ""))  # fmt: skip
+    return ListResponse(
+        _text(root, "RequestId"), jobs, None if token is None else (token.text or "")
+    )
 
 
 def _job(chunk: bytes) -> tuple[Job, tuple[str, ...]]:

@@ -13,5 +13,14 @@ from .base import (
     unknown_names,
 )
 
-__all__ = ["CATEGORIES", "EXCHANGE_OBSERVERS", "PAGE_OBSERVERS", "QUERY_STRATEGIES", "REGISTRY",
-           "Check", "check", "select", "unknown_names"]  # fmt: skip
+__all__ = [
+    "CATEGORIES",
+    "EXCHANGE_OBSERVERS",
+    "PAGE_OBSERVERS",
+    "QUERY_STRATEGIES",
+    "REGISTRY",
+    "Check",
+    "check",
+    "select",
+    "unknown_names",
+]

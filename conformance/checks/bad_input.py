@@ -75,8 +75,10 @@ def no_5xx(s: Session, params: list[tuple[str, str]]) -> None:
 )
 def start_after_end(s: Session, query: Query) -> None:
     job = s.census()[0]
-    q = Query(start_creation_time=format_time(job.created + timedelta(seconds=1)),
-              end_creation_time=format_time(job.created - timedelta(seconds=1)))  # fmt: skip
+    q = Query(
+        start_creation_time=format_time(job.created + timedelta(seconds=1)),
+        end_creation_time=format_time(job.created - timedelta(seconds=1)),
+    )
     ex = s.list(q)
     if ex.status in (200, 400):
         pin(s, "start_after_end", "empty" if ex.status == 200 else "refuse", q, ex)

@@ -53,11 +53,17 @@ class Check:
 
     def wanted(self, profile: dict[str, str], named: list[str]) -> bool:
         short = self.name.split(".", 1)[1]
-        return not self.pins or bool(set(self.pins) & set(profile)) or bool({self.name, short} & set(named))  # fmt: skip
+        return (
+            not self.pins
+            or bool(set(self.pins) & set(profile))
+            or bool({self.name, short} & set(named))
+        )
 
     def __post_init__(self) -> None:
         if self.anchor not in contract.clauses():  # fails at import, naming the check
-            raise ValueError(f"check {self.name}: anchor={self.anchor!r} names no clause of {contract.DOC}")  # fmt: skip
+            raise ValueError(
+                f"check {self.name}: anchor={self.anchor!r} names no clause of {contract.DOC}"
+            )
 
     def run(self, session: Session, value: Any = None) -> None:
         self.func(session) if self.given is None else self.func(session, value)
@@ -93,7 +99,9 @@ def check(
     return register
 
 
-def observed(category: str, name: str, clause: str, traffic: Callable[[Session, Any], None], *, anchor: str):  # fmt: skip
+def observed(
+    category: str, name: str, clause: str, traffic: Callable[[Session, Any], None], *, anchor: str
+):
     """Register a check that reports the first finding named ``<category>.<name>`` that an
     observer saw anywhere in the run. Its own ``traffic`` (on drawn queries) makes sure there is
     something to observe when it runs alone. ``anchor`` names its contract clause."""
@@ -107,8 +115,9 @@ def observed(category: str, name: str, clause: str, traffic: Callable[[Session, 
         if seen is not None:
             fail(seen.message, seen.query, [seen.exchange])
 
-    REGISTRY[full_name] = Check(full_name, category, clause, run, queries, anchor=anchor,
-                                observed=True)  # fmt: skip
+    REGISTRY[full_name] = Check(
+        full_name, category, clause, run, queries, anchor=anchor, observed=True
+    )
 
 
 def select(include: list[str] | None = None, exclude: list[str] | None = None) -> list[Check]:
@@ -223,8 +232,11 @@ def check_matches(walk: Walk, f: Filters, first_page: int = 0) -> None:
         for job in page.body.jobs:
             broken = f.broken(job)
             if broken:
-                fail(f"page {n}: job {job.job_id} breaks a filter in force: {broken[0]}",
-                     walk.query, [page.exchange])  # fmt: skip
+                fail(
+                    f"page {n}: job {job.job_id} breaks a filter in force: {broken[0]}",
+                    walk.query,
+                    [page.exchange],
+                )
 
 
 def same_set(a: Walk, b: list[Job] | set[str], what: str, query: Query, exchanges) -> None:
@@ -248,16 +260,31 @@ def single_filter_queries(s: Session) -> st.SearchStrategy[list[Query]]:
     tricky = gen.tricky_names(tuple(names))
     name = st.sampled_from(tricky) | gen.pick(names) if tricky else gen.pick(names)
 
-    def singles(job: Job, delta: int, offset: int, states: set[str], jtype: str, name: str) -> list[Query]:  # fmt: skip
+    def singles(
+        job: Job, delta: int, offset: int, states: set[str], jtype: str, name: str
+    ) -> list[Query]:
         start = format_time(job.created + timedelta(seconds=delta), offset)
         end = format_time(job.created - timedelta(seconds=delta), offset)
-        each = [Query(type=jtype), Query(states=",".join(sorted(states))), Query(start_creation_time=start),
-                Query(end_creation_time=end), Query(job_id=job.job_id), Query(name=name)]  # fmt: skip
+        each = [
+            Query(type=jtype),
+            Query(states=",".join(sorted(states))),
+            Query(start_creation_time=start),
+            Query(end_creation_time=end),
+            Query(job_id=job.job_id),
+            Query(name=name),
+        ]
         each += [Query(workflow_id=job.workflow_ids[0])] if job.workflow_ids else []
         return [s.bounded(q, job) for q in each]
 
-    return st.builds(singles, gen.pick(jobs), st.sampled_from([0, 1, -1]), st.sampled_from(gen.OFFSETS),
-                     st.sets(st.sampled_from(STATES), min_size=1, max_size=3), st.sampled_from(TYPES), name)  # fmt: skip
+    return st.builds(
+        singles,
+        gen.pick(jobs),
+        st.sampled_from([0, 1, -1]),
+        st.sampled_from(gen.OFFSETS),
+        st.sets(st.sampled_from(STATES), min_size=1, max_size=3),
+        st.sampled_from(TYPES),
+        name,
+    )
 
 
 QUERY_STRATEGIES: set[Callable] = {queries, data_queries}

@@ -30,15 +30,25 @@ from .base import (
 from .profile import pin
 
 
-@check("filters", "every job returned satisfies every filter in force", given=queries,
-       judges_jobs=True, anchor="filter-semantics")  # fmt: skip
+@check(
+    "filters",
+    "every job returned satisfies every filter in force",
+    given=queries,
+    judges_jobs=True,
+    anchor="filter-semantics",
+)
 def every_job_matches(s: Session, query: Query) -> None:
     walk = s.walk(full(query))
     check_matches(walk, parse_filters(walk.query))
 
 
-@check("filters", "each filter alone returns exactly the jobs that satisfy it",
-       given=single_filter_queries, judges_jobs=True, anchor="filter-semantics")  # fmt: skip
+@check(
+    "filters",
+    "each filter alone returns exactly the jobs that satisfy it",
+    given=single_filter_queries,
+    judges_jobs=True,
+    anchor="filter-semantics",
+)
 def single_filter(s: Session, batch: list[Query]) -> None:
     for query in batch:
         walk = s.walk(full(query))
@@ -50,10 +60,14 @@ def single_filter(s: Session, batch: list[Query]) -> None:
                  walk.exchanges[:1] + window.exchanges[:1])  # fmt: skip
 
 
-@check("filters",
-       "a time bound at a job's CreationTime includes it, one a second past it leaves it out (in the job's own offset and another)",
-       given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from((None, *gen.OFFSETS))),
-       judges_jobs=True, cost=2, anchor="filter-time")  # fmt: skip
+@check(
+    "filters",
+    "a time bound at a job's CreationTime includes it, one a second past it leaves it out (in the job's own offset and another)",
+    given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from((None, *gen.OFFSETS))),
+    judges_jobs=True,
+    cost=2,
+    anchor="filter-time",
+)
 def bounds_inclusive(s: Session, drawn) -> None:
     job, offset = drawn  # None: the job's own offset
     for low, high in ((-1, -1), (-1, 0), (0, 0), (0, 1), (1, 1), (-1, 1)):
@@ -69,72 +83,128 @@ def bounds_inclusive(s: Session, drawn) -> None:
             )
 
 
-@check("filters", "a multi-state walk is the union of its single-state walks; All is no filter",
-       given=data_queries, judges_jobs=True, anchor="filter-states")  # fmt: skip
+@check(
+    "filters",
+    "a multi-state walk is the union of its single-state walks; All is no filter",
+    given=data_queries,
+    judges_jobs=True,
+    anchor="filter-states",
+)
 def states_union(s: Session, query: Query) -> None:
     states = parse_filters(query).states or frozenset(STATES)
     union: set[str] = set()
     for state in sorted(states):
         union |= set(s.walk(full(query, states=state)).ids)
     multi = s.walk(full(query, states=",".join(sorted(states))))
-    same_set(multi, union, f"states={','.join(sorted(states))} vs the union of single states",
-             multi.query, multi.exchanges[:1])  # fmt: skip
+    same_set(
+        multi,
+        union,
+        f"states={','.join(sorted(states))} vs the union of single states",
+        multi.query,
+        multi.exchanges[:1],
+    )
     everything = s.walk(full(query, states=None))
     for spelled in ("All", ",".join(STATES)):
         walk = s.walk(full(query, states=spelled))
-        same_set(walk, set(everything.ids), f"states={spelled} vs no states filter", walk.query,
-                 walk.exchanges[:1])  # fmt: skip
+        same_set(
+            walk,
+            set(everything.ids),
+            f"states={spelled} vs no states filter",
+            walk.query,
+            walk.exchanges[:1],
+        )
 
 
-@check("filters", "type=Workflow and type=Job together are the walk without type",
-       given=data_queries, judges_jobs=True, anchor="filter-type")  # fmt: skip
+@check(
+    "filters",
+    "type=Workflow and type=Job together are the walk without type",
+    given=data_queries,
+    judges_jobs=True,
+    anchor="filter-type",
+)
 def type_union(s: Session, query: Query) -> None:
     parts = [s.walk(full(query, type=t)) for t in TYPES]
     whole = s.walk(full(query, type=None))
     if set(parts[0].ids) & set(parts[1].ids):
-        fail("a job is both Workflow and Job", whole.query,
-             parts[0].exchanges[:1] + parts[1].exchanges[:1])  # fmt: skip
-    same_set(whole, set(parts[0].ids) | set(parts[1].ids), "Workflow + Job vs no type", whole.query,
-             whole.exchanges[:1])  # fmt: skip
+        fail(
+            "a job is both Workflow and Job",
+            whole.query,
+            parts[0].exchanges[:1] + parts[1].exchanges[:1],
+        )
+    same_set(
+        whole,
+        set(parts[0].ids) | set(parts[1].ids),
+        "Workflow + Job vs no type",
+        whole.query,
+        whole.exchanges[:1],
+    )
 
 
-@check("filters", "a time window is exactly the unbounded walk cut to it", given=data_queries,
-       judges_jobs=True, anchor="filter-time")  # fmt: skip
+@check(
+    "filters",
+    "a time window is exactly the unbounded walk cut to it",
+    given=data_queries,
+    judges_jobs=True,
+    anchor="filter-time",
+)
 def time_window_complete(s: Session, query: Query) -> None:
     f = parse_filters(query)
     if f.start and f.end and f.start > f.end:
         raise SkipCheck("start is after end (see bad_input.start_after_end)")
     windowed = s.walk(full(query))
     around = f.start or f.end  # on a large target, "unbounded" is the slice around the window
-    unbounded = s.walk(s.bounded(full(query, start_creation_time=None, end_creation_time=None), around))  # fmt: skip
+    unbounded = s.walk(
+        s.bounded(full(query, start_creation_time=None, end_creation_time=None), around)
+    )
     inside = [
         j
         for j in unbounded.jobs
         if (not f.start or j.created >= f.start) and (not f.end or j.created <= f.end)
     ]
-    same_set(windowed, inside, "the time window vs the unbounded walk cut to the window",
-             windowed.query, windowed.exchanges[:1] + unbounded.exchanges[:1])  # fmt: skip
+    same_set(
+        windowed,
+        inside,
+        "the time window vs the unbounded walk cut to the window",
+        windowed.query,
+        windowed.exchanges[:1] + unbounded.exchanges[:1],
+    )
 
 
 def _instant_spellings(s: Session) -> st.SearchStrategy:
     jobs = s.require_jobs()
-    return st.tuples(gen.pick(jobs), st.sampled_from([-1, 0, 1]), st.sampled_from(["start", "end"]),
-                     st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True))  # fmt: skip
+    return st.tuples(
+        gen.pick(jobs),
+        st.sampled_from([-1, 0, 1]),
+        st.sampled_from(["start", "end"]),
+        st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True),
+    )
 
 
-@check("filters", "one instant written with different UTC offsets gives the same result",
-       given=_instant_spellings, judges_jobs=True, anchor="filter-time")  # fmt: skip
+@check(
+    "filters",
+    "one instant written with different UTC offsets gives the same result",
+    given=_instant_spellings,
+    judges_jobs=True,
+    anchor="filter-time",
+)
 def offset_invariance(s: Session, drawn) -> None:
     job, delta, side, offsets = drawn
     moment = job.created + timedelta(seconds=delta)
     key = "start_creation_time" if side == "start" else "end_creation_time"
     other = s.bounded(Query(**{key: format_time(moment)}), job)  # the other bound: its slice's
     rest = {k: getattr(other, k) for k in ("start_creation_time", "end_creation_time") if k != key}
-    walks = [s.walk(Query(size="100", **{key: format_time(moment, off)}, **rest)) for off in offsets]  # fmt: skip
+    walks = [
+        s.walk(Query(size="100", **{key: format_time(moment, off)}, **rest)) for off in offsets
+    ]
     first = set(walks[0].ids)
     for w in walks[1:]:
-        same_set(w, first, f"{key} {w.query.describe()} vs {walks[0].query.describe()}", w.query,
-                 [walks[0].exchanges[0], w.exchanges[0]])  # fmt: skip
+        same_set(
+            w,
+            first,
+            f"{key} {w.query.describe()} vs {walks[0].query.describe()}",
+            w.query,
+            [walks[0].exchanges[0], w.exchanges[0]],
+        )
 
 
 def _time_spellings(text: str) -> list[str]:  # a colon offset, a fraction, Z, a space for T
@@ -191,11 +261,18 @@ def _exact_fields(s: Session) -> st.SearchStrategy:
     return st.tuples(gen.pick(jobs), st.sampled_from(["job_id", "name", "workflow_id"]))
 
 
-@check("filters", "jobId, name and workflowId match exactly", given=_exact_fields, judges_jobs=True,
-       anchor="filter-exact")  # fmt: skip
+@check(
+    "filters",
+    "jobId, name and workflowId match exactly",
+    given=_exact_fields,
+    judges_jobs=True,
+    anchor="filter-exact",
+)
 def exact_match(s: Session, drawn) -> None:
     job, field = drawn
-    value = {"job_id": job.job_id, "name": job.name, "workflow_id": (job.workflow_ids or ("",))[0]}[field]  # fmt: skip
+    value = {"job_id": job.job_id, "name": job.name, "workflow_id": (job.workflow_ids or ("",))[0]}[
+        field
+    ]
     if not value:
         raise SkipCheck("the drawn job has no workflow ID")
     walk = s.walk(s.bounded(Query(size="100", **{field: value}), job))
@@ -206,8 +283,11 @@ def exact_match(s: Session, drawn) -> None:
              f"{field}={value!r} vs the jobs that carry it", walk.query,
              walk.exchanges[:1] + window.exchanges[:1])  # fmt: skip
     if job.job_id not in walk.ids:
-        fail(f"{field}={value!r} did not return job {job.job_id}, which carries it", walk.query,
-             walk.exchanges[:1])  # fmt: skip
+        fail(
+            f"{field}={value!r} did not return job {job.job_id}, which carries it",
+            walk.query,
+            walk.exchanges[:1],
+        )
 
 
 @st.composite
@@ -227,9 +307,17 @@ def _pairs(draw: st.DrawFn, jobs: list[Job]) -> tuple[Job, list[tuple[dict, dict
     ]
 
 
-@check("filters", "every pair of filters together gives the intersection of each alone",
-       given=lambda s: _pairs(s.require_jobs()), judges_jobs=True, cost=4, anchor="filter-semantics")  # fmt: skip
-def intersection(s: Session, drawn: tuple[Job, list[tuple[dict[str, str], dict[str, str]]]]) -> None:  # fmt: skip
+@check(
+    "filters",
+    "every pair of filters together gives the intersection of each alone",
+    given=lambda s: _pairs(s.require_jobs()),
+    judges_jobs=True,
+    cost=4,
+    anchor="filter-semantics",
+)
+def intersection(
+    s: Session, drawn: tuple[Job, list[tuple[dict[str, str], dict[str, str]]]]
+) -> None:
     job, pairs = drawn
     for first, second in pairs:
         f = parse_filters(Query(**first, **second))
@@ -240,28 +328,45 @@ def intersection(s: Session, drawn: tuple[Job, list[tuple[dict[str, str], dict[s
         window = {k: getattr(both.query, k) for k in ("start_creation_time", "end_creation_time")}
         one, two = (s.walk(Query(size="100", **(window | {k: getattr(both.query, k) for k in f})))
                     for f in (first, second))  # fmt: skip
-        same_set(both, set(one.ids) & set(two.ids), f"{both.query.describe()} vs each filter alone",
-                 both.query, both.exchanges[:1] + one.exchanges[:1] + two.exchanges[:1])  # fmt: skip
+        same_set(
+            both,
+            set(one.ids) & set(two.ids),
+            f"{both.query.describe()} vs each filter alone",
+            both.query,
+            both.exchanges[:1] + one.exchanges[:1] + two.exchanges[:1],
+        )
 
 
 def _variant(value: str, how: str) -> str:
     """A near miss of a real identifier."""
     changed = value[:-1] + ("0" if value[-1] != "0" else "1")
-    return {"prefix": value[:-1], "suffix": value[1:], "extended": value + value[-1],
-            "case": value.swapcase(), "changed": changed}[how]  # fmt: skip
+    return {
+        "prefix": value[:-1],
+        "suffix": value[1:],
+        "extended": value + value[-1],
+        "case": value.swapcase(),
+        "changed": changed,
+    }[how]
 
 
 def _id_variants(s: Session) -> st.SearchStrategy:
     jobs = s.require_jobs()
     with_workflow = [j for j in jobs if j.workflow_ids]
     fields = ["job_id"] + (["workflow_id"] if with_workflow else [])
-    return st.tuples(st.sampled_from(fields), gen.pick(jobs), gen.pick(with_workflow or jobs),
-                     st.sampled_from(["prefix", "suffix", "extended", "case", "changed"]))  # fmt: skip
+    return st.tuples(
+        st.sampled_from(fields),
+        gen.pick(jobs),
+        gen.pick(with_workflow or jobs),
+        st.sampled_from(["prefix", "suffix", "extended", "case", "changed"]),
+    )
 
 
-@check("filters",
-       "a prefix, a suffix, a case variant or a one-character change of a real jobId or workflowId matches nothing it does not equal (or gets 400)",
-       given=_id_variants, anchor="filter-exact")  # fmt: skip
+@check(
+    "filters",
+    "a prefix, a suffix, a case variant or a one-character change of a real jobId or workflowId matches nothing it does not equal (or gets 400)",
+    given=_id_variants,
+    anchor="filter-exact",
+)
 def id_near_misses(s: Session, drawn) -> None:
     field, job, workflow_job, how = drawn
     real = job.job_id if field == "job_id" else workflow_job.workflow_ids[0]
@@ -277,16 +382,20 @@ def id_near_misses(s: Session, drawn) -> None:
     check_matches(walk, parse_filters(query))
 
 
-@check("filters",
-       "on known data (the embedded emulator), the walk equals the reference semantics, up to ties",
-       given=queries, judges_jobs=True, anchor="filter-semantics")  # fmt: skip
+@check(
+    "filters",
+    "on known data (the embedded emulator), the walk equals the reference semantics, up to ties",
+    given=queries,
+    judges_jobs=True,
+    anchor="filter-semantics",
+)
 def oracle(s: Session, query: Query) -> None:
     known = s.require_known_jobs()
     walk = s.walk(query)
     want = expected(known, parse_filters(query))
     diff = tie_difference(walk.jobs, want)
     if diff:
-        fail(f"the walk differs from the oracle: {diff}", query, walk.exchanges[:2])  # fmt: skip
+        fail(f"the walk differs from the oracle: {diff}", query, walk.exchanges[:2])
 
 
 def filter_findings(query: Query, body: ListResponse) -> list[Finding]:
@@ -304,9 +413,13 @@ def filter_findings(query: Query, body: ListResponse) -> list[Finding]:
 
 
 PAGE_OBSERVERS.append(filter_findings)
-observed("filters", "every_page_keeps_filters",
-         "every job on every page of the run satisfies every filter in force",
-         lambda s, q: s.head(replace(q, size="2"), pages=4), anchor="filter-semantics")  # fmt: skip
+observed(
+    "filters",
+    "every_page_keeps_filters",
+    "every job on every page of the run satisfies every filter in force",
+    lambda s, q: s.head(replace(q, size="2"), pages=4),
+    anchor="filter-semantics",
+)
 
 
 @query_strategy
@@ -314,9 +427,12 @@ def _unknown_values(_: Session) -> st.SearchStrategy[Query]:
     return gen.unknown_values()
 
 
-@check("filters",
-       "an unknown type, orderByTime or states value gets 400 InvalidArgument, never unfiltered results",
-       given=_unknown_values, anchor="filter-unknown-values")  # fmt: skip
+@check(
+    "filters",
+    "an unknown type, orderByTime or states value gets 400 InvalidArgument, never unfiltered results",
+    given=_unknown_values,
+    anchor="filter-unknown-values",
+)
 def unknown_value_refused(s: Session, query: Query) -> None:
     err = error_doc(s.list(query), query, (400,), f"{query.describe()}")
     if err.code != "InvalidArgument":

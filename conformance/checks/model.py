@@ -118,21 +118,26 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             ids = walk.ids
             twice = {i for i in ids if ids.count(i) > 1}
             if twice:
-                raise Problem(f"{query.describe()} returned {sorted(twice)[0]} twice",
-                              walk.exchanges)  # fmt: skip
+                raise Problem(
+                    f"{query.describe()} returned {sorted(twice)[0]} twice", walk.exchanges
+                )
             shown = {j.job_id: j for j in walk.jobs}
             for job_id, made in self.made.items():
                 if job_id in shown:
                     got = shown[job_id]
                     if made.cancelled and got.state != "Cancel":
-                        raise Problem(f"cancelled job {job_id} shows State {got.state} in {query.describe()}",
-                                      walk.exchanges)  # fmt: skip
+                        raise Problem(
+                            f"cancelled job {job_id} shows State {got.state} in {query.describe()}",
+                            walk.exchanges,
+                        )
                     if differences(made.job, got):
                         raise Problem(f"{query.describe()} shows {differences(made.job, got)[0]}, "
                                       "as get showed", walk.exchanges)  # fmt: skip
                     if f.broken(got):
-                        raise Problem(f"job {job_id} in {query.describe()} breaks it: {f.broken(got)[0]}",
-                                      walk.exchanges)  # fmt: skip
+                        raise Problem(
+                            f"job {job_id} in {query.describe()} breaks it: {f.broken(got)[0]}",
+                            walk.exchanges,
+                        )
                 elif not f.broken(made.job):
                     now = self.refresh(job_id)  # a live job may have moved on: look again
                     if not f.broken(now):
@@ -144,8 +149,9 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
 
         # --- rules ----------------------------------------------------------------------
 
-        @rule(target=created, job_type=st.sampled_from(s.creatable_types),
-              name=st.sampled_from(NAMES))  # fmt: skip
+        @rule(
+            target=created, job_type=st.sampled_from(s.creatable_types), name=st.sampled_from(NAMES)
+        )
         def create(self, job_type: str, name: str) -> str:
             self.step(f"create a {job_type} job named {name!r}")
             ex = s.create_exchange(name, job_type, workflow_id)
@@ -219,9 +225,13 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
         )  # fmt: skip
         def walk(self, job_id: str, filters: set[str], others: set[str], size: int) -> None:
             job = self.made[job_id].job
-            values = {"type": job.type, "states": ",".join(sorted({job.state, *others})),
-                      "name": job.name, "job_id": job.job_id,
-                      "workflow_id": job.workflow_ids[0] if job.workflow_ids else None}  # fmt: skip
+            values = {
+                "type": job.type,
+                "states": ",".join(sorted({job.state, *others})),
+                "name": job.name,
+                "job_id": job.job_id,
+                "workflow_id": job.workflow_ids[0] if job.workflow_ids else None,
+            }
             chosen = {k: values[k] for k in values if k.replace("_id", "Id") in filters}
             query = Query(size=str(size), start_creation_time=self.window(), **chosen)
             self.step(f"walk {query.describe()}")
@@ -230,14 +240,18 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
         def teardown(self) -> None:
             if self.made and not self.failed:
                 self.step("walk every job created since the first")
-                self.eventually(lambda: self.walk_agrees(Query(size="7", start_creation_time=self.window())))  # fmt: skip
+                self.eventually(
+                    lambda: self.walk_agrees(Query(size="7", start_creation_time=self.window()))
+                )
 
     return WriteThenRead
 
 
-@check("model",
-       "a job written is read back at once (or within --consistency-window) by get, by jobId and in every filtered walk it satisfies; a cancelled job shows Cancel everywhere; nothing is lost or duplicated",
-       anchor="write-read")  # fmt: skip
+@check(
+    "model",
+    "a job written is read back at once (or within --consistency-window) by get, by jobId and in every filtered walk it satisfies; a cancelled job shows Cancel everywhere; nothing is lost or duplicated",
+    anchor="write-read",
+)
 def write_then_read(s: Session) -> None:
     """A hypothesis state machine: sequences of up to 10 operations (create a job of either type
     with a tricky name, cancel, get, walk with filters at sizes 1 to 5), each read checked
@@ -248,9 +262,14 @@ def write_then_read(s: Session) -> None:
         for job_type in s.creatable_types:
             s.create("ci-conformance_model_probe", job_type)
     machine = _machine(s, workflow_id)
-    options = settings(max_examples=max(2, s.examples // 4), stateful_step_count=10, deadline=None,
-                       database=None, phases=[Phase.explicit, Phase.generate, Phase.shrink],
-                       suppress_health_check=list(HealthCheck))  # fmt: skip
+    options = settings(
+        max_examples=max(2, s.examples // 4),
+        stateful_step_count=10,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
     run_state_machine_as_test(hypothesis_seed(s.seed)(machine), settings=options)
 
 
@@ -265,10 +284,13 @@ def differences(a: Job, b: Job, names: tuple[str, ...] = FIXED) -> list[str]:
     return [f"{n} {getattr(b, n)!r}, not {getattr(a, n)!r}" for n in names if getattr(a, n) != getattr(b, n)]  # fmt: skip
 
 
-@check("model",
-       "a job reads the same in get, under jobId, on an unfiltered page and under a filter by type, state and CreationTime: every field, times as text",
-       given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
-       judges_jobs=True, anchor="one-truth")  # fmt: skip
+@check(
+    "model",
+    "a job reads the same in get, under jobId, on an unfiltered page and under a filter by type, state and CreationTime: every field, times as text",
+    given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
+    judges_jobs=True,
+    anchor="one-truth",
+)
 def one_truth(s: Session, drawn) -> None:
     """Under jobId, get, the filter, then under jobId again: the fields a live job moves on are
     compared only when the two jobId views agree (it did not move on between the reads)."""
@@ -327,9 +349,12 @@ def _unknown_ids(s: Session) -> st.SearchStrategy[str]:
     return gen.vendor_ids("b") | near if ids else gen.vendor_ids("b")
 
 
-@check("model",
-       "get of an ID that names no job answers 404 with an XML Error, or 200 with NonExistJobIds naming it and no JobsDetail",
-       given=_unknown_ids, anchor="get-missing")  # fmt: skip
+@check(
+    "model",
+    "get of an ID that names no job answers 404 with an XML Error, or 200 with NonExistJobIds naming it and no JobsDetail",
+    given=_unknown_ids,
+    anchor="get-missing",
+)
 def get_missing(s: Session, job_id: str) -> None:
     if any(j.job_id == job_id for j in s.census()):
         raise SkipCheck(f"{job_id} names a job of the target")
@@ -347,8 +372,14 @@ def get_missing(s: Session, job_id: str) -> None:
     jobs = root.findall("JobsDetail")
     named = {i.strip() for el in root.findall("NonExistJobIds") for i in (el.text or "").split(",")}
     if jobs:
-        fail(f"{what}: HTTP 200 with {len(jobs)} JobsDetail (JobId {jobs[0].findtext('JobId')!r})",
-             None, [ex])  # fmt: skip
+        fail(
+            f"{what}: HTTP 200 with {len(jobs)} JobsDetail (JobId {jobs[0].findtext('JobId')!r})",
+            None,
+            [ex],
+        )
     if job_id not in named:
-        fail(f"{what}: HTTP 200 whose NonExistJobIds does not name it ({sorted(named) or 'absent'})",
-             None, [ex])  # fmt: skip
+        fail(
+            f"{what}: HTTP 200 whose NonExistJobIds does not name it ({sorted(named) or 'absent'})",
+            None,
+            [ex],
+        )

@@ -25,17 +25,29 @@ from .base import (
 from .profile import pin
 
 
-@check("pagination", "no job appears twice in a walk", given=queries, judges_jobs=True,
-       anchor="page-walk")  # fmt: skip
+@check(
+    "pagination",
+    "no job appears twice in a walk",
+    given=queries,
+    judges_jobs=True,
+    anchor="page-walk",
+)
 def no_duplicates(s: Session, query: Query) -> None:
     walk = s.walk(query)
     dupes = [i for i, n in Counter(walk.ids).items() if n > 1]
     if dupes:
-        fail(f"{len(dupes)} job(s) appear twice in the walk, e.g. {dupes[0]}", query, walk.exchanges)  # fmt: skip
+        fail(
+            f"{len(dupes)} job(s) appear twice in the walk, e.g. {dupes[0]}", query, walk.exchanges
+        )
 
 
-@check("pagination", "no page holds more than size jobs, none followed by a token is empty",
-       given=queries, judges_jobs=True, anchor="page-size")  # fmt: skip
+@check(
+    "pagination",
+    "no page holds more than size jobs, none followed by a token is empty",
+    given=queries,
+    judges_jobs=True,
+    anchor="page-size",
+)
 def page_sizes(s: Session, query: Query) -> None:
     walk = s.walk(query)
     size = parse_filters(query).size
@@ -52,9 +64,13 @@ def page_sizes(s: Session, query: Query) -> None:
             pin(s, "page_fill", "short", query, page.exchange)
 
 
-@check("pagination",
-       "without size a page holds at most 10 jobs, and all of them when no token follows",
-       given=data_queries, judges_jobs=True, anchor="page-size")  # fmt: skip
+@check(
+    "pagination",
+    "without size a page holds at most 10 jobs, and all of them when no token follows",
+    given=data_queries,
+    judges_jobs=True,
+    anchor="page-size",
+)
 def default_size_is_10(s: Session, query: Query) -> None:
     page = s.page(replace(query, size=None, next_token=None))
     total = len(s.walk(full(query)).jobs)
@@ -70,8 +86,13 @@ def default_size_is_10(s: Session, query: Query) -> None:
         )
 
 
-@check("pagination", "size > 100 is refused with 400 InvalidArgument or clamped to 100",
-       given=lambda s: st.integers(101, 100_000), anchor="page-size", edges=lambda _: [101])  # fmt: skip
+@check(
+    "pagination",
+    "size > 100 is refused with 400 InvalidArgument or clamped to 100",
+    given=lambda s: st.integers(101, 100_000),
+    anchor="page-size",
+    edges=lambda _: [101],
+)
 def size_over_100(s: Session, size: int) -> None:
     query = Query(size=str(size))
     ex = s.list(query)
@@ -85,11 +106,16 @@ def size_over_100(s: Session, size: int) -> None:
     count = len(s.page(query).body.jobs)
     want = len(s.page(Query(size="100")).body.jobs)  # size=100's first page
     if count > MAX_SIZE or count != want:
-        fail(f"size={size} returned {count} jobs; clamping to 100 gives {want}", query, [ex])  # fmt: skip
+        fail(f"size={size} returned {count} jobs; clamping to 100 gives {want}", query, [ex])
 
 
-@check("pagination", "a walk ends within ⌈N/size⌉+1 requests (N+1 when pages may be short)",
-       given=queries, judges_jobs=True, anchor="page-walk")  # fmt: skip
+@check(
+    "pagination",
+    "a walk ends within ⌈N/size⌉+1 requests (N+1 when pages may be short)",
+    given=queries,
+    judges_jobs=True,
+    anchor="page-walk",
+)
 def walk_terminates(s: Session, query: Query) -> None:
     walk = s.walk(query)  # the walk itself refuses endless and looping tokens
     size = parse_filters(query).size
@@ -97,22 +123,37 @@ def walk_terminates(s: Session, query: Query) -> None:
         size = 1  # short pages (an open point): each page followed by a token holds a job
     bound = -(-len(set(walk.ids)) // size) + 1
     if len(walk.pages) > bound:
-        fail(f"{len(walk.pages)} requests for {len(walk.ids)} jobs with size={size} (at most {bound})",
-             query, walk.exchanges[-2:])  # fmt: skip
+        fail(
+            f"{len(walk.pages)} requests for {len(walk.ids)} jobs with size={size} (at most {bound})",
+            query,
+            walk.exchanges[-2:],
+        )
 
 
-@check("pagination", "a walk equals the same filters walked with size=100, up to ties",
-       given=queries, judges_jobs=True, anchor="page-walk")  # fmt: skip
+@check(
+    "pagination",
+    "a walk equals the same filters walked with size=100, up to ties",
+    given=queries,
+    judges_jobs=True,
+    anchor="page-walk",
+)
 def walk_independent_of_size(s: Session, query: Query) -> None:
     small, big = s.walk(query), s.walk(full(query))
     diff = tie_difference(small.jobs, big.jobs)
     if diff:
-        fail(f"the size={query.size or 'default'} walk differs from the size=100 walk: {diff}",
-             query, small.exchanges[-2:] + big.exchanges[-1:])  # fmt: skip
+        fail(
+            f"the size={query.size or 'default'} walk differs from the size=100 walk: {diff}",
+            query,
+            small.exchanges[-2:] + big.exchanges[-1:],
+        )
 
 
-@check("pagination", "re-sending a NextToken gives the same page", given=data_queries,
-       anchor="page-token")  # fmt: skip
+@check(
+    "pagination",
+    "re-sending a NextToken gives the same page",
+    given=data_queries,
+    anchor="page-token",
+)
 def token_replay(s: Session, query: Query) -> None:
     query = replace(query, size=query.size or "3", next_token=None)
     first = s.page(query)
@@ -124,8 +165,13 @@ def token_replay(s: Session, query: Query) -> None:
         fail("the same NextToken gave a different page", query, [second.exchange, again.exchange])
 
 
-@check("pagination", "filters stay in force on every later page", given=single_filter_queries,
-       judges_jobs=True, anchor="page-token")  # fmt: skip
+@check(
+    "pagination",
+    "filters stay in force on every later page",
+    given=single_filter_queries,
+    judges_jobs=True,
+    anchor="page-token",
+)
 def filters_persist(s: Session, batch: list[Query]) -> None:
     for query in batch:
         walk = s.head(replace(query, size="2"), pages=4)
@@ -143,14 +189,20 @@ def page_findings(query: Query, body: ListResponse) -> list[Finding]:
     if n > size:
         return [("pagination.every_page_within_size", f"a page holds {n} jobs with {asked}")]
     if body.next_token and not n:
-        return [("pagination.every_page_within_size", f"an empty page with {asked} has a NextToken")]  # fmt: skip
+        return [
+            ("pagination.every_page_within_size", f"an empty page with {asked} has a NextToken")
+        ]
     return []
 
 
 PAGE_OBSERVERS.append(page_findings)
-observed("pagination", "every_page_within_size",
-         "every page of the run holds at most size jobs, and one at least when a NextToken follows",
-         lambda s, q: s.head(q, pages=5), anchor="page-size")  # fmt: skip
+observed(
+    "pagination",
+    "every_page_within_size",
+    "every page of the run holds at most size jobs, and one at least when a NextToken follows",
+    lambda s, q: s.head(q, pages=5),
+    anchor="page-size",
+)
 
 
 def _garbage(_: Session) -> st.SearchStrategy[str]:
@@ -161,16 +213,23 @@ def _garbage(_: Session) -> st.SearchStrategy[str]:
     )
 
 
-@check("pagination", "a nextToken the server did not issue gets 400 InvalidArgument",
-       given=_garbage, anchor="page-foreign-token")  # fmt: skip
+@check(
+    "pagination",
+    "a nextToken the server did not issue gets 400 InvalidArgument",
+    given=_garbage,
+    anchor="page-foreign-token",
+)
 def garbage_token_refused(s: Session, token: str) -> None:
     query = Query(size="5", next_token=token)
     error_doc(s.list(query, probe=True), query, (400,), f"nextToken={token!r}")
 
 
-@check("pagination",
-       "a token issued for other filters, or altered, gets 400 or a page that keeps the filters in force; never a 5xx",
-       given=data_queries, anchor="page-foreign-token")  # fmt: skip
+@check(
+    "pagination",
+    "a token issued for other filters, or altered, gets 400 or a page that keeps the filters in force; never a 5xx",
+    given=data_queries,
+    anchor="page-foreign-token",
+)
 def foreign_token_safe(s: Session, query: Query) -> None:
     other = s.head(Query(size="2"), pages=2)
     if len(other.pages) < 2:
@@ -189,9 +248,11 @@ def foreign_token_safe(s: Session, query: Query) -> None:
             error_doc(ex, q, (400,), "a foreign or tampered nextToken")
 
 
-@check("pagination",
-       "jobs created during a walk make it skip no job that existed before, and it ends; a job may come twice",
-       anchor="page-writes")  # fmt: skip
+@check(
+    "pagination",
+    "jobs created during a walk make it skip no job that existed before, and it ends; a job may come twice",
+    anchor="page-writes",
+)
 def writes_during_walk(s: Session) -> None:
     """A Desc walk in pages of 3 that creates a job after each page (30 at most). Repeats are
     allowed (docs/contract.md#open-writes-during-walk): with tokens that are positions in the
@@ -223,10 +284,15 @@ def writes_during_walk(s: Session) -> None:
     if twice:
         said += f" returned {len(twice)} job(s) twice (allowed: {job_ids(twice)}) and"
     if token is not None:
-        fail(f"{said} had not ended after {len(pages)} pages for {len(before.jobs)} jobs",
-             Query(size="3", start_creation_time=since), [p.exchange for p in pages[-2:]])  # fmt: skip
+        fail(
+            f"{said} had not ended after {len(pages)} pages for {len(before.jobs)} jobs",
+            Query(size="3", start_creation_time=since),
+            [p.exchange for p in pages[-2:]],
+        )
     if skipped:
         at = before.ids.index(skipped[0]) // 3  # the pages around where it belonged
-        fail(f"{said} skipped {len(skipped)} job(s) that existed before it began: {job_ids(skipped)}",
-             Query(size="3", start_creation_time=since),
-             [p.exchange for p in pages[max(0, at - 1) : at + 1]])  # fmt: skip
+        fail(
+            f"{said} skipped {len(skipped)} job(s) that existed before it began: {job_ids(skipped)}",
+            Query(size="3", start_creation_time=since),
+            [p.exchange for p in pages[max(0, at - 1) : at + 1]],
+        )

@@ -46,8 +46,13 @@ def _pins(s: Session, points: tuple[str, ...]) -> None:
 LAST_PAGE = ("last_page_token", "full_last_page", "page_fill")
 
 
-@check("pagination", PROFILE + f" ({', '.join(LAST_PAGE)})", observed=True, pins=LAST_PAGE,
-       anchor="profile-pins")  # fmt: skip
+@check(
+    "pagination",
+    PROFILE + f" ({', '.join(LAST_PAGE)})",
+    observed=True,
+    pins=LAST_PAGE,
+    anchor="profile-pins",
+)
 def pinned_last_page(s: Session) -> None:
     _pins(s, LAST_PAGE)
     s.walk(s.bounded(Query(size="100")))
@@ -60,8 +65,9 @@ def pinned_last_page(s: Session) -> None:
 TIES = ("ties_desc", "ties_asc")
 
 
-@check("ordering", PROFILE + f" ({', '.join(TIES)})", observed=True, pins=TIES,
-       anchor="profile-pins")  # fmt: skip
+@check(
+    "ordering", PROFILE + f" ({', '.join(TIES)})", observed=True, pins=TIES, anchor="profile-pins"
+)
 def pinned_ties(s: Session) -> None:
     _pins(s, TIES)
     counts = Counter(j.created for j in s.census())
@@ -69,12 +75,19 @@ def pinned_ties(s: Session) -> None:
     if tied:
         at = format_time(tied[0])
         for order in ("Desc", "Asc"):
-            s.walk(Query(size="100", start_creation_time=at, end_creation_time=at, order_by_time=order))  # fmt: skip
+            s.walk(
+                Query(size="100", start_creation_time=at, end_creation_time=at, order_by_time=order)
+            )
     _report(s, TIES)
 
 
-@check("schema", PROFILE + " (error_extras)", observed=True, pins=("error_extras",),
-       anchor="profile-pins")  # fmt: skip
+@check(
+    "schema",
+    PROFILE + " (error_extras)",
+    observed=True,
+    pins=("error_extras",),
+    anchor="profile-pins",
+)
 def pinned_error_extras(s: Session) -> None:
     _pins(s, ("error_extras",))
     s.list(Query(size="bad"))

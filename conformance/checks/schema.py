@@ -16,7 +16,9 @@ def schema_findings(ex: Exchange) -> list[Finding]:
     found: list[Finding] = []
     ctype = (ex.header("Content-Type") or "").split(";")[0].strip()
     if ex.body_size and ctype != "application/xml":  # an empty body (cancel's) needs none
-        found.append(("schema.content_type", f"Content-Type is {ctype or 'missing'!r}, not application/xml"))  # fmt: skip
+        found.append(
+            ("schema.content_type", f"Content-Type is {ctype or 'missing'!r}, not application/xml")
+        )
     # an auth refusal in the COS style (403, COS codes) may carry COS's own request ID header
     cos_style = ex.status in (401, 403) and ex.header("x-cos-request-id")
     if not ex.header("x-ci-request-id") and not cos_style:
@@ -34,7 +36,11 @@ def schema_findings(ex: Exchange) -> list[Finding]:
         name = "schema.list_body" if ex.status == 200 else "schema.error_body"
         return [*found, (name, f"HTTP {ex.status} body is not XML: {exc.message}")]
     if ex.status >= 400:
-        errors = validate(root, "error") if root.tag == "Error" else [f"root is <{root.tag}>, not <Error>"]  # fmt: skip
+        errors = (
+            validate(root, "error")
+            if root.tag == "Error"
+            else [f"root is <{root.tag}>, not <Error>"]
+        )
         if errors:
             found.append(("schema.error_body", "; ".join(errors[:3])))
     return found

@@ -20,14 +20,22 @@ from .profile import pin
 REFUSED = (401, 403)
 
 
-@check("signature", "a correctly signed request is accepted (signature in Authorization)",
-       given=queries, anchor="sig-accept")  # fmt: skip
+@check(
+    "signature",
+    "a correctly signed request is accepted (signature in Authorization)",
+    given=queries,
+    anchor="sig-accept",
+)
 def valid_header_accepted(s: Session, query: Query) -> None:
     s.page(query)
 
 
-@check("signature", "a signature may ride in the query string (a presigned URL)", given=queries,
-       anchor="sig-accept")  # fmt: skip
+@check(
+    "signature",
+    "a signature may ride in the query string (a presigned URL)",
+    given=queries,
+    anchor="sig-accept",
+)
 def valid_presigned_accepted(s: Session, query: Query) -> None:
     ex = s.list(query, auth=s.client.auth(presign=True))
     if ex.status != 200:
@@ -50,8 +58,12 @@ def _odd_values(_: Session) -> st.SearchStrategy[Query]:
     )
 
 
-@check("signature", "any parameter value, empty or not, signs and is accepted", given=_odd_values,
-       anchor="sig-accept")  # fmt: skip
+@check(
+    "signature",
+    "any parameter value, empty or not, signs and is accepted",
+    given=_odd_values,
+    anchor="sig-accept",
+)
 def generated_values_accepted(s: Session, query: Query) -> None:
     ex = s.list(query)
     if "" not in (query.size, query.job_id, query.workflow_id):
@@ -62,18 +74,25 @@ def generated_values_accepted(s: Session, query: Query) -> None:
     if ex.status != 400:
         s.page(query)
     elif (code := error_doc(ex, query, (400,), "an empty value").code) != "InvalidArgument":
-        fail(f"an empty size, jobId or workflowId: code {code}, expected InvalidArgument", query,
-             [ex])  # fmt: skip
+        fail(
+            f"an empty size, jobId or workflowId: code {code}, expected InvalidArgument",
+            query,
+            [ex],
+        )
 
 
-@check("signature", "signed headers are accepted whatever the case of their names",
-       anchor="sig-accept")  # fmt: skip
+@check(
+    "signature", "signed headers are accepted whatever the case of their names", anchor="sig-accept"
+)
 def header_case_accepted(s: Session) -> None:
     for headers in ({"X-Ci-Conformance": "Mixed Case"}, {"x-CI-conformance": "v"}):
         ex = s.send(params=[("size", "1")], headers=headers)
         if ex.status != 200:
-            fail(f"a valid signature over header {next(iter(headers))} got HTTP {ex.status}", None,
-                 [ex])  # fmt: skip
+            fail(
+                f"a valid signature over header {next(iter(headers))} got HTTP {ex.status}",
+                None,
+                [ex],
+            )
 
 
 FORMS = ("header", "presigned")
@@ -196,9 +215,11 @@ def _clock(s: Session) -> tuple[int, int] | None:
     return None if date is None else (int(min(now, date)) - 1, int(max(now, date + 1)) + 2)
 
 
-@check("signature",
-       "a signature whose window has ended is refused: two hours ago, and a second before the target's clock",
-       anchor="sig-window")  # fmt: skip
+@check(
+    "signature",
+    "a signature whose window has ended is refused: two hours ago, and a second before the target's clock",
+    anchor="sig-window",
+)
 def refuses_expired(s: Session) -> None:
     past = {"clock": lambda: time.time() - 7200, "expire": 600}
     _refused(s, "expired", "an expired signature", signer=past)
@@ -206,9 +227,11 @@ def refuses_expired(s: Session) -> None:
         _refused(s, "expired", "a window that ended a second before the target's clock", signer={"window": (clock[0] - 61, clock[0] - 1)})  # fmt: skip
 
 
-@check("signature",
-       "a window starting over 15 minutes ahead is refused: an hour ahead, and 15 minutes and 5 seconds ahead of the target's clock",
-       anchor="sig-window")  # fmt: skip
+@check(
+    "signature",
+    "a window starting over 15 minutes ahead is refused: an hour ahead, and 15 minutes and 5 seconds ahead of the target's clock",
+    anchor="sig-window",
+)
 def refuses_future_window(s: Session) -> None:
     ahead = {"clock": lambda: time.time() + 3600}
     _refused(s, "future", "a window starting an hour ahead", signer=ahead)
@@ -216,9 +239,11 @@ def refuses_future_window(s: Session) -> None:
         _refused(s, "future", "a window starting 15 min 5 s ahead of the target's clock", signer={"window": (clock[1] + 905, clock[1] + 2000)})  # fmt: skip
 
 
-@check("signature",
-       "windows around the target's clock are accepted: starting a second ago, now or a second ahead, started an hour ago and still open, or ending seconds from now",
-       anchor="sig-window")  # fmt: skip
+@check(
+    "signature",
+    "windows around the target's clock are accepted: starting a second ago, now or a second ahead, started an hour ago and still open, or ending seconds from now",
+    anchor="sig-window",
+)
 def window_edges_accepted(s: Session) -> None:
     clock, now = _clock(s), int(time.time())
     early, late = clock or (now - 1, now + 2)
@@ -282,9 +307,11 @@ def refuses_malformed(s: Session) -> None:
     for bad in ("garbage", "q-sign-algorithm=sha1&q-ak=", "Bearer abc"):
         whole = _edit_signature(lambda _f, bad=bad: bad)
         _refused(s, "malformed", f"Authorization {bad!r}", forms=("header",), prepare_hook=whole)
-    edits = {"a signature with its q-signature cut": _without("q-signature"),
-             "an empty q-ak": lambda f: {**f, "q-ak": ""},
-             "q-sign-time 'soon'": lambda f: {**f, "q-sign-time": "soon", "q-key-time": "soon"}}  # fmt: skip
+    edits = {
+        "a signature with its q-signature cut": _without("q-signature"),
+        "an empty q-ak": lambda f: {**f, "q-ak": ""},
+        "q-sign-time 'soon'": lambda f: {**f, "q-sign-time": "soon", "q-key-time": "soon"},
+    }
     for what, edit in edits.items():
         _refused(s, "malformed", what, prepare_hook=_edit_signature(edit))
 
@@ -292,8 +319,12 @@ def refuses_malformed(s: Session) -> None:
 @check("signature", "temporary credentials without their token are refused", anchor="sig-temporary")
 def refuses_missing_token(s: Session) -> None:
     _needs_token(s)
-    _refused(s, "missing-token", "temporary credentials without the token",
-             signer=_credentials(s, token=None))  # fmt: skip
+    _refused(
+        s,
+        "missing-token",
+        "temporary credentials without the token",
+        signer=_credentials(s, token=None),
+    )
 
 
 @check("signature", "temporary credentials with a wrong token are refused", anchor="sig-temporary")
@@ -309,8 +340,14 @@ def refuses_other_method(s: Session) -> None:
         prepared.method = "GET"
         return prepared
 
-    _refused(s, "other-method", "a signature made for PUT, sent as GET", method="PUT",
-             prepare_hook=as_get, any_4xx=True)  # fmt: skip
+    _refused(
+        s,
+        "other-method",
+        "a signature made for PUT, sent as GET",
+        method="PUT",
+        prepare_hook=as_get,
+        any_4xx=True,
+    )
 
 
 @check("signature", "a signature made for another path is refused", anchor="sig-refuse")
@@ -327,8 +364,15 @@ def refuses_other_path(s: Session) -> None:
         return hook
 
     for signed, sent in ((list_path, job_path), (job_path, list_path)):
-        _refused(s, "other-path", f"a signature for {signed[:40]}, sent to {sent[:40]}",
-                 path=signed, params=(), prepare_hook=to(sent), any_4xx=True)  # fmt: skip
+        _refused(
+            s,
+            "other-path",
+            f"a signature for {signed[:40]}, sent to {sent[:40]}",
+            path=signed,
+            params=(),
+            prepare_hook=to(sent),
+            any_4xx=True,
+        )
 
 
 @check("signature", "a signature made for another host is refused", anchor="sig-refuse")
@@ -337,9 +381,16 @@ def refuses_other_host(s: Session) -> None:
         prepared.headers["Host"] = "other-host.invalid"
         return prepared
 
-    _refused(s, "other-host", "a signature for another host",
-             signer={"sign_host": "other-host.invalid"}, any_4xx=True)  # fmt: skip
-    _refused(s, "other-host", "a Host header changed after signing", prepare_hook=host, any_4xx=True)  # fmt: skip
+    _refused(
+        s,
+        "other-host",
+        "a signature for another host",
+        signer={"sign_host": "other-host.invalid"},
+        any_4xx=True,
+    )
+    _refused(
+        s, "other-host", "a Host header changed after signing", prepare_hook=host, any_4xx=True
+    )
 
 
 def _polluted(s: Session) -> st.SearchStrategy:
@@ -347,9 +398,12 @@ def _polluted(s: Session) -> st.SearchStrategy:
     return st.tuples(gen.pick(jobs), st.sampled_from(FORMS), st.sampled_from(["append", "prepend"]))
 
 
-@check("signature",
-       "a repeated parameter whose extra value was not signed never takes effect (HTTP parameter pollution): the request is refused or answered as signed",
-       given=_polluted, anchor="sig-repeated-parameters")  # fmt: skip
+@check(
+    "signature",
+    "a repeated parameter whose extra value was not signed never takes effect (HTTP parameter pollution): the request is refused or answered as signed",
+    given=_polluted,
+    anchor="sig-repeated-parameters",
+)
 def unsigned_duplicate_ignored(s: Session, drawn) -> None:
     job, form, where = drawn
     other = "Workflow" if job.type == "Job" else "Job"
@@ -364,8 +418,9 @@ def unsigned_duplicate_ignored(s: Session, drawn) -> None:
             prepared.url = url._replace(query=query).geturl()
             return prepared
 
-        ex = s.send(params=signed, auth=s.client.auth(presign=form == "presigned"),
-                    prepare_hook=pollute)  # fmt: skip
+        ex = s.send(
+            params=signed, auth=s.client.auth(presign=form == "presigned"), prepare_hook=pollute
+        )
         s.coverage.refused("polluted-parameter", form)
         shown = Query.from_params(dict(signed))
         if 400 <= ex.status < 500:

@@ -25,7 +25,9 @@ COMMANDS = {
     "compare": "compare", "recheck": "recheck", "diff": "diff", "sdk": "sdk",
     "kill-matrix": "matrices", "false-alarm-matrix": "matrices", "sdk-kill-matrix": "matrices",
 }  # fmt: skip
-VERDICT_HELP = "\b\nVerdicts and exit codes (every command; 2 is a usage error):\n" + verdict_table()  # fmt: skip
+VERDICT_HELP = (
+    "\b\nVerdicts and exit codes (every command; 2 is a usage error):\n" + verdict_table()
+)
 
 
 def report_dir(goes: str) -> Any:
@@ -51,8 +53,15 @@ class Commands(click.Group):
         return super().resolve_command(ctx, args)
 
 
-@click.group(cls=Commands, epilog=VERDICT_HELP,
-             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "show_default": True})  # fmt: skip
+@click.group(
+    cls=Commands,
+    epilog=VERDICT_HELP,
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        "max_content_width": 100,
+        "show_default": True,
+    },
+)
 @click.version_option(__version__, prog_name="ci-conformance", message="%(version)s")
 def cli() -> None:
     """Conformance suite for Tencent Cloud CI's GET /inventorytriggerjob."""

@@ -17,8 +17,11 @@ from . import VERDICT_HELP, report_dir
 @click.command("compare", epilog=VERDICT_HELP)
 @click.argument("old")
 @click.argument("new")
-@click.option("--allow-behaviour-change", is_flag=True,
-              help="exit 0 when only open-point choices changed (each allowed by the contract)")  # fmt: skip
+@click.option(
+    "--allow-behaviour-change",
+    is_flag=True,
+    help="exit 0 when only open-point choices changed (each allowed by the contract)",
+)
 @report_dir("compare.html and compare.json")
 def compare(old: str, new: str, allow_behaviour_change: bool, report_dir: str) -> int:
     """Compare the summary.json of a baseline run (OLD) with a new run's (NEW): checks that

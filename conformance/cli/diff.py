@@ -40,8 +40,11 @@ def _credentials(values: dict, prefix: str, env: str) -> Credentials | None:
 @click.option("--rate-limit", type=float, help="most requests per second, to each target")
 @click.option("--timeout", type=float, default=10.0, help="seconds per request")
 @click.option("--max-requests", type=int, help="request budget for each target")
-@click.option("--allow-behaviour-change", is_flag=True,
-              help="exit 0 when the only differences are allowed by open points")  # fmt: skip
+@click.option(
+    "--allow-behaviour-change",
+    is_flag=True,
+    help="exit 0 when the only differences are allowed by open points",
+)
 @report_dir("diff.json and diff.html")
 def diff(**o: object) -> int:
     """Differential run: the same hypothesis-drawn queries to target A and target B, which must
@@ -56,7 +59,9 @@ def diff(**o: object) -> int:
         raise UsageError("--target and --target-b must start with http:// or https://")
     creds_a = _credentials(o, "", "COS_")
     if creds_a is None:
-        raise UsageError("target A needs --secret-id and --secret-key (or COS_SECRET_ID, COS_SECRET_KEY)")  # fmt: skip
+        raise UsageError(
+            "target A needs --secret-id and --secret-key (or COS_SECRET_ID, COS_SECRET_KEY)"
+        )
     creds_b = _credentials(o, "b_", "COS_B_") or creds_a
     clients = [Client(str(url), creds, timeout=o["timeout"], rate_limit=o["rate_limit"],
                       max_requests=o["max_requests"])

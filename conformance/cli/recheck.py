@@ -21,10 +21,16 @@ from . import VERDICT_HELP, report_dir
 @click.argument("cassette")
 @click.option("--profile", help="TOML file pinning open points (as for run)")
 @click.option("--checks", "names", help="comma-separated check names or categories")
-@click.option("--max-examples", type=int, default=200,
-              help="recorded inputs each check is re-run on, spread over the recording")  # fmt: skip
+@click.option(
+    "--max-examples",
+    type=int,
+    default=200,
+    help="recorded inputs each check is re-run on, spread over the recording",
+)
 @report_dir("recheck.json, recheck.html and recheck-junit.xml")
-def recheck(cassette: str, profile: str | None, names: str | None, max_examples: int, report_dir: str) -> int:  # fmt: skip
+def recheck(
+    cassette: str, profile: str | None, names: str | None, max_examples: int, report_dir: str
+) -> int:
     """Re-judge a cassette (run --record FILE) offline: the schema, page and filter observers on
     every exchange, and every check whose requests the recording holds (walks followed through
     their NextToken chain). Says which checks it judged, and on how many exchanges."""

@@ -42,14 +42,19 @@ def run_suite(settings: Settings, report_dir: Path, doing: str = "running the su
     except OSError as exc:
         raise UsageError(f"--report-dir {report_dir}: {exc}") from None
     files = {name: report_dir / name for name in ("conformance.html", "junit.xml", "summary.json")}
-    handlers: list[Handler] = [JsonHandler(files["summary.json"]), JUnitHandler(files["junit.xml"]),
-                               HtmlHandler(files["conformance.html"])]  # fmt: skip
+    handlers: list[Handler] = [
+        JsonHandler(files["summary.json"]),
+        JUnitHandler(files["junit.xml"]),
+        HtmlHandler(files["conformance.html"]),
+    ]
     if settings.record:
         handlers.insert(0, HarHandler(Path(settings.record)))
     if settings.write_profile:
         handlers.append(ProfileHandler(Path(settings.write_profile)))
     handlers.append(TerminalHandler([str(p) for p in files.values()]))
-    print(f"ci-conformance: {doing} against {settings.target or 'the embedded emulator'}", flush=True)  # fmt: skip
+    print(
+        f"ci-conformance: {doing} against {settings.target or 'the embedded emulator'}", flush=True
+    )
     source = RunSource(settings, summary_path=str(files["summary.json"]))
     engine = Engine(handlers, allow_incomplete=settings.allow_incomplete)
     return engine.run(source)  # type: ignore[return-value]
@@ -65,8 +70,11 @@ def run(report_dir: str, **given: Any) -> int:
 
 @click.command(epilog=VERDICT_HELP)
 @click.argument("summary", type=click.Path(dir_okay=False))
-@click.option("--report-dir", default=None,
-              help="where the replay's reports go (default: replay/ beside the summary)")  # fmt: skip
+@click.option(
+    "--report-dir",
+    default=None,
+    help="where the replay's reports go (default: replay/ beside the summary)",
+)
 @run_options
 def replay(summary: str, report_dir: str | None, **given: Any) -> int:
     """Re-run the failures recorded in a summary.json, their minimal queries first, against the

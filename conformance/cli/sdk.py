@@ -26,10 +26,13 @@ def _names(text: str | None) -> list[str] | None:
 @click.option("--tasks", help="comma-separated task ids or scenario/task (default: all)")
 @report_dir("sdk.html, sdk-junit.xml and sdk-summary.json")
 @click.option("--workers", type=click.IntRange(1), default=2, help="scenarios at once")
-@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=60.0,
-              help="seconds per task")  # fmt: skip
-@click.option("--known",
-              help="a file of known findings: marked known, they fail the gate only when they change")  # fmt: skip
+@click.option(
+    "--timeout", type=click.FloatRange(0, min_open=True), default=60.0, help="seconds per task"
+)
+@click.option(
+    "--known",
+    help="a file of known findings: marked known, they fail the gate only when they change",
+)
 @click.option("--write-known", help="write this run's findings to this file, in --known's format")
 @click.option("--list", "listing", is_flag=True, help="list scenarios and their tasks (JSON)")
 def sdk(driver: str | None, chosen: str | None, tasks: str | None, report_dir: str, workers: int,

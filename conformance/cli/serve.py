@@ -18,26 +18,54 @@ from ..xmlmodel import XMLProblem
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", help="address to bind (loopback only by default)")  # fmt: skip
+@click.option("--host", default="127.0.0.1", help="address to bind (loopback only by default)")
 @click.option("--port", type=int, default=9000)
-@click.option("--jobs", type=int,
-              help=f"generate this many jobs into an empty store (default: as many as `run`'s, {EMULATOR_JOBS})")  # fmt: skip
+@click.option(
+    "--jobs",
+    type=int,
+    help=f"generate this many jobs into an empty store (default: as many as `run`'s, {EMULATOR_JOBS})",
+)
 @click.option("--seed", type=int, default=0, help="seed of the generated dataset")
-@click.option("--shape", type=click.Choice(list(SHAPES)), default="mixed",
-              help="shape of the generated dataset")  # fmt: skip
-@click.option("--db", default=":memory:", show_default=False, help="SQLite file (default: in memory)")  # fmt: skip
-@click.option("--load", multiple=True,
-              help="load the jobs seen in a cassette (run --record) or an XML file of JobsDetail elements, such as the pages of a walk (repeatable)")  # fmt: skip
-@click.option("--secret-id", "secret_ids", multiple=True,
-              help="accept this SecretId (repeatable, each with a --secret-key)")  # fmt: skip
+@click.option(
+    "--shape",
+    type=click.Choice(list(SHAPES)),
+    default="mixed",
+    help="shape of the generated dataset",
+)
+@click.option(
+    "--db", default=":memory:", show_default=False, help="SQLite file (default: in memory)"
+)
+@click.option(
+    "--load",
+    multiple=True,
+    help="load the jobs seen in a cassette (run --record) or an XML file of JobsDetail elements, such as the pages of a walk (repeatable)",
+)
+@click.option(
+    "--secret-id",
+    "secret_ids",
+    multiple=True,
+    help="accept this SecretId (repeatable, each with a --secret-key)",
+)
 @click.option("--secret-key", "secret_keys", multiple=True, help="its SecretKey")
-@click.option("--security-token", "tokens", multiple=True,
-              help="make the key pairs temporary credentials needing these tokens, in order")  # fmt: skip
+@click.option(
+    "--security-token",
+    "tokens",
+    multiple=True,
+    help="make the key pairs temporary credentials needing these tokens, in order",
+)
 @click.option("--fault", multiple=True, help="turn on a fault switch (repeatable; see list-faults)")
-@click.option("--behaviour", multiple=True,
-              help="open-point choice name=value (repeatable; see list-behaviours)")  # fmt: skip
-@click.option("--visibility-lag", type=float, default=0.0, show_default=False,
-              help="seconds before a created job shows in reads (an eventually consistent service)")  # fmt: skip
+@click.option(
+    "--behaviour",
+    multiple=True,
+    help="open-point choice name=value (repeatable; see list-behaviours)",
+)
+@click.option(
+    "--visibility-lag",
+    type=float,
+    default=0.0,
+    show_default=False,
+    help="seconds before a created job shows in reads (an eventually consistent service)",
+)
 @click.option("--scenario", help="serve one SDK scenario (see ci-conformance sdk --list)")
 @click.option("--list-faults", is_flag=True, help="the same as ci-conformance list-faults")
 @click.option("--list-behaviours", is_flag=True, help="the same as ci-conformance list-behaviours")
@@ -54,10 +82,14 @@ def serve(host: str, port: int, jobs: int | None, seed: int, shape: str, db: str
                  "--behaviour": behaviour, "--secret-id": secret_ids}  # fmt: skip
         mixed = [flag for flag, value in given.items() if value]
         if mixed:
-            raise UsageError(f"--scenario brings its own data, keys and behaviour; drop {', '.join(mixed)}")  # fmt: skip
+            raise UsageError(
+                f"--scenario brings its own data, keys and behaviour; drop {', '.join(mixed)}"
+            )
         return serve_scenario(scenario, host, port)
     if len(secret_ids) != len(secret_keys) or len(tokens) > max(1, len(secret_ids)):
-        raise UsageError("give each --secret-id its --secret-key, and at most one --security-token per pair")  # fmt: skip
+        raise UsageError(
+            "give each --secret-id its --secret-key, and at most one --security-token per pair"
+        )
     pairs = list(zip(secret_ids, secret_keys, strict=True)) or [
         (EXAMPLE_CREDENTIALS.secret_id, EXAMPLE_CREDENTIALS.secret_key)
     ]
@@ -70,7 +102,9 @@ def serve(host: str, port: int, jobs: int | None, seed: int, shape: str, db: str
         count = EMULATOR_JOBS if jobs is None else jobs
         if count and len(store) == 0:
             store.load(count, seed, shape)
-        app = Emulator(store, credentials, Behaviour.parse(behaviour), fault, visibility_lag=visibility_lag)  # fmt: skip
+        app = Emulator(
+            store, credentials, Behaviour.parse(behaviour), fault, visibility_lag=visibility_lag
+        )
         server = EmulatorServer(app, host, port)
     except (ValueError, OSError, XMLProblem) as exc:
         raise UsageError(str(exc)) from None
@@ -98,7 +132,9 @@ def serve_scenario(name: str, host: str, port: int) -> int:
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
     creds = scenario.credentials()
-    print(f"ci-conformance emulator at {server.url} ({len(store)} jobs), scenario {scenario.name}: {scenario.covers}")  # fmt: skip
+    print(
+        f"ci-conformance emulator at {server.url} ({len(store)} jobs), scenario {scenario.name}: {scenario.covers}"
+    )
     print("a driver's environment for it (the scenario's test keys, not secrets):")
     env = {protocol.ENDPOINT: server.url, protocol.BUCKET: scenarios.BUCKET, protocol.REGION: scenarios.REGION,
            protocol.SECRET_ID: creds.secret_id, protocol.SECRET_KEY: creds.secret_key}  # fmt: skip

@@ -8,11 +8,18 @@ from ..verdicts import UsageError
 
 @click.command("sign")
 @click.argument("request", nargs=-1, required=True, metavar="[METHOD] URL")
-@click.option("-H", "--header", "headers", multiple=True,
-              help="a header to send and sign, 'Name: value' (repeatable)")  # fmt: skip
+@click.option(
+    "-H",
+    "--header",
+    "headers",
+    multiple=True,
+    help="a header to send and sign, 'Name: value' (repeatable)",
+)
 @click.option("--presign", is_flag=True, help="sign in the query string and print the URL")
-@click.option("--sign-time",
-              help="sign for this window, <start>;<end> in Unix seconds (e.g. a recorded q-sign-time)")  # fmt: skip
+@click.option(
+    "--sign-time",
+    help="sign for this window, <start>;<end> in Unix seconds (e.g. a recorded q-sign-time)",
+)
 @click.option("--expire", type=int, default=600, help="seconds the signature stays valid")
 def sign(request: tuple[str, ...], headers: tuple[str, ...], presign: bool, sign_time: str | None,
          expire: int) -> int:  # fmt: skip
@@ -20,7 +27,9 @@ def sign(request: tuple[str, ...], headers: tuple[str, ...], presign: bool, sign
     environment and print a curl command that sends it (the token is read from the environment
     when the command runs, never printed), or with --presign a presigned URL."""
     if len(request) > 2:
-        raise UsageError("sign takes a method and a URL, e.g. sign GET 'http://host/inventorytriggerjob'")  # fmt: skip
+        raise UsageError(
+            "sign takes a method and a URL, e.g. sign GET 'http://host/inventorytriggerjob'"
+        )
     method, url = request if len(request) == 2 else ("GET", request[0])
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"{url!r} is not a URL (it must start with http:// or https://)")

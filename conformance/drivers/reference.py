@@ -64,14 +64,16 @@ FAULTS = {
     "strict-parser": "fails on a list answer holding an element it does not know",
     "sign-space-as-plus": "signs a space as '+' (form-encoding), though it sends it as %20",
 }  # fmt: skip
-VARIANTS = {"presign": "puts the signature in the query string (a presigned URL)",
-            "bare-host": "signs host without the port",
-            "space-as-plus": "form-encodes the query: a space as '+', a '+' as %2B",
-            "no-retry": "never retries: a 503 is surfaced as an error",
-            "x-cos-token": "sends the security token in x-cos-security-token",
-            "omit-empty": "leaves empty parameters out of the request",
-            "not-found-as-error": "raises NoSuchJob for the IDs a get answer lists in NonExistJobIds",
-            "decorated-message": "surfaces an error's message decorated: '<Code>: <Message> (<RequestId>)'"}  # fmt: skip
+VARIANTS = {
+    "presign": "puts the signature in the query string (a presigned URL)",
+    "bare-host": "signs host without the port",
+    "space-as-plus": "form-encodes the query: a space as '+', a '+' as %2B",
+    "no-retry": "never retries: a 503 is surfaced as an error",
+    "x-cos-token": "sends the security token in x-cos-security-token",
+    "omit-empty": "leaves empty parameters out of the request",
+    "not-found-as-error": "raises NoSuchJob for the IDs a get answer lists in NonExistJobIds",
+    "decorated-message": "surfaces an error's message decorated: '<Code>: <Message> (<RequestId>)'",
+}
 # The faults that change the error the client surfaces: (the error, the exception) -> changes.
 ERROR_FAULTS = {
     "error-without-code": lambda e, exc: {"code": ""},

@@ -44,7 +44,9 @@ from .faults import check_names, matching_for, with_faults
 from .store import EPOCH, Matching, Ordering, Store
 
 # The vendor's documented example keys (API-NOTES §4); printed at start, never secret.
-EXAMPLE_CREDENTIALS = Credentials("AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q", "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz")  # fmt: skip
+EXAMPLE_CREDENTIALS = Credentials(
+    "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q", "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz"
+)
 MAX_QUERY = 16 * 1024
 MAX_BODY = 64 * 1024
 LIST_PARAMS = frozenset(WIRE_NAMES.values())
@@ -146,11 +148,16 @@ class Emulator:
         names = kw.get("faults", args[3] if len(args) > 3 else ())
         return super().__new__(with_faults(cls, tuple(names)))  # type: ignore[arg-type]
 
-    def __init__(self, store: Store | None = None,
-                 credentials: Iterable[Credentials] = (EXAMPLE_CREDENTIALS,),
-                 behaviour: Behaviour | None = None, faults: Iterable[str] = (),
-                 clock: Callable[[], float] = time.time, visibility_lag: float = 0.0,
-                 seed: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: Store | None = None,
+        credentials: Iterable[Credentials] = (EXAMPLE_CREDENTIALS,),
+        behaviour: Behaviour | None = None,
+        faults: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+        visibility_lag: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
         self.store = store if store is not None else Store()
         self.keys = {c.secret_id: c for c in credentials}
         self.behaviour = behaviour or Behaviour()
@@ -214,8 +221,12 @@ class Emulator:
         return Refused(status, code, message)
 
     def error_body(self, r: Refused, request_id: str, path: str) -> bytes:
-        extras = {"resource+trace-id": {"Resource": path, "TraceId": request_id}, "resource": {"Resource": path},
-                  "trace-id": {"TraceId": request_id}, "none": {}}[self.behaviour.error_extras]  # fmt: skip
+        extras = {
+            "resource+trace-id": {"Resource": path, "TraceId": request_id},
+            "resource": {"Resource": path},
+            "trace-id": {"TraceId": request_id},
+            "none": {},
+        }[self.behaviour.error_extras]
         return render_error(r.code, r.message, request_id, **extras)
 
     def _handle(self, environ: dict, request_id: str) -> bytes:
@@ -283,7 +294,9 @@ class Emulator:
         presigned = not headers.get("Authorization")
         if verdict.refusal is not None and not self.forgiven(verdict.refusal, presigned):
             ci, cos = AUTH_CODES[verdict.refusal]
-            status, (code, message) = (401, ci) if self.behaviour.auth_status == "401" else (403, cos)  # fmt: skip
+            status, (code, message) = (
+                (401, ci) if self.behaviour.auth_status == "401" else (403, cos)
+            )
             raise Refused(status, code, message)
 
     def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Verdict:
@@ -384,7 +397,9 @@ class Emulator:
         try:
             root = safe_parse(body, MAX_BODY)
         except XMLProblem as exc:
-            raise _bad(f"the body is not a usable XML document: {exc.message}", "MalformedXML") from None  # fmt: skip
+            raise _bad(
+                f"the body is not a usable XML document: {exc.message}", "MalformedXML"
+            ) from None
         if root.tag != "Request":
             raise _bad("the body's root must be <Request>", "MalformedXML")
         inp, op = root.find("Input"), root.find("Operation")
@@ -486,7 +501,9 @@ CANONICAL_ORDER = {
 def canonical(nodes: tuple[Node, ...], parent: str = "Operation") -> tuple[Node, ...]:
     """``nodes`` (children of ``parent``) re-serialised in one order, as the service does."""
     ordered = in_order(nodes, CANONICAL_ORDER.get(parent, ()))
-    return tuple((tag, value if isinstance(value, str) else canonical(value, tag)) for tag, value in ordered)  # fmt: skip
+    return tuple(
+        (tag, value if isinstance(value, str) else canonical(value, tag)) for tag, value in ordered
+    )
 
 
 def _fingerprint(f: Filters) -> str:

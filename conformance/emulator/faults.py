@@ -78,7 +78,9 @@ def _times(change: Any) -> type:  # both time bounds read with change(text) -> t
 
 def _toggled(q: Query) -> Query:  # a state listed twice cancels out (a bit mask built with XOR)
     parts = (q.states or "").split(",")
-    return replace(q, states=",".join(p for p in dict.fromkeys(parts) if parts.count(p) % 2) or None)  # fmt: skip
+    return replace(
+        q, states=",".join(p for p in dict.fromkeys(parts) if parts.count(p) % 2) or None
+    )
 
 
 def _filters(change: Any) -> type:  # what a query means: change(self, filters, query, params)
@@ -101,7 +103,9 @@ class AcceptAnything:
 
 
 class RejectEmptyOrSpace:
-    def authenticate(self, method: str, path: str, params: list, headers: Any, environ: dict) -> None:  # fmt: skip
+    def authenticate(
+        self, method: str, path: str, params: list, headers: Any, environ: dict
+    ) -> None:
         super().authenticate(method, path, params, headers, environ)  # type: ignore[misc]
         if any(v == "" or " " in v for k, v in params if not k.startswith(("q-", "x-c"))):
             raise self.refused(
@@ -157,7 +161,9 @@ class ParamPollution:  # each name's first value is verified, its last one used
 
 class HeaderValueLowercased:  # header values lower-cased before hashing (names only should be)
     def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Any:
-        lowered = Headers([(k, v if k == "Authorization" else v.lower()) for k, v in headers.items()])  # fmt: skip
+        lowered = Headers(
+            [(k, v if k == "Authorization" else v.lower()) for k, v in headers.items()]
+        )
         return super().verify(method, path, params, lowered, environ)  # type: ignore[misc]
 
 
@@ -174,7 +180,10 @@ class _Unchecked:
 
 class HeadersUnchecked(_Unchecked):  # a signature over custom headers is not checked
     def unchecked(self, fields: dict, params: list) -> bool:
-        return any(h.startswith("x-") and "token" not in h for h in fields.get("q-header-list", "").split(";"))  # fmt: skip
+        return any(
+            h.startswith("x-") and "token" not in h
+            for h in fields.get("q-header-list", "").split(";")
+        )
 
 
 class ValuesUnchecked(_Unchecked):  # the signed parameters' names are checked, not the signature
@@ -252,9 +261,12 @@ class UnknownIgnored:  # unknown type, states or orderByTime values are silently
     def query_of(self, params: dict) -> Query:
         query = super().query_of(params)  # type: ignore[misc]
         states = [s for s in (query.states or "").split(",") if s in ("All", *STATES)]
-        return replace(query, type=query.type if query.type in TYPES else None,
-                       order_by_time=query.order_by_time if query.order_by_time in ORDERS else None,
-                       states=",".join(states) or None)  # fmt: skip
+        return replace(
+            query,
+            type=query.type if query.type in TYPES else None,
+            order_by_time=query.order_by_time if query.order_by_time in ORDERS else None,
+            states=",".join(states) or None,
+        )
 
 
 class BadSizeIgnored:  # an invalid size is read as no size
@@ -402,9 +414,19 @@ SIZE_PINNED = ("pagination.page_sizes", "pagination.pinned_last_page")
 FULL = "page_fill=full"  # short pages are allowed unless a profile pins full ones
 FILTER = ("filters.every_job_matches", "filters.single_filter", "filters.every_page_keeps_filters",
           "filters.intersection", "filters.oracle")  # fmt: skip
-TIME = ("filters.bounds_inclusive", "filters.time_window_complete", "filters.offset_invariance", *FILTER)  # fmt: skip
+TIME = (
+    "filters.bounds_inclusive",
+    "filters.time_window_complete",
+    "filters.offset_invariance",
+    *FILTER,
+)
 EXACT = ("filters.exact_match", "filters.id_near_misses", *FILTER)
-ORDER = ("ordering.monotonic", "ordering.desc_by_default", "ordering.asc_reverses_desc", "filters.oracle")  # fmt: skip
+ORDER = (
+    "ordering.monotonic",
+    "ordering.desc_by_default",
+    "ordering.asc_reverses_desc",
+    "filters.oracle",
+)
 MODEL = ("model.write_then_read",)
 
 FAULTS: dict[str, Fault] = {
@@ -533,6 +555,8 @@ def matching_for(names: frozenset[str]) -> Matching:
 
 def describe() -> str:
     width = max(len(n) for n in FAULTS)
-    return "\n".join(f"{f.name:<{width}}  [{f.category}] {f.description}"
-                     f"{' (needs --allow-writes)' if f.needs_writes else ''}; killed by {', '.join(f.killed_by)}"
-                     for f in FAULTS.values())  # fmt: skip
+    return "\n".join(
+        f"{f.name:<{width}}  [{f.category}] {f.description}"
+        f"{' (needs --allow-writes)' if f.needs_writes else ''}; killed by {', '.join(f.killed_by)}"
+        for f in FAULTS.values()
+    )

@@ -59,15 +59,22 @@ class EmulatorServer:
     ) -> None:
         self.app = app if app is not None else Emulator()
         adj = Adjustments(
-            host=host, port=port, ident=IDENT, threads=threads, expose_tracebacks=False, ipv6=False,
+            host=host,
+            port=port,
+            ident=IDENT,
+            threads=threads,
+            expose_tracebacks=False,
+            ipv6=False,
             channel_timeout=30,  # an idle keep-alive connection is closed after this
             max_request_header_size=64 * 1024,  # the app refuses queries over 16 KiB itself
             max_request_body_size=4 * MAX_BODY,  # and bodies over MAX_BODY
             clear_untrusted_proxy_headers=False,  # the app sees every header, as sent
-        )  # fmt: skip
+        )
         dispatcher = ThreadedTaskDispatcher()
         dispatcher.set_thread_count(adj.threads)
-        self._server = _Server(self.app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])  # fmt: skip
+        self._server = _Server(
+            self.app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0]
+        )
         self._stopping = threading.Event()
         self._closing = threading.Lock()  # no close of the wake-up pipe while stop() writes to it
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)

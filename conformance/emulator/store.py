@@ -187,7 +187,9 @@ class Store:
 
             def part() -> str:
                 if child.wait():
-                    raise RuntimeError(f"the process loading jobs {split:,}+ failed ({child.returncode})")  # fmt: skip
+                    raise RuntimeError(
+                        f"the process loading jobs {split:,}+ failed ({child.returncode})"
+                    )
                 return path
 
             try:
@@ -196,8 +198,12 @@ class Store:
                 child.kill()
                 child.wait()
 
-    def add_rows(self, rows: Iterable[tuple[tuple, Iterable[str]]],
-                 part: Callable[[], str] | None = None, replace: bool = False) -> int:  # fmt: skip
+    def add_rows(
+        self,
+        rows: Iterable[tuple[tuple, Iterable[str]]],
+        part: Callable[[], str] | None = None,
+        replace: bool = False,
+    ) -> int:
         """Rows (``_row``) with their workflow IDs, in one transaction and one ``executemany``
         (rows stream in, never held in a list), then the rows of the database file that
         ``part()`` names, if any. Into an empty store the indexes are built after the rows
@@ -218,7 +224,9 @@ class Store:
                     count += self._db.execute(
                         f"INSERT INTO jobs ({COLUMNS}) SELECT {COLUMNS} FROM part.jobs ORDER BY rowid"
                     ).rowcount
-                    self._db.execute("INSERT OR IGNORE INTO job_workflows SELECT * FROM part.job_workflows")  # fmt: skip
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO job_workflows SELECT * FROM part.job_workflows"
+                    )
                 for sql in INDEXES.values():
                     self._db.execute(sql)
                 self._db.execute("COMMIT")
@@ -238,22 +246,35 @@ class Store:
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
-            row = self._db.execute(f"SELECT {COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()  # fmt: skip
+            row = self._db.execute(
+                f"SELECT {COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
         return None if row is None else _job(row)
 
     def remove_oldest(self) -> None:
         """The create-evicts-oldest fault: the oldest job goes."""
         with self._lock:
-            self._db.execute("DELETE FROM jobs WHERE rowid = (SELECT rowid FROM jobs ORDER BY created, job_id LIMIT 1)")  # fmt: skip
+            self._db.execute(
+                "DELETE FROM jobs WHERE rowid = (SELECT rowid FROM jobs ORDER BY created, job_id LIMIT 1)"
+            )
 
     def set_state(self, job_id: str, state: str, end_time: str) -> Job | None:
         with self._lock:
-            self._db.execute("UPDATE jobs SET state = ?, end_time = ? WHERE job_id = ?",
-                             (state, end_time, job_id))  # fmt: skip
+            self._db.execute(
+                "UPDATE jobs SET state = ?, end_time = ? WHERE job_id = ?",
+                (state, end_time, job_id),
+            )
         return self.get(job_id)
 
-    def page(self, filters: Filters, order: Ordering, limit: int, cursor: Sequence | None = None,
-             offset: int = 0, matching: Matching = PLAIN) -> tuple[list[Job], list[tuple]]:  # fmt: skip
+    def page(
+        self,
+        filters: Filters,
+        order: Ordering,
+        limit: int,
+        cursor: Sequence | None = None,
+        offset: int = 0,
+        matching: Matching = PLAIN,
+    ) -> tuple[list[Job], list[tuple]]:
         """Up to ``limit`` jobs after ``cursor`` (or ``offset``), with each one's sort key."""
         where, args = matching.conditions(filters)
         if cursor is not None:
@@ -283,10 +304,14 @@ class Store:
         where.append(sql)
         q = f"SELECT job_id FROM jobs WHERE {' AND '.join(where)} ORDER BY {order.sql()} LIMIT 10"
         with self._lock:
-            return "; ".join(r[3] for r in self._db.execute("EXPLAIN QUERY PLAN " + q, [*args, *more]))  # fmt: skip
+            return "; ".join(
+                r[3] for r in self._db.execute("EXPLAIN QUERY PLAN " + q, [*args, *more])
+            )
 
 
-def _insert(db: sqlite3.Connection, rows: Iterable[tuple[tuple, Iterable[str]]], replace: bool = False) -> int:  # fmt: skip
+def _insert(
+    db: sqlite3.Connection, rows: Iterable[tuple[tuple, Iterable[str]]], replace: bool = False
+) -> int:
     """Rows with their workflow IDs, in one ``executemany`` each; returns the number of rows.
     With ``replace``, a row takes the place of the one with its JobId, workflow IDs included."""
     workflows: list[tuple[str, str]] = []
@@ -302,7 +327,9 @@ def _insert(db: sqlite3.Connection, rows: Iterable[tuple[tuple, Iterable[str]]],
             count += 1
             yield row
 
-    db.executemany(INSERT_JOB.replace("INSERT", "INSERT OR REPLACE") if replace else INSERT_JOB, jobs())  # fmt: skip
+    db.executemany(
+        INSERT_JOB.replace("INSERT", "INSERT OR REPLACE") if replace else INSERT_JOB, jobs()
+    )
     if replace:
         db.executemany("DELETE FROM job_workflows WHERE job_id = ?", replaced)
     db.executemany("INSERT OR IGNORE INTO job_workflows VALUES (?, ?)", workflows)
@@ -334,14 +361,26 @@ EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 EPOCH_DATE = date(1970, 1, 1)
 OFFSETS = (480, 0, -300, 330, 545, -600, 840)  # minutes east of UTC
 # Names that need escaping, and names that are substrings or case variants of each other.
-NAMES = ("demo", "Demo", "demo run", " padded ", "nightly transcode", "名字 测试", "a&b <c>",
-         "quote \"q\" 'x'", "tab\tname", "ünïcödé")  # fmt: skip
+NAMES = (
+    "demo",
+    "Demo",
+    "demo run",
+    " padded ",
+    "nightly transcode",
+    "名字 测试",
+    "a&b <c>",
+    "quote \"q\" 'x'",
+    "tab\tname",
+    "ünïcödé",
+)
 
 
-SHAPES = {"mixed": "both types, all six states, about three jobs per CreationTime second",
-          "heavy-ties": "every job in one of five CreationTime seconds",
-          "one-state": "every job Running",
-          "escaping": "every name needs XML escaping (&, <, >, quotes)"}  # fmt: skip
+SHAPES = {
+    "mixed": "both types, all six states, about three jobs per CreationTime second",
+    "heavy-ties": "every job in one of five CreationTime seconds",
+    "one-state": "every job Running",
+    "escaping": "every name needs XML escaping (&, <, >, quotes)",
+}
 ESCAPING = ("a&b <c>", "<>&", "quote \"q\" 'x'", "&amp; literal", "x<y>z", "]]>")
 
 
@@ -434,9 +473,13 @@ def _block(
         same_day = second + 60 < 86400
         started = ended = "-"
         if state != "Submitted":
-            started = f"{_date(day)}T{clock[second + 1]}+0800" if same_day else _stamp(created + 1, 480)  # fmt: skip
+            started = (
+                f"{_date(day)}T{clock[second + 1]}+0800" if same_day else _stamp(created + 1, 480)
+            )
         if state in ("Success", "Failed", "Cancel"):
-            ended = f"{_date(day)}T{clock[second + 60]}+0800" if same_day else _stamp(created + 60, 480)  # fmt: skip
+            ended = (
+                f"{_date(day)}T{clock[second + 60]}+0800" if same_day else _stamp(created + 60, 480)
+            )
         row = ("b" + HEX32 % bits(128), jtype, state, name, created, written[:19], written,
                "Success", "", started, ended, f'["Prefix","input/{i % 17}/"]', operation)  # fmt: skip
         yield row, (workflow,) if workflow else ()

@@ -31,8 +31,12 @@ def shown(query: str | None) -> str:
 
 @functools.cache
 def templates() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("conformance", "templates"), trim_blocks=True,
-                             autoescape=jinja2.select_autoescape(["html.j2", "xml.j2"]), lstrip_blocks=True)  # fmt: skip
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("conformance", "templates"),
+        trim_blocks=True,
+        autoescape=jinja2.select_autoescape(["html.j2", "xml.j2"]),
+        lstrip_blocks=True,
+    )
     env.globals.update(clause=contract.clause, by_reason=by_reason, reason=explain, verdicts=VERDICTS,
                        open_points=OPEN_POINTS, point_anchor=ANCHORS, contract_doc=contract.DOC,
                        pinnable=pinnable, mixed=MIXED, relpath=os.path.relpath,

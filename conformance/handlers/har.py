@@ -42,7 +42,9 @@ class HarHandler(Handler):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._out = self.path.open("w", encoding="utf-8")
         comment = json.dumps(f"ci-conformance run against {getattr(source, 'target', '')}")
-        self._out.write(f'{HEADER}"{__version__}"}}, "comment": {comment}, "pages": [], "entries": [\n')  # fmt: skip
+        self._out.write(
+            f'{HEADER}"{__version__}"}}, "comment": {comment}, "pages": [], "entries": [\n'
+        )
         for ex, sent_by in self._early:  # the probe, sent while the source started
             self.exchange(ex, sent_by)
         self._early = []
@@ -129,13 +131,17 @@ def _recorded(entry: dict, n: int) -> Recorded:
     text = content.get("text") or ""
     body = base64.b64decode(text) if content.get("encoding") == "base64" else text.encode()
     ex = Exchange(
-        method=req["method"], url=req["url"],
+        method=req["method"],
+        url=req["url"],
         request_headers={h["name"]: h["value"] for h in req.get("headers", [])},
-        status=int(resp["status"]), headers={h["name"]: h["value"] for h in resp.get("headers", [])},
-        body=body, elapsed=float(entry.get("time") or 0) / 1000,
-        retries=int(entry.get("_retries") or 0), notes=[PROBE] if entry.get("_probe") else [],
+        status=int(resp["status"]),
+        headers={h["name"]: h["value"] for h in resp.get("headers", [])},
+        body=body,
+        elapsed=float(entry.get("time") or 0) / 1000,
+        retries=int(entry.get("_retries") or 0),
+        notes=[PROBE] if entry.get("_probe") else [],
         request_body=((req.get("postData") or {}).get("text") or "").encode(),
-    )  # fmt: skip
+    )
     return Recorded(int(entry.get("_index", n)), ex, entry.get("_check"))
 
 
@@ -157,7 +163,9 @@ VOLATILE = frozenset({"date", "x-ci-request-id", "x-ci-trace-id"})
 
 def opaque_key(ex: Exchange) -> tuple:
     """An answer with its opaque values (request and trace IDs, the date) blanked out."""
-    headers = tuple(sorted((k.lower(), "-" if k.lower() in VOLATILE else v) for k, v in ex.headers.items()))  # fmt: skip
+    headers = tuple(
+        sorted((k.lower(), "-" if k.lower() in VOLATILE else v) for k, v in ex.headers.items())
+    )
     return ex.status, headers, OPAQUE.sub(rb"<\1>-</\2>", ex.body)
 
 

@@ -24,7 +24,9 @@ def page(summary: Summary, here: Path | None = None) -> str:
     more |= {ANCHORS[c["point"]] for c in getattr(summary, "behaviour_changes", ()) if c["point"] in ANCHORS}  # fmt: skip
     name = "run.html.j2" if summary.kind in ("run", "recheck") else f"{summary.kind}.html.j2"
     by_check = {f.check: f for f in reversed(summary.failures)}
-    return render(name, summary=summary, by_check=by_check, cited=cited(summary, more), here=str(here or "."))  # fmt: skip
+    return render(
+        name, summary=summary, by_check=by_check, cited=cited(summary, more), here=str(here or ".")
+    )
 
 
 class HtmlHandler(FileHandler):

@@ -60,7 +60,9 @@ class TerminalHandler(Handler):
         count = f"{self.done[result.category]}/{self.totals.get(result.category, '?')}"
         why = f": {result.reason}" if result.reason else ""
         tones = {Outcome.PASSED: "good", Outcome.FAILED: "bad", Outcome.TOOL_ERROR: "error"}
-        word = coloured(f"{result.outcome.upper():<7}", tones.get(result.outcome, "warn"), self.stream)  # fmt: skip
+        word = coloured(
+            f"{result.outcome.upper():<7}", tones.get(result.outcome, "warn"), self.stream
+        )
         self.say(f"  [{result.category:<10} {count:>5}] {word} {result.check}{why}")
 
     def finished(self, summary: Summary) -> None:

@@ -47,7 +47,9 @@ def read(path: str) -> list[Known]:
         task, _, rule = head.strip().partition(" ")
         if task not in tasks or rule.strip() not in RULES:
             wrong = f"no task {task!r}" if task not in tasks else f"no rule {rule.strip()!r}"
-            raise ValueError(f"--known {path}, line {n}: {wrong} (a line is SCENARIO/TASK RULE[: WORDS])")  # fmt: skip
+            raise ValueError(
+                f"--known {path}, line {n}: {wrong} (a line is SCENARIO/TASK RULE[: WORDS])"
+            )
         entries.append(Known(task, rule.strip(), words.strip()))
     return entries
 

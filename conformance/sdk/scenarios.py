@@ -272,5 +272,7 @@ def select(names: list[str] | None = None) -> list[Scenario]:
     """Scenarios by name (all by default); ``ValueError`` names the unknown ones."""
     unknown = [n for n in names or [] if n not in SCENARIOS]
     if unknown:
-        raise ValueError(f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")  # fmt: skip
+        raise ValueError(
+            f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
+        )
     return [SCENARIOS[n] for n in names] if names else list(SCENARIOS.values())

@@ -68,7 +68,9 @@ def readable(line: str) -> list[str]:
     return [key, " · ".join(fields(value))]
 
 
-def reproduce(driver: str, check: str, task: dict, wrong_key: bool, timeout: float) -> dict[str, str]:  # fmt: skip
+def reproduce(
+    driver: str, check: str, task: dict, wrong_key: bool, timeout: float
+) -> dict[str, str]:
     """Command lines that run the task again: the whole tool, or the scenario served by hand
     and the driver run with the task (in a shell that exported what ``serve`` prints)."""
     command = shlex.join(shlex.split(driver))

@@ -177,8 +177,11 @@ def compare(query: Query, a: Side, b: Side) -> list[Difference]:
         return found
     if ids_a != ids_b:
         if _groups(ids_a, by_a) == _groups(ids_b, by_a):
-            add("ties", "the same jobs in the same order up to ties; ties in another order",
-                "open-ties")  # fmt: skip
+            add(
+                "ties",
+                "the same jobs in the same order up to ties; ties in another order",
+                "open-ties",
+            )
         else:
             at = next(i for i, (x, y) in enumerate(zip(ids_a, ids_b, strict=True)) if x != y)
             add("order", f"the order differs beyond ties, first at job #{at + 1}: job {ids_a[at]} "
@@ -424,7 +427,9 @@ class DiffSource(Source):
                    ("differences" if real else "incomplete" if stopped else
                     "behaviour changed" if behaviour else "no change"))  # fmt: skip
         first = (real or behaviour or [{"anchor": None, "reproduce": {}}])[0]
-        checks = ",".join(c.name for c in select(None) if c.anchor == first["anchor"] and not c.pins)  # fmt: skip
+        checks = ",".join(
+            c.name for c in select(None) if c.anchor == first["anchor"] and not c.pins
+        )
         runs = {side: command(["run"], {"target": c.base_url} | ({"checks": checks} if checks else {}))
                 for side, c in zip("AB", clients, strict=True)}  # fmt: skip
         again = {"target": self.a.base_url, "target_b": self.b.base_url, "seed": self.seed,

@@ -79,7 +79,9 @@ class RecordedSession(Session):
     unjudged (``NotRecorded``), never a failure."""
 
     def __init__(self, recording: Recording, epoch: int) -> None:
-        super().__init__(recording.client, unknown_data="it needs the target's whole dataset, not a recording")  # fmt: skip
+        super().__init__(
+            recording.client, unknown_data="it needs the target's whole dataset, not a recording"
+        )
         self.recording, self.epoch = recording, epoch
         self.used: Counter[tuple] = Counter()
         self.served: set[int] = set()
@@ -129,7 +131,9 @@ def observe(path: Path, profile: dict[str, str] | None) -> dict:
         ex = rec.exchange
         key = opaque_key(ex)
         if key not in judged:
-            judged[key] = [f for look in EXCHANGE_OBSERVERS if not hasattr(look, "fresh") for f in look(ex)]  # fmt: skip
+            judged[key] = [
+                f for look in EXCHANGE_OBSERVERS if not hasattr(look, "fresh") for f in look(ex)
+            ]
         for name, message in judged[key] + [f for look in stateful for f in look(ex)]:
             findings.setdefault(name, (pos, message))
         coverage.exchange(ex)
@@ -196,7 +200,9 @@ class RecheckSource(Source):
 
     def _observed(self) -> dict:
         if self.seen is None:
-            self.seen = self._observing.result() if self._observing else observe(self.path, self.profile)  # fmt: skip
+            self.seen = (
+                self._observing.result() if self._observing else observe(self.path, self.profile)
+            )
         return self.seen
 
     def judge(self, check: Check) -> CheckResult:
@@ -235,11 +241,15 @@ class RecheckSource(Source):
             result.outcome = Outcome.FAILED
             result.failures = [self._failure(check, message, None, [rec])]
         elif not result.examples:
-            result.outcome, result.reason = (Outcome.NOT_JUDGED,
-                                             "the recording holds nothing of this kind")  # fmt: skip
+            result.outcome, result.reason = (
+                Outcome.NOT_JUDGED,
+                "the recording holds nothing of this kind",
+            )
         return result
 
-    def _failure(self, check: Check, found: str, query: str | None, recs: list[Recorded]) -> Failure:  # fmt: skip
+    def _failure(
+        self, check: Check, found: str, query: str | None, recs: list[Recorded]
+    ) -> Failure:
         return Failure(check=check.name, clause=check.clause, anchor=check.anchor,
                        contract=contract.ref(check.anchor), found=found, query=query,
                        exchanges=[exchange_record(r.exchange, r.index, r.check, limit=2000) for r in recs],
@@ -249,7 +259,9 @@ class RecheckSource(Source):
         sessions: dict[int, RecordedSession] = {}
         last_reason, served = "", set()
         for epoch, value in values:
-            s = sessions.get(epoch) or sessions.setdefault(epoch, RecordedSession(self.recording, epoch))  # fmt: skip
+            s = sessions.get(epoch) or sessions.setdefault(
+                epoch, RecordedSession(self.recording, epoch)
+            )
             s.used.clear()
             s.served = set()
             jobs = s.jobs_seen

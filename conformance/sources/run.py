@@ -157,8 +157,14 @@ class RunSource(Source):
         s, session = self.settings, self.session
         failures = [f for r in results for f in r.failures]
         roots = attach_roots(failures)
-        replay = f"ci-conformance replay {self.summary_path}" if failures and self.summary_path else None  # fmt: skip
-        again = ["run", "--report-dir", str(Path(self.summary_path).parent)] if self.summary_path else []  # fmt: skip
+        replay = (
+            f"ci-conformance replay {self.summary_path}" if failures and self.summary_path else None
+        )
+        again = (
+            ["run", "--report-dir", str(Path(self.summary_path).parent)]
+            if self.summary_path
+            else []
+        )
         summary = RunSummary(
             kind="run",
             verdict=decide(results, unusable=unusable, interrupted=interrupted),
@@ -199,7 +205,9 @@ def _within(exc: BaseException, kind: type) -> Any:
         if id(e) in seen:
             continue
         seen.add(id(e))
-        todo += [x for x in (e.__cause__, e.__context__, *getattr(e, "exceptions", ())) if x is not None]  # fmt: skip
+        todo += [
+            x for x in (e.__cause__, e.__context__, *getattr(e, "exceptions", ())) if x is not None
+        ]
     return None
 
 
@@ -211,7 +219,11 @@ def caveats(results: list[CheckResult], session: Session | None) -> list[str]:
         said.append(f"{no_data} check(s) skipped for lack of data: the target has too few jobs")
     unrun = [r for r in results if r.outcome == Outcome.NOT_RUN]
     if unrun:
-        why = session.client.stopped if session is not None and session.client.stopped else unrun[0].reason  # fmt: skip
+        why = (
+            session.client.stopped
+            if session is not None and session.client.stopped
+            else unrun[0].reason
+        )
         said.append(f"incomplete: {len(unrun)} check(s) not run ({why})")
     errors = [r for r in results if r.outcome == Outcome.TOOL_ERROR]
     if errors:
@@ -284,7 +296,9 @@ def misconfiguration(probe: Exchange, settings: Settings, signature_only: bool) 
     if root is None or root.tag not in ("Response", "Error"):
         if probe.status == 200 and "xml" in ctype:
             return ""  # a broken list response: the checks say how
-        return f"`GET /inventorytriggerjob` answered {probe.status} {ctype}: is this the CI endpoint?"  # fmt: skip
+        return (
+            f"`GET /inventorytriggerjob` answered {probe.status} {ctype}: is this the CI endpoint?"
+        )
     if root.tag != "Error" or probe.status < 400:
         return ""
     doc = parse_error(probe.body, check=False)
