@@ -232,14 +232,15 @@ def read(get: Callable[[str], Any]) -> Settings:
             raise ValueError("--bucket needs --region")
         s.target = f"https://{s.bucket}.ci.{s.region}.myqcloud.com"
     if s.target:
+        emulator_only = [BY_NAME[n].flag for n in raw if BY_NAME[n].emulator]
+        if emulator_only:
+            verb, it = ("applies", "it") if len(emulator_only) == 1 else ("apply", "them")
+            raise ValueError(f"{', '.join(emulator_only)} only {verb} to the embedded emulator, "
+                             f"not to --target: drop {it}, or drop --target")  # fmt: skip
         if not (s.secret_id and s.secret_key):
             raise ValueError(
                 "a target needs --secret-id and --secret-key (or COS_SECRET_ID and COS_SECRET_KEY)"
             )
-        emulator_only = [BY_NAME[n].flag for n in raw if BY_NAME[n].emulator]
-        if emulator_only:
-            raise ValueError(f"{', '.join(emulator_only)} only apply to the embedded emulator, "
-                             "not to --target: drop them, or drop --target")  # fmt: skip
         if s.max_duration is None:
             s.max_duration = LIVE_MAX_DURATION
     if s.replay:

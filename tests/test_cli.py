@@ -189,5 +189,5 @@ def test_emulator_flags_with_a_target_are_a_usage_error(tmp_path: Path) -> None:
                            "--secret-key", "k", "--emulator-fault", "page-skip-boundary",
                            "--report-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "--emulator-fault only apply to the embedded emulator" in proc.stderr
+    assert "--emulator-fault only applies to the embedded emulator" in proc.stderr
     assert not (tmp_path / "summary.json").exists()

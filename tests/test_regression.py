@@ -197,6 +197,9 @@ def test_diff_finds_and_shrinks_a_fault_and_accepts_allowed_behaviours(tmp_path:
         assert found["differences"] == [], out  # results agree wherever they must
         kinds = {d["kind"] for d in found["behaviour_differences"]}
         assert {"size_over_100", "start_after_end", "last_page_token", "error_extras"} <= kinds
+        last = next(d for d in found["behaviour_differences"] if d["kind"] == "last_page_token")
+        for side in "ab":  # its sign lines send the last page, where the two differ
+            assert f"'{last[side][-1]['url']}'" in last["reproduce"][side.upper()], last
         assert "Verdict: BEHAVIOUR CHANGED" in out and found["verdict"] == "behaviour changed"
         page = (tmp_path / "d2" / "diff.html").read_text()  # the same word and colour
         assert "Verdict: BEHAVIOUR CHANGED" in page and "tone-warn" in page

@@ -230,7 +230,8 @@ def record(d: Difference, clients: tuple[Client, Client]) -> dict:
         out[name.lower()] = [{"method": ex.method, "url": ex.url, "status": ex.status,
                               "body": redact(ex.body.decode("utf-8", "replace"), secrets)[:1500] if ex.status != 200 else ""}
                              for ex in side.exchanges[:1] + side.exchanges[1:][-1:]]  # fmt: skip
-        line = sign_line(exchange_record(side.exchanges[0]), keep_time=False)
+        shown = side.exchanges[-1 if d.kind in ("last_page_token", "full_last_page") else 0]
+        line = sign_line(exchange_record(shown), keep_time=False)  # the page that differs
         if line:
             out["reproduce"][name] = as_b(line, clients) if name == "B" else line
     return out
