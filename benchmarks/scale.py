@@ -29,7 +29,12 @@ from conformance.emulator.app import EXAMPLE_CREDENTIALS
 from conformance.handlers.har import read
 from conformance.signing import AUTH_FIELDS, TOKEN_HEADERS
 
-KEYS = ["--secret-id", EXAMPLE_CREDENTIALS.secret_id, "--secret-key", EXAMPLE_CREDENTIALS.secret_key]
+KEYS = [
+    "--secret-id",
+    EXAMPLE_CREDENTIALS.secret_id,
+    "--secret-key",
+    EXAMPLE_CREDENTIALS.secret_key,
+]
 UNSIGNED = frozenset(AUTH_FIELDS) | frozenset(TOKEN_HEADERS)  # a presigned URL's own fields
 PEAK = """import atexit, re, runpy, sys
 path = sys.argv.pop(1)
@@ -57,7 +62,18 @@ def raw_rate(url: str, cassette: Path) -> float:
 
 
 def one(jobs: int, tmp: Path) -> dict:
-    serve = [sys.executable, "-m", "conformance.cli", "serve", "--jobs", str(jobs), "--seed", "1", "--port", "0"]
+    serve = [
+        sys.executable,
+        "-m",
+        "conformance.cli",
+        "serve",
+        "--jobs",
+        str(jobs),
+        "--seed",
+        "1",
+        "--port",
+        "0",
+    ]
     server = subprocess.Popen(serve, stdout=subprocess.PIPE, text=True)
     try:
         url = re.search(r"at (http://\S+) ", server.stdout.readline()).group(1)  # type: ignore[union-attr]
@@ -92,7 +108,9 @@ def main() -> None:
     print("\n| jobs | verdict | wall | requests | requests/s | raw GET/s, the same GETs | share | peak RSS | coverage missed |")  # fmt: skip
     print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        missed = ", ".join(f"{d}: {' '.join(c)}" for d, c in r["coverage_missed"].items()) or "nothing"
+        missed = (
+            ", ".join(f"{d}: {' '.join(c)}" for d, c in r["coverage_missed"].items()) or "nothing"
+        )
         print(f"| {r['jobs']:,} | {r['verdict']} | {r['wall_s']} s | {r['requests']:,} | {r['per_s']} | "
               f"{r['raw_per_s']} | {r['share']:.0%} | {r['peak_mb']} MB | {missed} |")  # fmt: skip
 

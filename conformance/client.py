@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import re
 import socket
 import threading
@@ -332,9 +333,7 @@ class _Watch:
         self.fired = False
         self._conns: list = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.watch(self, time.monotonic() + seconds)
 
     def add(self, conn: object) -> None:
         with self._lock:
@@ -344,14 +343,54 @@ class _Watch:
             _shut(conn)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        _WATCHDOG.drop(self)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
             self.fired = True
             conns = list(self._conns)
         for conn in conns:
             _shut(conn)
+
+
+class _Watchdog:
+    """One thread for every request's deadline (a thread each would cost more than a request)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[_Watch, float] = {}
+        self._thread: threading.Thread | None = None
+        self._wake = 0.0  # when the thread wakes next, at the latest
+
+    def watch(self, watch: _Watch, deadline: float) -> None:
+        with self._cond:
+            self._due[watch] = deadline
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
+                self._thread.start()
+            if deadline < self._wake:  # else it wakes in time anyway: no switch per request
+                self._cond.notify()
+
+    def drop(self, watch: _Watch) -> None:
+        with self._cond:
+            self._due.pop(watch, None)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                late = [w for w, t in self._due.items() if t <= now]
+                for watch in late:
+                    del self._due[watch]
+                    watch.fire()  # shuts sockets down: quick, and takes only the watch's lock
+                if not late:
+                    wait = min([1.0, *(t - now for t in self._due.values())])
+                    self._wake = now + wait
+                    self._cond.wait(wait)
+
+
+_WATCHDOG = _Watchdog()
+os.register_at_fork(after_in_child=_WATCHDOG.__init__)  # a forked child has no watchdog thread
 
 
 def _shut(conn: object) -> None:

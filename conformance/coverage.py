@@ -42,6 +42,8 @@ OPEN_POINTS: dict[str, tuple[str, ...]] = {
     "start_after_end": ("empty", "refuse"),
     "last_page_token": ("empty", "absent"),
     "full_last_page": ("no-token", "token"),
+    "page_fill": ("full", "short"),  # pages followed by a token: size jobs, or fewer (not none)
+    "empty_values": ("absent", "refuse"),  # an empty size, jobId or workflowId
     "auth_status": ("401", "403"),
     "error_extras": ("resource+trace-id", "resource", "trace-id", "none"),  # on every error
     "ties_desc": ("job-id-desc", "job-id-asc", "other"),  # equal CreationTime, Desc walks
@@ -185,6 +187,9 @@ class Coverage:
         query = request_query(ex)
         if query is None or query.next_token:
             return
+        if "" in (query.size, query.job_id, query.workflow_id):
+            self.met("empty_values", "absent" if ex.status == 200 else "refuse", ex)
+            return
         try:
             f = parse_filters(query)  # valid in every other respect, so 400 can only mean this
         except InvalidArgument:
@@ -207,7 +212,9 @@ class Coverage:
             size = parse_filters(query).size
         except InvalidArgument:
             return
-        if not body.next_token:
+        if body.next_token and body.jobs and size > 1:  # a page of one is never short
+            self.met("page_fill", "full" if len(body.jobs) >= size else "short", ex)
+        elif not body.next_token:
             if body.jobs and len(body.jobs) == size:
                 self.met("full_last_page", "no-token", ex)
             elif not body.jobs and query.next_token:  # the page before was full, with a token

@@ -11,13 +11,14 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
 
-from . import __version__
+from . import __version__, contract
 from .results import CheckResult, Outcome, Summary, ToolError, by_category
 from .verdicts import EXIT_SIGTERM, VERDICTS, exit_code
 
@@ -64,32 +65,39 @@ class Handler:
     def finished(self, summary: Summary) -> None: ...
 
 
-class Source(Protocol):
+class Source:
     """Where results come from: ``start`` (may end the run with a verdict and a message),
-    the items to judge, ``judge`` each (never raising, but for interruptions and a lost
-    target), and the summary."""
+    the items to judge (each with a ``name`` and a ``category``), ``judge`` each (never
+    raising, but for interruptions and a lost target), and the summary. A source need not
+    inherit this class: the engine calls these methods alone."""
 
     kind: str
-    secrets: tuple[str, ...]
+    secrets: tuple[str, ...] = ()
 
-    def start(self, on_exchange: Any) -> tuple[str, str] | None: ...
+    def start(self, on_exchange: Any) -> tuple[str, str] | None:
+        return None
 
-    def items(self) -> list[Any]: ...
+    def items(self) -> list[Any]:
+        raise NotImplementedError
 
     def totals(self) -> dict[str, int]:
         """How many results each category will have (for progress lines)."""
-        ...
+        return dict(Counter(item.category for item in self.items()))
 
-    def judge(self, item: Any) -> CheckResult | list[CheckResult]: ...
+    def judge(self, item: Any) -> CheckResult | list[CheckResult]:
+        raise NotImplementedError
 
-    def not_run(
-        self, item: Any, reason: str, outcome: Outcome
-    ) -> CheckResult | list[CheckResult]: ...
+    def not_run(self, item: Any, reason: str, outcome: Outcome) -> CheckResult | list[CheckResult]:
+        anchor = getattr(item, "anchor", "")
+        return CheckResult(item.name, item.category, outcome, clause=getattr(item, "clause", ""),
+                           contract=contract.ref(anchor) if anchor else "", reason=reason)  # fmt: skip
 
     def summary(self, results: list[CheckResult], *, unusable: str, message: str,
-                interrupted: bool) -> Summary: ...  # fmt: skip
+                interrupted: bool) -> Summary:  # fmt: skip
+        raise NotImplementedError
 
-    def stop(self) -> None: ...
+    def stop(self) -> None:
+        return None
 
 
 class TargetLost(Exception):

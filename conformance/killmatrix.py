@@ -116,8 +116,8 @@ def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
 
 def kill_args(fault: Fault, examples: str = "ci", seed: int = 0) -> list[str]:
     """The run that must kill ``fault``: the checks it names (stopped at the first failure)."""
-    return ["--examples-profile", examples, "--seed", str(seed),
-            "--emulator-fault", fault.name, "--checks", ",".join(fault.killed_by)]  # fmt: skip
+    return ["--examples-profile", examples, "--seed", str(seed), "--emulator-fault", fault.name,
+            "--checks", ",".join(fault.killed_by)] + (["--profile", fault.pins] if fault.pins else [])  # fmt: skip
 
 
 def run(faults: list[Fault] | None = None, workers: int = 2, examples: str = "ci") -> list[Outcome]:

@@ -90,6 +90,11 @@ def behaviours(flag: str, text: str) -> list[str]:
 def profile(flag: str, value: Any) -> dict[str, str]:
     if isinstance(value, dict):  # recorded by the run being replayed
         return check_profile(value)
+    if "=" in value and not Path(value).exists():  # inline: point=choice,...
+        try:
+            return check_profile(dict(p.split("=", 1) for p in value.split(",")))
+        except ValueError as exc:
+            raise ValueError(f"{flag} {value}: {exc}") from None
     try:
         return check_profile(tomllib.loads(Path(value).read_text("utf-8")))
     except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
@@ -131,7 +136,7 @@ OPTIONS = [
     Option("max_requests", "request budget; checks past it are not run", "CI_CONFORMANCE_MAX_REQUESTS", number(int, 1)),
     Option("workflow_id", "a workflow of the target's bucket for the jobs --allow-writes creates (then Workflow jobs only; default: a placeholder that only an emulator accepts)", "CI_CONFORMANCE_WORKFLOW_ID"),
     Option("consistency_window", "seconds a write may take to show in reads (an eventually consistent service; default 0)", "CI_CONFORMANCE_CONSISTENCY_WINDOW", number(float, 0)),
-    Option("profile", "TOML file pinning open points of the contract (docs/contract.md)", "CI_CONFORMANCE_PROFILE", profile),
+    Option("profile", "TOML file pinning open points of the contract (docs/contract.md), or point=choice,...", "CI_CONFORMANCE_PROFILE", profile),
     Option("seed", "seed of generation and of the emulator's dataset (default 0)", "CI_CONFORMANCE_SEED", number(int, 0)),
     Option("max_examples", "examples per check (overrides --examples-profile)", "CI_CONFORMANCE_MAX_EXAMPLES", number(int, 1)),
     Option("examples_profile", "dev (8), ci (20, the default) or thorough (200) examples per check", "CI_CONFORMANCE_EXAMPLES_PROFILE", one_of(EXAMPLES)),

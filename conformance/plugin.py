@@ -17,8 +17,7 @@ import pytest
 
 from .client import redact
 from .engine import Engine, Handler
-from .evidence import describe
-from .handlers.files import JsonHandler, ProfileHandler
+from .handlers.files import JsonHandler, ProfileHandler, describe
 from .handlers.har import HarHandler
 from .handlers.html import page
 from .handlers.terminal import summary_lines, verdict_line

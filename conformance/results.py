@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 """Of the JSON files: the minor number grows when fields are added (readers keep working), the
 major number when a field changes meaning or goes away."""
 
@@ -26,6 +26,7 @@ class Outcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"  # it cannot apply here; the reason says why
+    KNOWN = "known"  # sdk: every finding is one the --known baseline lists (pytest's xfail)
     VACUOUS = "vacuous"  # every example ran on no data: it proved nothing
     NOT_JUDGED = "not judged"  # recheck: the recording holds nothing it can judge
     TOOL_ERROR = "tool error"  # an exception inside ci-conformance: a bug to report
@@ -117,6 +118,7 @@ class Summary:
     failures: list[Failure] = field(default_factory=list)  # root cause first (causes.py)
     root_causes: list[dict[str, Any]] = field(default_factory=list)
     errors: list[ToolError] = field(default_factory=list)  # outside any check (a report writer)
+    reproduce: list[str] = field(default_factory=list)  # command lines, each runs as printed
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # by category, by outcome
     schema_version: str = SCHEMA_VERSION
 

@@ -175,6 +175,8 @@ class CosAuth(requests.auth.AuthBase):
 
     ``presign=True`` puts the signature in the query string instead of ``Authorization``.
     ``sign_host`` lets a caller sign a Host other than the URL's (a proxy, an IP endpoint).
+    ``window`` signs for these start and end seconds instead of its clock's (now - 60 s, then
+    ``expire`` seconds).
     """
 
     def __init__(
@@ -186,6 +188,7 @@ class CosAuth(requests.auth.AuthBase):
         presign: bool = False,
         sign_host: str | None = None,
         token_header: str = "x-ci-security-token",
+        window: tuple[int, int] | None = None,
     ) -> None:
         self.credentials = credentials
         self.clock = clock
@@ -193,6 +196,7 @@ class CosAuth(requests.auth.AuthBase):
         self.presign = presign
         self.sign_host = sign_host
         self.token_header = token_header
+        self.window = window
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         creds = self.credentials
@@ -209,7 +213,7 @@ class CosAuth(requests.auth.AuthBase):
         ]
         params = split_query(url.query)
         now = int(self.clock())
-        kt = key_time(now - 60, now + self.expire)
+        kt = key_time(*self.window) if self.window else key_time(now - 60, now + self.expire)
         sig = sign(
             creds.secret_key, r.method or "GET", unquote(url.path or "/"), params, headers, kt
         )

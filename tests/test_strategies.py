@@ -44,7 +44,9 @@ def valid(query: Query, c: Census, bounded: bool = True) -> None:
         assert f.start and f.end and c.between(f.start, f.end) != list(c._by_time), query
 
 
-SIZES = st.sampled_from([0, 1, 2, 10, 11, 99, 101, 2_001, 4_001, 10**5, 10**6]) | st.integers(0, 10**6)
+SIZES = st.sampled_from([0, 1, 2, 10, 11, 99, 101, 2_001, 4_001, 10**5, 10**6]) | st.integers(
+    0, 10**6
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))

@@ -122,3 +122,17 @@ def test_hostile_and_broken_bodies(body: bytes, kind: str) -> None:
     with pytest.raises(XMLProblem) as info:
         parse_list(body)
     assert info.value.kind == kind
+
+
+def test_job_fields_in_any_order() -> None:
+    """The vendor shows one order of a JobsDetail's fields; readers go by name, so any order
+    is valid and reads the same (docs/contract.md#response-body)."""
+    import re
+
+    def swap(body: bytes) -> bytes:  # State and Name change places, Type goes last
+        body = re.sub(rb"(<Name>.*?</Name>)(.*?)(<State>.*?</State>)", rb"\3\2\1", body, flags=re.S)
+        return re.sub(rb"(<Type>.*?</Type>)(.*?)(</JobsDetail>)", rb"\2\1\3", body, flags=re.S)
+
+    reordered = swap(SAMPLE)
+    assert reordered != SAMPLE
+    assert parse_list(reordered) == parse_list(SAMPLE)

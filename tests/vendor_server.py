@@ -73,6 +73,8 @@ CHOICES = {
     "start_after_end": "empty",  # the two inclusive bounds select nothing
     "last_page_token": "absent",  # no NextToken element at all on the last page
     "full_last_page": "no-token",  # a full page with nothing after it is the last page
+    "page_fill": "full",  # size jobs on every page a token follows
+    "empty_values": "absent",  # size= means no size, as in the vendor's sample request
     "auth_status": "401",  # CI's codes
     "error_extras": "trace-id",  # CI's Error: Code, Message, RequestId, TraceId
     "ties_desc": "job-id-desc",  # equal CreationTime: the Asc walk reversed

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import strategies as st
@@ -196,21 +197,36 @@ def by_instant(jobs: list[Job]) -> list[tuple[float, frozenset[str]]]:
     ]
 
 
+def job_ids(found: list[str], most: int = 3) -> str:
+    """JobIds for people: a few of them by name, and how many more."""
+    more = f" and {len(found) - most} more" if len(found) > most else ""
+    return ", ".join(found[:most]) + more
+
+
 def tie_difference(got: list[Job], want: list[Job]) -> str | None:
-    """Where two walks first differ, up to the order of ties; ``None`` when they do not."""
+    """Where a walk (``got``) differs from the walk it should equal (``want``), up to the order
+    of ties, naming the first job it lost, added or moved; ``None`` when they do not differ."""
     a, b = by_instant(got), by_instant(want)
     if a == b:
         return None
-    i = next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    mine, at = [j.job_id for j in got], {j.job_id: n for n, j in reversed(list(enumerate(want)))}
 
-    def show(groups: list, n: int) -> str:
-        if n >= len(groups):
-            return "the end of the walk"
-        t, ids = groups[n]
-        moment = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
-        return f"{moment} {sorted(ids)[:3]}{' …' if len(ids) > 3 else ''}"
+    def job(i: str) -> str:
+        j = next(j for j in [*want, *got] if j.job_id == i)
+        where = f", #{at[i] + 1} of the {len(want)} expected" if i in at else ""
+        return f"job {i} (CreationTime {j.creation_time}{where})"
 
-    return f"{len(got)} vs {len(want)} jobs; at CreationTime group {i + 1}: {show(a, i)} vs {show(b, i)}"
+    lost = [i for i in at if i not in mine]
+    extra = list(dict.fromkeys(i for i in mine if i not in at))
+    said = [f"{what} {job(found[0])}" + (f" and {len(found) - 1} more" if found[1:] else "")
+            for what, found in (("lost", lost), ("added", extra)) if found]  # fmt: skip
+    twice = sorted(i for i, n in Counter(mine).items() if n > 1)
+    said += [f"returned {job_ids(twice)} twice"] if twice else []
+    if not said:  # the same jobs, once each: in another order, beyond ties
+        i = next(n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
+        moved = sorted(a[i][1] - b[i][1] or a[i][1])[0]
+        said = [f"the order differs beyond ties: {job(moved)} comes #{mine.index(moved) + 1}"]
+    return f"{len(got)} vs {len(want)} jobs; " + "; ".join(said)
 
 
 def check_matches(walk: Walk, f: Filters, first_page: int = 0) -> None:
@@ -229,9 +245,10 @@ def same_set(a: Walk, b: list[Job] | set[str], what: str, query: Query, exchange
     got = set(a.ids)
     want = b if isinstance(b, set) else {j.job_id for j in b}
     if got != want:
-        extra, missing = sorted(got - want)[:3], sorted(want - got)[:3]
+        extra, missing = sorted(got - want), sorted(want - got)
         fail(
-            f"{what}: {len(got - want)} unexpected job(s) {extra}, {len(want - got)} missing {missing}",
+            f"{what}: {len(got - want)} unexpected job(s) ({job_ids(extra) or 'none'}), "
+            f"{len(want - got)} missing ({job_ids(missing) or 'none'})",
             query,
             exchanges,
         )

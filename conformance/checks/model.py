@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from hypothesis import HealthCheck, Phase, settings
@@ -102,12 +102,9 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             made = self.made[job_id]
             if made.cancelled and job.state != "Cancel":
                 raise Problem(f"get shows cancelled job {job_id} as {job.state}", [ex])
-            if (job.name, job.type) != (made.job.name, made.job.type):
-                self.fail(
-                    f"get of {job_id} shows Name {job.name!r} and Type {job.type}; it was "
-                    f"created with {made.job.name!r} and {made.job.type}",
-                    [ex],
-                )
+            if differences(made.job, job):
+                self.fail(f"get of {job_id} shows {differences(made.job, job)[0]}, as the "
+                          "create answer (or an earlier get) showed", [ex])  # fmt: skip
             made.job = job
             return job
 
@@ -135,6 +132,9 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                             f"cancelled job {job_id} shows State {got.state} in {query.describe()}",
                             walk.exchanges,
                         )
+                    if differences(made.job, got):
+                        raise Problem(f"{query.describe()} shows {differences(made.job, got)[0]}, "
+                                      "as get showed", walk.exchanges)  # fmt: skip
                     if f.broken(got):
                         raise Problem(
                             f"job {job_id} in {query.describe()} breaks it: {f.broken(got)[0]}",
@@ -275,6 +275,63 @@ def write_then_read(s: Session) -> None:
             suppress_health_check=list(HealthCheck),
         ),
     )
+
+
+FIXED = ("job_id", "type", "name", "creation_time", "input", "operation")
+MOVING = ("state", "start_time", "end_time", "code", "message")
+"""A job's fields: those that never change once it is created, and those a live job moves on."""
+
+
+def differences(a: Job, b: Job, names: tuple[str, ...] = FIXED) -> list[str]:
+    """Where two views of one job differ, a field at a time (times as text: the same instant
+    written otherwise is another text)."""
+    return [f"{n} {getattr(b, n)!r}, not {getattr(a, n)!r}" for n in names if getattr(a, n) != getattr(b, n)]  # fmt: skip
+
+
+@check(
+    "model",
+    "a job reads the same in get, under jobId, on an unfiltered page and under a filter by type, state and CreationTime: every field, times as text",
+    given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
+    judges_jobs=True,
+    anchor="one-truth",
+)
+def one_truth(s: Session, drawn) -> None:
+    """Under jobId, get, the filter, then under jobId again: the fields a live job moves on are
+    compared only when the two jobId views agree (it did not move on between the reads)."""
+    job, offset = drawn
+    at = format_time(job.created, offset)
+
+    def listed(query: Query) -> tuple[Job | None, list[Exchange]]:
+        walk = s.walk(replace(s.bounded(query, job), size="100"), cached=False)
+        return next((j for j in walk.jobs if j.job_id == job.job_id), None), walk.exchanges[:1]
+
+    first, shown = listed(Query(job_id=job.job_id))
+    if first is None:
+        raise SkipCheck(f"jobId={job.job_id} no longer lists the job (see filters.exact_match)")
+    ex, got = get_job(s, job.job_id)
+    by_filter = Query(type=first.type, states=first.state, start_creation_time=at, end_creation_time=at)  # fmt: skip
+    other, seen = listed(by_filter)
+    stable = listed(Query(job_id=job.job_id))[0] == first
+    for what, view, exchanges, names in (
+        ("an unfiltered page (the census)", job, [], FIXED),
+        ("get", got, [ex], FIXED + MOVING * stable),
+        (by_filter.describe(), other, seen, FIXED + MOVING * stable),
+    ):  # fmt: skip
+        if view is None and stable:
+            fail(f"{what} did not show job {job.job_id}, which jobId lists", None, exchanges + shown)  # fmt: skip
+        diff = differences(first, view, names) if view else []
+        if diff:
+            fail(f"job {job.job_id}: {what} shows {diff[0]}, as jobId's list showed", None, exchanges + shown)  # fmt: skip
+
+
+@check("model", "every job created gets a JobId of its own", anchor="identity", observed=True)
+def job_ids_unique(s: Session) -> None:
+    """What every create answer of the run showed (``schema.UniqueIds``), and two creates."""
+    s.require_writes()
+    for _ in range(2 * ("model.job_ids_unique" not in s.observations)):
+        s.create("ci-conformance_identity", s.creatable_types[-1])
+    if seen := s.observations.get("model.job_ids_unique"):
+        fail(seen.message, seen.query, [seen.exchange])
 
 
 def get_job(s: Session, job_id: str) -> tuple[Exchange, Job | None]:

@@ -45,7 +45,7 @@ def _pins(s: Session, points: tuple[str, ...]) -> None:
         raise SkipCheck(f"no profile pins {' or '.join(points)}: every allowed choice passes")
 
 
-LAST_PAGE = ("last_page_token", "full_last_page")
+LAST_PAGE = ("last_page_token", "full_last_page", "page_fill")
 
 
 @check(

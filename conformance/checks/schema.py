@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -57,6 +58,30 @@ def is_cancel(ex: Exchange) -> bool:
 EXCHANGE_OBSERVERS.append(schema_findings)
 
 
+class UniqueIds(set):
+    """Every answer's request IDs (its headers', its body's) and every created JobId, each seen
+    once in a run: it keeps their hashes, so each session (and recheck) takes its own (``fresh``)."""
+
+    def fresh(self) -> UniqueIds:
+        return UniqueIds()
+
+    def __call__(self, ex: Exchange) -> list[Finding]:
+        head = ex.body[:65536].decode("utf-8", "replace")
+        ids = [("schema.request_ids_unique", f"{k} {v!r}") for k, v in (
+            ("x-ci-request-id", ex.header("x-ci-request-id")), ("x-cos-request-id", ex.header("x-cos-request-id")),
+            ("RequestId", next(iter(re.findall(r"<RequestId>([^<]+)</RequestId>", head)), None))) if v]  # fmt: skip
+        if ex.method == "POST" and ex.status == 200:
+            ids += [("model.job_ids_unique", f"the created JobId {v!r}")
+                    for v in re.findall(r"<JobId>([^<]+)</JobId>", head)]  # fmt: skip
+        found = [(c, f"{what} came again: an earlier answer carried it") for c, what in ids
+                 if hash(what) in self]  # fmt: skip
+        self |= {hash(what) for _, what in ids}
+        return found
+
+
+EXCHANGE_OBSERVERS.append(UniqueIds())
+
+
 def _traffic(s: Session, query: Query) -> None:
     s.walk(replace(query, size="7"))
     s.list(replace(query, size="bad"))
@@ -69,6 +94,7 @@ for _name, _clause, _anchor in [
         "response-body",
     ),
     ("error_body", "every error is an XML Error (Code, Message, RequestId)", "error-body"),
+    ("request_ids_unique", "no two answers of the run share a request ID", "identity"),
     ("content_type", "Content-Type is application/xml", "response-headers"),
     (
         "request_id_header",

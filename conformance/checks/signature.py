@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from email.utils import parsedate_to_datetime
 from urllib.parse import unquote, urlsplit
 
 from hypothesis import strategies as st
 
 from .. import strategies as gen
+from ..client import Exchange
 from ..query import Query
 from ..session import Session, SkipCheck
 from ..signing import AUTH_FIELDS, authorization_fields, encode
@@ -71,7 +73,20 @@ def _odd_values(_: Session) -> st.SearchStrategy[Query]:
     anchor="sig-accept",
 )
 def generated_values_accepted(s: Session, query: Query) -> None:
-    s.page(query)
+    ex = s.list(query)
+    if "" not in (query.size, query.job_id, query.workflow_id):
+        s.page(query)
+        return
+    # an empty number or ID may be read as absent or refused (docs/contract.md#open-empty-values)
+    pin(s, "empty_values", "refuse" if ex.status == 400 else "absent", query, ex)
+    if ex.status != 400:
+        s.page(query)
+    elif (code := error_doc(ex, query, (400,), "an empty value").code) != "InvalidArgument":
+        fail(
+            f"an empty size, jobId or workflowId: code {code}, expected InvalidArgument",
+            query,
+            [ex],
+        )
 
 
 @check(
@@ -193,16 +208,64 @@ def refuses_unknown_secret_id(s: Session) -> None:
     _refused(s, "unknown-key", "an unknown SecretId", signer=unknown)
 
 
-@check("signature", "a signature whose window has ended is refused", anchor="sig-window")
+def _date(ex: Exchange) -> float | None:
+    try:
+        return parsedate_to_datetime(ex.header("Date") or "").timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _clock(s: Session) -> tuple[int, int] | None:
+    """The earliest and the latest the target's clock may read now (Unix seconds), from this
+    machine's clock and the target's ``Date``, a second either way: a target whose clock agrees
+    with either is judged fairly. ``None`` without a Date: its clock is unknown to the second."""
+    date, now = _date(s.send(params=[("size", "1")])), time.time()
+    return None if date is None else (int(min(now, date)) - 1, int(max(now, date + 1)) + 2)
+
+
+@check(
+    "signature",
+    "a signature whose window has ended is refused: two hours ago, and a second before the target's clock",
+    anchor="sig-window",
+)
 def refuses_expired(s: Session) -> None:
     past = {"clock": lambda: time.time() - 7200, "expire": 600}
     _refused(s, "expired", "an expired signature", signer=past)
+    if clock := _clock(s):
+        _refused(s, "expired", "a window that ended a second before the target's clock", signer={"window": (clock[0] - 61, clock[0] - 1)})  # fmt: skip
 
 
-@check("signature", "a window starting over 15 minutes ahead is refused", anchor="sig-window")
+@check(
+    "signature",
+    "a window starting over 15 minutes ahead is refused: an hour ahead, and 15 minutes and 5 seconds ahead of the target's clock",
+    anchor="sig-window",
+)
 def refuses_future_window(s: Session) -> None:
     ahead = {"clock": lambda: time.time() + 3600}
     _refused(s, "future", "a window starting an hour ahead", signer=ahead)
+    if clock := _clock(s):
+        _refused(s, "future", "a window starting 15 min 5 s ahead of the target's clock", signer={"window": (clock[1] + 905, clock[1] + 2000)})  # fmt: skip
+
+
+@check(
+    "signature",
+    "windows around the target's clock are accepted: starting a second ago, now or a second ahead, started an hour ago and still open, or ending seconds from now",
+    anchor="sig-window",
+)
+def window_edges_accepted(s: Session) -> None:
+    clock, now = _clock(s), int(time.time())
+    early, late = clock or (now - 1, now + 2)
+    windows = {"starting a second ago": (early - 1, late + 600), "starting now": (now, late + 600),
+               "starting a second ahead": (late + 1, late + 600),
+               "started an hour ago, ending in an hour": (early - 3600, late + 3600),
+               **({"ending a second after the target's clock": (early - 60, late + 1)} if clock else {})}  # fmt: skip
+    for what, window in windows.items():
+        for form in FORMS:
+            ex = s.send(params=[("size", "1")], auth=s.client.auth(presign=form == "presigned", window=window))  # fmt: skip
+            arrived = max(time.time(), (_date(ex) or 0) + 1) + 1  # the latest it may have come in
+            if ex.status != 200 and arrived <= window[1]:  # fmt: skip
+                fail(f"a window {what} ({form} signature, q-sign-time {window[0]};{window[1]}) got HTTP {ex.status}",
+                     Query(size="1"), [ex])  # fmt: skip
 
 
 @check("signature", "a signed parameter changed after signing is refused", anchor="sig-refuse")

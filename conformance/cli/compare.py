@@ -11,7 +11,7 @@ from ..handlers.files import JsonHandler
 from ..handlers.html import HtmlHandler
 from ..handlers.terminal import TerminalHandler
 from ..regression import compare as compared
-from ..regression import compare_text, read_summary
+from ..regression import read_summary
 from ..verdicts import UsageError
 from . import VERDICT_HELP
 
@@ -41,6 +41,6 @@ def compare(old: str, new: str, allow_behaviour_change: bool, report_dir: str) -
     out = Path(report_dir)
     files = [out / "compare.html", out / "compare.json"]
     handlers = [HtmlHandler(files[0]), JsonHandler(files[1]),
-                TerminalHandler([str(f) for f in files], lines=compare_text)]  # fmt: skip
+                TerminalHandler([str(f) for f in files])]  # fmt: skip
     Engine(handlers, allow_behaviour=allow_behaviour_change).finish(result)
     return result.exit_code

@@ -13,7 +13,7 @@ from ..handlers.files import JsonHandler
 from ..handlers.html import HtmlHandler
 from ..handlers.terminal import TerminalHandler
 from ..signing import Credentials
-from ..sources.diff import DiffSource, diff_text
+from ..sources.diff import DiffSource
 from ..verdicts import UsageError
 from . import VERDICT_HELP
 
@@ -77,6 +77,7 @@ def diff(**o: object) -> int:
     out = Path(str(o["report_dir"]))
     files = [out / "diff.html", out / "diff.json"]
     handlers = [HtmlHandler(files[0]), JsonHandler(files[1]),
-                TerminalHandler([str(f) for f in files], progress=False, lines=diff_text)]  # fmt: skip
-    source = DiffSource(*clients, o["max_examples"], o["seed"], o["max_seconds"])  # type: ignore[arg-type]
+                TerminalHandler([str(f) for f in files], progress=False)]  # fmt: skip
+    rerun = {"report_dir": str(o["report_dir"])} if o["report_dir"] != "reports" else {}
+    source = DiffSource(*clients, o["max_examples"], o["seed"], o["max_seconds"], rerun)  # type: ignore[arg-type]
     return Engine(handlers, allow_behaviour=bool(o["allow_behaviour_change"])).run(source).exit_code

@@ -11,9 +11,9 @@ from ..engine import Engine
 from ..handlers.files import JsonHandler, JUnitHandler
 from ..handlers.html import HtmlHandler
 from ..handlers.terminal import TerminalHandler
+from ..sdk import known as baseline
 from ..sdk import runner, scenarios
-from ..sdk.report import sdk_text
-from ..sdk.source import SdkSource
+from ..sdk.source import SdkSource, sdk_text
 from ..verdicts import UsageError
 from . import VERDICT_HELP
 
@@ -42,9 +42,14 @@ def _names(text: str | None) -> list[str] | None:
     show_default=True,
     help="seconds per task",
 )
+@click.option(
+    "--known",
+    help="a file of known findings: marked known, they fail the gate only when they change",
+)
+@click.option("--write-known", help="write this run's findings to this file, in --known's format")
 @click.option("--list", "listing", is_flag=True, help="list scenarios and their tasks (JSON)")
 def sdk(driver: str | None, chosen: str | None, tasks: str | None, report_dir: str, workers: int,
-        timeout: float, listing: bool) -> int:  # fmt: skip
+        timeout: float, known: str | None, write_known: str | None, listing: bool) -> int:  # fmt: skip
     """Run the driver once per task of every scenario; judge every request it makes and every
     result it prints. See the README, 'Writing a driver'."""
     try:
@@ -58,7 +63,7 @@ def sdk(driver: str | None, chosen: str | None, tasks: str | None, report_dir: s
         if not driver:
             raise ValueError("give --driver, the command that runs your driver (see --help)")
         plan = runner.select_tasks(picked, _names(tasks))
-        source = SdkSource(driver, plan, workers=workers, timeout=timeout)
+        source = SdkSource(driver, plan, workers=workers, timeout=timeout, known=known)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     out = Path(report_dir)
@@ -67,4 +72,8 @@ def sdk(driver: str | None, chosen: str | None, tasks: str | None, report_dir: s
           f"driver: {driver}", flush=True)  # fmt: skip
     handlers = [HtmlHandler(files[0]), JUnitHandler(files[1], "ci-conformance sdk", "sdk"), JsonHandler(files[2]),
                 TerminalHandler([str(f) for f in files], lines=sdk_text)]  # fmt: skip
-    return Engine(handlers).run(source).exit_code
+    summary = Engine(handlers).run(source)
+    if write_known:
+        baseline.write(write_known, summary, source.entries, source.secrets)
+        print(f"known findings written to {write_known}")
+    return summary.exit_code

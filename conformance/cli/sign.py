@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..reproduce import credentials_from_env, curl, sign_request, window
+from ..evidence import credentials_from_env, curl, sign_request, window
 from ..verdicts import UsageError
 
 

@@ -12,24 +12,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from importlib.metadata import version
 from typing import Any
 from urllib.parse import urlsplit
 
 from qcloud_cos import CosConfig, CosS3Client
 from qcloud_cos.cos_exception import CosClientError, CosServiceError
-
-# Wire name -> the SDK's keyword argument.
-ARGUMENTS = {
-    "size": "Size",
-    "type": "Type",
-    "orderByTime": "OrderByTime",
-    "states": "States",
-    "startCreationTime": "StartCreationTime",
-    "endCreationTime": "EndCreationTime",
-    "workflowId": "WorkflowId",
-    "jobId": "JobId",
-    "name": "Name",
-}
 
 
 def emit(item: dict[str, Any]) -> None:
@@ -52,6 +40,7 @@ def emit_jobs(result: dict[str, Any]) -> None:
 
 
 def main() -> int:
+    emit({"sdk": {"name": "cos-python-sdk-v5", "version": version("cos-python-sdk-v5")}})
     env = os.environ
     task = json.loads(env["CI_CONFORMANCE_TASK"])
     url = urlsplit(env["CI_CONFORMANCE_ENDPOINT"])
@@ -63,13 +52,12 @@ def main() -> int:
     bucket = env["CI_CONFORMANCE_BUCKET"]
     try:
         if task["op"] == "list":
+            # The SDK's keyword arguments are the wire names capitalised (orderByTime: OrderByTime).
             # Type defaults to "Workflow" in the SDK; an application wanting both types passes "".
-            kwargs = {"Type": ""} | {ARGUMENTS[k]: v for k, v in task["params"].items()}
+            kwargs = {"Type": ""} | {k[0].upper() + k[1:]: v for k, v in task["params"].items()}
             token = ""
             while True:
-                result = client.ci_list_inventory_trigger_jobs(
-                    Bucket=bucket, NextToken=token, **kwargs
-                )
+                result = client.ci_list_inventory_trigger_jobs(Bucket=bucket, NextToken=token, **kwargs)  # fmt: skip
                 emit_jobs(result)
                 token = result.get("NextToken") or ""
                 if not task["walk"]:

@@ -9,29 +9,26 @@ each); variants are correct behaviours other than the default, which must pass a
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import re
 import sys
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
+from .. import __version__
 from ..sdk import protocol
-from ..sdk.jobjson import element_json
-from ..signing import TOKEN_HEADERS, Credentials, Signature, encode, key_time, sign
+from ..sdk.protocol import element_json, plus_signed
+from ..signing import TOKEN_HEADERS, Credentials, encode, key_time, sign
 from ..xmlmodel import XMLProblem, safe_parse
 
 PATH = "/inventorytriggerjob"
 FAULTS = {
-    "sign-lowercase": "signs names and values lower-cased before encoding them, instead of "
-    "encoding first and lower-casing the names only",
+    "sign-lowercase": "signs names and values lower-cased before encoding them, instead of encoding first and lower-casing the names only",
     "sign-drop-empty": "drops empty parameters from the signature",
     "plus-raw": "sends '+' unencoded in the query",
     "token-reencode": "percent-encodes the NextToken itself, so it is encoded twice",
@@ -68,7 +65,7 @@ FAULTS = {
     "lowercase-names": "lower-cases every parameter name (nexttoken=, orderbytime=)",
     "strict-parser": "fails on a list answer holding an element it does not know",
     "sign-space-as-plus": "signs a space as '+' (form-encoding), though it sends it as %20",
-}
+}  # fmt: skip
 VARIANTS = {
     "presign": "puts the signature in the query string (a presigned URL)",
     "bare-host": "signs host without the port",
@@ -79,30 +76,29 @@ VARIANTS = {
     "not-found-as-error": "raises NoSuchJob for the IDs a get answer lists in NonExistJobIds",
     "decorated-message": "surfaces an error's message decorated: '<Code>: <Message> (<RequestId>)'",
 }
+# The faults that change the error the client surfaces: (the error, the exception) -> changes.
+ERROR_FAULTS = {
+    "error-without-code": lambda e, exc: {"code": ""},
+    "error-message-empty": lambda e, exc: {"message": ""},
+    "error-message-reason": lambda e, exc: {"message": exc.resp.reason} if exc.resp is not None else {},
+    "error-without-request-id": lambda e, exc: {"requestId": ""},
+    "request-id-from-header": lambda e, exc: {"requestId": exc.resp.headers.get("x-ci-request-id", "")} if exc.resp is not None else {},
+    "trace-id-as-request-id": lambda e, exc: {"requestId": exc.trace_id},
+}  # fmt: skip
 TIMES = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)[+-]\d{4}$")
+RESPONSE_ELEMENTS = {"RequestId", "JobsDetail", "NextToken", "NonExistJobIds"}
 
 
-class ServiceError(Exception):
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        request_id: str,
-        resp: requests.Response | None = None,
-        trace_id: str = "",
-    ) -> None:
+class Surfaced(Exception):
+    """An error the client surfaces: a service error (``status``) or its own (``None``)."""
+
+    def __init__(self, status: int | None, code: str, message: str, request_id: str | None = None,
+                 resp: requests.Response | None = None, trace_id: str = "") -> None:  # fmt: skip
         super().__init__(message)
-        self.error = {"status": status, "code": code, "message": message, "requestId": request_id}
+        self.error = {"status": status, "code": code, "message": message}
+        if request_id is not None:
+            self.error["requestId"] = request_id
         self.resp, self.trace_id = resp, trace_id
-
-
-class ClientError(Exception):
-    """The client failed on an answer (``code`` names how)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.error = {"status": None, "code": code, "message": message}
 
 
 class Restart(Exception):  # restart-after-503: the walk starts over
@@ -113,18 +109,9 @@ class GiveUp(Exception):  # give-up-after-503: the walk ends here, quietly
     pass
 
 
-RESPONSE_ELEMENTS = {"RequestId", "JobsDetail", "NextToken", "NonExistJobIds"}
-
-
 class Client:
-    def __init__(
-        self,
-        endpoint: str,
-        creds: Credentials,
-        faults: set[str],
-        variants: set[str],
-        timeout: float,
-    ) -> None:
+    def __init__(self, endpoint: str, creds: Credentials, faults: set[str], variants: set[str],
+                 timeout: float) -> None:  # fmt: skip
         self.endpoint, self.creds = endpoint.rstrip("/"), creds
         self.faults, self.variants, self.timeout = faults, variants, timeout
         self.session = requests.Session()
@@ -136,19 +123,16 @@ class Client:
         safe = "-_.~+" if "plus-raw" in self.faults else "-_.~"
         if "encode-twice" in self.faults:
             params = [(k, encode(v)) for k, v in params]
-        return "&".join(
-            f"{quote(k.encode(), safe=safe)}={quote(v.encode(), safe=safe)}" for k, v in params
-        )
+        return "&".join(f"{quote(k.encode(), safe=safe)}={quote(v.encode(), safe=safe)}" for k, v in params)  # fmt: skip
 
     def _signed(self, method: str, path: str, params: list, headers: dict) -> tuple[str, dict]:
         """The query string and headers of a request signed now."""
         netloc = urlsplit(self.endpoint)
         host = netloc.hostname if "bare-host" in self.variants else netloc.netloc
         headers = dict(headers)
-        token_header = TOKEN_HEADERS[0] if "x-cos-token" in self.variants else TOKEN_HEADERS[1]
         token = None if "no-security-token" in self.faults else self.creds.token
         if token and "presign" not in self.variants:
-            headers[token_header] = token
+            headers[TOKEN_HEADERS[0 if "x-cos-token" in self.variants else 1]] = token
         signed = list(params)
         if "sign-lowercase" in self.faults:
             signed = [(k.lower(), v.lower()) for k, v in signed]
@@ -156,47 +140,31 @@ class Client:
             signed = [(k, v) for k, v in signed if v != ""]
         now = int(time.time()) - (3600 + 900 if "expired-signature" in self.faults else 0)
         scale = 1000 if "key-time-ms" in self.faults else 1
-        sig = sign(
-            self.creds.secret_key,
-            method,
-            path,
-            signed,
-            [("host", host or ""), *((k.lower(), v) for k, v in headers.items())],
-            key_time((now - 60) * scale, (now + 900) * scale),
-        )
+        sig = sign(self.creds.secret_key, method, path, signed,
+                   [("host", host or ""), *((k.lower(), v) for k, v in headers.items())],
+                   key_time((now - 60) * scale, (now + 900) * scale))  # fmt: skip
         if "sign-space-as-plus" in self.faults:
-            sig = _space_as_plus(sig)
+            sig = plus_signed(sig)
         query = self._query(params)
-        if "presign" in self.variants:
-            extra = sig.fields(self.creds.secret_id)
-            if token:
-                extra[TOKEN_HEADERS[0]] = token
-            query = "&".join(p for p in (query, urlencode(extra, quote_via=quote)) if p)
-        else:
+        if "presign" not in self.variants:
             headers["Authorization"] = sig.authorization(self.creds.secret_id)
-        return query, headers
+            return query, headers
+        extra = sig.fields(self.creds.secret_id) | ({TOKEN_HEADERS[0]: token} if token else {})
+        return "&".join(p for p in (query, urlencode(extra, quote_via=quote)) if p), headers
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        params: list | None = None,
-        body: bytes = b"",
-        read_timeout: float | None = None,
-    ) -> ET.Element | None:
+    def call(self, method: str, path: str, params: list | None = None, body: bytes = b"",
+             read_timeout: float | None = None) -> ET.Element | None:  # fmt: skip
         headers = {"Content-Type": "application/xml"} if body else {}
         timeout = (self.timeout, read_timeout or self.timeout)
         for attempt in range(3):
             query, signed_headers = self._signed(method, path, params or [], headers)
             url = self.endpoint + quote(path) + (f"?{query}" if query else "")
-            resp = self.session.request(
-                method, url, headers=signed_headers, data=body or None, timeout=timeout
-            )
+            resp = self.session.request(method, url, headers=signed_headers, data=body or None,
+                                        timeout=timeout)  # fmt: skip
             if resp.status_code == 503 and "give-up-after-503" in self.faults:
                 raise GiveUp
             if resp.status_code in (429, 503) and attempt < 2 and "no-retry" not in self.variants:
-                wait = 0.1 if "ignore-retry-after" in self.faults else _seconds(resp, 1.0)
-                time.sleep(wait)
+                time.sleep(0.1 if "ignore-retry-after" in self.faults else _seconds(resp, 1.0))
                 if "restart-after-503" in self.faults:
                     raise Restart
                 continue
@@ -208,65 +176,49 @@ class Client:
         try:
             root = safe_parse(resp.content)
         except XMLProblem as exc:
-            raise ServiceError(resp.status_code, "", f"unreadable body: {exc}", "") from None
+            raise Surfaced(resp.status_code, "", f"unreadable body: {exc}", "") from None
         if resp.status_code >= 300:
-            raise ServiceError(
-                resp.status_code,
-                root.findtext("Code") or "",
-                root.findtext("Message") or "",
-                root.findtext("RequestId") or "",
-                resp,
-                root.findtext("TraceId") or "",
-            )
-        if "strict-parser" in self.faults and root.tag == "Response":
-            unknown = [el.tag for el in root if el.tag not in RESPONSE_ELEMENTS]
-            if unknown:
-                raise ClientError("ParseError", f"unexpected element <{unknown[0]}> in Response")
+            code, message, request_id, trace_id = (
+                root.findtext(t) or "" for t in ("Code", "Message", "RequestId", "TraceId"))  # fmt: skip
+            raise Surfaced(resp.status_code, code, message, request_id, resp, trace_id)
+        unknown = [el.tag for el in root if el.tag not in RESPONSE_ELEMENTS]
+        if "strict-parser" in self.faults and root.tag == "Response" and unknown:
+            raise Surfaced(None, "ParseError", f"unexpected element <{unknown[0]}> in Response")
         return root
 
     def not_found(self, root: ET.Element) -> None:
         """The IDs a get answer says do not exist (NonExistJobIds), as the protocol says it."""
-        ids = [
-            i.strip() for el in root.findall("NonExistJobIds") for i in (el.text or "").split(",")
-        ]
-        ids = [i for i in ids if i]
+        listed = ",".join(el.text or "" for el in root.findall("NonExistJobIds"))
+        ids = [i.strip() for i in listed.split(",") if i.strip()]
         if not ids or "ignore-not-found" in self.faults:
             return
         if "not-found-as-error" in self.variants:
-            raise ServiceError(
-                200, "NoSuchJob", f"no such job: {', '.join(ids)}", root.findtext("RequestId") or ""
-            )
+            message = f"no such job: {', '.join(ids)}"
+            raise Surfaced(200, "NoSuchJob", message, root.findtext("RequestId") or "")
         _print({"notFound": ids})
 
     def emit(self, root: ET.Element | None) -> int:
-        if root is None:
-            return 0
-        jobs = root.findall("JobsDetail")
+        jobs = [] if root is None else root.findall("JobsDetail")
         if "first-jobsdetail-only" in self.faults:
             jobs = jobs[:1]
         for el in jobs:
             job = element_json(el)
             assert isinstance(job, dict)
-            if "drop-time-offset" in self.faults:
-                for key in ("CreationTime", "StartTime", "EndTime"):
-                    if isinstance(job.get(key), str):
-                        job[key] = TIMES.sub(r"\1", job[key])
+            for key in ("CreationTime", "StartTime", "EndTime"):
+                if "drop-time-offset" in self.faults and isinstance(job.get(key), str):
+                    job[key] = TIMES.sub(r"\1", job[key])  # type: ignore[arg-type]
             _print({"job": job})
         return len(jobs)
 
     def list(self, task: dict[str, Any]) -> None:
-        params = [
-            (k, v)
-            for k, v in task.get("params", {}).items()
-            if (v != "" or "omit-empty" not in self.variants)
-            and (k != "states" or "drop-states" not in self.faults)
-        ]
+        params = [(k, v) for k, v in task.get("params", {}).items()
+                  if (v != "" or "omit-empty" not in self.variants)
+                  and (k != "states" or "drop-states" not in self.faults)]  # fmt: skip
         if "unknown-parameter" in self.faults:
             params.append(("pageSize", "10"))
-        if "name-casefold" in self.faults:
-            params = [(k, v.lower() if k == "name" else v) for k, v in params]
-        if "name-trim" in self.faults:
-            params = [(k, v.strip() if k == "name" else v) for k, v in params]
+        for fault, change in (("name-casefold", str.lower), ("name-trim", str.strip)):
+            if fault in self.faults:
+                params = [(k, change(v) if k == "name" else v) for k, v in params]
         token_name = "nexttoken" if "lowercase-names" in self.faults else "nextToken"
         if "lowercase-names" in self.faults:
             params = [(k.lower(), v) for k, v in params]
@@ -275,9 +227,8 @@ class Client:
             sent = encode(token) if "token-reencode" in self.faults else token
             slow = 1.0 if "slow-page-ends-walk" in self.faults and token else None
             try:
-                root = self.call(
-                    "GET", PATH, params + ([(token_name, sent)] if token else []), read_timeout=slow
-                )
+                paged = params + ([(token_name, sent)] if token else [])
+                root = self.call("GET", PATH, paged, read_timeout=slow)
             except Restart:
                 if restarts < 2:
                     token, restarts = "", restarts + 1
@@ -305,23 +256,6 @@ class Client:
             token = following
 
 
-def _space_as_plus(sig: Signature) -> Signature:
-    """The signature over parameters form-encoded (a space as '+', not %20)."""
-    lines = sig.http_string.split("\n")
-    lines[2] = lines[2].replace("%20", "+")
-    http_string = "\n".join(lines)
-    digest = hashlib.sha1(http_string.encode("utf-8")).hexdigest()
-    string_to_sign = f"sha1\n{sig.key_time}\n{digest}\n"
-    mac = hmac.new(sig.sign_key.encode(), string_to_sign.encode(), hashlib.sha1).hexdigest()
-    return replace(
-        sig,
-        http_string=http_string,
-        http_string_sha1=digest,
-        string_to_sign=string_to_sign,
-        signature=mac,
-    )
-
-
 def _seconds(resp: requests.Response, default: float) -> float:
     try:
         return min(30.0, max(0.0, float(resp.headers.get("Retry-After", ""))))
@@ -347,18 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
     parser.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS))
     args = parser.parse_args(argv)
-    env = os.environ
-    task = json.loads(env[protocol.TASK])
-    creds = Credentials(
-        env[protocol.SECRET_ID], env[protocol.SECRET_KEY], env.get(protocol.SECURITY_TOKEN) or None
-    )
-    client = Client(
-        env[protocol.ENDPOINT],
-        creds,
-        set(args.fault),
-        set(args.variant),
-        float(env.get(protocol.TIMEOUT, "30")),
-    )
+    switches = [f"--fault {f}" for f in args.fault] + [f"--variant {v}" for v in args.variant]
+    _print({"sdk": {"name": "ci-conformance reference client" + "".join(f" {s}" for s in switches),
+                    "version": __version__}})  # fmt: skip
+    env, task = os.environ, json.loads(os.environ[protocol.TASK])
+    creds = Credentials(env[protocol.SECRET_ID], env[protocol.SECRET_KEY],
+                        env.get(protocol.SECURITY_TOKEN) or None)  # fmt: skip
+    client = Client(env[protocol.ENDPOINT], creds, set(args.fault), set(args.variant),
+                    float(env.get(protocol.TIMEOUT, "30")))  # fmt: skip
     op = task["op"]
     try:
         if op == "list":
@@ -367,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             path = PATH + ("s" if "wrong-path" in client.faults else "")
             root = client.call("GET", f"{path}/{task['jobId']}")
             client.emit(root)
-            client.not_found(root)
+            client.not_found(root)  # type: ignore[arg-type]
         elif op == "cancel":
             client.call("PUT", f"{PATH}/{task['jobId']}", [("cancel", "")])
         elif op == "create":
@@ -378,26 +308,15 @@ def main(argv: list[str] | None = None) -> int:
             client.emit(client.call("POST", PATH, body=body))
         else:
             return protocol.EXIT_UNSUPPORTED
-    except ServiceError as exc:
-        error, resp = exc.error, exc.resp
-        if "error-without-code" in client.faults:
-            error["code"] = ""
-        if "error-message-empty" in client.faults:
-            error["message"] = ""
-        if "error-message-reason" in client.faults and resp is not None:
-            error["message"] = resp.reason
-        if "error-without-request-id" in client.faults:
-            error["requestId"] = ""
-        if "request-id-from-header" in client.faults and resp is not None:
-            error["requestId"] = resp.headers.get("x-ci-request-id", "")
-        if "trace-id-as-request-id" in client.faults:
-            error["requestId"] = exc.trace_id
-        if "decorated-message" in client.variants:
-            error["message"] = f"{error['code']}: {error['message']} ({error['requestId']})"
-        if "swallow-errors" not in client.faults:
+    except Surfaced as exc:
+        error = exc.error
+        if exc.error["status"] is not None:  # a service error, as the faults change it
+            for fault, change in ERROR_FAULTS.items():
+                error |= change(error, exc) if fault in client.faults else {}
+            if "decorated-message" in client.variants:
+                error["message"] = f"{error['code']}: {error['message']} ({error['requestId']})"
+        if "swallow-errors" not in client.faults or exc.error["status"] is None:
             _print({"error": error})
-    except ClientError as exc:
-        _print({"error": exc.error})
     except requests.RequestException as exc:
         _print({"error": {"status": None, "code": type(exc).__name__, "message": str(exc)}})
     return protocol.EXIT_DONE

@@ -73,11 +73,13 @@ class Behaviour:
     start_after_end: str = "empty"
     last_page_token: str = "empty"  # empty | absent: NextToken on the last page
     full_last_page: str = "no-token"  # no-token | token: a full last page may carry a token
+    page_fill: str = "full"  # full | short: pages before the last hold one job fewer than size
     auth_status: str = "401"  # 401 with CI codes | 403 with COS codes
     # Error extras: the official SDK reads an error's code only when Resource is present.
     error_extras: str = "resource+trace-id"
     ties_desc: str = "job-id-desc"  # the order of equal CreationTimes in Desc walks
     ties_asc: str = "job-id-asc"
+    empty_values: str = "absent"  # absent | refuse: 400 for an empty size, jobId or workflowId
     get_missing: str = "404"  # 404 NoSuchJob | nonexist: 200 with NonExistJobIds, no JobsDetail
     cancel_ended: str = "refuse"  # refuse: 400 for a job that has ended | accept: 200, unchanged
     writes_during_walk: str = "stable"  # stable: keyset tokens | repeats: offset tokens
@@ -175,10 +177,10 @@ class Emulator:
     second apart after the newest stored job, instead of random IDs and the clock's time: a run
     that creates jobs then repeats exactly (the suite's embedded emulator uses this).
 
-    Fault switches (``faults.py``) are mixins over the seams below (``authenticate``, ``verify``,
-    ``forgiven``, ``parameters``, ``query_of``, ``filters``, ``invalid``, ``resume``,
-    ``foreign_token``, ``page_of``, ``render``, ``head``, ``error_body``, ``stored``,
-    ``get_job``, ``cancel_job``; the store's ``Matching`` for the SQL): ``Emulator(...,
+    Fault switches (``faults.py``) are mixins over the seams below (``request_id``,
+    ``authenticate``, ``verify``, ``forgiven``, ``parameters``, ``query_of``, ``filters``,
+    ``invalid``, ``resume``, ``foreign_token``, ``page_of``, ``render``, ``head``, ``error_body``,
+    ``stored``, ``get_job``, ``cancel_job``; the store's ``Matching`` for the SQL): ``Emulator(...,
     faults=[...])`` is an instance of the class with their mixins.
     """
 
@@ -214,7 +216,7 @@ class Emulator:
     # --- WSGI ---------------------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: Callable) -> list[bytes]:
-        request_id = _request_id()
+        request_id = self.request_id()
         path = environ.get("PATH_INFO", "/")
         try:
             body = self._handle(environ, request_id)
@@ -232,9 +234,13 @@ class Emulator:
     def refusal(self, status: int, code: str, message: str) -> tuple[str, list, bytes]:
         """Status line, headers and body refusing a request the HTTP parser could not read
         (the server calls this, so such answers are the same XML Error as any other)."""
-        request_id = _request_id()
+        request_id = self.request_id()
         status, body, content_type = self.error(Refused(status, code, message), request_id, "/")
         return (*self.head(status, body, content_type, request_id), body)
+
+    @staticmethod
+    def request_id() -> str:
+        return base64.b64encode(secrets.token_bytes(24)).decode()
 
     def head(
         self, status: int, body: bytes, content_type: str | None, request_id: str
@@ -242,7 +248,10 @@ class Emulator:
         """The status line and headers (the server adds ``Server``); an empty body (cancel's)
         has no Content-Type, as in the vendor's example."""
         headers = [("Content-Type", content_type)] if content_type else []
-        headers += [("Content-Length", str(len(body))), ("Date", formatdate(usegmt=True))]
+        headers += [
+            ("Content-Length", str(len(body))),
+            ("Date", formatdate(self.clock(), usegmt=True)),
+        ]
         headers.append(("x-ci-request-id", request_id))
         if status >= 400:
             headers.append(("x-ci-trace-id", request_id))
@@ -348,6 +357,9 @@ class Emulator:
 
     def filters(self, query: Query, params: dict[str, str]) -> Filters:
         """What the query means; ``invalid`` answers a parameter out of range."""
+        empty = [k for k in ("size", "jobId", "workflowId") if params.get(k) == ""]
+        if empty and self.behaviour.empty_values == "refuse":
+            raise _bad(f"{empty[0]} is empty")
         try:
             return parse_filters(query, clamp_size=self.clamps())
         except InvalidArgument as exc:
@@ -375,7 +387,9 @@ class Emulator:
                 ) -> tuple[list[Job], list[tuple], bool]:  # fmt: skip
         """The page's jobs, their sort keys, and whether more follow."""
         jobs, keys = self.store.page(f, order, f.size + 1, cursor, offset, self.matching)
-        return jobs[: f.size], keys[: f.size], len(jobs) > f.size
+        more = len(jobs) > f.size
+        n = f.size - (more and f.size > 1 and self.behaviour.page_fill == "short")
+        return jobs[:n], keys[:n], more
 
     def _list(self, params: dict[str, str], request_id: str) -> bytes:
         f = self.filters(self.query_of(params), params)
@@ -409,7 +423,7 @@ class Emulator:
         """The cursor a token carries, or its position in the list; ``ValueError`` for any token
         we did not issue."""
         payload, _, mac = token.partition(".")
-        if not hmac.compare_digest(mac, self._mac(payload, fingerprint)):
+        if not hmac.compare_digest(mac.encode(), self._mac(payload, fingerprint).encode()):
             raise ValueError("token")
         cursor = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         return (None, cursor[1]) if cursor[:1] == ["at"] else (cursor, 0)
@@ -543,10 +557,6 @@ def canonical(nodes: tuple[Node, ...], parent: str = "Operation") -> tuple[Node,
         (tag, value if isinstance(value, str) else canonical(value, tag))
         for tag, value in in_order(nodes, CANONICAL_ORDER.get(parent, ()))
     )
-
-
-def _request_id() -> str:
-    return base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def _fingerprint(f: Filters) -> str:

@@ -3,22 +3,24 @@
 A fault is a mixin over one seam of the emulator (``app.Emulator``) or of its SQL
 (``store.Matching``), never a string test inside them. ``killed_by`` names the checks that must
 catch it: the kill matrix fails a fault that only some other check catches. ``needs_writes``
-marks a fault that only shows while jobs are created.
+marks a fault that only shows while jobs are created; ``pins``, one that an allowed choice of
+an open point would excuse, so that only a profile pinning the other choice catches it.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from werkzeug.datastructures import Headers
 
 from ..query import DEFAULT_SIZE, ORDERS, STATES, TYPES, Filters, InvalidArgument, Query
-from ..signing import Reason, Verdict, authorization_fields, verify
+from ..signing import Reason, Verdict, authorization_fields, key_window, verify
 from ..timefmt import format_time
 from ..xmlmodel import render_missing
 from .store import Matching, Ordering
@@ -33,28 +35,58 @@ class Fault:
     emulator: type | None = None  # a mixin over app.Emulator's seams
     matching: type | None = None  # a mixin over store.Matching
     needs_writes: bool = False
+    pins: str = ""  # a --profile the suite needs to catch it: an open point's other choice
+
+
+def _seam(method: str, change: Any) -> type:
+    """A mixin over one seam: ``change(self, up, *args)``, ``up`` being the seam it bends."""
+
+    def bent(self: Any, *args: Any) -> Any:
+        return change(self, getattr(super(mixin, self), method), *args)
+
+    mixin = type(f"Bent_{method}", (), {method: bent})
+    return mixin
 
 
 def _forgives(*reasons: Reason, presigned: bool = False) -> type:
     """A mixin letting these refusals through (only for presigned URLs, with ``presigned``)."""
-
-    class Forgives:
-        def forgiven(self, refusal: Reason, is_presigned: bool) -> bool:
-            if refusal in reasons and (is_presigned or not presigned):
-                return True
-            return super().forgiven(refusal, is_presigned)  # type: ignore[misc]
-
-    return Forgives
+    return _seam("forgiven", lambda self, up, why, pre: (why in reasons and (pre or not presigned)) or up(why, pre))  # fmt: skip
 
 
-def _filters(change: Any) -> type:
-    """A mixin changing what a query means: ``change(self, filters, query, params)``."""
+def _window(rule: Any) -> type:
+    """Bends the signature window: ``rule(start, end, now)`` gives a Reason to refuse with, a
+    moment to verify at instead of now, or ``None`` (the verdict stands)."""
 
-    class Changes:
-        def filters(self, query: Query, params: dict) -> Filters:
-            return change(self, super().filters(query, params), query, params)  # type: ignore[misc]
+    def bend(self: Any, up: Any, method: str, path: str, params: list, headers: Any, env: dict):
+        verdict = up(method, path, params, headers, env)
+        kt = key_window(authorization_fields(params, headers).get("q-key-time", ""))
+        timing = verdict.refusal in (None, Reason.EXPIRED, Reason.NOT_YET_VALID)
+        got = rule(*kt, self.clock()) if kt and timing else None
+        if got is None or isinstance(got, Reason):
+            return verdict if got is None else Verdict(verdict.secret_id, got)
+        return verify(method, path, params, headers, self.keys.get, got)
 
-    return Changes
+    return _seam("verify", bend)
+
+
+def _query(change: Any) -> type:  # how a list request's parameters are read: query -> query
+    return _seam("query_of", lambda self, up, params: change(up(params)))
+
+
+def _times(change: Any) -> type:  # both time bounds read with change(text) -> text
+    keys = ("start_creation_time", "end_creation_time")
+    return _query(lambda q: replace(q, **{k: change(getattr(q, k)) for k in keys if getattr(q, k)}))
+
+
+def _toggled(q: Query) -> Query:  # a state listed twice cancels out (a bit mask built with XOR)
+    parts = (q.states or "").split(",")
+    return replace(
+        q, states=",".join(p for p in dict.fromkeys(parts) if parts.count(p) % 2) or None
+    )
+
+
+def _filters(change: Any) -> type:  # what a query means: change(self, filters, query, params)
+    return _seam("filters", lambda self, up, q, p: change(self, up(q, p), q, p))
 
 
 def _render(change: Any) -> type:
@@ -269,6 +301,25 @@ class JsonErrors:
         return r.status, json.dumps(doc).encode(), "application/json"
 
 
+class JobIdReused:  # JobIds from the second a job is created: two creates share one
+    def _new_job(self) -> tuple[str, float]:
+        job_id, at = super()._new_job()  # type: ignore[misc]
+        self.last = None if (last := self.__dict__.get("last")) else job_id
+        return last or job_id, at
+
+    def stored(self, job: Any) -> None:
+        self.store.add([job], replace=True)  # type: ignore[attr-defined]
+
+
+COUNTER = itertools.count()  # request IDs of a counter that wraps (fmt-request-id-wraps)
+
+
+def _zoned(jobs: list, keys: list, more: bool, bound: datetime | None) -> tuple:
+    """A page's jobs with CreationTime written in ``bound``'s offset (when there is a bound)."""
+    zone = bound and bound.tzinfo
+    return [replace(j, creation_time=format_time(j.created.astimezone(zone))) for j in jobs] if zone else jobs, keys, more  # fmt: skip
+
+
 class CreateLost:  # every third created job is acknowledged, never stored
     created = 0
 
@@ -329,6 +380,11 @@ class OffsetIgnored(Matching):  # bounds compared as wall-clock text, whatever t
         return f"created_local {op} ?", [format_time(bound)[:19]]
 
 
+class BoundsSlack(Matching):  # a second of slack each side: >= start - 1 s, <= end + 1 s
+    def time(self, bound: datetime, op: str) -> tuple[str, list]:
+        return super().time(bound + timedelta(seconds=1 if op[0] == "<" else -1), op)
+
+
 class IdPrefix(Matching):  # IDs match any ID they are a prefix of
     def same(self, column: str, value: str) -> tuple[str, list]:
         return f"substr({column}, 1, length(?)) = ?", [value, value]
@@ -356,6 +412,8 @@ def _ignores(*fields: str) -> Any:
 
 WALK = ("pagination.no_duplicates", "pagination.walk_independent_of_size", "filters.oracle")
 SIZE = ("pagination.page_sizes", "pagination.every_page_within_size")
+SIZE_PINNED = ("pagination.page_sizes", "pagination.pinned_last_page")
+FULL = "page_fill=full"  # short pages are allowed unless a profile pins full ones
 FILTER = ("filters.every_job_matches", "filters.single_filter", "filters.every_page_keeps_filters",
           "filters.intersection", "filters.oracle")  # fmt: skip
 TIME = (
@@ -393,17 +451,25 @@ FAULTS: dict[str, Fault] = {
         Fault("sig-param-pollution", "signature", "a repeated parameter: its first value is verified, its last one used", ("signature.unsigned_duplicate_ignored",), ParamPollution),
         Fault("sig-header-value-lowercased", "signature", "lower-cases header values before it hashes them (names only should be)", ("signature.header_case_accepted",), HeaderValueLowercased),
         Fault("sig-headers-unchecked", "signature", "lets through a signature over custom x-* headers without checking it", ("signature.refuses_changed_header",), HeadersUnchecked),
+        Fault("sig-expiry-grace", "signature", "accepts a window that ended up to a minute ago (a clock allowance on expiry)", ("signature.refuses_expired",), _window(lambda start, end, now: now - 60 if end < now <= end + 60 else None)),
+        Fault("sig-skew-30-minutes", "signature", "accepts windows starting up to 30 minutes ahead", ("signature.refuses_future_window",), _window(lambda start, end, now: start - 900 if now + 900 < start <= now + 1800 else None)),
+        Fault("sig-start-not-ahead", "signature", "refuses a window that starts after its clock, even by a second", ("signature.window_edges_accepted",), _window(lambda start, end, now: Reason.NOT_YET_VALID if start > now else None)),
+        Fault("sig-skew-reversed", "signature", "refuses a window that ends within 15 minutes (the clock allowance applied the wrong way)", ("signature.window_edges_accepted",), _window(lambda start, end, now: Reason.EXPIRED if end < now + 900 else None)),
+        Fault("sig-old-start-refused", "signature", "refuses a window that started over 15 minutes ago though it has not ended (the allowance applied to both sides)", ("signature.window_edges_accepted",), _window(lambda start, end, now: Reason.NOT_YET_VALID if start < now - 900 else None)),
         Fault("sig-values-unchecked", "signature", "checks that every signed parameter is present, not the signature", ("signature.refuses_changed_parameter", "signature.refuses_wrong_key"), ValuesUnchecked),
         # pagination
         Fault("page-skip-boundary", "pagination", "skips the first job of every later page", WALK, SkipBoundary),
         Fault("page-repeat-boundary", "pagination", "repeats the last job of the previous page", WALK, RepeatBoundary),
         Fault("page-endless-token", "pagination", "the last page still carries a token, forever", ("pagination.no_duplicates", "pagination.walk_terminates", "pagination.page_sizes"), EndlessToken),
         Fault("page-size-ignored", "pagination", "always returns up to 10 jobs", SIZE, _filters(lambda self, f, q, p: replace(f, size=DEFAULT_SIZE))),
-        Fault("page-size-cap-50", "pagination", "caps size at 50 instead of 100", (*SIZE, "pagination.size_over_100"), _filters(lambda self, f, q, p: replace(f, size=min(f.size, 50)))),
+        Fault("page-size-cap-50", "pagination", "caps size at 50 instead of 100", SIZE_PINNED, _filters(lambda self, f, q, p: replace(f, size=min(f.size, 50))), pins=FULL),
         Fault("page-size-uncapped", "pagination", "returns more than 100 jobs for size > 100", ("pagination.size_over_100", *SIZE), SizeUncapped),
         Fault("page-default-size-20", "pagination", "defaults size to 20", ("pagination.default_size_is_10", *SIZE), _filters(lambda self, f, q, p: f if q.size else replace(f, size=20))),
-        Fault("page-size-off-at-some-sizes", "pagination", "sizes 41 to 60 give one job fewer while more follow", SIZE, SizeOffAtSomeSizes),
-        Fault("page-size-not-kept", "pagination", "later pages use the default size 10", SIZE, SizeNotKept),
+        Fault("page-size-off-at-some-sizes", "pagination", "sizes 41 to 60 give one job fewer while more follow", SIZE_PINNED, SizeOffAtSomeSizes, pins=FULL),
+        Fault("page-size-cap-99", "pagination", "caps size at 99: size=100 gives pages of 99", SIZE_PINNED, _filters(lambda self, f, q, p: replace(f, size=min(f.size, 99))), pins=FULL),
+        Fault("page-size-101", "pagination", "size=101 gives 101 jobs (the cap tested with > 101)", ("pagination.size_over_100", "pagination.every_page_within_size"), _filters(lambda self, f, q, p: replace(f, size=101) if f.size_requested == 101 else f)),
+        Fault("page-size-0-default", "bad-input", "size=0 is read as no size (a falsy test)", ("bad_input.invalid_values",), _query(lambda q: replace(q, size=None) if q.size == "0" else q)),
+        Fault("page-size-not-kept", "pagination", "later pages use the default size 10", SIZE_PINNED, SizeNotKept, pins=FULL),
         Fault("create-evicts-oldest", "pagination", "a created job takes the place of the oldest (a store of fixed size): a walk during creations loses jobs", ("pagination.writes_during_walk",), CreateEvictsOldest, needs_writes=True),
         Fault("page-drop-filters", "pagination", "later pages drop every filter", ("pagination.filters_persist", "filters.every_page_keeps_filters", *FILTER), DropFilters),
         Fault("page-bad-token-500", "pagination", "answers an unknown token with 500", ("pagination.garbage_token_refused", "pagination.foreign_token_safe"), BadToken500),
@@ -420,6 +486,7 @@ FAULTS: dict[str, Fault] = {
         Fault("filter-states-ignored", "filters", "ignores states", ("filters.states_union", *FILTER), _filters(_ignores("states"))),
         Fault("filter-offset-ignored", "filters", "compares time bounds as wall-clock, ignoring offsets", ("filters.offset_invariance", *TIME), matching=OffsetIgnored),
         Fault("filter-exclusive-bounds", "filters", "time bounds are exclusive", ("filters.bounds_inclusive", *TIME), matching=ExclusiveBounds),
+        Fault("filter-bounds-slack", "filters", "time bounds have a second of slack: a job a second outside the window is returned", ("filters.bounds_inclusive", *TIME), matching=BoundsSlack),
         Fault("filter-start-ignored", "filters", "ignores startCreationTime", TIME, _filters(_ignores("start"))),
         Fault("filter-end-ignored", "filters", "ignores endCreationTime", TIME, _filters(_ignores("end"))),
         Fault("filter-name-substring", "filters", "name matches substrings", EXACT, matching=NameSubstring),
@@ -429,13 +496,19 @@ FAULTS: dict[str, Fault] = {
         Fault("filter-id-prefix", "filters", "jobId and workflowId match IDs they are a prefix of", ("filters.id_near_misses", *EXACT), matching=IdPrefix),
         Fault("filter-job-id-overrides", "filters", "with jobId, every other filter is ignored", ("filters.intersection", *FILTER), _filters(lambda self, f, q, p: Filters(size=f.size, descending=f.descending, job_id=f.job_id) if f.job_id else f)),
         Fault("filter-swaps-reversed-bounds", "bad-input", "startCreationTime after endCreationTime: swaps them and lists the jobs between", ("bad_input.start_after_end",), _filters(lambda self, f, q, p: replace(f, start=f.end, end=f.start) if f.start and f.end and f.start > f.end else f)),
-        Fault("filter-unknown-ignored", "filters", "unknown type, states or orderByTime values are silently ignored", ("filters.unknown_value_refused",), UnknownIgnored),
+        Fault("filter-colon-offset-as-utc", "filters", "a time with a colon offset (+08:00) is read as UTC", ("filters.spellings_agree",), _times(lambda t: re.sub(r"[+-]\d\d:\d\d$", "+0000", t))),
+        Fault("filter-z-as-local", "filters", "a time in Z is read as the server's own +0800", ("filters.spellings_agree",), _times(lambda t: re.sub(r"Z$", "+0800", t))),
+        Fault("filter-fraction-drops-offset", "filters", "a time with fractional seconds loses its offset (read as UTC)", ("filters.spellings_agree",), _times(lambda t: re.sub(r"\.\d+[+-]\d{4}$", "+0000", t))),
+        Fault("filter-states-twice-toggle", "filters", "a state listed twice cancels out: states=Success,Success is no filter", ("filters.spellings_agree",), _query(_toggled)),
+        Fault("page-size-octal", "pagination", "a size with a leading zero is read as octal (010 is 8)", ("filters.spellings_agree",), _query(lambda q: replace(q, size=str(int(q.size, 8))) if re.fullmatch(r"0[0-7]+", q.size or "") else q), pins=FULL),
+        Fault("filter-unknown-ignored", "filters", "unknown type, states or orderByTime values are silently ignored", ("filters.unknown_value_refused", "filters.spellings_agree"), UnknownIgnored),
         # response format
         Fault("fmt-missing-request-id", "schema", "leaves RequestId out of list responses", ("schema.list_body",), _render(lambda up, rid, jobs, token: re.sub(rb"<RequestId>[^<]*</RequestId>", b"", up.render(rid, jobs, token), count=1))),
         Fault("fmt-bad-state-text", "schema", "writes State in lower case", ("schema.list_body",), _render(lambda up, rid, jobs, token: up.render(rid, [replace(j, state=j.state.lower()) for j in jobs], token))),
         Fault("fmt-time-without-offset", "schema", "writes CreationTime without its offset", ("schema.list_body",), _render(lambda up, rid, jobs, token: up.render(rid, [replace(j, creation_time=j.creation_time[:19]) for j in jobs], token))),
         Fault("fmt-wrong-content-type", "schema", "answers with Content-Type text/plain", ("schema.content_type",), WrongContentType),
         Fault("fmt-unescaped-xml", "schema", "writes names without XML escaping", ("schema.list_body",), _render(lambda up, rid, jobs, token: up.render(rid, jobs, token).replace(b"&amp;", b"&").replace(b"&lt;", b"<").replace(b"&gt;", b">"))),
+        Fault("fmt-request-id-wraps", "schema", "request IDs come from a counter of 64 values", ("schema.request_ids_unique",), _seam("request_id", lambda self, up: f"{next(COUNTER) % 64:08x}-ci")),
         Fault("fmt-no-request-id-header", "schema", "sends no x-ci-request-id header", ("schema.request_id_header",), NoRequestIdHeader),
         # errors
         Fault("err-500-on-bad-input", "bad-input", "answers invalid parameter values with 500", ("bad_input.invalid_values", "bad_input.no_5xx"), Error500),
@@ -445,15 +518,18 @@ FAULTS: dict[str, Fault] = {
         Fault("model-create-lost", "model", "every third created job is acknowledged, never stored", MODEL, CreateLost),
         Fault("model-missing-under-states", "model", "lists filtered by states miss jobs created after start-up (a stale index)", MODEL, StaleStateIndex, StaleStates),
         Fault("model-cancel-not-listed", "model", "lists show a cancelled job in its old state", MODEL, CancelNotListed),
+        Fault("model-job-id-reused", "model", "every second created job gets the JobId of the one before (IDs from the creation's second)", ("model.job_ids_unique",), JobIdReused),
+        Fault("model-get-in-utc", "model", "get writes CreationTime in UTC, lists in the job's own offset", ("model.one_truth", *MODEL), _seam("get_job", lambda self, up, i: next((replace(j, creation_time=format_time(j.created, 0)) for j in [up(i)] if j), None))),
+        Fault("model-times-in-bound-offset", "model", "a list with a start bound writes CreationTime in that bound's offset", ("model.one_truth",), _seam("page_of", lambda self, up, f, *rest: _zoned(*up(f, *rest), f.start))),
+        Fault("model-stored-later", "model", "the store keeps a created job's CreationTime a second after the create answer's", MODEL, _seam("stored", lambda self, up, j: up(replace(j, creation_time=format_time(j.created + timedelta(seconds=1)))))),
         Fault("get-missing-empty", "model", "get of an unknown ID answers 200 with neither a job nor NonExistJobIds", ("model.get_missing",), GetMissingEmpty),
     ]
 }  # fmt: skip
 
 
 NO_FAULT = {
-    "pagination.pinned_last_page": "it enforces a --profile's pin, not a clause every target keeps: "
+    "ordering.pinned_ties": "it enforces a --profile's pin, not a clause every target keeps: "
     "tests/test_regression.py breaks the pins with other allowed choices",
-    "ordering.pinned_ties": "the same: it enforces a --profile's pin",
     "schema.pinned_error_extras": "the same: it enforces a --profile's pin",
 }
 """The checks no fault can kill, and why."""

@@ -1,15 +1,59 @@
-"""Report files: summary JSON, JUnit XML and the profile a run saw. Every file is written
-through ``redact`` with the run's own secrets as a last guard."""
+"""Report files, each written by a handler from a template in ``conformance/templates/`` (HTML
+and XML escaped by default) or as JSON: summary JSON, JUnit XML, the HTML page and the profile a
+run saw. Every file is written through ``redact`` with the run's own secrets as a last guard."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import functools
+import json
+import os
 from pathlib import Path
+from typing import Any
 
+import jinja2
+
+from .. import contract
+from ..causes import by_reason, explain
 from ..client import redact
+from ..coverage import ANCHORS, MIXED, OPEN_POINTS, pinnable
 from ..engine import Handler
-from ..regression import profile_text
-from ..results import Outcome, Summary, to_json
+from ..results import Summary, to_json
+from ..verdicts import VERDICTS
+
+
+def secs(seconds: float) -> str:
+    """Every duration in the reports, in one format."""
+    return f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds:.3f} s"
+
+
+def shown(query: str | None) -> str:
+    """A query as text; quoted when white space at an end (or nothing) would not show."""
+    return json.dumps(query) if query is not None and (not query or query != query.strip()) else str(query)  # fmt: skip
+
+
+@functools.cache
+def templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("conformance", "templates"),
+        autoescape=jinja2.select_autoescape(["html.j2", "xml.j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(clause=contract.clause, by_reason=by_reason, reason=explain, verdicts=VERDICTS,
+                       open_points=OPEN_POINTS, point_anchor=ANCHORS, contract_doc=contract.DOC,
+                       pinnable=pinnable, mixed=MIXED, relpath=os.path.relpath,
+                       contract_html=lambda anchor, present: contract.html(contract.clause(anchor).text, set(present)))  # fmt: skip
+    env.filters.update(secs=secs, shown=shown)
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    return templates().get_template(template).render(**context)
+
+
+def describe(failure: Any) -> str:
+    """A failure as text, its finding first (pytest's long report)."""
+    return str(templates().get_template("text.j2").module.failure(failure)).strip()  # type: ignore[attr-defined]
 
 
 def write(path: Path, text: str, secrets: tuple[str, ...] = ()) -> None:
@@ -17,8 +61,8 @@ def write(path: Path, text: str, secrets: tuple[str, ...] = ()) -> None:
     path.write_text(redact(text, secrets), "utf-8")
 
 
-class JsonHandler(Handler):
-    """summary.json (or recheck.json, sdk-summary.json...): the summary, serialised."""
+class FileHandler(Handler):
+    """Writes one file when the run ends, from ``text(summary)``."""
 
     def __init__(self, path: Path, secrets: tuple[str, ...] = ()) -> None:
         self.path, self.secrets = path, secrets
@@ -26,85 +70,35 @@ class JsonHandler(Handler):
     def started(self, source: object) -> None:
         self.secrets = (*self.secrets, *getattr(source, "secrets", ()))
 
+    def text(self, summary: Summary) -> str:
+        raise NotImplementedError
+
     def finished(self, summary: Summary) -> None:
-        write(self.path, to_json(summary), self.secrets)
+        write(self.path, self.text(summary), self.secrets)
 
 
-class ProfileHandler(Handler):
+class JsonHandler(FileHandler):
+    """summary.json (or recheck.json, sdk-summary.json...): the summary, serialised."""
+
+    def text(self, summary: Summary) -> str:
+        return to_json(summary)
+
+
+class ProfileHandler(FileHandler):
     """--write-profile: the choice seen at each open point, as a profile that pins them."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def finished(self, summary: Summary) -> None:
-        write(self.path, profile_text(summary))
+    def text(self, summary: Summary) -> str:
+        return render("profile.toml.j2", summary=summary)
 
 
-class JUnitHandler(Handler):
+class JUnitHandler(FileHandler):
     """JUnit XML: a testsuite per category, a testcase per check (or task). A failure's message
-    starts with the finding; a likely consequence names its root cause first."""
+    starts with the finding; a likely consequence's names its root cause."""
 
     def __init__(self, path: Path, name: str = "ci-conformance", prefix: str = "conformance",
                  secrets: tuple[str, ...] = ()) -> None:  # fmt: skip
-        self.path, self.name, self.prefix, self.secrets = path, name, prefix, secrets
+        super().__init__(path, secrets)
+        self.name, self.prefix = name, prefix
 
-    def started(self, source: object) -> None:
-        self.secrets = (*self.secrets, *getattr(source, "secrets", ()))
-
-    def finished(self, summary: Summary) -> None:
-        write(self.path, junit(summary, self.name, self.prefix), self.secrets)
-
-
-def junit(summary: Summary, name: str, prefix: str) -> str:
-    counts = summary.totals()
-    root = ET.Element("testsuites", name=name, tests=str(len(summary.results)),
-                      failures=str(counts["failed"]), errors=str(counts["tool error"]),
-                      time=f"{summary.duration_s:.2f}")  # fmt: skip
-    suites: dict[str, ET.Element] = {}
-    for r in summary.results:
-        suite = suites.get(r.category)
-        if suite is None:
-            suite = suites[r.category] = ET.SubElement(
-                root, "testsuite", name=f"{prefix}.{r.category}"
-            )
-        case = ET.SubElement(suite, "testcase", classname=f"{prefix}.{r.category}", name=r.check,
-                             time=f"{r.seconds:.2f}")  # fmt: skip
-        props = ET.SubElement(case, "properties")
-        for key, value in (("clause", r.clause), ("contract", r.contract)):
-            if value:
-                ET.SubElement(props, "property", name=key, value=value)
-        if r.outcome == Outcome.FAILED:
-            f = r.failures[0]
-            root_note = (
-                f" (likely a consequence of {f.likely_root['check']})" if f.likely_root else ""
-            )
-            failure = ET.SubElement(case, "failure", type=f.rule or f.anchor or "violation",
-                                    message=f"{f.found}{root_note}"[:2000])  # fmt: skip
-            failure.text = "\n\n".join(_detail(x) for x in r.failures)
-        elif r.outcome == Outcome.TOOL_ERROR and r.error:
-            error = ET.SubElement(
-                case, "error", type=r.error.kind, message=f"tool error: {r.error.message}"[:2000]
-            )
-            error.text = f"{r.error.report}\n{r.error.where}"
-        elif r.outcome != Outcome.PASSED:
-            ET.SubElement(case, "skipped", message=f"{r.outcome}: {r.reason}"[:2000])
-    for suite in suites.values():
-        cases = suite.findall("testcase")
-        suite.set("tests", str(len(cases)))
-        suite.set("failures", str(sum(c.find("failure") is not None for c in cases)))
-        suite.set("errors", str(sum(c.find("error") is not None for c in cases)))
-        suite.set("skipped", str(sum(c.find("skipped") is not None for c in cases)))
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True)
-
-
-def _detail(f) -> str:  # type: ignore[no-untyped-def]
-    lines = [f.found]
-    if f.likely_root:
-        lines.append(f"likely root cause: {f.likely_root['check']}")
-    lines.append(f"clause: {f.clause}" + (f" ({f.contract})" if f.contract else ""))
-    if f.query is not None:
-        lines.append(f"minimal query: {f.query!r}")
-    lines += [f"{e.method} {e.url} -> HTTP {e.status}" for e in f.exchanges]
-    lines += [f"reproduce: {v}" for v in f.reproduce.values()]
-    return "\n".join(lines)
+    def text(self, summary: Summary) -> str:
+        return render("junit.xml.j2", summary=summary, name=self.name, prefix=self.prefix)

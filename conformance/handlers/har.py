@@ -68,55 +68,29 @@ class HarHandler(Handler):
                 self._out = None
 
 
-def _post_data(ex: Exchange) -> dict:
-    mime = next((v for k, v in ex.request_headers.items() if k.lower() == "content-type"), "")
-    return {"mimeType": mime, "text": ex.request_body.decode("utf-8", "replace")}
-
-
 def har_entry(ex: Exchange, index: int, check: str | None) -> dict:
     started = datetime.now(UTC) - timedelta(seconds=ex.elapsed)
-    query = urlsplit(ex.url).query
     try:
         content = {"text": ex.body.decode("utf-8")}
     except UnicodeDecodeError:
         content = {"text": base64.b64encode(ex.body).decode(), "encoding": "base64"}
-    mime = next((v for k, v in ex.headers.items() if k.lower() == "content-type"), "")
-    try:
-        reason = http.HTTPStatus(ex.status).phrase
-    except ValueError:
-        reason = ""
+    mime = next((v for k, v in ex.request_headers.items() if k.lower() == "content-type"), "")
+    sent = {"postData": {"mimeType": mime, "text": ex.request_body.decode("utf-8", "replace")}}
+    common = {"httpVersion": "HTTP/1.1", "cookies": [], "headersSize": -1}
+    phrase = http.HTTPStatus(ex.status).phrase if ex.status in http.HTTPStatus._value2member_map_ else ""  # fmt: skip
     return {
         "startedDateTime": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "time": round(ex.elapsed * 1000, 3),
-        "request": {
-            "method": ex.method,
-            "url": ex.url,
-            "httpVersion": "HTTP/1.1",
-            "cookies": [],
-            "headers": _pairs(ex.request_headers.items()),
-            "queryString": _pairs(parse_qsl(query, keep_blank_values=True)),
-            "headersSize": -1,
-            "bodySize": len(ex.request_body),
-            **({"postData": _post_data(ex)} if ex.request_body else {}),
-        },
-        "response": {
-            "status": ex.status,
-            "statusText": reason,
-            "httpVersion": "HTTP/1.1",
-            "cookies": [],
-            "headers": _pairs(ex.headers.items()),
-            "content": {"size": len(ex.body), "mimeType": mime, **content},
-            "redirectURL": "",
-            "headersSize": -1,
-            "bodySize": len(ex.body),
-        },
+        "request": {"method": ex.method, "url": ex.url, **common, "headers": _pairs(ex.request_headers.items()),
+                    "queryString": _pairs(parse_qsl(urlsplit(ex.url).query, keep_blank_values=True)),
+                    "bodySize": len(ex.request_body), **(sent if ex.request_body else {})},
+        "response": {"status": ex.status, "statusText": phrase, **common, "headers": _pairs(ex.headers.items()),
+                     "content": {"size": len(ex.body), "mimeType": ex.header("Content-Type") or "", **content},
+                     "redirectURL": "", "bodySize": len(ex.body)},
         "cache": {},
         "timings": {"send": 0, "wait": round(ex.elapsed * 1000, 3), "receive": 0},
-        "_index": index,
-        "_check": check,
-        "_retries": ex.retries,
-        **({"_probe": True} if PROBE in ex.notes else {}),
-    }
+        "_index": index, "_check": check, "_retries": ex.retries, **({"_probe": True} if PROBE in ex.notes else {}),
+    }  # fmt: skip
 
 
 def _pairs(items: Iterable[tuple[str, str]]) -> list[dict[str, str]]:

@@ -1,5 +1,6 @@
-"""The terminal: a line per check as it finishes, then the counts, what broke (root cause
-first), and the verdict, in the words and colours of the one verdict table."""
+"""The terminal: a line per check as it finishes, then what the summary holds (its kind's
+``<kind>.txt.j2``: counts, what broke root cause first, how to reproduce it), and the verdict,
+in the words and colours of the one verdict table."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from ..causes import by_reason
 from ..engine import Handler
 from ..results import CheckResult, Outcome, Summary
 from ..verdicts import VERDICTS
+from .files import render
 
 COLOURS = {"good": "32", "bad": "31", "warn": "33", "error": "35"}
 
@@ -30,8 +31,14 @@ def verdict_line(summary: Summary, reports: list[str], stream: TextIO) -> str:
     return f"{word}{f' ({caveats})' if caveats else ''}.{written}"
 
 
+def summary_lines(summary: Summary) -> list[str]:
+    """What the summary holds, as its kind's text template says it."""
+    kind = "run" if summary.kind == "recheck" else summary.kind
+    return render(f"{kind}.txt.j2", summary=summary).rstrip("\n").split("\n")
+
+
 class TerminalHandler(Handler):
-    """``lines(summary)`` says what the summary holds (run and recheck's by default)."""
+    """``lines(summary)`` says what the summary holds (by default its kind's text template)."""
 
     def __init__(self, reports: list[str] | None = None, progress: bool = True,
                  stream: TextIO | None = None, lines: Callable[[Any], list[str]] | None = None) -> None:  # fmt: skip
@@ -64,47 +71,3 @@ class TerminalHandler(Handler):
         for line in self.lines(summary):
             self.say(line)
         self.say("\n" + verdict_line(summary, self.reports, self.stream))
-
-
-def summary_lines(summary: Summary) -> list[str]:
-    """Counts by category, the requests, what broke root cause first, tool errors, replay."""
-    if summary.message and not summary.results:  # it could not judge: one line says why
-        return [f"\n{summary.message}"]
-    lines = [""]
-    for category, n in getattr(summary, "counts", {}).items():
-        shown = ", ".join(f"{k} {v}" for k, v in n.items() if v)
-        lines.append(f"  {category:<11} {shown}")
-    if getattr(summary, "requests", None) is not None and hasattr(summary, "target"):
-        lines.append(f"\n{summary.requests} requests in {summary.duration_s} s to {summary.target}")  # type: ignore[attr-defined]
-    by_check = {f.check: f for f in summary.failures}
-    for cause in summary.root_causes:
-        f = by_check[cause["check"]]
-        lines.append(f"\nFAILED {f.check}: {f.found}")
-        lines.append(f"  clause: {f.clause}" + (f" ({f.contract})" if f.contract else ""))
-        if f.query is not None:
-            lines.append(
-                f"  minimal query: {f.query!r}"
-                if f.query != f.query.strip()
-                else f"  minimal query: {f.query}"
-            )
-        for e in f.exchanges:
-            if e.index is not None:  # a recording's exchange, by its position
-                sent = f" (sent by {e.sent_by})" if e.sent_by else ""
-                lines.append(f"  exchange #{e.index}: {e.method} {e.url} -> {e.status}{sent}")
-        for why, names in by_reason(cause["consequences"]):
-            lines.append(f"  likely consequences, because {why}:")
-            lines += [f"    FAILED {name}" for name in names]
-    for r in summary.results:
-        if r.outcome == Outcome.TOOL_ERROR and r.error:
-            lines.append(f"\nTOOL ERROR in {r.check}: {r.error.kind}: {r.error.message[:300]}")
-            lines.append(f"  {r.error.report}")
-            lines += ["  " + x for x in r.error.where.splitlines()[-6:]]
-    for e in summary.errors:
-        lines.append(f"\nTOOL ERROR: {e.kind}: {e.message[:300]}\n  {e.report}")
-    if summary.message:
-        lines.append(f"\n{summary.message}")
-    replay = getattr(summary, "replay", None)
-    if replay:
-        credentials = getattr(summary, "credentials", None)
-        lines.append(f"\nReplay the failures: {replay}" + (f"  (credentials: {credentials})" if credentials else ""))  # fmt: skip
-    return lines

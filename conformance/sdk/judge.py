@@ -5,14 +5,13 @@ kept: signature (with ``signing.verify``, and the reason when refused), the secu
 parameter names and values, encoding (``+`` included), the nextToken echo, walk ends, retries.
 The result judge compares what the driver printed with the oracle (``query.expected``) over the
 scenario's known data, and a surfaced error with the error answers the service sent (Code,
-Message, the Error body's RequestId). Each finding names its rule, the rule's clause and what was seen.
+Message, the Error body's RequestId). Each finding names its rule, the rule's clause (and the
+contract's anchor for it) and what was seen.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
@@ -28,7 +27,6 @@ from werkzeug.datastructures import Headers
 from ..emulator.app import AUTH_CODES, LIST_PARAMS
 from ..query import InvalidArgument, Query, expected, parse_filters
 from ..signing import (
-    ALGORITHM,
     AUTH_FIELDS,
     TOKEN_HEADERS,
     Credentials,
@@ -42,63 +40,42 @@ from ..signing import (
 )
 from ..timefmt import parse_time
 from ..xmlmodel import Job, XMLProblem, job_xml, parse_list, safe_parse
-from .jobjson import element_json
-from .protocol import DriverOutput
+from .protocol import DriverOutput, element_json, plus_signed
 from .recorder import Hit
 from .scenarios import Scenario, Task
 
 PATH = "/inventorytriggerjob"
 TIME_FIELDS = frozenset({"CreationTime", "StartTime", "EndTime", "Start", "End"})
 RETRY_SLACK = 0.05  # seconds of clock and scheduling slack granted on Retry-After
+RFC_9110 = "https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3"
 
-RULES: dict[str, str] = {
-    "driver.failed": "Driver protocol: the driver exits 0 after printing the task's outcome "
-    "(3 when the SDK cannot do the task)",
-    "driver.timeout": "Driver protocol: the driver finishes within CI_CONFORMANCE_TIMEOUT seconds",
-    "driver.output": "Driver protocol: stdout is JSON lines, each an object with one key: job, "
-    "error, nextToken or log",
-    "request.target": "Each task uses its method and path: list GET /inventorytriggerjob, get GET "
-    "/inventorytriggerjob/<JobId>, create POST /inventorytriggerjob, cancel PUT "
-    "/inventorytriggerjob/<JobId>?cancel",
-    "request.signature": "Contract #sig-algorithm, #sig-accept: every request is signed (q-sign-algorithm=sha1) over the "
-    "method, the decoded path, every query parameter (an empty one as name=) and the listed "
-    "headers, within its key time",
-    "request.security-token": "Contract #sig-temporary: with temporary credentials every request carries "
-    "the token in x-cos-security-token or x-ci-security-token",
-    "request.unknown-parameter": "Contract #parameters, #sig-repeated-parameters: only the ten "
-    "documented parameters (names are case-sensitive), each once",
-    "request.invalid-value": "Contract #parameters, #invalid-input: every value is valid: size a positive integer; "
-    "type, orderByTime and states from their lists; times YYYY-MM-DDTHH:MM:SS±HHMM",
-    "request.plus-as-space": "RFC 3986, contract #sig-algorithm: a '+' in a value (a time offset) is sent "
-    "as %2B; sent raw, it arrives as a space",
-    "request.encoding": "Contract #sig-algorithm: values are UTF-8 percent-encoded, so the server decodes "
-    "exactly what the application passed (states lists, spaces, non-ASCII, reserved characters)",
-    "request.meaning": "The request asks what the application asked: no filter added, dropped or "
-    "changed, a value's case and spaces included (an empty parameter counts as absent)",
-    "request.token-echo": "Contract #page-token, #open-token-format: nextToken is the previous page's NextToken byte for "
-    "byte: opaque, never re-encoded, decoded or parsed",
-    "request.past-last-page": "Contract #page-walk, #open-last-page-token: a page whose NextToken is empty or absent is the "
-    "last; nothing is requested after it",
-    "request.stopped-early": "Contract #page-walk: a walk follows NextToken to the last page, "
-    "or surfaces the error that stopped it",
-    "request.retry-after": "RFC 9110 §10.2.3: after a 429 or 503 with Retry-After, a retry waits "
-    "at least that long",
-    "request.retried-4xx": "A 4xx answers a request the client got wrong: it is never sent again "
-    "unchanged",
-    "request.body": "Create (460/80155): the body is <Request> with the job's Name, Type, Input "
-    "and Operation",
-    "result.jobs": "The SDK returns exactly the jobs the service holds for the query, in the "
-    "service's order: none missing, none repeated",
-    "result.fields": "Every documented JobsDetail field comes back as the service sent it: times "
-    "with their offsets, '-' for no time, WorkflowIds, unescaped text",
-    "result.error": "A service error is surfaced as an error with its HTTP status, and only then",
-    "result.not-found": 'Contract #get-missing: get of an ID that names no job surfaces "not found" '
-    "(a notFound line naming the ID, or the service's error), never a job or nothing at all",
-    "result.error-code": "Contract #error-body: a surfaced service error carries what the "
-    "service sent: its Code, its Message, and the Error body's RequestId (not its TraceId, not "
-    "a header's ID)",
-    "result.next-token": "A page's NextToken is returned as the service sent it",
-}
+# rule: (its clause's anchor in docs/contract.md, "" where the contract has none; the clause)
+RULES: dict[str, tuple[str, str]] = {
+    "driver.failed": ("", "Driver protocol: the driver exits 0 after printing the task's outcome (3 when the SDK cannot do the task)"),
+    "driver.timeout": ("", "Driver protocol: the driver finishes within CI_CONFORMANCE_TIMEOUT seconds"),
+    "driver.output": ("", "Driver protocol: stdout is JSON lines, each an object with one key: job, error, nextToken or log"),
+    "request.target": ("writes", "Each task uses its method and path: list GET /inventorytriggerjob, get GET /inventorytriggerjob/<JobId>, create POST /inventorytriggerjob, cancel PUT /inventorytriggerjob/<JobId>?cancel"),
+    "request.signature": ("sig-algorithm", "Contract #sig-algorithm, #sig-accept: every request is signed (q-sign-algorithm=sha1) over the method, the decoded path, every query parameter (an empty one as name=) and the listed headers, within its key time"),
+    "request.security-token": ("sig-temporary", "Contract #sig-temporary: with temporary credentials every request carries the token in x-cos-security-token or x-ci-security-token"),
+    "request.unknown-parameter": ("parameters", "Contract #parameters, #sig-repeated-parameters: only the ten documented parameters (names are case-sensitive), each once"),
+    "request.invalid-value": ("parameters", "Contract #parameters, #invalid-input: every value is valid: size a positive integer; type, orderByTime and states from their lists; times YYYY-MM-DDTHH:MM:SS±HHMM"),
+    "request.plus-as-space": ("sig-algorithm", "RFC 3986, contract #sig-algorithm: a '+' in a value (a time offset) is sent as %2B; sent raw, it arrives as a space"),
+    "request.encoding": ("sig-algorithm", "Contract #sig-algorithm: values are UTF-8 percent-encoded, so the server decodes exactly what the application passed (states lists, spaces, non-ASCII, reserved characters)"),
+    "request.meaning": ("filter-exact", "The request asks what the application asked: no filter added, dropped or changed, a value's case and spaces included (an empty parameter counts as absent)"),
+    "request.token-echo": ("page-token", "Contract #page-token, #open-token-format: nextToken is the previous page's NextToken byte for byte: opaque, never re-encoded, decoded or parsed"),
+    "request.past-last-page": ("page-walk", "Contract #page-walk, #open-last-page-token: a page whose NextToken is empty or absent is the last; nothing is requested after it"),
+    "request.stopped-early": ("page-walk", "Contract #page-walk: a walk follows NextToken to the last page, or surfaces the error that stopped it"),
+    "request.retry-after": (RFC_9110, "RFC 9110 §10.2.3: after a 429 or 503 with Retry-After, a retry waits at least that long"),
+    "request.retried-4xx": ("", "A 4xx answers a request the client got wrong: it is never sent again unchanged"),
+    "request.body": ("writes", "Create (460/80155): the body is <Request> with the job's Name, Type, Input and Operation"),
+    "result.jobs": ("page-walk", "The SDK returns exactly the jobs the service holds for the query, in the service's order: none missing, none repeated"),
+    "result.fields": ("job-fields", "Every documented JobsDetail field comes back as the service sent it: times with their offsets, '-' for no time, WorkflowIds, unescaped text"),
+    "result.error": ("error-body", "A service error is surfaced as an error with its HTTP status, and only then"),
+    "result.not-found": ("get-missing", 'Contract #get-missing: get of an ID that names no job surfaces "not found" (a notFound line naming the ID, or the service\'s error), never a job or nothing at all'),
+    "result.error-code": ("error-body", "Contract #error-body: a surfaced service error carries what the service sent: its Code, its Message, and the Error body's RequestId (not its TraceId, not a header's ID)"),
+    "result.next-token": ("page-token", "A page's NextToken is returned as the service sent it"),
+    "known.gone": ("", "A finding the --known baseline lists is found again: one that is gone (the SDK fixed, or the finding changed) fails the gate until the baseline is updated (--write-known)"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -106,18 +83,6 @@ class Finding:
     rule: str
     message: str
     request: int | None = None  # 1-based index of the request in the task
-
-    @property
-    def clause(self) -> str:
-        return RULES[self.rule]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "clause": self.clause,
-            "message": self.message,
-            "request": self.request,
-        }
 
 
 @dataclass(frozen=True)
@@ -159,27 +124,26 @@ def _decoded(hit: Hit) -> list[tuple[str, str]] | None:
         return None
 
 
-def _plain(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _plain(params: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
     """The parameters without the signature's fields and the security token."""
-    return [(k, v) for k, v in params if k not in AUTH_FIELDS and k not in TOKEN_HEADERS]
+    return [(k, v) for k, v in params or [] if k not in AUTH_FIELDS and k not in TOKEN_HEADERS]
+
+
+def _xml(body: bytes) -> ET.Element | None:
+    try:
+        return safe_parse(body)
+    except XMLProblem:
+        return None
 
 
 def _same_request(a: Hit, b: Hit) -> bool:
     """The same request again: the same method, path, parameters, body, key and token (a
     retry with other credentials, after an expired token say, is a new request)."""
     pa, pb = _decoded(a), _decoded(b)
-    same_params = (
-        (sorted(_plain(pa)) == sorted(_plain(pb)))
-        if pa is not None and pb is not None
-        else a.raw_query == b.raw_query
-    )
-    return (
-        a.method == b.method
-        and a.path == b.path
-        and same_params
-        and a.body == b.body
-        and _credentials(a, pa) == _credentials(b, pb)
-    )
+    same = (sorted(_plain(pa)) == sorted(_plain(pb))) if pa is not None and pb is not None \
+        else a.raw_query == b.raw_query  # fmt: skip
+    return same and (a.method, a.path, a.body, _credentials(a, pa)) == (
+        b.method, b.path, b.body, _credentials(b, pb))  # fmt: skip
 
 
 def _credentials(hit: Hit, params: list[tuple[str, str]] | None) -> tuple:
@@ -192,220 +156,134 @@ def _credentials(hit: Hit, params: list[tuple[str, str]] | None) -> tuple:
 
 def _same_meaning(name: str, got: str, want: str) -> bool:
     """Two spellings of one value: an instant in two offsets, a states list in two orders."""
-    if name in ("startCreationTime", "endCreationTime"):
-        try:
-            return parse_time(got) == parse_time(want)
-        except ValueError:
-            return False
     if name == "states":
         return set(got.split(",")) == set(want.split(","))
+    if name in ("startCreationTime", "endCreationTime"):
+        with contextlib.suppress(ValueError):
+            return parse_time(got) == parse_time(want)
     return False
 
 
 def _target(task: Task) -> tuple[str, str]:
-    return {
-        "list": ("GET", PATH),
-        "create": ("POST", PATH),
-        "get": ("GET", f"{PATH}/{task.job_id}"),
-        "cancel": ("PUT", f"{PATH}/{task.job_id}"),
-    }[task.op]
+    path = f"{PATH}/{task.job_id}" if task.op in ("get", "cancel") else PATH
+    return {"list": "GET", "create": "POST", "get": "GET", "cancel": "PUT"}[task.op], path
 
 
 def judge_requests(ctx: Context) -> list[Finding]:
-    task, hits = ctx.task, ctx.hits
-    findings: list[Finding] = []
+    task, hits, findings = ctx.task, ctx.hits, []
     if not hits:
-        if ctx.output.exit_code == 0 and not ctx.output.timed_out:
-            findings.append(Finding("request.target", "the SDK sent no request at all"))
-        return findings
+        sent_nothing = ctx.output.exit_code == 0 and not ctx.output.timed_out
+        return [Finding("request.target", "the SDK sent no request at all")] if sent_nothing else []
     method, path = _target(task)
     for i, hit in enumerate(hits, 1):
         params = _decoded(hit)
         if params is None:
-            findings.append(
-                Finding(
-                    "request.encoding",
-                    f"the query is not valid percent-encoded UTF-8: {hit.raw_query[:200]!r}",
-                    i,
-                )
-            )
+            bad = f"the query is not valid percent-encoded UTF-8: {hit.raw_query[:200]!r}"
+            findings.append(Finding("request.encoding", bad, i))
             continue
         findings += _signature(hit, params, ctx.credentials, i)
-        names = [k for k, _ in _plain(params)]
-        if (hit.method, hit.path) != (method, path) or (
-            task.op == "cancel" and "cancel" not in names
-        ):
-            findings.append(
-                Finding(
-                    "request.target",
-                    f"the {task.op} task sent {hit.method} {_target_text(hit)}",
-                    i,
-                )
-            )
+        cancel = task.op != "cancel" or "cancel" in [k for k, _ in _plain(params)]
+        if (hit.method, hit.path) != (method, path) or not cancel:
+            sent = hit.path + (f"?{hit.raw_query[:200]}" if hit.raw_query else "")
+            text = f"the {task.op} task sent {hit.method} {sent}"
+            findings.append(Finding("request.target", text, i))
         elif task.op == "list":
             findings += _list_parameters(task, hit, params, i)
         elif task.op == "create":
             findings += _create_body(task, hit, i)
-    list_hits = [(i, h) for i, h in enumerate(hits, 1) if (h.method, h.path) == ("GET", PATH)]
     if task.op == "list":
-        findings += _pagination(task, list_hits, ctx.output)
-    findings += _retries(hits)
-    return _first_per_rule(findings)
-
-
-def _target_text(hit: Hit) -> str:
-    return hit.path + (f"?{hit.raw_query[:200]}" if hit.raw_query else "")
+        listed = [(i, h) for i, h in enumerate(hits, 1) if (h.method, h.path) == ("GET", PATH)]
+        findings += _pagination(task, listed, ctx.output)
+    return _first_per_rule(findings + _retries(hits))
 
 
 def _first_per_rule(findings: list[Finding]) -> list[Finding]:
     """One finding per rule (the first), saying how many requests broke it."""
-    counts = Counter(f.rule for f in findings)
-    kept: dict[str, Finding] = {}
+    counts, kept = Counter(f.rule for f in findings), {}
     for f in findings:
-        if f.rule not in kept:
-            more = counts[f.rule] - 1
-            suffix = f" (and {more} more request{'s' if more > 1 else ''})" if more else ""
-            kept[f.rule] = replace(f, message=f.message + suffix)
+        more = counts[f.rule] - 1
+        kept.setdefault(f.rule, replace(f, message=f.message + (
+            f" (and {more} more request{'s' if more > 1 else ''})" if more else "")))  # fmt: skip
     return list(kept.values())
 
 
 # Common signing mistakes, tried when a signature does not match, to name the cause.
 _DIAGNOSES: list[tuple[str, Callable[[Hit, list[tuple[str, str]]], tuple[str, list]]]] = [
-    (
-        "it matches parameter names and values lower-cased before encoding: the client "
-        "lower-cases values too, and names before encoding them (§4.3: encode, then lower-case "
-        "the names only)",
-        lambda hit, params: (hit.path, [(k.lower(), v.lower()) for k, v in params]),
-    ),
-    (
-        "it matches the values with '+' kept as '+': the client signed a '+' that it sent "
-        "unencoded, which the server reads as a space",
-        lambda hit, params: (hit.path, split_query(hit.raw_query.replace("+", "%2B"))),
-    ),
-    (
-        "it matches the percent-encoded path: the client signs the path as sent instead of "
-        "decoded (§4.6)",
-        lambda hit, params: (quote(hit.path, safe="/"), params),
-    ),
-]
-SPACE_AS_PLUS = (
-    "it matches the parameters signed with a space as '+': the client form-encodes the values "
-    "it signs, where the signature encodes a space as %20 (§4.3)"
-)
-MILLISECONDS = (
-    "the key time is in milliseconds: q-sign-time and q-key-time are Unix seconds "
-    "(<start>;<end>, §4.1)"
-)
+    ("it matches parameter names and values lower-cased before encoding: the client lower-cases "
+     "values too, and names before encoding them (§4.3: encode, then lower-case the names only)",
+     lambda hit, params: (hit.path, [(k.lower(), v.lower()) for k, v in params])),
+    ("it matches the values with '+' kept as '+': the client signed a '+' that it sent "
+     "unencoded, which the server reads as a space",
+     lambda hit, params: (hit.path, split_query(hit.raw_query.replace("+", "%2B")))),
+    ("it matches the percent-encoded path: the client signs the path as sent instead of "
+     "decoded (§4.6)", lambda hit, params: (quote(hit.path, safe="/"), params)),
+]  # fmt: skip
+SPACE_AS_PLUS = ("it matches the parameters signed with a space as '+': the client form-encodes "
+                 "the values it signs, where the signature encodes a space as %20 (§4.3)")  # fmt: skip
+EVERY_PARAMETER = "(every parameter is signed, an empty one as name=; §4.3)"
+UNEXPLAINED = "no common mistake explains it: check the SecretKey and the encoding of names and values"  # fmt: skip
+MILLISECONDS = ("the key time is in milliseconds: q-sign-time and q-key-time are Unix seconds "
+                "(<start>;<end>, §4.1)")  # fmt: skip
 
 
-def _signed_as(
-    hit: Hit, params: list, headers: Headers, creds: Credentials, rewrite: Callable[[str], str]
-) -> bool:
-    """Does the signature match when the canonical parameter string (``k=v&…``) is rewritten?
-    For mistakes no decoded value can express: a space signed as ``+`` (``%20`` -> ``+``)."""
+def _signed_with_plus(hit: Hit, params: list, headers: Headers, creds: Credentials) -> bool:
+    """Does the signature match over the parameters form-encoded (a space signed as ``+``)?"""
     fields = authorization_fields(params, headers)
-    if not all(f in fields for f in ("q-key-time", "q-sign-time", "q-signature")):
-        return False
     if not headers.get("Authorization"):  # presigned: the q-* fields are not signed
         params = [(k, v) for k, v in params if k not in AUTH_FIELDS]
     listed = set(fields.get("q-url-param-list", "").split(";"))
-    header_names = set(fields.get("q-header-list", "").split(";"))
+    names = set(fields.get("q-header-list", "").split(";"))
     signed = [(k, v) for k, v in params if encode(k).lower() in listed]
-    sent = [(k, v) for k, v in headers.items() if encode(k).lower() in header_names]
+    sent = [(k, v) for k, v in headers.items() if encode(k).lower() in names]
     bare = [(k, v.rpartition(":")[0] or v if k.lower() == "host" else v) for k, v in sent]
-    for variant in (sent, bare):
-        base = sign(
-            creds.secret_key,
-            hit.method,
-            hit.path,
-            signed,
-            variant,
-            fields["q-key-time"],
-            fields["q-sign-time"],
-        )
-        lines = base.http_string.split("\n")
-        lines[2] = rewrite(lines[2])
-        digest = hashlib.sha1("\n".join(lines).encode("utf-8")).hexdigest()
-        to_sign = f"{ALGORITHM}\n{fields['q-sign-time']}\n{digest}\n"
-        mac = hmac.new(base.sign_key.encode(), to_sign.encode(), hashlib.sha1).hexdigest()
-        if hmac.compare_digest(mac, fields["q-signature"].lower()):
-            return True
-    return False
+    return any(
+        plus_signed(sign(creds.secret_key, hit.method, hit.path, signed, variant,
+                         fields["q-key-time"], fields["q-sign-time"])).signature
+        == fields["q-signature"].lower()
+        for variant in (sent, bare)
+    )  # fmt: skip
 
 
 def _in_milliseconds(fields: dict[str, str], now: float) -> bool:
     """A key or sign time written in milliseconds: its start is now, a thousand times over."""
-    for name in ("q-key-time", "q-sign-time"):
-        window = key_window(fields.get(name, ""))
-        if window and abs(window[0] / 1000 - now) < 86400:
-            return True
-    return False
+    windows = [key_window(fields.get(name, "")) for name in ("q-key-time", "q-sign-time")]
+    return any(w and abs(w[0] / 1000 - now) < 86400 for w in windows)
 
 
 def _signature(hit: Hit, params: list, creds: Credentials, i: int) -> list[Finding]:
-    headers = Headers(hit.headers)
-    lookup = {creds.secret_id: creds}.get
-
-    def check(path: str, ps: list) -> Reason | None:
-        return verify(hit.method, path, ps, headers, lookup, hit.wall).refusal
-
+    headers, lookup = Headers(hit.headers), {creds.secret_id: creds}.get
     verdict = verify(hit.method, hit.path, params, headers, lookup, hit.wall)
-    fields = authorization_fields(params, headers)
-    if verdict.refusal in (Reason.TOKEN_MISSING, Reason.TOKEN_WRONG):
-        return [Finding("request.security-token", verdict.refusal.value, i)]
-    if verdict.refusal is not None:
-        text = verdict.refusal.value + (f": {verdict.detail}" if verdict.detail else "")
-        if verdict.refusal in (Reason.EXPIRED, Reason.NOT_YET_VALID) and _in_milliseconds(
-            fields, hit.wall
-        ):
-            text += f"; {MILLISECONDS}"
-        if verdict.refusal is Reason.MISMATCH:
-            cause = next((d for d, f in _DIAGNOSES if check(*f(hit, params)) is None), None)
-            if cause is None and any(" " in k + v for k, v in params):
-                with contextlib.suppress(KeyError, ValueError):
-                    plus = _signed_as(hit, params, headers, creds, lambda t: t.replace("%20", "+"))
-                    cause = SPACE_AS_PLUS if plus else None
-            signed = (
-                f"q-url-param-list={fields.get('q-url-param-list', '')!r}, "
-                f"q-header-list={fields.get('q-header-list', '')!r}"
-            )
-            text += f" ({signed}); " + (
-                cause
-                or "no common mistake explains it: check the "
-                "SecretKey and the encoding of names and values"
-            )
-        return [Finding("request.signature", text, i)]
-    listed = set(fields.get("q-url-param-list", "").split(";"))
-    unsigned = [f"{k}={v}" for k, v in _plain(params) if encode(k).lower() not in listed]
-    if unsigned:
-        return [
-            Finding(
-                "request.signature",
-                "parameters sent but not signed: "
-                + ", ".join(unsigned)
-                + " (every parameter is signed, an empty one as "
-                "name=; §4.3)",
-                i,
-            )
-        ]
-    return []
+    fields, refusal = authorization_fields(params, headers), verdict.refusal
+    if refusal in (Reason.TOKEN_MISSING, Reason.TOKEN_WRONG):
+        return [Finding("request.security-token", refusal.value, i)]
+    if refusal is None:
+        listed = set(fields.get("q-url-param-list", "").split(";"))
+        unsigned = [f"{k}={v}" for k, v in _plain(params) if encode(k).lower() not in listed]
+        text = f"parameters sent but not signed: {', '.join(unsigned)} {EVERY_PARAMETER}"
+        return [Finding("request.signature", text, i)] if unsigned else []
+    text = refusal.value + (f": {verdict.detail}" if verdict.detail else "")
+    if refusal in (Reason.EXPIRED, Reason.NOT_YET_VALID) and _in_milliseconds(fields, hit.wall):
+        text += f"; {MILLISECONDS}"
+    if refusal is Reason.MISMATCH:
+        cause = next((d for d, rewrite in _DIAGNOSES if verify(
+            hit.method, *rewrite(hit, params), headers, lookup, hit.wall).refusal is None), None)  # fmt: skip
+        if cause is None and any(" " in k + v for k, v in params):
+            with contextlib.suppress(KeyError, ValueError):
+                cause = SPACE_AS_PLUS if _signed_with_plus(hit, params, headers, creds) else None
+        lists = fields.get("q-url-param-list", ""), fields.get("q-header-list", "")
+        text += f" (q-url-param-list={lists[0]!r}, q-header-list={lists[1]!r}); {cause or UNEXPLAINED}"  # fmt: skip
+    return [Finding("request.signature", text, i)]
 
 
 def _list_parameters(task: Task, hit: Hit, params: list, i: int) -> list[Finding]:
     plain = _plain(params)
     names = [k for k, _ in plain]
     findings = []
-    odd = [k for k in names if k not in LIST_PARAMS] + sorted(
-        {k for k in names if k in LIST_PARAMS and names.count(k) > 1}
-    )
+    odd = [k for k in names if k not in LIST_PARAMS]
+    odd += sorted({k for k in names if k in LIST_PARAMS and names.count(k) > 1})
     if odd:
-        findings.append(
-            Finding(
-                "request.unknown-parameter",
-                "unknown or repeated: " + ", ".join(_named(k) for k in odd),
-                i,
-            )
-        )
+        text = "unknown or repeated: " + ", ".join(_named(k) for k in odd)
+        findings.append(Finding("request.unknown-parameter", text, i))
     sent = {k: v for k, v in plain if k in LIST_PARAMS}
     miscased = {_documented(k) for k in names if k not in LIST_PARAMS} - {None}
     wrong_value = False
@@ -416,57 +294,32 @@ def _list_parameters(task: Task, hit: Hit, params: list, i: int) -> list[Finding
         wrong_value = True
         if name in miscased:
             continue  # sent under another case of its name: request.unknown-parameter says so
-        if got and got != want and _altered(got, want):
-            findings.append(
-                Finding(
-                    "request.meaning",
-                    f"{name}: sent {got!r} for the application's {want!r}: {_altered(got, want)}",
-                    i,
-                )
-            )
+        if got and _altered(got, want):
+            text = f"{name}: sent {got!r} for the application's {want!r}: {_altered(got, want)}"
+            findings.append(Finding("request.meaning", text, i))
         elif "+" in want and got == want.replace("+", " ") and "+" in hit.raw_query:
-            findings.append(
-                Finding(
-                    "request.plus-as-space",
-                    f"{name}: the task's {want!r} arrives as {got!r}: the '+' was sent raw",
-                    i,
-                )
-            )
+            text = f"{name}: the task's {want!r} arrives as {got!r}: the '+' was sent raw"
+            findings.append(Finding("request.plus-as-space", text, i))
         elif not got:
             findings.append(Finding("request.meaning", f"{name}={want!r} was not sent", i))
         else:
-            findings.append(
-                Finding(
-                    "request.encoding",
-                    f"{name}: the server decoded {got!r}; the "
-                    f"application passed {want!r}{_hint(got, want)}",
-                    i,
-                )
-            )
+            text = f"{name}: the server decoded {got!r}; the application passed {want!r}"
+            findings.append(Finding("request.encoding", text + _hint(got, want), i))
     query = Query.from_params({k: v for k, v in sent.items() if k != "nextToken"})
     try:
         filters = parse_filters(query)
     except InvalidArgument as exc:
-        if not wrong_value:
-            findings.append(Finding("request.invalid-value", str(exc), i))
-        return findings
+        return findings + ([] if wrong_value else [Finding("request.invalid-value", str(exc), i)])
     if not wrong_value:
         asked = parse_filters(task.query())
         # A page size the application did not choose is the SDK's to choose.
         free = {"size", "size_requested"} if not dict(task.params).get("size") else set()
-        changed = [
-            f for f in vars(asked) if f not in free and getattr(asked, f) != getattr(filters, f)
-        ]
+        changed = [f for f, v in vars(asked).items() if f not in free and v != getattr(filters, f)]
         if changed:
             extra = sorted(set(sent) - {k for k, _ in task.params} - {"nextToken"})
-            findings.append(
-                Finding(
-                    "request.meaning",
-                    f"the request changes {', '.join(changed)}"
-                    + (f" (it adds {', '.join(f'{k}={sent[k]}' for k in extra)})" if extra else ""),
-                    i,
-                )
-            )
+            adds = f" (it adds {', '.join(f'{k}={sent[k]}' for k in extra)})" if extra else ""
+            text = f"the request changes {', '.join(changed)}{adds}"
+            findings.append(Finding("request.meaning", text, i))
     return findings
 
 
@@ -477,25 +330,22 @@ def _documented(name: str) -> str | None:
 
 def _named(name: str) -> str:
     right = _documented(name)
-    return repr(name) + (
-        f" (the documented name is {right!r}: names are case-sensitive)" if right else ""
-    )
+    note = f" (the documented name is {right!r}: names are case-sensitive)" if right else ""
+    return repr(name) + note
 
 
 def _altered(got: str, want: str) -> str:
     """How a client changed a value it should have passed as it is: its case, or its spaces."""
-    if got == want.strip() or got.strip() == want.strip():
+    if got != want and got.strip() == want.strip():
         return "the client trimmed the value's leading or trailing spaces"
-    if got.casefold() == want.casefold():
+    if got != want and got.casefold() == want.casefold():
         return "the client changed the value's case (values are matched case-sensitively)"
     return ""
 
 
 def _short(text: str | None, limit: int = 64) -> str:
     """A long token, shortened for a message (both ends kept)."""
-    if text is None or len(text) <= limit:
-        return repr(text)
-    return repr(text[:40] + "…" + text[-16:])
+    return repr(text if text is None or len(text) <= limit else text[:40] + "…" + text[-16:])
 
 
 def _hint(got: str, want: str) -> str:
@@ -505,35 +355,27 @@ def _hint(got: str, want: str) -> str:
         return " (encoded twice)"
     if got == unquote(want):
         return " (the client decoded it)"
-    try:
+    with contextlib.suppress(UnicodeError):
         if got.encode("latin-1").decode("utf-8") == want:
             return " (UTF-8 read as Latin-1)"
-    except UnicodeError:
-        pass
     return ""
 
 
 def _next_token(hit: Hit) -> str | None:
     """The NextToken of a 200 list answer ("" when empty, None when absent or unreadable)."""
-    try:
-        root = safe_parse(hit.response_body)
-    except XMLProblem:
-        return None
-    token = root.find("NextToken")
+    token = None if (root := _xml(hit.response_body)) is None else root.find("NextToken")
     return None if token is None else (token.text or "")
 
 
 def _sent_token(params: list[tuple[str, str]] | None) -> str:
     """The nextToken a request sent; under a name of another case (``nexttoken``) too, which
     request.unknown-parameter reports: the echo itself is judged on the value."""
-    plain = _plain(params or [])
+    plain = _plain(params)
     exact = [v for k, v in plain if k == "nextToken"]
     return (exact or [v for k, v in plain if k.lower() == "nexttoken"] or [""])[0]
 
 
-def _pagination(
-    task: Task, list_hits: list[tuple[int, Hit]], output: DriverOutput
-) -> list[Finding]:
+def _pagination(task: Task, list_hits: list[tuple[int, Hit]], out: DriverOutput) -> list[Finding]:
     findings: list[Finding] = []
     issued: str | None = None  # NextToken of the latest 200 page; None before the first
     ended = False
@@ -541,59 +383,40 @@ def _pagination(
         sent = _sent_token(_decoded(hit))
         if ended:
             why = "the last page" if task.walk else "the one page the task asked for"
-            findings.append(
-                Finding(
-                    "request.past-last-page", f"a request after {why} (nextToken={_short(sent)})", i
-                )
-            )
+            text = f"a request after {why} (nextToken={_short(sent)})"
+            findings.append(Finding("request.past-last-page", text, i))
         elif sent != (issued or ""):
-            findings.append(
-                Finding(
-                    "request.token-echo",
-                    f"sent nextToken {_short(sent)}; the server "
-                    f"issued {_short(issued)}"
-                    + (" (the walk started over from the first page)" if not sent else "")
-                    + _hint(sent, issued or ""),
-                    i,
-                )
-            )
+            over = " (the walk started over from the first page)" if not sent else ""
+            text = f"sent nextToken {_short(sent)}; the server issued {_short(issued)}{over}"
+            findings.append(Finding("request.token-echo", text + _hint(sent, issued or ""), i))
         if hit.status == 200:
             issued = _next_token(hit)
             ended = not issued or not task.walk
     # A walk that stops short is judged here only when nothing else explains it: the SDK
     # surfaced no error (a parse error, a refusal: the result judge's), the driver ended well.
-    quiet = output.error is None and output.exit_code in (0, None) and not output.timed_out
+    quiet = out.error is None and out.exit_code in (0, None) and not out.timed_out
     if task.walk and list_hits and issued and not ended and quiet:
         i, last = list_hits[-1]
         if last.status == 200:
             text = f"the walk stopped at a page whose NextToken is {_short(issued)}"
         elif last.status:
-            text = (
-                f"the walk stopped after HTTP {last.status} {_error_code(last)} to the request "
-                f"for nextToken={_short(issued)}, and surfaced no error: the pages from there on "
-                "are missing"
-            )
+            text = (f"the walk stopped after HTTP {last.status} {_error_code(last)} to the request "
+                    f"for nextToken={_short(issued)}, and surfaced no error: the pages from there on "
+                    "are missing")  # fmt: skip
         else:
-            text = (
-                f"the walk stopped waiting for the page of nextToken={_short(issued)} (no "
-                "answer had come when the driver ended), and surfaced no error"
-            )
+            text = (f"the walk stopped waiting for the page of nextToken={_short(issued)} (no "
+                    "answer had come when the driver ended), and surfaced no error")  # fmt: skip
         findings.append(Finding("request.stopped-early", text, i))
     return findings
 
 
 def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        try:
-            return max(
-                0.0, (parsedate_to_datetime(value) - datetime.now().astimezone()).total_seconds()
-            )
-        except (TypeError, ValueError):
-            return None
+    with contextlib.suppress(ValueError):
+        return float(value or "")  # seconds
+    with contextlib.suppress(TypeError, ValueError):  # an HTTP date
+        when = parsedate_to_datetime(value or "")
+        return max(0.0, (when - datetime.now().astimezone()).total_seconds())
+    return None
 
 
 def _retries(hits: list[Hit]) -> list[Finding]:
@@ -605,29 +428,17 @@ def _retries(hits: list[Hit]) -> list[Finding]:
             wait = _retry_after(prev.response_header("Retry-After"))
             gap = nxt.arrived - prev.answered
             if wait is not None and gap + RETRY_SLACK < wait:
-                findings.append(
-                    Finding(
-                        "request.retry-after",
-                        f"retried {gap:.2f} s after HTTP {prev.status} with Retry-After: {wait:g}",
-                        i,
-                    )
-                )
+                text = f"retried {gap:.2f} s after HTTP {prev.status} with Retry-After: {wait:g}"
+                findings.append(Finding("request.retry-after", text, i))
         elif 400 <= prev.status < 500:
-            findings.append(
-                Finding(
-                    "request.retried-4xx",
-                    f"the same request again after HTTP {prev.status} {_error_code(prev)}",
-                    i,
-                )
-            )
+            text = f"the same request again after HTTP {prev.status} {_error_code(prev)}"
+            findings.append(Finding("request.retried-4xx", text, i))
     return findings
 
 
 def _error_code(hit: Hit) -> str:
-    try:
-        return safe_parse(hit.response_body).findtext("Code") or ""
-    except XMLProblem:
-        return ""
+    root = _xml(hit.response_body)
+    return "" if root is None else root.findtext("Code") or ""
 
 
 def _create_body(task: Task, hit: Hit, i: int) -> list[Finding]:
@@ -638,12 +449,10 @@ def _create_body(task: Task, hit: Hit, i: int) -> list[Finding]:
     if root.tag != "Request":
         return [Finding("request.body", f"the root is <{root.tag}>, not <Request>", i)]
     diffs = _diffs(task.job or {}, element_json(root))
-    if diffs:
-        where, want, got = diffs[0]
-        return [
-            Finding("request.body", f"{where}: sent {got!r}, the application passed {want!r}", i)
-        ]
-    return []
+    if not diffs:
+        return []
+    where, want, got = diffs[0]
+    return [Finding("request.body", f"{where}: sent {got!r}, the application passed {want!r}", i)]
 
 
 # --- results --------------------------------------------------------------------------------
@@ -658,49 +467,37 @@ class Expected:
     missing: str = ""  # get: the JobId that names no job (the SDK must say "not found")
 
 
-def _auth_error(scenario: Scenario) -> tuple[int, str]:
-    ci, cos = AUTH_CODES[Reason.MISMATCH]
-    return (401, ci[0]) if scenario.behaviour.auth_status == "401" else (403, cos[0])
-
-
 def expect(ctx: Context) -> Expected:
     """What the SDK must return for the task, from the oracle over the known data."""
     task, scenario = ctx.task, ctx.scenario
     alternative = (503, "SlowDown") if scenario.shape.slowdown else None
     if task.credentials == "wrong-key":
-        return Expected(error=_auth_error(scenario))
-    by_id = {j.job_id: j for j in ctx.known}
+        ci, cos = AUTH_CODES[Reason.MISMATCH]
+        return Expected(error=(401, ci[0]) if scenario.behaviour.auth_status == "401" else (403, cos[0]))  # fmt: skip
     if task.op == "list":
         try:
-            filters = parse_filters(
-                task.query(), clamp_size=scenario.behaviour.size_over_100 == "clamp"
-            )
+            filters = parse_filters(task.query(), clamp_size=scenario.behaviour.size_over_100 == "clamp")  # fmt: skip
         except InvalidArgument:
             return Expected(error=(400, "InvalidArgument"))
         jobs = expected(ctx.known, filters)
         count = len(jobs) if task.walk else min(filters.size, len(jobs))
         return Expected(jobs=jobs, count=count, alternative=alternative)
     if task.op == "get":
-        job = by_id.get(task.job_id)
+        job = next((j for j in ctx.known if j.job_id == task.job_id), None)
         if job is None and scenario.behaviour.get_missing == "nonexist":
             return Expected(jobs=[], missing=task.job_id)
         if job is None:
             return Expected(error=(404, "NoSuchJob"), missing=task.job_id)
         return Expected(jobs=[job], alternative=alternative)
-    if task.op == "cancel":  # no response body: nothing to return but success
-        return Expected(jobs=[], alternative=alternative)
     created = [h for h in ctx.hits if h.method == "POST" and h.status == 200]
-    if created:
+    if task.op == "create" and created:
         return Expected(jobs=list(parse_list(created[-1].response_body, check=False).jobs))
-    return Expected(jobs=[], alternative=alternative)
+    return Expected(jobs=[], alternative=alternative)  # cancel: no body, nothing but success
 
 
 def judge_result(ctx: Context) -> list[Finding]:
-    want = expect(ctx)
-    out = ctx.output
-    if out.unsupported:
-        return []
-    if want.missing and not out.jobs and want.missing in out.not_found:
+    want, out = expect(ctx), ctx.output
+    if out.unsupported or (want.missing and not out.jobs and want.missing in out.not_found):
         return []  # "not found", said as the protocol says it
     if want.missing and want.error is None:
         return _judge_missing(ctx, want.missing)
@@ -708,19 +505,11 @@ def judge_result(ctx: Context) -> list[Finding]:
         return _judge_error(ctx, want, out.error)
     if want.jobs is None:
         status, code = want.error or (0, "")
-        return [
-            Finding(
-                "result.error",
-                f"the SDK returned {len(out.jobs)} job(s) and no error; "
-                f"the service answers HTTP {status} {code}",
-            )
-        ]
+        text = f"the SDK returned {len(out.jobs)} job(s) and no error; the service answers HTTP {status} {code}"
+        return [Finding("result.error", text)]
     findings = []
-    if (
-        ctx.task.op == "cancel"
-        and (after := ctx.after(ctx.task.job_id))
-        and after.state != "Cancel"
-    ):
+    after = ctx.after(ctx.task.job_id) if ctx.task.op == "cancel" else None
+    if after and after.state != "Cancel":
         findings.append(Finding("result.jobs", f"the job is {after.state}, not cancelled"))
     findings += _judge_jobs(ctx, want.jobs, out.jobs, want.count)
     if ctx.task.op == "list" and not ctx.task.walk and out.reported_token:
@@ -743,31 +532,17 @@ def _service_errors(hits: list[Hit]) -> list[ServiceError]:
     """Every error answer of the task, in order. The RequestId a client surfaces is the Error
     body's (the x-ci-request-id header only when the body has none)."""
     errors = []
-    for hit in hits:
-        if hit.status < 400:
-            continue
-        try:
-            root = safe_parse(hit.response_body)
-            fields = [root.findtext(t) or "" for t in ("Code", "Message", "RequestId", "TraceId")]
-        except XMLProblem:
-            fields = ["", "", "", ""]
-        code, message, request_id, trace_id = fields
+    for hit in (h for h in hits if h.status >= 400):
+        root = _xml(hit.response_body)
+        code, message, body_id, trace_id = (
+            ["", "", "", ""] if root is None
+            else [root.findtext(t) or "" for t in ("Code", "Message", "RequestId", "TraceId")])  # fmt: skip
         header_id = hit.response_header("x-ci-request-id") or ""
-        request_id = request_id or header_id
-        others = (
-            ("the Error's TraceId", trace_id),
-            ("the x-ci-request-id header", header_id),
-            ("the x-ci-trace-id header", hit.response_header("x-ci-trace-id") or ""),
-        )
-        errors.append(
-            ServiceError(
-                hit.status,
-                code,
-                message,
-                request_id,
-                tuple((w, v) for w, v in others if v and v != request_id),
-            )
-        )
+        request_id = body_id or header_id
+        others = (("the Error's TraceId", trace_id), ("the x-ci-request-id header", header_id),
+                  ("the x-ci-trace-id header", hit.response_header("x-ci-trace-id") or ""))  # fmt: skip
+        kept = tuple((w, v) for w, v in others if v and v != request_id)
+        errors.append(ServiceError(hit.status, code, message, request_id, kept))
     return errors
 
 
@@ -780,11 +555,8 @@ def _judge_error(ctx: Context, want: Expected, error: dict[str, Any]) -> list[Fi
     if isinstance(status, str) and status.isdigit():
         status = int(status)
     message, request_id = str(error.get("message") or ""), str(error.get("requestId") or "")
-    shown = (
-        f"HTTP {status} {code!r}: {message[:200]}"
-        if status is not None
-        else f"a client-side error {code!r}: {message[:200]}"
-    )
+    shown = f"HTTP {status} {code!r}: {message[:200]}" if status is not None \
+        else f"a client-side error {code!r}: {message[:200]}"  # fmt: skip
     answers = _service_errors(ctx.hits)
     predicted = [p for p in (want.error, want.alternative) if p]
     acceptable = [a for a in answers if (a.status, a.code) in predicted]
@@ -793,91 +565,56 @@ def _judge_error(ctx: Context, want: Expected, error: dict[str, Any]) -> list[Fi
     if not answers:  # nothing served to compare with: the prediction, Code only
         acceptable = [ServiceError(s, c, "", None) for s, c in predicted]
     same_status = [a for a in acceptable if a.status == status]
+    if not same_status and want.error:
+        final = answers[-1] if answers else ServiceError(*want.error, "", None)
+        text = f"the SDK surfaced {shown}; the service answered HTTP {final.status} {final.code}"
+        return [Finding("result.error", text)]
     if not same_status:
-        if want.error:
-            final = answers[-1] if answers else ServiceError(*want.error, "", None)
-            return [
-                Finding(
-                    "result.error",
-                    f"the SDK surfaced {shown}; the service answered HTTP "
-                    f"{final.status} {final.code}",
-                )
-            ]
-        refused = (
-            f" (the service refused the SDK's request: HTTP {answers[-1].status} "
-            f"{answers[-1].code})"
-            if answers
-            else " (the service refused none of the SDK's requests)"
-        )
-        return [
-            Finding(
-                "result.error",
-                f"the SDK surfaced {shown}; the task's answer is "
-                f"{want.count if want.count is not None else len(want.jobs or [])} job(s)"
-                f"{refused}",
-            )
-        ]
+        refused = f" (the service refused the SDK's request: HTTP {answers[-1].status} " \
+            f"{answers[-1].code})" if answers else " (the service refused none of the SDK's requests)"  # fmt: skip
+        count = want.count if want.count is not None else len(want.jobs or [])
+        text = f"the SDK surfaced {shown}; the task's answer is {count} job(s){refused}"
+        return [Finding("result.error", text)]
     same_code = [a for a in same_status if a.code == code]
     if not same_code:
-        return [
-            Finding(
-                "result.error-code",
-                f"the SDK surfaced {shown}; the service's Code is {same_status[-1].code!r}",
-            )
-        ]
+        text = f"the SDK surfaced {shown}; the service's Code is {same_status[-1].code!r}"
+        return [Finding("result.error-code", text)]
     ref = next((a for a in reversed(same_code) if a.request_id == request_id), same_code[-1])
     problems = []
     if ref.request_id is not None and request_id != ref.request_id:
         where = next((w for a in same_code for w, v in a.others if v == request_id), "")
         problems.append(
-            (f"the SDK surfaced RequestId {request_id!r}" if request_id else "the SDK surfaced "
-             "no RequestId")
+            (f"the SDK surfaced RequestId {request_id!r}" if request_id else "the SDK surfaced no RequestId")
             + f"; the service's RequestId (the Error body's) is {ref.request_id!r}"
-            + (f": the SDK surfaced {where}" if where else "")
-        )  # fmt: skip
+            + (f": the SDK surfaced {where}" if where else ""))  # fmt: skip
     if ref.message.strip() and ref.message.strip() not in message:
-        problems.append(
-            f"the SDK surfaced the Message {message[:200]!r}; the service's Message is "
-            f"{ref.message[:200]!r}"
-        )
+        problems.append(f"the SDK surfaced the Message {message[:200]!r}; the service's Message "
+                        f"is {ref.message[:200]!r}")  # fmt: skip
     return [Finding("result.error-code", "; ".join(problems))] if problems else []
-
-
-NOT_FOUND_CODES = ("NoSuchJob", "NotFound", "NonExist")
 
 
 def _judge_missing(ctx: Context, job_id: str) -> list[Finding]:
     """The service answered 200 with NonExistJobIds naming ``job_id``: the SDK must say so."""
-    out = ctx.output
-    said = "the service answered HTTP 200 with NonExistJobIds naming it"
+    out, said = ctx.output, "the service answered HTTP 200 with NonExistJobIds naming it"
     if out.jobs:
-        return [
-            Finding(
-                "result.not-found", f"the SDK returned {len(out.jobs)} job(s) for {job_id}; {said}"
-            )
-        ]
-    code = str((out.error or {}).get("code") or "")
-    if out.error is not None and any(c.lower() in code.lower() for c in NOT_FOUND_CODES):
+        text = f"the SDK returned {len(out.jobs)} job(s) for {job_id}; {said}"
+        return [Finding("result.not-found", text)]
+    code = str((out.error or {}).get("code") or "").lower()
+    if out.error is not None and any(c in code for c in ("nosuchjob", "notfound", "nonexist")):
         return []
-    shown = f"an error {code!r}" if out.error is not None else "no job and no notFound line"
+    shown = f"an error {str(out.error.get('code') or '')!r}" if out.error is not None else "no job and no notFound line"  # fmt: skip
     return [Finding("result.not-found", f"the SDK surfaced {shown} for {job_id}; {said}")]
 
 
 def _served_ids(hits: list[Hit]) -> list[str]:
     ids: list[str] = []
     for h in hits:
-        if h.status == 200 and h.method == "GET" and h.path == PATH:
-            with contextlib.suppress(XMLProblem):
-                ids += [
-                    el.findtext("JobId") or ""
-                    for el in safe_parse(h.response_body).iter("JobsDetail")
-                ]
+        root = _xml(h.response_body) if (h.status, h.method, h.path) == (200, "GET", PATH) else None
+        ids += [el.findtext("JobId") or "" for el in root.iter("JobsDetail")] if root else []
     return ids
 
 
-def _judge_jobs(
-    ctx: Context, want: list[Job], got: list[dict[str, Any]], count: int | None = None
-) -> list[Finding]:
+def _judge_jobs(ctx: Context, want: list[Job], got: list[dict], count: int | None) -> list[Finding]:
     """``got`` must be the first ``count`` (default: all) of ``want``, in order; jobs of equal
     CreationTime may come in another order, but then only in the order the service sent."""
     count = len(want) if count is None else count
@@ -890,37 +627,18 @@ def _judge_jobs(
     if repeated or extra or len(got_ids) != count:
         missing = [i for i in want_ids if i not in set(got_ids)]
         parts = [f"{len(got_ids)} job(s) returned, {count} expected"]
-        parts += [f"missing {len(missing)} (first {missing[0]})"] if missing else []
-        parts += [f"unexpected {len(extra)} (first {extra[0]})"] if extra else []
-        parts += [f"repeated {len(repeated)} (first {repeated[0]})"] if repeated else []
+        for what, ids in (("missing", missing), ("unexpected", extra), ("repeated", repeated)):
+            parts += [f"{what} {len(ids)} (first {ids[0]})"] if ids else []
         findings.append(Finding("result.jobs", "; ".join(parts)))
     elif got_ids != want_ids:
         moved = next(n for n, (g, w) in enumerate(zip(got_ids, want_ids, strict=True)) if g != w)
         if [instants[i] for i in got_ids] != [instants[i] for i in want_ids]:
-            findings.append(
-                Finding(
-                    "result.jobs",
-                    f"out of CreationTime order at position "
-                    f"{moved + 1}: {got_ids[moved]} where {want_ids[moved]} "
-                    "belongs",
-                )
-            )
+            text = f"out of CreationTime order at position {moved + 1}: {got_ids[moved]} where {want_ids[moved]} belongs"
+            findings.append(Finding("result.jobs", text))
         elif ctx.task.op == "list" and got_ids != list(dict.fromkeys(_served_ids(ctx.hits))):
-            findings.append(
-                Finding(
-                    "result.jobs",
-                    f"jobs of equal CreationTime reordered at "
-                    f"position {moved + 1}: not the order the service sent",
-                )
-            )
+            text = f"jobs of equal CreationTime reordered at position {moved + 1}: not the order the service sent"
+            findings.append(Finding("result.jobs", text))
     return findings + _judge_fields(want, got)
-
-
-def job_json(job: Job) -> dict[str, Any]:
-    """The oracle's job in the protocol's shape."""
-    data = element_json(ET.fromstring(job_xml(job)))
-    assert isinstance(data, dict)
-    return data
 
 
 def _judge_fields(want: list[Job], got: list[dict[str, Any]]) -> list[Finding]:
@@ -928,21 +646,12 @@ def _judge_fields(want: list[Job], got: list[dict[str, Any]]) -> list[Finding]:
     diffs: dict[str, list[tuple[str, Any, Any]]] = {}
     for job in got:
         oracle = by_id.get(str(job.get("JobId", "")))
-        if oracle is None:
-            continue
-        for where, w, g in _diffs(job_json(oracle), job):
-            diffs.setdefault(where, []).append((oracle.job_id, w, g))
-    findings = []
-    for where, seen in diffs.items():
-        job_id, w, g = seen[0]
-        findings.append(
-            Finding(
-                "result.fields",
-                f"{where} differs in {len(seen)} of {len(got)} "
-                f"job(s); e.g. {job_id}: got {g!r}, want {w!r}",
-            )
-        )
-    return findings
+        if oracle is not None:
+            for where, w, g in _diffs(element_json(ET.fromstring(job_xml(oracle))), job):
+                diffs.setdefault(where, []).append((oracle.job_id, w, g))
+    return [Finding("result.fields", f"{where} differs in {len(seen)} of {len(got)} job(s); e.g. "
+                    f"{seen[0][0]}: got {seen[0][2]!r}, want {seen[0][1]!r}")
+            for where, seen in diffs.items()]  # fmt: skip
 
 
 def _diffs(want: Any, got: Any, where: str = "") -> list[tuple[str, Any, Any]]:
@@ -950,36 +659,26 @@ def _diffs(want: Any, got: Any, where: str = "") -> list[tuple[str, Any, Any]]:
     if isinstance(want, dict):
         if not isinstance(got, dict):
             return [(where or "(job)", want, got)]
-        out = []
-        for key, value in want.items():
-            out += _diffs(value, got.get(key), f"{where}/{key}" if where else key)
-        return out
+        named = [(v, got.get(k), f"{where}/{k}".lstrip("/")) for k, v in want.items()]
+        return [d for args in named for d in _diffs(*args)]
     if isinstance(want, list):
         if not isinstance(got, list) or len(got) != len(want):
             return [(where, want, got)]
-        return [
-            d
-            for n, (w, g) in enumerate(zip(want, got, strict=True))
-            for d in _diffs(w, g, f"{where}[{n}]")
-        ]
+        indexed = [(w, g, f"{where}[{n}]") for n, (w, g) in enumerate(zip(want, got, strict=True))]
+        return [d for args in indexed for d in _diffs(*args)]
     return [] if _same_text(where.rpartition("/")[2], want, got) else [(where, want, got)]
 
 
 def _same_text(key: str, want: str, got: Any) -> bool:
-    if got is None:
-        got = ""
-    if isinstance(got, bool):
-        return False
-    if isinstance(got, int | float):
-        got = str(got)
     if isinstance(got, list) and key == "WorkflowIds":
         got = ",".join(map(str, got))
+    elif isinstance(got, int | float) and not isinstance(got, bool):
+        got = str(got)
+    got = "" if got is None else got
     if not isinstance(got, str):
         return False
-    if key in TIME_FIELDS and want != "-":
-        return _same_time(want, got)
     if key in TIME_FIELDS:
-        return got in ("-", "")
+        return got in ("-", "") if want == "-" else _same_time(want, got)
     return got == want
 
 
@@ -998,14 +697,7 @@ def _same_time(want: str, got: str) -> bool:
 
 def _judge_token(ctx: Context, reported: str | None) -> list[Finding]:
     served = [_next_token(h) for h in ctx.hits if h.status == 200 and h.path == PATH]
-    if not served:
+    if not served or (served[0] or "") == (reported or ""):
         return []
-    token = served[0]
-    if (token or "") == (reported or ""):
-        return []
-    return [
-        Finding(
-            "result.next-token",
-            f"the SDK returned {_short(reported)}; the service sent {_short(token)}",
-        )
-    ]
+    text = f"the SDK returned {_short(reported)}; the service sent {_short(served[0])}"
+    return [Finding("result.next-token", text)]

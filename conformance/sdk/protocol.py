@@ -1,14 +1,22 @@
 """The driver protocol: what a driver receives (environment) and prints (JSON lines).
 
 The README's section "Writing a driver" documents the same thing for SDK authors; keep the two
-in step. Drivers in other languages implement it; ``parse_output`` reads what they print.
+in step. Drivers in other languages implement it; ``parse_output`` reads what they print. Kept
+free of heavy imports, for the reference driver imports it once per task: with it, jobs in the
+protocol's JSON shape (``element_json``) and a signature over parameters form-encoded
+(``plus_signed``), which the judge and the reference driver share.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from dataclasses import dataclass, field
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from ..signing import Signature
 
 # The environment of every driver run.
 ENDPOINT = "CI_CONFORMANCE_ENDPOINT"  # base URL, e.g. http://127.0.0.1:41234 (no trailing /)
@@ -34,6 +42,7 @@ class DriverOutput:
     next_token: str | None = None
     reported_token: bool = False
     not_found: list[str] = field(default_factory=list)  # IDs the SDK says do not exist
+    sdk: dict[str, str] = field(default_factory=dict)  # the SDK's name and version
     problems: list[str] = field(default_factory=list)
     exit_code: int | None = None
     timed_out: bool = False
@@ -48,10 +57,11 @@ class DriverOutput:
 
 def parse_output(stdout: str) -> DriverOutput:
     """Read JSON lines: ``{"job": {...}}``, ``{"error": {...}}``, ``{"nextToken": ...}``,
-    ``{"notFound": ["JobId", ...]}``, ``{"log": "..."}``. Anything else is recorded as a
-    problem, with its line number. An error holds ``status``, ``code``, ``message`` and
-    ``requestId``: for a service error, the Error body's Code, Message and RequestId (not its
-    TraceId, not the x-ci-request-id header); the judge checks them."""
+    ``{"notFound": ["JobId", ...]}``, ``{"sdk": {"name": ..., "version": ...}}``, ``{"log":
+    "..."}``. Anything else is recorded as a problem, with its line number. An error holds
+    ``status``, ``code``, ``message`` and ``requestId``: for a service error, the Error body's
+    Code, Message and RequestId (not its TraceId, not the x-ci-request-id header); the judge
+    checks them. ``sdk`` names the SDK under test (``version`` as its package says it)."""
     out = DriverOutput()
     for number, line in enumerate(stdout.splitlines(), 1):
         if not line.strip():
@@ -75,10 +85,36 @@ def parse_output(stdout: str) -> DriverOutput:
             out.error = value
         elif key == "nextToken" and (value is None or isinstance(value, str)):
             out.next_token, out.reported_token = value, True
-        elif (
-            key == "notFound" and isinstance(value, list) and all(isinstance(v, str) for v in value)
-        ):
+        elif key == "notFound" and isinstance(value, list) and all(isinstance(v, str) for v in value):  # fmt: skip
             out.not_found += value
+        elif key == "sdk" and isinstance(value, dict) and isinstance(value.get("name"), str):
+            out.sdk = {"name": value["name"], "version": str(value.get("version") or "")}
         elif key != "log":
             out.problems.append(f"line {number}: unexpected {key!r} line: {line[:120]!r}")
     return out
+
+
+JSON = str | dict[str, "JSON"] | list["JSON"]
+
+
+def element_json(el: ET.Element) -> JSON:
+    """A leaf is its text; a container maps child names to values (a repeated name to a list)."""
+    out: dict[str, JSON] = {}
+    for child in el:
+        value, previous = element_json(child), out.get(child.tag)
+        repeated = [*previous, value] if isinstance(previous, list) else [previous, value]
+        out[child.tag] = value if previous is None else repeated  # type: ignore[assignment]
+    return out if len(el) else el.text or ""
+
+
+def plus_signed(sig: Signature) -> Signature:
+    """``sig`` over its parameters form-encoded (a space as '+', not %20): a common mistake."""
+    lines = sig.http_string.split("\n")
+    lines[2] = lines[2].replace("%20", "+")
+    http_string = "\n".join(lines)
+    digest = hashlib.sha1(http_string.encode("utf-8")).hexdigest()
+    algorithm, sign_time, *_ = sig.string_to_sign.split("\n")
+    to_sign = f"{algorithm}\n{sign_time}\n{digest}\n"
+    mac = hmac.new(sig.sign_key.encode(), to_sign.encode(), hashlib.sha1).hexdigest()
+    return replace(sig, http_string=http_string, http_string_sha1=digest,
+                   string_to_sign=to_sign, signature=mac)  # fmt: skip

@@ -11,6 +11,7 @@ left unchanged.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import secrets
 import threading
@@ -18,6 +19,8 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from werkzeug.test import run_wsgi_app
 
 from ..xmlmodel import DECLARATION, XMLProblem, render_error, safe_parse
 
@@ -55,22 +58,19 @@ class Hit:
     answered: float = 0.0
     injected: str = ""  # what the middleware answered itself (e.g. "slowdown")
 
-    def header(self, name: str) -> str | None:
-        low = name.lower()
-        return next((v for k, v in self.headers if k.lower() == low), None)
+    def header(self, name: str, pairs: list[tuple[str, str]] | None = None) -> str | None:
+        pairs = self.headers if pairs is None else pairs
+        return next((v for k, v in pairs if k.lower() == name.lower()), None)
 
     def response_header(self, name: str) -> str | None:
-        low = name.lower()
-        return next((v for k, v in self.response_headers if k.lower() == low), None)
+        return self.header(name, self.response_headers)
 
 
 class Recorder:
     """``Recorder(app, shape)`` is a WSGI app. ``begin()`` starts a task, ``take()`` ends it."""
 
     def __init__(self, app: Callable, shape: Shape | None = None) -> None:
-        self.app = app
-        self.shape = shape or Shape()
-        self._lock = threading.Lock()
+        self.app, self.shape, self._lock = app, shape or Shape(), threading.Lock()
         self._hits: list[Hit] = []
         self._seen = 0  # requests since begin()
 
@@ -126,76 +126,37 @@ class Recorder:
 
 
 def _record(environ: dict) -> Hit:
-    length = environ.get("CONTENT_LENGTH") or ""
-    body = b""
-    if length.isdigit() and 0 < int(length) <= MAX_RECORDED_BODY:
-        body = environ["wsgi.input"].read(int(length))
-        environ["wsgi.input"] = io.BytesIO(body)
-    elif not length and environ.get("REQUEST_METHOD") in ("POST", "PUT"):
-        body = environ["wsgi.input"].read(MAX_RECORDED_BODY)  # a chunked body, read to its end
+    length, body = environ.get("CONTENT_LENGTH") or "", b""
+    chunked = not length and environ.get("REQUEST_METHOD") in ("POST", "PUT")  # read to its end
+    if chunked or (length.isdigit() and 0 < int(length) <= MAX_RECORDED_BODY):
+        body = environ["wsgi.input"].read(MAX_RECORDED_BODY if chunked else int(length))
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-    raw_path = environ.get("PATH_INFO", "/")
-    try:
-        path = raw_path.encode("latin-1").decode("utf-8")
-    except UnicodeError:
-        path = raw_path
-    headers = [
-        (k[5:].replace("_", "-").title(), v) for k, v in environ.items() if k.startswith("HTTP_")
-    ]
-    headers += [
-        (k.replace("_", "-").title(), environ[k])
-        for k in ("CONTENT_TYPE", "CONTENT_LENGTH")
-        if environ.get(k)
-    ]
-    return Hit(
-        method=environ.get("REQUEST_METHOD", "GET"),
-        path=path,
-        raw_query=environ.get("QUERY_STRING", ""),
-        headers=headers,
-        body=body,
-        arrived=time.monotonic(),
-        wall=time.time(),
-    )
+    path = environ.get("PATH_INFO", "/")
+    with contextlib.suppress(UnicodeError):
+        path = path.encode("latin-1").decode("utf-8")
+    named = {k[5:]: v for k, v in environ.items() if k.startswith("HTTP_")}
+    named |= {k: environ[k] for k in ("CONTENT_TYPE", "CONTENT_LENGTH") if environ.get(k)}
+    headers = [(k.replace("_", "-").title(), v) for k, v in named.items()]
+    return Hit(environ.get("REQUEST_METHOD", "GET"), path, environ.get("QUERY_STRING", ""), headers,
+               body, arrived=time.monotonic(), wall=time.time())  # fmt: skip
 
 
 def _call(app: Callable, environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
-    started: list = []
-
-    def start_response(status: str, headers: list, exc_info: object = None) -> None:
-        started[:] = [status, list(headers)]
-
-    chunks = app(environ, start_response)
-    try:
-        body = b"".join(chunks)
-    finally:
-        close = getattr(chunks, "close", None)
-        if close:
-            close()
-    return started[0], started[1], body
+    chunks, status, headers = run_wsgi_app(app, environ, buffered=True)
+    return status, headers.to_wsgi_list(), b"".join(chunks)
 
 
 def _slowdown(hit: Hit, retry_after: float) -> tuple[str, list[tuple[str, str]], bytes]:
     request_id = secrets.token_hex(12)
-    body = render_error(
-        "SlowDown",
-        "Please reduce your request rate.",
-        request_id,
-        Resource=hit.path,
-        TraceId=request_id,
-    )
-    headers = [
-        ("Content-Type", "application/xml"),
-        ("Retry-After", f"{retry_after:g}"),
-        ("Server", "tencent-ci"),
-        ("x-ci-request-id", request_id),
-    ]
+    body = render_error("SlowDown", "Please reduce your request rate.", request_id,
+                        Resource=hit.path, TraceId=request_id)  # fmt: skip
+    headers = [("Content-Type", "application/xml"), ("Retry-After", f"{retry_after:g}"),
+               ("Server", "tencent-ci"), ("x-ci-request-id", request_id)]  # fmt: skip
     return "503 Service Unavailable", headers, body
 
 
-def _distinct_ids(
-    headers: list[tuple[str, str]], body: bytes
-) -> tuple[list[tuple[str, str]], bytes]:
+def _distinct_ids(headers: list[tuple[str, str]], body: bytes) -> tuple[list[tuple[str, str]], bytes]:  # fmt: skip
     """An error answer with four different IDs: the Error's RequestId and TraceId elements (a
     TraceId only where the body has one), the x-ci-request-id and x-ci-trace-id headers."""
     try:
@@ -204,14 +165,11 @@ def _distinct_ids(
         return headers, body
     if root.tag != "Error":
         return headers, body
-    ids = {name: _new_id() for name in ("req", "trace", "hreq", "htrace")}
-    for tag, key in (("RequestId", "req"), ("TraceId", "trace")):
-        element = root.find(tag)
+    for element in (root.find("RequestId"), root.find("TraceId")):
         if element is not None:
-            element.text = ids[key]
-    renamed = {"x-ci-request-id": ids["hreq"], "x-ci-trace-id": ids["htrace"]}
-    headers = [(k, v) for k, v in headers if k.lower() not in renamed]
-    headers += list(renamed.items())
+            element.text = _new_id()
+    renamed = {"x-ci-request-id": _new_id(), "x-ci-trace-id": _new_id()}
+    headers = [(k, v) for k, v in headers if k.lower() not in renamed] + list(renamed.items())
     return headers, (DECLARATION + ET.tostring(root, encoding="unicode")).encode("utf-8")
 
 
@@ -222,17 +180,9 @@ def _new_id() -> str:
 
 def _add_extras(root: ET.Element) -> None:
     """Elements no client knows, at the start, middle and end of each level."""
-    extension = ET.Element("Extension")
-    ET.SubElement(extension, "Version").text = "2"
-    ET.SubElement(extension, "Hint").text = "unknown to clients"
-    root.insert(1, extension)
+    root.insert(1, ET.fromstring("<Extension><Version>2</Version><Hint>unknown to clients</Hint></Extension>"))  # fmt: skip
     for job in root.iter("JobsDetail"):
-        progress = ET.Element("Progress")
-        progress.text = "100"
-        job.insert(5, progress)
-        labels = ET.SubElement(job, "Labels")
-        for text in ("x", "y"):
-            ET.SubElement(labels, "Label").text = text
-        op = job.find("Operation")
-        if op is not None:
-            ET.SubElement(op, "FutureOption").text = "on"
+        job.insert(5, ET.fromstring("<Progress>100</Progress>"))
+        job.append(ET.fromstring("<Labels><Label>x</Label><Label>y</Label></Labels>"))
+        if (op := job.find("Operation")) is not None:
+            op.append(ET.fromstring("<FutureOption>on</FutureOption>"))

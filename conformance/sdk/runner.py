@@ -14,15 +14,13 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from ..emulator.server import EmulatorServer
-from ..emulator.store import Matching, Store
+from ..emulator.store import Matching
 from ..query import Filters
 from ..signing import Credentials
-from ..xmlmodel import Job
 from . import protocol
 from .judge import Context, Finding, judge
 from .protocol import DriverOutput, parse_output
@@ -40,42 +38,17 @@ class TaskResult:
     findings: list[Finding]
     output: DriverOutput
     hits: list[Hit]
-    seconds: float
-
-
-@dataclass
-class ScenarioResult:
-    scenario: Scenario
-    results: list[TaskResult]
-    seconds: float
-
-    def count(self, outcome: str) -> int:
-        return sum(r.outcome == outcome for r in self.results)
-
-
-@dataclass
-class SdkRun:
-    driver: str
-    scenarios: list[ScenarioResult] = field(default_factory=list)
-    seconds: float = 0.0
 
     @property
-    def results(self) -> list[TaskResult]:
-        return [r for s in self.scenarios for r in s.results]
+    def check(self) -> str:
+        return f"{self.scenario}/{self.task.id}"
 
     @property
-    def verdict(self) -> str:
-        ran = [r for r in self.results if r.outcome != "skipped"]
-        if all(_driver_broke(r) for r in ran):  # also when the driver supports no task at all
-            return "unusable"
-        return "violations" if any(r.outcome == "failed" for r in ran) else "conformant"
-
-
-def _driver_broke(r: TaskResult) -> bool:
-    """The driver produced nothing judgeable: it crashed, hung or printed garbage only."""
-    out = r.output
-    nothing = not out.jobs and out.error is None and not out.reported_token
-    return nothing and any(f.rule.startswith("driver.") for f in r.findings)
+    def broke(self) -> bool:
+        """The driver produced nothing judgeable: it crashed, hung or printed garbage only."""
+        out = self.output
+        nothing = not out.jobs and out.error is None and not out.reported_token
+        return nothing and any(f.rule.startswith("driver.") for f in self.findings)
 
 
 def parse_driver(command: str) -> list[str]:
@@ -93,35 +66,21 @@ def parse_driver(command: str) -> list[str]:
 
 def driver_env(url: str, creds: Credentials, task: Task, timeout: float) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COS_", "CI_CONFORMANCE_"))}
-    env |= {
-        protocol.ENDPOINT: url,
-        protocol.BUCKET: BUCKET,
-        protocol.REGION: REGION,
-        protocol.TASK: json.dumps(task.to_json(), ensure_ascii=False),
-        protocol.TIMEOUT: f"{timeout:g}",
-        protocol.SECRET_ID: creds.secret_id,
-        protocol.SECRET_KEY: creds.secret_key,
-    }
-    if creds.token:
-        env[protocol.SECURITY_TOKEN] = creds.token
-    return env
+    env |= {protocol.ENDPOINT: url, protocol.BUCKET: BUCKET, protocol.REGION: REGION,
+            protocol.TASK: json.dumps(task.to_json(), ensure_ascii=False), protocol.TIMEOUT: f"{timeout:g}",
+            protocol.SECRET_ID: creds.secret_id, protocol.SECRET_KEY: creds.secret_key}  # fmt: skip
+    return env | ({protocol.SECURITY_TOKEN: creds.token} if creds.token else {})
 
 
 def run_driver(argv: list[str], env: dict[str, str], timeout: float) -> DriverOutput:
     """Run the driver once; its output is bounded, a run past ``timeout`` is killed."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        start_new_session=True,
-    )
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, start_new_session=True)  # fmt: skip
     stdout, stderr = _Capped(proc.stdout), _Capped(proc.stderr, 64 * 1024)
-    timed_out = False
     try:
         proc.wait(timeout)
+        timed_out = False
     except subprocess.TimeoutExpired:
         timed_out = True
     if timed_out or stdout.overflow:
@@ -159,80 +118,46 @@ class _Capped(threading.Thread):
         return b"".join(self.chunks).decode("utf-8", "replace")
 
 
-def all_jobs(store: Store) -> list[Job]:
-    """Every job in the store (the scenario's known data, with what tasks created or changed)."""
-    return store.page(Filters(), Matching().ordering(True, True), max(1, len(store)))[0]
+Plan = list[tuple[Scenario, list[Task]]]  # the scenarios to run, each with the tasks to run in it
 
 
-def select_tasks(
-    scenarios: list[Scenario], only: list[str] | None
-) -> list[tuple[Scenario, list[Task]]]:
+def select_tasks(scenarios: list[Scenario], only: list[str] | None) -> Plan:
     """The tasks to run: all, or those named ``task`` or ``scenario/task``."""
     plan = [(s, s.build()[1]) for s in scenarios]
-    if not only:
-        return plan
-    wanted = set(only)
-    seen: set[str] = set()
-    chosen = []
-    for s, tasks in plan:
-        picked = [t for t in tasks if {t.id, f"{s.name}/{t.id}"} & wanted]
-        seen |= {n for t in picked for n in (t.id, f"{s.name}/{t.id}")}
-        if picked:
-            chosen.append((s, picked))
-    unknown = sorted(wanted - seen)
-    if unknown:
-        raise ValueError(f"unknown task(s): {', '.join(unknown)}; see ci-conformance sdk --list")
-    return chosen
+    wanted = set(only or [])
+    chosen = [(s, [t for t in tasks if {t.id, f"{s.name}/{t.id}"} & wanted]) for s, tasks in plan]
+    seen = {n for s, tasks in chosen for t in tasks for n in (t.id, f"{s.name}/{t.id}")}
+    if unknown := ", ".join(sorted(wanted - seen)):
+        raise ValueError(f"unknown task(s): {unknown}; see ci-conformance sdk --list")
+    return [(s, tasks) for s, tasks in chosen if tasks] if only else plan
 
 
-def run_scenario(
-    argv: list[str], scenario: Scenario, tasks: list[Task], timeout: float
-) -> ScenarioResult:
-    started = time.monotonic()
+def run_scenario(argv: list[str], scenario: Scenario, tasks: list[Task], timeout: float) -> list[TaskResult]:  # fmt: skip
     store, recorder = scenario.serve()
     results = []
     try:
         with EmulatorServer(recorder) as server:  # type: ignore[arg-type]  # any WSGI app
             for task in tasks:
-                known = all_jobs(store)
+                # Every job in the store: the scenario's data, with what tasks created or changed.
+                known = store.page(Filters(), Matching().ordering(True, True), max(1, len(store)))[0]  # fmt: skip
                 creds = scenario.driver_credentials(task)
                 recorder.begin()
                 out = run_driver(argv, driver_env(server.url, creds, task, timeout), timeout)
                 hits = recorder.take()
-                findings = (
-                    []
-                    if out.unsupported
-                    else judge(Context(scenario, task, creds, hits, out, known, store.get))
-                )
+                context = Context(scenario, task, creds, hits, out, known, store.get)
+                findings = [] if out.unsupported else judge(context)
                 outcome = "skipped" if out.unsupported else ("failed" if findings else "passed")
-                results.append(
-                    TaskResult(scenario.name, task, outcome, findings, out, hits, out.seconds)
-                )
+                results.append(TaskResult(scenario.name, task, outcome, findings, out, hits))
     finally:
         store.close()
-    return ScenarioResult(scenario, results, time.monotonic() - started)
+    return results
 
 
-def run(
-    driver: str,
-    scenarios: list[Scenario],
-    only: list[str] | None = None,
-    *,
-    workers: int = 2,
-    timeout: float = DEFAULT_TIMEOUT,
-    progress: Callable[[ScenarioResult], None] | None = None,
-) -> SdkRun:
-    """Every selected task of every scenario; ``ValueError`` for a driver or name that is wrong."""
-    argv = parse_driver(driver)
-    plan = select_tasks(scenarios, only)
-    started = time.monotonic()
-    done: dict[str, ScenarioResult] = {}
+def run(driver: str, scenarios: list[Scenario], only: list[str] | None = None, *, workers: int = 2,
+        timeout: float = DEFAULT_TIMEOUT) -> list[TaskResult]:  # fmt: skip
+    """Every selected task of every scenario, in order; ``ValueError`` for a driver or name that
+    is wrong."""
+    argv, plan = parse_driver(driver), select_tasks(scenarios, only)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(run_scenario, argv, s, tasks, timeout) for s, tasks in plan]
-        for future in as_completed(futures):
-            result = future.result()
-            done[result.scenario.name] = result
-            if progress:
-                progress(result)
-    ordered = [done[s.name] for s, _ in plan]
-    return SdkRun(driver, ordered, time.monotonic() - started)
+        done = pool.map(lambda p: run_scenario(argv, p[0], p[1], timeout), plan)
+        return [r for results in done for r in results]

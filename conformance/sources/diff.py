@@ -7,11 +7,13 @@ both; statuses, error codes, the set and order of JobIds and each job's fields a
 opaque values (RequestId, NextToken) normalised and times compared as instants. A difference an
 open point of the contract allows (size > 100 clamped or refused, start > end, the last page's
 token, a full last page, the order of ties, optional error elements) is a behaviour difference;
-any other is a real one.
+any other is a real one. Each names its clause, shows the jobs that differ side by side, and
+says how to send its minimal query to A and to B.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -23,16 +25,28 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from .. import strategies as gen
+from ..checks import select
 from ..client import BudgetExceeded, Client, Exchange, TargetError, redact
-from ..engine import TargetLost, hypothesis_settings
-from ..evidence import pretty
+from ..coverage import ANCHORS
+from ..engine import Source, TargetLost, hypothesis_settings
+from ..evidence import command, exchange_record, sign_line
 from ..query import InvalidArgument, Query, parse_filters
 from ..results import CheckResult, Outcome, Summary
 from ..timefmt import format_time, parse_time
 from ..xmlmodel import Job, XMLProblem, parse_error, parse_list
+from ..xmlmodel import _xml as xml
 
 MAX_PAGES = 40  # a walk is compared on its first 40 pages
 MAX_ROUNDS = 12  # distinct real differences shrunk, at most
+FIELDS = {"JobId": "job_id", "Type": "type", "State": "state", "Name": "name",
+          "CreationTime": "creation_time", "Code": "code", "Message": "message",
+          "StartTime": "start_time", "EndTime": "end_time", "Input": "input", "Operation": "operation"}  # fmt: skip
+CLAUSES = {"type": "filter-type", "states": "filter-states", "start_creation_time": "filter-time",
+           "end_creation_time": "filter-time", "job_id": "filter-exact", "name": "filter-exact",
+           "workflow_id": "filter-exact"}  # fmt: skip
+"""The clause of each filter: a difference in the jobs of a query with one filter is about it."""
+FIELD_OF = {"type": "Type", "states": "State", "workflowId": "Operation", "jobId": "JobId", "name": "Name"}  # fmt: skip
+"""The field a broken filter (``Filters.broken``, by its parameter) is about; else CreationTime."""
 
 
 @dataclass
@@ -57,20 +71,16 @@ class Side:
         return counts[:-1] if len(counts) > 1 and not counts[-1] else counts
 
 
-@dataclass
+@dataclass(eq=False)
 class Difference:
     kind: str  # status, code, jobs, order, fields, pages, a later page, or an open point
     message: str
+    anchor: str  # the clause (or open point) of the contract it concerns
     behaviour: bool = False  # allowed by an open point
+    shown: list[tuple[Job | None, Job | None]] = field(default_factory=list)  # jobs side by side
     query: Query | None = None
-    a: list[dict] = field(default_factory=list)
-    b: list[dict] = field(default_factory=list)
+    sides: tuple[Side, ...] = ()  # the two answers it was seen in
     examples: int = 1
-
-    def record(self) -> dict:
-        return {"kind": self.kind, "behaviour": self.behaviour, "found": self.message,
-                "query": self.query.describe() if self.query else None,
-                "examples": self.examples, "a": self.a, "b": self.b}  # fmt: skip
 
 
 def walk(client: Client, query: Query) -> Side:
@@ -105,21 +115,18 @@ def walk(client: Client, query: Query) -> Side:
     return side
 
 
-def _instant(text: str) -> object:
+def _value(job: Job, name: str) -> str:
+    """A job's field as the XML says it (Input and Operation as their elements)."""
+    value = getattr(job, FIELDS[name])
+    return xml(value) if name == "Input" else "".join(map(xml, value)) if name == "Operation" else value  # fmt: skip
+
+
+def _same(name: str, x: str, y: str) -> bool:
+    """Two values of a field alike: times as the instants they name."""
     try:
-        return parse_time(text).timestamp()
+        return x == y or (name.endswith("Time") and parse_time(x) == parse_time(y))
     except ValueError:
-        return text
-
-
-def _normal(job: Job) -> tuple:
-    """A job's fields, its times as instants (one instant may be written in any offset)."""
-    return (job.type, job.state, job.name, _instant(job.creation_time), job.code, job.message,
-            _instant(job.start_time), _instant(job.end_time), job.input, job.operation)  # fmt: skip
-
-
-FIELDS = ("Type", "State", "Name", "CreationTime", "Code", "Message", "StartTime", "EndTime",
-          "Input", "Operation")  # fmt: skip
+        return False
 
 
 def compare(query: Query, a: Side, b: Side) -> list[Difference]:
@@ -130,119 +137,117 @@ def compare(query: Query, a: Side, b: Side) -> list[Difference]:
         f = None
     found: list[Difference] = []
 
-    def add(kind: str, message: str, behaviour: bool = False) -> None:
-        found.append(Difference(kind, message, behaviour, query))
+    def add(kind: str, message: str, anchor: str = "", shown: list | None = None) -> None:
+        anchor = anchor or ANCHORS[kind]  # an open point's: a behaviour difference
+        found.append(Difference(kind, message, anchor, anchor.startswith("open-"), shown or [], query))  # fmt: skip
 
     if a.status != b.status:
         statuses = {a.status, b.status}
-        empty = not (a.jobs if a.status == 200 else b.jobs)
         if statuses == {200, 400} and f is not None and f.size_requested > 100:
-            add(
-                "size_over_100",
-                f"size={query.size}: HTTP {a.status} vs {b.status} (clamp or refuse)",
-                True,
-            )
-        elif statuses == {200, 400} and f and f.start and f.end and f.start > f.end and empty:
-            add(
-                "start_after_end",
-                f"start after end: HTTP {a.status} vs {b.status} (empty or 400)",
-                True,
-            )
+            add("size_over_100", f"size={query.size}: HTTP {a.status} vs {b.status} (clamp or refuse)")  # fmt: skip
+        elif statuses == {200, 400} and f and f.start and f.end and f.start > f.end and not (a.jobs or b.jobs):  # fmt: skip
+            add("start_after_end", f"start after end: HTTP {a.status} vs {b.status} (empty or 400)")  # fmt: skip
         else:
             add(f"status {a.status} vs {b.status}", f"HTTP {a.status} vs HTTP {b.status}"
-                + (f" ({a.code or b.code})" if a.code or b.code else ""))  # fmt: skip
+                + (f" ({a.code or b.code})" if a.code or b.code else ""),
+                "no-5xx" if max(statuses) >= 500 else "invalid-input")  # fmt: skip
         return found
     if a.status != 200:
         if a.code != b.code:
-            add("error code", f"HTTP {a.status}: code {a.code!r} vs {b.code!r}")
+            add("error code", f"HTTP {a.status}: error code {a.code or 'none'} vs {b.code or 'none'}",
+                "invalid-input" if a.status == 400 else "error-body")  # fmt: skip
         if a.extras != b.extras:
-            add(
-                "error_extras",
-                f"optional error elements {list(a.extras)} vs {list(b.extras)}",
-                True,
-            )
+            add("error_extras", "optional error elements: {} vs {}".format(*(", ".join(x) or "none" for x in (a.extras, b.extras))))  # fmt: skip
         return found
     if a.failed_page != b.failed_page:
-        add("a later page", f"later page (number, status): {a.failed_page} vs {b.failed_page}")
+        pages = [f"page {p[0]} got HTTP {p[1]}" if p else "every page came" for p in (a.failed_page, b.failed_page)]  # fmt: skip
+        add("a later page", f"a later page: {pages[0]} in A, {pages[1]} in B", "page-walk")
         return found
     ids_a, ids_b = [j.job_id for j in a.jobs], [j.job_id for j in b.jobs]
     if a.cut or b.cut:  # compare the pages both walked
         n = min(len(ids_a), len(ids_b))
         ids_a, ids_b = ids_a[:n], ids_b[:n]
+    by_a, by_b = {j.job_id: j for j in a.jobs}, {j.job_id: j for j in b.jobs}
     if set(ids_a) != set(ids_b) or len(ids_a) != len(ids_b):
-        only_a, only_b = sorted(set(ids_a) - set(ids_b)), sorted(set(ids_b) - set(ids_a))
+        only = [sorted(set(ids_a) - set(ids_b)), sorted(set(ids_b) - set(ids_a))]
+        used = {CLAUSES[k] for k, v in vars(query).items() if v and k in CLAUSES}
         add("jobs", f"{len(ids_a)} vs {len(ids_b)} jobs; " + (
-            "; ".join(f"{len(ids)} only in {who}, e.g. {ids[0]}"
-                      for who, ids in (("A", only_a), ("B", only_b)) if ids)
-            or "the same jobs, one of them repeated"))  # fmt: skip
+            "; ".join(f"{len(ids)} only in {who}, e.g. job {ids[0]}" for who, ids in zip("AB", only, strict=True) if ids)
+            or "the same jobs, one of them repeated"),
+            used.pop() if len(used) == 1 else "filter-semantics" if used else "page-walk",
+            [(by_a[i], None) for i in only[0][:2]] + [(None, by_b[i]) for i in only[1][:2]])  # fmt: skip
         return found
     if ids_a != ids_b:
-        by_id = {j.job_id: j for j in a.jobs}
-        groups_a = _groups(ids_a, by_id)
-        groups_b = _groups(ids_b, by_id)
-        if [set(g) for g in groups_a] == [set(g) for g in groups_b]:
-            add("ties", "the same jobs in the same order up to ties; ties in another order", True)
+        if _groups(ids_a, by_a) == _groups(ids_b, by_a):
+            add(
+                "ties",
+                "the same jobs in the same order up to ties; ties in another order",
+                "open-ties",
+            )
         else:
             at = next(i for i, (x, y) in enumerate(zip(ids_a, ids_b, strict=True)) if x != y)
-            add(
-                "order",
-                f"the order differs beyond ties, first at job {at + 1}: {ids_a[at]} vs {ids_b[at]}",
-            )
-    jobs_b = {j.job_id: j for j in b.jobs}
-    for job in a.jobs:
-        other = jobs_b.get(job.job_id)
-        if other is not None and _normal(job) != _normal(other):
-            which = [
-                n for n, x, y in zip(FIELDS, _normal(job), _normal(other), strict=True) if x != y
-            ]
-            add(f"fields {','.join(which)}", f"job {job.job_id}: {which[0]} "
-                f"{getattr(job, _attr(which[0]))!r} vs {getattr(other, _attr(which[0]))!r}")  # fmt: skip
+            add("order", f"the order differs beyond ties, first at job #{at + 1}: job {ids_a[at]} "
+                f"in A, job {ids_b[at]} in B", "order", [(by_a[ids_a[at]], by_b[ids_b[at]])])  # fmt: skip
+    for job, other in ((j, by_b[j.job_id]) for j in a.jobs if j.job_id in by_b):
+        which = [n for n in FIELDS if not _same(n, _value(job, n), _value(other, n))]
+        if which:
+            add(f"fields {','.join(which)}", f"job {job.job_id}: {which[0]} {_value(job, which[0])} "
+                f"in A, {_value(other, which[0])} in B", "job-fields", [(job, other)])  # fmt: skip
             break
     if not (a.cut or b.cut):
         if a.counts() != b.counts():
-            add("pages", f"jobs per page {a.counts()[:8]} vs {b.counts()[:8]}")
+            add("pages", f"jobs per page: {a.counts()[:8]} vs {b.counts()[:8]}", "page-size")
         elif len(a.pages) != len(b.pages):
             add("full_last_page", f"{len(a.pages)} vs {len(b.pages)} pages: a full last page "
-                "with a token (then an empty page) on one side only", True)  # fmt: skip
+                "with a token (then an empty page) on one side only")  # fmt: skip
         if a.last_token != b.last_token:
-            add(
-                "last_page_token",
-                f"the last page's NextToken: {a.last_token} vs {b.last_token}",
-                True,
-            )
+            add("last_page_token", f"the last page's NextToken: {a.last_token} vs {b.last_token}")  # fmt: skip
     return found
 
 
-def _attr(name: str) -> str:
-    return {"CreationTime": "creation_time", "StartTime": "start_time", "EndTime": "end_time",
-            "Type": "type"}.get(name, name.lower())  # fmt: skip
+def _groups(ids: list[str], by_id: dict[str, Job]) -> list[set[str]]:
+    """JobIds grouped by CreationTime instant, in walk order."""
+    return [set(g) for _, g in itertools.groupby(ids, key=lambda i: by_id[i].created.timestamp())]
 
 
-def _groups(ids: list[str], by_id: dict[str, Job]) -> list[list[str]]:
-    groups: list[list[str]] = []
-    last = None
-    for i in ids:
-        t = by_id[i].created.timestamp()
-        if groups and t == last:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-        last = t
-    return groups
-
-
-def _shown(side: Side, secrets: tuple[str, ...]) -> list[dict]:
-    out = []
-    shown = side.exchanges[:1] + side.exchanges[1:][-1:]  # the first page and the last
-    for ex in shown:
-        body = pretty(redact(ex.body.decode("utf-8", "replace"), secrets))
-        out.append({"method": ex.method, "url": ex.url, "status": ex.status,
-                     "body": body[:3000] + ("\n…" if len(body) > 3000 else "")})  # fmt: skip
+def record(d: Difference, clients: tuple[Client, Client]) -> dict:
+    """A difference as diff.json and the report show it: its clause, the jobs that differ side
+    by side (each field, those that differ or break a filter of the query marked), each side's
+    first and last requests (an error's body, never a list's), and a ``sign`` line for each."""
+    secrets = (*clients[0].secrets, *clients[1].secrets)
+    try:
+        f = parse_filters(d.query) if d.query else None
+    except InvalidArgument:
+        f = None
+    out = {"kind": d.kind, "behaviour": d.behaviour, "found": d.message, "anchor": d.anchor,
+           "query": d.query.describe() if d.query else None, "examples": d.examples, "jobs": [],
+           "reproduce": {}}  # fmt: skip
+    for pair in d.shown:
+        breaks = {FIELD_OF.get(x.split("=")[0], "CreationTime"): x for j in pair if j and f for x in f.broken(j)}  # fmt: skip
+        rows = [[n, *(_value(j, n) if j else None for j in pair)] for n in FIELDS]
+        out["jobs"].append({"job_id": next(j.job_id for j in pair if j), "breaks": list(breaks.values()),
+                            "fields": [[n, x, y, breaks.get(n) or ("differs" if None not in (x, y) and not _same(n, x, y) else "")]
+                                       for n, x, y in rows]})  # fmt: skip
+    for name, side in zip("AB", d.sides, strict=True):
+        out[name.lower()] = [{"method": ex.method, "url": ex.url, "status": ex.status,
+                              "body": redact(ex.body.decode("utf-8", "replace"), secrets)[:1500] if ex.status != 200 else ""}
+                             for ex in side.exchanges[:1] + side.exchanges[1:][-1:]]  # fmt: skip
+        line = sign_line(exchange_record(side.exchanges[0]), keep_time=False)
+        if line:
+            out["reproduce"][name] = as_b(line, clients) if name == "B" else line
     return out
 
 
-class _Found(Exception):
-    pass
+def as_b(line: str, clients: tuple[Client, Client]) -> str:
+    """A command line for target B: with B's own keys (COS_B_*) when they are not A's."""
+    if clients[0].credentials == clients[1].credentials:
+        return line
+    names = ["SECRET_ID", "SECRET_KEY"] + ["SECURITY_TOKEN"] * bool(clients[1].credentials.token)
+    return " ".join(f'COS_{n}="$COS_B_{n}"' for n in names) + " " + line
+
+
+class NewKind(Exception):
+    """A drawn query showed a kind of real difference not seen before."""
 
 
 class Differ:
@@ -250,11 +255,9 @@ class Differ:
 
     def __init__(self, a: Client, b: Client) -> None:
         self.a, self.b = a, b
-        self.memo: dict[Query, tuple[Side, Side, list[Difference]]] = {}
+        self.memo: dict[Query, list[Difference]] = {}
         self.behaviour: dict[str, Difference] = {}
         self.real: dict[str, Difference] = {}
-        self.queries = 0
-        self.last: Difference | None = None  # the last real difference raised: the minimal one
         self.stopped: TargetError | None = None  # a target lost, or the request budget spent
 
     def judge(self, query: Query) -> list[Difference]:
@@ -262,22 +265,36 @@ class Differ:
             return []
         if query not in self.memo:
             try:
-                a, b = walk(self.a, query), walk(self.b, query)
+                sides = walk(self.a, query), walk(self.b, query)
             except TargetError as exc:  # stop asking; never shrink towards a lost target
                 self.stopped = exc
                 return []
-            found = compare(query, a, b)
-            secrets = (*self.a.secrets, *self.b.secrets)
-            for d in found:
-                d.a, d.b = _shown(a, secrets), _shown(b, secrets)
-            self.memo[query] = (a, b, found)
-            self.queries += 1
-            for d in found:
-                if d.behaviour:
-                    seen = self.behaviour.setdefault(d.kind, d)
-                    if seen is not d:
-                        seen.examples += 1
-        return self.memo[query][2]
+            self.memo[query] = compare(query, *sides)
+            for d in self.memo[query]:
+                d.sides = sides
+                if d.behaviour and self.behaviour.setdefault(d.kind, d) is not d:
+                    self.behaviour[d.kind].examples += 1
+        return self.memo[query]
+
+    def _round(self, strategy: st.SearchStrategy[Query], examples: int, seed: int,
+               deadline: float) -> Difference | None:  # fmt: skip
+        """A new kind of real difference, shrunk to its minimal query, or None."""
+        known, found = set(self.real), []
+
+        @hypothesis_settings(examples, explicit=False, target=False)
+        @hypothesis_seed(seed)
+        @given(strategy)
+        def probe(query: Query) -> None:
+            new = [] if time.monotonic() > deadline else self.judge(query)
+            found[:] = [d for d in new if not d.behaviour and d.kind not in known][:1] or found
+            if found and found[0] in new:
+                raise NewKind(found[0].kind)
+
+        try:
+            probe()
+            return None
+        except NewKind:  # hypothesis replays the shrunk, minimal example last
+            return found[0]
 
     def search(self, strategy: st.SearchStrategy[Query], explicit: list[Query], examples: int,
                seed: int, deadline: float) -> None:  # fmt: skip
@@ -286,42 +303,13 @@ class Differ:
         for query in explicit:
             self.judge(query)
         for _ in range(MAX_ROUNDS):
-            if not self._round(strategy, examples, seed, deadline):
+            d = self._round(strategy, examples, seed, deadline)
+            if d is None:
                 break
-        for _, _, found in self.memo.values():  # kinds only an explicit query showed
-            for d in found:
-                if not d.behaviour and d.kind not in self.real:
-                    self.real[d.kind] = d
-
-    def _round(self, strategy: st.SearchStrategy[Query], examples: int, seed: int,
-               deadline: float) -> bool:  # fmt: skip
-        known = set(self.real)
-        self.last = None
-
-        @hypothesis_settings(examples, explicit=False, target=False)
-        @hypothesis_seed(seed)
-        @given(strategy)
-        def probe(query: Query) -> None:
-            if time.monotonic() > deadline or self.stopped:
-                return
-            new = [d for d in self.judge(query) if not d.behaviour and d.kind not in known]
-            if new:
-                self.last = new[0]
-                raise _Found(new[0].kind)
-
-        try:
-            probe()
-            return False
-        except _Found:
-            pass
-        minimal = self.last  # hypothesis replays the shrunk, minimal example last
-        if minimal is None or minimal.kind in self.real:
-            return False
-        self.real[minimal.kind] = minimal
-        minimal.examples = sum(
-            d.kind == minimal.kind for _, _, found in self.memo.values() for d in found
-        )
-        return True
+            self.real[d.kind] = d
+            d.examples = sum(x.kind == d.kind for found in self.memo.values() for x in found)
+        for d in (d for found in self.memo.values() for d in found if not d.behaviour):
+            self.real.setdefault(d.kind, d)  # kinds only an explicit query showed
 
 
 def queries(census: list[Job]) -> st.SearchStrategy[Query]:
@@ -347,32 +335,24 @@ def explicit_queries(census: list[Job]) -> list[Query]:
         job = census[0]
         points.append(Query(job_id=job.job_id, size="1"))  # a full last page
         start, end = job.created, job.created - timedelta(seconds=1)
-        points.append(
-            Query(start_creation_time=format_time(start), end_creation_time=format_time(end))
-        )
+        points.append(Query(start_creation_time=format_time(start), end_creation_time=format_time(end)))  # fmt: skip
     return edges + points
 
 
-def same_data(a: Client, b: Client) -> tuple[list[Job], Difference | None, int]:
+def same_data(a: Client, b: Client) -> tuple[list[Job], Difference | None]:
     """The unfiltered walks of both targets (size 100), and how they differ, if they do."""
     query = Query(size="100")
-    side_a, side_b = walk(a, query), walk(b, query)
-    for name, side, client in (("A", side_a, a), ("B", side_b, b)):
+    sides = walk(a, query), walk(b, query)
+    for name, side, client in zip("AB", sides, (a, b), strict=True):
         if side.status != 200:
             raise TargetError(f"target {name} ({client.base_url}) answered a plain signed list "
                               f"request with HTTP {side.status} {side.code}: nothing to compare")  # fmt: skip
-    found = [d for d in compare(query, side_a, side_b) if not d.behaviour]
-    if found:
-        d = found[0]
-        secrets = (*a.secrets, *b.secrets)
-        d.a, d.b = _shown(side_a, secrets), _shown(side_b, secrets)
-        d.kind = f"data: {d.kind}"
-        d.message = (
-            f"the unfiltered walks differ ({d.message}): the targets do not serve the same data, "
-            "or one of them breaks a plain walk; diff compares two targets over the same data"
-        )
-        return side_a.jobs, d, len(side_a.jobs)
-    return side_a.jobs, None, len(side_a.jobs)
+    d = next((d for d in compare(query, *sides) if not d.behaviour), None)
+    if d:
+        d.kind, d.anchor, d.sides = f"data: {d.kind}", "page-walk", sides
+        d.message = (f"the unfiltered walks differ ({d.message}): the targets do not serve the same "
+                     "data, or one of them breaks a plain walk; diff compares two targets over the same data")  # fmt: skip
+    return sides[0].jobs, d
 
 
 @dataclass(kw_only=True)
@@ -387,6 +367,7 @@ class DiffSummary(Summary):
     stopped: str = ""
     differences: list[dict[str, Any]] = field(default_factory=list)
     behaviour_differences: list[dict[str, Any]] = field(default_factory=list)
+    next_checks: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -395,19 +376,21 @@ class Phase:
     category: str = "diff"
 
 
-class DiffSource:
-    """Two targets over the same data: their unfiltered walks first, then drawn queries."""
+class DiffSource(Source):
+    """Two targets over the same data: their unfiltered walks first, then drawn queries.
+    ``rerun``: options of the ``diff`` command line that runs it again."""
 
     kind = "diff"
+    clause = "the same drawn queries get the same answers, up to the contract's open points"
 
-    def __init__(self, a: Client, b: Client, examples: int, seed: int, max_seconds: float) -> None:
+    def __init__(self, a: Client, b: Client, examples: int, seed: int, max_seconds: float,
+                 rerun: dict[str, Any] | None = None) -> None:  # fmt: skip
         self.a, self.b, self.examples, self.seed = a, b, examples, seed
-        self.max_seconds = max_seconds
+        self.max_seconds, self.rerun = max_seconds, rerun or {}
         self.secrets = (*a.secrets, *b.secrets)
         self.differ = Differ(a, b)
         self.census: list[Job] = []
         self.data_diff: Difference | None = None
-        self.count = 0
 
     def start(self, on_exchange: Any = None) -> None:
         # strategies sampled from a target's data have long reprs: hypothesis warns when it prints them
@@ -417,73 +400,48 @@ class DiffSource:
     def items(self) -> list[Phase]:
         return [Phase("diff.same_data"), Phase("diff.drawn_queries")]
 
-    def totals(self) -> dict[str, int]:
-        return {"diff": 2}
-
     def judge(self, phase: Phase) -> CheckResult:
         try:
             if phase.name == "diff.same_data":
-                self.census, self.data_diff, self.count = same_data(self.a, self.b)
-                bad = self.data_diff is not None
-                return CheckResult(phase.name, "diff", Outcome.FAILED if bad else Outcome.PASSED,
+                self.census, self.data_diff = same_data(self.a, self.b)
+                return CheckResult(phase.name, "diff", Outcome.FAILED if self.data_diff else Outcome.PASSED,
                                    clause="both targets serve the same data (their unfiltered walks agree)",
-                                   reason=self.data_diff.message if bad else "")  # fmt: skip
+                                   reason=self.data_diff.message if self.data_diff else "")  # fmt: skip
             if self.data_diff is not None:
-                return self.not_run(
-                    phase, "the targets do not serve the same data", Outcome.NOT_RUN
-                )
+                return self.not_run(phase, "the targets do not serve the same data", Outcome.NOT_RUN)  # fmt: skip
             self.differ.search(queries(self.census), explicit_queries(self.census), self.examples,
                                self.seed, self.deadline)  # fmt: skip
         except TargetError as exc:
             raise TargetLost(str(exc)) from None
-        if self.differ.stopped and not isinstance(self.differ.stopped, BudgetExceeded):
-            raise TargetLost(str(self.differ.stopped))
-        outcome = Outcome.FAILED if self.differ.real else Outcome.PASSED
-        if self.differ.stopped and not self.differ.real:
-            outcome = Outcome.NOT_RUN
-        return CheckResult(phase.name, "diff", outcome, examples=self.differ.queries,
-                           clause="the same drawn queries get the same answers, up to the contract's open points",
-                           reason=str(self.differ.stopped or ""))  # fmt: skip
-
-    def not_run(self, phase: Phase, reason: str, outcome: Outcome) -> CheckResult:
-        return CheckResult(phase.name, "diff", outcome, reason=reason)
+        stopped = self.differ.stopped
+        if stopped and not isinstance(stopped, BudgetExceeded):
+            raise TargetLost(str(stopped))
+        outcome = Outcome.FAILED if self.differ.real else Outcome.NOT_RUN if stopped else Outcome.PASSED  # fmt: skip
+        return CheckResult(phase.name, "diff", outcome, examples=len(self.differ.memo),
+                           clause=self.clause, reason=str(stopped or ""))  # fmt: skip
 
     def summary(self, results: list[CheckResult], *, unusable: str = "", message: str = "",
                 interrupted: bool = False) -> DiffSummary:  # fmt: skip
-        real = [self.data_diff] if self.data_diff else list(self.differ.real.values())
-        behaviour = list(self.differ.behaviour.values())
+        clients, stopped = (self.a, self.b), self.differ.stopped
+        real = [record(d, clients) for d in ([self.data_diff] if self.data_diff else self.differ.real.values())]  # fmt: skip
+        behaviour = [record(d, clients) for d in self.differ.behaviour.values()]
         verdict = ("interrupted" if interrupted else unusable or
-                   ("differences" if real else "incomplete" if self.differ.stopped else
+                   ("differences" if real else "incomplete" if stopped else
                     "behaviour changed" if behaviour else "no change"))  # fmt: skip
+        first = (real or behaviour or [{"anchor": None, "reproduce": {}}])[0]
+        checks = ",".join(
+            c.name for c in select(None) if c.anchor == first["anchor"] and not c.pins
+        )
+        runs = {side: command(["run"], {"target": c.base_url} | ({"checks": checks} if checks else {}))
+                for side, c in zip("AB", clients, strict=True)}  # fmt: skip
+        again = {"target": self.a.base_url, "target_b": self.b.base_url, "seed": self.seed,
+                 "max_examples": self.examples} | self.rerun  # fmt: skip
         return DiffSummary(
             kind="diff", verdict=verdict, message=message, results=results,
             target_a=self.a.base_url, target_b=self.b.base_url, same_data=self.data_diff is None,
-            jobs=self.count, queries=self.differ.queries,
+            jobs=len(self.census), queries=len(self.differ.memo),
             requests=self.a.requests_made + self.b.requests_made, seed=self.seed,
-            stopped=str(self.differ.stopped or ""),
-            differences=[d.record() for d in real],
-            behaviour_differences=[d.record() for d in behaviour],
+            stopped=str(stopped or ""), differences=real, behaviour_differences=behaviour,
+            reproduce=[*first["reproduce"].values(), command(["diff"], again)],
+            next_checks={"A": runs["A"], "B": as_b(runs["B"], clients)} if real else {},
         )  # fmt: skip
-
-    def stop(self) -> None:
-        pass
-
-
-def diff_text(result: DiffSummary) -> list[str]:
-    lines = [f"A = {result.target_a}, B = {result.target_b}"]
-    if result.same_data:
-        lines.append(f"same data: the unfiltered walks agree ({result.jobs} jobs)")
-    lines.append(f"{result.queries} queries walked on both targets, {result.requests} requests "
-                 f"in {result.duration_s} s (seed {result.seed})")  # fmt: skip
-    if result.stopped:
-        lines.append(f"stopped early: {result.stopped}")
-    for d in result.differences:
-        lines += [f"\nDIFFERENCE ({d['kind']}): {d['found']}", f"  minimal query: {d['query']}"]
-        for side in ("a", "b"):
-            for e in d[side][:1]:
-                lines.append(f"  {side.upper()}: {e['method']} {e['url']} -> {e['status']}")
-    if result.behaviour_differences:
-        lines.append("\nBEHAVIOUR CHANGED: each difference below is allowed by an open point of the contract (docs/contract.md):")  # fmt: skip
-        lines += [f"  {d['kind']}: {d['found']} (e.g. {d['query']}; {d['examples']} queries)"
-                  for d in result.behaviour_differences]  # fmt: skip
-    return lines

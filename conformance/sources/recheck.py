@@ -23,8 +23,8 @@ from ..checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS, QUERY_STRATEGIES, Check
 from ..checks.base import data_queries, queries
 from ..client import PATH, Client, Exchange
 from ..coverage import Coverage, Deviation, request_query
-from ..engine import tool_error
-from ..evidence import exchange_record
+from ..engine import Source, tool_error
+from ..evidence import command, exchange_record
 from ..handlers.har import Recorded, _key, key_of, opaque_key, read
 from ..query import InvalidArgument, Query, parse_filters
 from ..results import CheckResult, Failure, Outcome, Summary, decide, vacuous
@@ -128,12 +128,15 @@ def observe(path: Path, profile: dict[str, str] | None) -> dict:
     where: dict[str, int] = {}  # open point -> position of its first deviation
     judged: dict[tuple, list] = {}  # answers alike but for opaque values are judged once
     parsed: dict[bytes, ListResponse | None] = {}
+    stateful = [o.fresh() for o in EXCHANGE_OBSERVERS if hasattr(o, "fresh")]  # see every one
     for pos, rec in enumerate(read(path)):
         ex = rec.exchange
         key = opaque_key(ex)
         if key not in judged:
-            judged[key] = [f for look in EXCHANGE_OBSERVERS for f in look(ex)]
-        for name, message in judged[key]:
+            judged[key] = [
+                f for look in EXCHANGE_OBSERVERS if not hasattr(look, "fresh") for f in look(ex)
+            ]
+        for name, message in judged[key] + [f for look in stateful for f in look(ex)]:
             findings.setdefault(name, (pos, message))
         coverage.exchange(ex)
         where.update((p, pos) for p in coverage.deviations if p not in where)
@@ -170,7 +173,7 @@ class RecheckSummary(Summary):
     profile_deviations: list[dict[str, Any]] = field(default_factory=list)
 
 
-class RecheckSource:
+class RecheckSource(Source):
     kind = "recheck"
     secrets: tuple[str, ...] = ()
 
@@ -196,9 +199,6 @@ class RecheckSource:
 
     def items(self) -> list[Check]:
         return self.checks
-
-    def totals(self) -> dict[str, int]:
-        return dict(Counter(c.category for c in self.checks))
 
     def _observed(self) -> dict:
         if self.seen is None:
@@ -254,7 +254,8 @@ class RecheckSource:
     ) -> Failure:
         return Failure(check=check.name, clause=check.clause, anchor=check.anchor,
                        contract=contract.ref(check.anchor), found=found, query=query,
-                       exchanges=[exchange_record(r.exchange, r.index, r.check, limit=2000) for r in recs])  # fmt: skip
+                       exchanges=[exchange_record(r.exchange, r.index, r.check, limit=2000) for r in recs],
+                       reproduce={"recheck": command(["recheck", str(self.path), "--checks", check.name], {})})  # fmt: skip
 
     def _rerun(self, check: Check, result: CheckResult, values: list) -> None:
         sessions: dict[int, RecordedSession] = {}
@@ -287,10 +288,6 @@ class RecheckSource:
         elif vacuous(check.judges_jobs, result.examples, result.examples_with_jobs):
             result.outcome, result.reason = Outcome.VACUOUS, "none of its recorded walks saw a job"
 
-    def not_run(self, check: Check, reason: str, outcome: Outcome) -> CheckResult:
-        return CheckResult(check.name, check.category, outcome, clause=check.clause,
-                           contract=contract.ref(check.anchor), reason=reason)  # fmt: skip
-
     def summary(self, results: list[CheckResult], *, unusable: str = "", message: str = "",
                 interrupted: bool = False) -> RecheckSummary:  # fmt: skip
         seen = self._observed() if self.checks else {"choices": {}, "pages": 0, "deviations": {}}
@@ -312,6 +309,7 @@ class RecheckSource:
             cassette=str(self.path), exchanges=len(self.recording.entries),
             list_pages=seen["pages"], epochs=self.recording.epoch_count,
             behaviour=coverage.fingerprint(), profile=self.profile, profile_deviations=deviations,
+            reproduce=[command(["recheck", str(self.path)], {"checks": ",".join(f.check for f in failures)} if failures else {})],
         )  # fmt: skip
 
     def stop(self) -> None:

@@ -7,7 +7,7 @@ one ``CheckResult``; ``judge`` never raises but for an interruption or a lost ta
 from __future__ import annotations
 
 import time
-from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from hypothesis import example as hypothesis_example
@@ -22,8 +22,8 @@ from ..client import BudgetExceeded, Client, Exchange, TargetError
 from ..emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
 from ..emulator.server import EmulatorServer
 from ..emulator.store import Store, generate
-from ..engine import TargetLost, hypothesis_settings, tool_error
-from ..evidence import failure_record
+from ..engine import Source, TargetLost, hypothesis_settings, tool_error
+from ..evidence import command, failure_record
 from ..options import TEMPORARY, Settings, recorded
 from ..query import Query
 from ..results import VACUOUS_REASON, CheckResult, Outcome, RunSummary, decide, vacuous
@@ -33,7 +33,7 @@ from ..xmlmodel import XMLProblem, parse_error, safe_parse
 CREDENTIALS = "COS_SECRET_ID and COS_SECRET_KEY (and COS_SECURITY_TOKEN) from the environment"
 
 
-class RunSource:
+class RunSource(Source):
     kind = "run"
 
     def __init__(self, settings: Settings, summary_path: str | None = None,
@@ -114,9 +114,6 @@ class RunSource:
     def items(self) -> list[Check]:
         return self.checks
 
-    def totals(self) -> dict[str, int]:
-        return dict(Counter(c.category for c in self.checks))
-
     def judge(self, check: Check) -> CheckResult:
         """Run one check's examples: its outcome, decided by the rules of ``results``."""
         session = self.session
@@ -158,10 +155,6 @@ class RunSource:
         result.seconds = round(time.monotonic() - started, 2)
         return result
 
-    def not_run(self, check: Check, reason: str, outcome: Outcome) -> CheckResult:
-        return CheckResult(check.name, check.category, outcome, clause=check.clause,
-                           contract=contract.ref(check.anchor), reason=reason)  # fmt: skip
-
     # --- the summary ------------------------------------------------------------------
 
     def summary(self, results: list[CheckResult], *, unusable: str = "", message: str = "",
@@ -169,6 +162,14 @@ class RunSource:
         s, session = self.settings, self.session
         failures = [f for r in results for f in r.failures]
         roots = attach_roots(failures)
+        replay = (
+            f"ci-conformance replay {self.summary_path}" if failures and self.summary_path else None
+        )
+        again = (
+            ["run", "--report-dir", str(Path(self.summary_path).parent)]
+            if self.summary_path
+            else []
+        )
         summary = RunSummary(
             kind="run",
             verdict=decide(results, unusable=unusable, interrupted=interrupted),
@@ -183,7 +184,8 @@ class RunSource:
             seed=s.seed,
             options=recorded(s),
             contract=contract.DOC,
-            replay=f"ci-conformance replay {self.summary_path}" if failures and self.summary_path else None,
+            replay=replay,
+            reproduce=[replay or command(again, recorded(s))] if again else [],
             credentials=CREDENTIALS if self.server is None and s.target else None,
         )  # fmt: skip
         if session is not None:

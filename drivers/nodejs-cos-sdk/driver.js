@@ -17,6 +17,7 @@ const cos = new COS({
 });
 
 const emit = (item) => process.stdout.write(JSON.stringify(item) + '\n');
+emit({ sdk: { name: 'cos-nodejs-sdk-v5', version: COS.version } });
 const asList = (x) => (x === undefined || x === null || x === '' ? [] : [].concat(x));
 
 // One request with the SDK; resolves to the parsed <Response>.
