@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from hypothesis import strategies as st
@@ -38,7 +39,13 @@ def invalid_values(s: Session, query: Query) -> None:
         fail(f"{query.describe()}: code {err.code}, expected InvalidArgument", query)
 
 
-def _junk(_: Session) -> st.SearchStrategy[list[tuple[str, str]]]:
+# Pairs appended to the query as they are, after signing: bad percent-encoding (a lone `%`, a
+# cut escape, non-hex digits) and escapes that are not UTF-8 (Latin-1, GBK, a cut sequence).
+RAW = ("name=%", "name=%4", "jobId=%zz", "name=%FF", "name=%C4%E3", "workflowId=%C3%28")
+METHODS = ("GET", "GET", "DELETE", "PATCH")  # methods the list path has no route for, too
+
+
+def _junk(_: Session) -> st.SearchStrategy[tuple[str, list[tuple[str, str]], str]]:
     names = st.sampled_from(
         [
             "size",
@@ -56,19 +63,33 @@ def _junk(_: Session) -> st.SearchStrategy[list[tuple[str, str]]]:
     values = st.text(max_size=40) | st.sampled_from(
         ["%", "%%", "\x00", "9" * 40, "-0", "Running,,", ","]
     )
-    return st.lists(st.tuples(names, values), max_size=4)
+    pairs = st.lists(st.tuples(names, values), max_size=4)
+    return st.tuples(st.sampled_from(METHODS), pairs, st.sampled_from(("", *RAW)))
+
+
+def _raw(tail: str) -> Callable:
+    def hook(prepared):
+        prepared.url += ("&" if "?" in prepared.url else "?") + tail
+        return prepared
+
+    return hook
 
 
 @check(
     "bad-input",
-    "no input, junk included, ever gets a 5xx; every error is an XML Error",
+    "no input, junk, bad percent-encoding or another method included, ever gets a 5xx; every error is an XML Error",
     given=_junk,
     anchor="no-5xx",
+    edges=lambda _: [("GET", [], raw) for raw in RAW] + [(m, [], "") for m in METHODS[2:]],
 )
-def no_5xx(s: Session, params: list[tuple[str, str]]) -> None:
-    ex = s.send(params=params)
+def no_5xx(s: Session, drawn: tuple[str, list[tuple[str, str]], str]) -> None:
+    method, params, raw = drawn
+    ex = s.send(method, params=params, prepare_hook=_raw(raw) if raw else None)
     if ex.status >= 500:
-        fail(f"HTTP {ex.status} for junk parameters", Query.from_params(dict(params)), [ex])
+        what = " ".join(x for x in (method, f"with {raw} as sent" if raw else "") if x)
+        fail(
+            f"HTTP {ex.status} for junk parameters ({what})", Query.from_params(dict(params)), [ex]
+        )
     if ex.status >= 400:
         error_doc(ex, None, (ex.status,), "an error")
 
