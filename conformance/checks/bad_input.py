@@ -42,10 +42,12 @@ def invalid_values(s: Session, query: Query) -> None:
 # Pairs appended to the query as they are, after signing: bad percent-encoding (a lone `%`, a
 # cut escape, non-hex digits) and escapes that are not UTF-8 (Latin-1, GBK, a cut sequence).
 RAW = ("name=%", "name=%4", "jobId=%zz", "name=%FF", "name=%C4%E3", "workflowId=%C3%28")
-METHODS = ("GET", "GET", "DELETE", "PATCH")  # methods the list path has no route for, too
+METHODS = ("GET", "GET", "DELETE", "PATCH")  # methods the API has no route for, too
+PATHS = ("/inventorytriggerjob", "/inventorytriggerjob/jconformancenosuchjob")  # a job's path
+Junk = tuple[str, str, list[tuple[str, str]], str]  # method, path, parameters, a raw tail
 
 
-def _junk(_: Session) -> st.SearchStrategy[tuple[str, list[tuple[str, str]], str]]:
+def _junk(_: Session) -> st.SearchStrategy[Junk]:
     names = st.sampled_from(
         [
             "size",
@@ -64,7 +66,8 @@ def _junk(_: Session) -> st.SearchStrategy[tuple[str, list[tuple[str, str]], str
         ["%", "%%", "\x00", "9" * 40, "-0", "Running,,", ","]
     )
     pairs = st.lists(st.tuples(names, values), max_size=4)
-    return st.tuples(st.sampled_from(METHODS), pairs, st.sampled_from(("", *RAW)))
+    raw = st.sampled_from(("", *RAW))
+    return st.tuples(st.sampled_from(METHODS), st.sampled_from(PATHS), pairs, raw)
 
 
 def _raw(tail: str) -> Callable:
@@ -80,15 +83,20 @@ def _raw(tail: str) -> Callable:
     "no input, junk, bad percent-encoding or another method included, ever gets a 5xx; every error is an XML Error",
     given=_junk,
     anchor="no-5xx",
-    edges=lambda _: [("GET", [], raw) for raw in RAW] + [(m, [], "") for m in METHODS[2:]],
+    edges=lambda _: (
+        [("GET", PATHS[0], [], raw) for raw in RAW]
+        + [(m, p, [], "") for m in METHODS[2:] for p in PATHS]
+    ),
 )
-def no_5xx(s: Session, drawn: tuple[str, list[tuple[str, str]], str]) -> None:
-    method, params, raw = drawn
-    ex = s.send(method, params=params, prepare_hook=_raw(raw) if raw else None)
+def no_5xx(s: Session, drawn: Junk) -> None:
+    method, path, params, raw = drawn
+    ex = s.send(method, path, params=params, prepare_hook=_raw(raw) if raw else None)
     if ex.status == 501 and method != "GET":
         return  # HTTP's own answer to a method a server does not implement (RFC 9110, 15.6.2)
     if ex.status >= 500:
-        sent = f"{method} with junk parameters" + (f" and {raw} appended as sent" if raw else "")
+        sent = f"{method} {path} with junk parameters" + (
+            f", {raw} appended as sent" if raw else ""
+        )
         fail(f"HTTP {ex.status} for {sent}", Query.from_params(dict(params)), [ex])
     if ex.status >= 400:
         error_doc(ex, None, (ex.status,), "an error")
