@@ -18,7 +18,10 @@ verdict but conformant as a kill, recording which checks failed.
 ``--sample N`` tests N mutants drawn at random (``--seed``) from all of them; without it, all.
 ``--survivors-of RESULTS`` tests only the mutants that survived a finished run (its
 ``results.json``), e.g. again at the default depth: ``--examples-profile ci --workdir
-build/mutation-ci --survivors-of build/mutation/results.json``.
+build/mutation-ci --survivors-of build/mutation/results.json``. ``--skip-chosen-of RUN`` leaves
+out the mutants an earlier run (its ``run.json``) tested: ``--sample 250 --seed 1`` draws the
+150 of ``--sample 150 --seed 1`` first (``random.sample`` picks one at a time), so it tests
+only the 100 more.
 It prints the figures as Markdown and writes ``results.json`` and ``survivors.md`` (each
 survivor's diff and status) to the work directory; ``--report`` only re-reads a finished run.
 """
@@ -202,6 +205,8 @@ def main() -> None:
     parser.add_argument("--suite-seed", type=int, default=0, help="the suite's --seed")
     parser.add_argument("--timeout-multiplier", type=float, default=5.0)
     parser.add_argument("--survivors-of", type=Path, help="test the survivors of this results.json")
+    parser.add_argument("--skip-chosen-of", type=Path,
+                        help="leave out the mutants an earlier run (its run.json) chose")  # fmt: skip
     parser.add_argument("--report", action="store_true", help="only re-read a finished run")
     args = parser.parse_args()
     work = args.workdir.resolve()
@@ -217,6 +222,9 @@ def main() -> None:
             chosen = random.Random(args.seed).sample(names, args.sample)
         else:
             chosen = names
+        if args.skip_chosen_of:  # a larger sample of the same seed extends a smaller one
+            done = set(json.loads(args.skip_chosen_of.read_text("utf-8"))["chosen"])
+            chosen = [n for n in chosen if n not in done]
         started = time.monotonic()
         env = {"CI_MUTATION_OUT": str(work / "verdicts")}
         proc = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children",
