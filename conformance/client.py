@@ -29,7 +29,7 @@ REDACTED = "<redacted>"
 # Tokens are hidden whole; Authorization keeps its parts (q-ak, q-sign-time, q-key-time, the
 # header and parameter lists) and loses only q-signature, which ``redact`` removes.
 _SECRET_HEADERS = ("x-cos-security-token", "x-ci-security-token")
-_SECRET_PARAMS = re.compile(r"(?i)((?:q-signature|x-c(?:os|i)-security-token)=)[^&\s\"'<]*")
+_SECRET_PARAMS = re.compile(r"(?i)((?:q-signature|x-c(?:os|i)-security-token)=)[^&\s\"'<]+")
 
 
 class TargetError(Exception):

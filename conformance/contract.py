@@ -67,14 +67,14 @@ def clauses() -> dict[str, Clause]:
         title = next((ln[4:].strip() for ln in lines if ln.startswith("### ")), anchor)
         body, opens, relies, source, trailer = [], (), (), [], ""
         for ln in lines:
-            if ln.startswith(_TRAILERS) or (trailer == _SOURCE and ln.strip()):
+            if ln.startswith(_TRAILERS) or (trailer and ln.strip()):  # a trailer may wrap
                 trailer = next((t for t in _TRAILERS if ln.startswith(t)), trailer)
             else:
                 trailer = ""
             if trailer == "*Open points:*":
-                opens = tuple(a for _, a in _LINK.findall(ln))
+                opens += tuple(a for _, a in _LINK.findall(ln))
             elif trailer == "*Relies on:*":
-                relies = tuple(a for _, a in _LINK.findall(ln))
+                relies += tuple(a for _, a in _LINK.findall(ln))
             elif trailer == _SOURCE:
                 source.append(ln.removeprefix(_SOURCE).strip())
             elif not ln.startswith("### "):

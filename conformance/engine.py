@@ -12,7 +12,6 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +124,7 @@ class Engine:
         signal_exit = None
         items: list[Any] = []
         done = judging = 0  # items finished, and the one being judged (1-based), if any
-        with _sigterm_raises():
+        with _Signals() as signals:
             try:
                 stopped = source.start(self._exchange)
                 if stopped:
@@ -160,12 +159,16 @@ class Engine:
             finally:
                 with contextlib.suppress(Exception):
                     source.stop()
-        summary = source.summary(results, unusable=unusable, message=message,
-                                 interrupted=signal_exit is not None)  # fmt: skip
-        summary.tool_version = __version__
-        summary.duration_s = round(time.monotonic() - started, 2)
-        summary.errors += errors
-        self.finish(summary, signal_exit)
+            signals.defer = True  # the results stand: a signal now waits for the reports
+            summary = source.summary(results, unusable=unusable, message=message,
+                                     interrupted=signal_exit is not None)  # fmt: skip
+            summary.tool_version = __version__
+            summary.duration_s = round(time.monotonic() - started, 2)
+            summary.errors += errors
+            self.finish(summary, signal_exit)
+        if signals.pending:
+            print("ci-conformance: a signal came once every check had finished; the reports are "
+                  "complete and the run ends with its verdict", file=sys.stderr)  # fmt: skip
         return summary
 
     def finish(self, summary: Summary, signal_exit: int | None = None) -> None:
@@ -196,18 +199,27 @@ def _many(result: CheckResult | list[CheckResult]) -> list[CheckResult]:
     return result if isinstance(result, list) else [result]
 
 
-@contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """SIGTERM ends the run as Ctrl-C does (reports written, exit 143)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _Signals:
+    """SIGTERM ends the run as Ctrl-C does (reports written, exit 143). Once ``defer`` is set
+    (every check has finished), the first signal waits until the reports are written, so that
+    they never disagree with each other or with the exit code; a second one stops at once."""
 
-    def raise_(signum: int, frame: object) -> None:
-        raise Interrupted()
+    def __init__(self) -> None:
+        self.defer, self.pending, self.previous = False, 0, {}
 
-    previous = signal.signal(signal.SIGTERM, raise_)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def _raise(self, signum: int, frame: object) -> None:
+        if self.defer and not self.pending:
+            self.pending = signum
+            return
+        raise Interrupted() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(s) != signal.SIG_IGN:  # e.g. a job started with & in sh
+                    self.previous[s] = signal.signal(s, self._raise)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)

@@ -93,7 +93,9 @@ Text of one.
 *Source:* Pulling Jobs in Batches (API 460/76894, en 1045/47031), Request parameters; inferred:
 a reason that wraps onto
 the next lines.
-*Open points:* [two](#two).
+*Open points:* [two](#two), [three](#three),
+[four](#four).
+*Relies on:* [two](#two).
 
 <a id="two"></a>
 ### Two
@@ -106,7 +108,8 @@ Text of two.
         one, two = contract.clause("one"), contract.clause("two")
     finally:
         contract.clauses.cache_clear()
-    assert one.text == "Text of one." and one.open_points == ("two",)
+    assert one.text == "Text of one." and one.open_points == ("two", "three", "four")
+    assert one.relies_on == ("two",)
     assert one.sources == (
         "Pulling Jobs in Batches (API 460/76894, en 1045/47031), Request parameters",
         "inferred: a reason that wraps onto the next lines",

@@ -15,6 +15,7 @@ the terminal, HTML and JSON of compare and diff alike) in test_regression.py.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -123,3 +124,19 @@ def test_one_verdict_table_in_help_and_readme() -> None:
         assert f"{v.exit_code:>3}  {v.word}" in help_text, v.word
         assert f"| `{v.word}` | {v.exit_code} |" in readme, v.word
     assert verdict_table().splitlines()[0].strip().startswith("0  conformant")
+
+
+def test_a_signal_once_every_check_finished_waits_for_the_reports(tmp_path: Path) -> None:
+    """Ctrl-C as the reports are written: they are all written, and they agree with the exit
+    code (it once left summary.json saying conformant, exit 0, and no other report)."""
+
+    class SignalAsItWrites(Handler):
+        def finished(self, summary) -> None:  # type: ignore[no-untyped-def]
+            os.kill(os.getpid(), signal.SIGINT)
+
+    out = tmp_path / "summary.json"
+    summary = _run(_check("passes", lambda s: None),
+                   handlers=[SignalAsItWrites(), JsonHandler(out)])  # fmt: skip
+    assert summary.verdict == "conformant" and summary.exit_code == 0
+    assert valid(json.loads(out.read_text()))["verdict"] == "conformant"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conformance.query import (
@@ -148,3 +148,20 @@ def test_same_instant_any_offset_same_result(jobs: list[Job], data: st.DataObjec
         for off in OFFSETS
     }
     assert len(results) == 1
+
+
+@given(st.from_regex(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{4}", fullmatch=True))
+@example("2023-12-31T14:01:52+0860")  # minutes over 59: refused
+@example("2023-12-31T14:01:52-1000")
+def test_parse_time_reads_as_strptime_does(text: str) -> None:
+    from datetime import datetime
+
+    from conformance.timefmt import FORMAT, parse_time
+
+    try:
+        expected = datetime.strptime(text, FORMAT)
+    except ValueError:
+        with pytest.raises(ValueError):
+            parse_time(text)
+    else:
+        assert parse_time(text) == expected and parse_time(text).utcoffset() == expected.utcoffset()

@@ -101,6 +101,8 @@ def test_the_report_shows_the_cause_first_linked_and_named(faulty) -> None:
     )
     assert "SDK ci-conformance reference client --fault sign-lowercase" in text
     assert "<script" not in page and not re.search(r"<details[^>]* open", page)
+    # a redacted signature shows as text: redacting the page again adds no "<redacted>" tag
+    assert "q-signature=&lt;redacted&gt;" in page and "<redacted>" not in page
     assert page.count("its headers and bodies") == len(
         json.loads(written["sdk-summary.json"])["results"][0]["extra"]["requests"]
     )
@@ -120,9 +122,11 @@ def test_junit_names_the_finding_first_and_the_root_in_each_consequence(faulty) 
             continue
         assert failure.get("type") == "request.signature"
         assert failure.get("message", "").startswith("the signature does not match")
-        consequence = failure.text.split("\n\n")[1].splitlines()
-        assert consequence[0].startswith("the SDK surfaced HTTP 401")
-        assert consequence[1] == f"likely root cause: {case.get('name')} request.signature"
+        text = failure.text  # the root's finding first, then its consequence naming it
+        assert text.startswith("the signature does not match")
+        consequence = text[text.index("\nthe SDK surfaced HTTP 401") + 1 :].splitlines()
+        root = f"likely a consequence of {case.get('name')} request.signature: "
+        assert consequence[1].startswith(root), consequence[:2]
 
 
 def test_the_reproduction_lines_run_as_printed(faulty) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 
+from conformance import xmlmodel
 from conformance.strategies import job_lists
 from conformance.xmlmodel import (
     XMLProblem,
@@ -136,3 +138,20 @@ def test_job_fields_in_any_order() -> None:
     reordered = swap(SAMPLE)
     assert reordered != SAMPLE
     assert parse_list(reordered) == parse_list(SAMPLE)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<Response><JobsDetail><JobId>a</JobId></JobsDetail><NextToken>t</NextToken></Response>",
+        b"<Response><JobsDetail>a</JobsDetail>\n<JobsDetail>b</JobsDetail></Response>",
+        b"<Response><JobsDetail>unterminated</Response>",
+        b"<Response><JobsDetail><JobsDetail>nested</JobsDetail></JobsDetail></Response>",
+        b"<Response/>",
+    ],
+)
+def test_split_finds_each_jobsdetail_as_the_regex_did(body: bytes) -> None:
+    chunk = re.compile(rb"<JobsDetail>.*?</JobsDetail>", re.S)
+    chunks, stub = xmlmodel._split(body)
+    assert chunks == chunk.findall(body)
+    assert stub == chunk.sub(b"<JobsDetail/>", body)
