@@ -31,7 +31,7 @@ def _invalid_values(_: Session) -> st.SearchStrategy[Query]:
     "an invalid size or time gets 400 InvalidArgument as XML",
     given=_invalid_values,
     anchor="invalid-input",
-    edges=lambda _: [Query(size="0")],
+    edges=lambda _: [Query(size=v) for v in gen.BAD_SIZES],  # zero, negative, not a number
 )
 def invalid_values(s: Session, query: Query) -> None:
     err = error_doc(s.list(query), query, (400,), query.describe())
