@@ -43,7 +43,12 @@ def invalid_values(s: Session, query: Query) -> None:
 # cut escape, non-hex digits) and escapes that are not UTF-8 (Latin-1, GBK, a cut sequence).
 RAW = ("name=%", "name=%4", "jobId=%zz", "name=%FF", "name=%C4%E3", "workflowId=%C3%28")
 METHODS = ("GET", "GET", "DELETE", "PATCH")  # methods the API has no route for, too
-PATHS = ("/inventorytriggerjob", "/inventorytriggerjob/jconformancenosuchjob")  # a job's path
+# the list's path, a job's (naming no job), and one with no route at all
+PATHS = (
+    "/inventorytriggerjob",
+    "/inventorytriggerjob/jconformancenosuchjob",
+    "/inventorytriggerjob/x/y",
+)
 Junk = tuple[str, str, list[tuple[str, str]], str]  # method, path, parameters, a raw tail
 
 
@@ -85,7 +90,7 @@ def _raw(tail: str) -> Callable:
     anchor="no-5xx",
     edges=lambda _: (
         [("GET", PATHS[0], [], raw) for raw in RAW]
-        + [(m, p, [], "") for m in METHODS[2:] for p in PATHS]
+        + [(m, p, [], "") for m in METHODS[1:] for p in PATHS]
     ),
 )
 def no_5xx(s: Session, drawn: Junk) -> None:
