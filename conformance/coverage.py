@@ -28,7 +28,7 @@ SIZE_BUCKETS = ("1", "2", "3-9", "10", "11-50", "51-98", "99", "100", "absent (1
 ORDERS = ("Desc", "Asc")
 REFUSALS = (
     "unsigned", "malformed", "algorithm", "unknown-key", "wrong-key", "expired", "future",
-    "changed-parameter", "removed-parameter", "changed-header", "other-method", "other-path",
+    "changed-parameter", "removed-parameter", "changed-header", "removed-header", "other-method", "other-path",
     "other-host", "polluted-parameter", "missing-token", "wrong-token",
 )  # fmt: skip
 FORMS = ("header", "presigned")

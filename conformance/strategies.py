@@ -264,11 +264,13 @@ def _single_values(job: Job) -> dict[str, str]:
 # --- values a server must refuse with 400 InvalidArgument ----------------------------------
 
 
+BAD_SIZES = ("0", "-1", "1.5", "ten", "0x10", "10 20")  # each an explicit example too
+
+
 def invalid_values() -> st.SearchStrategy[Query]:
     """An invalid size or time: clearly not a positive integer, or not
     YYYY-MM-DDTHH:MM:SS±HHMM in any parser's reading."""
-    bad_size = st.sampled_from(["0", "-1", "1.5", "ten", "0x10", "10 20"])
-    bad_size |= st.integers(max_value=0).map(str)
+    bad_size = st.sampled_from(BAD_SIZES) | st.integers(max_value=0).map(str)
     bad_time = st.sampled_from(["2024-01-01", "2024-01-01T00:00:00", "yesterday",
                                 "2024-13-01T00:00:00+0800", "1704067200", "2024-01-01T25:00:00+0800"])  # fmt: skip
     return st.one_of(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from hypothesis import strategies as st
@@ -24,7 +25,7 @@ def _invalid_values(_: Session) -> st.SearchStrategy[Query]:
     "an invalid size or time gets 400 InvalidArgument as XML",
     given=_invalid_values,
     anchor="invalid-input",
-    edges=lambda _: [Query(size="0")],
+    edges=lambda _: [Query(size=v) for v in gen.BAD_SIZES],  # zero, negative, not a number
 )
 def invalid_values(s: Session, query: Query) -> None:
     err = error_doc(s.list(query), query, (400,), query.describe())
@@ -32,7 +33,20 @@ def invalid_values(s: Session, query: Query) -> None:
         fail(f"{query.describe()}: code {err.code}, expected InvalidArgument", query)
 
 
-def _junk(_: Session) -> st.SearchStrategy[list[tuple[str, str]]]:
+# Pairs appended to the query as they are, after signing: bad percent-encoding (a lone `%`, a
+# cut escape, non-hex digits) and escapes that are not UTF-8 (Latin-1, GBK, a cut sequence).
+RAW = ("name=%", "name=%4", "jobId=%zz", "name=%FF", "name=%C4%E3", "workflowId=%C3%28")
+METHODS = ("GET", "GET", "DELETE", "PATCH")  # methods the API has no route for, too
+# the list's path, a job's (naming no job), and one with no route at all
+PATHS = (
+    "/inventorytriggerjob",
+    "/inventorytriggerjob/jconformancenosuchjob",
+    "/inventorytriggerjob/x/y",
+)
+Junk = tuple[str, str, list[tuple[str, str]], str]  # method, path, parameters, a raw tail
+
+
+def _junk(_: Session) -> st.SearchStrategy[Junk]:
     names = st.sampled_from(
         [
             "size",
@@ -50,19 +64,39 @@ def _junk(_: Session) -> st.SearchStrategy[list[tuple[str, str]]]:
     values = st.text(max_size=40) | st.sampled_from(
         ["%", "%%", "\x00", "9" * 40, "-0", "Running,,", ","]
     )
-    return st.lists(st.tuples(names, values), max_size=4)
+    pairs = st.lists(st.tuples(names, values), max_size=4)
+    raw = st.sampled_from(("", *RAW))
+    return st.tuples(st.sampled_from(METHODS), st.sampled_from(PATHS), pairs, raw)
+
+
+def _raw(tail: str) -> Callable:
+    def hook(prepared):
+        prepared.url += ("&" if "?" in prepared.url else "?") + tail
+        return prepared
+
+    return hook
 
 
 @check(
     "bad-input",
-    "no input, junk included, ever gets a 5xx; every error is an XML Error",
+    "no input, junk, bad percent-encoding or another method included, ever gets a 5xx; every error is an XML Error",
     given=_junk,
     anchor="no-5xx",
+    edges=lambda _: (
+        [("GET", PATHS[0], [], raw) for raw in RAW]
+        + [(m, p, [], "") for m in METHODS[1:] for p in PATHS]
+    ),
 )
-def no_5xx(s: Session, params: list[tuple[str, str]]) -> None:
-    ex = s.send(params=params)
+def no_5xx(s: Session, drawn: Junk) -> None:
+    method, path, params, raw = drawn
+    ex = s.send(method, path, params=params, prepare_hook=_raw(raw) if raw else None)
+    if ex.status == 501 and method != "GET":
+        return  # HTTP's own answer to a method a server does not implement (RFC 9110, 15.6.2)
     if ex.status >= 500:
-        fail(f"HTTP {ex.status} for junk parameters", Query.from_params(dict(params)), [ex])
+        sent = f"{method} {path} with junk parameters" + (
+            f", {raw} appended as sent" if raw else ""
+        )
+        fail(f"HTTP {ex.status} for {sent}", Query.from_params(dict(params)), [ex])
     if ex.status >= 400:
         error_doc(ex, None, (ex.status,), "an error")
 

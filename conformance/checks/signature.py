@@ -281,19 +281,21 @@ def refuses_removed_parameter(s: Session) -> None:
     )
 
 
-@check("signature", "a signed header changed after signing is refused", anchor="sig-refuse")
+@check(
+    "signature", "a signed header changed or removed after signing is refused", anchor="sig-refuse"
+)
 def refuses_changed_header(s: Session) -> None:
-    def hook(prepared):
+    def changed(prepared):
         prepared.headers["x-ci-conformance"] = "changed"
         return prepared
 
-    _refused(
-        s,
-        "changed-header",
-        "a changed signed header",
-        headers={"x-ci-conformance": "signed"},
-        prepare_hook=hook,
-    )
+    def removed(prepared):  # as a proxy that drops headers it does not know would
+        del prepared.headers["x-ci-conformance"]
+        return prepared
+
+    for kind, hook in (("changed-header", changed), ("removed-header", removed)):
+        what = f"a {kind.split('-')[0]} signed header"
+        _refused(s, kind, what, headers={"x-ci-conformance": "signed"}, prepare_hook=hook)
 
 
 @check("signature", "only q-sign-algorithm=sha1 is accepted", anchor="sig-refuse")

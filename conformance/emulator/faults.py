@@ -280,6 +280,19 @@ class Error500:
         return self.refused(500, "InternalError", "internal error")  # type: ignore[attr-defined]
 
 
+class AbsentHeader500:  # a signed header missing from the request crashes the verifier
+    def verify(self, *args: Any) -> Verdict:
+        verdict = super().verify(*args)  # type: ignore[misc]
+        if verdict.refusal is Reason.ABSENT_SIGNED_PART and verdict.detail.startswith("header"):
+            raise KeyError(verdict.detail)  # answered as any bug of the handler's: 500
+        return verdict
+
+
+def _error_500(when: Any) -> type:  # refusals for which ``when(refused)`` holds answer 500
+    fail = lambda self, r: self.refused(500, "InternalError", "internal error") if when(r) else r  # noqa: E731
+    return _seam("error", lambda self, up, r, *rest: up(fail(self, r), *rest))
+
+
 class WrongContentType:
     def head(self, status: int, body: bytes, content_type: str | None, request_id: str) -> tuple:
         if status == 200 and content_type:
@@ -511,6 +524,11 @@ FAULTS: dict[str, Fault] = {
         # errors
         Fault("err-500-on-bad-input", "bad-input", "answers invalid parameter values with 500", ("bad_input.invalid_values", "bad_input.no_5xx"), Error500),
         Fault("err-200-on-bad-input", "bad-input", "answers invalid size values with 200, ignoring them", ("bad_input.invalid_values",), BadSizeIgnored),
+        Fault("err-500-size-not-integer", "bad-input", "answers a size that is not a whole number (1.5, ten) with 500; 0 and -1 still get 400", ("bad_input.invalid_values",), _seam("invalid", lambda self, up, exc: self.refused(500, "InternalError", "internal error") if exc.param == "size" and "not a positive integer" in exc.message else up(exc))),
+        Fault("err-500-other-method", "bad-input", "answers a method it has no route for (DELETE, PATCH) with 500, not 405", ("bad_input.no_5xx",), _error_500(lambda r: r.status == 405)),
+        Fault("err-500-unknown-path", "bad-input", "answers a path it has no route for (/inventorytriggerjob/x/y) with 500, not 404", ("bad_input.no_5xx",), _error_500(lambda r: r.code == "NoSuchResource")),
+        Fault("err-500-not-utf8", "bad-input", "answers a query whose escapes are not UTF-8 (%FF, GBK) with 500", ("bad_input.no_5xx",), _error_500(lambda r: "can't decode" in r.message)),
+        Fault("sig-absent-header-500", "signature", "answers with 500 when a signed header is missing from the request", ("signature.refuses_changed_header",), AbsentHeader500),
         Fault("err-non-xml-body", "bad-input", "error bodies are JSON, not XML", ("bad_input.invalid_values", "bad_input.no_5xx", "schema.error_body"), JsonErrors),
         # writes, then reads
         Fault("model-create-lost", "model", "every third created job is acknowledged, never stored", MODEL, CreateLost),

@@ -20,13 +20,15 @@ from .app import MAX_BODY, Emulator
 
 IDENT = "tencent-ci"  # the vendor's Server header
 # The parser's refusals, as the emulator's error codes; a 5xx is never right for a bad request.
-PARSER_CODES = {413: "EntityTooLarge", 431: "RequestHeaderSectionTooLarge"}
+# waitress's 500 (InternalServerError) is the app's own crash: it stays a 500, never a 400 that
+# would pass for the client's fault (mutants that crashed the handler passed as 400s).
+PARSER_CODES = {413: "EntityTooLarge", 431: "RequestHeaderSectionTooLarge", 500: "InternalError"}
 
 
 class _XmlErrorTask(ErrorTask):
     def execute(self) -> None:
         error = self.request.error
-        status = error.code if 400 <= error.code < 500 else 400
+        status = error.code if 400 <= error.code < 500 or error.code == 500 else 400
         code = PARSER_CODES.get(status, "InvalidRequest")
         message = (str(error.body).splitlines() or [HTTPStatus(status).phrase])[0][:200]
         app = self.channel.server.application
