@@ -238,6 +238,7 @@ class Session:
         self.client = client
         self.allow_writes = allow_writes
         self.known_jobs = known_jobs
+        self.stored = len(known_jobs or ())  # the known jobs before the run's own creates
         self.unknown_data = unknown_data  # why known_jobs is None, for checks that need it
         self.profile = profile or {}
         self.seed_when_empty = seed_when_empty

@@ -167,3 +167,31 @@ def test_a_stopped_kill_matrix_ends_its_workers(tmp_path: Path) -> None:
         if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]
     ]
     assert not alive, alive
+
+
+def test_the_oracle_compares_each_field_with_the_known_data() -> None:
+    """A StartTime read from the wrong column survived mutation testing: the oracle compared
+    which jobs come back, not what they show. Here the data the oracle knows differs from the
+    data served in StartTime alone."""
+    from dataclasses import replace
+
+    from conformance.checks.base import REGISTRY
+
+    class Altered(RunSource):
+        def _start_emulator(self) -> str:
+            url = super()._start_emulator()
+            self.known_jobs = [
+                replace(j, start_time="2020-01-01T00:00:00+0800") for j in self.known_jobs
+            ]
+            return url
+
+    settings = from_args(["--examples-profile", "dev", "--emulator-jobs", "40"])
+    oracle = [REGISTRY["filters.oracle"]]
+    (served,) = Engine([]).run(RunSource(settings, checks=oracle)).results
+    (altered,) = Engine([]).run(Altered(settings, checks=oracle)).results
+    assert served.outcome == Outcome.PASSED, served
+    assert altered.outcome == Outcome.FAILED
+    assert (
+        "shows start_time" in altered.failures[0].found
+        and "2020-01-01T00:00:00+0800" in altered.failures[0].found
+    )

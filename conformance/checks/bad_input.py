@@ -101,6 +101,41 @@ def no_5xx(s: Session, drawn: Junk) -> None:
         error_doc(ex, None, (ex.status,), "an error")
 
 
+_NAMED = "<Request><Name>conformance</Name><Type>Job</Type>{}<Operation><QueueId>pconformance</QueueId></Operation></Request>"
+# Create bodies a server must refuse (the first four: not XML, or no Input, which the vendor's
+# create page requires), and two it may read as it likes but must never answer with a 5xx.
+BAD_CREATES = (
+    ("an empty body", b"", True),
+    ("a body that is not XML", b"not xml", True),
+    ("a root other than Request", b"<Other/>", True),
+    ("no Input", _NAMED.format("").encode(), True),
+    ("an empty Input", _NAMED.format("<Input/>").encode(), False),
+    (
+        "an Input with two sources",
+        _NAMED.format("<Input><Prefix>a/</Prefix><Object>b</Object></Input>").encode(),
+        False,
+    ),
+)
+
+
+@check(
+    "bad-input",
+    "an invalid create body is refused with a 4xx XML Error (not XML, or no Input), never a 5xx",
+    given=lambda _: st.sampled_from(BAD_CREATES),
+    anchor="no-5xx",
+    edges=lambda _: list(BAD_CREATES),
+)
+def bad_create_refused(s: Session, drawn: tuple[str, bytes, bool]) -> None:
+    what, body, must_refuse = drawn
+    s.require_writes()
+    ex = s.send("POST", data=body, headers={"Content-Type": "application/xml"})
+    s.forget_walks()
+    if ex.status >= 500 or (must_refuse and ex.status < 400):
+        fail(f"HTTP {ex.status} for a create with {what}", None, [ex])
+    if ex.status >= 400:
+        error_doc(ex, None, (ex.status,), f"a create with {what}")
+
+
 @check(
     "bad-input",
     "startCreationTime after endCreationTime gets 400 or an empty result",

@@ -1,7 +1,7 @@
 """Filter checks: metamorphic on live data, the exact oracle on known data."""
 
 import itertools
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import timedelta
 
 from hypothesis import strategies as st
@@ -384,7 +384,8 @@ def id_near_misses(s: Session, drawn) -> None:
 
 @check(
     "filters",
-    "on known data (the embedded emulator), the walk equals the reference semantics, up to ties",
+    "on known data (the embedded emulator), the walk equals the reference semantics, up to ties, "
+    "and each job shows the fields the data holds",
     given=queries,
     judges_jobs=True,
     anchor="filter-semantics",
@@ -396,6 +397,15 @@ def oracle(s: Session, query: Query) -> None:
     diff = tie_difference(walk.jobs, want)
     if diff:
         fail(f"the walk differs from the oracle: {diff}", query, walk.exchanges[:2])
+    stored = {j.job_id: j for j in known[: s.stored]}  # not the run's own: their states move
+    for job in walk.jobs:
+        was = stored.get(job.job_id, job)
+        field = next(
+            (f.name for f in fields(job) if getattr(job, f.name) != getattr(was, f.name)), None
+        )
+        if field:
+            fail(f"job {job.job_id} shows {field} {getattr(job, field)!r}; the data holds "
+                 f"{getattr(was, field)!r}", query, walk.exchanges[:2])  # fmt: skip
 
 
 def filter_findings(query: Query, body: ListResponse) -> list[Finding]:

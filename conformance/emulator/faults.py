@@ -527,6 +527,7 @@ FAULTS: dict[str, Fault] = {
         Fault("err-500-size-not-integer", "bad-input", "answers a size that is not a whole number (1.5, ten) with 500; 0 and -1 still get 400", ("bad_input.invalid_values",), _seam("invalid", lambda self, up, exc: self.refused(500, "InternalError", "internal error") if exc.param == "size" and "not a positive integer" in exc.message else up(exc))),
         Fault("err-500-other-method", "bad-input", "answers a method it has no route for (DELETE, PATCH) with 500, not 405", ("bad_input.no_5xx",), _error_500(lambda r: r.status == 405)),
         Fault("err-500-unknown-path", "bad-input", "answers a path it has no route for (/inventorytriggerjob/x/y) with 500, not 404", ("bad_input.no_5xx",), _error_500(lambda r: r.code == "NoSuchResource")),
+        Fault("err-500-bad-create", "bad-input", "answers a create body that is not XML or has no usable Input with 500", ("bad_input.bad_create_refused",), _error_500(lambda r: r.code == "MalformedXML" or "Input must hold" in r.message)),
         Fault("err-500-not-utf8", "bad-input", "answers a query whose escapes are not UTF-8 (%FF, GBK) with 500", ("bad_input.no_5xx",), _error_500(lambda r: "can't decode" in r.message)),
         Fault("sig-absent-header-500", "signature", "answers with 500 when a signed header is missing from the request", ("signature.refuses_changed_header",), AbsentHeader500),
         Fault("err-non-xml-body", "bad-input", "error bodies are JSON, not XML", ("bad_input.invalid_values", "bad_input.no_5xx", "schema.error_body"), JsonErrors),
