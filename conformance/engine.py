@@ -156,9 +156,9 @@ class Engine:
             except Exception as exc:  # a bug of ours while starting: no verdict on the target
                 errors.append(tool_error(exc))
             finally:
+                signals.defer = True  # the results stand: a signal now waits for the reports
                 with contextlib.suppress(Exception):
                     source.stop()
-            signals.defer = True  # the results stand: a signal now waits for the reports
             summary = source.summary(results, unusable=unusable, message=message,
                                      interrupted=signal_exit is not None)  # fmt: skip
             summary.tool_version = __version__
