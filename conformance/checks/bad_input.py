@@ -103,7 +103,7 @@ def no_5xx(s: Session, drawn: Junk) -> None:
 
 _NAMED = "<Request><Name>conformance</Name><Type>Job</Type>{}<Operation><QueueId>pconformance</QueueId></Operation></Request>"
 # Create bodies a server must refuse (the first four: not XML, or no Input, which the vendor's
-# create page requires), and two it may read as it likes but must never answer with a 5xx.
+# create page requires), and three it may read as it likes but must never answer with a 5xx.
 BAD_CREATES = (
     ("an empty body", b"", True),
     ("a body that is not XML", b"not xml", True),
@@ -113,6 +113,15 @@ BAD_CREATES = (
     (
         "an Input with two sources",
         _NAMED.format("<Input><Prefix>a/</Prefix><Object>b</Object></Input>").encode(),
+        False,
+    ),
+    (
+        "a JobParam holding elements",
+        _NAMED.format("<Input><Prefix>a/</Prefix></Input>")
+        .replace(
+            "</QueueId>", "</QueueId><JobParam><TemplateId>tconformance</TemplateId></JobParam>"
+        )
+        .encode(),
         False,
     ),
 )

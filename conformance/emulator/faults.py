@@ -288,6 +288,13 @@ class AbsentHeader500:  # a signed header missing from the request crashes the v
         return verdict
 
 
+def _crash_on_job_param(self: Any, up: Any, job: Any) -> None:
+    """A create whose Operation nests elements under JobParam crashes (500) before it is stored."""
+    if any(tag == "JobParam" and not isinstance(value, str) for tag, value in job.operation):
+        raise self.refused(500, "InternalError", "internal error")
+    return up(job)
+
+
 def _error_500(when: Any) -> type:  # refusals for which ``when(refused)`` holds answer 500
     fail = lambda self, r: self.refused(500, "InternalError", "internal error") if when(r) else r  # noqa: E731
     return _seam("error", lambda self, up, r, *rest: up(fail(self, r), *rest))
@@ -528,6 +535,7 @@ FAULTS: dict[str, Fault] = {
         Fault("err-500-other-method", "bad-input", "answers a method it has no route for (DELETE, PATCH) with 500, not 405", ("bad_input.no_5xx",), _error_500(lambda r: r.status == 405)),
         Fault("err-500-unknown-path", "bad-input", "answers a path it has no route for (/inventorytriggerjob/x/y) with 500, not 404", ("bad_input.no_5xx",), _error_500(lambda r: r.code == "NoSuchResource")),
         Fault("err-500-bad-create", "bad-input", "answers a create body that is not XML or has no usable Input with 500", ("bad_input.bad_create_refused",), _error_500(lambda r: r.code == "MalformedXML" or "Input must hold" in r.message)),
+        Fault("err-500-nested-job-param", "bad-input", "answers a create whose Operation nests elements under JobParam with 500", ("bad_input.bad_create_refused",), _seam("stored", _crash_on_job_param)),
         Fault("err-500-not-utf8", "bad-input", "answers a query whose escapes are not UTF-8 (%FF, GBK) with 500", ("bad_input.no_5xx",), _error_500(lambda r: "can't decode" in r.message)),
         Fault("sig-absent-header-500", "signature", "answers with 500 when a signed header is missing from the request", ("signature.refuses_changed_header",), AbsentHeader500),
         Fault("err-non-xml-body", "bad-input", "error bodies are JSON, not XML", ("bad_input.invalid_values", "bad_input.no_5xx", "schema.error_body"), JsonErrors),
