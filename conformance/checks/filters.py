@@ -400,10 +400,10 @@ def oracle(s: Session, query: Query) -> None:
     stored = {j.job_id: j for j in known[: s.stored]}  # not the run's own: their states move
     for job in walk.jobs:
         was = stored.get(job.job_id, job)
-        field = next(
-            (f.name for f in fields(job) if getattr(job, f.name) != getattr(was, f.name)), None
-        )
-        if field:
+        if was != job:
+            field = next(
+                f.name for f in fields(job) if getattr(job, f.name) != getattr(was, f.name)
+            )
             fail(f"job {job.job_id} shows {field} {getattr(job, field)!r}; the data holds "
                  f"{getattr(was, field)!r}", query, walk.exchanges[:2])  # fmt: skip
 
