@@ -50,7 +50,9 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     Secrets shorter than 8 characters are left to the structural redaction (headers and
     parameters by name): replacing them everywhere would corrupt the text, not protect them.
     """
-    text = _SECRET_PARAMS.sub(rf"\1{REDACTED}", text)
+    low = text.lower()  # finding the names first: the regex alone took 1.7 ms over a page
+    if "-signature=" in low or "-security-token=" in low:
+        text = _SECRET_PARAMS.sub(rf"\1{REDACTED}", text)
     for secret in secrets:
         if secret and len(secret) >= 8:
             text = text.replace(secret, REDACTED)

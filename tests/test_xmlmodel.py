@@ -155,3 +155,19 @@ def test_split_finds_each_jobsdetail_as_the_regex_did(body: bytes) -> None:
     chunks, stub = xmlmodel._split(body)
     assert chunks == chunk.findall(body)
     assert stub == chunk.sub(b"<JobsDetail/>", body)
+
+
+def test_a_job_unlike_those_seen_is_validated_whatever_came_before(monkeypatch) -> None:
+    """Past the first jobs only a sample is validated, but a job of a new variety (its type,
+    state, times or elements) always is: a defect of one kind of job shows on a target of any
+    size."""
+    from dataclasses import replace
+
+    from conformance.xmlmodel import Job
+
+    monkeypatch.setattr(xmlmodel, "_SEEN", [10**6 + 1])  # far past VALIDATE_ALL, off the sample
+    monkeypatch.setattr(xmlmodel, "_VARIETIES", set())
+    plain = Job("bv1", "Job", "Running", "n", "2024-01-01T00:00:00+0800")
+    odd = replace(plain, job_id="bv2", operation=(("QueueId", "p"), ("JobLevel", "7")))
+    errors = xmlmodel.read_list(render_list("r", [plain, odd], None))[1]
+    assert [e.split(":")[0] for e in errors] == ["JobsDetail 2"], errors
