@@ -211,18 +211,16 @@ class Emulator:
         return f"{status} {HTTPStatus(status).phrase}", headers
 
     def error(self, r: Refused, request_id: str, path: str) -> tuple[int, bytes, str]:
-        return r.status, self.error_body(r, request_id, path), "application/xml"
-
-    @staticmethod
-    def refused(status: int, code: str, message: str) -> Refused:
-        return Refused(status, code, message)
-
-    def error_body(self, r: Refused, request_id: str, path: str) -> bytes:
+        """Status, body and Content-Type of an XML Error."""
         chosen = self.behaviour.error_extras.split("+")  # resource, trace-id, both or none
         extras = {"Resource": path} if "resource" in chosen else {}
         if "trace-id" in chosen:
             extras["TraceId"] = request_id
-        return render_error(r.code, r.message, request_id, **extras)
+        return r.status, render_error(r.code, r.message, request_id, **extras), "application/xml"
+
+    @staticmethod
+    def refused(status: int, code: str, message: str) -> Refused:
+        return Refused(status, code, message)
 
     def _handle(self, environ: dict, request_id: str) -> bytes:
         if self._pending:

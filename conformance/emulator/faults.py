@@ -167,13 +167,6 @@ def _lowered_values(self: Any, method: str, path: str, params: list, headers: An
     return method, path, params, Headers(lowered)
 
 
-def _first_values(params: list) -> list:  # each name once, with its first value
-    firsts: dict[str, str] = {}
-    for k, v in params:
-        firsts.setdefault(k, v)
-    return list(firsts.items())
-
-
 def _names_present(fields: dict, params: list) -> bool:  # every signed parameter's name is sent
     listed = {n for n in fields.get("q-url-param-list", "").split(";") if n}
     return bool(listed) and listed <= {k.lower() for k, _ in params}
@@ -260,8 +253,9 @@ MethodUnbound = _retry(
 )
 PathUnbound = _verify_as(lambda self, m, path, *rest: (m, "/inventorytriggerjob", *rest))
 HostUnbound = _verify_as(_own_host)  # checks signatures against its own address, not the Host
-ParamPollution = _bend(  # each name's first value is verified, its last one used
-    verify=lambda self, up, m, path, params, *rest: up(m, path, _first_values(params), *rest),
+# each name's first value is verified (the parameters' order is not signed), its last one used
+ParamPollution = _bend(
+    verify=lambda self, up, m, path, ps, *rest: up(m, path, [*dict(reversed(ps)).items()], *rest),
     parameters=lambda self, up, params, allowed: up(list(dict(params).items()), allowed),
 )
 HeaderValueLowercased = _verify_as(_lowered_values)

@@ -300,20 +300,16 @@ def _insert(
     With ``replace``, a row takes the place of the one with its JobId, workflow IDs included."""
     workflows: list[tuple[str, str]] = []
     replaced: list[tuple[str]] = []
-    count = 0
 
     def jobs() -> Iterator[tuple]:
-        nonlocal count
         for row, workflow_ids in rows:
             workflows.extend((w, row[0]) for w in workflow_ids)
             if replace:
                 replaced.append((row[0],))
-            count += 1
             yield row
 
-    db.executemany(
-        INSERT_JOB.replace("INSERT", "INSERT OR REPLACE") if replace else INSERT_JOB, jobs()
-    )
+    insert = INSERT_JOB.replace("INSERT", "INSERT OR REPLACE") if replace else INSERT_JOB
+    count = db.executemany(insert, jobs()).rowcount  # a replaced row counts once
     if replace:
         db.executemany("DELETE FROM job_workflows WHERE job_id = ?", replaced)
     db.executemany("INSERT OR IGNORE INTO job_workflows VALUES (?, ?)", workflows)
