@@ -177,15 +177,12 @@ class Emulator:
 
     def __call__(self, environ: dict, start_response: Callable) -> list[bytes]:
         request_id = self.request_id()
-        path = environ.get("PATH_INFO", "/")
         try:
             body = self._handle(environ, request_id)
             status, content_type = 200, "application/xml" if body else None
-        except Refused as r:
-            status, body, content_type = self.error(r, request_id, path)
-        except Exception:  # a bug of ours must still answer as the service would
-            internal = Refused(500, "InternalError", "internal error")
-            status, body, content_type = self.error(internal, request_id, path)
+        except Exception as exc:  # a bug of ours must still answer as the service would
+            r = exc if isinstance(exc, Refused) else Refused(500, "InternalError", "internal error")
+            status, body, content_type = self.error(r, request_id, environ.get("PATH_INFO", "/"))
         status_line, headers = self.head(status, body, content_type, request_id)
         start_response(status_line, headers)
         return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
@@ -214,20 +211,16 @@ class Emulator:
         return f"{status} {HTTPStatus(status).phrase}", headers
 
     def error(self, r: Refused, request_id: str, path: str) -> tuple[int, bytes, str]:
-        return r.status, self.error_body(r, request_id, path), "application/xml"
+        """Status, body and Content-Type of an XML Error."""
+        chosen = self.behaviour.error_extras.split("+")  # resource, trace-id, both or none
+        extras = {"Resource": path} if "resource" in chosen else {}
+        if "trace-id" in chosen:
+            extras["TraceId"] = request_id
+        return r.status, render_error(r.code, r.message, request_id, **extras), "application/xml"
 
     @staticmethod
     def refused(status: int, code: str, message: str) -> Refused:
         return Refused(status, code, message)
-
-    def error_body(self, r: Refused, request_id: str, path: str) -> bytes:
-        extras = {
-            "resource+trace-id": {"Resource": path, "TraceId": request_id},
-            "resource": {"Resource": path},
-            "trace-id": {"TraceId": request_id},
-            "none": {},
-        }[self.behaviour.error_extras]
-        return render_error(r.code, r.message, request_id, **extras)
 
     def _handle(self, environ: dict, request_id: str) -> bytes:
         if self._pending:
@@ -294,10 +287,7 @@ class Emulator:
         presigned = not headers.get("Authorization")
         if verdict.refusal is not None and not self.forgiven(verdict.refusal, presigned):
             ci, cos = AUTH_CODES[verdict.refusal]
-            status, (code, message) = (
-                (401, ci) if self.behaviour.auth_status == "401" else (403, cos)
-            )
-            raise Refused(status, code, message)
+            raise Refused(401, *ci) if self.behaviour.auth_status == "401" else Refused(403, *cos)
 
     def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Verdict:
         return verify(method, path, params, headers, self.keys.get, self.clock())
@@ -354,19 +344,16 @@ class Emulator:
         ties = self.behaviour.ties_desc if f.descending else self.behaviour.ties_asc
         order = self.matching.ordering(f.descending, ties == "job-id-desc")
         fingerprint = _fingerprint(f)
-        token = params.get("nextToken") or None
         cursor, offset = None, 0
-        if token is not None:
+        if token := params.get("nextToken"):
             cursor, offset, f = self.resume(token, fingerprint, f)
         jobs, keys, more = self.page_of(f, order, cursor, offset)
-        if self.behaviour.full_last_page == "token" and len(jobs) == f.size:
-            more = True
-        next_token: str | None = None
-        if more and self.behaviour.writes_during_walk == "repeats":  # a position in the list
-            next_token = self._make_token(["at", offset + len(jobs)], fingerprint)
-        elif more:
+        more |= self.behaviour.full_last_page == "token" and len(jobs) == f.size
+        if self.behaviour.writes_during_walk == "repeats":  # a position in the list
+            last = ["at", offset + len(jobs)]
+        else:
             last = keys[-1] if keys else cursor
-            next_token = self._make_token(last, fingerprint) if last is not None else None
+        next_token = self._make_token(last, fingerprint) if more and last is not None else None
         if next_token is None and self.behaviour.last_page_token == "empty":
             next_token = ""
         return self.render(request_id, jobs, next_token)
@@ -404,10 +391,9 @@ class Emulator:
             raise _bad("the body's root must be <Request>", "MalformedXML")
         inp, op = root.find("Input"), root.find("Operation")
         job_type = (root.findtext("Type") or "").strip()
-        if job_type not in TYPES and job_type:
-            raise _bad(f"Type must be Job or Workflow, not {job_type[:40]!r}")
         if job_type not in TYPES:
-            raise _bad("Type is required: Job or Workflow")
+            wrong = f"must be Job or Workflow, not {job_type[:40]!r}"
+            raise _bad(f"Type {wrong}" if job_type else "Type is required: Job or Workflow")
         if inp is None or len(inp) != 1:
             raise _bad("Input must hold exactly one of Prefix, Object, UrlFile, Manifest")
         user_data = root.findtext("Operation/UserData") or ""
@@ -508,14 +494,6 @@ def canonical(nodes: tuple[Node, ...], parent: str = "Operation") -> tuple[Node,
 
 def _fingerprint(f: Filters) -> str:
     """The filters and order a token is bound to (instants, so any offset spelling is the same)."""
-    parts = []
-    for x in fields(f):
-        value = getattr(f, x.name)
-        if x.name in ("size", "size_requested"):
-            continue
-        if isinstance(value, frozenset):
-            value = sorted(value)
-        elif isinstance(value, datetime):
-            value = value.timestamp()
-        parts.append(value)
-    return repr(parts)
+    values = [getattr(f, x.name) for x in fields(f) if x.name not in ("size", "size_requested")]
+    values = [sorted(v) if isinstance(v, frozenset) else v for v in values]
+    return repr([v.timestamp() if isinstance(v, datetime) else v for v in values])

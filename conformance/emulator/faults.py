@@ -12,12 +12,12 @@ import itertools
 import json
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, NoReturn
 
 from werkzeug.datastructures import Headers
 
-from ..query import DEFAULT_SIZE, ORDERS, STATES, TYPES, Filters, InvalidArgument, Query
+from ..query import DEFAULT_SIZE, ORDERS, STATES, TYPES, Filters, Query
 from ..signing import Reason, Verdict, authorization_fields, key_window, verify
 from ..timefmt import format_time
 from ..xmlmodel import render_missing
@@ -36,19 +36,29 @@ class Fault:
     pins: str = ""  # a --profile the suite needs to catch it: an open point's other choice
 
 
-def _seam(method: str, change: Any) -> type:
-    """A mixin over one seam: ``change(self, up, *args)``, ``up`` being the seam it bends."""
+def _bend(**changes: Any) -> type:
+    """A mixin over these seams, each ``seam=change``: ``change(self, up, *args)``, ``up``
+    being the seam it bends."""
 
-    def bent(self: Any, *args: Any) -> Any:
-        return change(self, getattr(super(mixin, self), method), *args)
+    def bent(method: str, change: Any) -> Any:
+        return lambda self, *a, **kw: change(self, getattr(super(mixin, self), method), *a, **kw)
 
-    mixin = type(f"Bent_{method}", (), {method: bent})
+    mixin = type(f"Bent_{'_'.join(changes)}", (), {m: bent(m, c) for m, c in changes.items()})
     return mixin
+
+
+def _crash(*_: Any) -> NoReturn:
+    """A bug in the handler, which the emulator answers as any: 500 InternalError."""
+    raise RuntimeError("a fault switch's crash")
 
 
 def _forgives(*reasons: Reason, presigned: bool = False) -> type:
     """A mixin letting these refusals through (only for presigned URLs, with ``presigned``)."""
-    return _seam("forgiven", lambda self, up, why, pre: (why in reasons and (pre or not presigned)) or up(why, pre))  # fmt: skip
+    return _bend(
+        forgiven=lambda self, up, why, pre: (
+            (why in reasons and (pre or not presigned)) or up(why, pre)
+        )
+    )
 
 
 def _window(rule: Any) -> type:
@@ -64,11 +74,41 @@ def _window(rule: Any) -> type:
             return verdict if got is None else Verdict(verdict.secret_id, got)
         return verify(method, path, params, headers, self.keys.get, got)
 
-    return _seam("verify", bend)
+    return _bend(verify=bend)
+
+
+def _verify_as(change: Any) -> type:  # verifies change(self, method, path, params, headers)
+    return _bend(verify=lambda self, up, *request: up(*change(self, *request[:4]), request[4]))
+
+
+def _retry(reason: Reason, retries: Any) -> type:
+    """On a ``reason`` refusal, the first verdict of ``retries(self, up, verdict, *request)``
+    that accepts the request, else the refusal."""
+
+    def bend(self: Any, up: Any, *request: Any) -> Verdict:
+        verdict = up(*request)
+        if verdict.refusal is not reason:
+            return verdict
+        return next((v for v in retries(self, up, verdict, *request) if v.accepted), verdict)
+
+    return _bend(verify=bend)
+
+
+def _unchecked(passes: Any) -> type:
+    """Lets a mismatched signature through when ``passes(fields, params)`` (``fields`` being
+    the Authorization's)."""
+    return _retry(
+        Reason.MISMATCH,
+        lambda self, up, verdict, method, path, params, headers, env: (
+            [Verdict(verdict.secret_id)]
+            if passes(authorization_fields(params, headers), params)
+            else []
+        ),
+    )
 
 
 def _query(change: Any) -> type:  # how a list request's parameters are read: query -> query
-    return _seam("query_of", lambda self, up, params: change(up(params)))
+    return _bend(query_of=lambda self, up, params: change(up(params)))
 
 
 def _times(change: Any) -> type:  # both time bounds read with change(text) -> text
@@ -83,345 +123,220 @@ def _toggled(q: Query) -> Query:  # a state listed twice cancels out (a bit mask
     )
 
 
-def _filters(change: Any) -> type:  # what a query means: change(self, filters, query, params)
-    return _seam("filters", lambda self, up, q, p: change(self, up(q, p), q, p))
+def _known_values(q: Query) -> Query:  # unknown type, states or orderByTime values are dropped
+    states = [s for s in (q.states or "").split(",") if s in ("All", *STATES)]
+    return replace(
+        q,
+        type=q.type if q.type in TYPES else None,
+        order_by_time=q.order_by_time if q.order_by_time in ORDERS else None,
+        states=",".join(states) or None,
+    )
 
 
-def _render(change: Any) -> type:
-    """A mixin changing a list page as it is written: ``change(jobs) -> jobs``, or a body edit."""
-
-    class Renders:
-        def render(self, request_id: str, jobs: list, next_token: str | None) -> bytes:
-            return change(super(), request_id, jobs, next_token)  # type: ignore[misc]
-
-    return Renders
+def _filters(change: Any, **more: Any) -> type:  # what a query means: change(self, f, q, params)
+    return _bend(filters=lambda self, up, q, p: change(self, up(q, p), q, p), **more)
 
 
-class AcceptAnything:
-    def authenticate(self, *args: Any) -> None:
-        return None
+def _resumed(change: Any) -> type:  # where a token's page starts: change(cursor, offset, filters)
+    return _bend(resume=lambda self, up, *args: change(*up(*args)))
 
 
-class RejectEmptyOrSpace:
-    def authenticate(
-        self, method: str, path: str, params: list, headers: Any, environ: dict
-    ) -> None:
-        super().authenticate(method, path, params, headers, environ)  # type: ignore[misc]
-        if any(v == "" or " " in v for k, v in params if not k.startswith(("q-", "x-c"))):
-            raise self.refused(
-                403, "SignatureDoesNotMatch", "The Signature you specified is invalid."
-            )  # type: ignore[attr-defined]
+def _paged(change: Any) -> type:  # a page as read: change(jobs, keys, more, filters) -> the same
+    return _bend(page_of=lambda self, up, f, *rest: change(*up(f, *rest), f))
 
 
-class IgnoreSecretId:  # any known key will do, whatever q-ak says
-    def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Any:
-        verdict = super().verify(method, path, params, headers, environ)  # type: ignore[misc]
-        if verdict.refusal is Reason.UNKNOWN_SECRET_ID:
-            for creds in self.keys.values():  # type: ignore[attr-defined]
-                retry = verify(method, path, params, headers, lambda _i, c=creds: c, self.clock())  # type: ignore[attr-defined]
-                if retry.accepted:
-                    return retry
-        return verdict
+def _render(change: Any) -> type:  # a list page as written: change(up, request_id, jobs, token)
+    return _bend(render=lambda self, up, *args: change(up, *args))
 
 
-class MethodUnbound:
-    def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Any:
-        verdict = super().verify(method, path, params, headers, environ)  # type: ignore[misc]
-        if verdict.refusal is Reason.MISMATCH:
-            for other in ("GET", "POST", "PUT", "DELETE", "HEAD"):
-                retry = super().verify(other, path, params, headers, environ)  # type: ignore[misc]
-                if retry.accepted:
-                    return retry
-        return verdict
+def _refuses_empty_or_space(self: Any, up: Any, *request: Any) -> None:
+    up(*request)  # request[2]: the query's parameters
+    if any(v == "" or " " in v for k, v in request[2] if not k.startswith(("q-", "x-c"))):
+        raise self.refused(403, "SignatureDoesNotMatch", "The Signature you specified is invalid.")
 
 
-class PathUnbound:
-    def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Any:
-        return super().verify(method, "/inventorytriggerjob", params, headers, environ)  # type: ignore[misc]
+def _own_host(self: Any, method: str, path: str, params: list, headers: Any) -> tuple:
+    own = Headers(headers)  # its own address: the Host it was first reached at
+    own["Host"] = self.__dict__.setdefault("own_host", headers.get("Host", ""))
+    return method, path, params, own
 
 
-class HostUnbound:  # checks signatures against its own address, not the Host sent
-    def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Any:
-        own = Headers(headers)  # its own address: the Host it was first reached at
-        own["Host"] = self.__dict__.setdefault("own_host", headers.get("Host", ""))
-        return super().verify(method, path, params, own, environ)  # type: ignore[misc]
+def _lowered_values(self: Any, method: str, path: str, params: list, headers: Any) -> tuple:
+    """Header values lower-cased before hashing (names only should be)."""
+    lowered = [(k, v if k == "Authorization" else v.lower()) for k, v in headers.items()]
+    return method, path, params, Headers(lowered)
 
 
-class ParamPollution:  # each name's first value is verified, its last one used
-    def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Any:
-        firsts: dict[str, str] = {}
-        for k, v in params:
-            firsts.setdefault(k, v)
-        return super().verify(method, path, list(firsts.items()), headers, environ)  # type: ignore[misc]
-
-    def parameters(self, params: list, allowed: frozenset) -> dict:
-        last = {k: v for k, v in params}
-        return super().parameters(list(last.items()), allowed)  # type: ignore[misc]
+def _names_present(fields: dict, params: list) -> bool:  # every signed parameter's name is sent
+    listed = {n for n in fields.get("q-url-param-list", "").split(";") if n}
+    return bool(listed) and listed <= {k.lower() for k, _ in params}
 
 
-class HeaderValueLowercased:  # header values lower-cased before hashing (names only should be)
-    def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Any:
-        lowered = Headers(
-            [(k, v if k == "Authorization" else v.lower()) for k, v in headers.items()]
-        )
-        return super().verify(method, path, params, lowered, environ)  # type: ignore[misc]
+def _absent_header_crashes(self: Any, up: Any, *request: Any) -> Verdict:
+    verdict = up(*request)  # a signed header missing from the request crashes the verifier
+    if verdict.refusal is Reason.ABSENT_SIGNED_PART and verdict.detail.startswith("header"):
+        _crash()
+    return verdict
 
 
-class _Unchecked:
-    """Lets a mismatched signature through when ``unchecked(fields, params)`` says so."""
-
-    def verify(self, method: str, path: str, params: list, headers: Any, environ: dict) -> Any:
-        verdict = super().verify(method, path, params, headers, environ)  # type: ignore[misc]
-        fields = authorization_fields(params, headers)
-        if verdict.refusal is Reason.MISMATCH and self.unchecked(fields, params):  # type: ignore[attr-defined]
-            return Verdict(secret_id=verdict.secret_id)
-        return verdict
+def _advances(self: Any, up: Any, token: str, *rest: Any) -> tuple:
+    """A token sent again gives the page after the one it gave (a cursor kept on the server)."""
+    cursor, offset, f = up(token, *rest)
+    seen = self.__dict__.setdefault("tokens_seen", {})
+    seen[token] = seen.get(token, -1) + 1
+    return cursor, offset + seen[token] * f.size, f
 
 
-class HeadersUnchecked(_Unchecked):  # a signature over custom headers is not checked
-    def unchecked(self, fields: dict, params: list) -> bool:
-        return any(
-            h.startswith("x-") and "token" not in h
-            for h in fields.get("q-header-list", "").split(";")
-        )
-
-
-class ValuesUnchecked(_Unchecked):  # the signed parameters' names are checked, not the signature
-    def unchecked(self, fields: dict, params: list) -> bool:
-        listed = {n for n in fields.get("q-url-param-list", "").split(";") if n}
-        return bool(listed) and listed <= {k.lower() for k, _ in params}
-
-
-class TokenAdvances:  # a token sent again gives the page after the one it gave (a server cursor)
-    def resume(self, token: str, fingerprint: str, f: Filters) -> tuple:
-        cursor, offset, f = super().resume(token, fingerprint, f)  # type: ignore[misc]
-        seen = self.__dict__.setdefault("tokens_seen", {})
-        seen[token] = seen.get(token, -1) + 1
-        return cursor, offset + seen[token] * f.size, f
-
-
-class SkipBoundary:
-    def resume(self, token: str, fingerprint: str, f: Filters) -> tuple:
-        cursor, offset, f = super().resume(token, fingerprint, f)  # type: ignore[misc]
-        return cursor, offset + 1, f
-
-
-class RepeatBoundary:  # the token points at the page's second-to-last job
-    def page_of(self, f: Filters, order: Ordering, cursor: Any, offset: int) -> tuple:
-        jobs, keys, more = super().page_of(f, order, cursor, offset)  # type: ignore[misc]
-        return jobs, (keys[:-1] if len(keys) > 1 else keys), more
-
-
-class EndlessToken:
-    def page_of(self, f: Filters, order: Ordering, cursor: Any, offset: int) -> tuple:
-        jobs, keys, _ = super().page_of(f, order, cursor, offset)  # type: ignore[misc]
-        return jobs, keys, True
-
-
-class SizeOffAtSomeSizes:
-    def page_of(self, f: Filters, order: Ordering, cursor: Any, offset: int) -> tuple:
-        jobs, keys, more = super().page_of(f, order, cursor, offset)  # type: ignore[misc]
-        if more and 41 <= f.size <= 60:
-            return jobs[:-1], keys[:-1], more
-        return jobs, keys, more
-
-
-class DropFilters:  # later pages drop every filter
-    def resume(self, token: str, fingerprint: str, f: Filters) -> tuple:
-        cursor, offset, _ = super().resume(token, fingerprint, f)  # type: ignore[misc]
-        return cursor, offset, Filters(size=f.size, descending=f.descending)
-
-
-class SizeNotKept:  # later pages use the default size
-    def resume(self, token: str, fingerprint: str, f: Filters) -> tuple:
-        cursor, offset, f = super().resume(token, fingerprint, f)  # type: ignore[misc]
-        return cursor, offset, replace(f, size=DEFAULT_SIZE)
-
-
-class BadToken500:
-    def foreign_token(self, token: str, f: Filters) -> tuple:
-        raise self.refused(500, "InternalError", "internal error")  # type: ignore[attr-defined]
-
-
-class BadTokenRestart:
-    def foreign_token(self, token: str, f: Filters) -> tuple:
-        return None, 0, f
-
-
-class SizeUncapped:
-    def clamps(self) -> bool:
-        return True
-
-    def filters(self, query: Query, params: dict) -> Filters:
-        f = super().filters(query, params)  # type: ignore[misc]
-        return replace(f, size=f.size_requested)
-
-
-class UnknownIgnored:  # unknown type, states or orderByTime values are silently dropped
-    def query_of(self, params: dict) -> Query:
-        query = super().query_of(params)  # type: ignore[misc]
-        states = [s for s in (query.states or "").split(",") if s in ("All", *STATES)]
-        return replace(
-            query,
-            type=query.type if query.type in TYPES else None,
-            order_by_time=query.order_by_time if query.order_by_time in ORDERS else None,
-            states=",".join(states) or None,
-        )
-
-
-class BadSizeIgnored:  # an invalid size is read as no size
-    def query_of(self, params: dict) -> Query:
-        query = super().query_of(params)  # type: ignore[misc]
-        return replace(query, size=None) if query.size and not query.size.isdigit() else query
-
-
-class Error500:
-    def invalid(self, exc: InvalidArgument) -> Exception:
-        return self.refused(500, "InternalError", "internal error")  # type: ignore[attr-defined]
-
-
-class AbsentHeader500:  # a signed header missing from the request crashes the verifier
-    def verify(self, *args: Any) -> Verdict:
-        verdict = super().verify(*args)  # type: ignore[misc]
-        if verdict.refusal is Reason.ABSENT_SIGNED_PART and verdict.detail.startswith("header"):
-            raise KeyError(verdict.detail)  # answered as any bug of the handler's: 500
-        return verdict
+def _zoned(jobs: list, keys: list, more: bool, f: Filters) -> tuple:
+    """A page's jobs with CreationTime written in the start bound's offset (if there is one)."""
+    if zone := f.start and f.start.tzinfo:
+        jobs = [replace(j, creation_time=format_time(j.created.astimezone(zone))) for j in jobs]
+    return jobs, keys, more
 
 
 def _crash_on_job_param(self: Any, up: Any, job: Any) -> None:
     """A create whose Operation nests elements under JobParam crashes (500) before it is stored."""
-    if any(tag == "JobParam" and not isinstance(value, str) for tag, value in job.operation):
-        raise self.refused(500, "InternalError", "internal error")
-    return up(job)
+    nested = any(tag == "JobParam" and not isinstance(v, str) for tag, v in job.operation)
+    return _crash() if nested else up(job)
 
 
 def _error_500(when: Any) -> type:  # refusals for which ``when(refused)`` holds answer 500
     fail = lambda self, r: self.refused(500, "InternalError", "internal error") if when(r) else r  # noqa: E731
-    return _seam("error", lambda self, up, r, *rest: up(fail(self, r), *rest))
+    return _bend(error=lambda self, up, r, *rest: up(fail(self, r), *rest))
 
 
-class WrongContentType:
-    def head(self, status: int, body: bytes, content_type: str | None, request_id: str) -> tuple:
-        if status == 200 and content_type:
-            content_type = "text/plain"
-        return super().head(status, body, content_type, request_id)  # type: ignore[misc]
+def _without_request_id(self: Any, up: Any, *args: Any) -> tuple:
+    line, headers = up(*args)
+    return line, [(k, v) for k, v in headers if k != "x-ci-request-id"]
 
 
-class NoRequestIdHeader:
-    def head(self, status: int, body: bytes, content_type: str | None, request_id: str) -> tuple:
-        line, headers = super().head(status, body, content_type, request_id)  # type: ignore[misc]
-        return line, [(k, v) for k, v in headers if k != "x-ci-request-id"]
+def _json_error(self: Any, up: Any, r: Any, request_id: str, path: str) -> tuple:
+    doc = {"Code": r.code, "Message": r.message, "RequestId": request_id}
+    return r.status, json.dumps(doc).encode(), "application/json"
 
 
-class JsonErrors:
-    def error(self, r: Any, request_id: str, path: str) -> tuple[int, bytes, str]:
-        doc = {"Code": r.code, "Message": r.message, "RequestId": request_id}
-        return r.status, json.dumps(doc).encode(), "application/json"
+def _reused_id(self: Any, up: Any) -> tuple[str, float]:
+    """JobIds from the second a job is created: two creates share one."""
+    job_id, at = up()
+    self.last = None if (last := self.__dict__.get("last")) else job_id
+    return last or job_id, at
 
 
-class JobIdReused:  # JobIds from the second a job is created: two creates share one
-    def _new_job(self) -> tuple[str, float]:
-        job_id, at = super()._new_job()  # type: ignore[misc]
-        self.last = None if (last := self.__dict__.get("last")) else job_id
-        return last or job_id, at
+def _loses_every_third(self: Any, up: Any, job: Any) -> None:  # acknowledged, never stored
+    self.created = self.__dict__.get("created", 0) + 1
+    if self.created % 3 != 2:
+        up(job)
 
-    def stored(self, job: Any) -> None:
-        self.store.add([job], replace=True)  # type: ignore[attr-defined]
+
+def _in_state_index(self: Any, up: Any, states: frozenset[str]) -> tuple[str, list]:
+    sql, args = up(states)
+    return f"{sql} AND job_id IN (SELECT job_id FROM state_index)", args
+
+
+def _cancelled(self: Any) -> dict:  # cancelled jobs as get sees them; lists never do
+    return self.__dict__.setdefault("cancelled", {})
 
 
 COUNTER = itertools.count()  # request IDs of a counter that wraps (fmt-request-id-wraps)
+ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD")
 
+AcceptAnything = _bend(authenticate=lambda self, up, *request: None)
+RejectEmptyOrSpace = _bend(authenticate=_refuses_empty_or_space)
+IgnoreSecretId = _retry(
+    Reason.UNKNOWN_SECRET_ID,  # any known key will do, whatever q-ak says
+    lambda self, up, _, *request: (
+        verify(*request[:4], lambda _i, c=creds: c, self.clock()) for creds in self.keys.values()
+    ),
+)
+MethodUnbound = _retry(
+    Reason.MISMATCH, lambda self, up, _, m, *rest: (up(other, *rest) for other in ALL_METHODS)
+)
+PathUnbound = _verify_as(lambda self, m, path, *rest: (m, "/inventorytriggerjob", *rest))
+HostUnbound = _verify_as(_own_host)  # checks signatures against its own address, not the Host
+# each name's first value is verified (the parameters' order is not signed), its last one used
+ParamPollution = _bend(
+    verify=lambda self, up, m, path, ps, *rest: up(m, path, [*dict(reversed(ps)).items()], *rest),
+    parameters=lambda self, up, params, allowed: up(list(dict(params).items()), allowed),
+)
+HeaderValueLowercased = _verify_as(_lowered_values)
+HeadersUnchecked = _unchecked(  # a signature over custom headers is not checked
+    lambda fields, params: any(
+        h.startswith("x-") and "token" not in h for h in fields.get("q-header-list", "").split(";")
+    )
+)
+ValuesUnchecked = _unchecked(_names_present)  # the signed names are checked, not the signature
+AbsentHeader500 = _bend(verify=_absent_header_crashes)
+TokenAdvances = _bend(resume=_advances)
+SkipBoundary = _resumed(lambda cursor, offset, f: (cursor, offset + 1, f))
+DropFilters = _resumed(  # later pages drop every filter
+    lambda cursor, offset, f: (cursor, offset, Filters(size=f.size, descending=f.descending))
+)
+SizeNotKept = _resumed(lambda cursor, offset, f: (cursor, offset, replace(f, size=DEFAULT_SIZE)))
+RepeatBoundary = _paged(  # the token points at the page's second-to-last job
+    lambda jobs, keys, more, f: (jobs, keys[:-1] if len(keys) > 1 else keys, more)
+)
+EndlessToken = _paged(lambda jobs, keys, more, f: (jobs, keys, True))
+SizeOffAtSomeSizes = _paged(
+    lambda jobs, keys, more, f: (
+        (jobs[:-1], keys[:-1], more) if more and 41 <= f.size <= 60 else (jobs, keys, more)
+    )
+)
+BadToken500 = _bend(foreign_token=_crash)
+BadTokenRestart = _bend(foreign_token=lambda self, up, token, f: (None, 0, f))
+UnknownIgnored = _query(_known_values)
+BadSizeIgnored = _query(  # an invalid size is read as no size
+    lambda q: replace(q, size=None) if q.size and not q.size.isdigit() else q
+)
+Error500 = _bend(invalid=_crash)
+SizeUncapped = _filters(
+    lambda self, f, q, p: replace(f, size=f.size_requested), clamps=lambda self, up: True
+)
+WrongContentType = _bend(
+    head=lambda self, up, status, body, ctype, rid: up(
+        status, body, "text/plain" if status == 200 and ctype else ctype, rid
+    )
+)
+NoRequestIdHeader = _bend(head=_without_request_id)
+JsonErrors = _bend(error=_json_error)
+JobIdReused = _bend(
+    _new_job=_reused_id, stored=lambda self, up, job: self.store.add([job], replace=True)
+)
+CreateLost = _bend(stored=_loses_every_third)
+CreateEvictsOldest = _bend(stored=lambda self, up, job: up(job) or self.store.remove_oldest())
+CancelNotListed = _bend(
+    get_job=lambda self, up, job_id: _cancelled(self).get(job_id) or up(job_id),
+    cancel_job=lambda self, up, job: _cancelled(self).update(
+        {job.job_id: replace(job, state="Cancel", end_time=self._now())}
+    ),
+)
+GetMissingEmpty = _bend(
+    _get=lambda self, up, job_id, rid: (
+        render_missing(rid, []) if self.get_job(job_id) is None else up(job_id, rid)
+    )
+)
+StaleStateIndex = _bend(  # lists filtered by states see only the jobs of start-up
+    __init__=lambda self, up, *a, **kw: up(*a, **kw) or self.store.freeze_state_index()
+)
 
-def _zoned(jobs: list, keys: list, more: bool, bound: datetime | None) -> tuple:
-    """A page's jobs with CreationTime written in ``bound``'s offset (when there is a bound)."""
-    zone = bound and bound.tzinfo
-    return [replace(j, creation_time=format_time(j.created.astimezone(zone))) for j in jobs] if zone else jobs, keys, more  # fmt: skip
+# --- the SQL: mixins over store.Matching --------------------------------------------------
 
-
-class CreateLost:  # every third created job is acknowledged, never stored
-    created = 0
-
-    def stored(self, job: Any) -> None:
-        self.created += 1
-        if self.created % 3 != 2:
-            super().stored(job)  # type: ignore[misc]
-
-
-class CreateEvictsOldest:
-    def stored(self, job: Any) -> None:
-        super().stored(job)  # type: ignore[misc]
-        self.store.remove_oldest()  # type: ignore[attr-defined]
-
-
-class CancelNotListed:  # get sees a cancelled job; lists never do
-    def get_job(self, job_id: str) -> Any:
-        return self.__dict__.setdefault("cancelled", {}).get(job_id) or super().get_job(job_id)  # type: ignore[misc]
-
-    def cancel_job(self, job: Any) -> None:
-        cancelled = replace(job, state="Cancel", end_time=self._now())  # type: ignore[attr-defined]
-        self.__dict__.setdefault("cancelled", {})[job.job_id] = cancelled
-
-
-class GetMissingEmpty:
-    def _get(self, job_id: str, request_id: str) -> bytes:
-        if self.get_job(job_id) is None:  # type: ignore[attr-defined]
-            return render_missing(request_id, [])
-        return super()._get(job_id, request_id)  # type: ignore[misc]
-
-
-class StaleStateIndex:  # lists filtered by states see only the jobs of start-up
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)  # type: ignore[misc]
-        self.store.freeze_state_index()  # type: ignore[attr-defined]
-
-
-# --- the SQL ------------------------------------------------------------------------------
-
-
-class OrderByJobId(Matching):
-    def ordering(self, descending: bool, ties_descending: bool) -> Ordering:
-        return Ordering((("job_id", descending),))
-
-
-class OrderByLocalTime(Matching):  # the written wall-clock time, not the instant
-    def ordering(self, descending: bool, ties_descending: bool) -> Ordering:
-        return Ordering((("created_local", descending), ("job_id", ties_descending)))
-
-
-class ExclusiveBounds(Matching):
-    def time(self, bound: datetime, op: str) -> tuple[str, list]:
-        return super().time(bound, op[0])
-
-
-class OffsetIgnored(Matching):  # bounds compared as wall-clock text, whatever their offset
-    def time(self, bound: datetime, op: str) -> tuple[str, list]:
-        return f"created_local {op} ?", [format_time(bound)[:19]]
-
-
-class BoundsSlack(Matching):  # a second of slack each side: >= start - 1 s, <= end + 1 s
-    def time(self, bound: datetime, op: str) -> tuple[str, list]:
-        return super().time(bound + timedelta(seconds=1 if op[0] == "<" else -1), op)
-
-
-class IdPrefix(Matching):  # IDs match any ID they are a prefix of
-    def same(self, column: str, value: str) -> tuple[str, list]:
-        return f"substr({column}, 1, length(?)) = ?", [value, value]
-
-
-class NameSubstring(Matching):
-    def name(self, value: str) -> tuple[str, list]:
-        return "instr(name, ?) > 0", [value]
-
-
-class NameCaseInsensitive(Matching):
-    def name(self, value: str) -> tuple[str, list]:
-        return "lower(name) = lower(?)", [value]
-
-
-class StaleStates(Matching):
-    def states(self, states: frozenset[str]) -> tuple[str, list]:
-        sql, args = super().states(states)
-        return f"{sql} AND job_id IN (SELECT job_id FROM state_index)", args
+OrderByJobId = _bend(ordering=lambda self, up, desc, ties: Ordering((("job_id", desc),)))
+OrderByLocalTime = _bend(  # the written wall-clock time, not the instant
+    ordering=lambda self, up, desc, ties: Ordering((("created_local", desc), ("job_id", ties)))
+)
+ExclusiveBounds = _bend(time=lambda self, up, bound, op: up(bound, op[0]))
+OffsetIgnored = _bend(  # bounds compared as wall-clock text, whatever their offset
+    time=lambda self, up, bound, op: (f"created_local {op} ?", [format_time(bound)[:19]])
+)
+BoundsSlack = _bend(  # a second of slack each side: >= start - 1 s, <= end + 1 s
+    time=lambda self, up, bound, op: up(bound + timedelta(seconds=1 if op[0] == "<" else -1), op)
+)
+IdPrefix = _bend(  # IDs match any ID they are a prefix of
+    same=lambda self, up, column, value: (f"substr({column}, 1, length(?)) = ?", [value, value])
+)
+NameSubstring = _bend(name=lambda self, up, value: ("instr(name, ?) > 0", [value]))
+NameCaseInsensitive = _bend(name=lambda self, up, value: ("lower(name) = lower(?)", [value]))
+StaleStates = _bend(states=_in_state_index)
 
 
 def _ignores(*fields: str) -> Any:
@@ -521,21 +436,21 @@ FAULTS: dict[str, Fault] = {
         Fault("page-size-octal", "pagination", "a size with a leading zero is read as octal (010 is 8)", ("filters.spellings_agree",), _query(lambda q: replace(q, size=str(int(q.size, 8))) if re.fullmatch(r"0[0-7]+", q.size or "") else q), pins=FULL),
         Fault("filter-unknown-ignored", "filters", "unknown type, states or orderByTime values are silently ignored", ("filters.unknown_value_refused", "filters.spellings_agree"), UnknownIgnored),
         # response format
-        Fault("fmt-missing-request-id", "schema", "leaves RequestId out of list responses", ("schema.list_body",), _render(lambda up, rid, jobs, token: re.sub(rb"<RequestId>[^<]*</RequestId>", b"", up.render(rid, jobs, token), count=1))),
-        Fault("fmt-bad-state-text", "schema", "writes State in lower case", ("schema.list_body",), _render(lambda up, rid, jobs, token: up.render(rid, [replace(j, state=j.state.lower()) for j in jobs], token))),
-        Fault("fmt-time-without-offset", "schema", "writes CreationTime without its offset", ("schema.list_body",), _render(lambda up, rid, jobs, token: up.render(rid, [replace(j, creation_time=j.creation_time[:19]) for j in jobs], token))),
+        Fault("fmt-missing-request-id", "schema", "leaves RequestId out of list responses", ("schema.list_body",), _render(lambda up, rid, jobs, token: re.sub(rb"<RequestId>[^<]*</RequestId>", b"", up(rid, jobs, token), count=1))),
+        Fault("fmt-bad-state-text", "schema", "writes State in lower case", ("schema.list_body",), _render(lambda up, rid, jobs, token: up(rid, [replace(j, state=j.state.lower()) for j in jobs], token))),
+        Fault("fmt-time-without-offset", "schema", "writes CreationTime without its offset", ("schema.list_body",), _render(lambda up, rid, jobs, token: up(rid, [replace(j, creation_time=j.creation_time[:19]) for j in jobs], token))),
         Fault("fmt-wrong-content-type", "schema", "answers with Content-Type text/plain", ("schema.content_type",), WrongContentType),
-        Fault("fmt-unescaped-xml", "schema", "writes names without XML escaping", ("schema.list_body",), _render(lambda up, rid, jobs, token: up.render(rid, jobs, token).replace(b"&amp;", b"&").replace(b"&lt;", b"<").replace(b"&gt;", b">"))),
-        Fault("fmt-request-id-wraps", "schema", "request IDs come from a counter of 64 values", ("schema.request_ids_unique",), _seam("request_id", lambda self, up: f"{next(COUNTER) % 64:08x}-ci")),
+        Fault("fmt-unescaped-xml", "schema", "writes names without XML escaping", ("schema.list_body",), _render(lambda up, rid, jobs, token: up(rid, jobs, token).replace(b"&amp;", b"&").replace(b"&lt;", b"<").replace(b"&gt;", b">"))),
+        Fault("fmt-request-id-wraps", "schema", "request IDs come from a counter of 64 values", ("schema.request_ids_unique",), _bend(request_id=lambda self, up: f"{next(COUNTER) % 64:08x}-ci")),
         Fault("fmt-no-request-id-header", "schema", "sends no x-ci-request-id header", ("schema.request_id_header",), NoRequestIdHeader),
         # errors
         Fault("err-500-on-bad-input", "bad-input", "answers invalid parameter values with 500", ("bad_input.invalid_values", "bad_input.no_5xx"), Error500),
         Fault("err-200-on-bad-input", "bad-input", "answers invalid size values with 200, ignoring them", ("bad_input.invalid_values",), BadSizeIgnored),
-        Fault("err-500-size-not-integer", "bad-input", "answers a size that is not a whole number (1.5, ten) with 500; 0 and -1 still get 400", ("bad_input.invalid_values",), _seam("invalid", lambda self, up, exc: self.refused(500, "InternalError", "internal error") if exc.param == "size" and "not a positive integer" in exc.message else up(exc))),
+        Fault("err-500-size-not-integer", "bad-input", "answers a size that is not a whole number (1.5, ten) with 500; 0 and -1 still get 400", ("bad_input.invalid_values",), _bend(invalid=lambda self, up, exc: _crash() if exc.param == "size" and "not a positive integer" in exc.message else up(exc))),
         Fault("err-500-other-method", "bad-input", "answers a method it has no route for (DELETE, PATCH) with 500, not 405", ("bad_input.no_5xx",), _error_500(lambda r: r.status == 405)),
         Fault("err-500-unknown-path", "bad-input", "answers a path it has no route for (/inventorytriggerjob/x/y) with 500, not 404", ("bad_input.no_5xx",), _error_500(lambda r: r.code == "NoSuchResource")),
         Fault("err-500-bad-create", "bad-input", "answers a create body that is not XML or has no usable Input with 500", ("bad_input.bad_create_refused",), _error_500(lambda r: r.code == "MalformedXML" or "Input must hold" in r.message)),
-        Fault("err-500-nested-job-param", "bad-input", "answers a create whose Operation nests elements under JobParam with 500", ("bad_input.bad_create_refused",), _seam("stored", _crash_on_job_param)),
+        Fault("err-500-nested-job-param", "bad-input", "answers a create whose Operation nests elements under JobParam with 500", ("bad_input.bad_create_refused",), _bend(stored=_crash_on_job_param)),
         Fault("err-500-not-utf8", "bad-input", "answers a query whose escapes are not UTF-8 (%FF, GBK) with 500", ("bad_input.no_5xx",), _error_500(lambda r: "can't decode" in r.message)),
         Fault("sig-absent-header-500", "signature", "answers with 500 when a signed header is missing from the request", ("signature.refuses_changed_header",), AbsentHeader500),
         Fault("err-non-xml-body", "bad-input", "error bodies are JSON, not XML", ("bad_input.invalid_values", "bad_input.no_5xx", "schema.error_body"), JsonErrors),
@@ -544,9 +459,9 @@ FAULTS: dict[str, Fault] = {
         Fault("model-missing-under-states", "model", "lists filtered by states miss jobs created after start-up (a stale index)", MODEL, StaleStateIndex, StaleStates),
         Fault("model-cancel-not-listed", "model", "lists show a cancelled job in its old state", MODEL, CancelNotListed),
         Fault("model-job-id-reused", "model", "every second created job gets the JobId of the one before (IDs from the creation's second)", ("model.job_ids_unique",), JobIdReused),
-        Fault("model-get-in-utc", "model", "get writes CreationTime in UTC, lists in the job's own offset", ("model.one_truth", *MODEL), _seam("get_job", lambda self, up, i: next((replace(j, creation_time=format_time(j.created, 0)) for j in [up(i)] if j), None))),
-        Fault("model-times-in-bound-offset", "model", "a list with a start bound writes CreationTime in that bound's offset", ("model.one_truth",), _seam("page_of", lambda self, up, f, *rest: _zoned(*up(f, *rest), f.start))),
-        Fault("model-stored-later", "model", "the store keeps a created job's CreationTime a second after the create answer's", MODEL, _seam("stored", lambda self, up, j: up(replace(j, creation_time=format_time(j.created + timedelta(seconds=1)))))),
+        Fault("model-get-in-utc", "model", "get writes CreationTime in UTC, lists in the job's own offset", ("model.one_truth", *MODEL), _bend(get_job=lambda self, up, i: next((replace(j, creation_time=format_time(j.created, 0)) for j in [up(i)] if j), None))),
+        Fault("model-times-in-bound-offset", "model", "a list with a start bound writes CreationTime in that bound's offset", ("model.one_truth",), _paged(_zoned)),
+        Fault("model-stored-later", "model", "the store keeps a created job's CreationTime a second after the create answer's", MODEL, _bend(stored=lambda self, up, j: up(replace(j, creation_time=format_time(j.created + timedelta(seconds=1)))))),
         Fault("get-missing-empty", "model", "get of an unknown ID answers 200 with neither a job nor NonExistJobIds", ("model.get_missing",), GetMissingEmpty),
     ]
 }  # fmt: skip
@@ -577,7 +492,7 @@ def with_faults(cls: type, names: tuple[str, ...]) -> type:
 def matching_for(names: frozenset[str]) -> Matching:
     """The SQL semantics with the faults' bends."""
     bends = tuple(FAULTS[n].matching for n in sorted(names) if FAULTS[n].matching)
-    return type("Matching+faults", bends, {})() if bends else Matching()
+    return type("Matching+faults", (*bends, Matching), {})() if bends else Matching()
 
 
 def describe() -> str:

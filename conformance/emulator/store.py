@@ -86,14 +86,12 @@ class Ordering:
     def after(self, cursor: Sequence) -> tuple[str, list]:
         """Rows strictly after ``cursor`` (index-friendly: a range on the first column)."""
         (first, desc), *_ = self.columns
-        parts, args = [f"{first} {'<=' if desc else '>='} ?"], [cursor[0]]
-        ors, eq_args = [], []
+        ors, args = [], [cursor[0]]
         for i, (col, d) in enumerate(self.columns):
-            eqs = " AND ".join(f"{c} = ?" for c, _ in self.columns[:i])
-            ors.append(f"({eqs + ' AND ' if eqs else ''}{col} {'<' if d else '>'} ?)")
-            eq_args += [*cursor[:i], cursor[i]]
-        parts.append("(" + " OR ".join(ors) + ")")
-        return " AND ".join(parts), args + eq_args
+            eqs = "".join(f"{c} = ? AND " for c, _ in self.columns[:i])
+            ors.append(f"({eqs}{col} {'<' if d else '>'} ?)")
+            args += cursor[: i + 1]
+        return f"{first} {'<=' if desc else '>='} ? AND ({' OR '.join(ors)})", args
 
 
 class Matching:
@@ -116,8 +114,8 @@ class Matching:
     def states(self, states: frozenset[str]) -> tuple[str, list]:
         return f"state IN ({', '.join('?' * len(states))})", sorted(states)
 
-    def conditions(self, f: Filters) -> tuple[list[str], list]:
-        """SQL conditions for the filters, and their arguments."""
+    def where(self, f: Filters, *more: tuple[str, list]) -> tuple[str, list]:
+        """The WHERE clause of the filters and ``more`` conditions (or ""), and its arguments."""
         parts: list[tuple[str, list]] = []
         if f.type:
             parts.append(("type = ?", [f.type]))
@@ -131,7 +129,9 @@ class Matching:
             parts.append(self.same("job_id", f.job_id))
         if f.name:
             parts.append(self.name(f.name))
-        return [p for p, _ in parts], [a for _, args in parts for a in args]
+        parts += more
+        where = f" WHERE {' AND '.join(p for p, _ in parts)}" if parts else ""
+        return where, [a for _, args in parts for a in args]
 
 
 PLAIN = Matching()
@@ -258,13 +258,10 @@ class Store:
                 "DELETE FROM jobs WHERE rowid = (SELECT rowid FROM jobs ORDER BY created, job_id LIMIT 1)"
             )
 
-    def set_state(self, job_id: str, state: str, end_time: str) -> Job | None:
+    def set_state(self, job_id: str, state: str, end_time: str) -> None:
         with self._lock:
-            self._db.execute(
-                "UPDATE jobs SET state = ?, end_time = ? WHERE job_id = ?",
-                (state, end_time, job_id),
-            )
-        return self.get(job_id)
+            sql = "UPDATE jobs SET state = ?, end_time = ? WHERE job_id = ?"
+            self._db.execute(sql, (state, end_time, job_id))
 
     def page(
         self,
@@ -276,37 +273,24 @@ class Store:
         matching: Matching = PLAIN,
     ) -> tuple[list[Job], list[tuple]]:
         """Up to ``limit`` jobs after ``cursor`` (or ``offset``), with each one's sort key."""
-        where, args = matching.conditions(filters)
-        if cursor is not None:
-            sql, more = order.after(cursor)
-            where.append(sql)
-            args += more
+        where, args = matching.where(filters, *([] if cursor is None else [order.after(cursor)]))
         keys = ", ".join(c for c, _ in order.columns)
-        sql = (
-            f"SELECT {COLUMNS}, {keys} FROM jobs"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + f" ORDER BY {order.sql()} LIMIT ? OFFSET ?"
-        )
+        sql = f"SELECT {COLUMNS}, {keys} FROM jobs{where} ORDER BY {order.sql()} LIMIT ? OFFSET ?"
         with self._lock:
             rows = self._db.execute(sql, [*args, limit, offset]).fetchall()
         return [_job(r) for r in rows], [tuple(r[13:]) for r in rows]
 
     def count(self, filters: Filters) -> int:
-        where, args = PLAIN.conditions(filters)
-        sql = "SELECT count(*) FROM jobs" + (f" WHERE {' AND '.join(where)}" if where else "")
+        where, args = PLAIN.where(filters)
         with self._lock:
-            return self._db.execute(sql, args).fetchone()[0]
+            return self._db.execute(f"SELECT count(*) FROM jobs{where}", args).fetchone()[0]
 
     def explain(self, filters: Filters, order: Ordering, cursor: Sequence) -> str:
         """The query plan of a deep page (for the benchmark and its tests)."""
-        where, args = PLAIN.conditions(filters)
-        sql, more = order.after(cursor)
-        where.append(sql)
-        q = f"SELECT job_id FROM jobs WHERE {' AND '.join(where)} ORDER BY {order.sql()} LIMIT 10"
+        where, args = PLAIN.where(filters, order.after(cursor))
+        q = f"EXPLAIN QUERY PLAN SELECT job_id FROM jobs{where} ORDER BY {order.sql()} LIMIT 10"
         with self._lock:
-            return "; ".join(
-                r[3] for r in self._db.execute("EXPLAIN QUERY PLAN " + q, [*args, *more])
-            )
+            return "; ".join(r[3] for r in self._db.execute(q, args))
 
 
 def _insert(
@@ -316,20 +300,16 @@ def _insert(
     With ``replace``, a row takes the place of the one with its JobId, workflow IDs included."""
     workflows: list[tuple[str, str]] = []
     replaced: list[tuple[str]] = []
-    count = 0
 
     def jobs() -> Iterator[tuple]:
-        nonlocal count
         for row, workflow_ids in rows:
             workflows.extend((w, row[0]) for w in workflow_ids)
             if replace:
                 replaced.append((row[0],))
-            count += 1
             yield row
 
-    db.executemany(
-        INSERT_JOB.replace("INSERT", "INSERT OR REPLACE") if replace else INSERT_JOB, jobs()
-    )
+    insert = INSERT_JOB.replace("INSERT", "INSERT OR REPLACE") if replace else INSERT_JOB
+    count = db.executemany(insert, jobs()).rowcount  # a replaced row counts once
     if replace:
         db.executemany("DELETE FROM job_workflows WHERE job_id = ?", replaced)
     db.executemany("INSERT OR IGNORE INTO job_workflows VALUES (?, ?)", workflows)
