@@ -232,12 +232,6 @@ def _signed_with_plus(hit: Hit, params: list, headers: Headers, creds: Credentia
     )  # fmt: skip
 
 
-def _in_milliseconds(fields: dict[str, str], now: float) -> bool:
-    """A key or sign time written in milliseconds: its start is now, a thousand times over."""
-    windows = [key_window(fields.get(name, "")) for name in ("q-key-time", "q-sign-time")]
-    return any(w and abs(w[0] / 1000 - now) < 86400 for w in windows)
-
-
 def _signature(hit: Hit, params: list, creds: Credentials, i: int) -> list[Finding]:
     headers, lookup = Headers(hit.headers), {creds.secret_id: creds}.get
     verdict = verify(hit.method, hit.path, params, headers, lookup, hit.wall)
@@ -250,7 +244,10 @@ def _signature(hit: Hit, params: list, creds: Credentials, i: int) -> list[Findi
         text = f"parameters sent but not signed: {', '.join(unsigned)} {EVERY_PARAMETER}"
         return [Finding("request.signature", text, i)] if unsigned else []
     text = refusal.value + (f": {verdict.detail}" if verdict.detail else "")
-    if refusal in (Reason.EXPIRED, Reason.NOT_YET_VALID) and _in_milliseconds(fields, hit.wall):
+    # A key or sign time written in milliseconds: its start is now, a thousand times over.
+    windows = [key_window(fields.get(name, "")) for name in ("q-key-time", "q-sign-time")]
+    in_ms = any(w and abs(w[0] / 1000 - hit.wall) < 86400 for w in windows)
+    if refusal in (Reason.EXPIRED, Reason.NOT_YET_VALID) and in_ms:
         text += f"; {MILLISECONDS}"
     if refusal is Reason.MISMATCH:
         cause = next((d for d, rewrite in _DIAGNOSES if verify(
@@ -436,11 +433,10 @@ def _create_body(task: Task, hit: Hit, i: int) -> list[Finding]:
         return [Finding("request.body", f"the body is not XML: {exc}", i)]
     if root.tag != "Request":
         return [Finding("request.body", f"the root is <{root.tag}>, not <Request>", i)]
-    diffs = _diffs(task.job or {}, element_json(root))
-    if not diffs:
-        return []
-    where, want, got = diffs[0]
-    return [Finding("request.body", f"{where}: sent {got!r}, the application passed {want!r}", i)]
+    return [
+        Finding("request.body", f"{where}: sent {got!r}, the application passed {want!r}", i)
+        for where, want, got in _diffs(task.job or {}, element_json(root))[:1]
+    ]
 
 
 # --- results --------------------------------------------------------------------------------

@@ -2,10 +2,7 @@
 
 The raw ``QUERY_STRING`` is kept byte for byte (``+`` and ``%20`` differ there), with the
 headers, the body and the arrival and answer times (``Retry-After`` is judged from them). A
-``Shape`` makes the responses harder to read: pretty-printed XML, unknown extra elements, one
-503 ``SlowDown`` per task and one slow first byte per task (on the task's first request, or on
-its k-th: page k of a walk), error answers whose four IDs all differ. The emulator itself is
-left unchanged.
+``Shape`` makes the responses harder to read; the emulator itself is left unchanged.
 """
 
 import base64
@@ -18,6 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.test import run_wsgi_app
 
 from ..xmlmodel import DECLARATION, XMLProblem, render_error, safe_parse
@@ -144,9 +142,7 @@ def _record(environ: dict) -> Hit:
     path = environ.get("PATH_INFO", "/")
     with contextlib.suppress(UnicodeError):
         path = path.encode("latin-1").decode("utf-8")
-    named = {k[5:]: v for k, v in environ.items() if k.startswith("HTTP_")}
-    named |= {k: environ[k] for k in ("CONTENT_TYPE", "CONTENT_LENGTH") if environ.get(k)}
-    headers = [(k.replace("_", "-").title(), v) for k, v in named.items()]
+    headers = list(EnvironHeaders(environ).items())
     return Hit(environ.get("REQUEST_METHOD", "GET"), path, environ.get("QUERY_STRING", ""), headers,
                body, arrived=time.monotonic(), wall=time.time())  # fmt: skip
 
