@@ -99,14 +99,6 @@ class Surfaced(Exception):
         self.resp, self.trace_id = resp, trace_id
 
 
-class Restart(Exception):  # restart-after-503: the walk starts over
-    pass
-
-
-class GiveUp(Exception):  # give-up-after-503: the walk ends here, quietly
-    pass
-
-
 class Client:
     def __init__(self, endpoint: str, creds: Credentials, faults: set[str], variants: set[str],
                  timeout: float) -> None:  # fmt: skip
@@ -157,14 +149,20 @@ class Client:
         for attempt in range(3):
             query, signed_headers = self._signed(method, path, params or [], headers)
             url = self.endpoint + quote(path) + (f"?{query}" if query else "")
-            resp = self.session.request(method, url, headers=signed_headers, data=body or None,
-                                        timeout=timeout)  # fmt: skip
+            try:
+                resp = self.session.request(
+                    method, url, headers=signed_headers, data=body or None, timeout=timeout
+                )
+            except requests.ReadTimeout:
+                if read_timeout:  # slow-page-ends-walk: the timeout taken for the walk's end
+                    return None
+                raise
             if resp.status_code == 503 and "give-up-after-503" in self.faults:
-                raise GiveUp
+                return None  # the walk ends here, quietly
             if resp.status_code in (429, 503) and attempt < 2 and "no-retry" not in self.variants:
                 time.sleep(0.1 if "ignore-retry-after" in self.faults else _seconds(resp, 1.0))
-                if "restart-after-503" in self.faults:
-                    raise Restart
+                if "restart-after-503" in self.faults:  # the walk starts over: no nextToken
+                    params = [(k, v) for k, v in params or [] if k.lower() != "nexttoken"]
                 continue
             if 400 <= resp.status_code < 500 and "retry-400" in self.faults and attempt == 0:
                 continue
@@ -220,25 +218,14 @@ class Client:
         token_name = "nexttoken" if "lowercase-names" in self.faults else "nextToken"
         if "lowercase-names" in self.faults:
             params = [(k.lower(), v) for k, v in params]
-        token, again, restarts = "", 0, 0
+        token, again = "", 0
         while True:
             sent = encode(token) if "token-reencode" in self.faults else token
             slow = 1.0 if "slow-page-ends-walk" in self.faults and token else None
-            try:
-                paged = params + ([(token_name, sent)] if token else [])
-                root = self.call("GET", PATH, paged, read_timeout=slow)
-            except Restart:
-                if restarts < 2:
-                    token, restarts = "", restarts + 1
-                    continue
-                raise
-            except GiveUp:
+            paged = params + ([(token_name, sent)] if token else [])
+            root = self.call("GET", PATH, paged, read_timeout=slow)
+            if root is None:  # given up (give-up-after-503, slow-page-ends-walk)
                 return
-            except requests.ReadTimeout:
-                if slow:
-                    return
-                raise
-            assert root is not None
             got = self.emit(root)
             following = root.findtext("NextToken") or ""
             if not task.get("walk", True):

@@ -134,22 +134,16 @@ def _xml(body: bytes) -> ET.Element | None:
         return None
 
 
-def _same_request(a: Hit, b: Hit) -> bool:
-    """The same request again: the same method, path, parameters, body, key and token (a
-    retry with other credentials, after an expired token say, is a new request)."""
-    pa, pb = _decoded(a), _decoded(b)
-    same = (sorted(_plain(pa)) == sorted(_plain(pb))) if pa is not None and pb is not None \
-        else a.raw_query == b.raw_query  # fmt: skip
-    return same and (a.method, a.path, a.body, _credentials(a, pa)) == (
-        b.method, b.path, b.body, _credentials(b, pb))  # fmt: skip
-
-
-def _credentials(hit: Hit, params: list[tuple[str, str]] | None) -> tuple:
-    """The key a request was signed with, and the security token it carries."""
+def _request_key(hit: Hit) -> tuple:
+    """What makes a request the same request again: its method, path, parameters, body, the key
+    it was signed with and the token it carries (a retry with other credentials, after an
+    expired token say, is a new request)."""
+    params = _decoded(hit)
     pairs = params or []
     fields = authorization_fields(pairs, {"Authorization": hit.header("Authorization") or ""})
     tokens = [hit.header(h) for h in TOKEN_HEADERS] + [v for k, v in pairs if k in TOKEN_HEADERS]
-    return fields.get("q-ak"), tuple(t for t in tokens if t)
+    query = hit.raw_query if params is None else sorted(_plain(params))
+    return hit.method, hit.path, query, hit.body, fields.get("q-ak"), [t for t in tokens if t]
 
 
 def _same_meaning(name: str, got: str, want: str) -> bool:
@@ -162,17 +156,13 @@ def _same_meaning(name: str, got: str, want: str) -> bool:
     return False
 
 
-def _target(task: Task) -> tuple[str, str]:
-    path = f"{PATH}/{task.job_id}" if task.op in ("get", "cancel") else PATH
-    return {"list": "GET", "create": "POST", "get": "GET", "cancel": "PUT"}[task.op], path
-
-
 def judge_requests(ctx: Context) -> list[Finding]:
     task, hits, findings = ctx.task, ctx.hits, []
     if not hits:
         sent_nothing = ctx.output.exit_code == 0 and not ctx.output.timed_out
         return [Finding("request.target", "the SDK sent no request at all")] if sent_nothing else []
-    method, path = _target(task)
+    method = {"list": "GET", "create": "POST", "get": "GET", "cancel": "PUT"}[task.op]
+    path = f"{PATH}/{task.job_id}" if task.op in ("get", "cancel") else PATH
     for i, hit in enumerate(hits, 1):
         params = _decoded(hit)
         if params is None:
@@ -242,12 +232,6 @@ def _signed_with_plus(hit: Hit, params: list, headers: Headers, creds: Credentia
     )  # fmt: skip
 
 
-def _in_milliseconds(fields: dict[str, str], now: float) -> bool:
-    """A key or sign time written in milliseconds: its start is now, a thousand times over."""
-    windows = [key_window(fields.get(name, "")) for name in ("q-key-time", "q-sign-time")]
-    return any(w and abs(w[0] / 1000 - now) < 86400 for w in windows)
-
-
 def _signature(hit: Hit, params: list, creds: Credentials, i: int) -> list[Finding]:
     headers, lookup = Headers(hit.headers), {creds.secret_id: creds}.get
     verdict = verify(hit.method, hit.path, params, headers, lookup, hit.wall)
@@ -260,7 +244,10 @@ def _signature(hit: Hit, params: list, creds: Credentials, i: int) -> list[Findi
         text = f"parameters sent but not signed: {', '.join(unsigned)} {EVERY_PARAMETER}"
         return [Finding("request.signature", text, i)] if unsigned else []
     text = refusal.value + (f": {verdict.detail}" if verdict.detail else "")
-    if refusal in (Reason.EXPIRED, Reason.NOT_YET_VALID) and _in_milliseconds(fields, hit.wall):
+    # A key or sign time written in milliseconds: its start is now, a thousand times over.
+    windows = [key_window(fields.get(name, "")) for name in ("q-key-time", "q-sign-time")]
+    in_ms = any(w and abs(w[0] / 1000 - hit.wall) < 86400 for w in windows)
+    if refusal in (Reason.EXPIRED, Reason.NOT_YET_VALID) and in_ms:
         text += f"; {MILLISECONDS}"
     if refusal is Reason.MISMATCH:
         cause = next((d for d, rewrite in _DIAGNOSES if verify(
@@ -420,7 +407,7 @@ def _retry_after(value: str | None) -> float | None:
 def _retries(hits: list[Hit]) -> list[Finding]:
     findings = []
     for i, (prev, nxt) in enumerate(pairwise(hits), 2):
-        if not _same_request(prev, nxt):
+        if _request_key(prev) != _request_key(nxt):
             continue
         if prev.status in (429, 503):
             wait = _retry_after(prev.response_header("Retry-After"))
@@ -446,11 +433,10 @@ def _create_body(task: Task, hit: Hit, i: int) -> list[Finding]:
         return [Finding("request.body", f"the body is not XML: {exc}", i)]
     if root.tag != "Request":
         return [Finding("request.body", f"the root is <{root.tag}>, not <Request>", i)]
-    diffs = _diffs(task.job or {}, element_json(root))
-    if not diffs:
-        return []
-    where, want, got = diffs[0]
-    return [Finding("request.body", f"{where}: sent {got!r}, the application passed {want!r}", i)]
+    return [
+        Finding("request.body", f"{where}: sent {got!r}, the application passed {want!r}", i)
+        for where, want, got in _diffs(task.job or {}, element_json(root))[:1]
+    ]
 
 
 # --- results --------------------------------------------------------------------------------

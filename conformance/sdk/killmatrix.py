@@ -1,9 +1,9 @@
 """The client kill matrix: the reference driver with each fault switch, judged.
 
 A fault is killed when the judge reports the fault's own rule (and names the cause where the
-rule covers several), and none of the findings the fault was once wrongly blamed with (``absent``:
-a finding must name the true cause). Each fault runs only the tasks that can show it. The reference driver
-without faults, and with each correct variant, must pass: no false positives.
+rule covers several), and none of the findings the fault was once wrongly blamed with
+(``absent``: a finding must name the true cause), on the tasks that can show it. The reference
+driver without faults, and with each correct variant, must pass: no false positives.
 """
 
 import json

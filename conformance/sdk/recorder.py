@@ -2,10 +2,7 @@
 
 The raw ``QUERY_STRING`` is kept byte for byte (``+`` and ``%20`` differ there), with the
 headers, the body and the arrival and answer times (``Retry-After`` is judged from them). A
-``Shape`` makes the responses harder to read: pretty-printed XML, unknown extra elements, one
-503 ``SlowDown`` per task and one slow first byte per task (on the task's first request, or on
-its k-th: page k of a walk), error answers whose four IDs all differ. The emulator itself is
-left unchanged.
+``Shape`` makes the responses harder to read; the emulator itself is left unchanged.
 """
 
 import base64
@@ -18,6 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.test import run_wsgi_app
 
 from ..xmlmodel import DECLARATION, XMLProblem, render_error, safe_parse
@@ -92,35 +90,46 @@ class Recorder:
             status, headers, body = _slowdown(hit, shape.slowdown)
             hit.injected = "slowdown"
         else:
-            status, headers, body = _call(self.app, environ)
-        if shape.distinct_ids and int(status.split()[0]) >= 400:
-            headers, body = _distinct_ids(headers, body)
-        if hit.injected != "slowdown":
-            body = self._reshape(body, headers)
+            chunks, status, response_headers = run_wsgi_app(self.app, environ, buffered=True)
+            headers, body = response_headers.to_wsgi_list(), b"".join(chunks)
+        code = int(status.split()[0])
+        headers, body = self._reshape(code, hit.injected, headers, body)
         if shape.first_byte_delay and number == shape.delay_at:
             time.sleep(shape.first_byte_delay)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(body))))
-        hit.status = int(status.split()[0])
+        hit.status = code  # once answered: not while the delay lasts
         hit.response_headers, hit.response_body = headers, body
         hit.answered = time.monotonic()
         start_response(status, headers)
         return [body]
 
-    def _reshape(self, body: bytes, headers: list[tuple[str, str]]) -> bytes:
-        if not (self.shape.pretty or self.shape.extras):
-            return body
-        if not any(k.lower() == "content-type" and "xml" in v for k, v in headers):
-            return body
+    def _reshape(self, code: int, injected: str, headers: list, body: bytes) -> tuple[list, bytes]:
+        """The answer as the shape makes it: an error's IDs (the Error's RequestId and TraceId, the
+        x-ci-request-id and x-ci-trace-id headers) all different; the emulator's XML reshaped."""
+        xml = any(k.lower() == "content-type" and "xml" in v for k, v in headers)
+        reshape = xml and not injected and (self.shape.pretty or self.shape.extras)
+        distinct = self.shape.distinct_ids and code >= 400
+        if not (reshape or distinct):
+            return headers, body
         try:
             root = safe_parse(body)
         except XMLProblem:
-            return body
-        if self.shape.extras:
+            return headers, body
+        if distinct and root.tag == "Error":
+            for element in (root.find("RequestId"), root.find("TraceId")):
+                if element is not None:
+                    element.text = _new_id()
+            renamed = {"x-ci-request-id": _new_id(), "x-ci-trace-id": _new_id()}
+            headers = [(k, v) for k, v in headers if k.lower() not in renamed]
+            headers += list(renamed.items())
+        elif not reshape:  # an error answer that is no Error document: left as it is
+            return headers, body
+        if reshape and self.shape.extras:
             _add_extras(root)
-        if self.shape.pretty:
+        if reshape and self.shape.pretty:
             ET.indent(root)
-        return (DECLARATION + ET.tostring(root, encoding="unicode")).encode("utf-8")
+        return headers, (DECLARATION + ET.tostring(root, encoding="unicode")).encode("utf-8")
 
 
 def _record(environ: dict) -> Hit:
@@ -133,16 +142,9 @@ def _record(environ: dict) -> Hit:
     path = environ.get("PATH_INFO", "/")
     with contextlib.suppress(UnicodeError):
         path = path.encode("latin-1").decode("utf-8")
-    named = {k[5:]: v for k, v in environ.items() if k.startswith("HTTP_")}
-    named |= {k: environ[k] for k in ("CONTENT_TYPE", "CONTENT_LENGTH") if environ.get(k)}
-    headers = [(k.replace("_", "-").title(), v) for k, v in named.items()]
+    headers = list(EnvironHeaders(environ).items())
     return Hit(environ.get("REQUEST_METHOD", "GET"), path, environ.get("QUERY_STRING", ""), headers,
                body, arrived=time.monotonic(), wall=time.time())  # fmt: skip
-
-
-def _call(app: Callable, environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
-    chunks, status, headers = run_wsgi_app(app, environ, buffered=True)
-    return status, headers.to_wsgi_list(), b"".join(chunks)
 
 
 def _slowdown(hit: Hit, retry_after: float) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -152,23 +154,6 @@ def _slowdown(hit: Hit, retry_after: float) -> tuple[str, list[tuple[str, str]],
     headers = [("Content-Type", "application/xml"), ("Retry-After", f"{retry_after:g}"),
                ("Server", "tencent-ci"), ("x-ci-request-id", request_id)]  # fmt: skip
     return "503 Service Unavailable", headers, body
-
-
-def _distinct_ids(headers: list[tuple[str, str]], body: bytes) -> tuple[list[tuple[str, str]], bytes]:  # fmt: skip
-    """An error answer with four different IDs: the Error's RequestId and TraceId elements (a
-    TraceId only where the body has one), the x-ci-request-id and x-ci-trace-id headers."""
-    try:
-        root = safe_parse(body)
-    except XMLProblem:
-        return headers, body
-    if root.tag != "Error":
-        return headers, body
-    for element in (root.find("RequestId"), root.find("TraceId")):
-        if element is not None:
-            element.text = _new_id()
-    renamed = {"x-ci-request-id": _new_id(), "x-ci-trace-id": _new_id()}
-    headers = [(k, v) for k, v in headers if k.lower() not in renamed] + list(renamed.items())
-    return headers, (DECLARATION + ET.tostring(root, encoding="unicode")).encode("utf-8")
 
 
 def _new_id() -> str:

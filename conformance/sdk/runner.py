@@ -10,10 +10,10 @@ import shlex
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import IO
 
 from ..emulator.server import EmulatorServer
 from ..emulator.store import Matching
@@ -26,6 +26,7 @@ from .recorder import Hit
 from .scenarios import BUCKET, REGION, Scenario, Task
 
 DEFAULT_TIMEOUT = 60.0
+STDERR_LIMIT = 64 * 1024  # bytes of a driver's stderr kept
 
 
 @dataclass
@@ -75,45 +76,30 @@ def run_driver(argv: list[str], env: dict[str, str], timeout: float) -> DriverOu
     started = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, start_new_session=True)  # fmt: skip
-    stdout, stderr = _Capped(proc.stdout), _Capped(proc.stderr, 64 * 1024)
-    try:
-        proc.wait(timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    if timed_out or stdout.overflow:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver's own process group
-        proc.wait()
-    stdout.join(), stderr.join()
-    out = parse_output(stdout.text())
-    if stdout.overflow:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        stdout = pool.submit(_read, proc.stdout, protocol.OUTPUT_LIMIT)
+        stderr = pool.submit(_read, proc.stderr, STDERR_LIMIT)
+        try:
+            proc.wait(timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        if timed_out or (stdout.done() and len(stdout.result()) > protocol.OUTPUT_LIMIT):
+            os.killpg(proc.pid, signal.SIGKILL)  # the driver's own process group
+            proc.wait()
+    out = parse_output(stdout.result()[: protocol.OUTPUT_LIMIT].decode("utf-8", "replace"))
+    if len(stdout.result()) > protocol.OUTPUT_LIMIT:
         out.problems.insert(0, f"more than {protocol.OUTPUT_LIMIT} bytes of output")
     out.exit_code, out.timed_out = proc.returncode, timed_out
-    out.stderr, out.seconds = stderr.text(), time.monotonic() - started
+    out.stderr = stderr.result()[:STDERR_LIMIT].decode("utf-8", "replace")
+    out.seconds = time.monotonic() - started
     return out
 
 
-class _Capped(threading.Thread):
-    """Reads a pipe to its end, keeping at most ``limit`` bytes."""
-
-    def __init__(self, pipe, limit: int = protocol.OUTPUT_LIMIT) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(daemon=True)
-        self.pipe, self.limit, self.chunks, self.size, self.overflow = pipe, limit, [], 0, False
-        self.start()
-
-    def run(self) -> None:
-        while chunk := self.pipe.read1(65536):
-            if self.size + len(chunk) > self.limit:
-                self.overflow = True
-                chunk = chunk[: self.limit - self.size]
-            self.chunks.append(chunk)
-            self.size += len(chunk)
-            if self.overflow:
-                break
-        self.pipe.close()
-
-    def text(self) -> str:
-        return b"".join(self.chunks).decode("utf-8", "replace")
+def _read(pipe: IO[bytes], limit: int) -> bytes:
+    """The pipe to its end, or to its first ``limit + 1`` bytes: more than ``limit`` is too much."""
+    with pipe:
+        return pipe.read(limit + 1)
 
 
 Plan = list[tuple[Scenario, list[Task]]]  # the scenarios to run, each with the tasks to run in it

@@ -1,11 +1,7 @@
-"""The engine's source for ``ci-conformance sdk``, and what it ends in. Scenarios run in parallel
-(``workers``); each task's result is streamed in plan order, marked against the known findings
-(``known``): its findings as failures, each with its clause's anchor (a result finding that
-follows from a request finding of the same task is that finding's consequence), reproduction
-lines, and the task, the driver's output and every request in ``extra``. The run ends in an
-``SdkSummary`` whose ``root_causes`` group the findings by cause: one finding across many tasks is
-one cause, with its tasks, and only its first task keeps the full evidence. Secrets are redacted
-as they are recorded, and every file is written through ``redact`` (``conformance.handlers``).
+"""The engine's source for ``ci-conformance sdk``: scenarios run in parallel (``workers``), each
+task's result streamed in plan order and marked against the known findings (``known``), and the
+``SdkSummary`` the run ends in, whose ``root_causes`` group the findings by cause. Secrets are
+redacted as they are recorded, and every file is written through ``redact``.
 """
 
 import functools
@@ -68,17 +64,14 @@ def readable(line: str) -> list[str]:
     return [key, " · ".join(fields(value))]
 
 
-def reproduce(
-    driver: str, check: str, task: dict, wrong_key: bool, timeout: float
-) -> dict[str, str]:
+def reproduce(r: TaskResult, driver: str, timeout: float) -> dict[str, str]:
     """Command lines that run the task again: the whole tool, or the scenario served by hand
     and the driver run with the task (in a shell that exported what ``serve`` prints)."""
-    command = shlex.join(shlex.split(driver))
-    scenario = check.partition("/")[0]
+    command, check, task = shlex.join(shlex.split(driver)), r.check, r.task.to_json()
     wait = f" --timeout {timeout:g}" if timeout != DEFAULT_TIMEOUT else ""
-    key = f"{protocol.SECRET_KEY}=not-the-key " if wrong_key else ""
+    key = f"{protocol.SECRET_KEY}=not-the-key " if r.task.credentials == "wrong-key" else ""
     return {"sdk": f"ci-conformance sdk --driver {shlex.quote(driver)} --tasks {check}{wait} --report-dir reports/rerun",
-            "serve": f"ci-conformance serve --scenario {scenario} --port 9000",
+            "serve": f"ci-conformance serve --scenario {r.scenario} --port 9000",
             "driver": f"{key}{protocol.TASK}={shlex.quote(json.dumps(task, ensure_ascii=False))} {command}"}  # fmt: skip
 
 
@@ -96,12 +89,13 @@ def task_result(r: TaskResult, driver: str, timeout: float) -> CheckResult:
     out, check, task = r.output, r.check, r.task.to_json()
     failures = [_failure(check, f.rule, f.message) for f in r.findings]
     root = next((f for f in failures if f.rule.startswith("request.")), None)
+    again = reproduce(r, driver, timeout)
     for f in failures:
         if root and f.rule.startswith("result."):
             f.likely_root = {"check": check, "kind": "same-task", "anchor": root.anchor or None,
                              "rule": root.rule}  # fmt: skip
         else:
-            f.reproduce = reproduce(driver, check, task, r.task.credentials == "wrong-key", timeout)
+            f.reproduce = again
     start = r.hits[0].arrived if r.hits else 0.0
     failed = r.outcome == "failed"
     return CheckResult(
