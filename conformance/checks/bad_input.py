@@ -21,7 +21,6 @@ def _invalid_values(_: Session) -> st.SearchStrategy[Query]:
 
 
 @check(
-    "bad-input",
     "an invalid size or time gets 400 InvalidArgument as XML",
     given=_invalid_values,
     anchor="invalid-input",
@@ -78,7 +77,6 @@ def _raw(tail: str) -> Callable:
 
 
 @check(
-    "bad-input",
     "no input, junk, bad percent-encoding or another method included, ever gets a 5xx; every error is an XML Error",
     given=_junk,
     anchor="no-5xx",
@@ -128,7 +126,6 @@ BAD_CREATES = (
 
 
 @check(
-    "bad-input",
     "an invalid create body is refused with a 4xx XML Error (not XML, or no Input), never a 5xx",
     given=lambda _: st.sampled_from(BAD_CREATES),
     anchor="no-5xx",
@@ -146,7 +143,6 @@ def bad_create_refused(s: Session, drawn: tuple[str, bytes, bool]) -> None:
 
 
 @check(
-    "bad-input",
     "startCreationTime after endCreationTime gets 400 or an empty result",
     given=data_queries,
     anchor="start-after-end",

@@ -248,7 +248,6 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
 
 
 @check(
-    "model",
     "a job written is read back at once (or within --consistency-window) by get, by jobId and in every filtered walk it satisfies; a cancelled job shows Cancel everywhere; nothing is lost or duplicated",
     anchor="write-read",
 )
@@ -285,7 +284,6 @@ def differences(a: Job, b: Job, names: tuple[str, ...] = FIXED) -> list[str]:
 
 
 @check(
-    "model",
     "a job reads the same in get, under jobId, on an unfiltered page and under a filter by type, state and CreationTime: every field, times as text",
     given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
     judges_jobs=True,
@@ -320,7 +318,7 @@ def one_truth(s: Session, drawn) -> None:
             fail(f"job {job.job_id}: {what} shows {diff[0]}, as jobId's list showed", None, exchanges + shown)  # fmt: skip
 
 
-@check("model", "every job created gets a JobId of its own", anchor="identity", observed=True)
+@check("every job created gets a JobId of its own", anchor="identity", observed=True)
 def job_ids_unique(s: Session) -> None:
     """What every create answer of the run showed (``schema.UniqueIds``), and two creates."""
     s.require_writes()
@@ -350,7 +348,6 @@ def _unknown_ids(s: Session) -> st.SearchStrategy[str]:
 
 
 @check(
-    "model",
     "get of an ID that names no job answers 404 with an XML Error, or 200 with NonExistJobIds naming it and no JobsDetail",
     given=_unknown_ids,
     anchor="get-missing",

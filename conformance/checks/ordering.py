@@ -23,7 +23,6 @@ def _monotonic(walk: Walk, descending: bool) -> None:
 
 
 @check(
-    "ordering",
     "CreationTime is monotonic across pages, as instants",
     given=queries,
     judges_jobs=True,
@@ -34,7 +33,6 @@ def monotonic(s: Session, query: Query) -> None:
 
 
 @check(
-    "ordering",
     "without orderByTime the order is Desc",
     given=data_queries,
     judges_jobs=True,
@@ -54,7 +52,6 @@ def desc_by_default(s: Session, query: Query) -> None:
 
 
 @check(
-    "ordering",
     "the Asc walk is the Desc walk reversed, up to ties",
     given=data_queries,
     judges_jobs=True,

@@ -26,7 +26,6 @@ from .profile import pin
 
 
 @check(
-    "pagination",
     "no job appears twice in a walk",
     given=queries,
     judges_jobs=True,
@@ -42,7 +41,6 @@ def no_duplicates(s: Session, query: Query) -> None:
 
 
 @check(
-    "pagination",
     "no page holds more than size jobs, none followed by a token is empty",
     given=queries,
     judges_jobs=True,
@@ -65,7 +63,6 @@ def page_sizes(s: Session, query: Query) -> None:
 
 
 @check(
-    "pagination",
     "without size a page holds at most 10 jobs, and all of them when no token follows",
     given=data_queries,
     judges_jobs=True,
@@ -87,7 +84,6 @@ def default_size_is_10(s: Session, query: Query) -> None:
 
 
 @check(
-    "pagination",
     "size > 100 is refused with 400 InvalidArgument or clamped to 100",
     given=lambda s: st.integers(101, 100_000),
     anchor="page-size",
@@ -110,7 +106,6 @@ def size_over_100(s: Session, size: int) -> None:
 
 
 @check(
-    "pagination",
     "a walk ends within ⌈N/size⌉+1 requests (N+1 when pages may be short)",
     given=queries,
     judges_jobs=True,
@@ -131,7 +126,6 @@ def walk_terminates(s: Session, query: Query) -> None:
 
 
 @check(
-    "pagination",
     "a walk equals the same filters walked with size=100, up to ties",
     given=queries,
     judges_jobs=True,
@@ -149,7 +143,6 @@ def walk_independent_of_size(s: Session, query: Query) -> None:
 
 
 @check(
-    "pagination",
     "re-sending a NextToken gives the same page",
     given=data_queries,
     anchor="page-token",
@@ -166,7 +159,6 @@ def token_replay(s: Session, query: Query) -> None:
 
 
 @check(
-    "pagination",
     "filters stay in force on every later page",
     given=single_filter_queries,
     judges_jobs=True,
@@ -214,7 +206,6 @@ def _garbage(_: Session) -> st.SearchStrategy[str]:
 
 
 @check(
-    "pagination",
     "a nextToken the server did not issue gets 400 InvalidArgument",
     given=_garbage,
     anchor="page-foreign-token",
@@ -225,7 +216,6 @@ def garbage_token_refused(s: Session, token: str) -> None:
 
 
 @check(
-    "pagination",
     "a token issued for other filters, or altered, gets 400 or a page that keeps the filters in force; never a 5xx",
     given=data_queries,
     anchor="page-foreign-token",
@@ -249,7 +239,6 @@ def foreign_token_safe(s: Session, query: Query) -> None:
 
 
 @check(
-    "pagination",
     "jobs created during a walk make it skip no job that existed before, and it ends; a job may come twice",
     anchor="page-writes",
 )

@@ -47,8 +47,8 @@ LAST_PAGE = ("last_page_token", "full_last_page", "page_fill")
 
 
 @check(
-    "pagination",
     PROFILE + f" ({', '.join(LAST_PAGE)})",
+    category="pagination",
     observed=True,
     pins=LAST_PAGE,
     anchor="profile-pins",
@@ -66,7 +66,11 @@ TIES = ("ties_desc", "ties_asc")
 
 
 @check(
-    "ordering", PROFILE + f" ({', '.join(TIES)})", observed=True, pins=TIES, anchor="profile-pins"
+    PROFILE + f" ({', '.join(TIES)})",
+    category="ordering",
+    observed=True,
+    pins=TIES,
+    anchor="profile-pins",
 )
 def pinned_ties(s: Session) -> None:
     _pins(s, TIES)
@@ -82,8 +86,8 @@ def pinned_ties(s: Session) -> None:
 
 
 @check(
-    "schema",
     PROFILE + " (error_extras)",
+    category="schema",
     observed=True,
     pins=("error_extras",),
     anchor="profile-pins",

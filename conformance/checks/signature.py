@@ -21,7 +21,6 @@ REFUSED = (401, 403)
 
 
 @check(
-    "signature",
     "a correctly signed request is accepted (signature in Authorization)",
     given=queries,
     anchor="sig-accept",
@@ -31,7 +30,6 @@ def valid_header_accepted(s: Session, query: Query) -> None:
 
 
 @check(
-    "signature",
     "a signature may ride in the query string (a presigned URL)",
     given=queries,
     anchor="sig-accept",
@@ -59,7 +57,6 @@ def _odd_values(_: Session) -> st.SearchStrategy[Query]:
 
 
 @check(
-    "signature",
     "any parameter value, empty or not, signs and is accepted",
     given=_odd_values,
     anchor="sig-accept",
@@ -81,9 +78,7 @@ def generated_values_accepted(s: Session, query: Query) -> None:
         )
 
 
-@check(
-    "signature", "signed headers are accepted whatever the case of their names", anchor="sig-accept"
-)
+@check("signed headers are accepted whatever the case of their names", anchor="sig-accept")
 def header_case_accepted(s: Session) -> None:
     for headers in ({"X-Ci-Conformance": "Mixed Case"}, {"x-CI-conformance": "v"}):
         ex = s.send(params=[("size", "1")], headers=headers)
@@ -183,18 +178,18 @@ def _without(name: str) -> Callable[[dict[str, str]], dict[str, str]]:
     return lambda fields: {k: v for k, v in fields.items() if k != name}
 
 
-@check("signature", "a request without a signature is refused", anchor="sig-refuse")
+@check("a request without a signature is refused", anchor="sig-refuse")
 def refuses_unsigned(s: Session) -> None:
     _refused(s, "unsigned", "an unsigned request", forms=("header",))
 
 
-@check("signature", "a signature made with the wrong SecretKey is refused", anchor="sig-refuse")
+@check("a signature made with the wrong SecretKey is refused", anchor="sig-refuse")
 def refuses_wrong_key(s: Session) -> None:
     key = s.client.credentials.secret_key + "x"
     _refused(s, "wrong-key", "a wrong key", signer=_credentials(s, secret_key=key))
 
 
-@check("signature", "an unknown SecretId is refused", anchor="sig-refuse")
+@check("an unknown SecretId is refused", anchor="sig-refuse")
 def refuses_unknown_secret_id(s: Session) -> None:
     unknown = _credentials(s, secret_id="AKIDconformanceUnknown0000000000000")
     _refused(s, "unknown-key", "an unknown SecretId", signer=unknown)
@@ -216,7 +211,6 @@ def _clock(s: Session) -> tuple[int, int] | None:
 
 
 @check(
-    "signature",
     "a signature whose window has ended is refused: two hours ago, and a second before the target's clock",
     anchor="sig-window",
 )
@@ -228,7 +222,6 @@ def refuses_expired(s: Session) -> None:
 
 
 @check(
-    "signature",
     "a window starting over 15 minutes ahead is refused: an hour ahead, and 15 minutes and 5 seconds ahead of the target's clock",
     anchor="sig-window",
 )
@@ -240,7 +233,6 @@ def refuses_future_window(s: Session) -> None:
 
 
 @check(
-    "signature",
     "windows around the target's clock are accepted: starting a second ago, now or a second ahead, started an hour ago and still open, or ending seconds from now",
     anchor="sig-window",
 )
@@ -260,7 +252,7 @@ def window_edges_accepted(s: Session) -> None:
                      Query(size="1"), [ex])  # fmt: skip
 
 
-@check("signature", "a signed parameter changed after signing is refused", anchor="sig-refuse")
+@check("a signed parameter changed after signing is refused", anchor="sig-refuse")
 def refuses_changed_parameter(s: Session) -> None:
     _refused(
         s,
@@ -270,7 +262,7 @@ def refuses_changed_parameter(s: Session) -> None:
     )
 
 
-@check("signature", "a signed parameter removed after signing is refused", anchor="sig-refuse")
+@check("a signed parameter removed after signing is refused", anchor="sig-refuse")
 def refuses_removed_parameter(s: Session) -> None:
     _refused(
         s,
@@ -281,9 +273,7 @@ def refuses_removed_parameter(s: Session) -> None:
     )
 
 
-@check(
-    "signature", "a signed header changed or removed after signing is refused", anchor="sig-refuse"
-)
+@check("a signed header changed or removed after signing is refused", anchor="sig-refuse")
 def refuses_changed_header(s: Session) -> None:
     def changed(prepared):
         prepared.headers["x-ci-conformance"] = "changed"
@@ -298,13 +288,13 @@ def refuses_changed_header(s: Session) -> None:
         _refused(s, kind, what, headers={"x-ci-conformance": "signed"}, prepare_hook=hook)
 
 
-@check("signature", "only q-sign-algorithm=sha1 is accepted", anchor="sig-refuse")
+@check("only q-sign-algorithm=sha1 is accepted", anchor="sig-refuse")
 def refuses_other_algorithm(s: Session) -> None:
     md5 = _edit_signature(lambda f: {**f, "q-sign-algorithm": "md5"})
     _refused(s, "algorithm", "q-sign-algorithm=md5", prepare_hook=md5)
 
 
-@check("signature", "a malformed signature is refused", anchor="sig-refuse")
+@check("a malformed signature is refused", anchor="sig-refuse")
 def refuses_malformed(s: Session) -> None:
     for bad in ("garbage", "q-sign-algorithm=sha1&q-ak=", "Bearer abc"):
         whole = _edit_signature(lambda _f, bad=bad: bad)
@@ -318,7 +308,7 @@ def refuses_malformed(s: Session) -> None:
         _refused(s, "malformed", what, prepare_hook=_edit_signature(edit))
 
 
-@check("signature", "temporary credentials without their token are refused", anchor="sig-temporary")
+@check("temporary credentials without their token are refused", anchor="sig-temporary")
 def refuses_missing_token(s: Session) -> None:
     _needs_token(s)
     _refused(
@@ -329,14 +319,14 @@ def refuses_missing_token(s: Session) -> None:
     )
 
 
-@check("signature", "temporary credentials with a wrong token are refused", anchor="sig-temporary")
+@check("temporary credentials with a wrong token are refused", anchor="sig-temporary")
 def refuses_wrong_token(s: Session) -> None:
     _needs_token(s)
     wrong = _credentials(s, token=f"{s.client.credentials.token}x")
     _refused(s, "wrong-token", "a wrong security token", signer=wrong)
 
 
-@check("signature", "a signature made for another method is refused", anchor="sig-refuse")
+@check("a signature made for another method is refused", anchor="sig-refuse")
 def refuses_other_method(s: Session) -> None:
     def as_get(prepared):
         prepared.method = "GET"
@@ -352,7 +342,7 @@ def refuses_other_method(s: Session) -> None:
     )
 
 
-@check("signature", "a signature made for another path is refused", anchor="sig-refuse")
+@check("a signature made for another path is refused", anchor="sig-refuse")
 def refuses_other_path(s: Session) -> None:
     jobs = s.census()
     job_id = jobs[0].job_id if jobs else "b" + "0" * 32
@@ -377,7 +367,7 @@ def refuses_other_path(s: Session) -> None:
         )
 
 
-@check("signature", "a signature made for another host is refused", anchor="sig-refuse")
+@check("a signature made for another host is refused", anchor="sig-refuse")
 def refuses_other_host(s: Session) -> None:
     def host(prepared):
         prepared.headers["Host"] = "other-host.invalid"
@@ -401,7 +391,6 @@ def _polluted(s: Session) -> st.SearchStrategy:
 
 
 @check(
-    "signature",
     "a repeated parameter whose extra value was not signed never takes effect (HTTP parameter pollution): the request is refused or answered as signed",
     given=_polluted,
     anchor="sig-repeated-parameters",
