@@ -196,6 +196,11 @@ def job_ids(found: list[str], most: int = 3) -> str:
     return ", ".join(found[:most]) + more
 
 
+def repeated(ids: list[str]) -> list[str]:
+    """The IDs that come more than once, sorted."""
+    return sorted(i for i, n in Counter(ids).items() if n > 1)
+
+
 def tie_difference(got: list[Job], want: list[Job]) -> str | None:
     """Where a walk (``got``) differs from the walk it should equal (``want``), up to the order
     of ties, naming the first job it lost, added or moved; ``None`` when they do not differ."""
@@ -213,7 +218,7 @@ def tie_difference(got: list[Job], want: list[Job]) -> str | None:
     extra = list(dict.fromkeys(i for i in mine if i not in at))
     said = [f"{what} {job(found[0])}" + (f" and {len(found) - 1} more" if found[1:] else "")
             for what, found in (("lost", lost), ("added", extra)) if found]  # fmt: skip
-    twice = sorted(i for i, n in Counter(mine).items() if n > 1)
+    twice = repeated(mine)
     said += [f"returned {job_ids(twice)} twice"] if twice else []
     if not said:  # the same jobs, once each: in another order, beyond ties
         i = next(n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)

@@ -1,6 +1,5 @@
 """Pagination checks: sizes, tokens and walks."""
 
-from collections import Counter
 from dataclasses import replace
 
 from hypothesis import strategies as st
@@ -19,6 +18,7 @@ from .base import (
     job_ids,
     observed,
     queries,
+    repeated,
     single_filter_queries,
     tie_difference,
 )
@@ -33,8 +33,7 @@ from .profile import pin
 )
 def no_duplicates(s: Session, query: Query) -> None:
     walk = s.walk(query)
-    dupes = [i for i, n in Counter(walk.ids).items() if n > 1]
-    if dupes:
+    if dupes := repeated(walk.ids):
         fail(
             f"{len(dupes)} job(s) appear twice in the walk, e.g. {dupes[0]}", query, walk.exchanges
         )
@@ -133,8 +132,7 @@ def walk_terminates(s: Session, query: Query) -> None:
 )
 def walk_independent_of_size(s: Session, query: Query) -> None:
     small, big = s.walk(query), s.walk(full(query))
-    diff = tie_difference(small.jobs, big.jobs)
-    if diff:
+    if diff := tie_difference(small.jobs, big.jobs):
         fail(
             f"the size={query.size or 'default'} walk differs from the size=100 walk: {diff}",
             query,
@@ -167,7 +165,7 @@ def token_replay(s: Session, query: Query) -> None:
 def filters_persist(s: Session, batch: list[Query]) -> None:
     for query in batch:
         walk = s.head(replace(query, size="2"), pages=4)
-        check_matches(walk, parse_filters(walk.query), first_page=1)
+        check_matches(walk, first_page=1)
 
 
 def page_findings(query: Query, body: ListResponse) -> list[Finding]:
@@ -226,16 +224,14 @@ def foreign_token_safe(s: Session, query: Query) -> None:
         raise NoData("the target has too few jobs for a second page")
     token = other.pages[0].body.next_token or ""
     flipped = token[:-1] + ("A" if token[-1:] != "A" else "B")
+    f = parse_filters(query)
     for candidate in (token, flipped, token + "0"):
         q = replace(query, next_token=candidate)
         ex = s.list(q, probe=True)  # its page, if any, is judged here, not as part of a walk
-        if ex.status == 200:
-            page = s.page(q, probe=True)
-            broken = [b for j in page.body.jobs for b in parse_filters(q).broken(j)]
-            if broken:
-                fail(f"a foreign token gave a page that breaks the filters: {broken[0]}", q, [ex])
-        else:
+        if ex.status != 200:
             error_doc(ex, q, (400,), "a foreign or tampered nextToken")
+        elif broken := [b for j in s.page(q, probe=True).body.jobs for b in f.broken(j)]:
+            fail(f"a foreign token gave a page that breaks the filters: {broken[0]}", q, [ex])
 
 
 @check(
@@ -248,25 +244,24 @@ def writes_during_walk(s: Session) -> None:
     list, each creation moves the walk back by one job. A job that existed before the walk and
     never comes, or a walk that does not end, fails."""
     s.require_writes()
-    census = s.census()  # on a large target, the newest slice and what comes after it
-    since = s.bounded(Query()).start_creation_time if census.sliced else None
+    # on a large target, the newest slice and what comes after it
+    since = s.bounded(Query()).start_creation_time if s.census().sliced else None
     before = s.walk(Query(size="100", start_creation_time=since))
+    walked = Query(size="3", start_creation_time=since)
     most = 30  # creations; each may move the walk back by one job
-    pages, token, made, returned = [], None, 0, 0
+    pages, token, returned = [], None, 0
     limit = len(before.jobs) + most + 3  # jobs a walk can return; pages may be short
     while len(pages) < limit and returned < limit:
-        page = s.page(Query(size="3", start_creation_time=since, next_token=token))
-        pages.append(page)
+        pages.append(page := s.page(replace(walked, next_token=token)))
         returned += len(page.body.jobs)
-        if made < most:
+        if len(pages) <= most:  # a create after each page
             s.create("ci-conformance_probe")  # a name the vendor allows (checks/model.py NAMES)
-            made += 1
-        token = page.body.next_token or None
-        if token is None:
+        if (token := page.body.next_token or None) is None:
             break
     s.forget_walks()
+    made = min(len(pages), most)
     ids = [j.job_id for p in pages for j in p.body.jobs]
-    seen, twice = set(ids), sorted({i for i in ids if ids.count(i) > 1})
+    seen, twice = set(ids), repeated(ids)
     s.coverage.met("writes_during_walk", "repeats" if twice else "stable", pages[-1].exchange)
     skipped = [i for i in before.ids if i not in seen]
     said = f"a walk of {len(pages)} pages (size=3) during {made} creations"
@@ -275,13 +270,13 @@ def writes_during_walk(s: Session) -> None:
     if token is not None:
         fail(
             f"{said} had not ended after {len(pages)} pages for {len(before.jobs)} jobs",
-            Query(size="3", start_creation_time=since),
+            walked,
             [p.exchange for p in pages[-2:]],
         )
     if skipped:
         at = before.ids.index(skipped[0]) // 3  # the pages around where it belonged
         fail(
             f"{said} skipped {len(skipped)} job(s) that existed before it began: {job_ids(skipped)}",
-            Query(size="3", start_creation_time=since),
+            walked,
             [p.exchange for p in pages[max(0, at - 1) : at + 1]],
         )
