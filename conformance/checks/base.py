@@ -51,12 +51,16 @@ class Check:
     """Open points it enforces for a ``--profile``: it runs only when the profile pins one of
     them, or when it is named in ``--checks``."""
 
+    @property
+    def short(self) -> str:
+        """Its name without the category (``type_union``): ``--checks`` takes either."""
+        return self.name.split(".", 1)[1]
+
     def wanted(self, profile: dict[str, str], named: list[str]) -> bool:
-        short = self.name.split(".", 1)[1]
         return (
             not self.pins
             or bool(set(self.pins) & set(profile))
-            or bool({self.name, short} & set(named))
+            or bool({self.name, self.short} & set(named))
         )
 
     def __post_init__(self) -> None:
@@ -89,7 +93,7 @@ def check(clause: str, given: Callable[[Session], st.SearchStrategy] | None = No
         assert category in CATEGORIES, category
         name = f"{category.replace('-', '_')}.{func.__name__}"
         if given in (queries, data_queries):
-            options.setdefault("edges", edge_queries)
+            options.setdefault("edges", lambda s: gen.edge_queries(s.census()))
         REGISTRY[name] = Check(name, category, clause, func, given, **options)
         return func
 
@@ -121,7 +125,7 @@ def select(include: list[str] | None = None, exclude: list[str] | None = None) -
     """Checks by name or category (``pagination``, ``filters.type_union`` ...)."""
 
     def hit(c: Check, names: list[str]) -> bool:
-        return any(n in (c.name, c.category, c.name.split(".", 1)[1]) for n in names)
+        return any(n in (c.name, c.category, c.short) for n in names)
 
     chosen = [c for c in ordered() if not include or hit(c, include)]
     return [c for c in chosen if not exclude or not hit(c, exclude)]
@@ -133,8 +137,7 @@ def ordered() -> list[Check]:
 
 
 def unknown_names(names: list[str]) -> list[str]:
-    known = {c.name for c in REGISTRY.values()} | set(CATEGORIES)
-    known |= {c.name.split(".", 1)[1] for c in REGISTRY.values()}
+    known = {n for c in REGISTRY.values() for n in (c.name, c.short)} | set(CATEGORIES)
     return [n for n in names if n not in known]
 
 
@@ -147,10 +150,6 @@ def queries(session: Session) -> st.SearchStrategy[Query]:
         return loose
     matched = gen.matching_queries(census)
     return st.integers(0, 3).flatmap(lambda n: matched if n else loose)
-
-
-def edge_queries(session: Session) -> list[Query]:
-    return gen.edge_queries(session.census())
 
 
 def data_queries(session: Session) -> st.SearchStrategy[Query]:
