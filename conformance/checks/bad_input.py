@@ -68,9 +68,8 @@ def no_5xx(s: Session, drawn: Junk) -> None:
     if ex.status == 501 and method != "GET":
         return  # HTTP's own answer to a method a server does not implement (RFC 9110, 15.6.2)
     if ex.status >= 500:
-        sent = f"{method} {path} with junk parameters" + (
-            f", {raw} appended as sent" if raw else ""
-        )
+        appended = f", {raw} appended as sent" if raw else ""
+        sent = f"{method} {path} with junk parameters{appended}"
         fail(f"HTTP {ex.status} for {sent}", Query.from_params(dict(params)), [ex])
     if ex.status >= 400:
         error_doc(ex, None, (ex.status,), "an error")

@@ -135,14 +135,12 @@ def time_window_complete(s: Session, query: Query) -> None:
     same_set(windowed, inside, what, unbounded)
 
 
-def _instant_spellings(s: Session) -> st.SearchStrategy:
-    offsets = st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True)
-    return job_and(s, [-1, 0, 1], ["start", "end"], offsets)
+OFFSET_LISTS = st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True)
 
 
 @check(
     "one instant written with different UTC offsets gives the same result",
-    given=_instant_spellings,
+    given=lambda s: job_and(s, [-1, 0, 1], ["start", "end"], OFFSET_LISTS),
     judges_jobs=True,
     anchor="filter-time",
 )
@@ -267,13 +265,8 @@ def intersection(
         window = {k: getattr(both.query, k) for k in ("start_creation_time", "end_creation_time")}
         one, two = (s.walk(Query(size="100", **(window | {k: getattr(both.query, k) for k in f})))
                     for f in (first, second))  # fmt: skip
-        same_set(
-            both,
-            set(one.ids) & set(two.ids),
-            f"{both.query.describe()} vs each filter alone",
-            one,
-            two,
-        )
+        what = f"{both.query.describe()} vs each filter alone"
+        same_set(both, set(one.ids) & set(two.ids), what, one, two)
 
 
 def _id_variants(s: Session) -> st.SearchStrategy:
@@ -316,9 +309,7 @@ def id_near_misses(s: Session, drawn) -> None:
 def oracle(s: Session, query: Query) -> None:
     known = s.require_known_jobs()
     walk = s.walk(query)
-    want = expected(known, parse_filters(query))
-    diff = tie_difference(walk.jobs, want)
-    if diff:
+    if diff := tie_difference(walk.jobs, expected(known, parse_filters(query))):
         fail(f"the walk differs from the oracle: {diff}", query, walk.exchanges[:2])
     stored = {j.job_id: j for j in known[: s.stored]}  # not the run's own: their states move
     for job in walk.jobs:

@@ -187,11 +187,8 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                 return
             s.known_job_changed(self.made[job_id].job)
             self.eventually(lambda: self.walk_agrees(Query(size="10", job_id=job_id)))
-            self.eventually(
-                lambda: self.walk_agrees(
-                    Query(size="5", states="Cancel", start_creation_time=self.window())
-                )
-            )
+            in_cancel = Query(size="5", states="Cancel", start_creation_time=self.window())
+            self.eventually(lambda: self.walk_agrees(in_cancel))
 
         @rule(job_id=created)
         def get(self, job_id: str) -> None:
@@ -294,8 +291,7 @@ def one_truth(s: Session, drawn) -> None:
     ):  # fmt: skip
         if view is None and stable:
             fail(f"{what} did not show job {job.job_id}, which jobId lists", None, exchanges + shown)  # fmt: skip
-        diff = differences(first, view, names) if view else []
-        if diff:
+        if view and (diff := differences(first, view, names)):
             fail(f"job {job.job_id}: {what} shows {diff[0]}, as jobId's list showed", None, exchanges + shown)  # fmt: skip
 
 

@@ -49,15 +49,9 @@ def page_sizes(s: Session, query: Query) -> None:
     walk = s.walk(query)
     size = parse_filters(query).size
     for n, page in enumerate(walk.pages, start=1):
-        count = len(page.body.jobs)
-        if count > size or (count == 0 and page.body.next_token):
-            fail(
-                f"page {n} holds {count} jobs with size={query.size or '(default 10)'}"
-                + (" and a NextToken" if page.body.next_token else ""),
-                query,
-                [page.exchange],
-            )
-        if page.body.next_token and count < size:
+        if found := page_findings(query, page.body):  # too many jobs, or none before a token
+            fail(f"page {n}: {found[0][1]}", query, [page.exchange])
+        if page.body.next_token and len(page.body.jobs) < size:
             pin(s, "page_fill", "short", query, page.exchange)
 
 
@@ -147,9 +141,7 @@ def walk_independent_of_size(s: Session, query: Query) -> None:
 )
 def token_replay(s: Session, query: Query) -> None:
     query = replace(query, size=query.size or "3", next_token=None)
-    first = s.page(query)
-    token = first.body.next_token
-    if not token:
+    if not (token := s.page(query).body.next_token):
         raise SkipCheck("the query has a single page")
     second, again = (s.page(replace(query, next_token=token)) for _ in range(2))
     if [j.job_id for j in again.body.jobs] != [j.job_id for j in second.body.jobs]:
@@ -175,13 +167,12 @@ def page_findings(query: Query, body: ListResponse) -> list[Finding]:
         size = parse_filters(query).size
     except InvalidArgument:
         return []
+    name = "pagination.every_page_within_size"
     n, asked = len(body.jobs), f"size={query.size or '(default 10)'}"
     if n > size:
-        return [("pagination.every_page_within_size", f"a page holds {n} jobs with {asked}")]
+        return [(name, f"a page holds {n} jobs with {asked}")]
     if body.next_token and not n:
-        return [
-            ("pagination.every_page_within_size", f"an empty page with {asked} has a NextToken")
-        ]
+        return [(name, f"an empty page with {asked} has a NextToken")]
     return []
 
 
@@ -195,17 +186,16 @@ observed(
 )
 
 
-def _garbage(_: Session) -> st.SearchStrategy[str]:
-    return st.sampled_from(
-        ["!!not-a-token!!", "%00", "../../etc/passwd", "-1", "a" * 300, "<x/>", ".é", "令牌.令牌"]
-    ) | st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=30).map(
-        lambda t: "~" + t + "." + t  # any text, a dot as tokens often have: never a 5xx
-    )
+GARBAGE = st.sampled_from(
+    ["!!not-a-token!!", "%00", "../../etc/passwd", "-1", "a" * 300, "<x/>", ".é", "令牌.令牌"]
+) | st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=30).map(
+    lambda t: "~" + t + "." + t  # any text, a dot as tokens often have: never a 5xx
+)
 
 
 @check(
     "a nextToken the server did not issue gets 400 InvalidArgument",
-    given=_garbage,
+    given=lambda _: GARBAGE,
     anchor="page-foreign-token",
 )
 def garbage_token_refused(s: Session, token: str) -> None:

@@ -14,7 +14,7 @@ from ..query import Query
 from ..session import Session, SkipCheck
 from ..signing import AUTH_FIELDS, authorization_fields, encode
 from ..xmlmodel import XMLProblem, parse_list
-from .base import check, error_doc, fail, queries, query_strategy
+from .base import check, error_doc, fail, job_and, queries, query_strategy
 from .profile import pin
 
 REFUSED = (401, 403)
@@ -143,18 +143,15 @@ def _edit_signature(edit: Callable[[dict[str, str]], dict[str, str] | str]) -> C
     query string. ``edit`` returns new fields, or (header form) a whole Authorization value."""
 
     def hook(prepared):
-        header = prepared.headers.get("Authorization")
-        if header is not None:
-            fields = authorization_fields([], {"Authorization": header})
-            out = edit(fields)
+        if (header := prepared.headers.get("Authorization")) is not None:
+            out = edit(authorization_fields([], {"Authorization": header}))
             prepared.headers["Authorization"] = (
                 out if isinstance(out, str) else "&".join(f"{k}={v}" for k, v in out.items())
             )
             return
         url = urlsplit(prepared.url)
         pairs = [p.partition("=")[::2] for p in url.query.split("&") if p]
-        fields = {k: unquote(v) for k, v in pairs if k in AUTH_FIELDS}
-        out = edit(fields)
+        out = edit({k: unquote(v) for k, v in pairs if k in AUTH_FIELDS})
         if isinstance(out, str):  # a whole-header edit means nothing here: drop the signature
             out = {}
         rest = [f"{k}={v}" for k, v in pairs if k not in AUTH_FIELDS]
@@ -333,14 +330,9 @@ def refuses_other_host(s: Session) -> None:
     _refused(s, "other-host", "a Host header changed after signing", hook=host, any_4xx=True)
 
 
-def _polluted(s: Session) -> st.SearchStrategy:
-    jobs = s.require_jobs(2)
-    return st.tuples(gen.pick(jobs), st.sampled_from(FORMS), st.sampled_from(["append", "prepend"]))
-
-
 @check(
     "a repeated parameter whose extra value was not signed never takes effect (HTTP parameter pollution): the request is refused or answered as signed",
-    given=_polluted,
+    given=lambda s: job_and(s, FORMS, ["append", "prepend"], at_least=2),
     anchor="sig-repeated-parameters",
 )
 def unsigned_duplicate_ignored(s: Session, drawn) -> None:
@@ -370,10 +362,7 @@ def unsigned_duplicate_ignored(s: Session, drawn) -> None:
         except XMLProblem as exc:
             fail(f"the answer to a polluted request is not usable XML: {exc}", shown, [ex])
         if broken(jobs):
+            said = f"the unsigned {extra} ({where}ed to a request signed with {shown.describe()})"
             fail(
-                f"the unsigned {extra} ({where}ed to a request signed with "
-                f"{shown.describe()}) took effect: {len(jobs)} job(s) came back "
-                f"({form} signature)",
-                shown,
-                [ex],
+                f"{said} took effect: {len(jobs)} job(s) came back ({form} signature)", shown, [ex]
             )
