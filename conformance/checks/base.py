@@ -112,8 +112,7 @@ def observed(
         if full_name not in s.observations:  # what the run saw comes first: a spent budget
             with contextlib.suppress(CheckFailure):  # cannot hide it; what the traffic breaks
                 traffic(s, query)  # is another clause's, reported by its own check
-        seen = s.observations.get(full_name)
-        if seen is not None:
+        if seen := s.observations.get(full_name):
             fail(seen.message, seen.query, [seen.exchange])
 
     REGISTRY[full_name] = Check(

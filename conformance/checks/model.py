@@ -48,11 +48,8 @@ class Made:
 
 
 class Problem(Exception):
-    """A read disagreeing with the model; retried within the consistency window."""
-
-    def __init__(self, message: str, exchanges: list[Exchange]) -> None:
-        super().__init__(message)
-        self.exchanges = exchanges
+    """A read disagreeing with the model, ``Problem(message, exchanges)``: retried within the
+    consistency window."""
 
 
 def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
@@ -67,13 +64,10 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
 
         # --- helpers --------------------------------------------------------------------
 
-        def step(self, text: str) -> None:
-            self.steps.append(text)
-
-        def fail(self, message: str, exchanges: list[Exchange], query: Query | None = None):
+        def fail(self, message: str, exchanges: list[Exchange]):
             self.failed = True
             shown = "\n".join(f"  {n}. {t}" for n, t in enumerate(self.steps, 1))
-            raise CheckFailure(f"{message}\nafter these operations:\n{shown}", query, exchanges)
+            raise CheckFailure(f"{message}\nafter these operations:\n{shown}", None, exchanges)
 
         def eventually(self, look: Callable[[], None]) -> None:
             """``look`` until it raises no Problem, for up to the consistency window."""
@@ -85,9 +79,8 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                     if time.monotonic() - started < s.consistency_window:
                         time.sleep(min(0.5, s.consistency_window / 10))
                         continue
-                    self.fail(str(p), p.exchanges)
-                waited = time.monotonic() - started
-                if waited > 0.05:
+                    self.fail(*p.args)
+                if (waited := time.monotonic() - started) > 0.05:
                     s.consistency_waits.append(round(waited, 2))
                 return
 
@@ -138,7 +131,7 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             target=created, job_type=st.sampled_from(s.creatable_types), name=st.sampled_from(NAMES)
         )
         def create(self, job_type: str, name: str) -> str:
-            self.step(f"create a {job_type} job named {name!r}")
+            self.steps.append(f"create a {job_type} job named {name!r}")
             ex = s.create_exchange(name, job_type, workflow_id)
             s.forget_walks()
             if ex.status != 200:
@@ -160,7 +153,7 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             """Cancel answers 200 with no body; a job that has ended may be refused (4xx), or
             answered 200 and keep its own state (docs/contract.md#open-cancel-ended)."""
             made = self.made[job_id]
-            self.step(f"cancel {job_id}")
+            self.steps.append(f"cancel {job_id}")
             ended = made.cancelled or made.job.state in ENDED
             ex = s.send("PUT", s.job_path(job_id), params=[("cancel", "")])
             s.forget_walks()
@@ -183,16 +176,15 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                     raise Problem(f"cancel of {job_id} answered 200; get shows {job.state}", [ex])
 
             self.eventually(cancelled)
-            if not made.cancelled:
-                return
-            s.known_job_changed(self.made[job_id].job)
-            self.eventually(lambda: self.walk_agrees(Query(size="10", job_id=job_id)))
-            in_cancel = Query(size="5", states="Cancel", start_creation_time=self.window())
-            self.eventually(lambda: self.walk_agrees(in_cancel))
+            if made.cancelled:
+                s.known_job_changed(made.job)
+                self.eventually(lambda: self.walk_agrees(Query(size="10", job_id=job_id)))
+                in_cancel = Query(size="5", states="Cancel", start_creation_time=self.window())
+                self.eventually(lambda: self.walk_agrees(in_cancel))
 
         @rule(job_id=created)
         def get(self, job_id: str) -> None:
-            self.step(f"get {job_id}")
+            self.steps.append(f"get {job_id}")
             self.eventually(lambda: self.refresh(job_id))
 
         @rule(
@@ -212,15 +204,14 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             }
             chosen = {k: values[k] for k in values if k.replace("_id", "Id") in filters}
             query = Query(size=str(size), start_creation_time=self.window(), **chosen)
-            self.step(f"walk {query.describe()}")
+            self.steps.append(f"walk {query.describe()}")
             self.eventually(lambda: self.walk_agrees(query))
 
         def teardown(self) -> None:
             if self.made and not self.failed:
-                self.step("walk every job created since the first")
-                self.eventually(
-                    lambda: self.walk_agrees(Query(size="7", start_creation_time=self.window()))
-                )
+                self.steps.append("walk every job created since the first")
+                every = Query(size="7", start_creation_time=self.window())
+                self.eventually(lambda: self.walk_agrees(every))
 
     return WriteThenRead
 

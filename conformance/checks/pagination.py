@@ -68,12 +68,8 @@ def default_size_is_10(s: Session, query: Query) -> None:
     if got < want and got and page.body.next_token:
         pin(s, "page_fill", "short", query, page.exchange)
     elif got != want:
-        fail(
-            f"the first page holds {got} jobs; the default size 10 and "
-            f"{total} matching jobs give {want}",
-            replace(query, size=None),
-            [page.exchange],
-        )
+        said = f"the default size 10 and {total} matching jobs give {want}"
+        fail(f"the first page holds {got} jobs; {said}", replace(query, size=None), [page.exchange])
 
 
 @check(
@@ -111,11 +107,8 @@ def walk_terminates(s: Session, query: Query) -> None:
         size = 1  # short pages (an open point): each page followed by a token holds a job
     bound = -(-len(set(walk.ids)) // size) + 1
     if len(walk.pages) > bound:
-        fail(
-            f"{len(walk.pages)} requests for {len(walk.ids)} jobs with size={size} (at most {bound})",
-            query,
-            walk.exchanges[-2:],
-        )
+        said = f"{len(walk.pages)} requests for {len(walk.ids)} jobs with size={size}"
+        fail(f"{said} (at most {bound})", query, walk.exchanges[-2:])
 
 
 @check(
@@ -127,11 +120,8 @@ def walk_terminates(s: Session, query: Query) -> None:
 def walk_independent_of_size(s: Session, query: Query) -> None:
     small, big = s.walk(query), s.walk(full(query))
     if diff := tie_difference(small.jobs, big.jobs):
-        fail(
-            f"the size={query.size or 'default'} walk differs from the size=100 walk: {diff}",
-            query,
-            small.exchanges[-2:] + big.exchanges[-1:],
-        )
+        said = f"the size={query.size or 'default'} walk differs from the size=100 walk"
+        fail(f"{said}: {diff}", query, small.exchanges[-2:] + big.exchanges[-1:])
 
 
 @check(

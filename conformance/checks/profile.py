@@ -25,8 +25,7 @@ PROFILE = "a profile's pinned open point allows only the pinned choice"
 
 def pin(s: Session, point: str, seen: str, query: Query | None, ex: Exchange) -> None:
     """Fail when the profile pins ``point`` to another choice than ``seen``."""
-    pinned = s.profile.get(point)
-    if pinned is not None and seen != pinned:
+    if (pinned := s.profile.get(point)) is not None and seen != pinned:
         fail(Deviation(point, pinned, seen, ex).message(), query, [ex])
 
 

@@ -113,7 +113,7 @@ def _refused(
         args = dict(signer or {})
         auth = None if kind == "unsigned" else s.client.auth(presign=form == "presigned", **args)
         ex = s.send(params=list(params), auth=auth, prepare_hook=hook, **kw)
-        s.coverage.refused(kind, form if kind != "unsigned" else "header")
+        s.coverage.refused(kind, form)  # an unsigned request has the header form only
         if ex.status in REFUSED:
             pin(s, "auth_status", str(ex.status), Query(size="1"), ex)
         label = f"{what} ({form} signature)" if kind != "unsigned" else what
@@ -159,10 +159,6 @@ def _edit_signature(edit: Callable[[dict[str, str]], dict[str, str] | str]) -> C
         prepared.url = url._replace(query=query).geturl()
 
     return hook
-
-
-def _without(name: str) -> Callable[[dict[str, str]], dict[str, str]]:
-    return lambda fields: {k: v for k, v in fields.items() if k != name}
 
 
 @check("a request without a signature is refused", anchor="sig-refuse")
@@ -276,7 +272,9 @@ def refuses_malformed(s: Session) -> None:
         whole = _edit_signature(lambda _f, bad=bad: bad)
         _refused(s, "malformed", f"Authorization {bad!r}", forms=("header",), hook=whole)
     edits = {
-        "a signature with its q-signature cut": _without("q-signature"),
+        "a signature with its q-signature cut": lambda f: {
+            k: v for k, v in f.items() if k != "q-signature"
+        },
         "an empty q-ak": lambda f: {**f, "q-ak": ""},
         "q-sign-time 'soon'": lambda f: {**f, "q-sign-time": "soon", "q-key-time": "soon"},
     }
