@@ -51,9 +51,8 @@ def _pinned(category: str, *points: str) -> Callable:
                 )
 
         clause = f"{PROFILE} ({', '.join(points)})"
-        return check(clause, category=category, observed=True, pins=points, anchor="profile-pins")(
-            run
-        )
+        pinned = check(clause, category=category, observed=True, pins=points, anchor="profile-pins")
+        return pinned(run)
 
     return register
 
