@@ -51,12 +51,16 @@ class Check:
     """Open points it enforces for a ``--profile``: it runs only when the profile pins one of
     them, or when it is named in ``--checks``."""
 
+    @property
+    def short(self) -> str:
+        """Its name without the category (``type_union``): ``--checks`` takes either."""
+        return self.name.split(".", 1)[1]
+
     def wanted(self, profile: dict[str, str], named: list[str]) -> bool:
-        short = self.name.split(".", 1)[1]
         return (
             not self.pins
             or bool(set(self.pins) & set(profile))
-            or bool({self.name, short} & set(named))
+            or bool({self.name, self.short} & set(named))
         )
 
     def __post_init__(self) -> None:
@@ -78,21 +82,18 @@ PAGE_OBSERVERS: list[PageObserver] = []
 """Observers the session runs on every response (and every parsed list page) of the run."""
 
 
-def check(
-    category: str,
-    clause: str,
-    given: Callable[[Session], st.SearchStrategy] | None = None,
-    **options: Any,
-):
-    """Register a check; its name is ``<category>.<function name>``. ``clause`` says what it
-    checks; ``anchor=`` (required) names the contract clause it enforces (``docs/contract.md``).
-    The other ``options`` are the other fields of ``Check`` (``judges_jobs``, ``cost``, ``edges``)."""
-    assert category in CATEGORIES, category
+def check(clause: str, given: Callable[[Session], st.SearchStrategy] | None = None, **options):
+    """Register a check of its module's category (``category=`` names another); its name is
+    ``<category>.<function name>``. ``clause`` says what it checks; ``anchor=`` (required) names
+    the contract clause it enforces (``docs/contract.md``). The other ``options`` are the other
+    fields of ``Check`` (``judges_jobs``, ``cost``, ``edges``)."""
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
+        category = options.pop("category", func.__module__.rsplit(".", 1)[1].replace("_", "-"))
+        assert category in CATEGORIES, category
         name = f"{category.replace('-', '_')}.{func.__name__}"
         if given in (queries, data_queries):
-            options.setdefault("edges", edge_queries)
+            options.setdefault("edges", lambda s: gen.edge_queries(s.census()))
         REGISTRY[name] = Check(name, category, clause, func, given, **options)
         return func
 
@@ -111,8 +112,7 @@ def observed(
         if full_name not in s.observations:  # what the run saw comes first: a spent budget
             with contextlib.suppress(CheckFailure):  # cannot hide it; what the traffic breaks
                 traffic(s, query)  # is another clause's, reported by its own check
-        seen = s.observations.get(full_name)
-        if seen is not None:
+        if seen := s.observations.get(full_name):
             fail(seen.message, seen.query, [seen.exchange])
 
     REGISTRY[full_name] = Check(
@@ -124,7 +124,7 @@ def select(include: list[str] | None = None, exclude: list[str] | None = None) -
     """Checks by name or category (``pagination``, ``filters.type_union`` ...)."""
 
     def hit(c: Check, names: list[str]) -> bool:
-        return any(n in (c.name, c.category, c.name.split(".", 1)[1]) for n in names)
+        return any(n in (c.name, c.category, c.short) for n in names)
 
     chosen = [c for c in ordered() if not include or hit(c, include)]
     return [c for c in chosen if not exclude or not hit(c, exclude)]
@@ -136,8 +136,7 @@ def ordered() -> list[Check]:
 
 
 def unknown_names(names: list[str]) -> list[str]:
-    known = {c.name for c in REGISTRY.values()} | set(CATEGORIES)
-    known |= {c.name.split(".", 1)[1] for c in REGISTRY.values()}
+    known = {n for c in REGISTRY.values() for n in (c.name, c.short)} | set(CATEGORIES)
     return [n for n in names if n not in known]
 
 
@@ -152,10 +151,6 @@ def queries(session: Session) -> st.SearchStrategy[Query]:
     return st.integers(0, 3).flatmap(lambda n: matched if n else loose)
 
 
-def edge_queries(session: Session) -> list[Query]:
-    return gen.edge_queries(session.census())
-
-
 def data_queries(session: Session) -> st.SearchStrategy[Query]:
     session.require_jobs()
     return queries(session)
@@ -166,25 +161,23 @@ def full(query: Query, **changes: str | None) -> Query:
     return replace(query, size="100", next_token=None, **changes)
 
 
-def every_job(s: Session, query: Query) -> Query:
-    """The walk of every job ``query`` could return: the whole target (its slice around the
-    query's time bounds, on a large target), to compare a filtered walk with."""
-    f = parse_filters(query)
-    return full(s.bounded(Query(), f.start or f.end))
-
-
 def fail(message: str, query: Query | None = None, exchanges: list[Exchange] | None = None):
     raise CheckFailure(message, query, exchanges)
 
 
-def error_doc(ex: Exchange, query: Query | None, statuses: tuple[int, ...], what: str):
-    """The answer must be one of ``statuses`` with an XML Error body."""
+def error_doc(
+    ex: Exchange, query: Query | None, statuses: tuple[int, ...], what: str, code: str = ""
+):
+    """The answer must be one of ``statuses`` with an XML Error body (whose Code is ``code``)."""
     if ex.status not in statuses:
         fail(f"{what}: expected HTTP {'/'.join(map(str, statuses))}, got {ex.status}", query, [ex])
     try:
-        return parse_error(ex.body)
+        err = parse_error(ex.body)
     except XMLProblem as exc:
         fail(f"{what}: the HTTP {ex.status} body is not an XML Error ({exc})", query, [ex])
+    if code and err.code != code:
+        fail(f"{what}: code {err.code}, expected {code}", query, [ex])
+    return err
 
 
 def by_instant(jobs: list[Job]) -> list[tuple[float, frozenset[str]]]:
@@ -199,6 +192,11 @@ def job_ids(found: list[str], most: int = 3) -> str:
     """JobIds for people: a few of them by name, and how many more."""
     more = f" and {len(found) - most} more" if len(found) > most else ""
     return ", ".join(found[:most]) + more
+
+
+def repeated(ids: list[str]) -> list[str]:
+    """The IDs that come more than once, sorted."""
+    return sorted(i for i, n in Counter(ids).items() if n > 1)
 
 
 def tie_difference(got: list[Job], want: list[Job]) -> str | None:
@@ -218,7 +216,7 @@ def tie_difference(got: list[Job], want: list[Job]) -> str | None:
     extra = list(dict.fromkeys(i for i in mine if i not in at))
     said = [f"{what} {job(found[0])}" + (f" and {len(found) - 1} more" if found[1:] else "")
             for what, found in (("lost", lost), ("added", extra)) if found]  # fmt: skip
-    twice = sorted(i for i, n in Counter(mine).items() if n > 1)
+    twice = repeated(mine)
     said += [f"returned {job_ids(twice)} twice"] if twice else []
     if not said:  # the same jobs, once each: in another order, beyond ties
         i = next(n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
@@ -227,19 +225,20 @@ def tie_difference(got: list[Job], want: list[Job]) -> str | None:
     return f"{len(got)} vs {len(want)} jobs; " + "; ".join(said)
 
 
-def check_matches(walk: Walk, f: Filters, first_page: int = 0) -> None:
+def check_matches(walk: Walk, f: Filters | None = None, first_page: int = 0) -> None:
+    """Every job of the walk (from page ``first_page + 1``) satisfies ``f``, its own filters
+    unless given."""
+    f = f or parse_filters(walk.query)
     for n, page in enumerate(walk.pages[first_page:], start=first_page + 1):
         for job in page.body.jobs:
-            broken = f.broken(job)
-            if broken:
-                fail(
-                    f"page {n}: job {job.job_id} breaks a filter in force: {broken[0]}",
-                    walk.query,
-                    [page.exchange],
-                )
+            if broken := f.broken(job):
+                message = f"page {n}: job {job.job_id} breaks a filter in force: {broken[0]}"
+                fail(message, walk.query, [page.exchange])
 
 
-def same_set(a: Walk, b: list[Job] | set[str], what: str, query: Query, exchanges) -> None:
+def same_set(a: Walk, b: list[Job] | set[str], what: str, *also: Walk) -> None:
+    """Walk ``a`` returns exactly the jobs ``b`` (the jobs, or their IDs); a failure shows the
+    first exchange of ``a`` and of each walk it was compared with (``also``)."""
     got = set(a.ids)
     want = b if isinstance(b, set) else {j.job_id for j in b}
     if got != want:
@@ -247,9 +246,27 @@ def same_set(a: Walk, b: list[Job] | set[str], what: str, query: Query, exchange
         fail(
             f"{what}: {len(got - want)} unexpected job(s) ({job_ids(extra) or 'none'}), "
             f"{len(want - got)} missing ({job_ids(missing) or 'none'})",
-            query,
-            exchanges,
+            a.query,
+            [w.exchanges[0] for w in (a, *also)],
         )
+
+
+def job_and(s: Session, *choices: Any, at_least: int = 1) -> st.SearchStrategy[tuple]:
+    """One of the target's jobs, and a value of each of ``choices`` (a strategy, or the values
+    to sample)."""
+    drawn = [c if isinstance(c, st.SearchStrategy) else st.sampled_from(c) for c in choices]
+    return st.tuples(gen.pick(s.require_jobs(at_least)), *drawn)
+
+
+def near_miss(value: str, how: str) -> str:
+    """A near miss of a real identifier: ``how`` is prefix, suffix, extended, case or changed."""
+    return {
+        "prefix": value[:-1],
+        "suffix": value[1:],
+        "extended": value + value[-1],
+        "case": value.swapcase(),
+        "changed": value[:-1] + ("0" if value[-1] != "0" else "1"),
+    }[how]
 
 
 def single_filter_queries(s: Session) -> st.SearchStrategy[list[Query]]:

@@ -7,8 +7,8 @@ from datetime import timedelta
 from hypothesis import strategies as st
 
 from .. import strategies as gen
-from ..query import STATES, TYPES, InvalidArgument, Query, expected, parse_filters
-from ..session import Finding, Session, SkipCheck
+from ..query import STATES, TYPES, Filters, InvalidArgument, Query, expected, parse_filters
+from ..session import Finding, Session, SkipCheck, Walk
 from ..timefmt import format_time, parse_time
 from ..xmlmodel import Job, ListResponse
 from .base import (
@@ -17,9 +17,10 @@ from .base import (
     check_matches,
     data_queries,
     error_doc,
-    every_job,
     fail,
     full,
+    job_and,
+    near_miss,
     observed,
     queries,
     query_strategy,
@@ -31,19 +32,25 @@ from .profile import pin
 
 
 @check(
-    "filters",
     "every job returned satisfies every filter in force",
     given=queries,
     judges_jobs=True,
     anchor="filter-semantics",
 )
 def every_job_matches(s: Session, query: Query) -> None:
-    walk = s.walk(full(query))
-    check_matches(walk, parse_filters(walk.query))
+    check_matches(s.walk(full(query)))
+
+
+def _exactly(s: Session, walk: Walk, what: str) -> None:
+    """``walk`` returns exactly the jobs that satisfy its filters, of all it could return: the
+    whole target (its slice around the query's time bounds, on a large target)."""
+    f = parse_filters(walk.query)
+    check_matches(walk, f)
+    window = s.walk(full(s.bounded(Query(), f.start or f.end)))
+    same_set(walk, [j for j in window.jobs if not f.broken(j)], what, window)
 
 
 @check(
-    "filters",
     "each filter alone returns exactly the jobs that satisfy it",
     given=single_filter_queries,
     judges_jobs=True,
@@ -51,19 +58,12 @@ def every_job_matches(s: Session, query: Query) -> None:
 )
 def single_filter(s: Session, batch: list[Query]) -> None:
     for query in batch:
-        walk = s.walk(full(query))
-        f = parse_filters(walk.query)
-        check_matches(walk, f)
-        window = s.walk(every_job(s, walk.query))
-        same_set(walk, [j for j in window.jobs if not f.broken(j)],
-                 f"{query.describe()} vs the jobs that satisfy it", walk.query,
-                 walk.exchanges[:1] + window.exchanges[:1])  # fmt: skip
+        _exactly(s, s.walk(full(query)), f"{query.describe()} vs the jobs that satisfy it")
 
 
 @check(
-    "filters",
     "a time bound at a job's CreationTime includes it, one a second past it leaves it out (in the job's own offset and another)",
-    given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from((None, *gen.OFFSETS))),
+    given=lambda s: job_and(s, (None, *gen.OFFSETS)),
     judges_jobs=True,
     cost=2,
     anchor="filter-time",
@@ -73,7 +73,7 @@ def bounds_inclusive(s: Session, drawn) -> None:
     for low, high in ((-1, -1), (-1, 0), (0, 0), (0, 1), (1, 1), (-1, 1)):
         start, end = (format_time(job.created + timedelta(seconds=d), offset) for d in (low, high))
         walk = s.walk(Query(size="100", start_creation_time=start, end_creation_time=end))
-        check_matches(walk, parse_filters(walk.query))
+        check_matches(walk)
         if (job.job_id in walk.ids) != (low <= 0 <= high):
             fail(
                 f"a window from {start} to {end} {'misses' if low <= 0 <= high else 'returns'} "
@@ -84,39 +84,23 @@ def bounds_inclusive(s: Session, drawn) -> None:
 
 
 @check(
-    "filters",
     "a multi-state walk is the union of its single-state walks; All is no filter",
     given=data_queries,
     judges_jobs=True,
     anchor="filter-states",
 )
 def states_union(s: Session, query: Query) -> None:
-    states = parse_filters(query).states or frozenset(STATES)
-    union: set[str] = set()
-    for state in sorted(states):
-        union |= set(s.walk(full(query, states=state)).ids)
-    multi = s.walk(full(query, states=",".join(sorted(states))))
-    same_set(
-        multi,
-        union,
-        f"states={','.join(sorted(states))} vs the union of single states",
-        multi.query,
-        multi.exchanges[:1],
-    )
-    everything = s.walk(full(query, states=None))
+    states = sorted(parse_filters(query).states or STATES)
+    union = {i for state in states for i in s.walk(full(query, states=state)).ids}
+    multi = s.walk(full(query, states=",".join(states)))
+    same_set(multi, union, f"states={','.join(states)} vs the union of single states")
+    everything = set(s.walk(full(query, states=None)).ids)
     for spelled in ("All", ",".join(STATES)):
         walk = s.walk(full(query, states=spelled))
-        same_set(
-            walk,
-            set(everything.ids),
-            f"states={spelled} vs no states filter",
-            walk.query,
-            walk.exchanges[:1],
-        )
+        same_set(walk, everything, f"states={spelled} vs no states filter")
 
 
 @check(
-    "filters",
     "type=Workflow and type=Job together are the walk without type",
     given=data_queries,
     judges_jobs=True,
@@ -125,23 +109,13 @@ def states_union(s: Session, query: Query) -> None:
 def type_union(s: Session, query: Query) -> None:
     parts = [s.walk(full(query, type=t)) for t in TYPES]
     whole = s.walk(full(query, type=None))
-    if set(parts[0].ids) & set(parts[1].ids):
-        fail(
-            "a job is both Workflow and Job",
-            whole.query,
-            parts[0].exchanges[:1] + parts[1].exchanges[:1],
-        )
-    same_set(
-        whole,
-        set(parts[0].ids) | set(parts[1].ids),
-        "Workflow + Job vs no type",
-        whole.query,
-        whole.exchanges[:1],
-    )
+    workflows, jobs = (set(p.ids) for p in parts)
+    if workflows & jobs:
+        fail("a job is both Workflow and Job", whole.query, [p.exchanges[0] for p in parts])
+    same_set(whole, workflows | jobs, "Workflow + Job vs no type")
 
 
 @check(
-    "filters",
     "a time window is exactly the unbounded walk cut to it",
     given=data_queries,
     judges_jobs=True,
@@ -156,55 +130,33 @@ def time_window_complete(s: Session, query: Query) -> None:
     unbounded = s.walk(
         s.bounded(full(query, start_creation_time=None, end_creation_time=None), around)
     )
-    inside = [
-        j
-        for j in unbounded.jobs
-        if (not f.start or j.created >= f.start) and (not f.end or j.created <= f.end)
-    ]
-    same_set(
-        windowed,
-        inside,
-        "the time window vs the unbounded walk cut to the window",
-        windowed.query,
-        windowed.exchanges[:1] + unbounded.exchanges[:1],
-    )
+    inside = [j for j in unbounded.jobs if Filters(start=f.start, end=f.end).matches(j)]
+    what = "the time window vs the unbounded walk cut to the window"
+    same_set(windowed, inside, what, unbounded)
 
 
-def _instant_spellings(s: Session) -> st.SearchStrategy:
-    jobs = s.require_jobs()
-    return st.tuples(
-        gen.pick(jobs),
-        st.sampled_from([-1, 0, 1]),
-        st.sampled_from(["start", "end"]),
-        st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True),
-    )
+OFFSET_LISTS = st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True)
 
 
 @check(
-    "filters",
     "one instant written with different UTC offsets gives the same result",
-    given=_instant_spellings,
+    given=lambda s: job_and(s, [-1, 0, 1], ["start", "end"], OFFSET_LISTS),
     judges_jobs=True,
     anchor="filter-time",
 )
 def offset_invariance(s: Session, drawn) -> None:
     job, delta, side, offsets = drawn
     moment = job.created + timedelta(seconds=delta)
-    key = "start_creation_time" if side == "start" else "end_creation_time"
-    other = s.bounded(Query(**{key: format_time(moment)}), job)  # the other bound: its slice's
-    rest = {k: getattr(other, k) for k in ("start_creation_time", "end_creation_time") if k != key}
+    key = f"{side}_creation_time"
+    other = "end_creation_time" if side == "start" else "start_creation_time"
+    sliced = s.bounded(Query(**{key: format_time(moment)}), job)  # the other bound: its slice's
+    rest = {other: getattr(sliced, other)}
     walks = [
         s.walk(Query(size="100", **{key: format_time(moment, off)}, **rest)) for off in offsets
     ]
-    first = set(walks[0].ids)
+    first, said = set(walks[0].ids), walks[0].query.describe()
     for w in walks[1:]:
-        same_set(
-            w,
-            first,
-            f"{key} {w.query.describe()} vs {walks[0].query.describe()}",
-            w.query,
-            [walks[0].exchanges[0], w.exchanges[0]],
-        )
+        same_set(w, first, f"{key} {w.query.describe()} vs {said}", walks[0])
 
 
 def _time_spellings(text: str) -> list[str]:  # a colon offset, a fraction, Z, a space for T
@@ -223,9 +175,8 @@ SPELLINGS = {  # other ways a client might write a parameter's value
 
 
 @check(
-    "filters",
     "another spelling of a value (a state listed twice, another case, a leading zero, a time with a colon offset, fractional seconds, Z or a space for the T) means what the canonical one means, or gets 400",
-    given=lambda s: st.tuples(gen.pick(s.require_jobs()), *map(st.sampled_from, (gen.OFFSETS, ("Asc", "Desc"), STATES))),
+    given=lambda s: job_and(s, gen.OFFSETS, ("Asc", "Desc"), STATES),
     judges_jobs=True,
     cost=4,
     anchor="equivalent-spellings",
@@ -256,32 +207,19 @@ def spellings_agree(s: Session, drawn) -> None:
                 fail(f"{said} is read otherwise than {getattr(base, key)}: {diff}", query, [ex])
 
 
-def _exact_fields(s: Session) -> st.SearchStrategy:
-    jobs = s.require_jobs()
-    return st.tuples(gen.pick(jobs), st.sampled_from(["job_id", "name", "workflow_id"]))
-
-
 @check(
-    "filters",
     "jobId, name and workflowId match exactly",
-    given=_exact_fields,
+    given=lambda s: job_and(s, ["job_id", "name", "workflow_id"]),
     judges_jobs=True,
     anchor="filter-exact",
 )
 def exact_match(s: Session, drawn) -> None:
     job, field = drawn
-    value = {"job_id": job.job_id, "name": job.name, "workflow_id": (job.workflow_ids or ("",))[0]}[
-        field
-    ]
+    value = (job.workflow_ids or ("",))[0] if field == "workflow_id" else getattr(job, field)
     if not value:
         raise SkipCheck("the drawn job has no workflow ID")
     walk = s.walk(s.bounded(Query(size="100", **{field: value}), job))
-    f = parse_filters(walk.query)
-    check_matches(walk, f)
-    window = s.walk(every_job(s, walk.query))
-    same_set(walk, {j.job_id for j in window.jobs if not f.broken(j)},
-             f"{field}={value!r} vs the jobs that carry it", walk.query,
-             walk.exchanges[:1] + window.exchanges[:1])  # fmt: skip
+    _exactly(s, walk, f"{field}={value!r} vs the jobs that carry it")
     if job.job_id not in walk.ids:
         fail(
             f"{field}={value!r} did not return job {job.job_id}, which carries it",
@@ -308,7 +246,6 @@ def _pairs(draw: st.DrawFn, jobs: list[Job]) -> tuple[Job, list[tuple[dict, dict
 
 
 @check(
-    "filters",
     "every pair of filters together gives the intersection of each alone",
     given=lambda s: _pairs(s.require_jobs()),
     judges_jobs=True,
@@ -324,29 +261,12 @@ def intersection(
         if f.start and f.end and f.start > f.end:
             continue  # start after end is an open point, judged by bad_input.start_after_end
         both = s.walk(s.bounded(Query(size="100", **first, **second), job))
-        check_matches(both, parse_filters(both.query))
+        check_matches(both)
         window = {k: getattr(both.query, k) for k in ("start_creation_time", "end_creation_time")}
         one, two = (s.walk(Query(size="100", **(window | {k: getattr(both.query, k) for k in f})))
                     for f in (first, second))  # fmt: skip
-        same_set(
-            both,
-            set(one.ids) & set(two.ids),
-            f"{both.query.describe()} vs each filter alone",
-            both.query,
-            both.exchanges[:1] + one.exchanges[:1] + two.exchanges[:1],
-        )
-
-
-def _variant(value: str, how: str) -> str:
-    """A near miss of a real identifier."""
-    changed = value[:-1] + ("0" if value[-1] != "0" else "1")
-    return {
-        "prefix": value[:-1],
-        "suffix": value[1:],
-        "extended": value + value[-1],
-        "case": value.swapcase(),
-        "changed": changed,
-    }[how]
+        what = f"{both.query.describe()} vs each filter alone"
+        same_set(both, set(one.ids) & set(two.ids), what, one, two)
 
 
 def _id_variants(s: Session) -> st.SearchStrategy:
@@ -362,7 +282,6 @@ def _id_variants(s: Session) -> st.SearchStrategy:
 
 
 @check(
-    "filters",
     "a prefix, a suffix, a case variant or a one-character change of a real jobId or workflowId matches nothing it does not equal (or gets 400)",
     given=_id_variants,
     anchor="filter-exact",
@@ -370,20 +289,17 @@ def _id_variants(s: Session) -> st.SearchStrategy:
 def id_near_misses(s: Session, drawn) -> None:
     field, job, workflow_job, how = drawn
     real = job.job_id if field == "job_id" else workflow_job.workflow_ids[0]
-    variant = _variant(real, how)
+    variant = near_miss(real, how)
     if len(real) < 2 or variant == real:
         raise SkipCheck(f"{real!r} has no {how} variant")
     query = s.bounded(Query(size="100", **{field: variant}), job)
-    ex = s.list(query)
-    if ex.status == 400:
-        error_doc(ex, query, (400,), f"{query.describe()}")
-        return
-    walk = s.walk(query)
-    check_matches(walk, parse_filters(query))
+    if (ex := s.list(query)).status == 400:
+        error_doc(ex, query, (400,), query.describe())
+    else:
+        check_matches(s.walk(query))
 
 
 @check(
-    "filters",
     "on known data (the embedded emulator), the walk equals the reference semantics, up to ties, "
     "and each job shows the fields the data holds",
     given=queries,
@@ -393,9 +309,7 @@ def id_near_misses(s: Session, drawn) -> None:
 def oracle(s: Session, query: Query) -> None:
     known = s.require_known_jobs()
     walk = s.walk(query)
-    want = expected(known, parse_filters(query))
-    diff = tie_difference(walk.jobs, want)
-    if diff:
+    if diff := tie_difference(walk.jobs, expected(known, parse_filters(query))):
         fail(f"the walk differs from the oracle: {diff}", query, walk.exchanges[:2])
     stored = {j.job_id: j for j in known[: s.stored]}  # not the run's own: their states move
     for job in walk.jobs:
@@ -432,18 +346,10 @@ observed(
 )
 
 
-@query_strategy
-def _unknown_values(_: Session) -> st.SearchStrategy[Query]:
-    return gen.unknown_values()
-
-
 @check(
-    "filters",
     "an unknown type, orderByTime or states value gets 400 InvalidArgument, never unfiltered results",
-    given=_unknown_values,
+    given=query_strategy(lambda _: gen.unknown_values()),
     anchor="filter-unknown-values",
 )
 def unknown_value_refused(s: Session, query: Query) -> None:
-    err = error_doc(s.list(query), query, (400,), f"{query.describe()}")
-    if err.code != "InvalidArgument":
-        fail(f"{query.describe()}: code {err.code}, expected InvalidArgument", query)
+    error_doc(s.list(query), query, (400,), query.describe(), code="InvalidArgument")

@@ -24,7 +24,7 @@ from ..query import STATES, Query, parse_filters
 from ..session import CheckFailure, Session, SkipCheck
 from ..timefmt import format_time
 from ..xmlmodel import Job, XMLProblem, parse_list, safe_parse
-from .base import check, error_doc, fail
+from .base import check, error_doc, fail, job_and, near_miss, repeated
 
 # Names that are case variants or substrings of others, differ only by - and _, or need
 # percent-encoding (Chinese, the em dash). Only what the vendor's create pages allow (460/80155,
@@ -48,11 +48,8 @@ class Made:
 
 
 class Problem(Exception):
-    """A read disagreeing with the model; retried within the consistency window."""
-
-    def __init__(self, message: str, exchanges: list[Exchange]) -> None:
-        super().__init__(message)
-        self.exchanges = exchanges
+    """A read disagreeing with the model, ``Problem(message, exchanges)``: retried within the
+    consistency window."""
 
 
 def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
@@ -67,13 +64,10 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
 
         # --- helpers --------------------------------------------------------------------
 
-        def step(self, text: str) -> None:
-            self.steps.append(text)
-
-        def fail(self, message: str, exchanges: list[Exchange], query: Query | None = None):
+        def fail(self, message: str, exchanges: list[Exchange]):
             self.failed = True
             shown = "\n".join(f"  {n}. {t}" for n, t in enumerate(self.steps, 1))
-            raise CheckFailure(f"{message}\nafter these operations:\n{shown}", query, exchanges)
+            raise CheckFailure(f"{message}\nafter these operations:\n{shown}", None, exchanges)
 
         def eventually(self, look: Callable[[], None]) -> None:
             """``look`` until it raises no Problem, for up to the consistency window."""
@@ -85,9 +79,8 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                     if time.monotonic() - started < s.consistency_window:
                         time.sleep(min(0.5, s.consistency_window / 10))
                         continue
-                    self.fail(str(p), p.exchanges)
-                waited = time.monotonic() - started
-                if waited > 0.05:
+                    self.fail(*p.args)
+                if (waited := time.monotonic() - started) > 0.05:
                     s.consistency_waits.append(round(waited, 2))
                 return
 
@@ -100,9 +93,9 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             made = self.made[job_id]
             if made.cancelled and job.state != "Cancel":
                 raise Problem(f"get shows cancelled job {job_id} as {job.state}", [ex])
-            if differences(made.job, job):
-                self.fail(f"get of {job_id} shows {differences(made.job, job)[0]}, as the "
-                          "create answer (or an earlier get) showed", [ex])  # fmt: skip
+            if diff := differences(made.job, job):
+                said = "as the create answer (or an earlier get) showed"
+                self.fail(f"get of {job_id} shows {diff[0]}, {said}", [ex])
             made.job = job
             return job
 
@@ -113,39 +106,24 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
 
         def walk_agrees(self, query: Query) -> None:
             """Every job the model says ``query`` matches is in the walk once, as the model has it."""
-            walk = s.walk(query, cached=False)
-            f = parse_filters(query)
-            ids = walk.ids
-            twice = {i for i in ids if ids.count(i) > 1}
-            if twice:
-                raise Problem(
-                    f"{query.describe()} returned {sorted(twice)[0]} twice", walk.exchanges
-                )
+            walk, f, said = s.walk(query, cached=False), parse_filters(query), query.describe()
+            if twice := repeated(walk.ids):
+                raise Problem(f"{said} returned {twice[0]} twice", walk.exchanges)
             shown = {j.job_id: j for j in walk.jobs}
             for job_id, made in self.made.items():
-                if job_id in shown:
-                    got = shown[job_id]
-                    if made.cancelled and got.state != "Cancel":
-                        raise Problem(
-                            f"cancelled job {job_id} shows State {got.state} in {query.describe()}",
-                            walk.exchanges,
-                        )
-                    if differences(made.job, got):
-                        raise Problem(f"{query.describe()} shows {differences(made.job, got)[0]}, "
-                                      "as get showed", walk.exchanges)  # fmt: skip
-                    if f.broken(got):
-                        raise Problem(
-                            f"job {job_id} in {query.describe()} breaks it: {f.broken(got)[0]}",
-                            walk.exchanges,
-                        )
-                elif not f.broken(made.job):
-                    now = self.refresh(job_id)  # a live job may have moved on: look again
-                    if not f.broken(now):
-                        raise Problem(
-                            f"job {job_id} (created at step {made.step}, State {now.state}) is "
-                            f"missing from {query.describe()}",
-                            walk.exchanges[:2],
-                        )
+                got = shown.get(job_id)
+                if got is None:  # a live job may have moved on: look again
+                    if not f.broken(made.job) and not f.broken(now := self.refresh(job_id)):
+                        where = f"created at step {made.step}, State {now.state}"
+                        problem = f"job {job_id} ({where}) is missing from {said}"
+                        raise Problem(problem, walk.exchanges[:2])
+                elif made.cancelled and got.state != "Cancel":
+                    problem = f"cancelled job {job_id} shows State {got.state} in {said}"
+                    raise Problem(problem, walk.exchanges)
+                elif diff := differences(made.job, got):
+                    raise Problem(f"{said} shows {diff[0]}, as get showed", walk.exchanges)
+                elif broken := f.broken(got):
+                    raise Problem(f"job {job_id} in {said} breaks it: {broken[0]}", walk.exchanges)
 
         # --- rules ----------------------------------------------------------------------
 
@@ -153,16 +131,12 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             target=created, job_type=st.sampled_from(s.creatable_types), name=st.sampled_from(NAMES)
         )
         def create(self, job_type: str, name: str) -> str:
-            self.step(f"create a {job_type} job named {name!r}")
+            self.steps.append(f"create a {job_type} job named {name!r}")
             ex = s.create_exchange(name, job_type, workflow_id)
             s.forget_walks()
             if ex.status != 200:
                 s.create_refused(ex)
-            try:
-                job = parse_list(ex.body, check=False).jobs[0] if ex.status == 200 else None
-            except (XMLProblem, IndexError):
-                job = None
-            if job is None:
+            if (job := _job_of(ex)) is None:
                 self.fail(f"creating a job got HTTP {ex.status} with no JobsDetail", [ex])
             if (job.name, job.type) != (name, job_type):
                 self.fail(f"the created job has Name {job.name!r} and Type {job.type}", [ex])
@@ -179,7 +153,7 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             """Cancel answers 200 with no body; a job that has ended may be refused (4xx), or
             answered 200 and keep its own state (docs/contract.md#open-cancel-ended)."""
             made = self.made[job_id]
-            self.step(f"cancel {job_id}")
+            self.steps.append(f"cancel {job_id}")
             ended = made.cancelled or made.job.state in ENDED
             ex = s.send("PUT", s.job_path(job_id), params=[("cancel", "")])
             s.forget_walks()
@@ -202,19 +176,15 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                     raise Problem(f"cancel of {job_id} answered 200; get shows {job.state}", [ex])
 
             self.eventually(cancelled)
-            if not made.cancelled:
-                return
-            s.known_job_changed(self.made[job_id].job)
-            self.eventually(lambda: self.walk_agrees(Query(size="10", job_id=job_id)))
-            self.eventually(
-                lambda: self.walk_agrees(
-                    Query(size="5", states="Cancel", start_creation_time=self.window())
-                )
-            )
+            if made.cancelled:
+                s.known_job_changed(made.job)
+                self.eventually(lambda: self.walk_agrees(Query(size="10", job_id=job_id)))
+                in_cancel = Query(size="5", states="Cancel", start_creation_time=self.window())
+                self.eventually(lambda: self.walk_agrees(in_cancel))
 
         @rule(job_id=created)
         def get(self, job_id: str) -> None:
-            self.step(f"get {job_id}")
+            self.steps.append(f"get {job_id}")
             self.eventually(lambda: self.refresh(job_id))
 
         @rule(
@@ -234,21 +204,19 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             }
             chosen = {k: values[k] for k in values if k.replace("_id", "Id") in filters}
             query = Query(size=str(size), start_creation_time=self.window(), **chosen)
-            self.step(f"walk {query.describe()}")
+            self.steps.append(f"walk {query.describe()}")
             self.eventually(lambda: self.walk_agrees(query))
 
         def teardown(self) -> None:
             if self.made and not self.failed:
-                self.step("walk every job created since the first")
-                self.eventually(
-                    lambda: self.walk_agrees(Query(size="7", start_creation_time=self.window()))
-                )
+                self.steps.append("walk every job created since the first")
+                every = Query(size="7", start_creation_time=self.window())
+                self.eventually(lambda: self.walk_agrees(every))
 
     return WriteThenRead
 
 
 @check(
-    "model",
     "a job written is read back at once (or within --consistency-window) by get, by jobId and in every filtered walk it satisfies; a cancelled job shows Cancel everywhere; nothing is lost or duplicated",
     anchor="write-read",
 )
@@ -285,9 +253,8 @@ def differences(a: Job, b: Job, names: tuple[str, ...] = FIXED) -> list[str]:
 
 
 @check(
-    "model",
     "a job reads the same in get, under jobId, on an unfiltered page and under a filter by type, state and CreationTime: every field, times as text",
-    given=lambda s: st.tuples(gen.pick(s.require_jobs()), st.sampled_from(gen.OFFSETS)),
+    given=lambda s: job_and(s, gen.OFFSETS),
     judges_jobs=True,
     anchor="one-truth",
 )
@@ -315,12 +282,11 @@ def one_truth(s: Session, drawn) -> None:
     ):  # fmt: skip
         if view is None and stable:
             fail(f"{what} did not show job {job.job_id}, which jobId lists", None, exchanges + shown)  # fmt: skip
-        diff = differences(first, view, names) if view else []
-        if diff:
+        if view and (diff := differences(first, view, names)):
             fail(f"job {job.job_id}: {what} shows {diff[0]}, as jobId's list showed", None, exchanges + shown)  # fmt: skip
 
 
-@check("model", "every job created gets a JobId of its own", anchor="identity", observed=True)
+@check("every job created gets a JobId of its own", anchor="identity", observed=True)
 def job_ids_unique(s: Session) -> None:
     """What every create answer of the run showed (``schema.UniqueIds``), and two creates."""
     s.require_writes()
@@ -331,26 +297,28 @@ def job_ids_unique(s: Session) -> None:
 
 
 def get_job(s: Session, job_id: str) -> tuple[Exchange, Job | None]:
-    """Get one job: the answer, and its job (``None`` when there is none to read)."""
+    """Get one job: the answer, and its job."""
     ex = s.send("GET", s.job_path(job_id))
+    return ex, _job_of(ex)
+
+
+def _job_of(ex: Exchange) -> Job | None:
+    """The job of a get or create answer (``None`` when there is none to read)."""
     try:
-        return ex, parse_list(ex.body, check=False).jobs[0] if ex.status == 200 else None
+        return parse_list(ex.body, check=False).jobs[0] if ex.status == 200 else None
     except (XMLProblem, IndexError):
-        return ex, None
+        return None
 
 
 def _unknown_ids(s: Session) -> st.SearchStrategy[str]:
     """Vendor-shaped IDs that name no job: random ones, and near misses of the target's own."""
     ids = [j.job_id for j in s.census()[:200] if len(j.job_id) > 1]
-    near = st.tuples(gen.pick(ids), st.sampled_from(["changed", "prefix", "case"])).map(
-        lambda t: {"changed": t[0][:-1] + ("0" if t[0][-1] != "0" else "1"),
-                   "prefix": t[0][:-1], "case": t[0].swapcase()}[t[1]]
-    )  # fmt: skip
+    near = st.tuples(gen.pick(ids), st.sampled_from(["changed", "prefix", "case"]))
+    near = near.map(lambda drawn: near_miss(*drawn))
     return gen.vendor_ids("b") | near if ids else gen.vendor_ids("b")
 
 
 @check(
-    "model",
     "get of an ID that names no job answers 404 with an XML Error, or 200 with NonExistJobIds naming it and no JobsDetail",
     given=_unknown_ids,
     anchor="get-missing",
@@ -360,26 +328,21 @@ def get_missing(s: Session, job_id: str) -> None:
         raise SkipCheck(f"{job_id} names a job of the target")
     ex = s.send("GET", s.job_path(job_id))
     what = f"get of {job_id}, which names no job"
+
+    def bad(problem: str) -> None:
+        fail(f"{what}: {problem}", None, [ex])
+
     if ex.status == 404:
         error_doc(ex, None, (404,), what)
         return
     if ex.status != 200:
-        fail(f"{what}: expected 404, or 200 with NonExistJobIds; got HTTP {ex.status}", None, [ex])
+        bad(f"expected 404, or 200 with NonExistJobIds; got HTTP {ex.status}")
     try:
         root = safe_parse(ex.body)
     except XMLProblem as exc:
-        fail(f"{what}: the HTTP 200 body is not XML ({exc.message})", None, [ex])
-    jobs = root.findall("JobsDetail")
+        bad(f"the HTTP 200 body is not XML ({exc.message})")
     named = {i.strip() for el in root.findall("NonExistJobIds") for i in (el.text or "").split(",")}
-    if jobs:
-        fail(
-            f"{what}: HTTP 200 with {len(jobs)} JobsDetail (JobId {jobs[0].findtext('JobId')!r})",
-            None,
-            [ex],
-        )
+    if jobs := root.findall("JobsDetail"):
+        bad(f"HTTP 200 with {len(jobs)} JobsDetail (JobId {jobs[0].findtext('JobId')!r})")
     if job_id not in named:
-        fail(
-            f"{what}: HTTP 200 whose NonExistJobIds does not name it ({sorted(named) or 'absent'})",
-            None,
-            [ex],
-        )
+        bad(f"HTTP 200 whose NonExistJobIds does not name it ({sorted(named) or 'absent'})")

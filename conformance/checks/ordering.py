@@ -1,29 +1,23 @@
 """Ordering checks: by CreationTime as instants, Desc by default."""
 
+import itertools
+
 from ..query import Query, parse_filters
 from ..session import Session, Walk
-from ..xmlmodel import Job
 from .base import check, data_queries, fail, full, queries, tie_difference
 
 
 def _monotonic(walk: Walk, descending: bool) -> None:
-    prev: Job | None = None
-    for n, page in enumerate(walk.pages, start=1):
-        for job in page.body.jobs:
-            if prev is not None and (
-                job.created > prev.created if descending else job.created < prev.created
-            ):
-                fail(
-                    f"page {n}: {job.creation_time} comes after {prev.creation_time} in a "
-                    f"{'Desc' if descending else 'Asc'} walk",
-                    walk.query,
-                    [page.exchange],
-                )
-            prev = job
+    """No job of the walk comes after (Desc) or before (Asc) the one it follows."""
+    order = "Desc" if descending else "Asc"
+    seen = [(n, page, job) for n, page in enumerate(walk.pages, 1) for job in page.body.jobs]
+    for (_, _, prev), (n, page, job) in itertools.pairwise(seen):
+        if job.created > prev.created if descending else job.created < prev.created:
+            said = f"{job.creation_time} comes after {prev.creation_time} in a {order} walk"
+            fail(f"page {n}: {said}", walk.query, [page.exchange])
 
 
 @check(
-    "ordering",
     "CreationTime is monotonic across pages, as instants",
     given=queries,
     judges_jobs=True,
@@ -33,8 +27,13 @@ def monotonic(s: Session, query: Query) -> None:
     _monotonic(s.walk(query), parse_filters(query).descending)
 
 
+def _same_walk(got: Walk, want: Walk, what: str, reverse: bool = False) -> None:
+    """``got`` returns the jobs of ``want`` (reversed) in the same order, up to ties."""
+    if diff := tie_difference(got.jobs, want.jobs[::-1] if reverse else want.jobs):
+        fail(f"{what}: {diff}", got.query, got.exchanges[:1] + want.exchanges[:1])
+
+
 @check(
-    "ordering",
     "without orderByTime the order is Desc",
     given=data_queries,
     judges_jobs=True,
@@ -44,17 +43,10 @@ def desc_by_default(s: Session, query: Query) -> None:
     walk = s.walk(full(query, order_by_time=None))
     _monotonic(walk, descending=True)
     desc = s.walk(full(query, order_by_time="Desc"))
-    diff = tie_difference(walk.jobs, desc.jobs)
-    if diff:
-        fail(
-            f"the default order differs from orderByTime=Desc: {diff}",
-            walk.query,
-            walk.exchanges[:1] + desc.exchanges[:1],
-        )
+    _same_walk(walk, desc, "the default order differs from orderByTime=Desc")
 
 
 @check(
-    "ordering",
     "the Asc walk is the Desc walk reversed, up to ties",
     given=data_queries,
     judges_jobs=True,
@@ -63,10 +55,4 @@ def desc_by_default(s: Session, query: Query) -> None:
 def asc_reverses_desc(s: Session, query: Query) -> None:
     asc = s.walk(full(query, order_by_time="Asc"))
     desc = s.walk(full(query, order_by_time="Desc"))
-    diff = tie_difference(asc.jobs, desc.jobs[::-1])
-    if diff:
-        fail(
-            f"the Asc walk is not the Desc walk reversed: {diff}",
-            asc.query,
-            asc.exchanges[:1] + desc.exchanges[:1],
-        )
+    _same_walk(asc, desc, "the Asc walk is not the Desc walk reversed", reverse=True)

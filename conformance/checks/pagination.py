@@ -1,6 +1,5 @@
 """Pagination checks: sizes, tokens and walks."""
 
-from collections import Counter
 from dataclasses import replace
 
 from hypothesis import strategies as st
@@ -19,6 +18,7 @@ from .base import (
     job_ids,
     observed,
     queries,
+    repeated,
     single_filter_queries,
     tie_difference,
 )
@@ -26,7 +26,6 @@ from .profile import pin
 
 
 @check(
-    "pagination",
     "no job appears twice in a walk",
     given=queries,
     judges_jobs=True,
@@ -34,15 +33,13 @@ from .profile import pin
 )
 def no_duplicates(s: Session, query: Query) -> None:
     walk = s.walk(query)
-    dupes = [i for i, n in Counter(walk.ids).items() if n > 1]
-    if dupes:
+    if dupes := repeated(walk.ids):
         fail(
             f"{len(dupes)} job(s) appear twice in the walk, e.g. {dupes[0]}", query, walk.exchanges
         )
 
 
 @check(
-    "pagination",
     "no page holds more than size jobs, none followed by a token is empty",
     given=queries,
     judges_jobs=True,
@@ -52,20 +49,13 @@ def page_sizes(s: Session, query: Query) -> None:
     walk = s.walk(query)
     size = parse_filters(query).size
     for n, page in enumerate(walk.pages, start=1):
-        count = len(page.body.jobs)
-        if count > size or (count == 0 and page.body.next_token):
-            fail(
-                f"page {n} holds {count} jobs with size={query.size or '(default 10)'}"
-                + (" and a NextToken" if page.body.next_token else ""),
-                query,
-                [page.exchange],
-            )
-        if page.body.next_token and count < size:
+        if found := page_findings(query, page.body):  # too many jobs, or none before a token
+            fail(f"page {n}: {found[0][1]}", query, [page.exchange])
+        if page.body.next_token and len(page.body.jobs) < size:
             pin(s, "page_fill", "short", query, page.exchange)
 
 
 @check(
-    "pagination",
     "without size a page holds at most 10 jobs, and all of them when no token follows",
     given=data_queries,
     judges_jobs=True,
@@ -78,16 +68,11 @@ def default_size_is_10(s: Session, query: Query) -> None:
     if got < want and got and page.body.next_token:
         pin(s, "page_fill", "short", query, page.exchange)
     elif got != want:
-        fail(
-            f"the first page holds {got} jobs; the default size 10 and "
-            f"{total} matching jobs give {want}",
-            replace(query, size=None),
-            [page.exchange],
-        )
+        said = f"the default size 10 and {total} matching jobs give {want}"
+        fail(f"the first page holds {got} jobs; {said}", replace(query, size=None), [page.exchange])
 
 
 @check(
-    "pagination",
     "size > 100 is refused with 400 InvalidArgument or clamped to 100",
     given=lambda s: st.integers(101, 100_000),
     anchor="page-size",
@@ -110,7 +95,6 @@ def size_over_100(s: Session, size: int) -> None:
 
 
 @check(
-    "pagination",
     "a walk ends within ⌈N/size⌉+1 requests (N+1 when pages may be short)",
     given=queries,
     judges_jobs=True,
@@ -123,15 +107,11 @@ def walk_terminates(s: Session, query: Query) -> None:
         size = 1  # short pages (an open point): each page followed by a token holds a job
     bound = -(-len(set(walk.ids)) // size) + 1
     if len(walk.pages) > bound:
-        fail(
-            f"{len(walk.pages)} requests for {len(walk.ids)} jobs with size={size} (at most {bound})",
-            query,
-            walk.exchanges[-2:],
-        )
+        said = f"{len(walk.pages)} requests for {len(walk.ids)} jobs with size={size}"
+        fail(f"{said} (at most {bound})", query, walk.exchanges[-2:])
 
 
 @check(
-    "pagination",
     "a walk equals the same filters walked with size=100, up to ties",
     given=queries,
     judges_jobs=True,
@@ -139,26 +119,19 @@ def walk_terminates(s: Session, query: Query) -> None:
 )
 def walk_independent_of_size(s: Session, query: Query) -> None:
     small, big = s.walk(query), s.walk(full(query))
-    diff = tie_difference(small.jobs, big.jobs)
-    if diff:
-        fail(
-            f"the size={query.size or 'default'} walk differs from the size=100 walk: {diff}",
-            query,
-            small.exchanges[-2:] + big.exchanges[-1:],
-        )
+    if diff := tie_difference(small.jobs, big.jobs):
+        said = f"the size={query.size or 'default'} walk differs from the size=100 walk"
+        fail(f"{said}: {diff}", query, small.exchanges[-2:] + big.exchanges[-1:])
 
 
 @check(
-    "pagination",
     "re-sending a NextToken gives the same page",
     given=data_queries,
     anchor="page-token",
 )
 def token_replay(s: Session, query: Query) -> None:
     query = replace(query, size=query.size or "3", next_token=None)
-    first = s.page(query)
-    token = first.body.next_token
-    if not token:
+    if not (token := s.page(query).body.next_token):
         raise SkipCheck("the query has a single page")
     second, again = (s.page(replace(query, next_token=token)) for _ in range(2))
     if [j.job_id for j in again.body.jobs] != [j.job_id for j in second.body.jobs]:
@@ -166,7 +139,6 @@ def token_replay(s: Session, query: Query) -> None:
 
 
 @check(
-    "pagination",
     "filters stay in force on every later page",
     given=single_filter_queries,
     judges_jobs=True,
@@ -175,7 +147,7 @@ def token_replay(s: Session, query: Query) -> None:
 def filters_persist(s: Session, batch: list[Query]) -> None:
     for query in batch:
         walk = s.head(replace(query, size="2"), pages=4)
-        check_matches(walk, parse_filters(walk.query), first_page=1)
+        check_matches(walk, first_page=1)
 
 
 def page_findings(query: Query, body: ListResponse) -> list[Finding]:
@@ -185,13 +157,12 @@ def page_findings(query: Query, body: ListResponse) -> list[Finding]:
         size = parse_filters(query).size
     except InvalidArgument:
         return []
+    name = "pagination.every_page_within_size"
     n, asked = len(body.jobs), f"size={query.size or '(default 10)'}"
     if n > size:
-        return [("pagination.every_page_within_size", f"a page holds {n} jobs with {asked}")]
+        return [(name, f"a page holds {n} jobs with {asked}")]
     if body.next_token and not n:
-        return [
-            ("pagination.every_page_within_size", f"an empty page with {asked} has a NextToken")
-        ]
+        return [(name, f"an empty page with {asked} has a NextToken")]
     return []
 
 
@@ -205,18 +176,16 @@ observed(
 )
 
 
-def _garbage(_: Session) -> st.SearchStrategy[str]:
-    return st.sampled_from(
-        ["!!not-a-token!!", "%00", "../../etc/passwd", "-1", "a" * 300, "<x/>", ".é", "令牌.令牌"]
-    ) | st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=30).map(
-        lambda t: "~" + t + "." + t  # any text, a dot as tokens often have: never a 5xx
-    )
+GARBAGE = st.sampled_from(
+    ["!!not-a-token!!", "%00", "../../etc/passwd", "-1", "a" * 300, "<x/>", ".é", "令牌.令牌"]
+) | st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=30).map(
+    lambda t: "~" + t + "." + t  # any text, a dot as tokens often have: never a 5xx
+)
 
 
 @check(
-    "pagination",
     "a nextToken the server did not issue gets 400 InvalidArgument",
-    given=_garbage,
+    given=lambda _: GARBAGE,
     anchor="page-foreign-token",
 )
 def garbage_token_refused(s: Session, token: str) -> None:
@@ -225,7 +194,6 @@ def garbage_token_refused(s: Session, token: str) -> None:
 
 
 @check(
-    "pagination",
     "a token issued for other filters, or altered, gets 400 or a page that keeps the filters in force; never a 5xx",
     given=data_queries,
     anchor="page-foreign-token",
@@ -236,20 +204,17 @@ def foreign_token_safe(s: Session, query: Query) -> None:
         raise NoData("the target has too few jobs for a second page")
     token = other.pages[0].body.next_token or ""
     flipped = token[:-1] + ("A" if token[-1:] != "A" else "B")
+    f = parse_filters(query)
     for candidate in (token, flipped, token + "0"):
         q = replace(query, next_token=candidate)
         ex = s.list(q, probe=True)  # its page, if any, is judged here, not as part of a walk
-        if ex.status == 200:
-            page = s.page(q, probe=True)
-            broken = [b for j in page.body.jobs for b in parse_filters(q).broken(j)]
-            if broken:
-                fail(f"a foreign token gave a page that breaks the filters: {broken[0]}", q, [ex])
-        else:
+        if ex.status != 200:
             error_doc(ex, q, (400,), "a foreign or tampered nextToken")
+        elif broken := [b for j in s.page(q, probe=True).body.jobs for b in f.broken(j)]:
+            fail(f"a foreign token gave a page that breaks the filters: {broken[0]}", q, [ex])
 
 
 @check(
-    "pagination",
     "jobs created during a walk make it skip no job that existed before, and it ends; a job may come twice",
     anchor="page-writes",
 )
@@ -259,25 +224,24 @@ def writes_during_walk(s: Session) -> None:
     list, each creation moves the walk back by one job. A job that existed before the walk and
     never comes, or a walk that does not end, fails."""
     s.require_writes()
-    census = s.census()  # on a large target, the newest slice and what comes after it
-    since = s.bounded(Query()).start_creation_time if census.sliced else None
+    # on a large target, the newest slice and what comes after it
+    since = s.bounded(Query()).start_creation_time if s.census().sliced else None
     before = s.walk(Query(size="100", start_creation_time=since))
+    walked = Query(size="3", start_creation_time=since)
     most = 30  # creations; each may move the walk back by one job
-    pages, token, made, returned = [], None, 0, 0
+    pages, token, returned = [], None, 0
     limit = len(before.jobs) + most + 3  # jobs a walk can return; pages may be short
     while len(pages) < limit and returned < limit:
-        page = s.page(Query(size="3", start_creation_time=since, next_token=token))
-        pages.append(page)
+        pages.append(page := s.page(replace(walked, next_token=token)))
         returned += len(page.body.jobs)
-        if made < most:
+        if len(pages) <= most:  # a create after each page
             s.create("ci-conformance_probe")  # a name the vendor allows (checks/model.py NAMES)
-            made += 1
-        token = page.body.next_token or None
-        if token is None:
+        if (token := page.body.next_token or None) is None:
             break
     s.forget_walks()
+    made = min(len(pages), most)
     ids = [j.job_id for p in pages for j in p.body.jobs]
-    seen, twice = set(ids), sorted({i for i in ids if ids.count(i) > 1})
+    seen, twice = set(ids), repeated(ids)
     s.coverage.met("writes_during_walk", "repeats" if twice else "stable", pages[-1].exchange)
     skipped = [i for i in before.ids if i not in seen]
     said = f"a walk of {len(pages)} pages (size=3) during {made} creations"
@@ -286,13 +250,13 @@ def writes_during_walk(s: Session) -> None:
     if token is not None:
         fail(
             f"{said} had not ended after {len(pages)} pages for {len(before.jobs)} jobs",
-            Query(size="3", start_creation_time=since),
+            walked,
             [p.exchange for p in pages[-2:]],
         )
     if skipped:
         at = before.ids.index(skipped[0]) // 3  # the pages around where it belonged
         fail(
             f"{said} skipped {len(skipped)} job(s) that existed before it began: {job_ids(skipped)}",
-            Query(size="3", start_creation_time=since),
+            walked,
             [p.exchange for p in pages[max(0, at - 1) : at + 1]],
         )

@@ -9,7 +9,9 @@ checks below, which run last, report what the whole run saw, and join a run only
 profile pins one of their points.
 """
 
+import functools
 from collections import Counter
+from collections.abc import Callable
 
 from ..client import Exchange
 from ..coverage import Deviation, request_query
@@ -23,72 +25,55 @@ PROFILE = "a profile's pinned open point allows only the pinned choice"
 
 def pin(s: Session, point: str, seen: str, query: Query | None, ex: Exchange) -> None:
     """Fail when the profile pins ``point`` to another choice than ``seen``."""
-    pinned = s.profile.get(point)
-    if pinned is not None and seen != pinned:
+    if (pinned := s.profile.get(point)) is not None and seen != pinned:
         fail(Deviation(point, pinned, seen, ex).message(), query, [ex])
 
 
-def _report(s: Session, points: tuple[str, ...]) -> None:
-    pins = [p for p in points if p in s.profile]
-    for point in pins:
-        seen = s.coverage.deviations.get(point)
-        if seen is not None:
-            fail(seen.message(), request_query(seen.exchange), [seen.exchange])
-    if all(not s.coverage.choices[p] for p in pins):
-        raise SkipCheck(f"the run never met {' or '.join(pins)}: the pin could not be checked")
+def _pinned(category: str, *points: str) -> Callable:
+    """Register a check of ``points``, open points met on the way. It runs only when the profile
+    pins one of them: its own traffic (the function it decorates) makes sure the run meets them;
+    then it reports the first exchange of the run that showed a choice a pin forbids."""
+
+    def register(traffic: Callable[[Session], None]) -> Callable[[Session], None]:
+        @functools.wraps(traffic)
+        def run(s: Session) -> None:
+            if not (pins := [p for p in points if p in s.profile]):
+                raise SkipCheck(
+                    f"no profile pins {' or '.join(points)}: every allowed choice passes"
+                )
+            traffic(s)
+            for point in pins:
+                if (seen := s.coverage.deviations.get(point)) is not None:
+                    fail(seen.message(), request_query(seen.exchange), [seen.exchange])
+            if all(not s.coverage.choices[p] for p in pins):
+                raise SkipCheck(
+                    f"the run never met {' or '.join(pins)}: the pin could not be checked"
+                )
+
+        clause = f"{PROFILE} ({', '.join(points)})"
+        pinned = check(clause, category=category, observed=True, pins=points, anchor="profile-pins")
+        return pinned(run)
+
+    return register
 
 
-def _pins(s: Session, points: tuple[str, ...]) -> None:
-    if not any(p in s.profile for p in points):
-        raise SkipCheck(f"no profile pins {' or '.join(points)}: every allowed choice passes")
-
-
-LAST_PAGE = ("last_page_token", "full_last_page", "page_fill")
-
-
-@check(
-    "pagination",
-    PROFILE + f" ({', '.join(LAST_PAGE)})",
-    observed=True,
-    pins=LAST_PAGE,
-    anchor="profile-pins",
-)
+@_pinned("pagination", "last_page_token", "full_last_page", "page_fill")
 def pinned_last_page(s: Session) -> None:
-    _pins(s, LAST_PAGE)
     s.walk(s.bounded(Query(size="100")))
-    jobs = s.census()
-    if jobs:  # one job in pages of one: a full last page
+    if jobs := s.census():  # one job in pages of one: a full last page
         s.walk(Query(job_id=jobs[0].job_id, size="1"))
-    _report(s, LAST_PAGE)
 
 
-TIES = ("ties_desc", "ties_asc")
-
-
-@check(
-    "ordering", PROFILE + f" ({', '.join(TIES)})", observed=True, pins=TIES, anchor="profile-pins"
-)
+@_pinned("ordering", "ties_desc", "ties_asc")
 def pinned_ties(s: Session) -> None:
-    _pins(s, TIES)
-    counts = Counter(j.created for j in s.census())
-    tied = [t for t, n in counts.items() if n > 1]
-    if tied:
+    if tied := [t for t, n in Counter(j.created for j in s.census()).items() if n > 1]:
         at = format_time(tied[0])
         for order in ("Desc", "Asc"):
             s.walk(
                 Query(size="100", start_creation_time=at, end_creation_time=at, order_by_time=order)
             )
-    _report(s, TIES)
 
 
-@check(
-    "schema",
-    PROFILE + " (error_extras)",
-    observed=True,
-    pins=("error_extras",),
-    anchor="profile-pins",
-)
+@_pinned("schema", "error_extras")
 def pinned_error_extras(s: Session) -> None:
-    _pins(s, ("error_extras",))
     s.list(Query(size="bad"))
-    _report(s, ("error_extras",))

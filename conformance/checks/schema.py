@@ -25,25 +25,17 @@ def schema_findings(ex: Exchange) -> list[Finding]:
         found.append(("schema.request_id_header", "no x-ci-request-id header"))
     if ex.status == 200 and is_cancel(ex):
         return found  # judged by its status and request ID alone (docs/contract.md#writes)
+    name = "schema.list_body" if ex.status == 200 else "schema.error_body"
     try:
         if ex.status == 200:  # a list, or a get or create answer
             errors = read_list(ex.body)[1]
-            if errors:
-                found.append(("schema.list_body", "; ".join(errors[:3])))
-            return found
-        root = safe_parse(ex.body)
+        elif (root := safe_parse(ex.body)).tag != "Error":
+            errors = [f"root is <{root.tag}>, not <Error>"] if ex.status >= 400 else []
+        else:
+            errors = validate(root, "error") if ex.status >= 400 else []
     except XMLProblem as exc:
-        name = "schema.list_body" if ex.status == 200 else "schema.error_body"
         return [*found, (name, f"HTTP {ex.status} body is not XML: {exc.message}")]
-    if ex.status >= 400:
-        errors = (
-            validate(root, "error")
-            if root.tag == "Error"
-            else [f"root is <{root.tag}>, not <Error>"]
-        )
-        if errors:
-            found.append(("schema.error_body", "; ".join(errors[:3])))
-    return found
+    return [*found, (name, "; ".join(errors[:3]))] if errors else found
 
 
 def is_cancel(ex: Exchange) -> bool:

@@ -14,14 +14,13 @@ from ..query import Query
 from ..session import Session, SkipCheck
 from ..signing import AUTH_FIELDS, authorization_fields, encode
 from ..xmlmodel import XMLProblem, parse_list
-from .base import check, error_doc, fail, queries, query_strategy
+from .base import check, error_doc, fail, job_and, queries, query_strategy
 from .profile import pin
 
 REFUSED = (401, 403)
 
 
 @check(
-    "signature",
     "a correctly signed request is accepted (signature in Authorization)",
     given=queries,
     anchor="sig-accept",
@@ -31,7 +30,6 @@ def valid_header_accepted(s: Session, query: Query) -> None:
 
 
 @check(
-    "signature",
     "a signature may ride in the query string (a presigned URL)",
     given=queries,
     anchor="sig-accept",
@@ -59,44 +57,32 @@ def _odd_values(_: Session) -> st.SearchStrategy[Query]:
 
 
 @check(
-    "signature",
     "any parameter value, empty or not, signs and is accepted",
     given=_odd_values,
     anchor="sig-accept",
 )
 def generated_values_accepted(s: Session, query: Query) -> None:
     ex = s.list(query)
-    if "" not in (query.size, query.job_id, query.workflow_id):
-        s.page(query)
-        return
     # an empty number or ID may be read as absent or refused (docs/contract.md#open-empty-values)
-    pin(s, "empty_values", "refuse" if ex.status == 400 else "absent", query, ex)
-    if ex.status != 400:
+    if empty := "" in (query.size, query.job_id, query.workflow_id):
+        pin(s, "empty_values", "refuse" if ex.status == 400 else "absent", query, ex)
+    if empty and ex.status == 400:
+        error_doc(ex, query, (400,), "an empty size, jobId or workflowId", code="InvalidArgument")
+    else:
         s.page(query)
-    elif (code := error_doc(ex, query, (400,), "an empty value").code) != "InvalidArgument":
-        fail(
-            f"an empty size, jobId or workflowId: code {code}, expected InvalidArgument",
-            query,
-            [ex],
-        )
 
 
-@check(
-    "signature", "signed headers are accepted whatever the case of their names", anchor="sig-accept"
-)
+@check("signed headers are accepted whatever the case of their names", anchor="sig-accept")
 def header_case_accepted(s: Session) -> None:
-    for headers in ({"X-Ci-Conformance": "Mixed Case"}, {"x-CI-conformance": "v"}):
-        ex = s.send(params=[("size", "1")], headers=headers)
+    for name, value in (("X-Ci-Conformance", "Mixed Case"), ("x-CI-conformance", "v")):
+        ex = s.send(params=[("size", "1")], headers={name: value})
         if ex.status != 200:
-            fail(
-                f"a valid signature over header {next(iter(headers))} got HTTP {ex.status}",
-                None,
-                [ex],
-            )
+            fail(f"a valid signature over header {name} got HTTP {ex.status}", None, [ex])
 
 
 FORMS = ("header", "presigned")
-BAD_REQUEST_KINDS = frozenset({"malformed", "algorithm", "missing-token", "wrong-token"})
+TOKEN_KINDS = ("missing-token", "wrong-token")
+BAD_REQUEST_KINDS = frozenset({"malformed", "algorithm", *TOKEN_KINDS})
 
 
 def _refused(
@@ -107,23 +93,27 @@ def _refused(
     forms: tuple[str, ...] = FORMS,
     signer: dict | None = None,
     params=(("size", "1"),),
+    hook: Callable | None = None,
     any_4xx: bool = False,
     **kw,
 ) -> None:
     """Send a request that must be refused, once per signature form.
 
-    ``signer`` holds ``CosAuth`` arguments (``credentials``, ``clock``, ``sign_host``...); ``kw``
-    goes to ``Session.send`` (``prepare_hook`` tampers after signing). Auth refusals are 401 or
-    403 with an XML Error; a malformed signature or a bad security token may also be a 400 (the
-    vendor's InvalidArgument, InvalidRequest, ExpiredToken); ``any_4xx`` also accepts the 4xx of
-    a server that answers a wrong method, path or host before it looks at the signature.
+    ``signer`` holds ``CosAuth`` arguments (``credentials``, ``clock``, ``sign_host``...);
+    ``hook`` tampers with the request after signing; ``kw`` goes to ``Session.send``. Auth
+    refusals are 401 or 403 with an XML Error; a malformed signature or a bad security token may
+    also be a 400 (the vendor's InvalidArgument, InvalidRequest, ExpiredToken); ``any_4xx`` also
+    accepts the 4xx of a server that answers a wrong method, path or host before it looks at the
+    signature. The token kinds need temporary credentials, and skip without.
     """
+    if kind in TOKEN_KINDS and not s.client.credentials.token:
+        raise SkipCheck("needs temporary credentials (--security-token)")
     statuses = (400, *REFUSED) if kind in BAD_REQUEST_KINDS else REFUSED
     for form in forms:
         args = dict(signer or {})
         auth = None if kind == "unsigned" else s.client.auth(presign=form == "presigned", **args)
-        ex = s.send(params=list(params), auth=auth, **kw)
-        s.coverage.refused(kind, form if kind != "unsigned" else "header")
+        ex = s.send(params=list(params), auth=auth, prepare_hook=hook, **kw)
+        s.coverage.refused(kind, form)  # an unsigned request has the header form only
         if ex.status in REFUSED:
             pin(s, "auth_status", str(ex.status), Query(size="1"), ex)
         label = f"{what} ({form} signature)" if kind != "unsigned" else what
@@ -137,17 +127,13 @@ def _credentials(s: Session, **changes: str | None) -> dict:
     return {"credentials": replace(s.client.credentials, **changes)}
 
 
-def _needs_token(s: Session) -> None:
-    if not s.client.credentials.token:
-        raise SkipCheck("needs temporary credentials (--security-token)")
-
-
 def _tamper(old: str, new: str) -> Callable:
+    """A hook that replaces ``old`` in the signed URL. (Hooks change the request in place.)"""
+
     def hook(prepared):
         if old not in prepared.url:
             raise AssertionError(f"{old} not in the URL")
         prepared.url = prepared.url.replace(old, new, 1)
-        return prepared
 
     return hook
 
@@ -157,44 +143,36 @@ def _edit_signature(edit: Callable[[dict[str, str]], dict[str, str] | str]) -> C
     query string. ``edit`` returns new fields, or (header form) a whole Authorization value."""
 
     def hook(prepared):
-        header = prepared.headers.get("Authorization")
-        if header is not None:
-            fields = authorization_fields([], {"Authorization": header})
-            out = edit(fields)
+        if (header := prepared.headers.get("Authorization")) is not None:
+            out = edit(authorization_fields([], {"Authorization": header}))
             prepared.headers["Authorization"] = (
                 out if isinstance(out, str) else "&".join(f"{k}={v}" for k, v in out.items())
             )
-            return prepared
+            return
         url = urlsplit(prepared.url)
         pairs = [p.partition("=")[::2] for p in url.query.split("&") if p]
-        fields = {k: unquote(v) for k, v in pairs if k in AUTH_FIELDS}
-        out = edit(fields)
+        out = edit({k: unquote(v) for k, v in pairs if k in AUTH_FIELDS})
         if isinstance(out, str):  # a whole-header edit means nothing here: drop the signature
             out = {}
         rest = [f"{k}={v}" for k, v in pairs if k not in AUTH_FIELDS]
         query = "&".join(rest + [f"{k}={encode(v)}" for k, v in out.items()])
         prepared.url = url._replace(query=query).geturl()
-        return prepared
 
     return hook
 
 
-def _without(name: str) -> Callable[[dict[str, str]], dict[str, str]]:
-    return lambda fields: {k: v for k, v in fields.items() if k != name}
-
-
-@check("signature", "a request without a signature is refused", anchor="sig-refuse")
+@check("a request without a signature is refused", anchor="sig-refuse")
 def refuses_unsigned(s: Session) -> None:
     _refused(s, "unsigned", "an unsigned request", forms=("header",))
 
 
-@check("signature", "a signature made with the wrong SecretKey is refused", anchor="sig-refuse")
+@check("a signature made with the wrong SecretKey is refused", anchor="sig-refuse")
 def refuses_wrong_key(s: Session) -> None:
     key = s.client.credentials.secret_key + "x"
     _refused(s, "wrong-key", "a wrong key", signer=_credentials(s, secret_key=key))
 
 
-@check("signature", "an unknown SecretId is refused", anchor="sig-refuse")
+@check("an unknown SecretId is refused", anchor="sig-refuse")
 def refuses_unknown_secret_id(s: Session) -> None:
     unknown = _credentials(s, secret_id="AKIDconformanceUnknown0000000000000")
     _refused(s, "unknown-key", "an unknown SecretId", signer=unknown)
@@ -216,7 +194,6 @@ def _clock(s: Session) -> tuple[int, int] | None:
 
 
 @check(
-    "signature",
     "a signature whose window has ended is refused: two hours ago, and a second before the target's clock",
     anchor="sig-window",
 )
@@ -228,7 +205,6 @@ def refuses_expired(s: Session) -> None:
 
 
 @check(
-    "signature",
     "a window starting over 15 minutes ahead is refused: an hour ahead, and 15 minutes and 5 seconds ahead of the target's clock",
     anchor="sig-window",
 )
@@ -240,7 +216,6 @@ def refuses_future_window(s: Session) -> None:
 
 
 @check(
-    "signature",
     "windows around the target's clock are accepted: starting a second ago, now or a second ahead, started an hour ago and still open, or ending seconds from now",
     anchor="sig-window",
 )
@@ -260,150 +235,102 @@ def window_edges_accepted(s: Session) -> None:
                      Query(size="1"), [ex])  # fmt: skip
 
 
-@check("signature", "a signed parameter changed after signing is refused", anchor="sig-refuse")
+@check("a signed parameter changed after signing is refused", anchor="sig-refuse")
 def refuses_changed_parameter(s: Session) -> None:
-    _refused(
-        s,
-        "changed-parameter",
-        "a changed signed parameter",
-        prepare_hook=_tamper("size=1", "size=2"),
-    )
+    hook = _tamper("size=1", "size=2")
+    _refused(s, "changed-parameter", "a changed signed parameter", hook=hook)
 
 
-@check("signature", "a signed parameter removed after signing is refused", anchor="sig-refuse")
+@check("a signed parameter removed after signing is refused", anchor="sig-refuse")
 def refuses_removed_parameter(s: Session) -> None:
-    _refused(
-        s,
-        "removed-parameter",
-        "a removed signed parameter",
-        params=[("size", "1"), ("orderByTime", "Desc")],
-        prepare_hook=_tamper("&orderByTime=Desc", ""),
-    )
+    params, hook = [("size", "1"), ("orderByTime", "Desc")], _tamper("&orderByTime=Desc", "")
+    _refused(s, "removed-parameter", "a removed signed parameter", params=params, hook=hook)
 
 
-@check(
-    "signature", "a signed header changed or removed after signing is refused", anchor="sig-refuse"
-)
+@check("a signed header changed or removed after signing is refused", anchor="sig-refuse")
 def refuses_changed_header(s: Session) -> None:
     def changed(prepared):
         prepared.headers["x-ci-conformance"] = "changed"
-        return prepared
 
     def removed(prepared):  # as a proxy that drops headers it does not know would
         del prepared.headers["x-ci-conformance"]
-        return prepared
 
     for kind, hook in (("changed-header", changed), ("removed-header", removed)):
         what = f"a {kind.split('-')[0]} signed header"
-        _refused(s, kind, what, headers={"x-ci-conformance": "signed"}, prepare_hook=hook)
+        _refused(s, kind, what, headers={"x-ci-conformance": "signed"}, hook=hook)
 
 
-@check("signature", "only q-sign-algorithm=sha1 is accepted", anchor="sig-refuse")
+@check("only q-sign-algorithm=sha1 is accepted", anchor="sig-refuse")
 def refuses_other_algorithm(s: Session) -> None:
     md5 = _edit_signature(lambda f: {**f, "q-sign-algorithm": "md5"})
-    _refused(s, "algorithm", "q-sign-algorithm=md5", prepare_hook=md5)
+    _refused(s, "algorithm", "q-sign-algorithm=md5", hook=md5)
 
 
-@check("signature", "a malformed signature is refused", anchor="sig-refuse")
+@check("a malformed signature is refused", anchor="sig-refuse")
 def refuses_malformed(s: Session) -> None:
     for bad in ("garbage", "q-sign-algorithm=sha1&q-ak=", "Bearer abc"):
         whole = _edit_signature(lambda _f, bad=bad: bad)
-        _refused(s, "malformed", f"Authorization {bad!r}", forms=("header",), prepare_hook=whole)
+        _refused(s, "malformed", f"Authorization {bad!r}", forms=("header",), hook=whole)
     edits = {
-        "a signature with its q-signature cut": _without("q-signature"),
+        "a signature with its q-signature cut": lambda f: {
+            k: v for k, v in f.items() if k != "q-signature"
+        },
         "an empty q-ak": lambda f: {**f, "q-ak": ""},
         "q-sign-time 'soon'": lambda f: {**f, "q-sign-time": "soon", "q-key-time": "soon"},
     }
     for what, edit in edits.items():
-        _refused(s, "malformed", what, prepare_hook=_edit_signature(edit))
+        _refused(s, "malformed", what, hook=_edit_signature(edit))
 
 
-@check("signature", "temporary credentials without their token are refused", anchor="sig-temporary")
+@check("temporary credentials without their token are refused", anchor="sig-temporary")
 def refuses_missing_token(s: Session) -> None:
-    _needs_token(s)
-    _refused(
-        s,
-        "missing-token",
-        "temporary credentials without the token",
-        signer=_credentials(s, token=None),
-    )
+    without = _credentials(s, token=None)
+    _refused(s, "missing-token", "temporary credentials without the token", signer=without)
 
 
-@check("signature", "temporary credentials with a wrong token are refused", anchor="sig-temporary")
+@check("temporary credentials with a wrong token are refused", anchor="sig-temporary")
 def refuses_wrong_token(s: Session) -> None:
-    _needs_token(s)
     wrong = _credentials(s, token=f"{s.client.credentials.token}x")
     _refused(s, "wrong-token", "a wrong security token", signer=wrong)
 
 
-@check("signature", "a signature made for another method is refused", anchor="sig-refuse")
+@check("a signature made for another method is refused", anchor="sig-refuse")
 def refuses_other_method(s: Session) -> None:
     def as_get(prepared):
         prepared.method = "GET"
-        return prepared
 
-    _refused(
-        s,
-        "other-method",
-        "a signature made for PUT, sent as GET",
-        method="PUT",
-        prepare_hook=as_get,
-        any_4xx=True,
-    )
+    what = "a signature made for PUT, sent as GET"
+    _refused(s, "other-method", what, method="PUT", hook=as_get, any_4xx=True)
 
 
-@check("signature", "a signature made for another path is refused", anchor="sig-refuse")
+@check("a signature made for another path is refused", anchor="sig-refuse")
 def refuses_other_path(s: Session) -> None:
     jobs = s.census()
     job_id = jobs[0].job_id if jobs else "b" + "0" * 32
     list_path, job_path = "/inventorytriggerjob", s.job_path(job_id)
 
-    def to(path: str) -> Callable:
-        def hook(prepared):
-            prepared.url = urlsplit(prepared.url)._replace(path=path).geturl()
-            return prepared
-
-        return hook
-
     for signed, sent in ((list_path, job_path), (job_path, list_path)):
-        _refused(
-            s,
-            "other-path",
-            f"a signature for {signed[:40]}, sent to {sent[:40]}",
-            path=signed,
-            params=(),
-            prepare_hook=to(sent),
-            any_4xx=True,
-        )
+
+        def to(prepared, sent=sent):
+            prepared.url = urlsplit(prepared.url)._replace(path=sent).geturl()
+
+        what = f"a signature for {signed[:40]}, sent to {sent[:40]}"
+        _refused(s, "other-path", what, path=signed, params=(), hook=to, any_4xx=True)
 
 
-@check("signature", "a signature made for another host is refused", anchor="sig-refuse")
+@check("a signature made for another host is refused", anchor="sig-refuse")
 def refuses_other_host(s: Session) -> None:
     def host(prepared):
         prepared.headers["Host"] = "other-host.invalid"
-        return prepared
 
-    _refused(
-        s,
-        "other-host",
-        "a signature for another host",
-        signer={"sign_host": "other-host.invalid"},
-        any_4xx=True,
-    )
-    _refused(
-        s, "other-host", "a Host header changed after signing", prepare_hook=host, any_4xx=True
-    )
-
-
-def _polluted(s: Session) -> st.SearchStrategy:
-    jobs = s.require_jobs(2)
-    return st.tuples(gen.pick(jobs), st.sampled_from(FORMS), st.sampled_from(["append", "prepend"]))
+    signer = {"sign_host": "other-host.invalid"}
+    _refused(s, "other-host", "a signature for another host", signer=signer, any_4xx=True)
+    _refused(s, "other-host", "a Host header changed after signing", hook=host, any_4xx=True)
 
 
 @check(
-    "signature",
     "a repeated parameter whose extra value was not signed never takes effect (HTTP parameter pollution): the request is refused or answered as signed",
-    given=_polluted,
+    given=lambda s: job_and(s, FORMS, ["append", "prepend"], at_least=2),
     anchor="sig-repeated-parameters",
 )
 def unsigned_duplicate_ignored(s: Session, drawn) -> None:
@@ -418,7 +345,6 @@ def unsigned_duplicate_ignored(s: Session, drawn) -> None:
             url = urlsplit(prepared.url)
             query = f"{url.query}&{extra}" if where == "append" else f"{extra}&{url.query}"
             prepared.url = url._replace(query=query).geturl()
-            return prepared
 
         ex = s.send(
             params=signed, auth=s.client.auth(presign=form == "presigned"), prepare_hook=pollute
@@ -434,10 +360,7 @@ def unsigned_duplicate_ignored(s: Session, drawn) -> None:
         except XMLProblem as exc:
             fail(f"the answer to a polluted request is not usable XML: {exc}", shown, [ex])
         if broken(jobs):
+            said = f"the unsigned {extra} ({where}ed to a request signed with {shown.describe()})"
             fail(
-                f"the unsigned {extra} ({where}ed to a request signed with "
-                f"{shown.describe()}) took effect: {len(jobs)} job(s) came back "
-                f"({form} signature)",
-                shown,
-                [ex],
+                f"{said} took effect: {len(jobs)} job(s) came back ({form} signature)", shown, [ex]
             )
