@@ -12,7 +12,6 @@ import threading
 from array import array
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -295,15 +294,10 @@ class Session:
         return self._fetch(query, probe, **kw)[0]
 
     def _fetch(
-        self, query: Query, probe: bool = False, sent: Exchange | None = None, **kw
+        self, query: Query, probe: bool = False, **kw
     ) -> tuple[Exchange, ListResponse | XMLProblem | None]:
-        """A list request (or its answer, ``sent`` ahead); a 200 answer is parsed and every page
-        observer sees it."""
-        ex = (
-            self.record(sent)
-            if sent
-            else self.send("GET", params=query.params(), probe=probe, **kw)
-        )
+        """A list request; a 200 answer is parsed and every page observer sees it."""
+        ex = self.send("GET", params=query.params(), probe=probe, **kw)
         self.coverage.sent(query)
         if ex.status != 200:
             return ex, None
@@ -320,9 +314,9 @@ class Session:
             self.coverage.page(query, body, ex)
         return ex, body
 
-    def page(self, query: Query, probe: bool = False, sent: Exchange | None = None) -> Page:
+    def page(self, query: Query, probe: bool = False) -> Page:
         """One page that must be a usable 200 list response; otherwise the check fails."""
-        ex, body = self._fetch(query, probe, sent) if sent else self._fetch(query, probe)
+        ex, body = self._fetch(query, probe)
         if body is None:
             raise CheckFailure(
                 f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex]
@@ -413,30 +407,16 @@ class Session:
         return self.census_taken
 
     def _take_census(self) -> Census:
-        """The census's walk. Against a live target each next page is asked for as soon as its
-        token is read off the bytes, and arrives while this one is parsed and judged."""
-        census, query, pages = Census(), Query(size="100"), 0
+        census, token, pages = Census(), None, 0
         rng = random.Random(f"census {self.seed}")
-        live = type(self).send is Session.send  # a recorded session answers by send alone
-        ahead: tuple[Query, Future[Exchange]] | None = None
-        with ThreadPoolExecutor(1, thread_name_prefix="census") as pool:
-            while True:
-                sent = ahead[1].result() if ahead and ahead[0] == query else None
-                ahead = None  # used, or asked with a token the parse did not confirm: dropped
-                if live and sent is None:
-                    sent = self.client.request("GET", params=query.params())
-                pages += 1
-                token = written_token(sent.body) if sent and pages < MAX_CENSUS_PAGES else None
-                if token:
-                    nxt = replace(query, next_token=token)
-                    ahead = nxt, pool.submit(self.client.request, "GET", params=nxt.params())
-                page = self.page(query, sent=sent)
-                for job in page.body.jobs:
-                    census.add(job, rng)
-                token = page.body.next_token or None
-                if token is None or not page.body.jobs or pages >= MAX_CENSUS_PAGES:
-                    break
-                query = replace(query, next_token=token)  # not the one asked for: asked anew
+        while True:
+            page = self.page(Query(size="100", next_token=token))
+            pages += 1
+            for job in page.body.jobs:
+                census.add(job, rng)
+            token = page.body.next_token or None
+            if token is None or not page.body.jobs or pages >= MAX_CENSUS_PAGES:
+                break
         census.finish(complete=token is None)
         return census
 
@@ -511,17 +491,6 @@ class Session:
     def require_writes(self) -> None:
         if not self.allow_writes:
             raise SkipCheck("needs --allow-writes (it creates jobs on the target)")
-
-
-def written_token(body: bytes) -> str | None:
-    """A list body's NextToken read off its bytes, when written plainly (no reference, no
-    markup): what parsing it will most likely give (``_take_census`` checks)."""
-    start = body.rfind(b"<NextToken>")
-    end = body.find(b"</NextToken>", start)
-    text = body[start + len(b"<NextToken>") : end]
-    if start < 0 or end < 0 or not text or b"&" in text or b"<" in text or b"\r" in text:
-        return None
-    return text.decode("utf-8", "replace")
 
 
 def usable_times(body: ListResponse) -> str:
