@@ -90,26 +90,6 @@ class Exchange:
         low = name.lower()
         return next((v for k, v in self.headers.items() if k.lower() == low), None)
 
-    def to_dict(self, body_limit: int = 4000) -> dict:
-        text = self.body[:body_limit].decode("utf-8", "replace")
-        cut = self.body_size > body_limit
-        return {
-            "method": self.method,
-            "url": self.url,
-            "request_headers": self.request_headers,
-            "status": self.status,
-            "headers": self.headers,
-            "body": text + (f"\n… ({self._size_text()})" if cut else ""),
-            "elapsed_ms": round(self.elapsed * 1000, 1),
-            "retries": self.retries,
-            "retry_notes": self.notes,
-        }
-
-    def _size_text(self) -> str:
-        if self.body_size > MAX_BODY:
-            return f"more than {MAX_BODY} bytes; the rest was not read"
-        return f"{self.body_size} bytes in all"
-
 
 DEFAULT_HEADERS = dict(requests.utils.default_headers())
 

@@ -41,7 +41,7 @@ def test_retries_are_counted_and_reported() -> None:
         client = Client(server.url, EXAMPLE_CREDENTIALS, retries=2)
         ex = client.list(Query())
     assert ex.status == 200 and ex.retries == 2 and client.retries_made == 2
-    assert ex.to_dict()["retry_notes"] == ["retry after HTTP 503 (waited 0.0s)"] * 2
+    assert ex.notes == ["retry after HTTP 503 (waited 0.0s)"] * 2
     assert app.seen == 3
 
 
