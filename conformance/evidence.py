@@ -26,7 +26,6 @@ from .session import CheckFailure, Traffic
 from .signing import (
     AUTH_FIELDS,
     TOKEN_HEADERS,
-    CosAuth,
     Credentials,
     authorization_fields,
     key_window,
@@ -145,22 +144,6 @@ def window(text: str) -> tuple[int, int]:
     if found is None:
         raise ValueError(f"--sign-time {text!r}: expected <start>;<end> in Unix seconds")
     return found
-
-
-def sign_request(
-    method: str,
-    url: str,
-    headers: list[tuple[str, str]],
-    credentials: Credentials,
-    *,
-    presign: bool = False,
-    sign_time: tuple[int, int] | None = None,
-    expire: int = 600,
-) -> requests.PreparedRequest:
-    """The request signed now (valid ``expire`` seconds), or for the recorded ``sign_time``."""
-    auth = CosAuth(credentials, expire=expire, presign=presign, window=sign_time)
-    prepared = requests.Request(method.upper(), url, headers=dict(headers)).prepare()
-    return auth(prepared)
 
 
 def curl(prepared: requests.PreparedRequest) -> str:

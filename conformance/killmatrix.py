@@ -89,18 +89,14 @@ def suite_runs(
 
 def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
     _, summary, out, wall = run
-    if not summary:
-        tail = out.strip().splitlines()[-1:] or ["no output"]
-        return Outcome(
-            fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}"
-        )
-    results = summary["results"]
+    results = summary.get("results", [])
     failed = [r for r in results if r["outcome"] == "failed" and r["check"] in fault.killed_by]
     ends = itertools.accumulate(r["seconds"] for r in results)  # each result's end, in seconds
     first = next((round(t, 2) for r, t in zip(results, ends, strict=True) if r in failed), None)
-    checks = [r["check"] for r in failed]
+    checks, requests = [r["check"] for r in failed], summary.get("requests", 0)
+    note = "" if summary else f"no summary: {(out.strip().splitlines() or ['no output'])[-1]}"
     return Outcome(
-        fault.name, fault.category, bool(failed), checks, summary["requests"], first, round(wall, 2)
+        fault.name, fault.category, bool(failed), checks, requests, first, round(wall, 2), note
     )
 
 
@@ -117,7 +113,6 @@ def run(faults: list[Fault] | None = None, workers: int = 2, examples: str = "ci
 
 
 def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path, Path]:
-    report_dir.mkdir(parents=True, exist_ok=True)
     killed = sum(o.killed for o in outcomes)
     data = {
         "killed": killed,
@@ -152,6 +147,7 @@ def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path,
 def _write(stem: Path, data: dict, lines: list[str]) -> tuple[Path, Path]:
     """A matrix's JSON and Markdown files, ``stem`` with .json and .md."""
     json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
+    stem.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(data, indent=2), "utf-8")
     md_path.write_text("\n".join(lines) + "\n", "utf-8")
     return md_path, json_path
@@ -200,14 +196,6 @@ class Clean:
     wall_seconds: float
 
 
-def run_false_alarms(
-    cases: dict[str, list[str]] | None = None, workers: int = 2, examples: str = "ci"
-) -> list[Clean]:
-    cases = cases or false_alarm_cases()
-    runs = suite_runs([["--examples-profile", examples, *a] for a in cases.values()], workers)
-    return [_clean(name, run) for name, run in zip(cases, runs, strict=True)]
-
-
 def _clean(name: str, run: tuple[int, dict, str, float]) -> Clean:
     code, summary, out, wall = run
     results = summary.get("results", [])
@@ -223,7 +211,6 @@ def _clean(name: str, run: tuple[int, dict, str, float]) -> Clean:
 
 
 def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path:
-    report_dir.mkdir(parents=True, exist_ok=True)
     clean = sum(r.conformant for r in runs)
     data = {"conformant": clean, "total": len(runs), "wall_seconds": round(wall, 1),
             "runs": [asdict(r) for r in runs]}  # fmt: skip
@@ -245,8 +232,9 @@ def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path
 
 
 def false_alarms_main(report_dir: str = "reports", workers: int = 2, examples: str = "ci") -> int:
-    started = time.monotonic()
-    runs = run_false_alarms(workers=workers, examples=examples)
+    started, cases = time.monotonic(), false_alarm_cases()
+    done = suite_runs([["--examples-profile", examples, *a] for a in cases.values()], workers)
+    runs = [_clean(name, run) for name, run in zip(cases, done, strict=True)]
     md = write_false_alarms(runs, Path(report_dir), time.monotonic() - started)
     alarms = [r.case for r in runs if not r.conformant]
     print(f"{len(runs) - len(alarms)}/{len(runs)} runs conformant; see {md}")

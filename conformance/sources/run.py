@@ -121,17 +121,6 @@ class RunSource(Source):
             run_examples(session, check, self.settings, stats)
             if vacuous(check.judges_jobs, stats["examples"], stats["with_jobs"]):
                 result.outcome, result.reason = Outcome.VACUOUS, VACUOUS_REASON.format(n=stats["examples"])  # fmt: skip
-        except Flaky as flaky:  # a violation seen, then not again on replay: it stands, unshrunk
-            failure = _within(flaky, CheckFailure)
-            if failure is None:
-                result.outcome, result.error = Outcome.TOOL_ERROR, tool_error(flaky)
-                result.reason = f"{type(flaky).__name__} inside ci-conformance"
-            else:
-                failure.message += (" (seen once: the target answered otherwise when hypothesis "
-                                    "replayed it, so it is not shrunk)")  # fmt: skip
-                result.outcome = Outcome.FAILED
-                result.failures = [failure_record(failure, check, summary_path=self.summary_path,
-                                                  live_target=self.server is None, traffic=session.traffic)]  # fmt: skip
         except CheckFailure as failure:
             result.outcome = Outcome.FAILED
             result.failures = [failure_record(failure, check, summary_path=self.summary_path,
@@ -157,13 +146,10 @@ class RunSource(Source):
         s, session = self.settings, self.session
         failures = [f for r in results for f in r.failures]
         roots = attach_roots(failures)
-        replay = (
-            f"ci-conformance replay {self.summary_path}" if failures and self.summary_path else None
-        )
+        path = self.summary_path
+        replay = f"ci-conformance replay {path}" if failures and path else None
         again = (
-            ["run", "--report-dir", str(Path(self.summary_path).parent)]
-            if self.summary_path
-            else []
+            command(["run", "--report-dir", str(Path(path).parent)], recorded(s)) if path else ""
         )
         summary = RunSummary(
             kind="run",
@@ -180,7 +166,7 @@ class RunSource(Source):
             options=recorded(s),
             contract=contract.DOC,
             replay=replay,
-            reproduce=[replay or command(again, recorded(s))] if again else [],
+            reproduce=[replay or again] if path else [],
             credentials=CREDENTIALS if self.server is None and s.target else None,
         )  # fmt: skip
         if session is not None:
@@ -219,11 +205,7 @@ def caveats(results: list[CheckResult], session: Session | None) -> list[str]:
         said.append(f"{no_data} check(s) skipped for lack of data: the target has too few jobs")
     unrun = [r for r in results if r.outcome == Outcome.NOT_RUN]
     if unrun:
-        why = (
-            session.client.stopped
-            if session is not None and session.client.stopped
-            else unrun[0].reason
-        )
+        why = (session is not None and session.client.stopped) or unrun[0].reason
         said.append(f"incomplete: {len(unrun)} check(s) not run ({why})")
     errors = [r for r in results if r.outcome == Outcome.TOOL_ERROR]
     if errors:
@@ -273,6 +255,15 @@ def run_examples(session: Session, check: Check, settings: Settings, stats: dict
         example = hypothesis_example(value)(example)
     try:
         example()
+    except Flaky as flaky:  # a violation seen, then not again on replay: it stands, unshrunk
+        failure = _within(flaky, CheckFailure)
+        if failure is None:
+            raise
+        failure.message += (
+            " (seen once: the target answered otherwise when hypothesis replayed it, so it is "
+            "not shrunk)"
+        )
+        raise failure from None
     except Unsatisfiable:
         raise (last_skip[0] if last_skip else SkipCheck("no example could exercise this check")) from None  # fmt: skip
     if stopped:
