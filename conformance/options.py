@@ -279,11 +279,8 @@ def _recorded_in(path: object) -> dict[str, Any]:
         return {}  # read_replay says what is wrong with the file
     if not isinstance(options, dict):
         return {}
-    return {
-        k: v
-        for k, v in options.items()
-        if k in BY_NAME and not BY_NAME[k].secret and v not in (None, "")
-    }
+    given = {k: v for k, v in options.items() if k in BY_NAME and v not in (None, "")}
+    return {k: v for k, v in given.items() if not BY_NAME[k].secret}
 
 
 def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:
@@ -295,10 +292,9 @@ def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:
         raise ValueError(f"--replay {path}: not a ci-conformance summary.json ({exc})") from None
     replay: dict[str, list[list[tuple[str, str]]]] = {}
     for f in failures:
-        params = [tuple(p) for p in f.get("query_params") or []]
-        replay.setdefault(f["check"], []).extend(
-            [params] if f.get("query_params") is not None else []
-        )
+        queries = replay.setdefault(f["check"], [])
+        if f.get("query_params") is not None:
+            queries.append([tuple(p) for p in f["query_params"]])
     return replay
 
 
