@@ -35,10 +35,6 @@ class Clause:
     """Where the rule comes from: a vendor page or SDK each, or ``inferred: <reason>``."""
 
     @property
-    def ref(self) -> str:
-        return ref(self.anchor)
-
-    @property
     def inferred(self) -> bool:
         """Some of it rests on the project's inference, not on a vendor page or SDK."""
         return any(s.startswith(INFERRED) for s in self.sources)
@@ -184,7 +180,7 @@ def explain(check) -> str:
     lines = [f"{check.name}  ({check.category})", ""]
     c = clause(check.anchor) if check.anchor else None
     if c:
-        lines += [f"Clause: {c.title}  [{c.ref}]", plain(c.text), ""]
+        lines += [f"Clause: {c.title}  [{ref(c.anchor)}]", plain(c.text), ""]
         lines += ["Source:" if len(c.sources) == 1 else "Sources:", *_sources(c.sources), ""]
     lines += ["What the check does:", plain(check.clause)]
     doc = inspect.getdoc(check.func)
@@ -201,7 +197,7 @@ def explain(check) -> str:
     lines += ["", "Open points it accepts:" if points else "Open points it accepts: none."]
     for point in points:
         p = clause(point)
-        lines += [f"  {p.title}  [{p.ref}]", plain(p.text, indent="    ")]
+        lines += [f"  {p.title}  [{ref(point)}]", plain(p.text, indent="    ")]
         lines += ["    Source:", *_sources(p.sources, "      ")]
     if c and c.relies_on:
         lines += ["", "Relies on (a failure there makes this one a likely consequence):"]

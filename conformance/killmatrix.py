@@ -134,13 +134,9 @@ def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path,
     for o in outcomes:
         word = "**killed**" if o.killed else "SURVIVED"
         cells = [word if c == o.category else "" for c in categories]
-        first = (
-            f"{o.seconds_to_first_failure:.2f}" if o.seconds_to_first_failure is not None else "-"
-        )
+        first = "-" if o.seconds_to_first_failure is None else f"{o.seconds_to_first_failure:.2f}"
         checks = ", ".join(o.failed_checks) or o.note
-        lines.append(
-            f"| {o.fault} | " + " | ".join(cells) + f" | {o.requests} | {first} | {checks} |"
-        )
+        lines.append(f"| {' | '.join([o.fault, *cells, str(o.requests), first, checks])} |")
     return _write(report_dir / "kill-matrix", data, lines)
 
 

@@ -270,16 +270,13 @@ def recorded(s: Settings) -> dict[str, Any]:
 
 
 def _recorded_in(path: object) -> dict[str, Any]:
-    """The options a replayed summary.json recorded (none for older summaries)."""
-    if not path:
-        return {}
+    """The options a replayed summary.json recorded (none for older summaries; ``read_replay``
+    says what is wrong with a file that is not a summary)."""
     try:
-        options = json.loads(Path(str(path)).read_text("utf-8")).get("options", {})
-    except (OSError, ValueError, AttributeError):
-        return {}  # read_replay says what is wrong with the file
-    if not isinstance(options, dict):
+        options = json.loads(Path(str(path)).read_text("utf-8"))["options"] if path else {}
+        given = {k: v for k, v in options.items() if k in BY_NAME and v not in (None, "")}
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):
         return {}
-    given = {k: v for k, v in options.items() if k in BY_NAME and v not in (None, "")}
     return {k: v for k, v in given.items() if not BY_NAME[k].secret}
 
 
