@@ -21,10 +21,10 @@ from ..emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
 from ..emulator.server import EmulatorServer
 from ..emulator.store import Store, generate
 from ..engine import Source, TargetLost, hypothesis_settings, tool_error
-from ..evidence import command, failure_record
+from ..evidence import command, exchange_record, sign_line
 from ..options import TEMPORARY, Settings, recorded
 from ..query import Query
-from ..results import VACUOUS_REASON, CheckResult, Outcome, RunSummary, decide, vacuous
+from ..results import VACUOUS_REASON, CheckResult, Failure, Outcome, RunSummary, decide, vacuous
 from ..session import UNKNOWN_DATA, CheckFailure, NoData, Session, SkipCheck, Traffic
 from ..xmlmodel import XMLProblem, parse_error, safe_parse
 
@@ -123,8 +123,7 @@ class RunSource(Source):
                 result.outcome, result.reason = Outcome.VACUOUS, VACUOUS_REASON.format(n=stats["examples"])  # fmt: skip
         except CheckFailure as failure:
             result.outcome = Outcome.FAILED
-            result.failures = [failure_record(failure, check, summary_path=self.summary_path,
-                                              live_target=self.server is None, traffic=session.traffic)]  # fmt: skip
+            result.failures = [self.record(failure, check, session.traffic)]
         except BudgetExceeded as spent:
             result.outcome, result.reason = Outcome.NOT_RUN, str(spent)
         except TargetError as gone:  # reachable at the start, not any more
@@ -138,6 +137,38 @@ class RunSource(Source):
         result.examples, result.examples_with_jobs = stats["examples"], stats["with_jobs"]
         result.seconds = round(time.monotonic() - started, 2)
         return result
+
+    def record(self, failure: CheckFailure, check: Check, traffic: Traffic) -> Failure:
+        """Everything a person or ``replay`` needs about one failure of ``check``.
+
+        ``traffic`` is what the check sent: a failure that cites no exchange gets the check's first
+        and last ones and a count of the rest, so it still says what was sent and seen.
+        """
+        query, path = failure.query, self.summary_path
+        record = Failure(
+            check=check.name,
+            clause=check.clause,
+            anchor=check.anchor,
+            contract=contract.ref(check.anchor) if check.anchor else "",
+            found=failure.message,
+            query=query.describe() if query is not None else None,
+            query_params=query.params() if query is not None else None,
+            exchanges=[exchange_record(ex) for ex in failure.exchanges[:4]],
+        )
+        if path:  # a summary.json is written: the failure can be replayed from it
+            record.reproduce["replay"] = f"ci-conformance replay {path} --checks {record.check}"
+        if not record.exchanges and traffic.count:
+            record.traffic = traffic.lines()
+            record.exchanges = [exchange_record(ex) for ex in traffic.ends()]
+            record.exchanges_note = (
+                f"the failure cites no response; the check made {traffic.count} requests, "
+                "of which these are the first and the last"
+            )
+        if self.server is None and record.exchanges:  # a live target: how to send it again
+            line = sign_line(record.exchanges[-1], keep_time=check.anchor == "sig-window")
+            if line:
+                record.reproduce["sign"] = line
+        return record
 
     # --- the summary ------------------------------------------------------------------
 
