@@ -265,9 +265,8 @@ def reachable(
     jobs = census or []
     cells = {d: set(c) for d, c in all_cells().items()}
     cells["filters"] = {f for f in FILTERS if any(_carries(j, f) for j in jobs)}
-    pairs = itertools.combinations(FILTERS, 2)
     cells["pairs"] = {
-        f"{a}+{b}" for a, b in pairs if any(_carries(j, a) and _carries(j, b) for j in jobs)
+        p for p in PAIRS if any(all(_carries(j, f) for f in p.split("+")) for j in jobs)
     }
     cells["walks"] = {b for b, n in zip(PAGE_BUCKETS, (0, 1, 2, 6), strict=True) if len(jobs) >= n}
     if len(jobs) < 2:

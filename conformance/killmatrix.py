@@ -30,6 +30,9 @@ from .options import from_args
 from .results import plain
 from .sources.run import RunSource
 
+Run = tuple[int, dict, str, float]
+"""One suite run: its exit code, summary ({} if none), output and wall seconds."""
+
 
 @dataclass
 class Outcome:
@@ -43,11 +46,8 @@ class Outcome:
     note: str = ""
 
 
-def suite_run(
-    *args: str, cwd: Path | None = None, timeout: float = 600
-) -> tuple[int, dict, str, float]:
-    """One suite run as a user runs it (``ci-conformance run``), in a subprocess: exit code,
-    summary ({} if none), output, wall seconds."""
+def suite_run(*args: str, cwd: Path | None = None, timeout: float = 600) -> Run:
+    """One suite run as a user runs it (``ci-conformance run``), in a subprocess."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "conformance.cli", "run", "--report-dir", tmp, *args]
         started = time.monotonic()
@@ -58,9 +58,8 @@ def suite_run(
     return proc.returncode, summary, proc.stdout + proc.stderr, wall
 
 
-def suite_in_process(args: list[str], fail_fast: bool = False) -> tuple[int, dict, str, float]:
-    """One suite run through the engine in this process (no reports): exit code, summary,
-    output (a usage error's), seconds."""
+def suite_in_process(args: list[str], fail_fast: bool = False) -> Run:
+    """One suite run through the engine in this process (no reports; output: a usage error's)."""
     started = time.monotonic()
     try:
         settings = from_args(args)
@@ -74,20 +73,16 @@ def _worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's, which ends the pool
 
 
-def suite_runs(
-    arg_lists: Iterable[list[str]], workers: int = 2, fail_fast: bool = False
-) -> list[tuple[int, dict, str, float]]:
-    """Many suite runs, ``workers`` at a time, each in a pool worker (many suites per
+def suite_runs(args: Iterable[list[str]], workers: int = 2, fail_fast: bool = False) -> list[Run]:
+    """A suite run for each of ``args``, ``workers`` at a time, in a pool (many suites per
     interpreter: a run costs what its checks cost, not a start-up)."""
     # spawn: a clean interpreter, whatever the caller's threads
     spawn = multiprocessing.get_context("spawn")
     with spawn.Pool(workers, _worker) as pool:  # leaving it, by a signal too, ends the workers
-        return pool.map(
-            functools.partial(suite_in_process, fail_fast=fail_fast), arg_lists, chunksize=1
-        )
+        return pool.map(functools.partial(suite_in_process, fail_fast=fail_fast), args, chunksize=1)
 
 
-def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
+def _outcome(fault: Fault, run: Run) -> Outcome:
     _, summary, out, wall = run
     results = summary.get("results", [])
     failed = [r for r in results if r["outcome"] == "failed" and r["check"] in fault.killed_by]
@@ -192,7 +187,7 @@ class Clean:
     wall_seconds: float
 
 
-def _clean(name: str, run: tuple[int, dict, str, float]) -> Clean:
+def _clean(name: str, run: Run) -> Clean:
     code, summary, out, wall = run
     results = summary.get("results", [])
     failed = [r["check"] for r in results if r["outcome"] == "failed"]

@@ -312,15 +312,14 @@ class RecheckSource(Source):
 def _inputs(recording: Recording) -> dict[Any, list[tuple[int, Query]]]:
     """The first page of every recorded walk, by epoch: every valid one, and by sending check."""
     firsts: dict[Any, list[tuple[int, Query]]] = defaultdict(list)
-    seen: set[tuple] = set()
     for pos, rec in enumerate(recording.entries):
         ex = rec.exchange
         query = request_query(ex) if ex.method == "GET" else None
         if query is None or query.next_token is not None:
             continue
         epoch = recording.epochs[pos]
-        if valid_query(query) and (epoch, query) not in seen:
-            seen.add((epoch, query))
+        if valid_query(query):
             firsts["valid"].append((epoch, query))
         firsts[rec.check].append((epoch, query))
+    firsts["valid"] = list(dict.fromkeys(firsts["valid"]))  # each (epoch, query) once
     return firsts
