@@ -121,6 +121,16 @@ class RunSource(Source):
             run_examples(session, check, self.settings, stats)
             if vacuous(check.judges_jobs, stats["examples"], stats["with_jobs"]):
                 result.outcome, result.reason = Outcome.VACUOUS, VACUOUS_REASON.format(n=stats["examples"])  # fmt: skip
+        except Flaky as flaky:  # a violation seen, then not again on replay: it stands, unshrunk
+            failure = _within(flaky, CheckFailure)
+            if failure is None:
+                result.outcome, result.error = Outcome.TOOL_ERROR, tool_error(flaky)
+                result.reason = f"{type(flaky).__name__} inside ci-conformance"
+            else:
+                failure.message += (" (seen once: the target answered otherwise when hypothesis "
+                                    "replayed it, so it is not shrunk)")  # fmt: skip
+                result.outcome = Outcome.FAILED
+                result.failures = [self.record(failure, check, session.traffic)]
         except CheckFailure as failure:
             result.outcome = Outcome.FAILED
             result.failures = [self.record(failure, check, session.traffic)]
@@ -286,15 +296,6 @@ def run_examples(session: Session, check: Check, settings: Settings, stats: dict
         example = hypothesis_example(value)(example)
     try:
         example()
-    except Flaky as flaky:  # a violation seen, then not again on replay: it stands, unshrunk
-        failure = _within(flaky, CheckFailure)
-        if failure is None:
-            raise
-        failure.message += (
-            " (seen once: the target answered otherwise when hypothesis replayed it, so it is "
-            "not shrunk)"
-        )
-        raise failure from None
     except Unsatisfiable:
         raise (last_skip[0] if last_skip else SkipCheck("no example could exercise this check")) from None  # fmt: skip
     if stopped:
