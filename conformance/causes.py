@@ -24,11 +24,8 @@ def _responses(failure: Failure) -> set[str]:
     for ex in failure.exchanges:
         headers = {k.lower(): v for k, v in ex.headers.items()}
         rid = headers.get("x-ci-request-id") or headers.get("x-cos-request-id")
-        if rid:
-            seen.add("id:" + rid)
-        else:
-            raw = f"{ex.method} {ex.url} {ex.status} {ex.body}"
-            seen.add("body:" + hashlib.sha1(raw.encode("utf-8")).hexdigest())
+        raw = f"{ex.method} {ex.url} {ex.status} {ex.body}"
+        seen.add(f"id:{rid}" if rid else "body:" + hashlib.sha1(raw.encode("utf-8")).hexdigest())
     return seen
 
 

@@ -35,10 +35,6 @@ class Clause:
     """Where the rule comes from: a vendor page or SDK each, or ``inferred: <reason>``."""
 
     @property
-    def ref(self) -> str:
-        return ref(self.anchor)
-
-    @property
     def inferred(self) -> bool:
         """Some of it rests on the project's inference, not on a vendor page or SDK."""
         return any(s.startswith(INFERRED) for s in self.sources)
@@ -166,13 +162,10 @@ def html(markdown: str, present: set[str] | None = None) -> Markup:
             parts.append("<table>" + "".join(f"<tr>{r}</tr>" for r in tds) + "</table>")
         elif re.match(r"(- |\d+\. )", rows[0]):
             tag = "ul" if rows[0].startswith("- ") else "ol"
-            items, current = [], []
-            for r in rows:
-                if re.match(r"(- |\d+\. )", r) and current:
-                    items.append(" ".join(current))
-                    current = []
-                current.append(re.sub(r"^(- |\d+\. )", "", r.strip()))
-            items.append(" ".join(current))
+            items = [  # an item starts at a marker; lines that do not start one continue it
+                " ".join(re.sub(r"^(- |\d+\. )", "", r.strip()) for r in item.splitlines())
+                for item in re.split(r"\n(?=- |\d+\. )", block)
+            ]
             parts.append(f"<{tag}>" + "".join(f"<li>{inline(i)}</li>" for i in items) + f"</{tag}>")
         else:
             parts.append(f"<p>{inline(' '.join(rows))}</p>")
@@ -185,36 +178,30 @@ def explain(check) -> str:
     import inspect
 
     lines = [f"{check.name}  ({check.category})", ""]
-    if check.anchor:
-        c = clause(check.anchor)
-        lines += [f"Clause: {c.title}  [{c.ref}]", plain(c.text), ""]
+    c = clause(check.anchor) if check.anchor else None
+    if c:
+        lines += [f"Clause: {c.title}  [{ref(c.anchor)}]", plain(c.text), ""]
         lines += ["Source:" if len(c.sources) == 1 else "Sources:", *_sources(c.sources), ""]
-    lines += ["What the check does:", textwrap.fill(check.clause, 96, initial_indent="  ",
-                                                   subsequent_indent="  ")]  # fmt: skip
+    lines += ["What the check does:", plain(check.clause)]
     doc = inspect.getdoc(check.func)
     if doc:
         lines.append(textwrap.indent(doc, "  "))
-    given = inspect.getdoc(check.given) if check.given is not None else None
-    if check.given is None and not doc:
+    if check.given is not None:
+        drawn = (inspect.getdoc(check.given) or "").split("\n\n")[0]
+        what = f": {drawn[0].lower()}{drawn[1:]}" if drawn else "."
+        shrunk = "A failure is shrunk to the smallest failing input, which the report shows."
+        lines.append(plain(f"It runs once per example that hypothesis draws{what} {shrunk}"))
+    elif not doc:
         lines.append("  It runs one fixed scenario (no drawn inputs).")
-    elif check.given is not None:
-        drawn = given.split("\n\n")[0] if given else ""
-        text = "It runs once per example that hypothesis draws" + (
-            f": {drawn[0].lower()}{drawn[1:]}" if drawn else "."
-        )
-        text += " A failure is shrunk to the smallest failing input, which the report shows."
-        lines.append(textwrap.fill(" ".join(text.split()), 96, initial_indent="  ",
-                                   subsequent_indent="  "))  # fmt: skip
-    points = clause(check.anchor).open_points if check.anchor else ()
+    points = c.open_points if c else ()
     lines += ["", "Open points it accepts:" if points else "Open points it accepts: none."]
     for point in points:
-        c = clause(point)
-        lines += [f"  {c.title}  [{c.ref}]", plain(c.text, indent="    ")]
-        lines += ["    Source:", *_sources(c.sources, "      ")]
-    relies = clause(check.anchor).relies_on if check.anchor else ()
-    if relies:
+        p = clause(point)
+        lines += [f"  {p.title}  [{ref(point)}]", plain(p.text, indent="    ")]
+        lines += ["    Source:", *_sources(p.sources, "      ")]
+    if c and c.relies_on:
         lines += ["", "Relies on (a failure there makes this one a likely consequence):"]
-        lines += [f"  {clause(a).title}  [{ref(a)}]" for a in relies]
+        lines += [f"  {clause(a).title}  [{ref(a)}]" for a in c.relies_on]
     return "\n".join(lines)
 
 

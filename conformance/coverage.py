@@ -97,13 +97,8 @@ def size_bucket(size: str | None) -> str:
     n = int(size)
     if n < 1:
         raise ValueError(size)
-    for bucket, (low, high) in {
-        "1": (1, 1), "2": (2, 2), "3-9": (3, 9), "10": (10, 10), "11-50": (11, 50),
-        "51-98": (51, 98), "99": (99, 99), "100": (100, 100),
-    }.items():  # fmt: skip
-        if low <= n <= high:
-            return bucket
-    return ">100"
+    # the first bucket whose upper bound n does not pass (the buckets are in order)
+    return next((b for b in SIZE_BUCKETS[:8] if n <= int(b.split("-")[-1])), ">100")
 
 
 def page_bucket(pages: int, jobs: int) -> str:
@@ -269,15 +264,9 @@ def reachable(
     write allow."""
     jobs = census or []
     cells = {d: set(c) for d, c in all_cells().items()}
-    has = {
-        "type": bool(jobs), "states": bool(jobs), "startCreationTime": bool(jobs),
-        "endCreationTime": bool(jobs), "jobId": bool(jobs),
-        "workflowId": any(j.workflow_ids for j in jobs), "name": any(j.name for j in jobs),
-    }  # fmt: skip
-    cells["filters"] = {f for f in FILTERS if has[f]}
-    pairs = itertools.combinations(FILTERS, 2)
+    cells["filters"] = {f for f in FILTERS if any(_carries(j, f) for j in jobs)}
     cells["pairs"] = {
-        f"{a}+{b}" for a, b in pairs if any(_carries(j, a) and _carries(j, b) for j in jobs)
+        p for p in PAIRS if any(all(_carries(j, f) for f in p.split("+")) for j in jobs)
     }
     cells["walks"] = {b for b, n in zip(PAGE_BUCKETS, (0, 1, 2, 6), strict=True) if len(jobs) >= n}
     if len(jobs) < 2:

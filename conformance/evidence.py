@@ -1,5 +1,4 @@
-"""Evidence for people: exchanges as reports show them, failures with what reproduces them, and
-the reproductions themselves: a signed ``curl`` command or a presigned URL for one request
+"""Evidence for people: exchanges as reports show them, and the reproductions themselves: a signed ``curl`` command or a presigned URL for one request
 (``ci-conformance sign``), the ``sign`` line a report prints for a recorded request, and
 ``ci-conformance`` command lines.
 
@@ -19,14 +18,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 
-from . import contract
 from .client import Exchange
-from .results import ExchangeRecord, Failure
-from .session import CheckFailure, Traffic
+from .results import ExchangeRecord
 from .signing import (
     AUTH_FIELDS,
     TOKEN_HEADERS,
-    CosAuth,
     Credentials,
     authorization_fields,
     key_window,
@@ -79,47 +75,6 @@ def exchange_record(
     )
 
 
-def failure_record(
-    failure: CheckFailure,
-    check: object,
-    *,
-    summary_path: str | None = None,
-    live_target: bool = False,
-    traffic: Traffic | None = None,
-) -> Failure:
-    """Everything a person or ``replay`` needs about one failure of ``check`` (a ``Check``).
-
-    ``traffic`` is what the check sent: a failure that cites no exchange gets the check's first
-    and last ones and a count of the rest, so it still says what was sent and seen.
-    """
-    anchor = getattr(check, "anchor", "")
-    query = failure.query
-    record = Failure(
-        check=getattr(check, "name", ""),
-        clause=getattr(check, "clause", ""),
-        anchor=anchor,
-        contract=contract.ref(anchor) if anchor else "",
-        found=failure.message,
-        query=query.describe() if query is not None else None,
-        query_params=query.params() if query is not None else None,
-        exchanges=[exchange_record(ex) for ex in failure.exchanges[:4]],
-    )
-    if summary_path:  # a summary.json is written: the failure can be replayed from it
-        record.reproduce["replay"] = f"ci-conformance replay {summary_path} --checks {record.check}"
-    if not record.exchanges and traffic and traffic.count:
-        record.traffic = traffic.lines()
-        record.exchanges = [exchange_record(ex) for ex in traffic.ends()]
-        record.exchanges_note = (
-            f"the failure cites no response; the check made {traffic.count} requests, "
-            "of which these are the first and the last"
-        )
-    if live_target and record.exchanges:
-        line = sign_line(record.exchanges[-1], keep_time=anchor == "sig-window")
-        if line:
-            record.reproduce["sign"] = line
-    return record
-
-
 ENV = ("COS_SECRET_ID", "COS_SECRET_KEY", "COS_SECURITY_TOKEN")
 
 
@@ -145,22 +100,6 @@ def window(text: str) -> tuple[int, int]:
     if found is None:
         raise ValueError(f"--sign-time {text!r}: expected <start>;<end> in Unix seconds")
     return found
-
-
-def sign_request(
-    method: str,
-    url: str,
-    headers: list[tuple[str, str]],
-    credentials: Credentials,
-    *,
-    presign: bool = False,
-    sign_time: tuple[int, int] | None = None,
-    expire: int = 600,
-) -> requests.PreparedRequest:
-    """The request signed now (valid ``expire`` seconds), or for the recorded ``sign_time``."""
-    auth = CosAuth(credentials, expire=expire, presign=presign, window=sign_time)
-    prepared = requests.Request(method.upper(), url, headers=dict(headers)).prepare()
-    return auth(prepared)
 
 
 def curl(prepared: requests.PreparedRequest) -> str:

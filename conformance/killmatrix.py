@@ -30,6 +30,9 @@ from .options import from_args
 from .results import plain
 from .sources.run import RunSource
 
+Run = tuple[int, dict, str, float]
+"""One suite run: its exit code, summary ({} if none), output and wall seconds."""
+
 
 @dataclass
 class Outcome:
@@ -43,11 +46,8 @@ class Outcome:
     note: str = ""
 
 
-def suite_run(
-    *args: str, cwd: Path | None = None, timeout: float = 600
-) -> tuple[int, dict, str, float]:
-    """One suite run as a user runs it (``ci-conformance run``), in a subprocess: exit code,
-    summary ({} if none), output, wall seconds."""
+def suite_run(*args: str, cwd: Path | None = None, timeout: float = 600) -> Run:
+    """One suite run as a user runs it (``ci-conformance run``), in a subprocess."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "conformance.cli", "run", "--report-dir", tmp, *args]
         started = time.monotonic()
@@ -58,9 +58,8 @@ def suite_run(
     return proc.returncode, summary, proc.stdout + proc.stderr, wall
 
 
-def suite_in_process(args: list[str], fail_fast: bool = False) -> tuple[int, dict, str, float]:
-    """One suite run through the engine in this process (no reports): exit code, summary,
-    output (a usage error's), seconds."""
+def suite_in_process(args: list[str], fail_fast: bool = False) -> Run:
+    """One suite run through the engine in this process (no reports; output: a usage error's)."""
     started = time.monotonic()
     try:
         settings = from_args(args)
@@ -74,33 +73,25 @@ def _worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's, which ends the pool
 
 
-def suite_runs(
-    arg_lists: Iterable[list[str]], workers: int = 2, fail_fast: bool = False
-) -> list[tuple[int, dict, str, float]]:
-    """Many suite runs, ``workers`` at a time, each in a pool worker (many suites per
+def suite_runs(args: Iterable[list[str]], workers: int = 2, fail_fast: bool = False) -> list[Run]:
+    """A suite run for each of ``args``, ``workers`` at a time, in a pool (many suites per
     interpreter: a run costs what its checks cost, not a start-up)."""
     # spawn: a clean interpreter, whatever the caller's threads
     spawn = multiprocessing.get_context("spawn")
     with spawn.Pool(workers, _worker) as pool:  # leaving it, by a signal too, ends the workers
-        return pool.map(
-            functools.partial(suite_in_process, fail_fast=fail_fast), arg_lists, chunksize=1
-        )
+        return pool.map(functools.partial(suite_in_process, fail_fast=fail_fast), args, chunksize=1)
 
 
-def _outcome(fault: Fault, run: tuple[int, dict, str, float]) -> Outcome:
+def _outcome(fault: Fault, run: Run) -> Outcome:
     _, summary, out, wall = run
-    if not summary:
-        tail = out.strip().splitlines()[-1:] or ["no output"]
-        return Outcome(
-            fault.name, fault.category, False, [], 0, None, wall, f"no summary: {tail[0]}"
-        )
-    results = summary["results"]
+    results = summary.get("results", [])
     failed = [r for r in results if r["outcome"] == "failed" and r["check"] in fault.killed_by]
     ends = itertools.accumulate(r["seconds"] for r in results)  # each result's end, in seconds
     first = next((round(t, 2) for r, t in zip(results, ends, strict=True) if r in failed), None)
-    checks = [r["check"] for r in failed]
+    checks, requests = [r["check"] for r in failed], summary.get("requests", 0)
+    note = "" if summary else f"no summary: {(out.strip().splitlines() or ['no output'])[-1]}"
     return Outcome(
-        fault.name, fault.category, bool(failed), checks, summary["requests"], first, round(wall, 2)
+        fault.name, fault.category, bool(failed), checks, requests, first, round(wall, 2), note
     )
 
 
@@ -117,7 +108,6 @@ def run(faults: list[Fault] | None = None, workers: int = 2, examples: str = "ci
 
 
 def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path, Path]:
-    report_dir.mkdir(parents=True, exist_ok=True)
     killed = sum(o.killed for o in outcomes)
     data = {
         "killed": killed,
@@ -139,19 +129,16 @@ def write(outcomes: list[Outcome], report_dir: Path, wall: float) -> tuple[Path,
     for o in outcomes:
         word = "**killed**" if o.killed else "SURVIVED"
         cells = [word if c == o.category else "" for c in categories]
-        first = (
-            f"{o.seconds_to_first_failure:.2f}" if o.seconds_to_first_failure is not None else "-"
-        )
+        first = "-" if o.seconds_to_first_failure is None else f"{o.seconds_to_first_failure:.2f}"
         checks = ", ".join(o.failed_checks) or o.note
-        lines.append(
-            f"| {o.fault} | " + " | ".join(cells) + f" | {o.requests} | {first} | {checks} |"
-        )
+        lines.append(f"| {' | '.join([o.fault, *cells, str(o.requests), first, checks])} |")
     return _write(report_dir / "kill-matrix", data, lines)
 
 
 def _write(stem: Path, data: dict, lines: list[str]) -> tuple[Path, Path]:
     """A matrix's JSON and Markdown files, ``stem`` with .json and .md."""
     json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
+    stem.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(data, indent=2), "utf-8")
     md_path.write_text("\n".join(lines) + "\n", "utf-8")
     return md_path, json_path
@@ -200,15 +187,7 @@ class Clean:
     wall_seconds: float
 
 
-def run_false_alarms(
-    cases: dict[str, list[str]] | None = None, workers: int = 2, examples: str = "ci"
-) -> list[Clean]:
-    cases = cases or false_alarm_cases()
-    runs = suite_runs([["--examples-profile", examples, *a] for a in cases.values()], workers)
-    return [_clean(name, run) for name, run in zip(cases, runs, strict=True)]
-
-
-def _clean(name: str, run: tuple[int, dict, str, float]) -> Clean:
+def _clean(name: str, run: Run) -> Clean:
     code, summary, out, wall = run
     results = summary.get("results", [])
     failed = [r["check"] for r in results if r["outcome"] == "failed"]
@@ -223,7 +202,6 @@ def _clean(name: str, run: tuple[int, dict, str, float]) -> Clean:
 
 
 def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path:
-    report_dir.mkdir(parents=True, exist_ok=True)
     clean = sum(r.conformant for r in runs)
     data = {"conformant": clean, "total": len(runs), "wall_seconds": round(wall, 1),
             "runs": [asdict(r) for r in runs]}  # fmt: skip
@@ -245,8 +223,9 @@ def write_false_alarms(runs: list[Clean], report_dir: Path, wall: float) -> Path
 
 
 def false_alarms_main(report_dir: str = "reports", workers: int = 2, examples: str = "ci") -> int:
-    started = time.monotonic()
-    runs = run_false_alarms(workers=workers, examples=examples)
+    started, cases = time.monotonic(), false_alarm_cases()
+    done = suite_runs([["--examples-profile", examples, *a] for a in cases.values()], workers)
+    runs = [_clean(name, run) for name, run in zip(cases, done, strict=True)]
     md = write_false_alarms(runs, Path(report_dir), time.monotonic() - started)
     alarms = [r.case for r in runs if not r.conformant]
     print(f"{len(runs) - len(alarms)}/{len(runs)} runs conformant; see {md}")

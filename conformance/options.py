@@ -270,20 +270,14 @@ def recorded(s: Settings) -> dict[str, Any]:
 
 
 def _recorded_in(path: object) -> dict[str, Any]:
-    """The options a replayed summary.json recorded (none for older summaries)."""
-    if not path:
-        return {}
+    """The options a replayed summary.json recorded (none for older summaries; ``read_replay``
+    says what is wrong with a file that is not a summary)."""
     try:
-        options = json.loads(Path(str(path)).read_text("utf-8")).get("options", {})
-    except (OSError, ValueError, AttributeError):
-        return {}  # read_replay says what is wrong with the file
-    if not isinstance(options, dict):
+        options = json.loads(Path(str(path)).read_text("utf-8"))["options"] if path else {}
+        given = {k: v for k, v in options.items() if k in BY_NAME and v not in (None, "")}
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):
         return {}
-    return {
-        k: v
-        for k, v in options.items()
-        if k in BY_NAME and not BY_NAME[k].secret and v not in (None, "")
-    }
+    return {k: v for k, v in given.items() if not BY_NAME[k].secret}
 
 
 def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:
@@ -295,10 +289,9 @@ def read_replay(path: Path) -> dict[str, list[list[tuple[str, str]]]]:
         raise ValueError(f"--replay {path}: not a ci-conformance summary.json ({exc})") from None
     replay: dict[str, list[list[tuple[str, str]]]] = {}
     for f in failures:
-        params = [tuple(p) for p in f.get("query_params") or []]
-        replay.setdefault(f["check"], []).extend(
-            [params] if f.get("query_params") is not None else []
-        )
+        queries = replay.setdefault(f["check"], [])
+        if f.get("query_params") is not None:
+            queries.append([tuple(p) for p in f["query_params"]])
     return replay
 
 

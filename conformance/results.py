@@ -141,38 +141,27 @@ class RunSummary(Summary):
     credentials: str | None = None
 
 
-def decide(
-    results: list[CheckResult],
-    *,
-    unusable: str = "",
-    interrupted: bool = False,
-    errors: list[ToolError] | None = None,
-) -> str:
+def decide(results: list[CheckResult], *, unusable: str = "", interrupted: bool = False) -> str:
     """The verdict of a run, the same in every command and every output.
 
     Interrupted wins; then a run that could not judge its target; then violations (real ones
     stand, whatever else went wrong); then tool errors; then checks left unrun; else conformant.
     """
+    if interrupted or unusable:
+        return "interrupted" if interrupted else unusable
     outcomes = {r.outcome for r in results}
-    if interrupted:
-        return "interrupted"
-    if unusable:
-        return unusable
     if Outcome.FAILED in outcomes:
         return "violations"
-    if Outcome.TOOL_ERROR in outcomes or errors:
+    if Outcome.TOOL_ERROR in outcomes:
         return "tool error"
-    if Outcome.NOT_RUN in outcomes:
-        return "incomplete"
-    return "conformant"
+    return "incomplete" if Outcome.NOT_RUN in outcomes else "conformant"
 
 
 def by_category(results: list[CheckResult]) -> dict[str, dict[str, int]]:
     """Outcomes counted by category (summary.json's ``counts``)."""
     out: dict[str, dict[str, int]] = {}
     for r in results:
-        counts = out.setdefault(r.category, {o.value: 0 for o in Outcome})
-        counts[r.outcome.value] += 1
+        out.setdefault(r.category, {o.value: 0 for o in Outcome})[r.outcome.value] += 1
     return out
 
 

@@ -8,6 +8,7 @@ non-ASCII names sign byte for byte like it.
 import enum
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import KW_ONLY, dataclass
@@ -133,22 +134,14 @@ def split_query(raw: str) -> list[tuple[str, str]]:
 
     Raises ``ValueError`` on bad percent-encoding or bytes that are not UTF-8.
     """
-    pairs = []
-    for part in raw.split("&"):
-        if not part:
-            continue
-        name, _, value = part.partition("=")
-        pairs.append((_unquote_strict(name), _unquote_strict(value)))
-    return pairs
+    return [tuple(map(_unquote_strict, p.partition("=")[::2])) for p in raw.split("&") if p]
 
 
 def _unquote_strict(text: str) -> str:
     text = text.replace("+", " ")
-    i = text.find("%")
-    while i != -1:
-        if len(text) < i + 3 or not all(c in "0123456789abcdefABCDEF" for c in text[i + 1 : i + 3]):
-            raise ValueError(f"bad percent-encoding near {text[i : i + 3]!r}")
-        i = text.find("%", i + 3)
+    bad = re.search(r"%(?![0-9a-fA-F]{2})", text)
+    if bad:
+        raise ValueError(f"bad percent-encoding near {text[bad.start() : bad.start() + 3]!r}")
     return unquote(text, errors="strict")
 
 
@@ -237,10 +230,6 @@ class Verdict:
         return self.refusal is None
 
 
-def _refuse(reason: Reason, detail: str = "", secret_id: str | None = None) -> Verdict:
-    return Verdict(secret_id=secret_id, refusal=reason, detail=detail)
-
-
 def key_window(text: str) -> tuple[int, int] | None:
     """``<start>;<end>`` in Unix seconds (a q-sign-time or q-key-time); ``None`` if malformed."""
     start, sep, end = text.partition(";")
@@ -277,33 +266,35 @@ def verify(
     """
     fields = authorization_fields(params, headers)
     if not fields:
-        return _refuse(Reason.MISSING)
+        return Verdict(refusal=Reason.MISSING)
     if not headers.get("Authorization", ""):  # presigned: the q-* fields are not signed
         params = [(k, v) for k, v in params if k not in AUTH_FIELDS]
     missing = [f for f in AUTH_FIELDS if f not in fields]
     if missing:
-        return _refuse(Reason.MALFORMED, "missing " + ", ".join(missing))
+        return Verdict(refusal=Reason.MALFORMED, detail="missing " + ", ".join(missing))
     if fields["q-sign-algorithm"].lower() != ALGORITHM:
-        return _refuse(Reason.UNSUPPORTED_ALGORITHM, fields["q-sign-algorithm"])
+        return Verdict(refusal=Reason.UNSUPPORTED_ALGORITHM, detail=fields["q-sign-algorithm"])
     windows = key_window(fields["q-sign-time"]), key_window(fields["q-key-time"])
     if None in windows:
-        return _refuse(Reason.MALFORMED, "q-sign-time and q-key-time must be <start>;<end>")
+        return Verdict(
+            refusal=Reason.MALFORMED, detail="q-sign-time and q-key-time must be <start>;<end>"
+        )
     secret_id = fields["q-ak"]
     creds = lookup(secret_id)
     if creds is None:
-        return _refuse(Reason.UNKNOWN_SECRET_ID, secret_id)
+        return Verdict(refusal=Reason.UNKNOWN_SECRET_ID, detail=secret_id)
     for start, end in windows:  # type: ignore[misc]
         if now > end:
-            return _refuse(Reason.EXPIRED, f"ended at {end}, now {int(now)}", secret_id)
+            return Verdict(secret_id, Reason.EXPIRED, f"ended at {end}, now {int(now)}")
         if start > now + MAX_SKEW:
-            return _refuse(Reason.NOT_YET_VALID, f"starts at {start}, now {int(now)}", secret_id)
+            return Verdict(secret_id, Reason.NOT_YET_VALID, f"starts at {start}, now {int(now)}")
 
     signed_params = _pick(params, fields["q-url-param-list"])
     if isinstance(signed_params, str):
-        return _refuse(Reason.ABSENT_SIGNED_PART, f"parameter {signed_params}", secret_id)
+        return Verdict(secret_id, Reason.ABSENT_SIGNED_PART, f"parameter {signed_params}")
     signed_headers = _pick(list(headers.items()), fields["q-header-list"])
     if isinstance(signed_headers, str):
-        return _refuse(Reason.ABSENT_SIGNED_PART, f"header {signed_headers}", secret_id)
+        return Verdict(secret_id, Reason.ABSENT_SIGNED_PART, f"header {signed_headers}")
 
     given = fields["q-signature"].lower()
     times = fields["q-key-time"], fields["q-sign-time"]
@@ -312,17 +303,15 @@ def verify(
         if hmac.compare_digest(sig.signature, given):
             break
     else:
-        return _refuse(Reason.MISMATCH, "", secret_id)
+        return Verdict(secret_id, Reason.MISMATCH)
 
     if creds.token:
-        sent = [headers.get(h) for h in TOKEN_HEADERS] + [
-            v for k, v in params if k in TOKEN_HEADERS
-        ]
-        sent = [t for t in sent if t]
+        sent = [t for t in map(headers.get, TOKEN_HEADERS) if t]
+        sent += [v for k, v in params if k in TOKEN_HEADERS and v]
         if not sent:
-            return _refuse(Reason.TOKEN_MISSING, "", secret_id)
+            return Verdict(secret_id, Reason.TOKEN_MISSING)
         if any(not hmac.compare_digest(t, creds.token) for t in sent):
-            return _refuse(Reason.TOKEN_WRONG, "", secret_id)
+            return Verdict(secret_id, Reason.TOKEN_WRONG)
     return Verdict(secret_id=secret_id)
 
 
@@ -346,11 +335,8 @@ def _pick(pairs: list[tuple[str, str]], names: str) -> list[tuple[str, str]] | s
 
 def _host_variants(headers: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
     """The headers as sent, and with ``host`` stripped of its port (the SDK signs it bare)."""
-    variants = [headers]
     bare = [(k, _strip_port(v) if k.lower() == "host" else v) for k, v in headers]
-    if bare != headers:
-        variants.append(bare)
-    return variants
+    return [headers, bare] if bare != headers else [headers]
 
 
 def _strip_port(host: str) -> str:

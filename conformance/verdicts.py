@@ -42,11 +42,8 @@ def exit_code(verdict: str, *, allow_incomplete: bool = False, allow_behaviour: 
     """The exit code of a verdict, with the flags that let a gate pass on it."""
     if verdict == "interrupted" and signal_exit:
         return signal_exit
-    if (verdict == "incomplete" and allow_incomplete) or (
-        verdict == "behaviour changed" and allow_behaviour
-    ):
-        return 0
-    return VERDICTS[verdict].exit_code
+    allowed = {"incomplete": allow_incomplete, "behaviour changed": allow_behaviour}
+    return 0 if allowed.get(verdict) else VERDICTS[verdict].exit_code
 
 
 def verdict_table() -> str:

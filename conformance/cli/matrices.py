@@ -6,14 +6,13 @@ from .. import killmatrix
 from ..sdk import killmatrix as client_matrix
 from . import report_dir
 
-EXAMPLES = click.Choice(["dev", "ci", "thorough"])
+examples = click.option(
+    "--examples-profile", type=click.Choice(["dev", "ci", "thorough"]), default="ci"
+)
 
 
 def workers(what: str) -> click.Option:
     return click.option("--workers", type=click.IntRange(1), default=2, help=what)
-
-
-examples = click.option("--examples-profile", type=EXAMPLES, default="ci")
 
 
 @click.command("kill-matrix")

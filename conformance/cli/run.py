@@ -83,9 +83,6 @@ def replay(summary: str, report_dir: str | None, **given: Any) -> int:
     path = Path(summary)
     try:
         before = read_replay(path)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    try:
         named = checks("--checks", given["checks"]) if given.get("checks") else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None

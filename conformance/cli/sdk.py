@@ -9,15 +9,12 @@ from ..engine import Engine
 from ..handlers.files import JsonHandler, JUnitHandler
 from ..handlers.html import HtmlHandler
 from ..handlers.terminal import TerminalHandler
+from ..options import names
 from ..sdk import known as baseline
 from ..sdk import runner, scenarios
 from ..sdk.source import SdkSource, sdk_text
 from ..verdicts import UsageError
 from . import VERDICT_HELP, report_dir
-
-
-def _names(text: str | None) -> list[str] | None:
-    return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
 @click.command("sdk", epilog=VERDICT_HELP)
@@ -40,7 +37,7 @@ def sdk(driver: str | None, chosen: str | None, tasks: str | None, report_dir: s
     """Run the driver once per task of every scenario; judge every request it makes and every
     result it prints. See the README, 'Writing a driver'."""
     try:
-        picked = scenarios.select(_names(chosen))
+        picked = scenarios.select(names("", chosen) if chosen else None)
         if listing:
             for s in picked:
                 print(f"{s.name}: {s.covers}")
@@ -49,7 +46,7 @@ def sdk(driver: str | None, chosen: str | None, tasks: str | None, report_dir: s
             return 0
         if not driver:
             raise ValueError("give --driver, the command that runs your driver (see --help)")
-        plan = runner.select_tasks(picked, _names(tasks))
+        plan = runner.select_tasks(picked, names("", tasks) if tasks else None)
         source = SdkSource(driver, plan, workers=workers, timeout=timeout, known=known)
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -1,8 +1,10 @@
 """``ci-conformance sign``: a signed curl command, or a presigned URL, for one request."""
 
 import click
+import requests
 
-from ..evidence import credentials_from_env, curl, sign_request, window
+from ..evidence import credentials_from_env, curl, window
+from ..signing import CosAuth
 from ..verdicts import UsageError
 
 
@@ -39,8 +41,8 @@ def sign(request: tuple[str, ...], headers: tuple[str, ...], presign: bool, sign
         sign_window = window(sign_time) if sign_time else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    signed = sign_request(method, url, pairs, creds, presign=presign, sign_time=sign_window,
-                          expire=expire)  # fmt: skip
+    auth = CosAuth(creds, expire=expire, presign=presign, window=sign_window)
+    signed = auth(requests.Request(method.upper(), url, headers=dict(pairs)).prepare())
     print(signed.url if presign and not creds.token and not pairs else curl(signed))
     return 0
 

@@ -177,11 +177,8 @@ def compare(query: Query, a: Side, b: Side) -> list[Difference]:
         return found
     if ids_a != ids_b:
         if _groups(ids_a, by_a) == _groups(ids_b, by_a):
-            add(
-                "ties",
-                "the same jobs in the same order up to ties; ties in another order",
-                "open-ties",
-            )
+            ties = "the same jobs in the same order up to ties; ties in another order"
+            add("ties", ties, "open-ties")
         else:
             at = next(i for i, (x, y) in enumerate(zip(ids_a, ids_b, strict=True)) if x != y)
             add("order", f"the order differs beyond ties, first at job #{at + 1}: job {ids_a[at]} "
@@ -231,8 +228,7 @@ def record(d: Difference, clients: tuple[Client, Client]) -> dict:
                               "body": redact(ex.body.decode("utf-8", "replace"), secrets)[:1500] if ex.status != 200 else ""}
                              for ex in side.exchanges[:1] + side.exchanges[1:][-1:]]  # fmt: skip
         shown = side.exchanges[-1 if d.kind in ("last_page_token", "full_last_page") else 0]
-        line = sign_line(exchange_record(shown), keep_time=False)  # the page that differs
-        if line:
+        if line := sign_line(exchange_record(shown), keep_time=False):  # the page that differs
             out["reproduce"][name] = as_b(line, clients) if name == "B" else line
     return out
 

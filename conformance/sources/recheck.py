@@ -6,6 +6,7 @@ chain), in each epoch (the stretch between two writes, where the data stays the 
 asking for a request the recording does not hold is not judged, never failed.
 """
 
+import functools
 import multiprocessing
 import os
 from collections import Counter, defaultdict
@@ -181,7 +182,6 @@ class RecheckSource(Source):
         self.target = str(path)
         # the pins are judged from every exchange, below, not by re-running the pin checks
         self.checks = [c for c in select(checks or None) if not c.pins]
-        self.seen: dict | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._observing: Future | None = None
 
@@ -198,12 +198,10 @@ class RecheckSource(Source):
     def items(self) -> list[Check]:
         return self.checks
 
-    def _observed(self) -> dict:
-        if self.seen is None:
-            self.seen = (
-                self._observing.result() if self._observing else observe(self.path, self.profile)
-            )
-        return self.seen
+    @functools.cached_property
+    def seen(self) -> dict:
+        """What ``observe`` found: from the other process when it ran there."""
+        return self._observing.result() if self._observing else observe(self.path, self.profile)
 
     def judge(self, check: Check) -> CheckResult:
         result = self.not_run(check, "", Outcome.PASSED)
@@ -230,7 +228,7 @@ class RecheckSource(Source):
         return result
 
     def _judge_observed(self, check: Check, result: CheckResult) -> CheckResult:
-        seen = self._observed()
+        seen = self.seen
         kind = "pages" if check.category in ("pagination", "filters") else "exchanges"
         result.examples = len(self.recording.entries) if kind == "exchanges" else seen["pages"]
         result.examples_with_jobs = result.examples
@@ -241,10 +239,8 @@ class RecheckSource(Source):
             result.outcome = Outcome.FAILED
             result.failures = [self._failure(check, message, None, [rec])]
         elif not result.examples:
-            result.outcome, result.reason = (
-                Outcome.NOT_JUDGED,
-                "the recording holds nothing of this kind",
-            )
+            result.outcome = Outcome.NOT_JUDGED
+            result.reason = "the recording holds nothing of this kind"
         return result
 
     def _failure(
@@ -256,12 +252,10 @@ class RecheckSource(Source):
                        reproduce={"recheck": command(["recheck", str(self.path), "--checks", check.name], {})})  # fmt: skip
 
     def _rerun(self, check: Check, result: CheckResult, values: list) -> None:
-        sessions: dict[int, RecordedSession] = {}
+        sessions = {e: RecordedSession(self.recording, e) for e in {e for e, _ in values}}
         last_reason, served = "", set()
         for epoch, value in values:
-            s = sessions.get(epoch) or sessions.setdefault(
-                epoch, RecordedSession(self.recording, epoch)
-            )
+            s = sessions[epoch]
             s.used.clear()
             s.served = set()
             jobs = s.jobs_seen
@@ -288,7 +282,7 @@ class RecheckSource(Source):
 
     def summary(self, results: list[CheckResult], *, unusable: str = "", message: str = "",
                 interrupted: bool = False) -> RecheckSummary:  # fmt: skip
-        seen = self._observed() if self.checks else {"choices": {}, "pages": 0, "deviations": {}}
+        seen = self.seen if self.checks else {"choices": {}, "pages": 0, "deviations": {}}
         coverage = Coverage()
         coverage.choices.update(seen["choices"])
         deviations = []
@@ -318,15 +312,14 @@ class RecheckSource(Source):
 def _inputs(recording: Recording) -> dict[Any, list[tuple[int, Query]]]:
     """The first page of every recorded walk, by epoch: every valid one, and by sending check."""
     firsts: dict[Any, list[tuple[int, Query]]] = defaultdict(list)
-    seen: set[tuple] = set()
     for pos, rec in enumerate(recording.entries):
         ex = rec.exchange
         query = request_query(ex) if ex.method == "GET" else None
         if query is None or query.next_token is not None:
             continue
         epoch = recording.epochs[pos]
-        if valid_query(query) and (epoch, query) not in seen:
-            seen.add((epoch, query))
+        if valid_query(query):
             firsts["valid"].append((epoch, query))
         firsts[rec.check].append((epoch, query))
+    firsts["valid"] = list(dict.fromkeys(firsts["valid"]))  # each (epoch, query) once
     return firsts

@@ -21,10 +21,10 @@ from ..emulator.app import EXAMPLE_CREDENTIALS, Behaviour, Emulator
 from ..emulator.server import EmulatorServer
 from ..emulator.store import Store, generate
 from ..engine import Source, TargetLost, hypothesis_settings, tool_error
-from ..evidence import command, failure_record
+from ..evidence import command, exchange_record, sign_line
 from ..options import TEMPORARY, Settings, recorded
 from ..query import Query
-from ..results import VACUOUS_REASON, CheckResult, Outcome, RunSummary, decide, vacuous
+from ..results import VACUOUS_REASON, CheckResult, Failure, Outcome, RunSummary, decide, vacuous
 from ..session import UNKNOWN_DATA, CheckFailure, NoData, Session, SkipCheck, Traffic
 from ..xmlmodel import XMLProblem, parse_error, safe_parse
 
@@ -130,12 +130,10 @@ class RunSource(Source):
                 failure.message += (" (seen once: the target answered otherwise when hypothesis "
                                     "replayed it, so it is not shrunk)")  # fmt: skip
                 result.outcome = Outcome.FAILED
-                result.failures = [failure_record(failure, check, summary_path=self.summary_path,
-                                                  live_target=self.server is None, traffic=session.traffic)]  # fmt: skip
+                result.failures = [self.record(failure, check, session.traffic)]
         except CheckFailure as failure:
             result.outcome = Outcome.FAILED
-            result.failures = [failure_record(failure, check, summary_path=self.summary_path,
-                                              live_target=self.server is None, traffic=session.traffic)]  # fmt: skip
+            result.failures = [self.record(failure, check, session.traffic)]
         except BudgetExceeded as spent:
             result.outcome, result.reason = Outcome.NOT_RUN, str(spent)
         except TargetError as gone:  # reachable at the start, not any more
@@ -150,6 +148,38 @@ class RunSource(Source):
         result.seconds = round(time.monotonic() - started, 2)
         return result
 
+    def record(self, failure: CheckFailure, check: Check, traffic: Traffic) -> Failure:
+        """Everything a person or ``replay`` needs about one failure of ``check``.
+
+        ``traffic`` is what the check sent: a failure that cites no exchange gets the check's first
+        and last ones and a count of the rest, so it still says what was sent and seen.
+        """
+        query, path = failure.query, self.summary_path
+        record = Failure(
+            check=check.name,
+            clause=check.clause,
+            anchor=check.anchor,
+            contract=contract.ref(check.anchor) if check.anchor else "",
+            found=failure.message,
+            query=query.describe() if query is not None else None,
+            query_params=query.params() if query is not None else None,
+            exchanges=[exchange_record(ex) for ex in failure.exchanges[:4]],
+        )
+        if path:  # a summary.json is written: the failure can be replayed from it
+            record.reproduce["replay"] = f"ci-conformance replay {path} --checks {record.check}"
+        if not record.exchanges and traffic.count:
+            record.traffic = traffic.lines()
+            record.exchanges = [exchange_record(ex) for ex in traffic.ends()]
+            record.exchanges_note = (
+                f"the failure cites no response; the check made {traffic.count} requests, "
+                "of which these are the first and the last"
+            )
+        if self.server is None and record.exchanges:  # a live target: how to send it again
+            line = sign_line(record.exchanges[-1], keep_time=check.anchor == "sig-window")
+            if line:
+                record.reproduce["sign"] = line
+        return record
+
     # --- the summary ------------------------------------------------------------------
 
     def summary(self, results: list[CheckResult], *, unusable: str = "", message: str = "",
@@ -157,13 +187,10 @@ class RunSource(Source):
         s, session = self.settings, self.session
         failures = [f for r in results for f in r.failures]
         roots = attach_roots(failures)
-        replay = (
-            f"ci-conformance replay {self.summary_path}" if failures and self.summary_path else None
-        )
+        path = self.summary_path
+        replay = f"ci-conformance replay {path}" if failures and path else None
         again = (
-            ["run", "--report-dir", str(Path(self.summary_path).parent)]
-            if self.summary_path
-            else []
+            command(["run", "--report-dir", str(Path(path).parent)], recorded(s)) if path else ""
         )
         summary = RunSummary(
             kind="run",
@@ -180,7 +207,7 @@ class RunSource(Source):
             options=recorded(s),
             contract=contract.DOC,
             replay=replay,
-            reproduce=[replay or command(again, recorded(s))] if again else [],
+            reproduce=[replay or again] if path else [],
             credentials=CREDENTIALS if self.server is None and s.target else None,
         )  # fmt: skip
         if session is not None:
@@ -219,11 +246,7 @@ def caveats(results: list[CheckResult], session: Session | None) -> list[str]:
         said.append(f"{no_data} check(s) skipped for lack of data: the target has too few jobs")
     unrun = [r for r in results if r.outcome == Outcome.NOT_RUN]
     if unrun:
-        why = (
-            session.client.stopped
-            if session is not None and session.client.stopped
-            else unrun[0].reason
-        )
+        why = (session is not None and session.client.stopped) or unrun[0].reason
         said.append(f"incomplete: {len(unrun)} check(s) not run ({why})")
     errors = [r for r in results if r.outcome == Outcome.TOOL_ERROR]
     if errors:
