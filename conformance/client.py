@@ -186,35 +186,33 @@ class Client:
                     raise TargetError(
                         f"{prepared.method} {self._shown(prepared.url)}: {reason}{retried}"
                     ) from None
-                notes.append(f"retry after {reason}")
-                attempt += 1
-                self.retries_made += 1
-                time.sleep(min(0.2 * 2**attempt, 5))
-                continue
+                resp, wait = None, min(0.2 * 2 ** (attempt + 1), 5)
             finally:
                 watch.cancel()
                 _current.watch = None
-            elapsed = time.monotonic() - started
-            if resp.status_code in (429, 503) and attempt < self.retries:
+            if resp is not None:
+                if resp.status_code not in (429, 503) or attempt >= self.retries:
+                    return Exchange(
+                        method=prepared.method or "GET",
+                        url=self._shown(prepared.url),
+                        request_headers={
+                            k: header_shown(k, v, self.secrets) for k, v in prepared.headers.items()
+                        },
+                        status=resp.status_code,
+                        headers=dict(resp.headers),
+                        body=body,
+                        elapsed=time.monotonic() - started,
+                        retries=attempt,
+                        notes=notes,
+                        size=MAX_BODY + 1 if cut else None,
+                        request_body=_bytes(prepared.body),
+                    )
                 wait = _retry_after(resp.headers.get("Retry-After"), 0.2 * 2 ** (attempt + 1))
-                notes.append(f"retry after HTTP {resp.status_code} (waited {wait:.1f}s)")
-                attempt += 1
-                self.retries_made += 1
-                time.sleep(wait)
-                continue
-            return Exchange(
-                method=prepared.method or "GET",
-                url=self._shown(prepared.url),
-                request_headers={k: self._header_shown(k, v) for k, v in prepared.headers.items()},
-                status=resp.status_code,
-                headers=dict(resp.headers),
-                body=body,
-                elapsed=elapsed,
-                retries=attempt,
-                notes=notes,
-                size=MAX_BODY + 1 if cut else None,
-                request_body=_bytes(prepared.body),
-            )
+                reason = f"HTTP {resp.status_code} (waited {wait:.1f}s)"
+            notes.append(f"retry after {reason}")
+            attempt += 1
+            self.retries_made += 1
+            time.sleep(wait)
 
     def _take_slot(self) -> None:
         with self._lock:
@@ -235,9 +233,6 @@ class Client:
 
     def _shown(self, url: str | None) -> str:
         return redact(url or "", self.secrets)
-
-    def _header_shown(self, name: str, value: str) -> str:
-        return header_shown(name, value, self.secrets)
 
 
 def header_shown(name: str, value: str, secrets: tuple[str, ...] = ()) -> str:
@@ -391,26 +386,19 @@ def _join(conn: object) -> None:
         watch.add(conn)
 
 
-class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
-    pass
+def _watched(pool: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
+    """``pool`` with connections that join the calling thread's watch."""
+    conn = type(f"_Watched{pool.ConnectionCls.__name__}", (_Watched, pool.ConnectionCls), {})
+    return type(f"_Watched{pool.__name__}", (pool,), {"ConnectionCls": conn})
 
 
-class _HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
-    pass
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
+_POOLS = {pool.scheme: _watched(pool) for pool in (HTTPConnectionPool, HTTPSConnectionPool)}
 
 
 class _WatchedAdapter(requests.adapters.HTTPAdapter):
     def init_poolmanager(self, *args: object, **kw: object) -> None:
         super().init_poolmanager(*args, **kw)  # type: ignore[arg-type]
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = _POOLS
 
 
 def _retry_after(value: str | None, default: float) -> float:
