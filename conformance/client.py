@@ -188,7 +188,7 @@ class Client:
                     ) from None
                 resp, wait = None, min(0.2 * 2 ** (attempt + 1), 5)
             finally:
-                watch.cancel()
+                _WATCHDOG.drop(watch)
                 _current.watch = None
             if resp is not None:
                 if resp.status_code not in (429, 503) or attempt >= self.retries:
@@ -306,9 +306,6 @@ class _Watch:
             fired = self.fired
         if fired:
             _shut(conn)
-
-    def cancel(self) -> None:
-        _WATCHDOG.drop(self)
 
     def fire(self) -> None:
         with self._lock:

@@ -300,7 +300,9 @@ def read_list(body: bytes) -> tuple[ListResponse, list[str]]:
             parts = None  # a JobsDetail that only parses in its document (namespaces)
         if parts is not None:
             key = _RUNS.sub(_PLACEHOLDER, _OPAQUE.sub(rb"<\1></", stub))
-            errors = list(_cached(_ENVELOPES, key, lambda: validate(_envelope(root), "list-response")))
+            errors = list(
+                _cached(_ENVELOPES, key, lambda: validate(_envelope(root), "list-response"))
+            )
             errors += [f"JobsDetail {n}: {e}" for n, (_, errs) in enumerate(parts, 1) for e in errs]
             read = (_page(root, tuple(job for job, _ in parts)), errors)
     if read is None:
