@@ -117,8 +117,7 @@ class Client:
         self.session.trust_env = False  # no proxies or netrc credentials from the environment
         for scheme in ("http://", "https://"):
             self.session.mount(scheme, _WatchedAdapter())
-        self.requests_made = 0
-        self.retries_made = 0
+        self.requests_made = self.retries_made = 0
         self.stopped: str | None = None
         """Why the run may not send more (budget spent, time limit reached), once it happens."""
         self._lock = threading.Lock()
@@ -282,9 +281,8 @@ def transport_reason(exc: BaseException) -> str:
         inner = nested
     text = inner.strerror if isinstance(inner, OSError) and inner.strerror else str(inner)
     text = text.rsplit("): ", 1)[-1].strip() or type(inner).__name__
-    kind = type(exc).__name__
-    detail = type(inner).__name__ if inner is not exc else ""
-    return " ".join(f"{kind}{f' ({detail})' if detail else ''}: {text}".split())[:300]
+    detail = f" ({type(inner).__name__})" if inner is not exc else ""
+    return " ".join(f"{type(exc).__name__}{detail}: {text}".split())[:300]
 
 
 class _Watch:
@@ -370,17 +368,16 @@ class _Watched:
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
-        _join(self)
+        self._join_watch()
 
     def request(self, *args: object, **kw: object) -> None:
-        _join(self)  # a kept-alive connection has its socket already
+        self._join_watch()  # a kept-alive connection has its socket already
         super().request(*args, **kw)  # type: ignore[misc]
 
-
-def _join(conn: object) -> None:
-    watch = getattr(_current, "watch", None)
-    if watch is not None:
-        watch.add(conn)
+    def _join_watch(self) -> None:
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.add(self)
 
 
 def _watched(pool: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:

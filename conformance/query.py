@@ -57,8 +57,7 @@ PYTHON_NAMES = {wire: py for py, wire in WIRE_NAMES.items()}
 class InvalidArgument(ValueError):
     def __init__(self, param: str, message: str) -> None:
         super().__init__(f"{param}: {message}")
-        self.param = param
-        self.message = message
+        self.param, self.message = param, message
 
 
 @dataclass(frozen=True)

@@ -252,8 +252,7 @@ class Session:
         self.consistency_window = 0.0  # seconds a write may take to show (a live service)
         self.workflow_id: str | None = None  # the target's, for created jobs (--workflow-id)
         self.consistency_waits: list[float] = []
-        self.pages_seen = 0  # pages and jobs the checks looked at, cached walks included
-        self.jobs_seen = 0
+        self.pages_seen = self.jobs_seen = 0  # what the checks looked at, cached walks included
         self._walks: OrderedDict[tuple, Walk] = OrderedDict()  # the most recent last
         self._held = 0  # jobs and pages the cached walks hold
         self.census_taken: Census | None = None  # once a check takes it (never: data unseen)

@@ -27,8 +27,7 @@ class XMLProblem(ValueError):
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(f"{kind}: {message}")
-        self.kind = kind
-        self.message = message
+        self.kind, self.message = kind, message
 
 
 @dataclass(frozen=True)
