@@ -117,8 +117,7 @@ class Client:
         self.session.trust_env = False  # no proxies or netrc credentials from the environment
         for scheme in ("http://", "https://"):
             self.session.mount(scheme, _WatchedAdapter())
-        self.requests_made = 0
-        self.retries_made = 0
+        self.requests_made = self.retries_made = 0
         self.stopped: str | None = None
         """Why the run may not send more (budget spent, time limit reached), once it happens."""
         self._lock = threading.Lock()
@@ -186,35 +185,33 @@ class Client:
                     raise TargetError(
                         f"{prepared.method} {self._shown(prepared.url)}: {reason}{retried}"
                     ) from None
-                notes.append(f"retry after {reason}")
-                attempt += 1
-                self.retries_made += 1
-                time.sleep(min(0.2 * 2**attempt, 5))
-                continue
+                resp, wait = None, min(0.2 * 2 ** (attempt + 1), 5)
             finally:
-                watch.cancel()
+                _WATCHDOG.drop(watch)
                 _current.watch = None
-            elapsed = time.monotonic() - started
-            if resp.status_code in (429, 503) and attempt < self.retries:
+            if resp is not None:
+                if resp.status_code not in (429, 503) or attempt >= self.retries:
+                    return Exchange(
+                        method=prepared.method or "GET",
+                        url=self._shown(prepared.url),
+                        request_headers={
+                            k: header_shown(k, v, self.secrets) for k, v in prepared.headers.items()
+                        },
+                        status=resp.status_code,
+                        headers=dict(resp.headers),
+                        body=body,
+                        elapsed=time.monotonic() - started,
+                        retries=attempt,
+                        notes=notes,
+                        size=MAX_BODY + 1 if cut else None,
+                        request_body=_bytes(prepared.body),
+                    )
                 wait = _retry_after(resp.headers.get("Retry-After"), 0.2 * 2 ** (attempt + 1))
-                notes.append(f"retry after HTTP {resp.status_code} (waited {wait:.1f}s)")
-                attempt += 1
-                self.retries_made += 1
-                time.sleep(wait)
-                continue
-            return Exchange(
-                method=prepared.method or "GET",
-                url=self._shown(prepared.url),
-                request_headers={k: self._header_shown(k, v) for k, v in prepared.headers.items()},
-                status=resp.status_code,
-                headers=dict(resp.headers),
-                body=body,
-                elapsed=elapsed,
-                retries=attempt,
-                notes=notes,
-                size=MAX_BODY + 1 if cut else None,
-                request_body=_bytes(prepared.body),
-            )
+                reason = f"HTTP {resp.status_code} (waited {wait:.1f}s)"
+            notes.append(f"retry after {reason}")
+            attempt += 1
+            self.retries_made += 1
+            time.sleep(wait)
 
     def _take_slot(self) -> None:
         with self._lock:
@@ -235,9 +232,6 @@ class Client:
 
     def _shown(self, url: str | None) -> str:
         return redact(url or "", self.secrets)
-
-    def _header_shown(self, name: str, value: str) -> str:
-        return header_shown(name, value, self.secrets)
 
 
 def header_shown(name: str, value: str, secrets: tuple[str, ...] = ()) -> str:
@@ -287,9 +281,8 @@ def transport_reason(exc: BaseException) -> str:
         inner = nested
     text = inner.strerror if isinstance(inner, OSError) and inner.strerror else str(inner)
     text = text.rsplit("): ", 1)[-1].strip() or type(inner).__name__
-    kind = type(exc).__name__
-    detail = type(inner).__name__ if inner is not exc else ""
-    return " ".join(f"{kind}{f' ({detail})' if detail else ''}: {text}".split())[:300]
+    detail = f" ({type(inner).__name__})" if inner is not exc else ""
+    return " ".join(f"{type(exc).__name__}{detail}: {text}".split())[:300]
 
 
 class _Watch:
@@ -311,9 +304,6 @@ class _Watch:
             fired = self.fired
         if fired:
             _shut(conn)
-
-    def cancel(self) -> None:
-        _WATCHDOG.drop(self)
 
     def fire(self) -> None:
         with self._lock:
@@ -378,39 +368,31 @@ class _Watched:
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
-        _join(self)
+        self._join_watch()
 
     def request(self, *args: object, **kw: object) -> None:
-        _join(self)  # a kept-alive connection has its socket already
+        self._join_watch()  # a kept-alive connection has its socket already
         super().request(*args, **kw)  # type: ignore[misc]
 
-
-def _join(conn: object) -> None:
-    watch = getattr(_current, "watch", None)
-    if watch is not None:
-        watch.add(conn)
-
-
-class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
-    pass
+    def _join_watch(self) -> None:
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.add(self)
 
 
-class _HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
-    pass
+def _watched(pool: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
+    """``pool`` with connections that join the calling thread's watch."""
+    conn = type(f"_Watched{pool.ConnectionCls.__name__}", (_Watched, pool.ConnectionCls), {})
+    return type(f"_Watched{pool.__name__}", (pool,), {"ConnectionCls": conn})
 
 
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
+_POOLS = {pool.scheme: _watched(pool) for pool in (HTTPConnectionPool, HTTPSConnectionPool)}
 
 
 class _WatchedAdapter(requests.adapters.HTTPAdapter):
     def init_poolmanager(self, *args: object, **kw: object) -> None:
         super().init_poolmanager(*args, **kw)  # type: ignore[arg-type]
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = _POOLS
 
 
 def _retry_after(value: str | None, default: float) -> float:

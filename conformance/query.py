@@ -5,6 +5,7 @@ the validated meaning of a query. ``expected`` is the oracle: plain Python over 
 kept apart from the emulator's SQL so that each checks the other.
 """
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -17,20 +18,6 @@ STATES = ("Submitted", "Running", "Success", "Failed", "Pause", "Cancel")
 ORDERS = ("Desc", "Asc")
 DEFAULT_SIZE = 10
 MAX_SIZE = 100
-
-WIRE_NAMES = {
-    "next_token": "nextToken",
-    "size": "size",
-    "type": "type",
-    "order_by_time": "orderByTime",
-    "states": "states",
-    "start_creation_time": "startCreationTime",
-    "end_creation_time": "endCreationTime",
-    "workflow_id": "workflowId",
-    "job_id": "jobId",
-    "name": "name",
-}
-PYTHON_NAMES = {wire: py for py, wire in WIRE_NAMES.items()}
 
 
 @dataclass(frozen=True)
@@ -53,10 +40,6 @@ class Query:
         values = ((WIRE_NAMES[f.name], getattr(self, f.name)) for f in fields(self))
         return [(name, value) for name, value in values if value is not None]
 
-    def filter_params(self) -> list[tuple[str, str]]:
-        """The parameters that decide which jobs match and in what order (not size, token)."""
-        return [(k, v) for k, v in self.params() if k not in ("nextToken", "size")]
-
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> "Query":
         return cls(**{PYTHON_NAMES[k]: v for k, v in params.items() if k in PYTHON_NAMES})
@@ -66,11 +49,15 @@ class Query:
         return "&".join(f"{k}={v}" for k, v in self.params()) or "(no parameters)"
 
 
+# Each field's wire name: its camelCase (``start_creation_time``: ``startCreationTime``).
+WIRE_NAMES = {f.name: re.sub(r"_(\w)", lambda m: m[1].upper(), f.name) for f in fields(Query)}
+PYTHON_NAMES = {wire: py for py, wire in WIRE_NAMES.items()}
+
+
 class InvalidArgument(ValueError):
     def __init__(self, param: str, message: str) -> None:
         super().__init__(f"{param}: {message}")
-        self.param = param
-        self.message = message
+        self.param, self.message = param, message
 
 
 @dataclass(frozen=True)

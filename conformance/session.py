@@ -252,8 +252,7 @@ class Session:
         self.consistency_window = 0.0  # seconds a write may take to show (a live service)
         self.workflow_id: str | None = None  # the target's, for created jobs (--workflow-id)
         self.consistency_waits: list[float] = []
-        self.pages_seen = 0  # pages and jobs the checks looked at, cached walks included
-        self.jobs_seen = 0
+        self.pages_seen = self.jobs_seen = 0  # what the checks looked at, cached walks included
         self._walks: OrderedDict[tuple, Walk] = OrderedDict()  # the most recent last
         self._held = 0  # jobs and pages the cached walks hold
         self.census_taken: Census | None = None  # once a check takes it (never: data unseen)
@@ -332,13 +331,12 @@ class Session:
         """Walk ``query`` to its end (cached unless told). Fails on an endless or looping token."""
         key = tuple(replace(query, next_token=None).params())
         with self._lock:
-            cached = self._walks.get(key) if cached else None
-            if cached is not None:
+            hit = self._walks.get(key) if cached else None
+            if hit is not None:
                 self._walks.move_to_end(key)
-        if cached is not None:
-            self.pages_seen += len(cached.pages)
-            self.jobs_seen += len(cached.ids)
-            return cached
+                self.pages_seen += len(hit.pages)
+                self.jobs_seen += len(hit.ids)
+                return hit
         walk, seen_tokens = Walk(query), set()
         token = self._step(walk, None)
         while token is not None:
@@ -407,15 +405,14 @@ class Session:
         return self.census_taken
 
     def _take_census(self) -> Census:
-        census, token, pages = Census(), None, 0
+        census, token = Census(), None
         rng = random.Random(f"census {self.seed}")
-        while True:
+        for _ in range(MAX_CENSUS_PAGES):
             page = self.page(Query(size="100", next_token=token))
-            pages += 1
             for job in page.body.jobs:
                 census.add(job, rng)
             token = page.body.next_token or None
-            if token is None or not page.body.jobs or pages >= MAX_CENSUS_PAGES:
+            if token is None or not page.body.jobs:
                 break
         census.finish(complete=token is None)
         return census
@@ -448,9 +445,10 @@ class Session:
         placeholder workflow or queue does not exist there. That skips, saying what to give."""
         if self.known_jobs is None and 400 <= ex.status < 500:
             hint = "" if self.workflow_id else "; give --workflow-id, a workflow of its bucket"
-            refused = f"HTTP {ex.status}: {_error_text(ex)}"
+            kind = "Workflow" if b"<WorkflowIds>" in ex.request_body else "Job"
             raise SkipCheck(
-                f"the target refused to create a {_created_type(ex)} job ({refused}){hint}"
+                f"the target refused to create a {kind} job "
+                f"(HTTP {ex.status}: {_error_text(ex)}){hint}"
             )
 
     def create_exchange(self, name: str, job_type: str, workflow_id: str | None = None) -> Exchange:
@@ -501,10 +499,6 @@ def usable_times(body: ListResponse) -> str:
         except ValueError as exc:
             return f"JobsDetail {n}: CreationTime {exc}"
     return ""
-
-
-def _created_type(ex: Exchange) -> str:
-    return "Workflow" if b"<WorkflowIds>" in ex.request_body else "Job"
 
 
 def _error_text(ex: Exchange) -> str:

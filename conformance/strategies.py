@@ -31,20 +31,14 @@ def vendor_ids(prefix: str) -> st.SearchStrategy[str]:
     return st.text("0123456789abcdef", min_size=32, max_size=32).map(lambda h: prefix + h)
 
 
-@st.composite
-def instants(draw: st.DrawFn, spread_seconds: int = 3 * 86400) -> datetime:
-    return BASE + timedelta(seconds=draw(st.integers(0, spread_seconds)))
-
-
-def written(moment: datetime, offset_minutes: int) -> str:
-    return format_time(moment, offset_minutes)
+INSTANTS = st.integers(0, 3 * 86400).map(lambda s: BASE + timedelta(seconds=s))
 
 
 @st.composite
 def jobs(draw: st.DrawFn, job_id: str | None = None) -> Job:
     jtype = draw(st.sampled_from(TYPES))
     created = draw(
-        st.sampled_from([BASE + timedelta(seconds=s) for s in (0, 1, 60, 3600)]) | instants()
+        st.sampled_from([BASE + timedelta(seconds=s) for s in (0, 1, 60, 3600)]) | INSTANTS
     )
     workflow = draw(st.sampled_from(("w1", "w2", "w3")))
     op = (
@@ -57,7 +51,7 @@ def jobs(draw: st.DrawFn, job_id: str | None = None) -> Job:
         type=jtype,
         state=draw(st.sampled_from(STATES)),
         name=draw(st.sampled_from(("demo", "a b", "名字", "x&<y")) | xml_text),
-        creation_time=written(created, draw(st.sampled_from(OFFSETS))),
+        creation_time=format_time(created, draw(st.sampled_from(OFFSETS))),
         operation=op,
     )
 
@@ -73,8 +67,8 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
     """Valid queries; with ``sample`` the values come from those jobs as often as not."""
     sample = sample or []
     moments = [j.created + timedelta(seconds=d) for j in sample for d in (-1, 0, 1)]
-    moment = pick(moments) | instants() if moments else instants()
-    edge = st.none() | st.builds(written, moment, st.sampled_from(OFFSETS))
+    moment = pick(moments) | INSTANTS if moments else INSTANTS
+    edge = st.none() | st.builds(format_time, moment, st.sampled_from(OFFSETS))
 
     def value_of(values: list[str], other: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
         return st.none() | (st.sampled_from(sorted(set(values))) | other if values else other)
@@ -120,7 +114,7 @@ def satisfied_by(job: Job, draw: st.DrawFn) -> dict[str, str]:
 
     def bound(sign: int) -> str:  # a time bound ``sign`` x a drawn delta off the job's
         moment = job.created + sign * timedelta(seconds=draw(_DELTAS))
-        return written(moment, draw(_OFFSETS))
+        return format_time(moment, draw(_OFFSETS))
 
     values = {"type": job.type, "states": ",".join(sorted({job.state, *others}))}
     values |= {"start_creation_time": bound(-1), "end_creation_time": bound(1)}
@@ -181,19 +175,12 @@ def count_matching(census: list[Job], query: Query) -> int:
         return sum(1 for j in census if f.matches(j))
     key = tuple(replace(query, size=None, order_by_time=None).params())
     if key not in census.counts:
-        if not filters_used(query, time=False):  # a time window alone: counted exactly
+        if not any((f.type, f.states, f.workflow_id, f.job_id, f.name)):  # a time window alone
             census.counts[key] = census.count_between(f.start, f.end)
         else:
             sampled = sum(1 for j in census.between(f.start, f.end) if f.matches(j))
             census.counts[key] = sampled if f.job_id else round(sampled * census.scale())
     return census.counts[key]  # a JobId names one job: its count is not scaled
-
-
-def filters_used(query: Query, time: bool = True) -> list[str]:
-    """The filters a query sets (an empty one counts as absent), with or without its bounds."""
-    names = ["type", "states", "workflow_id", "job_id", "name"]
-    names += ["start_creation_time", "end_creation_time"] if time else []
-    return [n for n in names if getattr(query, n) and not (n == "states" and query.states == "All")]
 
 
 def bounded(census: list[Job], query: Query, job: Job | None = None) -> Query:
@@ -234,15 +221,8 @@ def edge_queries(census: list[Job], limit: int = 4000) -> list[Query]:
     """Explicit examples at the sizes 1, 2, 10, 99 and 100, each over a filter context that
     gives several pages but stays cheap: a few jobs for 1 and 2, over a hundred for 99 and 100
     (computed once per census)."""
-    edges = getattr(census, "edges", None)
-    if edges is None:
-        edges = _edges(census, limit)
-        if hasattr(census, "edges"):
-            census.edges = edges
-    return edges
-
-
-def _edges(census: list[Job], limit: int) -> list[Query]:
+    if getattr(census, "edges", None) is not None:
+        return census.edges
     times = getattr(census, "times", [])
     windows = [Query(start_creation_time=format_time(datetime.fromtimestamp(times[i], UTC)),
                      end_creation_time=format_time(datetime.fromtimestamp(times[i + n], UTC)))
@@ -257,6 +237,8 @@ def _edges(census: list[Job], limit: int) -> list[Query]:
         fits = sorted((n, i) for i, (n, _) in enumerate(counted) if low <= n <= high)
         if fits:
             edges.append(replace(counted[fits[0][1]][1], size=str(size)))
+    if hasattr(census, "edges"):
+        census.edges = edges
     return edges
 
 

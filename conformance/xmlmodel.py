@@ -27,8 +27,7 @@ class XMLProblem(ValueError):
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(f"{kind}: {message}")
-        self.kind = kind
-        self.message = message
+        self.kind, self.message = kind, message
 
 
 @dataclass(frozen=True)
@@ -300,7 +299,9 @@ def read_list(body: bytes) -> tuple[ListResponse, list[str]]:
             parts = None  # a JobsDetail that only parses in its document (namespaces)
         if parts is not None:
             key = _RUNS.sub(_PLACEHOLDER, _OPAQUE.sub(rb"<\1></", stub))
-            errors = list(_cached(_ENVELOPES, key, lambda: _envelope_errors(root)))
+            errors = list(
+                _cached(_ENVELOPES, key, lambda: validate(_envelope(root), "list-response"))
+            )
             errors += [f"JobsDetail {n}: {e}" for n, (_, errs) in enumerate(parts, 1) for e in errs]
             read = (_page(root, tuple(job for job, _ in parts)), errors)
     if read is None:
@@ -346,12 +347,6 @@ def _remember(chunk: bytes, el: ET.Element) -> tuple[Job, tuple[str, ...]]:
     job = job_from_element(el)
     found = _JOBS[chunk] = (job, _validated(el, job))
     return found
-
-
-def _envelope_errors(root: ET.Element) -> list[str]:
-    if root.tag != "Response":
-        return [f"root is <{root.tag}>, not <Response>"]
-    return validate(_envelope(root), "list-response")
 
 
 def parse_jobs(body: bytes) -> list[Job]:
