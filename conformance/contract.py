@@ -97,14 +97,6 @@ def clause(anchor: str) -> Clause:
         raise KeyError(f"no clause #{anchor} in {DOC}") from None
 
 
-def audit() -> tuple[int, int, int]:
-    """Clauses in all, those resting on vendor pages and SDKs alone, and those inferred (in
-    whole or in part). The contract prints these numbers near its top."""
-    every = list(clauses().values())
-    inferred = sum(c.inferred for c in every)
-    return len(every), len(every) - inferred, inferred
-
-
 def relied_on(anchor: str) -> frozenset[str]:
     """Every clause that ``anchor`` relies on, directly or through others."""
     seen: set[str] = set()

@@ -101,12 +101,6 @@ def size_bucket(size: str | None) -> str:
     return next((b for b in SIZE_BUCKETS[:8] if n <= int(b.split("-")[-1])), ">100")
 
 
-def page_bucket(pages: int, jobs: int) -> str:
-    if jobs == 0:
-        return "0 jobs"
-    return "1 page" if pages == 1 else "2-5 pages" if pages <= 5 else "6+ pages"
-
-
 def filters_used(query: Query) -> list[str]:
     """The filter parameters a query sets (non-empty: empty counts as absent)."""
     used = {WIRE_NAMES[k]: v for k, v in vars(query).items() if v and WIRE_NAMES[k] in FILTERS}
@@ -135,7 +129,8 @@ class Coverage:
         """A walk (``complete``) or the head of one; ``pages`` are its list responses."""
         jobs = [j for p in pages for j in p.jobs]
         if complete:
-            self.cells["walks"][page_bucket(len(pages), len(jobs))] += 1
+            walk = "1 page" if len(pages) == 1 else "2-5 pages" if len(pages) <= 5 else "6+ pages"
+            self.cells["walks"][walk if jobs else "0 jobs"] += 1
         if jobs:
             used = filters_used(query)
             self.cells["filters"].update(used)

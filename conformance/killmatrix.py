@@ -15,9 +15,6 @@ import itertools
 import json
 import multiprocessing
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -44,18 +41,6 @@ class Outcome:
     seconds_to_first_failure: float | None
     wall_seconds: float
     note: str = ""
-
-
-def suite_run(*args: str, cwd: Path | None = None, timeout: float = 600) -> Run:
-    """One suite run as a user runs it (``ci-conformance run``), in a subprocess."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "conformance.cli", "run", "--report-dir", tmp, *args]
-        started = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp)
-        wall = time.monotonic() - started
-        path = Path(tmp) / "summary.json"
-        summary = json.loads(path.read_text("utf-8")) if path.exists() else {}
-    return proc.returncode, summary, proc.stdout + proc.stderr, wall
 
 
 def suite_in_process(args: list[str], fail_fast: bool = False) -> Run:

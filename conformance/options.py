@@ -99,16 +99,12 @@ def profile(flag: str, value: Any) -> dict[str, str]:
         raise ValueError(f"{flag} {value}: {exc}") from None
 
 
-def text(flag: str, value: Any) -> str:
-    return str(value)
-
-
 @dataclass(frozen=True)
 class Option:
     name: str  # the Settings field, the CLI's and pytest's dest
     help: str
     env: str | None = None
-    parse: Callable[[str, Any], Any] = text
+    parse: Callable[[str, Any], Any] = lambda flag, value: str(value)
     switch: bool = False
     secret: bool = False  # never recorded, never printed
     emulator: bool = False  # means something only for the embedded emulator

@@ -51,8 +51,6 @@ AUTH_FIELDS = (
     "q-signature",
 )
 
-Clock = Callable[[], float]
-
 
 def encode(text: str) -> str:
     """UTF-8 percent-encoding; only ``A-Z a-z 0-9 - _ . ~`` stay as they are."""
@@ -167,7 +165,7 @@ class CosAuth(requests.auth.AuthBase):
 
     credentials: Credentials
     _: KW_ONLY
-    clock: Clock = time.time
+    clock: Callable[[], float] = time.time
     expire: int = 10000
     presign: bool = False
     sign_host: str | None = None

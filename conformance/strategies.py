@@ -56,13 +56,6 @@ def jobs(draw: st.DrawFn, job_id: str | None = None) -> Job:
     )
 
 
-@st.composite
-def job_lists(draw: st.DrawFn, max_size: int = 30) -> list[Job]:
-    hex_ids = st.text("0123456789abcdef", min_size=6, max_size=6)
-    ids = draw(st.lists(hex_ids, unique=True, max_size=max_size))
-    return [draw(jobs(job_id=i)) for i in ids]
-
-
 def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
     """Valid queries; with ``sample`` the values come from those jobs as often as not."""
     sample = sample or []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
 
 from .timefmt import parse_time
 
@@ -369,13 +370,9 @@ def parse_error(body: bytes, *, check: bool = True) -> ErrorDoc:
     return ErrorDoc(*(_text(root, tag) for tag in core), extra)
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _xml(node: Node) -> str:
     tag, value = node
-    inner = _escape(value) if isinstance(value, str) else "".join(_xml(n) for n in value)
+    inner = escape(value) if isinstance(value, str) else "".join(_xml(n) for n in value)
     return f"<{tag}>{inner}</{tag}>"
 
 

