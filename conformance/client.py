@@ -26,8 +26,6 @@ from .xmlmodel import MAX_BODY
 
 PATH = "/inventorytriggerjob"
 REDACTED = "<redacted>"
-# Tokens are hidden whole; Authorization keeps its parts (q-ak, q-sign-time, q-key-time, the
-# header and parameter lists) and loses only q-signature, which ``redact`` removes.
 _SECRET_HEADERS = ("x-cos-security-token", "x-ci-security-token")
 _SECRET_PARAMS = re.compile(r"(?i)((?:q-signature|x-c(?:os|i)-security-token)=)[^&\s\"'<]+")
 
@@ -174,12 +172,9 @@ class Client:
                 )
                 body, cut = _read_bounded(resp)
             except TRANSPORT_ERRORS as exc:
-                late = watch.fired or isinstance(exc, requests.Timeout)
-                reason = (
-                    f"no complete answer within {limit:g} s (--timeout)"
-                    if late
-                    else transport_reason(exc)
-                )
+                reason = transport_reason(exc)
+                if watch.fired or isinstance(exc, requests.Timeout):
+                    reason = f"no complete answer within {limit:g} s (--timeout)"
                 if attempt >= self.retries:
                     retried = f" (after {attempt} retries)" if attempt else ""
                     raise TargetError(

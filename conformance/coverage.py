@@ -102,11 +102,9 @@ def size_bucket(size: str | None) -> str:
 
 
 def filters_used(query: Query) -> list[str]:
-    """The filter parameters a query sets (non-empty: empty counts as absent)."""
-    used = {WIRE_NAMES[k]: v for k, v in vars(query).items() if v and WIRE_NAMES[k] in FILTERS}
-    if used.get("states") == "All":
-        del used["states"]
-    return [f for f in FILTERS if f in used]
+    """The filter parameters a query sets (empty counts as absent, and so does states=All)."""
+    given = {k for k, v in query.params() if v and (k, v) != ("states", "All")}
+    return [f for f in FILTERS if f in given]
 
 
 class Coverage:
@@ -118,8 +116,6 @@ class Coverage:
         dims = ("walks", "sizes", "filters", "pairs", "orders", "signature", "open points")
         self.cells: dict[str, Counter[str]] = {d: Counter() for d in dims}
         self.choices: dict[str, Counter[str]] = {p: Counter() for p in OPEN_POINTS}
-
-    # --- feeding ------------------------------------------------------------------------
 
     def sent(self, query: Query) -> None:
         with contextlib.suppress(ValueError):  # not a number: a bad-input probe, not a size
@@ -212,8 +208,6 @@ class Coverage:
                 )  # fmt: skip
                 self.met("ties_asc" if query.order_by_time == "Asc" else "ties_desc", choice, ex)
                 return
-
-    # --- reading ------------------------------------------------------------------------
 
     def fingerprint(self) -> dict[str, str]:
         """The behaviour chosen at each open point met: the most seen, or all when mixed; tie

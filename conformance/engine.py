@@ -71,8 +71,7 @@ class Source:
     kind: str
     secrets: tuple[str, ...] = ()
 
-    def start(self, on_exchange: Any) -> tuple[str, str] | None:
-        return None
+    def start(self, on_exchange: Any) -> tuple[str, str] | None: ...
 
     def items(self) -> list[Any]:
         raise NotImplementedError
@@ -93,8 +92,7 @@ class Source:
                 interrupted: bool) -> Summary:  # fmt: skip
         raise NotImplementedError
 
-    def stop(self) -> None:
-        return None
+    def stop(self) -> None: ...
 
 
 class TargetLost(Exception):

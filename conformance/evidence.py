@@ -96,8 +96,7 @@ def credentials_from_env() -> Credentials:
 
 
 def window(text: str) -> tuple[int, int]:
-    found = key_window(text)
-    if found is None:
+    if (found := key_window(text)) is None:
         raise ValueError(f"--sign-time {text!r}: expected <start>;<end> in Unix seconds")
     return found
 

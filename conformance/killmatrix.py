@@ -59,8 +59,7 @@ def _worker() -> None:
 
 
 def suite_runs(args: Iterable[list[str]], workers: int = 2, fail_fast: bool = False) -> list[Run]:
-    """A suite run for each of ``args``, ``workers`` at a time, in a pool (many suites per
-    interpreter: a run costs what its checks cost, not a start-up)."""
+    """A suite run for each of ``args``, ``workers`` at a time, in a pool."""
     # spawn: a clean interpreter, whatever the caller's threads
     spawn = multiprocessing.get_context("spawn")
     with spawn.Pool(workers, _worker) as pool:  # leaving it, by a signal too, ends the workers

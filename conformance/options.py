@@ -88,14 +88,11 @@ def behaviours(flag: str, text: str) -> list[str]:
 def profile(flag: str, value: Any) -> dict[str, str]:
     if isinstance(value, dict):  # recorded by the run being replayed
         return check_profile(value)
-    if "=" in value and not Path(value).exists():  # inline: point=choice,...
-        try:
-            return check_profile(dict(p.split("=", 1) for p in value.split(",")))
-        except ValueError as exc:
-            raise ValueError(f"{flag} {value}: {exc}") from None
     try:
+        if "=" in value and not Path(value).exists():  # inline: point=choice,...
+            return check_profile(dict(p.split("=", 1) for p in value.split(",")))
         return check_profile(tomllib.loads(Path(value).read_text("utf-8")))
-    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # a TOMLDecodeError is a ValueError
         raise ValueError(f"{flag} {value}: {exc}") from None
 
 

@@ -108,8 +108,7 @@ class Filters:
         return out
 
 
-def _choice(param: str, value: str, allowed: Iterable[str]) -> str:
-    allowed = tuple(allowed)
+def _choice(param: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise InvalidArgument(param, f"{value!r} is not one of {', '.join(allowed)}")
     return value

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
 
-from .client import Client, Exchange
+from .client import PATH, Client, Exchange
 from .coverage import Coverage
 from .query import STATES, TYPES, Query, parse_filters
 from .timefmt import format_time, parse_time
@@ -258,8 +258,6 @@ class Session:
         self.census_taken: Census | None = None  # once a check takes it (never: data unseen)
         self._lock = threading.Lock()
 
-    # --- requests -----------------------------------------------------------------------
-
     def record(self, exchange: Exchange) -> Exchange:
         self.traffic.add(exchange)
         for observe in self.exchange_observers:
@@ -275,12 +273,7 @@ class Session:
                 self.observations[check] = Observation(check, message, ex.preview(), query)
 
     def send(
-        self,
-        method: str = "GET",
-        path: str = "/inventorytriggerjob",
-        params=None,
-        probe: bool = False,
-        **kw,
+        self, method: str = "GET", path: str = PATH, params=None, probe: bool = False, **kw
     ) -> Exchange:
         """One request. A ``probe`` sends what no client would (a foreign nextToken): its
         answer is judged by the check that sent it, never as an ordinary page of a walk."""
@@ -317,9 +310,8 @@ class Session:
         """One page that must be a usable 200 list response; otherwise the check fails."""
         ex, body = self._fetch(query, probe)
         if body is None:
-            raise CheckFailure(
-                f"a valid query got HTTP {ex.status}: {_error_text(ex)}", query, [ex]
-            )
+            refused = f"a valid query got HTTP {ex.status}: {_error_text(ex)}"
+            raise CheckFailure(refused, query, [ex])
         if isinstance(body, XMLProblem):
             problem = f"the list response is not usable ({body.kind}): {body.message}"
             raise CheckFailure(problem, query, [ex])
@@ -385,8 +377,6 @@ class Session:
             self._held = 0
             self.census_taken = None
 
-    # --- the census ---------------------------------------------------------------------
-
     def census(self) -> Census:
         """The target's jobs, walked once (streamed): every CreationTime, and a sample of jobs
         to draw values from (every job up to ``SAMPLE``).
@@ -428,9 +418,8 @@ class Session:
         ex = self.create_exchange(name, job_type)
         if ex.status != 200:
             self.create_refused(ex)
-            raise CheckFailure(
-                f"creating a job got HTTP {ex.status}: {_error_text(ex)}", None, [ex]
-            )
+            refused = f"creating a job got HTTP {ex.status}: {_error_text(ex)}"
+            raise CheckFailure(refused, None, [ex])
         try:
             job = parse_list(ex.body, check=False).jobs[0]
         except (XMLProblem, IndexError):

@@ -229,18 +229,9 @@ def _text(el: ET.Element, tag: str) -> str:
     return "" if child is None else (child.text or "")
 
 
-# JobsDetail's text elements in the vendor's order, each with its field of ``Job``.
-LEAVES = (
-    ("Code", "code"),
-    ("Type", "type"),
-    ("Message", "message"),
-    ("Name", "name"),
-    ("JobId", "job_id"),
-    ("State", "state"),
-    ("CreationTime", "creation_time"),
-    ("StartTime", "start_time"),
-    ("EndTime", "end_time"),
-)
+# JobsDetail's text elements in the vendor's order, each with its field of ``Job`` (snake_case).
+TAGS = ("Code", "Type", "Message", "Name", "JobId", "State", "CreationTime", "StartTime", "EndTime")
+LEAVES = tuple((tag, re.sub(r"\B([A-Z])", r"_\1", tag).lower()) for tag in TAGS)
 
 
 def job_from_element(el: ET.Element) -> Job:
