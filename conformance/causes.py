@@ -61,8 +61,7 @@ def attach_roots(failures: list[Failure]) -> list[tuple[list[Failure], dict[str,
     groups: dict[int, list[tuple[Failure, dict]]] = {}
     for pos, i in enumerate(ranked):
         for j in ranked[:pos]:
-            reason = _reason(failures[j], failures[i])
-            if reason:
+            if reason := _reason(failures[j], failures[i]):
                 root_of[i] = root_of[j]
                 root = failures[root_of[j]]
                 failures[i].likely_root = {"check": root.check, **reason}

@@ -175,8 +175,7 @@ def explain(check) -> str:
         lines += [f"Clause: {c.title}  [{ref(c.anchor)}]", plain(c.text), ""]
         lines += ["Source:" if len(c.sources) == 1 else "Sources:", *_sources(c.sources), ""]
     lines += ["What the check does:", plain(check.clause)]
-    doc = inspect.getdoc(check.func)
-    if doc:
+    if doc := inspect.getdoc(check.func):
         lines.append(textwrap.indent(doc, "  "))
     if check.given is not None:
         drawn = (inspect.getdoc(check.given) or "").split("\n\n")[0]

@@ -60,8 +60,7 @@ def _worker() -> None:
 
 def suite_runs(args: Iterable[list[str]], workers: int = 2, fail_fast: bool = False) -> list[Run]:
     """A suite run for each of ``args``, ``workers`` at a time, in a pool."""
-    # spawn: a clean interpreter, whatever the caller's threads
-    spawn = multiprocessing.get_context("spawn")
+    spawn = multiprocessing.get_context("spawn")  # a clean interpreter, whatever our threads
     with spawn.Pool(workers, _worker) as pool:  # leaving it, by a signal too, ends the workers
         return pool.map(functools.partial(suite_in_process, fail_fast=fail_fast), args, chunksize=1)
 

@@ -146,6 +146,5 @@ class HtmlHooks:
     """pytest-html, when it is active: the run's own report above pytest-html's table."""
 
     def pytest_html_results_summary(self, prefix, summary, postfix, session) -> None:
-        data = session.config.stash.get(SUMMARY, None)
-        if data is not None:
+        if (data := session.config.stash.get(SUMMARY, None)) is not None:
             prefix.append(page(data).split("<main>", 1)[-1].split("</main>", 1)[0])

@@ -1,4 +1,4 @@
-"""The typed result model: what every command finds, and the one verdict table.
+"""The typed result model: what every command finds, and the one verdict rule.
 
 Every source of the engine (run, replay, recheck, diff, sdk) ends in a ``Summary`` of
 ``CheckResult``s, each with its ``Outcome``; compare reads two summaries. The JSON the tool writes

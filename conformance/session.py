@@ -172,10 +172,6 @@ class Census(list):
     def sliced(self) -> bool:
         return self.count > 2 * SLICE
 
-    def scale(self) -> float:
-        """Jobs of the target per job of the sample (1 when it holds every job)."""
-        return self.count / len(self) if self else 1.0
-
     def slice_of(self, moment: datetime) -> tuple[datetime, datetime]:
         """The slice (first and last CreationTime) holding ``moment``."""
         at = max(0, bisect.bisect_right(self.times, int(moment.timestamp())) - 1)
@@ -247,8 +243,7 @@ class Session:
         self.page_observers = observers[1]  # an observer that keeps state takes its own
         self.exchange_observers = [getattr(o, "fresh", lambda o=o: o)() for o in observers[0]]
         self.coverage = Coverage(self.profile)
-        self.seed = 0  # the run's seed and examples per check, for checks that run hypothesis
-        self.examples = 20
+        self.seed, self.examples = 0, 20  # the run's seed, and examples per check (hypothesis)
         self.consistency_window = 0.0  # seconds a write may take to show (a live service)
         self.workflow_id: str | None = None  # the target's, for created jobs (--workflow-id)
         self.consistency_waits: list[float] = []
@@ -338,9 +333,8 @@ class Session:
                 again = f"the walk does not end: token {token[:40]!r} came back after {len(walk.pages)} pages"
                 raise CheckFailure(again, query, walk.exchanges[-3:])
             if len(walk.pages) >= MAX_WALK_PAGES:  # long, not wrong: too costly to judge here
-                raise SkipCheck(
-                    f"{query.describe()} walks more than {MAX_WALK_PAGES} pages; not judged"
-                )
+                too_long = f"{query.describe()} walks more than {MAX_WALK_PAGES} pages; not judged"
+                raise SkipCheck(too_long)
             seen_tokens.add(token)
             if len(walk.pages) > 2 and len(set(walk.ids[-200:])) < len(walk.ids[-200:]) // 2:
                 twice = "the walk repeats itself: most jobs came back twice"

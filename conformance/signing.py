@@ -243,8 +243,7 @@ def authorization_fields(
 
     In ``Authorization`` they are raw ``k=v`` pairs: the lists in it are already encoded.
     """
-    header = headers.get("Authorization", "")
-    if header:
+    if header := headers.get("Authorization", ""):
         return dict(part.partition("=")[::2] for part in header.split("&"))
     return {k: v for k, v in params if k in AUTH_FIELDS}
 
@@ -278,8 +277,7 @@ def verify(
             refusal=Reason.MALFORMED, detail="q-sign-time and q-key-time must be <start>;<end>"
         )
     secret_id = fields["q-ak"]
-    creds = lookup(secret_id)
-    if creds is None:
+    if (creds := lookup(secret_id)) is None:
         return Verdict(refusal=Reason.UNKNOWN_SECRET_ID, detail=secret_id)
     for start, end in windows:  # type: ignore[misc]
         if now > end:

@@ -80,11 +80,11 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
         end=edge,
         states=st.none() | st.sets(st.sampled_from(("All", *STATES)), min_size=1),
         type=st.none() | st.sampled_from(TYPES),
-        order_by_time=st.none() | st.sampled_from(("Asc", "Desc")),
+        order_by_time=_ORDER,
         workflow_id=value_of([w for j in sample for w in j.workflow_ids], vendor_ids("w")),
         job_id=value_of([j.job_id for j in sample], vendor_ids("b")),
         name=value_of([j.name for j in sample], xml_text),
-        size=st.none() | st.integers(1, 100).map(str),
+        size=ANY_SIZE,
     )
 
 
@@ -172,7 +172,8 @@ def count_matching(census: list[Job], query: Query) -> int:
             census.counts[key] = census.count_between(f.start, f.end)
         else:
             sampled = sum(1 for j in census.between(f.start, f.end) if f.matches(j))
-            census.counts[key] = sampled if f.job_id else round(sampled * census.scale())
+            scaled = round(sampled * census.count / max(1, len(census)))  # the sample's, scaled up
+            census.counts[key] = sampled if f.job_id else scaled
     return census.counts[key]  # a JobId names one job: its count is not scaled
 
 
