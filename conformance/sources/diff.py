@@ -11,7 +11,6 @@ any other is a real one. Each names its clause, shows the jobs that differ side 
 says how to send its minimal query to A and to B.
 """
 
-import itertools
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -23,12 +22,12 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from .. import strategies as gen
-from ..checks import select
+from ..checks.base import by_instant, select, valid_filters
 from ..client import BudgetExceeded, Client, Exchange, TargetError, redact
 from ..coverage import ANCHORS
 from ..engine import Source, TargetLost, hypothesis_settings
 from ..evidence import command, exchange_record, sign_line
-from ..query import InvalidArgument, Query, parse_filters
+from ..query import Query
 from ..results import CheckResult, Outcome, Summary
 from ..timefmt import format_time, parse_time
 from ..xmlmodel import Job, XMLProblem, parse_error, parse_list
@@ -129,10 +128,7 @@ def _same(name: str, x: str, y: str) -> bool:
 
 def compare(query: Query, a: Side, b: Side) -> list[Difference]:
     """Every difference between two answers to ``query``."""
-    try:
-        f = parse_filters(query)
-    except InvalidArgument:
-        f = None
+    f = valid_filters(query)
     found: list[Difference] = []
 
     def add(kind: str, message: str, anchor: str = "", shown: list | None = None) -> None:
@@ -176,7 +172,7 @@ def compare(query: Query, a: Side, b: Side) -> list[Difference]:
             [(by_a[i], None) for i in only[0][:2]] + [(None, by_b[i]) for i in only[1][:2]])  # fmt: skip
         return found
     if ids_a != ids_b:
-        if _groups(ids_a, by_a) == _groups(ids_b, by_a):
+        if by_instant([by_a[i] for i in ids_a]) == by_instant([by_a[i] for i in ids_b]):
             ties = "the same jobs in the same order up to ties; ties in another order"
             add("ties", ties, "open-ties")
         else:
@@ -200,20 +196,12 @@ def compare(query: Query, a: Side, b: Side) -> list[Difference]:
     return found
 
 
-def _groups(ids: list[str], by_id: dict[str, Job]) -> list[set[str]]:
-    """JobIds grouped by CreationTime instant, in walk order."""
-    return [set(g) for _, g in itertools.groupby(ids, key=lambda i: by_id[i].created.timestamp())]
-
-
 def record(d: Difference, clients: tuple[Client, Client]) -> dict:
     """A difference as diff.json and the report show it: its clause, the jobs that differ side
     by side (each field, those that differ or break a filter of the query marked), each side's
     first and last requests (an error's body, never a list's), and a ``sign`` line for each."""
     secrets = (*clients[0].secrets, *clients[1].secrets)
-    try:
-        f = parse_filters(d.query) if d.query else None
-    except InvalidArgument:
-        f = None
+    f = valid_filters(d.query)
     out = {"kind": d.kind, "behaviour": d.behaviour, "found": d.message, "anchor": d.anchor,
            "query": d.query.describe() if d.query else None, "examples": d.examples, "jobs": [],
            "reproduce": {}}  # fmt: skip

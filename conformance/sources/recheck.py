@@ -19,13 +19,13 @@ from typing import Any
 from .. import contract
 from ..causes import attach_roots
 from ..checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS, QUERY_STRATEGIES, Check, select
-from ..checks.base import data_queries, queries
+from ..checks.base import data_queries, queries, valid_filters
 from ..client import PATH, Client, Exchange
 from ..coverage import Coverage, Deviation, request_query
 from ..engine import Source, tool_error
 from ..evidence import command, exchange_record
 from ..handlers.har import Recorded, _key, key_of, opaque_key, read
-from ..query import InvalidArgument, Query, parse_filters
+from ..query import Query
 from ..results import CheckResult, Failure, Outcome, Summary, decide, vacuous
 from ..session import CheckFailure, Session, SkipCheck
 from ..signing import Credentials
@@ -111,11 +111,8 @@ class RecordedSession(Session):
 
 def valid_query(query: Query) -> bool:
     """In the domain of the suite's ``queries`` strategy: valid, size 1 to 100, start ≤ end."""
-    try:
-        f = parse_filters(query)
-    except InvalidArgument:
-        return False
-    return f.size_requested <= 100 and not (f.start and f.end and f.start > f.end)
+    f = valid_filters(query)
+    return f is not None and f.size_requested <= 100 and not (f.start and f.end and f.start > f.end)
 
 
 def observe(path: Path, profile: dict[str, str] | None) -> dict:
@@ -193,7 +190,6 @@ class RecheckSource(Source):
             self._observing = self._pool.submit(observe, self.path, self.profile)
         self.recording = Recording(read(self.path))
         self.inputs = _inputs(self.recording)
-        return None
 
     def items(self) -> list[Check]:
         return self.checks
@@ -229,10 +225,10 @@ class RecheckSource(Source):
 
     def _judge_observed(self, check: Check, result: CheckResult) -> CheckResult:
         seen = self.seen
-        kind = "pages" if check.category in ("pagination", "filters") else "exchanges"
-        result.examples = len(self.recording.entries) if kind == "exchanges" else seen["pages"]
+        pages = check.category in ("pagination", "filters")
+        result.examples = seen["pages"] if pages else len(self.recording.entries)
         result.examples_with_jobs = result.examples
-        result.judged_on = f"every recorded {'exchange' if kind == 'exchanges' else 'list page'}"
+        result.judged_on = f"every recorded {'list page' if pages else 'exchange'}"
         if check.name in seen["findings"]:
             pos, message = seen["findings"][check.name]
             rec = self.recording.entries[pos]

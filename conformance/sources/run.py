@@ -225,31 +225,24 @@ class RunSource(Source):
 def _within(exc: BaseException, kind: type) -> Any:
     """The first exception of ``kind`` that ``exc`` carries (its cause, context or group)."""
     todo, seen = [exc], set()
-    while todo:
-        e = todo.pop(0)
+    for e in todo:  # breadth first: ``todo`` grows as it is walked
         if isinstance(e, kind):
             return e
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        todo += [
-            x for x in (e.__cause__, e.__context__, *getattr(e, "exceptions", ())) if x is not None
-        ]
+        if id(e) not in seen:
+            seen.add(id(e))
+            todo += [x for x in (e.__cause__, e.__context__, *getattr(e, "exceptions", ())) if x]
     return None
 
 
 def caveats(results: list[CheckResult], session: Session | None) -> list[str]:
     """What the verdict line must add: checks skipped for lack of data, a run cut short."""
     said = []
-    no_data = sum(1 for r in results if r.extra.get("no_data"))
-    if no_data:
+    if no_data := sum(1 for r in results if r.extra.get("no_data")):
         said.append(f"{no_data} check(s) skipped for lack of data: the target has too few jobs")
-    unrun = [r for r in results if r.outcome == Outcome.NOT_RUN]
-    if unrun:
+    if unrun := [r for r in results if r.outcome == Outcome.NOT_RUN]:
         why = (session is not None and session.client.stopped) or unrun[0].reason
         said.append(f"incomplete: {len(unrun)} check(s) not run ({why})")
-    errors = [r for r in results if r.outcome == Outcome.TOOL_ERROR]
-    if errors:
+    if errors := [r for r in results if r.outcome == Outcome.TOOL_ERROR]:
         said.append(f"{len(errors)} check(s) ended in an error of ci-conformance itself (a bug to "
                     "report), not of the target")  # fmt: skip
     return said
@@ -261,8 +254,7 @@ def run_examples(session: Session, check: Check, settings: Settings, stats: dict
     if check.given is None:
         before = session.jobs_seen
         check.run(session)
-        stats["examples"] = 1
-        stats["with_jobs"] = int(session.jobs_seen > before)
+        stats.update(examples=1, with_jobs=int(session.jobs_seen > before))
         return
     strategy = check.given(session)
     last_skip: list[SkipCheck] = []
