@@ -232,8 +232,7 @@ def tie_difference(got: list[Job], want: list[Job]) -> str | None:
 
 
 def check_matches(walk: Walk, f: Filters | None = None, first_page: int = 0) -> None:
-    """Every job of the walk (from page ``first_page + 1``) satisfies ``f``, its own filters
-    unless given."""
+    """Every job of the walk from page ``first_page + 1`` satisfies ``f`` (default: its own)."""
     f = f or parse_filters(walk.query)
     for n, page in enumerate(walk.pages[first_page:], start=first_page + 1):
         for job in page.body.jobs:
@@ -258,8 +257,7 @@ def same_set(a: Walk, b: list[Job] | set[str], what: str, *also: Walk) -> None:
 
 
 def job_and(s: Session, *choices: Any, at_least: int = 1) -> st.SearchStrategy[tuple]:
-    """One of the target's jobs, and a value of each of ``choices`` (a strategy, or the values
-    to sample)."""
+    """One of the target's jobs, and a value of each of ``choices`` (a strategy, or values)."""
     drawn = [c if isinstance(c, st.SearchStrategy) else st.sampled_from(c) for c in choices]
     return st.tuples(gen.pick(s.require_jobs(at_least)), *drawn)
 

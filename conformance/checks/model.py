@@ -48,8 +48,7 @@ class Made:
 
 
 class Problem(Exception):
-    """A read disagreeing with the model, ``Problem(message, exchanges)``: retried within the
-    consistency window."""
+    """A read disagreeing with the model: retried within the consistency window."""
 
 
 def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
@@ -61,8 +60,6 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             self.made: dict[str, Made] = {}
             self.steps: list[str] = []
             self.failed = False  # hypothesis tears down after a failure too: say nothing more
-
-        # --- helpers --------------------------------------------------------------------
 
         def fail(self, message: str, exchanges: list[Exchange]):
             self.failed = True
@@ -125,8 +122,6 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                     raise Problem(f"{said} shows {diff[0]}, as get showed", walk.exchanges)
                 elif broken := f.broken(got):
                     raise Problem(f"job {job_id} in {said} breaks it: {broken[0]}", walk.exchanges)
-
-        # --- rules ----------------------------------------------------------------------
 
         @rule(
             target=created, job_type=st.sampled_from(s.creatable_types), name=st.sampled_from(NAMES)
@@ -230,7 +225,6 @@ def write_then_read(s: Session) -> None:
     if s.known_jobs is None:  # a target that refuses our creates skips here, not mid-machine
         for job_type in s.creatable_types:
             s.create("ci-conformance_model_probe", job_type)
-    machine = _machine(s, workflow_id)
     options = settings(
         max_examples=max(2, s.examples // 4),
         stateful_step_count=10,
@@ -239,7 +233,7 @@ def write_then_read(s: Session) -> None:
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
         suppress_health_check=list(HealthCheck),
     )
-    run_state_machine_as_test(hypothesis_seed(s.seed)(machine), settings=options)
+    run_state_machine_as_test(hypothesis_seed(s.seed)(_machine(s, workflow_id)), settings=options)
 
 
 FIXED = ("job_id", "type", "name", "creation_time", "input", "operation")

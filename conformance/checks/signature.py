@@ -104,8 +104,7 @@ def _refused(
     refusals are 401 or 403 with an XML Error; a malformed signature or a bad security token may
     also be a 400 (the vendor's InvalidArgument, InvalidRequest, ExpiredToken); ``any_4xx`` also
     accepts the 4xx of a server that answers a wrong method, path or host before it looks at the
-    signature. The token kinds need temporary credentials, and skip without.
-    """
+    signature."""
     if kind in TOKEN_KINDS and not s.client.credentials.token:
         raise SkipCheck("needs temporary credentials (--security-token)")
     statuses = (400, *REFUSED) if kind in BAD_REQUEST_KINDS else REFUSED

@@ -17,12 +17,9 @@ from . import VERDICT_HELP, report_dir
 
 
 def _credentials(values: dict, prefix: str, env: str) -> Credentials | None:
-    def get(name: str) -> str | None:
-        return values.get(prefix + name) or os.environ.get(env + name.upper())
-
-    if not (get("secret_id") and get("secret_key")):
-        return None
-    return Credentials(str(get("secret_id")), str(get("secret_key")), get("security_token"))
+    names = ("secret_id", "secret_key", "security_token")
+    sid, key, token = (values.get(prefix + n) or os.environ.get(env + n.upper()) for n in names)
+    return Credentials(str(sid), str(key), token) if sid and key else None
 
 
 @click.command("diff", epilog=VERDICT_HELP)

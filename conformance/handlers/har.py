@@ -154,9 +154,6 @@ def key_of(ex: Exchange) -> tuple:
     return _key(ex.method, parts.path, parse_qsl(parts.query, keep_blank_values=True))
 
 
-# --- loading the jobs a cassette saw ----------------------------------------------------------
-
-
 OPAQUE = re.compile(rb"<(RequestId|TraceId)>[^<]+</(RequestId|TraceId)>")
 VOLATILE = frozenset({"date", "x-ci-request-id", "x-ci-trace-id"})
 

@@ -7,8 +7,7 @@ both; statuses, error codes, the set and order of JobIds and each job's fields a
 opaque values (RequestId, NextToken) normalised and times compared as instants. A difference an
 open point of the contract allows (size > 100 clamped or refused, start > end, the last page's
 token, a full last page, the order of ties, optional error elements) is a behaviour difference;
-any other is a real one. Each names its clause, shows the jobs that differ side by side, and
-says how to send its minimal query to A and to B.
+any other is a real one.
 """
 
 import time

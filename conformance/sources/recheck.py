@@ -75,9 +75,8 @@ class Recording:
 
 
 class RecordedSession(Session):
-    """A session whose requests are answered from a recording, in one epoch: every check's
-    own logic runs unchanged; a request the recording does not hold makes the example
-    unjudged (``NotRecorded``), never a failure."""
+    """A session answered from a recording, in one epoch: every check's own logic runs
+    unchanged; a request the recording lacks leaves the example unjudged (``NotRecorded``)."""
 
     def __init__(self, recording: Recording, epoch: int) -> None:
         super().__init__(
@@ -96,13 +95,11 @@ class RecordedSession(Session):
             raise SkipCheck("needs a live request (another signature, header or body)")
         key = _key(method, path, params or [])
         found = self.recording.by_key.get((self.epoch, key), [])
-        n = self.used[key]
-        if n >= len(found):
+        if (n := self.used[key]) >= len(found):
             raise NotRecorded(f"{method} {path}?{Query.from_params(dict(params or [])).describe()}")
         self.used[key] += 1
-        ex = found[n]
-        self.served.add(id(ex))
-        return ex
+        self.served.add(id(found[n]))
+        return found[n]
 
     def _fetch(self, query: Query, probe: bool = False, **kw) -> tuple[Exchange, Any]:
         ex = self.send("GET", params=query.params(), probe=probe, **kw)

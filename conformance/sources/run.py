@@ -46,8 +46,6 @@ class RunSource(Source):
         self.session: Session | None = None
         self.secrets: tuple[str, ...] = ()
 
-    # --- the target -------------------------------------------------------------------
-
     def start(self, on_exchange: Any = None) -> tuple[str, str] | None:
         """Start the target and probe it; ``(verdict, message)`` when it cannot be judged."""
         s = self.settings
@@ -57,7 +55,7 @@ class RunSource(Source):
                         max_duration=s.max_duration)  # fmt: skip
         self.secrets = client.secrets
         observers = list(EXCHANGE_OBSERVERS) + ([on_exchange] if on_exchange else [])
-        session = Session(
+        self.session = session = Session(
             client, allow_writes=s.allow_writes or self.server is not None,
             known_jobs=self.known_jobs, profile=s.profile,
             seed_when_empty=s.allow_writes,  # only when the user allowed writes explicitly
@@ -66,7 +64,6 @@ class RunSource(Source):
         session.seed, session.examples = s.seed, s.examples
         session.consistency_window = s.consistency_window
         session.workflow_id = s.workflow_id
-        self.session = session
         try:
             probe = session.send(params=[("size", "1")])
         except TargetError as exc:
@@ -84,8 +81,6 @@ class RunSource(Source):
         store.add(jobs)
         app = Emulator(store, [EXAMPLE_CREDENTIALS, TEMPORARY], Behaviour.parse(s.emulator_behaviour),
                        s.emulator_fault, seed=s.seed)  # fmt: skip
-        # With fault switches on, the emulator stands in for a target whose data is unknown:
-        # the metamorphic checks must catch the fault on their own, as against a live target.
         self.known_jobs = None if s.emulator_fault else jobs
         if s.emulator_fault:
             self.unknown_data = (
@@ -104,8 +99,6 @@ class RunSource(Source):
             self.server.stop()
             self.server = None
 
-    # --- the checks -------------------------------------------------------------------
-
     def items(self) -> list[Check]:
         return self.checks
 
@@ -121,19 +114,17 @@ class RunSource(Source):
             run_examples(session, check, self.settings, stats)
             if vacuous(check.judges_jobs, stats["examples"], stats["with_jobs"]):
                 result.outcome, result.reason = Outcome.VACUOUS, VACUOUS_REASON.format(n=stats["examples"])  # fmt: skip
-        except Flaky as flaky:  # a violation seen, then not again on replay: it stands, unshrunk
-            failure = _within(flaky, CheckFailure)
+        except (CheckFailure, Flaky) as caught:
+            failure = _within(caught, CheckFailure)
             if failure is None:
-                result.outcome, result.error = Outcome.TOOL_ERROR, tool_error(flaky)
-                result.reason = f"{type(flaky).__name__} inside ci-conformance"
+                result.outcome, result.error = Outcome.TOOL_ERROR, tool_error(caught)
+                result.reason = f"{type(caught).__name__} inside ci-conformance"
             else:
-                failure.message += (" (seen once: the target answered otherwise when hypothesis "
-                                    "replayed it, so it is not shrunk)")  # fmt: skip
+                if failure is not caught:  # seen, then not again on replay: it stands, unshrunk
+                    failure.message += (" (seen once: the target answered otherwise when "
+                                        "hypothesis replayed it, so it is not shrunk)")  # fmt: skip
                 result.outcome = Outcome.FAILED
                 result.failures = [self.record(failure, check, session.traffic)]
-        except CheckFailure as failure:
-            result.outcome = Outcome.FAILED
-            result.failures = [self.record(failure, check, session.traffic)]
         except BudgetExceeded as spent:
             result.outcome, result.reason = Outcome.NOT_RUN, str(spent)
         except TargetError as gone:  # reachable at the start, not any more
@@ -149,11 +140,8 @@ class RunSource(Source):
         return result
 
     def record(self, failure: CheckFailure, check: Check, traffic: Traffic) -> Failure:
-        """Everything a person or ``replay`` needs about one failure of ``check``.
-
-        ``traffic`` is what the check sent: a failure that cites no exchange gets the check's first
-        and last ones and a count of the rest, so it still says what was sent and seen.
-        """
+        """Everything a person or ``replay`` needs about one failure of ``check``; one that cites
+        no exchange shows the first and last of ``traffic`` (what the check sent), and a count."""
         query, path = failure.query, self.summary_path
         record = Failure(
             check=check.name,
@@ -179,8 +167,6 @@ class RunSource(Source):
             if line:
                 record.reproduce["sign"] = line
         return record
-
-    # --- the summary ------------------------------------------------------------------
 
     def summary(self, results: list[CheckResult], *, unusable: str = "", message: str = "",
                 interrupted: bool = False) -> RunSummary:  # fmt: skip
