@@ -109,8 +109,7 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                 raise Problem(f"{said} returned {twice[0]} twice", walk.exchanges)
             shown = {j.job_id: j for j in walk.jobs}
             for job_id, made in self.made.items():
-                got = shown.get(job_id)
-                if got is None:  # a live job may have moved on: look again
+                if (got := shown.get(job_id)) is None:  # a live job may have moved on: look again
                     if not f.broken(made.job) and not f.broken(now := self.refresh(job_id)):
                         where = f"created at step {made.step}, State {now.state}"
                         problem = f"job {job_id} ({where}) is missing from {said}"
@@ -156,8 +155,7 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             if ex.status != 200 and not 400 <= ex.status < 500:
                 self.fail(f"cancelling {job_id} got HTTP {ex.status}", [ex])
             if ex.status != 200:
-                state = self.refresh(job_id).state
-                if state not in ENDED:
+                if (state := self.refresh(job_id).state) not in ENDED:
                     self.fail(f"cancelling {job_id} (State {state}) got HTTP {ex.status}", [ex])
                 s.coverage.met("cancel_ended", "refuse", ex)
                 return

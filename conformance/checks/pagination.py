@@ -81,8 +81,7 @@ def default_size_is_10(s: Session, query: Query) -> None:
 )
 def size_over_100(s: Session, size: int) -> None:
     query = Query(size=str(size))
-    ex = s.list(query)
-    if ex.status in (200, 400):
+    if (ex := s.list(query)).status in (200, 400):
         pin(s, "size_over_100", "clamp" if ex.status == 200 else "refuse", query, ex)
     if ex.status != 200:  # 400 with an XML Error, or a failure naming both choices
         error_doc(ex, query, (200, 400), f"size={size}")

@@ -35,8 +35,7 @@ def valid_header_accepted(s: Session, query: Query) -> None:
     anchor="sig-accept",
 )
 def valid_presigned_accepted(s: Session, query: Query) -> None:
-    ex = s.list(query, auth=s.client.auth(presign=True))
-    if ex.status != 200:
+    if (ex := s.list(query, auth=s.client.auth(presign=True))).status != 200:
         fail(f"a valid presigned request got HTTP {ex.status}", query, [ex])
 
 
@@ -75,8 +74,7 @@ def generated_values_accepted(s: Session, query: Query) -> None:
 @check("signed headers are accepted whatever the case of their names", anchor="sig-accept")
 def header_case_accepted(s: Session) -> None:
     for name, value in (("X-Ci-Conformance", "Mixed Case"), ("x-CI-conformance", "v")):
-        ex = s.send(params=[("size", "1")], headers={name: value})
-        if ex.status != 200:
+        if (ex := s.send(params=[("size", "1")], headers={name: value})).status != 200:
             fail(f"a valid signature over header {name} got HTTP {ex.status}", None, [ex])
 
 

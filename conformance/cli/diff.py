@@ -54,8 +54,7 @@ def diff(**o: object) -> int:
         raise UsageError("diff needs --target (A) and --target-b (B)")
     if not all(str(u).startswith(("http://", "https://")) for u in (url_a, url_b)):
         raise UsageError("--target and --target-b must start with http:// or https://")
-    creds_a = _credentials(o, "", "COS_")
-    if creds_a is None:
+    if (creds_a := _credentials(o, "", "COS_")) is None:
         raise UsageError(
             "target A needs --secret-id and --secret-key (or COS_SECRET_ID, COS_SECRET_KEY)"
         )

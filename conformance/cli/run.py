@@ -87,8 +87,7 @@ def replay(summary: str, report_dir: str | None, **given: Any) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     narrowed = {c.name for c in select(named)} if named else set(before)
-    wanted = [c for c in before if c in narrowed]  # --checks takes names or categories
-    if not wanted:
+    if not (wanted := [c for c in before if c in narrowed]):  # --checks takes names or categories
         print("ci-conformance: the summary records no failure to replay")
         return 0
     out = Path(report_dir) if report_dir else path.parent / "replay"

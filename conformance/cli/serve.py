@@ -80,8 +80,7 @@ def serve(host: str, port: int, jobs: int | None, seed: int, shape: str, db: str
     if scenario:
         given = {"--jobs": jobs is not None, "--load": load, "--fault": fault,
                  "--behaviour": behaviour, "--secret-id": secret_ids}  # fmt: skip
-        mixed = [flag for flag, value in given.items() if value]
-        if mixed:
+        if mixed := [flag for flag, value in given.items() if value]:
             raise UsageError(
                 f"--scenario brings its own data, keys and behaviour; drop {', '.join(mixed)}"
             )

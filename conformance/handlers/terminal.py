@@ -40,10 +40,8 @@ class TerminalHandler(Handler):
 
     def __init__(self, reports: list[str] | None = None, progress: bool = True,
                  stream: TextIO | None = None, lines: Callable[[Any], list[str]] | None = None) -> None:  # fmt: skip
-        self.reports = reports or []
-        self.progress = progress
-        self.stream = stream or sys.stdout
-        self.lines = lines or summary_lines
+        self.reports, self.progress = reports or [], progress
+        self.stream, self.lines = stream or sys.stdout, lines or summary_lines
         self.done: dict[str, int] = {}
         self.totals: dict[str, int] = {}
 

@@ -179,8 +179,7 @@ def compare(query: Query, a: Side, b: Side) -> list[Difference]:
             add("order", f"the order differs beyond ties, first at job #{at + 1}: job {ids_a[at]} "
                 f"in A, job {ids_b[at]} in B", "order", [(by_a[ids_a[at]], by_b[ids_b[at]])])  # fmt: skip
     for job, other in ((j, by_b[j.job_id]) for j in a.jobs if j.job_id in by_b):
-        which = [n for n in FIELDS if not _same(n, _value(job, n), _value(other, n))]
-        if which:
+        if which := [n for n in FIELDS if not _same(n, _value(job, n), _value(other, n))]:
             add(f"fields {','.join(which)}", f"job {job.job_id}: {which[0]} {_value(job, which[0])} "
                 f"in A, {_value(other, which[0])} in B", "job-fields", [(job, other)])  # fmt: skip
             break
@@ -285,8 +284,7 @@ class Differ:
         for query in explicit:
             self.judge(query)
         for _ in range(MAX_ROUNDS):
-            d = self._round(strategy, examples, seed, deadline)
-            if d is None:
+            if (d := self._round(strategy, examples, seed, deadline)) is None:
                 break
             self.real[d.kind] = d
             d.examples = sum(x.kind == d.kind for found in self.memo.values() for x in found)
@@ -329,8 +327,7 @@ def same_data(a: Client, b: Client) -> tuple[list[Job], Difference | None]:
         if side.status != 200:
             raise TargetError(f"target {name} ({client.base_url}) answered a plain signed list "
                               f"request with HTTP {side.status} {side.code}: nothing to compare")  # fmt: skip
-    d = next((d for d in compare(query, *sides) if not d.behaviour), None)
-    if d:
+    if d := next((x for x in compare(query, *sides) if not x.behaviour), None):
         d.kind, d.anchor, d.sides = f"data: {d.kind}", "page-walk", sides
         d.message = (f"the unfiltered walks differ ({d.message}): the targets do not serve the same "
                      "data, or one of them breaks a plain walk; diff compares two targets over the same data")  # fmt: skip

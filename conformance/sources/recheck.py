@@ -64,8 +64,7 @@ class Recording:
         return self._by_id.get(id(ex)) or Recorded(-1, ex, None)
 
     def parsed(self, ex: Exchange) -> ListResponse | XMLProblem:
-        page = self.pages.get(id(ex))
-        if page is None:
+        if (page := self.pages.get(id(ex))) is None:
             try:
                 page = parse_list(ex.body, check=False)
             except XMLProblem as exc:
@@ -141,8 +140,7 @@ def observe(path: Path, profile: dict[str, str] | None) -> dict:
                 parsed[key[2]] = parse_list(ex.body, check=False)
             except XMLProblem:
                 parsed[key[2]] = None
-        page = parsed[key[2]]
-        if page is None:
+        if (page := parsed[key[2]]) is None:
             continue
         pages += 1
         if (query, key) not in judged:
@@ -228,9 +226,8 @@ class RecheckSource(Source):
         result.judged_on = f"every recorded {'list page' if pages else 'exchange'}"
         if check.name in seen["findings"]:
             pos, message = seen["findings"][check.name]
-            rec = self.recording.entries[pos]
             result.outcome = Outcome.FAILED
-            result.failures = [self._failure(check, message, None, [rec])]
+            result.failures = [self._failure(check, message, None, [self.recording.entries[pos]])]
         elif not result.examples:
             result.outcome = Outcome.NOT_JUDGED
             result.reason = "the recording holds nothing of this kind"

@@ -36,8 +36,7 @@ class RunSource(Source):
 
     def __init__(self, settings: Settings, summary_path: str | None = None,
                  checks: list[Check] | None = None) -> None:  # fmt: skip
-        self.settings = settings
-        self.summary_path = summary_path
+        self.settings, self.summary_path = settings, summary_path
         self.checks = settings.chosen() if checks is None else checks
         self.server: Any = None
         self.known_jobs: list | None = None
@@ -62,8 +61,7 @@ class RunSource(Source):
             observers=(observers, PAGE_OBSERVERS), unknown_data=self.unknown_data,
         )  # fmt: skip
         session.seed, session.examples = s.seed, s.examples
-        session.consistency_window = s.consistency_window
-        session.workflow_id = s.workflow_id
+        session.consistency_window, session.workflow_id = s.consistency_window, s.workflow_id
         try:
             probe = session.send(params=[("size", "1")])
         except TargetError as exc:
