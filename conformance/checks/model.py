@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
 
 from .. import strategies as gen
 from ..client import Exchange
+from ..engine import hypothesis_settings
 from ..query import STATES, Query, parse_filters
 from ..session import CheckFailure, Session, SkipCheck
 from ..timefmt import format_time
@@ -223,14 +223,7 @@ def write_then_read(s: Session) -> None:
     if s.known_jobs is None:  # a target that refuses our creates skips here, not mid-machine
         for job_type in s.creatable_types:
             s.create("ci-conformance_model_probe", job_type)
-    options = settings(
-        max_examples=max(2, s.examples // 4),
-        stateful_step_count=10,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
+    options = hypothesis_settings(max(2, s.examples // 4), target=False, stateful_step_count=10)
     run_state_machine_as_test(hypothesis_seed(s.seed)(_machine(s, workflow_id)), settings=options)
 
 
@@ -306,8 +299,7 @@ def _job_of(ex: Exchange) -> Job | None:
 def _unknown_ids(s: Session) -> st.SearchStrategy[str]:
     """Vendor-shaped IDs that name no job: random ones, and near misses of the target's own."""
     ids = [j.job_id for j in s.census()[:200] if len(j.job_id) > 1]
-    near = st.tuples(gen.pick(ids), st.sampled_from(["changed", "prefix", "case"]))
-    near = near.map(lambda drawn: near_miss(*drawn))
+    near = st.builds(near_miss, gen.pick(ids), st.sampled_from(["changed", "prefix", "case"]))
     return gen.vendor_ids("b") | near if ids else gen.vendor_ids("b")
 
 

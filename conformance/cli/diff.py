@@ -64,8 +64,7 @@ def diff(**o: object) -> int:
                for url, creds in ((url_a, creds_a), (url_b, creds_b))]  # type: ignore[arg-type]  # fmt: skip
     print(f"ci-conformance diff: A = {url_a}, B = {url_b}; both must serve the same data: "
           "checking that first, by their unfiltered walks", flush=True)  # fmt: skip
-    out = Path(str(o["report_dir"]))
-    files = [out / "diff.html", out / "diff.json"]
+    files = [Path(str(o["report_dir"])) / name for name in ("diff.html", "diff.json")]
     handlers = [HtmlHandler(files[0]), JsonHandler(files[1]),
                 TerminalHandler([str(f) for f in files], progress=False)]  # fmt: skip
     rerun = {"report_dir": str(o["report_dir"])} if o["report_dir"] != "reports" else {}

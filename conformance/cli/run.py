@@ -55,9 +55,8 @@ def run_suite(settings: Settings, report_dir: Path, doing: str = "running the su
     print(
         f"ci-conformance: {doing} against {settings.target or 'the embedded emulator'}", flush=True
     )
-    source = RunSource(settings, summary_path=str(files["summary.json"]))
     engine = Engine(handlers, allow_incomplete=settings.allow_incomplete)
-    return engine.run(source)  # type: ignore[return-value]
+    return engine.run(RunSource(settings, str(files["summary.json"])))  # type: ignore[return-value]
 
 
 @click.command(epilog=VERDICT_HELP)

@@ -22,8 +22,7 @@ def coloured(text: str, tone: str, stream: TextIO) -> str:
 
 
 def verdict_line(summary: Summary, reports: list[str], stream: TextIO) -> str:
-    tone = VERDICTS[summary.verdict].tone
-    word = coloured(f"Verdict: {summary.verdict.upper()}", tone, stream)
+    word = coloured(f"Verdict: {summary.verdict.upper()}", VERDICTS[summary.verdict].tone, stream)
     caveats = "; ".join(summary.caveats)
     written = f" Reports: {', '.join(reports)}" if reports else ""
     return f"{word}{f' ({caveats})' if caveats else ''}.{written}"

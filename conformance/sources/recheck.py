@@ -43,14 +43,13 @@ class Recording:
     """A cassette in memory, indexed for lookups: exchanges by request, in each epoch."""
 
     def __init__(self, entries: Iterable[Recorded]) -> None:
-        self.entries: list[Recorded] = []
-        self.epochs: dict[int, int] = {}  # entry position -> epoch
+        self.entries = list(entries)
+        self.epochs: list[int] = []  # entry position -> epoch
         self.by_key: dict[tuple[int, tuple], list[Exchange]] = defaultdict(list)
         self.pages: dict[int, ListResponse] = {}  # id(exchange) -> parsed page
         epoch = 0
-        for rec in entries:
-            self.entries.append(rec)
-            self.epochs[len(self.entries) - 1] = epoch
+        for rec in self.entries:
+            self.epochs.append(epoch)
             if rec.exchange.status not in (401, 403):  # refusals answer deliberately bad signatures
                 self.by_key[(epoch, key_of(rec.exchange))].append(rec.exchange)
             if rec.exchange.method not in ("GET", "HEAD") and 200 <= rec.exchange.status < 300:
