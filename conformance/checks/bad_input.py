@@ -131,8 +131,7 @@ def start_after_end(s: Session, query: Query) -> None:
         start_creation_time=format_time(job.created + timedelta(seconds=1)),
         end_creation_time=format_time(job.created - timedelta(seconds=1)),
     )
-    ex = s.list(q)
-    if ex.status in (200, 400):
+    if (ex := s.list(q)).status in (200, 400):
         pin(s, "start_after_end", "empty" if ex.status == 200 else "refuse", q, ex)
     if ex.status != 200:
         error_doc(ex, q, (400,), "start after end")

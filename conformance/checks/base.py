@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from .. import contract
 from .. import strategies as gen
 from ..client import Exchange
-from ..query import STATES, TYPES, Filters, Query, parse_filters
+from ..query import STATES, TYPES, Filters, InvalidArgument, Query, parse_filters
 from ..session import CheckFailure, ExchangeObserver, PageObserver, Session, Walk
 from ..timefmt import format_time
 from ..xmlmodel import Job, XMLProblem, parse_error
@@ -84,9 +84,8 @@ PAGE_OBSERVERS: list[PageObserver] = []
 
 def check(clause: str, given: Callable[[Session], st.SearchStrategy] | None = None, **options):
     """Register a check of its module's category (``category=`` names another); its name is
-    ``<category>.<function name>``. ``clause`` says what it checks; ``anchor=`` (required) names
-    the contract clause it enforces (``docs/contract.md``). The other ``options`` are the other
-    fields of ``Check`` (``judges_jobs``, ``cost``, ``edges``)."""
+    ``<category>.<function name>``. ``options`` are the other fields of ``Check`` (``anchor=``
+    required)."""
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
         category = options.pop("category", func.__module__.rsplit(".", 1)[1].replace("_", "-"))
@@ -123,11 +122,10 @@ def observed(
 def select(include: list[str] | None = None, exclude: list[str] | None = None) -> list[Check]:
     """Checks by name or category (``pagination``, ``filters.type_union`` ...)."""
 
-    def hit(c: Check, names: list[str]) -> bool:
-        return any(n in (c.name, c.category, c.short) for n in names)
+    def hit(c: Check, names: list[str] | None) -> bool:
+        return any(n in (c.name, c.category, c.short) for n in names or ())
 
-    chosen = [c for c in ordered() if not include or hit(c, include)]
-    return [c for c in chosen if not exclude or not hit(c, exclude)]
+    return [c for c in ordered() if (not include or hit(c, include)) and not hit(c, exclude)]
 
 
 def ordered() -> list[Check]:
@@ -159,6 +157,14 @@ def data_queries(session: Session) -> st.SearchStrategy[Query]:
 def full(query: Query, **changes: str | None) -> Query:
     """The query walked with size 100 (the cheapest walk), with ``changes``."""
     return replace(query, size="100", next_token=None, **changes)
+
+
+def valid_filters(query: Query | None) -> Filters | None:
+    """The query's filters; ``None`` when there is no query or it is invalid."""
+    try:
+        return None if query is None else parse_filters(query)
+    except InvalidArgument:
+        return None
 
 
 def fail(message: str, query: Query | None = None, exchanges: list[Exchange] | None = None):
@@ -226,8 +232,7 @@ def tie_difference(got: list[Job], want: list[Job]) -> str | None:
 
 
 def check_matches(walk: Walk, f: Filters | None = None, first_page: int = 0) -> None:
-    """Every job of the walk (from page ``first_page + 1``) satisfies ``f``, its own filters
-    unless given."""
+    """Every job of the walk from page ``first_page + 1`` satisfies ``f`` (default: its own)."""
     f = f or parse_filters(walk.query)
     for n, page in enumerate(walk.pages[first_page:], start=first_page + 1):
         for job in page.body.jobs:
@@ -252,8 +257,7 @@ def same_set(a: Walk, b: list[Job] | set[str], what: str, *also: Walk) -> None:
 
 
 def job_and(s: Session, *choices: Any, at_least: int = 1) -> st.SearchStrategy[tuple]:
-    """One of the target's jobs, and a value of each of ``choices`` (a strategy, or the values
-    to sample)."""
+    """One of the target's jobs, and a value of each of ``choices`` (a strategy, or values)."""
     drawn = [c if isinstance(c, st.SearchStrategy) else st.sampled_from(c) for c in choices]
     return st.tuples(gen.pick(s.require_jobs(at_least)), *drawn)
 

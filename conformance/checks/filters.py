@@ -7,7 +7,7 @@ from datetime import timedelta
 from hypothesis import strategies as st
 
 from .. import strategies as gen
-from ..query import STATES, TYPES, Filters, InvalidArgument, Query, expected, parse_filters
+from ..query import STATES, TYPES, Filters, Query, expected, parse_filters
 from ..session import Finding, Session, SkipCheck, Walk
 from ..timefmt import format_time, parse_time
 from ..xmlmodel import Job, ListResponse
@@ -27,6 +27,7 @@ from .base import (
     same_set,
     single_filter_queries,
     tie_difference,
+    valid_filters,
 )
 from .profile import pin
 
@@ -131,8 +132,7 @@ def time_window_complete(s: Session, query: Query) -> None:
         s.bounded(full(query, start_creation_time=None, end_creation_time=None), around)
     )
     inside = [j for j in unbounded.jobs if Filters(start=f.start, end=f.end).matches(j)]
-    what = "the time window vs the unbounded walk cut to the window"
-    same_set(windowed, inside, what, unbounded)
+    same_set(windowed, inside, "the time window vs the unbounded walk cut to the window", unbounded)
 
 
 OFFSET_LISTS = st.lists(st.sampled_from(gen.OFFSETS), min_size=2, max_size=3, unique=True)
@@ -313,8 +313,7 @@ def oracle(s: Session, query: Query) -> None:
         fail(f"the walk differs from the oracle: {diff}", query, walk.exchanges[:2])
     stored = {j.job_id: j for j in known[: s.stored]}  # not the run's own: their states move
     for job in walk.jobs:
-        was = stored.get(job.job_id, job)
-        if was != job:
+        if (was := stored.get(job.job_id, job)) != job:
             field = next(
                 f.name for f in fields(job) if getattr(job, f.name) != getattr(was, f.name)
             )
@@ -324,13 +323,10 @@ def oracle(s: Session, query: Query) -> None:
 
 def filter_findings(query: Query, body: ListResponse) -> list[Finding]:
     """Every job of every page the run sees satisfies every filter in force."""
-    try:
-        f = parse_filters(query)
-    except InvalidArgument:
+    if (f := valid_filters(query)) is None:
         return []
     for job in body.jobs:
-        broken = f.broken(job)
-        if broken:
+        if broken := f.broken(job):
             found = f"job {job.job_id} breaks a filter in force: {broken[0]}"
             return [("filters.every_page_keeps_filters", found)]
     return []

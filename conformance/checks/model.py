@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
 
 from .. import strategies as gen
 from ..client import Exchange
+from ..engine import hypothesis_settings
 from ..query import STATES, Query, parse_filters
 from ..session import CheckFailure, Session, SkipCheck
 from ..timefmt import format_time
@@ -48,8 +48,7 @@ class Made:
 
 
 class Problem(Exception):
-    """A read disagreeing with the model, ``Problem(message, exchanges)``: retried within the
-    consistency window."""
+    """A read disagreeing with the model: retried within the consistency window."""
 
 
 def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
@@ -61,8 +60,6 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             self.made: dict[str, Made] = {}
             self.steps: list[str] = []
             self.failed = False  # hypothesis tears down after a failure too: say nothing more
-
-        # --- helpers --------------------------------------------------------------------
 
         def fail(self, message: str, exchanges: list[Exchange]):
             self.failed = True
@@ -112,8 +109,7 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                 raise Problem(f"{said} returned {twice[0]} twice", walk.exchanges)
             shown = {j.job_id: j for j in walk.jobs}
             for job_id, made in self.made.items():
-                got = shown.get(job_id)
-                if got is None:  # a live job may have moved on: look again
+                if (got := shown.get(job_id)) is None:  # a live job may have moved on: look again
                     if not f.broken(made.job) and not f.broken(now := self.refresh(job_id)):
                         where = f"created at step {made.step}, State {now.state}"
                         problem = f"job {job_id} ({where}) is missing from {said}"
@@ -125,8 +121,6 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
                     raise Problem(f"{said} shows {diff[0]}, as get showed", walk.exchanges)
                 elif broken := f.broken(got):
                     raise Problem(f"job {job_id} in {said} breaks it: {broken[0]}", walk.exchanges)
-
-        # --- rules ----------------------------------------------------------------------
 
         @rule(
             target=created, job_type=st.sampled_from(s.creatable_types), name=st.sampled_from(NAMES)
@@ -161,8 +155,7 @@ def _machine(s: Session, workflow_id: str) -> type[RuleBasedStateMachine]:
             if ex.status != 200 and not 400 <= ex.status < 500:
                 self.fail(f"cancelling {job_id} got HTTP {ex.status}", [ex])
             if ex.status != 200:
-                state = self.refresh(job_id).state
-                if state not in ENDED:
+                if (state := self.refresh(job_id).state) not in ENDED:
                     self.fail(f"cancelling {job_id} (State {state}) got HTTP {ex.status}", [ex])
                 s.coverage.met("cancel_ended", "refuse", ex)
                 return
@@ -230,16 +223,8 @@ def write_then_read(s: Session) -> None:
     if s.known_jobs is None:  # a target that refuses our creates skips here, not mid-machine
         for job_type in s.creatable_types:
             s.create("ci-conformance_model_probe", job_type)
-    machine = _machine(s, workflow_id)
-    options = settings(
-        max_examples=max(2, s.examples // 4),
-        stateful_step_count=10,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
-    run_state_machine_as_test(hypothesis_seed(s.seed)(machine), settings=options)
+    options = hypothesis_settings(max(2, s.examples // 4), target=False, stateful_step_count=10)
+    run_state_machine_as_test(hypothesis_seed(s.seed)(_machine(s, workflow_id)), settings=options)
 
 
 FIXED = ("job_id", "type", "name", "creation_time", "input", "operation")
@@ -314,8 +299,7 @@ def _job_of(ex: Exchange) -> Job | None:
 def _unknown_ids(s: Session) -> st.SearchStrategy[str]:
     """Vendor-shaped IDs that name no job: random ones, and near misses of the target's own."""
     ids = [j.job_id for j in s.census()[:200] if len(j.job_id) > 1]
-    near = st.tuples(gen.pick(ids), st.sampled_from(["changed", "prefix", "case"]))
-    near = near.map(lambda drawn: near_miss(*drawn))
+    near = st.builds(near_miss, gen.pick(ids), st.sampled_from(["changed", "prefix", "case"]))
     return gen.vendor_ids("b") | near if ids else gen.vendor_ids("b")
 
 

@@ -4,9 +4,7 @@ allowed choice a failure, naming the point, the choice seen and an exchange that
 The session reads each open point's choice off every exchange (``Coverage.exchange`` and
 ``Coverage.page``) and keeps the first one a pin forbids. The checks that meet a point on purpose
 (``size_over_100``, ``start_after_end``, the signature refusals) call ``pin`` on their own
-exchange; the points met on the way (the last page, ties, error elements) are reported by the
-checks below, which run last, report what the whole run saw, and join a run only when its
-profile pins one of their points.
+exchange; those met on the way (the last page, ties, error elements) by the checks below.
 """
 
 import functools

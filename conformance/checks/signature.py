@@ -35,8 +35,7 @@ def valid_header_accepted(s: Session, query: Query) -> None:
     anchor="sig-accept",
 )
 def valid_presigned_accepted(s: Session, query: Query) -> None:
-    ex = s.list(query, auth=s.client.auth(presign=True))
-    if ex.status != 200:
+    if (ex := s.list(query, auth=s.client.auth(presign=True))).status != 200:
         fail(f"a valid presigned request got HTTP {ex.status}", query, [ex])
 
 
@@ -75,8 +74,7 @@ def generated_values_accepted(s: Session, query: Query) -> None:
 @check("signed headers are accepted whatever the case of their names", anchor="sig-accept")
 def header_case_accepted(s: Session) -> None:
     for name, value in (("X-Ci-Conformance", "Mixed Case"), ("x-CI-conformance", "v")):
-        ex = s.send(params=[("size", "1")], headers={name: value})
-        if ex.status != 200:
+        if (ex := s.send(params=[("size", "1")], headers={name: value})).status != 200:
             fail(f"a valid signature over header {name} got HTTP {ex.status}", None, [ex])
 
 
@@ -104,8 +102,7 @@ def _refused(
     refusals are 401 or 403 with an XML Error; a malformed signature or a bad security token may
     also be a 400 (the vendor's InvalidArgument, InvalidRequest, ExpiredToken); ``any_4xx`` also
     accepts the 4xx of a server that answers a wrong method, path or host before it looks at the
-    signature. The token kinds need temporary credentials, and skip without.
-    """
+    signature."""
     if kind in TOKEN_KINDS and not s.client.credentials.token:
         raise SkipCheck("needs temporary credentials (--security-token)")
     statuses = (400, *REFUSED) if kind in BAD_REQUEST_KINDS else REFUSED

@@ -42,8 +42,7 @@ class Commands(click.Group):
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        module = COMMANDS.get(name)
-        if module is None:
+        if (module := COMMANDS.get(name)) is None:
             return None
         return getattr(import_module(f"{__name__}.{module}"), name.replace("-", "_"))
 

@@ -31,8 +31,7 @@ def compare(old: str, new: str, allow_behaviour_change: bool, report_dir: str) -
         result = compared(read_summary(old), read_summary(new), old, new)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    out = Path(report_dir)
-    files = [out / "compare.html", out / "compare.json"]
+    files = [Path(report_dir) / name for name in ("compare.html", "compare.json")]
     handlers = [HtmlHandler(files[0]), JsonHandler(files[1]),
                 TerminalHandler([str(f) for f in files])]  # fmt: skip
     Engine(handlers, allow_behaviour=allow_behaviour_change).finish(result)

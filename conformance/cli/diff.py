@@ -17,12 +17,9 @@ from . import VERDICT_HELP, report_dir
 
 
 def _credentials(values: dict, prefix: str, env: str) -> Credentials | None:
-    def get(name: str) -> str | None:
-        return values.get(prefix + name) or os.environ.get(env + name.upper())
-
-    if not (get("secret_id") and get("secret_key")):
-        return None
-    return Credentials(str(get("secret_id")), str(get("secret_key")), get("security_token"))
+    names = ("secret_id", "secret_key", "security_token")
+    sid, key, token = (values.get(prefix + n) or os.environ.get(env + n.upper()) for n in names)
+    return Credentials(str(sid), str(key), token) if sid and key else None
 
 
 @click.command("diff", epilog=VERDICT_HELP)
@@ -57,8 +54,7 @@ def diff(**o: object) -> int:
         raise UsageError("diff needs --target (A) and --target-b (B)")
     if not all(str(u).startswith(("http://", "https://")) for u in (url_a, url_b)):
         raise UsageError("--target and --target-b must start with http:// or https://")
-    creds_a = _credentials(o, "", "COS_")
-    if creds_a is None:
+    if (creds_a := _credentials(o, "", "COS_")) is None:
         raise UsageError(
             "target A needs --secret-id and --secret-key (or COS_SECRET_ID, COS_SECRET_KEY)"
         )
@@ -68,8 +64,7 @@ def diff(**o: object) -> int:
                for url, creds in ((url_a, creds_a), (url_b, creds_b))]  # type: ignore[arg-type]  # fmt: skip
     print(f"ci-conformance diff: A = {url_a}, B = {url_b}; both must serve the same data: "
           "checking that first, by their unfiltered walks", flush=True)  # fmt: skip
-    out = Path(str(o["report_dir"]))
-    files = [out / "diff.html", out / "diff.json"]
+    files = [Path(str(o["report_dir"])) / name for name in ("diff.html", "diff.json")]
     handlers = [HtmlHandler(files[0]), JsonHandler(files[1]),
                 TerminalHandler([str(f) for f in files], progress=False)]  # fmt: skip
     rerun = {"report_dir": str(o["report_dir"])} if o["report_dir"] != "reports" else {}

@@ -16,8 +16,7 @@ from ..verdicts import UsageError
 @click.argument("check")
 def explain(check: str) -> int:
     """Print a check's clause, what it does and the open points it accepts."""
-    short = next((c for c in REGISTRY.values() if c.name.split(".", 1)[1] == check), None)
-    found = REGISTRY.get(check) or short
+    found = REGISTRY.get(check) or next((c for c in REGISTRY.values() if c.short == check), None)
     if found is None:
         near = difflib.get_close_matches(check, sorted(REGISTRY), n=1, cutoff=0.5)
         hint = f": did you mean {near[0]}?" if near else " (see ci-conformance list-checks)"

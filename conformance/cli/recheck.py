@@ -44,8 +44,7 @@ def recheck(
             raise ValueError("it holds no exchange")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"recheck: {cassette} is not a usable HAR cassette ({exc})") from None
-    out = Path(report_dir)
-    files = [out / "recheck.html", out / "recheck-junit.xml", out / "recheck.json"]
+    files = [Path(report_dir) / n for n in ("recheck.html", "recheck-junit.xml", "recheck.json")]
     handlers = [HtmlHandler(files[0]), JUnitHandler(files[1], "ci-conformance recheck"),
                 JsonHandler(files[2]), TerminalHandler([str(f) for f in files])]  # fmt: skip
     summary = Engine(handlers).run(RecheckSource(Path(cassette), pins, chosen, max_examples))

@@ -55,9 +55,8 @@ def run_suite(settings: Settings, report_dir: Path, doing: str = "running the su
     print(
         f"ci-conformance: {doing} against {settings.target or 'the embedded emulator'}", flush=True
     )
-    source = RunSource(settings, summary_path=str(files["summary.json"]))
     engine = Engine(handlers, allow_incomplete=settings.allow_incomplete)
-    return engine.run(source)  # type: ignore[return-value]
+    return engine.run(RunSource(settings, str(files["summary.json"])))  # type: ignore[return-value]
 
 
 @click.command(epilog=VERDICT_HELP)
@@ -87,8 +86,7 @@ def replay(summary: str, report_dir: str | None, **given: Any) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     narrowed = {c.name for c in select(named)} if named else set(before)
-    wanted = [c for c in before if c in narrowed]  # --checks takes names or categories
-    if not wanted:
+    if not (wanted := [c for c in before if c in narrowed]):  # --checks takes names or categories
         print("ci-conformance: the summary records no failure to replay")
         return 0
     out = Path(report_dir) if report_dir else path.parent / "replay"

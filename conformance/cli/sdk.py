@@ -50,8 +50,7 @@ def sdk(driver: str | None, chosen: str | None, tasks: str | None, report_dir: s
         source = SdkSource(driver, plan, workers=workers, timeout=timeout, known=known)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    out = Path(report_dir)
-    files = [out / "sdk.html", out / "sdk-junit.xml", out / "sdk-summary.json"]
+    files = [Path(report_dir) / n for n in ("sdk.html", "sdk-junit.xml", "sdk-summary.json")]
     print(f"ci-conformance sdk: {sum(len(t) for _, t in plan)} tasks in {len(plan)} scenarios, "
           f"driver: {driver}", flush=True)  # fmt: skip
     handlers = [HtmlHandler(files[0]), JUnitHandler(files[1], "ci-conformance sdk", "sdk"), JsonHandler(files[2]),

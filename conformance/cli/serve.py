@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+from itertools import zip_longest
 
 import click
 
@@ -80,8 +81,7 @@ def serve(host: str, port: int, jobs: int | None, seed: int, shape: str, db: str
     if scenario:
         given = {"--jobs": jobs is not None, "--load": load, "--fault": fault,
                  "--behaviour": behaviour, "--secret-id": secret_ids}  # fmt: skip
-        mixed = [flag for flag, value in given.items() if value]
-        if mixed:
+        if mixed := [flag for flag, value in given.items() if value]:
             raise UsageError(
                 f"--scenario brings its own data, keys and behaviour; drop {', '.join(mixed)}"
             )
@@ -90,11 +90,9 @@ def serve(host: str, port: int, jobs: int | None, seed: int, shape: str, db: str
         raise UsageError(
             "give each --secret-id its --secret-key, and at most one --security-token per pair"
         )
-    pairs = list(zip(secret_ids, secret_keys, strict=True)) or [
-        (EXAMPLE_CREDENTIALS.secret_id, EXAMPLE_CREDENTIALS.secret_key)
-    ]
-    padded = [*tokens, *[None] * len(pairs)]
-    credentials = [Credentials(sid, key, padded[i]) for i, (sid, key) in enumerate(pairs)]
+    example = (EXAMPLE_CREDENTIALS.secret_id, EXAMPLE_CREDENTIALS.secret_key)
+    pairs = list(zip(secret_ids, secret_keys, strict=True)) or [example]
+    credentials = [Credentials(*pair, token) for pair, token in zip_longest(pairs, tokens)]
     try:
         store = Store(db)
         if load:

@@ -108,8 +108,7 @@ def read(path: Path) -> Iterator[Recorded]:
     """The entries of a HAR file, streamed when it was written by ``--record`` (one a line);
     any other HAR 1.2 file is read whole. A cassette cut short (a run killed) ends early."""
     with path.open(encoding="utf-8") as f:
-        first = f.readline()
-        if first.startswith(HEADER):
+        if f.readline().startswith(HEADER):
             for n, line in enumerate(f):
                 line = line.strip().rstrip(",")
                 if line.startswith("]"):
@@ -154,9 +153,6 @@ def key_of(ex: Exchange) -> tuple:
     return _key(ex.method, parts.path, parse_qsl(parts.query, keep_blank_values=True))
 
 
-# --- loading the jobs a cassette saw ----------------------------------------------------------
-
-
 OPAQUE = re.compile(rb"<(RequestId|TraceId)>[^<]+</(RequestId|TraceId)>")
 VOLATILE = frozenset({"date", "x-ci-request-id", "x-ci-trace-id"})
 
@@ -175,8 +171,7 @@ def load_jobs(paths: Iterable[str]) -> list[Job]:
     jobs: dict[str, Job] = {}
     for name in paths:
         path = Path(name)
-        head = path.read_bytes()[:64].lstrip()
-        if head.startswith(b"{"):
+        if path.read_bytes()[:64].lstrip().startswith(b"{"):
             parsed: dict[bytes, list[Job]] = {}  # answers alike but for opaque values, once
             for rec in read(path):
                 ex = rec.exchange

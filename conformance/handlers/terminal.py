@@ -22,8 +22,7 @@ def coloured(text: str, tone: str, stream: TextIO) -> str:
 
 
 def verdict_line(summary: Summary, reports: list[str], stream: TextIO) -> str:
-    tone = VERDICTS[summary.verdict].tone
-    word = coloured(f"Verdict: {summary.verdict.upper()}", tone, stream)
+    word = coloured(f"Verdict: {summary.verdict.upper()}", VERDICTS[summary.verdict].tone, stream)
     caveats = "; ".join(summary.caveats)
     written = f" Reports: {', '.join(reports)}" if reports else ""
     return f"{word}{f' ({caveats})' if caveats else ''}.{written}"
@@ -40,10 +39,8 @@ class TerminalHandler(Handler):
 
     def __init__(self, reports: list[str] | None = None, progress: bool = True,
                  stream: TextIO | None = None, lines: Callable[[Any], list[str]] | None = None) -> None:  # fmt: skip
-        self.reports = reports or []
-        self.progress = progress
-        self.stream = stream or sys.stdout
-        self.lines = lines or summary_lines
+        self.reports, self.progress = reports or [], progress
+        self.stream, self.lines = stream or sys.stdout, lines or summary_lines
         self.done: dict[str, int] = {}
         self.totals: dict[str, int] = {}
 

@@ -7,11 +7,9 @@ both; statuses, error codes, the set and order of JobIds and each job's fields a
 opaque values (RequestId, NextToken) normalised and times compared as instants. A difference an
 open point of the contract allows (size > 100 clamped or refused, start > end, the last page's
 token, a full last page, the order of ties, optional error elements) is a behaviour difference;
-any other is a real one. Each names its clause, shows the jobs that differ side by side, and
-says how to send its minimal query to A and to B.
+any other is a real one.
 """
 
-import itertools
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -23,12 +21,12 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from .. import strategies as gen
-from ..checks import select
+from ..checks.base import by_instant, select, valid_filters
 from ..client import BudgetExceeded, Client, Exchange, TargetError, redact
 from ..coverage import ANCHORS
 from ..engine import Source, TargetLost, hypothesis_settings
 from ..evidence import command, exchange_record, sign_line
-from ..query import InvalidArgument, Query, parse_filters
+from ..query import Query
 from ..results import CheckResult, Outcome, Summary
 from ..timefmt import format_time, parse_time
 from ..xmlmodel import Job, XMLProblem, parse_error, parse_list
@@ -129,10 +127,7 @@ def _same(name: str, x: str, y: str) -> bool:
 
 def compare(query: Query, a: Side, b: Side) -> list[Difference]:
     """Every difference between two answers to ``query``."""
-    try:
-        f = parse_filters(query)
-    except InvalidArgument:
-        f = None
+    f = valid_filters(query)
     found: list[Difference] = []
 
     def add(kind: str, message: str, anchor: str = "", shown: list | None = None) -> None:
@@ -176,7 +171,7 @@ def compare(query: Query, a: Side, b: Side) -> list[Difference]:
             [(by_a[i], None) for i in only[0][:2]] + [(None, by_b[i]) for i in only[1][:2]])  # fmt: skip
         return found
     if ids_a != ids_b:
-        if _groups(ids_a, by_a) == _groups(ids_b, by_a):
+        if by_instant([by_a[i] for i in ids_a]) == by_instant([by_a[i] for i in ids_b]):
             ties = "the same jobs in the same order up to ties; ties in another order"
             add("ties", ties, "open-ties")
         else:
@@ -184,8 +179,7 @@ def compare(query: Query, a: Side, b: Side) -> list[Difference]:
             add("order", f"the order differs beyond ties, first at job #{at + 1}: job {ids_a[at]} "
                 f"in A, job {ids_b[at]} in B", "order", [(by_a[ids_a[at]], by_b[ids_b[at]])])  # fmt: skip
     for job, other in ((j, by_b[j.job_id]) for j in a.jobs if j.job_id in by_b):
-        which = [n for n in FIELDS if not _same(n, _value(job, n), _value(other, n))]
-        if which:
+        if which := [n for n in FIELDS if not _same(n, _value(job, n), _value(other, n))]:
             add(f"fields {','.join(which)}", f"job {job.job_id}: {which[0]} {_value(job, which[0])} "
                 f"in A, {_value(other, which[0])} in B", "job-fields", [(job, other)])  # fmt: skip
             break
@@ -200,20 +194,12 @@ def compare(query: Query, a: Side, b: Side) -> list[Difference]:
     return found
 
 
-def _groups(ids: list[str], by_id: dict[str, Job]) -> list[set[str]]:
-    """JobIds grouped by CreationTime instant, in walk order."""
-    return [set(g) for _, g in itertools.groupby(ids, key=lambda i: by_id[i].created.timestamp())]
-
-
 def record(d: Difference, clients: tuple[Client, Client]) -> dict:
     """A difference as diff.json and the report show it: its clause, the jobs that differ side
     by side (each field, those that differ or break a filter of the query marked), each side's
     first and last requests (an error's body, never a list's), and a ``sign`` line for each."""
     secrets = (*clients[0].secrets, *clients[1].secrets)
-    try:
-        f = parse_filters(d.query) if d.query else None
-    except InvalidArgument:
-        f = None
+    f = valid_filters(d.query)
     out = {"kind": d.kind, "behaviour": d.behaviour, "found": d.message, "anchor": d.anchor,
            "query": d.query.describe() if d.query else None, "examples": d.examples, "jobs": [],
            "reproduce": {}}  # fmt: skip
@@ -298,8 +284,7 @@ class Differ:
         for query in explicit:
             self.judge(query)
         for _ in range(MAX_ROUNDS):
-            d = self._round(strategy, examples, seed, deadline)
-            if d is None:
+            if (d := self._round(strategy, examples, seed, deadline)) is None:
                 break
             self.real[d.kind] = d
             d.examples = sum(x.kind == d.kind for found in self.memo.values() for x in found)
@@ -342,8 +327,7 @@ def same_data(a: Client, b: Client) -> tuple[list[Job], Difference | None]:
         if side.status != 200:
             raise TargetError(f"target {name} ({client.base_url}) answered a plain signed list "
                               f"request with HTTP {side.status} {side.code}: nothing to compare")  # fmt: skip
-    d = next((d for d in compare(query, *sides) if not d.behaviour), None)
-    if d:
+    if d := next((x for x in compare(query, *sides) if not x.behaviour), None):
         d.kind, d.anchor, d.sides = f"data: {d.kind}", "page-walk", sides
         d.message = (f"the unfiltered walks differ ({d.message}): the targets do not serve the same "
                      "data, or one of them breaks a plain walk; diff compares two targets over the same data")  # fmt: skip

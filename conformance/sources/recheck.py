@@ -19,13 +19,13 @@ from typing import Any
 from .. import contract
 from ..causes import attach_roots
 from ..checks import EXCHANGE_OBSERVERS, PAGE_OBSERVERS, QUERY_STRATEGIES, Check, select
-from ..checks.base import data_queries, queries
+from ..checks.base import data_queries, queries, valid_filters
 from ..client import PATH, Client, Exchange
 from ..coverage import Coverage, Deviation, request_query
 from ..engine import Source, tool_error
 from ..evidence import command, exchange_record
 from ..handlers.har import Recorded, _key, key_of, opaque_key, read
-from ..query import InvalidArgument, Query, parse_filters
+from ..query import Query
 from ..results import CheckResult, Failure, Outcome, Summary, decide, vacuous
 from ..session import CheckFailure, Session, SkipCheck
 from ..signing import Credentials
@@ -43,14 +43,13 @@ class Recording:
     """A cassette in memory, indexed for lookups: exchanges by request, in each epoch."""
 
     def __init__(self, entries: Iterable[Recorded]) -> None:
-        self.entries: list[Recorded] = []
-        self.epochs: dict[int, int] = {}  # entry position -> epoch
+        self.entries = list(entries)
+        self.epochs: list[int] = []  # entry position -> epoch
         self.by_key: dict[tuple[int, tuple], list[Exchange]] = defaultdict(list)
         self.pages: dict[int, ListResponse] = {}  # id(exchange) -> parsed page
         epoch = 0
-        for rec in entries:
-            self.entries.append(rec)
-            self.epochs[len(self.entries) - 1] = epoch
+        for rec in self.entries:
+            self.epochs.append(epoch)
             if rec.exchange.status not in (401, 403):  # refusals answer deliberately bad signatures
                 self.by_key[(epoch, key_of(rec.exchange))].append(rec.exchange)
             if rec.exchange.method not in ("GET", "HEAD") and 200 <= rec.exchange.status < 300:
@@ -64,8 +63,7 @@ class Recording:
         return self._by_id.get(id(ex)) or Recorded(-1, ex, None)
 
     def parsed(self, ex: Exchange) -> ListResponse | XMLProblem:
-        page = self.pages.get(id(ex))
-        if page is None:
+        if (page := self.pages.get(id(ex))) is None:
             try:
                 page = parse_list(ex.body, check=False)
             except XMLProblem as exc:
@@ -75,9 +73,8 @@ class Recording:
 
 
 class RecordedSession(Session):
-    """A session whose requests are answered from a recording, in one epoch: every check's
-    own logic runs unchanged; a request the recording does not hold makes the example
-    unjudged (``NotRecorded``), never a failure."""
+    """A session answered from a recording, in one epoch: every check's own logic runs
+    unchanged; a request the recording lacks leaves the example unjudged (``NotRecorded``)."""
 
     def __init__(self, recording: Recording, epoch: int) -> None:
         super().__init__(
@@ -96,13 +93,11 @@ class RecordedSession(Session):
             raise SkipCheck("needs a live request (another signature, header or body)")
         key = _key(method, path, params or [])
         found = self.recording.by_key.get((self.epoch, key), [])
-        n = self.used[key]
-        if n >= len(found):
+        if (n := self.used[key]) >= len(found):
             raise NotRecorded(f"{method} {path}?{Query.from_params(dict(params or [])).describe()}")
         self.used[key] += 1
-        ex = found[n]
-        self.served.add(id(ex))
-        return ex
+        self.served.add(id(found[n]))
+        return found[n]
 
     def _fetch(self, query: Query, probe: bool = False, **kw) -> tuple[Exchange, Any]:
         ex = self.send("GET", params=query.params(), probe=probe, **kw)
@@ -111,11 +106,8 @@ class RecordedSession(Session):
 
 def valid_query(query: Query) -> bool:
     """In the domain of the suite's ``queries`` strategy: valid, size 1 to 100, start ≤ end."""
-    try:
-        f = parse_filters(query)
-    except InvalidArgument:
-        return False
-    return f.size_requested <= 100 and not (f.start and f.end and f.start > f.end)
+    f = valid_filters(query)
+    return f is not None and f.size_requested <= 100 and not (f.start and f.end and f.start > f.end)
 
 
 def observe(path: Path, profile: dict[str, str] | None) -> dict:
@@ -147,8 +139,7 @@ def observe(path: Path, profile: dict[str, str] | None) -> dict:
                 parsed[key[2]] = parse_list(ex.body, check=False)
             except XMLProblem:
                 parsed[key[2]] = None
-        page = parsed[key[2]]
-        if page is None:
+        if (page := parsed[key[2]]) is None:
             continue
         pages += 1
         if (query, key) not in judged:
@@ -193,7 +184,6 @@ class RecheckSource(Source):
             self._observing = self._pool.submit(observe, self.path, self.profile)
         self.recording = Recording(read(self.path))
         self.inputs = _inputs(self.recording)
-        return None
 
     def items(self) -> list[Check]:
         return self.checks
@@ -229,15 +219,14 @@ class RecheckSource(Source):
 
     def _judge_observed(self, check: Check, result: CheckResult) -> CheckResult:
         seen = self.seen
-        kind = "pages" if check.category in ("pagination", "filters") else "exchanges"
-        result.examples = len(self.recording.entries) if kind == "exchanges" else seen["pages"]
+        pages = check.category in ("pagination", "filters")
+        result.examples = seen["pages"] if pages else len(self.recording.entries)
         result.examples_with_jobs = result.examples
-        result.judged_on = f"every recorded {'exchange' if kind == 'exchanges' else 'list page'}"
+        result.judged_on = f"every recorded {'list page' if pages else 'exchange'}"
         if check.name in seen["findings"]:
             pos, message = seen["findings"][check.name]
-            rec = self.recording.entries[pos]
             result.outcome = Outcome.FAILED
-            result.failures = [self._failure(check, message, None, [rec])]
+            result.failures = [self._failure(check, message, None, [self.recording.entries[pos]])]
         elif not result.examples:
             result.outcome = Outcome.NOT_JUDGED
             result.reason = "the recording holds nothing of this kind"

@@ -36,8 +36,7 @@ class RunSource(Source):
 
     def __init__(self, settings: Settings, summary_path: str | None = None,
                  checks: list[Check] | None = None) -> None:  # fmt: skip
-        self.settings = settings
-        self.summary_path = summary_path
+        self.settings, self.summary_path = settings, summary_path
         self.checks = settings.chosen() if checks is None else checks
         self.server: Any = None
         self.known_jobs: list | None = None
@@ -45,8 +44,6 @@ class RunSource(Source):
         self.target = settings.target or ""
         self.session: Session | None = None
         self.secrets: tuple[str, ...] = ()
-
-    # --- the target -------------------------------------------------------------------
 
     def start(self, on_exchange: Any = None) -> tuple[str, str] | None:
         """Start the target and probe it; ``(verdict, message)`` when it cannot be judged."""
@@ -57,16 +54,14 @@ class RunSource(Source):
                         max_duration=s.max_duration)  # fmt: skip
         self.secrets = client.secrets
         observers = list(EXCHANGE_OBSERVERS) + ([on_exchange] if on_exchange else [])
-        session = Session(
+        self.session = session = Session(
             client, allow_writes=s.allow_writes or self.server is not None,
             known_jobs=self.known_jobs, profile=s.profile,
             seed_when_empty=s.allow_writes,  # only when the user allowed writes explicitly
             observers=(observers, PAGE_OBSERVERS), unknown_data=self.unknown_data,
         )  # fmt: skip
         session.seed, session.examples = s.seed, s.examples
-        session.consistency_window = s.consistency_window
-        session.workflow_id = s.workflow_id
-        self.session = session
+        session.consistency_window, session.workflow_id = s.consistency_window, s.workflow_id
         try:
             probe = session.send(params=[("size", "1")])
         except TargetError as exc:
@@ -84,8 +79,6 @@ class RunSource(Source):
         store.add(jobs)
         app = Emulator(store, [EXAMPLE_CREDENTIALS, TEMPORARY], Behaviour.parse(s.emulator_behaviour),
                        s.emulator_fault, seed=s.seed)  # fmt: skip
-        # With fault switches on, the emulator stands in for a target whose data is unknown:
-        # the metamorphic checks must catch the fault on their own, as against a live target.
         self.known_jobs = None if s.emulator_fault else jobs
         if s.emulator_fault:
             self.unknown_data = (
@@ -104,8 +97,6 @@ class RunSource(Source):
             self.server.stop()
             self.server = None
 
-    # --- the checks -------------------------------------------------------------------
-
     def items(self) -> list[Check]:
         return self.checks
 
@@ -121,19 +112,17 @@ class RunSource(Source):
             run_examples(session, check, self.settings, stats)
             if vacuous(check.judges_jobs, stats["examples"], stats["with_jobs"]):
                 result.outcome, result.reason = Outcome.VACUOUS, VACUOUS_REASON.format(n=stats["examples"])  # fmt: skip
-        except Flaky as flaky:  # a violation seen, then not again on replay: it stands, unshrunk
-            failure = _within(flaky, CheckFailure)
+        except (CheckFailure, Flaky) as caught:
+            failure = _within(caught, CheckFailure)
             if failure is None:
-                result.outcome, result.error = Outcome.TOOL_ERROR, tool_error(flaky)
-                result.reason = f"{type(flaky).__name__} inside ci-conformance"
+                result.outcome, result.error = Outcome.TOOL_ERROR, tool_error(caught)
+                result.reason = f"{type(caught).__name__} inside ci-conformance"
             else:
-                failure.message += (" (seen once: the target answered otherwise when hypothesis "
-                                    "replayed it, so it is not shrunk)")  # fmt: skip
+                if failure is not caught:  # seen, then not again on replay: it stands, unshrunk
+                    failure.message += (" (seen once: the target answered otherwise when "
+                                        "hypothesis replayed it, so it is not shrunk)")  # fmt: skip
                 result.outcome = Outcome.FAILED
                 result.failures = [self.record(failure, check, session.traffic)]
-        except CheckFailure as failure:
-            result.outcome = Outcome.FAILED
-            result.failures = [self.record(failure, check, session.traffic)]
         except BudgetExceeded as spent:
             result.outcome, result.reason = Outcome.NOT_RUN, str(spent)
         except TargetError as gone:  # reachable at the start, not any more
@@ -149,11 +138,8 @@ class RunSource(Source):
         return result
 
     def record(self, failure: CheckFailure, check: Check, traffic: Traffic) -> Failure:
-        """Everything a person or ``replay`` needs about one failure of ``check``.
-
-        ``traffic`` is what the check sent: a failure that cites no exchange gets the check's first
-        and last ones and a count of the rest, so it still says what was sent and seen.
-        """
+        """Everything a person or ``replay`` needs about one failure of ``check``; one that cites
+        no exchange shows the first and last of ``traffic`` (what the check sent), and a count."""
         query, path = failure.query, self.summary_path
         record = Failure(
             check=check.name,
@@ -179,8 +165,6 @@ class RunSource(Source):
             if line:
                 record.reproduce["sign"] = line
         return record
-
-    # --- the summary ------------------------------------------------------------------
 
     def summary(self, results: list[CheckResult], *, unusable: str = "", message: str = "",
                 interrupted: bool = False) -> RunSummary:  # fmt: skip
@@ -225,31 +209,24 @@ class RunSource(Source):
 def _within(exc: BaseException, kind: type) -> Any:
     """The first exception of ``kind`` that ``exc`` carries (its cause, context or group)."""
     todo, seen = [exc], set()
-    while todo:
-        e = todo.pop(0)
+    for e in todo:  # breadth first: ``todo`` grows as it is walked
         if isinstance(e, kind):
             return e
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        todo += [
-            x for x in (e.__cause__, e.__context__, *getattr(e, "exceptions", ())) if x is not None
-        ]
+        if id(e) not in seen:
+            seen.add(id(e))
+            todo += [x for x in (e.__cause__, e.__context__, *getattr(e, "exceptions", ())) if x]
     return None
 
 
 def caveats(results: list[CheckResult], session: Session | None) -> list[str]:
     """What the verdict line must add: checks skipped for lack of data, a run cut short."""
     said = []
-    no_data = sum(1 for r in results if r.extra.get("no_data"))
-    if no_data:
+    if no_data := sum(1 for r in results if r.extra.get("no_data")):
         said.append(f"{no_data} check(s) skipped for lack of data: the target has too few jobs")
-    unrun = [r for r in results if r.outcome == Outcome.NOT_RUN]
-    if unrun:
+    if unrun := [r for r in results if r.outcome == Outcome.NOT_RUN]:
         why = (session is not None and session.client.stopped) or unrun[0].reason
         said.append(f"incomplete: {len(unrun)} check(s) not run ({why})")
-    errors = [r for r in results if r.outcome == Outcome.TOOL_ERROR]
-    if errors:
+    if errors := [r for r in results if r.outcome == Outcome.TOOL_ERROR]:
         said.append(f"{len(errors)} check(s) ended in an error of ci-conformance itself (a bug to "
                     "report), not of the target")  # fmt: skip
     return said
@@ -261,8 +238,7 @@ def run_examples(session: Session, check: Check, settings: Settings, stats: dict
     if check.given is None:
         before = session.jobs_seen
         check.run(session)
-        stats["examples"] = 1
-        stats["with_jobs"] = int(session.jobs_seen > before)
+        stats.update(examples=1, with_jobs=int(session.jobs_seen > before))
         return
     strategy = check.given(session)
     last_skip: list[SkipCheck] = []
