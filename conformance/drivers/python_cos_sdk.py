@@ -66,8 +66,7 @@ def main() -> int:
         elif task["op"] == "get":
             result = client.ci_get_inventory_trigger_jobs(Bucket=bucket, JobID=task["jobId"])
             emit_jobs(result)
-            missing = result.get("NonExistJobIds")  # the IDs the answer says do not exist
-            if missing:
+            if missing := result.get("NonExistJobIds"):  # the IDs the answer says do not exist
                 emit({"notFound": [i for m in ([missing] if isinstance(missing, str) else missing)
                                    for i in m.split(",") if i]})  # fmt: skip
         elif task["op"] == "create":

@@ -230,8 +230,7 @@ class Client:
             following = root.findtext("NextToken") or ""
             if not task.get("walk", True):
                 _print({"nextToken": "" if "lose-next-token" in self.faults else following})
-                return
-            if "first-page-only" in self.faults:
+            if not task.get("walk", True) or "first-page-only" in self.faults:
                 return
             if not following:
                 if "loop-empty-final-page" in self.faults and got == 0 and token and again < 3:

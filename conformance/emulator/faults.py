@@ -467,17 +467,8 @@ FAULTS: dict[str, Fault] = {
 }  # fmt: skip
 
 
-NO_FAULT = {
-    "ordering.pinned_ties": "it enforces a --profile's pin, not a clause every target keeps: "
-    "tests/test_regression.py breaks the pins with other allowed choices",
-    "schema.pinned_error_extras": "the same: it enforces a --profile's pin",
-}
-"""The checks no fault can kill, and why."""
-
-
 def check_names(names: list[str]) -> frozenset[str]:
-    unknown = [n for n in names if n not in FAULTS]
-    if unknown:
+    if unknown := [n for n in names if n not in FAULTS]:
         raise ValueError(f"unknown fault(s): {', '.join(unknown)}; see ci-conformance list-faults")
     return frozenset(names)
 

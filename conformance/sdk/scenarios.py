@@ -260,8 +260,7 @@ def _build(name: str) -> tuple[list[Job], list[Task]]:
     scenario = SCENARIOS[name]
     jobs = scenario.dataset()
     tasks = scenario.tasks(jobs)
-    ids = [t.id for t in tasks]
-    assert len(ids) == len(set(ids)), f"{name}: task ids repeat"
+    assert len(tasks) == len({t.id for t in tasks}), f"{name}: task ids repeat"
     for t in tasks:  # a list task that finds nothing would prove little
         if t.op == "list":
             assert expected(jobs, parse_filters(t.query())), f"{name}/{t.id} matches no job"
@@ -270,8 +269,7 @@ def _build(name: str) -> tuple[list[Job], list[Task]]:
 
 def select(names: list[str] | None = None) -> list[Scenario]:
     """Scenarios by name (all by default); ``ValueError`` names the unknown ones."""
-    unknown = [n for n in names or [] if n not in SCENARIOS]
-    if unknown:
+    if unknown := [n for n in names or [] if n not in SCENARIOS]:
         raise ValueError(
             f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
         )
