@@ -60,8 +60,7 @@ def main() -> int:
                 token = result.get("NextToken") or ""
                 if not task["walk"]:
                     emit({"nextToken": token})
-                    break
-                if not token:
+                if not task["walk"] or not token:
                     break
         elif task["op"] == "get":
             result = client.ci_get_inventory_trigger_jobs(Bucket=bucket, JobID=task["jobId"])

@@ -439,16 +439,12 @@ def _block(
         if shape == "escaping":
             name = ESCAPING[below(len(ESCAPING))]
         day, second = divmod(created + 28800, 86400)  # StartTime +1 s, EndTime +60 s, at +0800
-        same_day = second + 60 < 86400
+        ymd = f"{_date(day)}T" if second + 60 < 86400 else ""  # "" if EndTime is the next day
         started = ended = "-"
         if state != "Submitted":
-            started = (
-                f"{_date(day)}T{clock[second + 1]}+0800" if same_day else _stamp(created + 1, 480)
-            )
+            started = f"{ymd}{clock[second + 1]}+0800" if ymd else _stamp(created + 1, 480)
         if state in ("Success", "Failed", "Cancel"):
-            ended = (
-                f"{_date(day)}T{clock[second + 60]}+0800" if same_day else _stamp(created + 60, 480)
-            )
+            ended = f"{ymd}{clock[second + 60]}+0800" if ymd else _stamp(created + 60, 480)
         row = ("b" + HEX32 % bits(128), jtype, state, name, created, written[:19], written,
                "Success", "", started, ended, f'["Prefix","input/{i % 17}/"]', operation)  # fmt: skip
         yield row, (workflow,) if workflow else ()

@@ -120,7 +120,6 @@ def _decoded(hit: Hit) -> list[tuple[str, str]] | None:
 
 
 def _plain(params: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
-    """The parameters without the signature's fields and the security token."""
     return [(k, v) for k, v in params or [] if k not in AUTH_FIELDS and k not in TOKEN_HEADERS]
 
 
@@ -132,9 +131,8 @@ def _xml(body: bytes) -> ET.Element | None:
 
 
 def _request_key(hit: Hit) -> tuple:
-    """What makes a request the same request again: its method, path, parameters, body, the key
-    it was signed with and the token it carries (a retry with other credentials, after an
-    expired token say, is a new request)."""
+    """What makes a request the same request again, its key and token included (a retry with
+    other credentials, after an expired token say, is a new request)."""
     params = _decoded(hit)
     pairs = params or []
     fields = authorization_fields(pairs, {"Authorization": hit.header("Authorization") or ""})

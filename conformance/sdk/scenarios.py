@@ -125,7 +125,6 @@ def walk_all(size: int = 7) -> Task:
 
 
 def walk_filtered(jobs: list[Job], size: int = 4) -> Task:
-    """Type, three states, Asc, and a time window written in +0800 and -0500."""
     ordered = sorted(jobs, key=lambda j: j.created)
     start = format_time(ordered[len(ordered) // 5].created, 480)
     end = format_time(ordered[len(ordered) * 4 // 5].created, -300)
