@@ -8,7 +8,13 @@ from pathlib import Path
 
 from conformance import killmatrix
 from conformance.checks import REGISTRY
-from conformance.emulator.faults import FAULTS, NO_FAULT
+from conformance.emulator.faults import FAULTS
+
+NO_FAULT = {  # the checks no fault can kill, and why
+    "ordering.pinned_ties": "it enforces a --profile's pin, not a clause every target keeps: "
+    "tests/test_regression.py breaks the pins with other allowed choices",
+    "schema.pinned_error_extras": "the same: it enforces a --profile's pin",
+}
 
 
 def test_every_fault_is_killed_in_its_category(tmp_path: Path) -> None:

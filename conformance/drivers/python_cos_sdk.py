@@ -60,14 +60,12 @@ def main() -> int:
                 token = result.get("NextToken") or ""
                 if not task["walk"]:
                     emit({"nextToken": token})
-                    break
-                if not token:
+                if not task["walk"] or not token:
                     break
         elif task["op"] == "get":
             result = client.ci_get_inventory_trigger_jobs(Bucket=bucket, JobID=task["jobId"])
             emit_jobs(result)
-            missing = result.get("NonExistJobIds")  # the IDs the answer says do not exist
-            if missing:
+            if missing := result.get("NonExistJobIds"):  # the IDs the answer says do not exist
                 emit({"notFound": [i for m in ([missing] if isinstance(missing, str) else missing)
                                    for i in m.split(",") if i]})  # fmt: skip
         elif task["op"] == "create":

@@ -230,8 +230,7 @@ class Client:
             following = root.findtext("NextToken") or ""
             if not task.get("walk", True):
                 _print({"nextToken": "" if "lose-next-token" in self.faults else following})
-                return
-            if "first-page-only" in self.faults:
+            if not task.get("walk", True) or "first-page-only" in self.faults:
                 return
             if not following:
                 if "loop-empty-final-page" in self.faults and got == 0 and token and again < 3:
@@ -274,18 +273,17 @@ def main(argv: list[str] | None = None) -> int:
                         env.get(protocol.SECURITY_TOKEN) or None)  # fmt: skip
     client = Client(env[protocol.ENDPOINT], creds, set(args.fault), set(args.variant),
                     float(env.get(protocol.TIMEOUT, "30")))  # fmt: skip
-    op = task["op"]
     try:
-        if op == "list":
+        if task["op"] == "list":
             client.list(task)
-        elif op == "get":
+        elif task["op"] == "get":
             path = PATH + ("s" if "wrong-path" in client.faults else "")
             root = client.call("GET", f"{path}/{task['jobId']}")
             client.emit(root)
             client.not_found(root)  # type: ignore[arg-type]
-        elif op == "cancel":
+        elif task["op"] == "cancel":
             client.call("PUT", f"{PATH}/{task['jobId']}", [("cancel", "")])
-        elif op == "create":
+        elif task["op"] == "create":
             job = dict(task["job"])
             if "body-without-input" in client.faults:
                 job.pop("Input")

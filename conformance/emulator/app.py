@@ -16,14 +16,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, ClassVar
 
 from werkzeug.datastructures import EnvironHeaders
 
-from ..coverage import OPEN_POINTS, UNPINNABLE
+from ..coverage import OPEN_POINTS, pinnable
 from ..query import TYPES, WIRE_NAMES, Filters, InvalidArgument, Query, parse_filters
 from ..signing import AUTH_FIELDS, TOKEN_HEADERS, Credentials, Reason, Verdict, split_query, verify
 from ..timefmt import format_time
@@ -75,9 +75,7 @@ class Behaviour:
     cancel_ended: str = "refuse"  # refuse: 400 for a job that has ended | accept: 200, unchanged
     writes_during_walk: str = "stable"  # stable: keyset tokens | repeats: offset tokens
 
-    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
-        k: tuple(c for c in v if c not in UNPINNABLE) for k, v in OPEN_POINTS.items()
-    }
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {k: pinnable(k) for k in OPEN_POINTS}
 
     @classmethod
     def parse(cls, items: Iterable[str]) -> "Behaviour":
@@ -139,9 +137,7 @@ class Emulator:
     With a ``seed``, jobs created through the API get JobIds drawn from it and CreationTimes one
     second apart after the newest stored job, instead of random IDs and the clock's time: a run
     that creates jobs then repeats exactly (the suite's embedded emulator uses this).
-
-    Fault switches (``faults.py``) are mixins over its public methods (the seams; the store's
-    ``Matching`` for the SQL): ``Emulator(..., faults=[...])`` is the class with their mixins.
+    ``Emulator(..., faults=[...])`` is the class with the faults' mixins over its public methods.
     """
 
     def __new__(cls, *args: object, **kw: object) -> "Emulator":
@@ -218,9 +214,7 @@ class Emulator:
             extras["TraceId"] = request_id
         return r.status, render_error(r.code, r.message, request_id, **extras), "application/xml"
 
-    @staticmethod
-    def refused(status: int, code: str, message: str) -> Refused:
-        return Refused(status, code, message)
+    refused = Refused  # for fault switches (faults.py cannot import this module)
 
     def _handle(self, environ: dict, request_id: str) -> bytes:
         if self._pending:
@@ -353,9 +347,8 @@ class Emulator:
             last = ["at", offset + len(jobs)]
         else:
             last = keys[-1] if keys else cursor
-        next_token = self._make_token(last, fingerprint) if more and last is not None else None
-        if next_token is None and self.behaviour.last_page_token == "empty":
-            next_token = ""
+        no_token = "" if self.behaviour.last_page_token == "empty" else None
+        next_token = self._make_token(last, fingerprint) if more and last is not None else no_token
         return self.render(request_id, jobs, next_token)
 
     def _make_token(self, cursor: Iterable, fingerprint: str) -> str:
@@ -420,8 +413,7 @@ class Emulator:
 
     def _now(self, at: float | None = None) -> str:
         """Now (or ``at``), written as the vendor writes times (UTC+8)."""
-        moment = self.clock() if at is None else at
-        return format_time(datetime.fromtimestamp(moment, timezone(timedelta(hours=8))))
+        return format_time(datetime.fromtimestamp(self.clock() if at is None else at, UTC), 480)
 
     def _new_job(self) -> tuple[str, float]:
         """A new job's JobId and CreationTime: random and now, or seeded (see the class)."""
@@ -432,9 +424,8 @@ class Emulator:
                 newest, _ = self.store.page(Filters(), Matching().ordering(True, True), 1)
                 self._last_created = (newest[0].created if newest else EPOCH).timestamp()
             self._last_created += 1
-            job_id = f"b{self._ids.getrandbits(128):032x}"
-            while self.store.get(job_id) is not None:
-                job_id = f"b{self._ids.getrandbits(128):032x}"
+            while self.store.get(job_id := f"b{self._ids.getrandbits(128):032x}") is not None:
+                pass  # drawn again
             return job_id, self._last_created
 
     def _publish(self) -> None:

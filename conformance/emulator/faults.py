@@ -162,7 +162,6 @@ def _own_host(self: Any, method: str, path: str, params: list, headers: Any) -> 
 
 
 def _lowered_values(self: Any, method: str, path: str, params: list, headers: Any) -> tuple:
-    """Header values lower-cased before hashing (names only should be)."""
     lowered = [(k, v if k == "Authorization" else v.lower()) for k, v in headers.items()]
     return method, path, params, Headers(lowered)
 
@@ -180,7 +179,6 @@ def _absent_header_crashes(self: Any, up: Any, *request: Any) -> Verdict:
 
 
 def _advances(self: Any, up: Any, token: str, *rest: Any) -> tuple:
-    """A token sent again gives the page after the one it gave (a cursor kept on the server)."""
     cursor, offset, f = up(token, *rest)
     seen = self.__dict__.setdefault("tokens_seen", {})
     seen[token] = seen.get(token, -1) + 1
@@ -188,14 +186,12 @@ def _advances(self: Any, up: Any, token: str, *rest: Any) -> tuple:
 
 
 def _zoned(jobs: list, keys: list, more: bool, f: Filters) -> tuple:
-    """A page's jobs with CreationTime written in the start bound's offset (if there is one)."""
     if zone := f.start and f.start.tzinfo:
         jobs = [replace(j, creation_time=format_time(j.created.astimezone(zone))) for j in jobs]
     return jobs, keys, more
 
 
 def _crash_on_job_param(self: Any, up: Any, job: Any) -> None:
-    """A create whose Operation nests elements under JobParam crashes (500) before it is stored."""
     nested = any(tag == "JobParam" and not isinstance(v, str) for tag, v in job.operation)
     return _crash() if nested else up(job)
 
@@ -216,7 +212,6 @@ def _json_error(self: Any, up: Any, r: Any, request_id: str, path: str) -> tuple
 
 
 def _reused_id(self: Any, up: Any) -> tuple[str, float]:
-    """JobIds from the second a job is created: two creates share one."""
     job_id, at = up()
     self.last = None if (last := self.__dict__.get("last")) else job_id
     return last or job_id, at
@@ -467,17 +462,8 @@ FAULTS: dict[str, Fault] = {
 }  # fmt: skip
 
 
-NO_FAULT = {
-    "ordering.pinned_ties": "it enforces a --profile's pin, not a clause every target keeps: "
-    "tests/test_regression.py breaks the pins with other allowed choices",
-    "schema.pinned_error_extras": "the same: it enforces a --profile's pin",
-}
-"""The checks no fault can kill, and why."""
-
-
 def check_names(names: list[str]) -> frozenset[str]:
-    unknown = [n for n in names if n not in FAULTS]
-    if unknown:
+    if unknown := [n for n in names if n not in FAULTS]:
         raise ValueError(f"unknown fault(s): {', '.join(unknown)}; see ci-conformance list-faults")
     return frozenset(names)
 

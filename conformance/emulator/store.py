@@ -145,9 +145,7 @@ class Store:
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a new database only
-            self._db.executescript(SCHEMA)
-            for sql in INDEXES.values():
-                self._db.execute(sql)
+            self._db.executescript(SCHEMA + "".join(f"{sql};\n" for sql in INDEXES.values()))
             if path != ":memory:":
                 self._db.execute("PRAGMA journal_mode = WAL")
             # temp_store stays a file: index builds sort in half the time than in memory
@@ -187,9 +185,7 @@ class Store:
 
             def part() -> str:
                 if child.wait():
-                    raise RuntimeError(
-                        f"the process loading jobs {split:,}+ failed ({child.returncode})"
-                    )
+                    raise RuntimeError(f"loading jobs {split:,}+ failed ({child.returncode})")
                 return path
 
             try:
@@ -284,13 +280,6 @@ class Store:
         where, args = PLAIN.where(filters)
         with self._lock:
             return self._db.execute(f"SELECT count(*) FROM jobs{where}", args).fetchone()[0]
-
-    def explain(self, filters: Filters, order: Ordering, cursor: Sequence) -> str:
-        """The query plan of a deep page (for the benchmark and its tests)."""
-        where, args = PLAIN.where(filters, order.after(cursor))
-        q = f"EXPLAIN QUERY PLAN SELECT job_id FROM jobs{where} ORDER BY {order.sql()} LIMIT 10"
-        with self._lock:
-            return "; ".join(r[3] for r in self._db.execute(q, args))
 
 
 def _insert(
@@ -450,16 +439,12 @@ def _block(
         if shape == "escaping":
             name = ESCAPING[below(len(ESCAPING))]
         day, second = divmod(created + 28800, 86400)  # StartTime +1 s, EndTime +60 s, at +0800
-        same_day = second + 60 < 86400
+        ymd = f"{_date(day)}T" if second + 60 < 86400 else ""  # "" if EndTime is the next day
         started = ended = "-"
         if state != "Submitted":
-            started = (
-                f"{_date(day)}T{clock[second + 1]}+0800" if same_day else _stamp(created + 1, 480)
-            )
+            started = f"{ymd}{clock[second + 1]}+0800" if ymd else _stamp(created + 1, 480)
         if state in ("Success", "Failed", "Cancel"):
-            ended = (
-                f"{_date(day)}T{clock[second + 60]}+0800" if same_day else _stamp(created + 60, 480)
-            )
+            ended = f"{ymd}{clock[second + 60]}+0800" if ymd else _stamp(created + 60, 480)
         row = ("b" + HEX32 % bits(128), jtype, state, name, created, written[:19], written,
                "Success", "", started, ended, f'["Prefix","input/{i % 17}/"]', operation)  # fmt: skip
         yield row, (workflow,) if workflow else ()

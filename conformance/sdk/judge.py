@@ -1,12 +1,9 @@
 """The judges of one task: every request the SDK sent, and every result it returned.
 
-The request judge checks the request side of the contract on the raw requests the recorder
-kept: signature (with ``signing.verify``, and the reason when refused), the security token,
-parameter names and values, encoding (``+`` included), the nextToken echo, walk ends, retries.
-The result judge compares what the driver printed with the oracle (``query.expected``) over the
-scenario's known data, and a surfaced error with the error answers the service sent (Code,
-Message, the Error body's RequestId). Each finding names its rule, the rule's clause (and the
-contract's anchor for it) and what was seen.
+The request judge checks the raw requests the recorder kept against the request side of the
+contract (``RULES``); the result judge compares what the driver printed with the oracle
+(``query.expected``) over the scenario's known data, and a surfaced error with the error answers
+the service sent. Each finding names its rule (its clause, its contract anchor) and what was seen.
 """
 
 import contextlib
@@ -123,7 +120,6 @@ def _decoded(hit: Hit) -> list[tuple[str, str]] | None:
 
 
 def _plain(params: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
-    """The parameters without the signature's fields and the security token."""
     return [(k, v) for k, v in params or [] if k not in AUTH_FIELDS and k not in TOKEN_HEADERS]
 
 
@@ -135,9 +131,8 @@ def _xml(body: bytes) -> ET.Element | None:
 
 
 def _request_key(hit: Hit) -> tuple:
-    """What makes a request the same request again: its method, path, parameters, body, the key
-    it was signed with and the token it carries (a retry with other credentials, after an
-    expired token say, is a new request)."""
+    """What makes a request the same request again, its key and token included (a retry with
+    other credentials, after an expired token say, is a new request)."""
     params = _decoded(hit)
     pairs = params or []
     fields = authorization_fields(pairs, {"Authorization": hit.header("Authorization") or ""})
@@ -422,8 +417,7 @@ def _retries(hits: list[Hit]) -> list[Finding]:
 
 
 def _error_code(hit: Hit) -> str:
-    root = _xml(hit.response_body)
-    return "" if root is None else root.findtext("Code") or ""
+    return "" if (root := _xml(hit.response_body)) is None else root.findtext("Code") or ""
 
 
 def _create_body(task: Task, hit: Hit, i: int) -> list[Finding]:

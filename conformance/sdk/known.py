@@ -1,8 +1,7 @@
 """Known findings (``sdk --known FILE``, ``--write-known FILE``), in the spirit of pytest's
 xfail: a listed finding is marked known, and a task with only known findings has the outcome
 ``known``; a finding not listed, or a listed one that is gone (``known.gone``), fails the gate.
-One finding a line, ``SCENARIO/TASK RULE[: WORDS]`` (WORDS: words its message must hold); a line
-starting with ``#`` is a comment. The README's "Known findings" says the same for users.
+The file's format is ``HEADER``'s; the README's "Known findings" says the same for users.
 """
 
 from dataclasses import dataclass

@@ -2,9 +2,7 @@
 
 The README's section "Writing a driver" documents the same thing for SDK authors; keep the two
 in step. Drivers in other languages implement it; ``parse_output`` reads what they print. Kept
-free of heavy imports, for the reference driver imports it once per task: with it, jobs in the
-protocol's JSON shape (``element_json``) and a signature over parameters form-encoded
-(``plus_signed``), which the judge and the reference driver share.
+free of heavy imports: the reference driver imports it once per task.
 """
 
 import json
@@ -22,7 +20,6 @@ TASK = "CI_CONFORMANCE_TASK"  # the task, as one JSON object
 TIMEOUT = "CI_CONFORMANCE_TIMEOUT"  # seconds the driver has for the task
 SECRET_ID, SECRET_KEY, SECURITY_TOKEN = "COS_SECRET_ID", "COS_SECRET_KEY", "COS_SECURITY_TOKEN"
 
-# Exit codes of a driver.
 EXIT_DONE = 0  # the task ran: its jobs or the SDK's error were printed
 EXIT_UNSUPPORTED = 3  # the SDK cannot do this task (the task is skipped, and reported so)
 

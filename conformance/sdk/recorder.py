@@ -5,7 +5,6 @@ headers, the body and the arrival and answer times (``Retry-After`` is judged fr
 ``Shape`` makes the responses harder to read; the emulator itself is left unchanged.
 """
 
-import base64
 import contextlib
 import io
 import secrets
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.test import run_wsgi_app
 
+from ..emulator.app import Emulator
 from ..xmlmodel import DECLARATION, XMLProblem, render_error, safe_parse
 
 MAX_RECORDED_BODY = 1024 * 1024
@@ -119,8 +119,8 @@ class Recorder:
         if distinct and root.tag == "Error":
             for element in (root.find("RequestId"), root.find("TraceId")):
                 if element is not None:
-                    element.text = _new_id()
-            renamed = {"x-ci-request-id": _new_id(), "x-ci-trace-id": _new_id()}
+                    element.text = Emulator.request_id()
+            renamed = {h: Emulator.request_id() for h in ("x-ci-request-id", "x-ci-trace-id")}
             headers = [(k, v) for k, v in headers if k.lower() not in renamed]
             headers += list(renamed.items())
         elif not reshape:  # an error answer that is no Error document: left as it is
@@ -154,11 +154,6 @@ def _slowdown(hit: Hit, retry_after: float) -> tuple[str, list[tuple[str, str]],
     headers = [("Content-Type", "application/xml"), ("Retry-After", f"{retry_after:g}"),
                ("Server", "tencent-ci"), ("x-ci-request-id", request_id)]  # fmt: skip
     return "503 Service Unavailable", headers, body
-
-
-def _new_id() -> str:
-    """An opaque ID shaped like the emulator's (32 base64 characters)."""
-    return base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def _add_extras(root: ET.Element) -> None:

@@ -125,7 +125,6 @@ def walk_all(size: int = 7) -> Task:
 
 
 def walk_filtered(jobs: list[Job], size: int = 4) -> Task:
-    """Type, three states, Asc, and a time window written in +0800 and -0500."""
     ordered = sorted(jobs, key=lambda j: j.created)
     start = format_time(ordered[len(ordered) // 5].created, 480)
     end = format_time(ordered[len(ordered) * 4 // 5].created, -300)
@@ -260,8 +259,7 @@ def _build(name: str) -> tuple[list[Job], list[Task]]:
     scenario = SCENARIOS[name]
     jobs = scenario.dataset()
     tasks = scenario.tasks(jobs)
-    ids = [t.id for t in tasks]
-    assert len(ids) == len(set(ids)), f"{name}: task ids repeat"
+    assert len(tasks) == len({t.id for t in tasks}), f"{name}: task ids repeat"
     for t in tasks:  # a list task that finds nothing would prove little
         if t.op == "list":
             assert expected(jobs, parse_filters(t.query())), f"{name}/{t.id} matches no job"
@@ -270,8 +268,7 @@ def _build(name: str) -> tuple[list[Job], list[Task]]:
 
 def select(names: list[str] | None = None) -> list[Scenario]:
     """Scenarios by name (all by default); ``ValueError`` names the unknown ones."""
-    unknown = [n for n in names or [] if n not in SCENARIOS]
-    if unknown:
+    if unknown := [n for n in names or [] if n not in SCENARIOS]:
         raise ValueError(
             f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
         )

@@ -237,7 +237,6 @@ class SdkSource:
 
     def summary(self, results: list[CheckResult], *, unusable: str = "", message: str = "",
                 interrupted: bool = False) -> SdkSummary:  # fmt: skip
-        # Unusable: the driver produced nothing judgeable for any task it ran (or supports none).
         broke = all(r.broke for r in self.done if r.outcome != "skipped")
         verdict = "interrupted" if interrupted else "unusable" if broke else decide(results)
         caveats = baseline.caveats(results, self.entries, self.known) if self.known else []
