@@ -73,16 +73,12 @@ def checks(flag: str, text: str) -> list[str]:
     return chosen
 
 
-def faults(flag: str, text: str) -> list[str]:
-    chosen = names(flag, text)
-    check_names(chosen)
-    return chosen
+def names_checked_by(check: Callable[[list[str]], object]) -> Callable[[str, str], list[str]]:
+    def parse(flag: str, text: str) -> list[str]:
+        check(chosen := names(flag, text))  # a ValueError names a wrong one
+        return chosen
 
-
-def behaviours(flag: str, text: str) -> list[str]:
-    chosen = names(flag, text)
-    Behaviour.parse(chosen)
-    return chosen
+    return parse
 
 
 def profile(flag: str, value: Any) -> dict[str, str]:
@@ -135,8 +131,8 @@ OPTIONS = [
     Option("exclude_checks", "comma-separated check names or categories to skip", "CI_CONFORMANCE_EXCLUDE_CHECKS", checks),
     Option("emulator_jobs", "jobs in the embedded emulator (default 300)", "CI_CONFORMANCE_EMULATOR_JOBS", number(int, 0), emulator=True),
     Option("emulator_shape", f"dataset shape of the embedded emulator: {', '.join(SHAPES)} (default mixed)", "CI_CONFORMANCE_EMULATOR_SHAPE", one_of(SHAPES), emulator=True),
-    Option("emulator_fault", "comma-separated fault switches of the embedded emulator (see ci-conformance list-faults)", "CI_CONFORMANCE_EMULATOR_FAULT", faults, emulator=True),
-    Option("emulator_behaviour", "comma-separated name=value open-point choices of the embedded emulator (see ci-conformance list-behaviours)", "CI_CONFORMANCE_EMULATOR_BEHAVIOUR", behaviours, emulator=True),
+    Option("emulator_fault", "comma-separated fault switches of the embedded emulator (see ci-conformance list-faults)", "CI_CONFORMANCE_EMULATOR_FAULT", names_checked_by(check_names), emulator=True),
+    Option("emulator_behaviour", "comma-separated name=value open-point choices of the embedded emulator (see ci-conformance list-behaviours)", "CI_CONFORMANCE_EMULATOR_BEHAVIOUR", names_checked_by(Behaviour.parse), emulator=True),
     Option("replay", "a summary.json whose failures' minimal queries run first"),
     Option("record", "write every exchange of the run, redacted, to this HAR file (for recheck and serve --load)", "CI_CONFORMANCE_RECORD"),
     Option("write_profile", "write the behaviour seen at each open point as a --profile TOML file", "CI_CONFORMANCE_WRITE_PROFILE"),

@@ -195,3 +195,17 @@ def test_the_oracle_compares_each_field_with_the_known_data() -> None:
         "shows start_time" in altered.failures[0].found
         and "2020-01-01T00:00:00+0800" in altered.failures[0].found
     )
+
+
+def test_a_census_cut_short_says_so(served, monkeypatch) -> None:
+    """A target larger than the census walks (20,000 pages) is judged on the jobs it saw, and
+    the verdict line says so instead of passing in silence."""
+    from conformance import session as session_module
+    from conformance.client import Client
+    from conformance.emulator.app import EXAMPLE_CREDENTIALS
+    from conformance.sources.run import caveats
+
+    monkeypatch.setattr(session_module, "MAX_CENSUS_PAGES", 2)
+    s = session_module.Session(Client(served.url, EXAMPLE_CREDENTIALS))
+    assert s.census().count == 200 and not s.census().complete
+    assert any("census stopped" in c for c in caveats([], s))

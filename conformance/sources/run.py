@@ -25,7 +25,15 @@ from ..evidence import command, exchange_record, sign_line
 from ..options import TEMPORARY, Settings, recorded
 from ..query import Query
 from ..results import VACUOUS_REASON, CheckResult, Failure, Outcome, RunSummary, decide, vacuous
-from ..session import UNKNOWN_DATA, CheckFailure, NoData, Session, SkipCheck, Traffic
+from ..session import (
+    MAX_CENSUS_PAGES,
+    UNKNOWN_DATA,
+    CheckFailure,
+    NoData,
+    Session,
+    SkipCheck,
+    Traffic,
+)
 from ..xmlmodel import XMLProblem, parse_error, safe_parse
 
 CREDENTIALS = "COS_SECRET_ID and COS_SECRET_KEY (and COS_SECURITY_TOKEN) from the environment"
@@ -226,6 +234,8 @@ def caveats(results: list[CheckResult], session: Session | None) -> list[str]:
     if unrun := [r for r in results if r.outcome == Outcome.NOT_RUN]:
         why = (session is not None and session.client.stopped) or unrun[0].reason
         said.append(f"incomplete: {len(unrun)} check(s) not run ({why})")
+    if session is not None and session.census_taken and not session.census_taken.complete:
+        said.append(f"the census stopped after {MAX_CENSUS_PAGES:,} pages: values come from those")
     if errors := [r for r in results if r.outcome == Outcome.TOOL_ERROR]:
         said.append(f"{len(errors)} check(s) ended in an error of ci-conformance itself (a bug to "
                     "report), not of the target")  # fmt: skip
