@@ -159,6 +159,21 @@ def test_recheck_passes_a_clean_recording_and_fails_a_faulty_one(runs) -> None:
     assert "FAILED pagination.no_duplicates" in out and "exchange #" in out
 
 
+def test_recheck_of_a_target_cut_into_slices_is_no_false_alarm(tmp_path: Path) -> None:
+    """Past 2,000 jobs walks keep to slices of time; a recording holds unbounded queries too
+    (the census's), and rechecking one must not compare the whole target with one slice."""
+    har = tmp_path / "large.har"
+    checks = "filters.time_window_complete,pagination.no_duplicates"
+    code, _, out = suite(
+        tmp_path, "run", "--emulator-jobs", "3000", "--checks", checks, "--record", str(har)
+    )
+    assert code == 0, out[-2000:]
+    code, out = cli("recheck", str(har), "--report-dir", str(tmp_path / "rc"), cwd=tmp_path)
+    assert code == 0, out[-2000:]
+    results = valid(json.loads((tmp_path / "rc" / "recheck.json").read_text()))["results"]
+    assert {r["check"]: r["outcome"] for r in results}["filters.time_window_complete"] == "passed"
+
+
 def test_serve_load_of_a_recording_serves_the_same_walk(runs) -> None:
     jobs = list(generate(int(JOBS), 0))  # the embedded emulator's data for seed 0
     with serving("--load", str(runs["tmp"] / "clean.har")) as (url, banner):

@@ -126,6 +126,8 @@ def time_window_complete(s: Session, query: Query) -> None:
     f = parse_filters(query)
     if f.start and f.end and f.start > f.end:
         raise SkipCheck("start is after end (see bad_input.start_after_end)")
+    query = s.bounded(query)  # a recheck's recorded query may span slices: keep it to one
+    f = parse_filters(query)
     windowed = s.walk(full(query))
     around = f.start or f.end  # on a large target, "unbounded" is the slice around the window
     unbounded = s.walk(
