@@ -117,6 +117,7 @@ def test_consistency_window_tolerates_a_lagging_service(tmp_path: Path) -> None:
         code, summary, out = run_suite(tmp_path, *args)
         assert code == 1, out[-3000:]  # without a window, the lag is a violation
         assert "answered HTTP 404" in summary["failures"][0]["found"]
+        assert summary["live"] is True  # a target
         code, summary, out = run_suite(tmp_path, *args, "--consistency-window", "5")
     assert code == 0, out[-3000:]
     window = summary["consistency_window"]

@@ -193,7 +193,7 @@ class RunSource(Source):
             failures=[f for g in roots for f in g[0]],
             root_causes=[g[1] for g in roots],
             target=self.target,
-            live=self.server is None,
+            live=bool(self.settings.target),  # the embedded emulator is stopped by now
             profile=s.profile,
             seed=s.seed,
             options=recorded(s),
