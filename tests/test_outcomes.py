@@ -59,6 +59,7 @@ def test_a_stopped_run_is_interrupted_never_violations(
     assert len(outcomes) == len(from_args([]).chosen())
     for name in ("conformance.html", "junit.xml"):
         assert "INTERRUPTED" in (tmp_path / name).read_text().upper(), name
+    assert "Stopped by Ctrl-C (130) or SIGTERM (143)" in (tmp_path / "conformance.html").read_text()
 
 
 def _check(name: str, func, given=None) -> Check:  # type: ignore[no-untyped-def]
