@@ -127,12 +127,14 @@ def test_mistyped_flags_and_commands_get_a_suggestion() -> None:
         (["run", "--emulator-falut", "x"], "did you mean '--emulator-fault'?"),
         (["run", "--verison"], "did you mean ci-conformance --version?"),  # not run's option
         (["run", "--emulator-fault", "no-such"], "see ci-conformance list-faults"),
+        (["run", "--checks", "no-such"], "see ci-conformance list-checks"),
     ]:
         proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30)
         assert proc.returncode == 2, args
         assert hint in proc.stderr.lower(), (args, proc.stderr)
         assert "required: command" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert proc.stderr.count("(see ci-conformance") <= 1, proc.stderr  # one pointer at most
 
 
 def test_a_reader_that_goes_away_ends_the_listing_quietly() -> None:

@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as done:  # --help, --version
         return done.exit_code
     except (click.UsageError, UsageError) as exc:
-        print(f"ci-conformance: {_one_line(exc)} (see ci-conformance --help)", file=sys.stderr)
+        line = _one_line(exc)  # a line that points somewhere already needs no second pointer
+        hint = "" if "(see ci-conformance" in line else " (see ci-conformance --help)"
+        print(f"ci-conformance: {line}{hint}", file=sys.stderr)
         return EXIT_USAGE
     except click.Abort:
         return 130
