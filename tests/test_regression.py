@@ -174,6 +174,17 @@ def test_recheck_of_a_target_cut_into_slices_is_no_false_alarm(tmp_path: Path) -
     assert {r["check"]: r["outcome"] for r in results}["filters.time_window_complete"] == "passed"
 
 
+def test_recheck_cites_each_exchange_by_its_place_in_the_cassette(tmp_path: Path) -> None:
+    """A failure's exchanges are previews (16 KB of a page of 100 jobs): each is still found in
+    the cassette, with its position and the check that sent it."""
+    har = tmp_path / "faulty.har"
+    args = ["--emulator-jobs", "300", "--emulator-fault", "page-repeat-boundary"]
+    suite(tmp_path, "run", *args, "--checks", "pagination.no_duplicates", "--record", str(har))
+    code, out = cli("recheck", str(har), "--report-dir", str(tmp_path / "rc"), cwd=tmp_path)
+    assert code == 1 and "exchange #1:" in out, out[-2000:]
+    assert "exchange #-1" not in out, out[-2000:]
+
+
 def test_serve_load_of_a_recording_serves_the_same_walk(runs) -> None:
     jobs = list(generate(int(JOBS), 0))  # the embedded emulator's data for seed 0
     with serving("--load", str(runs["tmp"] / "clean.har")) as (url, banner):

@@ -56,11 +56,12 @@ class Recording:
                 epoch += 1
         self.epoch_count = epoch + 1
         self.client = Client("http://recorded.invalid", OFFLINE)  # never sends: for signers
-        self._by_id = {id(r.exchange): r for r in self.entries}
+        self._by_id = {id(r.exchange.headers): r for r in self.entries}
 
     def of(self, ex: Exchange) -> Recorded:
-        """The recorded entry of an exchange (a copy of one is shown without its position)."""
-        return self._by_id.get(id(ex)) or Recorded(-1, ex, None)
+        """The recorded entry of an exchange, or of a preview of one (``Exchange.preview`` keeps
+        the original's headers, the very dict)."""
+        return self._by_id.get(id(ex.headers)) or Recorded(-1, ex, None)
 
     def parsed(self, ex: Exchange) -> ListResponse | XMLProblem:
         if (page := self.pages.get(id(ex))) is None:
