@@ -186,3 +186,18 @@ def test_sdk_report_renders_in_chromium(violation, tmp_path: Path) -> None:
     subprocess.run([browser, *flags, "--window-size=1400,2000", f"--screenshot={shot}",
                     report.as_uri()], capture_output=True, timeout=120)  # fmt: skip
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_a_driver_flooding_its_output_then_dying_is_judged_not_a_crash() -> None:
+    """A driver that prints past the output limit and dies of the closed pipe before the runner
+    ends it: its run is judged (too much output), never an error of the runner's own."""
+    import os
+    import sys
+
+    from conformance.sdk.protocol import OUTPUT_LIMIT
+    from conformance.sdk.runner import run_driver
+
+    flood = f"import sys; sys.stdout.write('x' * ({OUTPUT_LIMIT} + 1_000_000))"
+    out = run_driver([sys.executable, "-c", flood], dict(os.environ), timeout=60)
+    assert out.problems[0] == f"more than {OUTPUT_LIMIT} bytes of output"
+    assert not out.timed_out

@@ -4,6 +4,7 @@ Scenarios run in parallel (``workers``), each behind its own loopback server; wi
 tasks run one after the other, so the recorder attributes every request to its task.
 """
 
+import contextlib
 import json
 import os
 import shlex
@@ -85,7 +86,8 @@ def run_driver(argv: list[str], env: dict[str, str], timeout: float) -> DriverOu
         except subprocess.TimeoutExpired:
             timed_out = True
         if timed_out or (stdout.done() and len(stdout.result()) > protocol.OUTPUT_LIMIT):
-            os.killpg(proc.pid, signal.SIGKILL)  # the driver's own process group
+            with contextlib.suppress(ProcessLookupError):  # it may have died on its own
+                os.killpg(proc.pid, signal.SIGKILL)  # the driver's own process group
             proc.wait()
     out = parse_output(stdout.result()[: protocol.OUTPUT_LIMIT].decode("utf-8", "replace"))
     if len(stdout.result()) > protocol.OUTPUT_LIMIT:
