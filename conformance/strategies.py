@@ -32,6 +32,14 @@ def vendor_ids(prefix: str) -> st.SearchStrategy[str]:
 
 
 INSTANTS = st.integers(0, 3 * 86400).map(lambda s: BASE + timedelta(seconds=s))
+DELTAS = (0, 0, 1, 60, 3600, 86400)  # seconds a time bound stands off its job (0: the edge)
+# Built once: a strategy built inside a draw is validated anew at each draw (half the drawing's
+# time at 10^4 jobs went to that).
+_OTHER_STATES = st.sets(st.sampled_from(STATES), max_size=2)
+_DELTAS, _OFFSETS = st.sampled_from(DELTAS), st.sampled_from(OFFSETS)
+_PERCENT = st.integers(0, 99)
+_ORDER = st.none() | st.sampled_from(("Asc", "Desc"))
+ANY_SIZE = st.none() | st.integers(1, 100).map(str)
 
 
 @st.composite
@@ -51,7 +59,7 @@ def jobs(draw: st.DrawFn, job_id: str | None = None) -> Job:
         type=jtype,
         state=draw(st.sampled_from(STATES)),
         name=draw(st.sampled_from(("demo", "a b", "名字", "x&<y")) | xml_text),
-        creation_time=format_time(created, draw(st.sampled_from(OFFSETS))),
+        creation_time=format_time(created, draw(_OFFSETS)),
         operation=op,
     )
 
@@ -61,7 +69,7 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
     sample = sample or []
     moments = [j.created + timedelta(seconds=d) for j in sample for d in (-1, 0, 1)]
     moment = pick(moments) | INSTANTS if moments else INSTANTS
-    edge = st.none() | st.builds(format_time, moment, st.sampled_from(OFFSETS))
+    edge = st.none() | st.builds(format_time, moment, _OFFSETS)
 
     def value_of(values: list[str], other: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
         return st.none() | (st.sampled_from(sorted(set(values))) | other if values else other)
@@ -90,15 +98,7 @@ def filter_queries(sample: list[Job] | None = None) -> st.SearchStrategy[Query]:
 
 # --- queries drawn from the target's data, so that they match ------------------------------
 
-DELTAS = (0, 0, 1, 60, 3600, 86400)  # seconds a time bound stands off its job (0: the edge)
 NARROW = frozenset({"job_id", "name", "workflow_id"})
-# Built once: a strategy built inside a draw is validated anew at each draw (a fifth of the
-# drawing's time at 10^4 jobs).
-_OTHER_STATES = st.sets(st.sampled_from(STATES), max_size=2)
-_DELTAS, _OFFSETS = st.sampled_from(DELTAS), st.sampled_from(OFFSETS)
-_PERCENT = st.integers(0, 99)
-_ORDER = st.none() | st.sampled_from(("Asc", "Desc"))
-ANY_SIZE = st.none() | st.integers(1, 100).map(str)
 
 
 def satisfied_by(job: Job, draw: st.DrawFn) -> dict[str, str]:
