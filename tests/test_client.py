@@ -89,3 +89,6 @@ def test_redact() -> None:
     # in any case, anywhere in a large text (a server may echo them in a body)
     body = "x" * 70_000 + "Q-Signature=abc&X-CI-Security-Token=t"
     assert redact(body).endswith("Q-Signature=<redacted>&X-CI-Security-Token=<redacted>")
+    # text redacted once (a HAR entry's URL) is redacted again only where it needs it
+    again = redact(url) + " x-ci-security-token=late"
+    assert redact(again) == redact(url) + " x-ci-security-token=<redacted>"
