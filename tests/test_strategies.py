@@ -5,8 +5,10 @@ one slice of it), whatever the number of jobs, from none to a million."""
 from __future__ import annotations
 
 import functools
+import sys
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -73,3 +75,26 @@ def test_slices_cut_a_large_target_into_windows_of_about_a_slice() -> None:
     low, high = c.slice_of(c[0].created)
     inside = sum(low.timestamp() <= t <= high.timestamp() for t in c.times)
     assert SLICE <= inside <= 2 * SLICE and not census(2 * SLICE).sliced
+
+
+@pytest.mark.parametrize("tokens", ["plain", "escaped"])
+def test_the_census_asks_for_each_next_page_ahead_and_walks_exactly(tokens: str) -> None:
+    """Over real HTTP: the census reads the next token off a page's bytes and asks for the next
+    page while this one is judged. Every job is counted once, in as many requests as pages; a
+    token written with references (``&amp;``) is read by parsing, as before."""
+    from conformance.client import Client
+    from conformance.emulator.app import EXAMPLE_CREDENTIALS, Emulator
+    from conformance.emulator.server import EmulatorServer
+    from conformance.emulator.store import Store
+    from conformance.sdk.scenarios import OpaqueTokens
+    from conformance.session import Session
+
+    store = Store()
+    store.add(generate(1050, 3))
+    app = (Emulator if tokens == "plain" else OpaqueTokens)(store)
+    with EmulatorServer(app) as server:
+        client = Client(server.url, EXAMPLE_CREDENTIALS)
+        census = Session(client).census()
+    assert sys.getswitchinterval() == 0.005  # the census's own setting is undone
+    assert (census.count, census.complete, len(census.times)) == (1050, True, 1050)
+    assert client.requests_made == 11  # 11 pages of 100: nothing asked twice, nothing wasted
