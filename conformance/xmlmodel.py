@@ -150,14 +150,15 @@ def _variety(job: Job) -> tuple:
 
 
 def _validated(el: ET.Element, job: Job | None = None) -> tuple[str, ...]:
-    """A JobsDetail's schema errors (past ``VALIDATE_ALL`` only a new variety, or a sample)."""
-    _SEEN[0] += 1
-    variety = None if job is None else _variety(job)
-    new = variety is not None and variety not in _VARIETIES and len(_VARIETIES) < 1000
-    if _SEEN[0] > VALIDATE_ALL and _SEEN[0] % THEN and not new:
-        return ()
-    if new:
-        _VARIETIES.add(variety)
+    """A JobsDetail's schema errors; of a page's ``job``, past ``VALIDATE_ALL`` only a new
+    variety's or a sample's (a whole document, ``validate_list``'s, is always validated)."""
+    if job is not None:
+        _SEEN[0] += 1
+        new = (variety := _variety(job)) not in _VARIETIES and len(_VARIETIES) < 1000
+        if _SEEN[0] > VALIDATE_ALL and _SEEN[0] % THEN and not new:
+            return ()
+        if new:
+            _VARIETIES.add(variety)
     wrapper = ET.Element("Response")
     ET.SubElement(wrapper, "RequestId")
     wrapper.append(el)

@@ -171,3 +171,6 @@ def test_a_job_unlike_those_seen_is_validated_whatever_came_before(monkeypatch) 
     odd = replace(plain, job_id="bv2", operation=(("QueueId", "p"), ("JobLevel", "7")))
     errors = xmlmodel.read_list(render_list("r", [plain, odd], None))[1]
     assert [e.split(":")[0] for e in errors] == ["JobsDetail 2"], errors
+    # a document validated whole (a dataset, a schema test) is never sampled
+    wrong = render_list("r", [replace(plain, job_id="bv3", end_time="soon")], None)
+    assert xmlmodel.validate_list(xmlmodel.safe_parse(wrong)), "a process's history hid an error"
