@@ -121,15 +121,22 @@ MAX_WALK_PAGES = 2000
 WALK_CACHE = 40_000  # jobs (and pages) the cached walks hold at most; the least recent go first
 PAGE_PREVIEW = 16 * 1024  # body bytes a walk's page keeps for the reports (the page is parsed)
 MAX_CENSUS_PAGES = 20_000  # 2,000,000 jobs: the census stops there (and says it is incomplete)
-SAMPLE = 5000  # jobs the census keeps to draw values from; a larger target's: a spread sample
+SAMPLE = 5000  # jobs the census keeps to draw values from: a larger target's are runs of SLICE
 SLICE = 1000
 """Jobs in a slice: on a target of more than ``2 * SLICE`` jobs, walks keep to slices of its
 CreationTimes (time windows) so that their cost does not grow with the target."""
+RUNS = SAMPLE // SLICE
 
 
 class Census(list):
-    """The jobs to draw values from (every one, or a sample), the number of jobs, and every
-    CreationTime (sorted) to cut the target into slices of ``SLICE`` jobs."""
+    """The jobs to draw values from, the number of jobs, and every CreationTime (sorted) to cut
+    the target into slices of ``SLICE`` jobs, counted from the newest.
+
+    A target of more than ``SAMPLE`` jobs is sampled by runs of ``SLICE`` jobs in the walk's
+    (newest first) order, each a slice: the newest, and ``RUNS - 1`` others drawn evenly by
+    reservoir sampling. Drawn jobs then fall in a few slices whose walks every check shares; a
+    sample of single jobs spread them over a slice each (at 10^5 jobs, a new slice walked for
+    most examples)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -140,17 +147,22 @@ class Census(list):
         self.counts: dict[tuple, int] = {}  # strategies.count_matching's, per filter context
         self._by_time: list[Job] = []
         self._instants: list[float] = []
+        self._slot = 0
 
     def add(self, job: Job, rng: random.Random) -> None:
-        """Stream one job in (reservoir sampling: every job equally likely to be kept)."""
+        """Stream one job in, in the walk's order."""
         if job.type not in TYPES or job.state not in STATES:
             return  # the schema checks' to report: values drawn from it would be invalid
         self.count += 1
         self.times.append(int(job.created.timestamp()))
-        if len(self) < SAMPLE:
-            self.append(job)
-        elif (k := rng.randrange(self.count)) < SAMPLE:
-            self[k] = job
+        run, at = divmod(self.count - 1, SLICE)
+        if at == 0:  # a run begins: the slot it takes (kept when < RUNS)
+            self._slot = run if run < RUNS else 1 + rng.randrange(run)
+        if self._slot < RUNS:
+            if (k := self._slot * SLICE + at) < len(self):
+                self[k] = job
+            else:
+                self.append(job)
 
     def finish(self, complete: bool) -> None:
         self.complete = complete
@@ -177,8 +189,10 @@ class Census(list):
     def slice_of(self, moment: datetime) -> tuple[datetime, datetime]:
         """The slice (first and last CreationTime) holding ``moment``."""
         at = max(0, bisect.bisect_right(self.times, int(moment.timestamp())) - 1)
-        first = at // SLICE * SLICE
-        last = min(first + SLICE, len(self.times)) - 1
+        n, oldest = len(self.times), max(0, len(self.times) // SLICE - 1)  # it takes the rest
+        k = min((n - 1 - at) // SLICE, oldest)
+        last = n - 1 - k * SLICE
+        first = 0 if k == oldest else last - SLICE + 1
         return (datetime.fromtimestamp(self.times[first], UTC),
                 datetime.fromtimestamp(self.times[last], UTC))  # fmt: skip
 

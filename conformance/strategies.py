@@ -171,8 +171,9 @@ def count_matching(census: list[Job], query: Query) -> int:
         if not any((f.type, f.states, f.workflow_id, f.job_id, f.name)):  # a time window alone
             census.counts[key] = census.count_between(f.start, f.end)
         else:
-            sampled = sum(1 for j in census.between(f.start, f.end) if f.matches(j))
-            scaled = round(sampled * census.count / max(1, len(census)))  # the sample's, scaled up
+            window = census.between(f.start, f.end)
+            sampled = sum(1 for j in window if f.matches(j))  # scaled up to the window's jobs
+            scaled = round(sampled * census.count_between(f.start, f.end) / max(1, len(window)))
             census.counts[key] = sampled if f.job_id else scaled
     return census.counts[key]  # a JobId names one job: its count is not scaled
 

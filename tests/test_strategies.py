@@ -5,8 +5,10 @@ one slice of it), whatever the number of jobs, from none to a million."""
 from __future__ import annotations
 
 import functools
+import random
 import sys
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +17,8 @@ from hypothesis import strategies as st
 from conformance import strategies as gen
 from conformance.emulator.store import generate
 from conformance.query import MAX_SIZE, Query, parse_filters
-from conformance.session import SAMPLE, SLICE, Census
+from conformance.session import RUNS, SAMPLE, SLICE, Census
+from conformance.timefmt import format_time
 
 
 @functools.cache
@@ -75,6 +78,29 @@ def test_slices_cut_a_large_target_into_windows_of_about_a_slice() -> None:
     low, high = c.slice_of(c[0].created)
     inside = sum(low.timestamp() <= t <= high.timestamp() for t in c.times)
     assert SLICE <= inside <= 2 * SLICE and not census(2 * SLICE).sliced
+
+
+def test_a_large_census_keeps_whole_slices_the_newest_among_them() -> None:
+    """Sampled by runs in the walk's order (newest first), a large target's drawn jobs fall in
+    ``RUNS`` slices, each kept whole, so that checks share their walks; a small target's are
+    all kept."""
+    start = datetime(2024, 1, 1, tzinfo=UTC)  # one job a second: no tie across a slice's edge
+    jobs = [
+        replace(job, creation_time=format_time(start - timedelta(seconds=n)))
+        for n, job in enumerate(generate(12_345, 7))
+    ]
+    big, small, rng = Census(), Census(), random.Random(1)
+    for job in jobs:
+        big.add(job, rng)
+    for job in jobs[:SAMPLE]:
+        small.add(job, rng)
+    big.finish(complete=True)
+    small.finish(complete=True)
+    assert len(small) == small.count == SAMPLE and len(big) == SAMPLE and big.count == len(jobs)
+    slices = {big.slice_of(j.created) for j in big}
+    assert len(slices) == RUNS and big.slice_of(jobs[0].created) in slices
+    for low, high in slices:  # each slice kept whole: every job of it is in the sample
+        assert sum(low <= j.created <= high for j in big) == big.count_between(low, high)
 
 
 @pytest.mark.parametrize("tokens", ["plain", "escaped"])
