@@ -7,6 +7,7 @@ each); variants are correct behaviours other than the default, which must pass a
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -160,7 +161,10 @@ class Client:
             if resp.status_code == 503 and "give-up-after-503" in self.faults:
                 return None  # the walk ends here, quietly
             if resp.status_code in (429, 503) and attempt < 2 and "no-retry" not in self.variants:
-                time.sleep(0.1 if "ignore-retry-after" in self.faults else _seconds(resp, 1.0))
+                wait = 1.0  # Retry-After in seconds, capped at 30; 1 s when it is none
+                with contextlib.suppress(ValueError):
+                    wait = min(30.0, max(0.0, float(resp.headers.get("Retry-After", ""))))
+                time.sleep(0.1 if "ignore-retry-after" in self.faults else wait)
                 if "restart-after-503" in self.faults:  # the walk starts over: no nextToken
                     params = [(k, v) for k, v in params or [] if k.lower() != "nexttoken"]
                 continue
@@ -240,13 +244,6 @@ class Client:
             token = following
 
 
-def _seconds(resp: requests.Response, default: float) -> float:
-    try:
-        return min(30.0, max(0.0, float(resp.headers.get("Retry-After", ""))))
-    except ValueError:
-        return default
-
-
 def _xml(tag: str, value: Any) -> ET.Element:
     el = ET.Element(tag)
     if isinstance(value, dict):
@@ -284,10 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         elif task["op"] == "cancel":
             client.call("PUT", f"{PATH}/{task['jobId']}", [("cancel", "")])
         elif task["op"] == "create":
-            job = dict(task["job"])
             if "body-without-input" in client.faults:
-                job.pop("Input")
-            body = ET.tostring(_xml("Request", job), encoding="utf-8")
+                del task["job"]["Input"]
+            body = ET.tostring(_xml("Request", task["job"]), encoding="utf-8")
             client.emit(client.call("POST", PATH, body=body))
         else:
             return protocol.EXIT_UNSUPPORTED
