@@ -121,6 +121,8 @@ class Client:
         netloc = urlsplit(self.endpoint)
         host = netloc.hostname if "bare-host" in self.variants else netloc.netloc
         headers = dict(headers)
+        if "lowercase-names" in self.faults:
+            params = [(k.lower(), v) for k, v in params]
         token = None if "no-security-token" in self.faults else self.creds.token
         if token and "presign" not in self.variants:
             headers[TOKEN_HEADERS[0 if "x-cos-token" in self.variants else 1]] = token
@@ -219,14 +221,11 @@ class Client:
         for fault, change in (("name-casefold", str.lower), ("name-trim", str.strip)):
             if fault in self.faults:
                 params = [(k, change(v) if k == "name" else v) for k, v in params]
-        token_name = "nexttoken" if "lowercase-names" in self.faults else "nextToken"
-        if "lowercase-names" in self.faults:
-            params = [(k.lower(), v) for k, v in params]
         token, again = "", 0
         while True:
             sent = encode(token) if "token-reencode" in self.faults else token
             slow = 1.0 if "slow-page-ends-walk" in self.faults and token else None
-            paged = params + ([(token_name, sent)] if token else [])
+            paged = params + ([("nextToken", sent)] if token else [])
             root = self.call("GET", PATH, paged, read_timeout=slow)
             if root is None:  # given up (give-up-after-503, slow-page-ends-walk)
                 return

@@ -121,9 +121,8 @@ class Recorder:
         except XMLProblem:
             return headers, body
         if distinct and root.tag == "Error":
-            for element in (root.find("RequestId"), root.find("TraceId")):
-                if element is not None:
-                    element.text = Emulator.request_id()
+            for element in [*root.findall("RequestId"), *root.findall("TraceId")]:
+                element.text = Emulator.request_id()
             renamed = {h: Emulator.request_id() for h in ("x-ci-request-id", "x-ci-trace-id")}
             headers = [(k, v) for k, v in headers if k.lower() not in renamed]
             headers += list(renamed.items())
