@@ -7,6 +7,7 @@ each); variants are correct behaviours other than the default, which must pass a
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -120,6 +121,8 @@ class Client:
         netloc = urlsplit(self.endpoint)
         host = netloc.hostname if "bare-host" in self.variants else netloc.netloc
         headers = dict(headers)
+        if "lowercase-names" in self.faults:
+            params = [(k.lower(), v) for k, v in params]
         token = None if "no-security-token" in self.faults else self.creds.token
         if token and "presign" not in self.variants:
             headers[TOKEN_HEADERS[0 if "x-cos-token" in self.variants else 1]] = token
@@ -160,7 +163,10 @@ class Client:
             if resp.status_code == 503 and "give-up-after-503" in self.faults:
                 return None  # the walk ends here, quietly
             if resp.status_code in (429, 503) and attempt < 2 and "no-retry" not in self.variants:
-                time.sleep(0.1 if "ignore-retry-after" in self.faults else _seconds(resp, 1.0))
+                wait = 1.0  # Retry-After in seconds, capped at 30; 1 s when it is none
+                with contextlib.suppress(ValueError):
+                    wait = min(30.0, max(0.0, float(resp.headers.get("Retry-After", ""))))
+                time.sleep(0.1 if "ignore-retry-after" in self.faults else wait)
                 if "restart-after-503" in self.faults:  # the walk starts over: no nextToken
                     params = [(k, v) for k, v in params or [] if k.lower() != "nexttoken"]
                 continue
@@ -215,14 +221,11 @@ class Client:
         for fault, change in (("name-casefold", str.lower), ("name-trim", str.strip)):
             if fault in self.faults:
                 params = [(k, change(v) if k == "name" else v) for k, v in params]
-        token_name = "nexttoken" if "lowercase-names" in self.faults else "nextToken"
-        if "lowercase-names" in self.faults:
-            params = [(k.lower(), v) for k, v in params]
         token, again = "", 0
         while True:
             sent = encode(token) if "token-reencode" in self.faults else token
             slow = 1.0 if "slow-page-ends-walk" in self.faults and token else None
-            paged = params + ([(token_name, sent)] if token else [])
+            paged = params + ([("nextToken", sent)] if token else [])
             root = self.call("GET", PATH, paged, read_timeout=slow)
             if root is None:  # given up (give-up-after-503, slow-page-ends-walk)
                 return
@@ -238,13 +241,6 @@ class Client:
                     continue
                 return
             token = following
-
-
-def _seconds(resp: requests.Response, default: float) -> float:
-    try:
-        return min(30.0, max(0.0, float(resp.headers.get("Retry-After", ""))))
-    except ValueError:
-        return default
 
 
 def _xml(tag: str, value: Any) -> ET.Element:
@@ -284,10 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         elif task["op"] == "cancel":
             client.call("PUT", f"{PATH}/{task['jobId']}", [("cancel", "")])
         elif task["op"] == "create":
-            job = dict(task["job"])
             if "body-without-input" in client.faults:
-                job.pop("Input")
-            body = ET.tostring(_xml("Request", job), encoding="utf-8")
+                del task["job"]["Input"]
+            body = ET.tostring(_xml("Request", task["job"]), encoding="utf-8")
             client.emit(client.call("POST", PATH, body=body))
         else:
             return protocol.EXIT_UNSUPPORTED

@@ -491,7 +491,10 @@ def judge_result(ctx: Context) -> list[Finding]:
         findings.append(Finding("result.jobs", f"the job is {after.state}, not cancelled"))
     findings += _judge_jobs(ctx, want.jobs, out.jobs, want.count)
     if ctx.task.op == "list" and not ctx.task.walk and out.reported_token:
-        findings += _judge_token(ctx, out.next_token)
+        sent = [_next_token(h) for h in ctx.hits if h.status == 200 and h.path == PATH]
+        if sent and (sent[0] or "") != (out.next_token or ""):
+            text = f"the SDK returned {_short(out.next_token)}; the service sent {_short(sent[0])}"
+            findings.append(Finding("result.next-token", text))
     return findings
 
 
@@ -585,11 +588,9 @@ def _judge_missing(ctx: Context, job_id: str) -> list[Finding]:
 
 
 def _served_ids(hits: list[Hit]) -> list[str]:
-    ids: list[str] = []
-    for h in hits:
-        root = _xml(h.response_body) if (h.status, h.method, h.path) == (200, "GET", PATH) else None
-        ids += [el.findtext("JobId") or "" for el in root.iter("JobsDetail")] if root else []
-    return ids
+    served = [h.response_body for h in hits if (h.status, h.method, h.path) == (200, "GET", PATH)]
+    pages = [p for p in map(_xml, served) if p is not None]
+    return [el.findtext("JobId") or "" for p in pages for el in p.iter("JobsDetail")]
 
 
 def _judge_jobs(ctx: Context, want: list[Job], got: list[dict], count: int | None) -> list[Finding]:
@@ -671,11 +672,3 @@ def _same_time(want: str, got: str) -> bool:
     except ValueError:
         return False
     return a == b and a.utcoffset() == b.utcoffset()
-
-
-def _judge_token(ctx: Context, reported: str | None) -> list[Finding]:
-    served = [_next_token(h) for h in ctx.hits if h.status == 200 and h.path == PATH]
-    if not served or (served[0] or "") == (reported or ""):
-        return []
-    text = f"the SDK returned {_short(reported)}; the service sent {_short(served[0])}"
-    return [Finding("result.next-token", text)]

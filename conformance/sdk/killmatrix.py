@@ -94,8 +94,7 @@ VARIANT_CASES = [Case("variant", v, (s,), tuple(t.split())) for v, s, t in [
 
 def cases() -> list[Case]:
     """Every fault, every variant, and the plain reference driver over every scenario."""
-    plain = [Case("reference", "", (s,)) for s in scenarios.SCENARIOS]
-    return FAULT_CASES + VARIANT_CASES + plain
+    return FAULT_CASES + VARIANT_CASES + [Case("reference", "", (s,)) for s in scenarios.SCENARIOS]
 
 
 @dataclass

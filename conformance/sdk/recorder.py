@@ -87,7 +87,11 @@ class Recorder:
             number = self._seen  # 1-based, within the task
             self._hits.append(hit)
         if shape.slowdown and number == shape.slowdown_at:
-            status, headers, body = _slowdown(hit, shape.slowdown)
+            request_id, status = secrets.token_hex(12), "503 Service Unavailable"
+            text = "Please reduce your request rate."
+            body = render_error("SlowDown", text, request_id, Resource=hit.path, TraceId=request_id)
+            headers = [("Content-Type", "application/xml"), ("Retry-After", f"{shape.slowdown:g}")]
+            headers += [("Server", "tencent-ci"), ("x-ci-request-id", request_id)]
             hit.injected = "slowdown"
         else:
             chunks, status, response_headers = run_wsgi_app(self.app, environ, buffered=True)
@@ -117,9 +121,8 @@ class Recorder:
         except XMLProblem:
             return headers, body
         if distinct and root.tag == "Error":
-            for element in (root.find("RequestId"), root.find("TraceId")):
-                if element is not None:
-                    element.text = Emulator.request_id()
+            for element in [*root.findall("RequestId"), *root.findall("TraceId")]:
+                element.text = Emulator.request_id()
             renamed = {h: Emulator.request_id() for h in ("x-ci-request-id", "x-ci-trace-id")}
             headers = [(k, v) for k, v in headers if k.lower() not in renamed]
             headers += list(renamed.items())
@@ -145,15 +148,6 @@ def _record(environ: dict) -> Hit:
     headers = list(EnvironHeaders(environ).items())
     return Hit(environ.get("REQUEST_METHOD", "GET"), path, environ.get("QUERY_STRING", ""), headers,
                body, arrived=time.monotonic(), wall=time.time())  # fmt: skip
-
-
-def _slowdown(hit: Hit, retry_after: float) -> tuple[str, list[tuple[str, str]], bytes]:
-    request_id = secrets.token_hex(12)
-    body = render_error("SlowDown", "Please reduce your request rate.", request_id,
-                        Resource=hit.path, TraceId=request_id)  # fmt: skip
-    headers = [("Content-Type", "application/xml"), ("Retry-After", f"{retry_after:g}"),
-               ("Server", "tencent-ci"), ("x-ci-request-id", request_id)]  # fmt: skip
-    return "503 Service Unavailable", headers, body
 
 
 def _add_extras(root: ET.Element) -> None:

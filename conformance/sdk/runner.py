@@ -80,11 +80,9 @@ def run_driver(argv: list[str], env: dict[str, str], timeout: float) -> DriverOu
     with ThreadPoolExecutor(max_workers=2) as pool:
         stdout = pool.submit(_read, proc.stdout, protocol.OUTPUT_LIMIT)
         stderr = pool.submit(_read, proc.stderr, STDERR_LIMIT)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        timed_out = proc.returncode is None
         if timed_out or (stdout.done() and len(stdout.result()) > protocol.OUTPUT_LIMIT):
             with contextlib.suppress(ProcessLookupError):  # it may have died on its own
                 os.killpg(proc.pid, signal.SIGKILL)  # the driver's own process group
@@ -126,7 +124,7 @@ def run_scenario(argv: list[str], scenario: Scenario, tasks: list[Task], timeout
             for task in tasks:
                 # Every job in the store: the scenario's data, with what tasks created or changed.
                 known = store.page(Filters(), Matching().ordering(True, True), max(1, len(store)))[0]  # fmt: skip
-                creds = scenario.driver_credentials(task)
+                creds = scenario.credentials(task)
                 recorder.begin()
                 out = run_driver(argv, driver_env(server.url, creds, task, timeout), timeout)
                 hits = recorder.take()

@@ -40,14 +40,9 @@ class Task:
     credentials: str = "valid"  # valid | wrong-key: the driver gets a wrong SecretKey
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": self.id, "op": self.op}
-        if self.op == "list":
-            data |= {"walk": self.walk, "params": dict(self.params)}
-        elif self.op in ("get", "cancel"):
-            data["jobId"] = self.job_id
-        elif self.op == "create":
-            data["job"] = self.job
-        return data
+        listed = {"walk": self.walk, "params": dict(self.params)}
+        data = {"list": listed, "create": {"job": self.job}}.get(self.op, {"jobId": self.job_id})
+        return {"id": self.id, "op": self.op} | data
 
     def query(self) -> Query:
         return Query.from_params(dict(self.params))
@@ -63,13 +58,11 @@ class Scenario:
     shape: Shape = field(default_factory=Shape)
     temporary: bool = False
 
-    def credentials(self) -> Credentials:
-        return TEMPORARY if self.temporary else EXAMPLE_CREDENTIALS
-
-    def driver_credentials(self, task: Task) -> Credentials:
-        """What the driver is given: the scenario's keys, or a wrong SecretKey."""
-        creds = self.credentials()
-        return replace(creds, secret_key=WRONG_KEY) if task.credentials == "wrong-key" else creds
+    def credentials(self, task: Task | None = None) -> Credentials:
+        """The scenario's keys; what the driver of ``task`` is given: those, or a wrong SecretKey."""
+        creds = TEMPORARY if self.temporary else EXAMPLE_CREDENTIALS
+        wrong = task is not None and task.credentials == "wrong-key"
+        return replace(creds, secret_key=WRONG_KEY) if wrong else creds
 
     def build(self) -> tuple[list[Job], list[Task]]:
         return _build(self.name)
@@ -112,12 +105,11 @@ class OpaqueTokens(Emulator):
 # --- tasks ----------------------------------------------------------------------------------
 
 
-def walk(task_id: str, about: str, **params: str) -> Task:
-    return Task(task_id, "list", about, tuple(params.items()))
+def walk(task_id: str, about: str, whole: bool = True, **params: str) -> Task:
+    return Task(task_id, "list", about, tuple(params.items()), whole)
 
 
-def page(task_id: str, about: str, **params: str) -> Task:
-    return Task(task_id, "list", about, tuple(params.items()), walk=False)
+page = functools.partial(walk, whole=False)  # a list task of the first page only
 
 
 def walk_all(size: int = 7) -> Task:
@@ -141,10 +133,7 @@ def get(job: Job | str, task_id: str = "get", about: str = "one job") -> Task:
     return Task(task_id, "get", about, job_id=job if isinstance(job, str) else job.job_id)
 
 
-def get_missing(about: str = "a job that does not exist: 404 NoSuchJob") -> Task:
-    return get(MISSING_JOB, "get-missing", about)
-
-
+GET_MISSING = get(MISSING_JOB, "get-missing", "a job that does not exist: 404 NoSuchJob")
 WRONG_KEY_TASK = Task("wrong-key", "list", "signed with a wrong SecretKey: the auth error, surfaced",
                       (("size", "5"),), walk=False, credentials="wrong-key")  # fmt: skip
 CREATE = Task("create", "create", "create a Workflow job (name needs escaping)", job={
@@ -165,7 +154,7 @@ def _baseline_tasks(jobs: list[Job]) -> list[Task]:
         walk("walk-workflow", "one workflow's jobs", type="Workflow", workflowId=workflow, size="2"),
         walk("walk-empty-params", "empty parameters, which mean absent", type="", workflowId="",
              jobId="", name="", size="25"),
-        get(jobs[3]), get_missing(), WRONG_KEY_TASK, CREATE,
+        get(jobs[3]), GET_MISSING, WRONG_KEY_TASK, CREATE,
         Task("cancel", "cancel", "cancel a running job", job_id=running.job_id),
         # Name filters a client must pass as they are: the data holds both "Demo" and "demo",
         # and " padded " (a client that case-folds or trims the value finds other jobs, or none).
@@ -214,14 +203,14 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              lambda jobs: [page("page-size-150", SIZE_150, size="150"), walk("walk-size-150", SIZE_150, size="150"),
                            walk("walk-size-100", "size=100: the maximum, accepted", size="100")], Behaviour(size_over_100="refuse")),
     Scenario("auth-401-ci", "§6 auth failures: 401 with CI codes; CI error bodies (TraceId, no Resource)", generated(20, 15),
-             lambda jobs: [WRONG_KEY_TASK, get_missing(), walk_all(10)], Behaviour(auth_status="401", error_extras="trace-id")),
+             lambda jobs: [WRONG_KEY_TASK, GET_MISSING, walk_all(10)], Behaviour(auth_status="401", error_extras="trace-id")),
     Scenario("auth-403-cos", "§6 auth failures: 403 with COS codes; COS error bodies (Resource)", generated(20, 15),
-             lambda jobs: [WRONG_KEY_TASK, get_missing()], Behaviour(auth_status="403", error_extras="resource+trace-id")),
+             lambda jobs: [WRONG_KEY_TASK, GET_MISSING], Behaviour(auth_status="403", error_extras="resource+trace-id")),
     Scenario("get-missing-200", "§6 get of an unknown ID: 200 with NonExistJobIds, no JobsDetail", generated(20, 25),
-             lambda jobs: [get_missing("a job that does not exist: 200 NonExistJobIds, surfaced as not found"), get(jobs[1])],
-             Behaviour(get_missing="nonexist")),
+             lambda jobs: [get(MISSING_JOB, "get-missing", "a job that does not exist: 200 NonExistJobIds, "
+                               "surfaced as not found"), get(jobs[1])], Behaviour(get_missing="nonexist")),
     Scenario("pretty-xml", "pretty-printed XML (indented, every response)", generated(20, 16),
-             lambda jobs: [walk_all(7), get(jobs[1]), get_missing()], shape=Shape(pretty=True)),
+             lambda jobs: [walk_all(7), get(jobs[1]), GET_MISSING], shape=Shape(pretty=True)),
     Scenario("extra-elements", "unknown extra elements in Response, JobsDetail, Operation", generated(20, 16),
              _get_and_walk(7), shape=Shape(extras=True)),
     Scenario("single-jobsdetail", "pages holding a single JobsDetail", generated(40, 18), _single_tasks),
@@ -245,7 +234,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("slow-mid-walk", "page 3 of each walk starts after 1.5 s", generated(20, 27), lambda jobs: [walk_all(5)],
              shape=Shape(first_byte_delay=1.5, delay_at=3)),
     Scenario("error-ids", "§3 error answers whose Error RequestId, Error TraceId, x-ci-request-id and x-ci-trace-id all "
-             "differ: the Error's RequestId is the one surfaced", generated(20, 28), lambda jobs: [WRONG_KEY_TASK, get_missing()],
+             "differ: the Error's RequestId is the one surfaced", generated(20, 28), lambda jobs: [WRONG_KEY_TASK, GET_MISSING],
              shape=Shape(distinct_ids=True)),
     Scenario("temporary-credentials", "temporary credentials: the security token is required", generated(20, 23),
              lambda jobs: [walk_all(6), get(jobs[0]), CREATE], temporary=True),

@@ -162,24 +162,6 @@ def causes(results: list[CheckResult]) -> tuple[list[dict[str, Any]], list[Failu
     return [groups[k] for k in order], [f for k in order for f in members[k]]
 
 
-def summary(results: list[CheckResult], done: list[TaskResult], driver: str, verdict: str,
-            caveats: list[str], known: str | None) -> SdkSummary:  # fmt: skip
-    groups, failures = causes(results)
-    reported = Counter(json.dumps(r.output.sdk, sort_keys=True) for r in done if r.output.sdk)
-
-    def counts(scenario: str) -> dict[str, int]:
-        return {k: sum(r.category == scenario and r.outcome == k for r in results) for k in ("passed", "failed", "known", "skipped")}  # fmt: skip
-
-    return SdkSummary(
-        kind="sdk", verdict=verdict, results=results, caveats=caveats, root_causes=groups,
-        failures=failures, driver=driver, known=known,
-        sdk=json.loads(reported.most_common(1)[0][0]) if reported else {},
-        scenarios=[SCENARIOS[s].describe() | {"counts": counts(s)} for s in dict.fromkeys(r.category for r in results)],
-        rules={rule: {"clause": RULES[rule][1], "anchor": RULES[rule][0], "count": n}
-               for rule, n in sorted(Counter(f.rule for f in failures).items())},
-    )  # fmt: skip
-
-
 def sdk_text(summary: SdkSummary) -> list[str]:
     """The terminal's lines after the tasks' own: the counts, the SDK, then each cause once."""
     counts = ", ".join(f"{n} {k}" for k, n in summary.totals().items() if n)
@@ -231,16 +213,27 @@ class SdkSource:
                 for r in results]  # fmt: skip
 
     def not_run(self, scenario: Scenario, reason: str, outcome: Outcome) -> list[CheckResult]:
-        tasks = dict(self.plan)[scenario]
         return [CheckResult(f"{scenario.name}/{t.id}", scenario.name, outcome, clause=t.about,
-                            reason=reason) for t in tasks]  # fmt: skip
+                            reason=reason) for t in dict(self.plan)[scenario]]  # fmt: skip
 
     def summary(self, results: list[CheckResult], *, unusable: str = "", message: str = "",
                 interrupted: bool = False) -> SdkSummary:  # fmt: skip
         broke = all(r.broke for r in self.done if r.outcome != "skipped")
         verdict = "interrupted" if interrupted else "unusable" if broke else decide(results)
         caveats = baseline.caveats(results, self.entries, self.known) if self.known else []
-        return summary(results, self.done, self.driver, verdict, caveats, self.known)
+        groups, failures = causes(results)
+        sdks = Counter(json.dumps(r.output.sdk, sort_keys=True) for r in self.done if r.output.sdk)
+        tally = Counter((r.category, r.outcome) for r in results)
+        return SdkSummary(
+            kind="sdk", verdict=verdict, results=results, caveats=caveats, root_causes=groups,
+            failures=failures, driver=self.driver, known=self.known,
+            sdk=json.loads(sdks.most_common(1)[0][0]) if sdks else {},
+            scenarios=[SCENARIOS[s].describe() | {"counts": {
+                k: tally[s, k] for k in ("passed", "failed", "known", "skipped")}}
+                for s in dict.fromkeys(r.category for r in results)],
+            rules={rule: {"clause": RULES[rule][1], "anchor": RULES[rule][0], "count": n}
+                   for rule, n in sorted(Counter(f.rule for f in failures).items())},
+        )  # fmt: skip
 
     def stop(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
