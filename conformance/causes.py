@@ -63,8 +63,7 @@ def attach_roots(failures: list[Failure]) -> list[tuple[list[Failure], dict[str,
         for j in ranked[:pos]:
             if reason := _reason(failures[j], failures[i]):
                 root_of[i] = root_of[j]
-                root = failures[root_of[j]]
-                failures[i].likely_root = {"check": root.check, **reason}
+                failures[i].likely_root = {"check": failures[root_of[j]].check, **reason}
                 groups[root_of[j]].append((failures[i], reason))
                 break
         else:

@@ -99,14 +99,8 @@ def clause(anchor: str) -> Clause:
 
 def relied_on(anchor: str) -> frozenset[str]:
     """Every clause that ``anchor`` relies on, directly or through others."""
-    seen: set[str] = set()
-    todo = list(clause(anchor).relies_on) if anchor in clauses() else []
-    while todo:
-        a = todo.pop()
-        if a not in seen:
-            seen.add(a)
-            todo += clauses()[a].relies_on if a in clauses() else ()
-    return frozenset(seen)
+    direct = clauses()[anchor].relies_on if anchor in clauses() else ()
+    return frozenset(direct).union(*map(relied_on, direct))
 
 
 def depth(anchor: str | None) -> int:

@@ -43,11 +43,10 @@ def pretty(body: str) -> str:
 
 
 def _window(parts: dict[str, str]) -> str:
-    """``q-sign-time`` in UTC, for people."""
-    start, _, end = parts.get("q-sign-time", "").partition(";")
-    if not (start.isdigit() and end.isdigit()):
+    """``q-sign-time`` in UTC, for people ("" when it is not a window)."""
+    if (span := key_window(parts.get("q-sign-time", ""))) is None:
         return ""
-    at = [datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in (start, end)]
+    at = [datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in span]
     return f"{at[0]} to {at[1]}"
 
 

@@ -221,8 +221,7 @@ def read(get: Callable[[str], Any]) -> Settings:
             raise ValueError("--bucket needs --region")
         s.target = f"https://{s.bucket}.ci.{s.region}.myqcloud.com"
     if s.target:
-        emulator_only = [BY_NAME[n].flag for n in raw if BY_NAME[n].emulator]
-        if emulator_only:
+        if emulator_only := [BY_NAME[n].flag for n in raw if BY_NAME[n].emulator]:
             verb, it = ("applies", "it") if len(emulator_only) == 1 else ("apply", "them")
             raise ValueError(f"{', '.join(emulator_only)} only {verb} to the embedded emulator, "
                              f"not to --target: drop {it}, or drop --target")  # fmt: skip

@@ -67,12 +67,8 @@ def _redact_records(record: logging.LogRecord) -> bool:
 
 def handlers(config: pytest.Config) -> list[Handler]:
     s, out = config.stash[SETTINGS], config.getoption("cc_json", None)
-    chosen: list[Handler] = [JsonHandler(Path(out))] if out else []
-    if s.record:
-        chosen.append(HarHandler(Path(s.record)))
-    if s.write_profile:
-        chosen.append(ProfileHandler(Path(s.write_profile)))
-    return chosen
+    files = ((JsonHandler, out), (HarHandler, s.record), (ProfileHandler, s.write_profile))
+    return [kind(Path(path)) for kind, path in files if path]
 
 
 @pytest.fixture(scope="session")

@@ -294,7 +294,9 @@ def verify(
 
     given = fields["q-signature"].lower()
     times = fields["q-key-time"], fields["q-sign-time"]
-    for candidate in _host_variants(signed_headers):
+    # the headers as sent, then with host stripped of its port (the SDK signs it bare)
+    bare = [(k, _strip_port(v) if k.lower() == "host" else v) for k, v in signed_headers]
+    for candidate in (signed_headers, bare):
         sig = sign(creds.secret_key, method, path, signed_params, candidate, *times)
         if hmac.compare_digest(sig.signature, given):
             break
@@ -327,12 +329,6 @@ def _pick(pairs: list[tuple[str, str]], names: str) -> list[tuple[str, str]] | s
         elif name:
             return name
     return picked
-
-
-def _host_variants(headers: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
-    """The headers as sent, and with ``host`` stripped of its port (the SDK signs it bare)."""
-    bare = [(k, _strip_port(v) if k.lower() == "host" else v) for k, v in headers]
-    return [headers, bare] if bare != headers else [headers]
 
 
 def _strip_port(host: str) -> str:

@@ -1,13 +1,9 @@
 """``ci-conformance compare OLD NEW``: regressions and behaviour changes between two runs."""
 
-from pathlib import Path
-
 import click
 
 from ..engine import Engine
-from ..handlers.files import JsonHandler
-from ..handlers.html import HtmlHandler
-from ..handlers.terminal import TerminalHandler
+from ..handlers import reports
 from ..regression import compare as compared
 from ..regression import read_summary
 from ..verdicts import UsageError
@@ -31,8 +27,6 @@ def compare(old: str, new: str, allow_behaviour_change: bool, report_dir: str) -
         result = compared(read_summary(old), read_summary(new), old, new)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    files = [Path(report_dir) / name for name in ("compare.html", "compare.json")]
-    handlers = [HtmlHandler(files[0]), JsonHandler(files[1]),
-                TerminalHandler([str(f) for f in files])]  # fmt: skip
+    handlers = reports(report_dir, "compare.html compare.json")
     Engine(handlers, allow_behaviour=allow_behaviour_change).finish(result)
     return result.exit_code

@@ -1,15 +1,12 @@
 """``ci-conformance diff``: the same drawn queries to two targets over the same data."""
 
 import os
-from pathlib import Path
 
 import click
 
 from ..client import Client
 from ..engine import Engine
-from ..handlers.files import JsonHandler
-from ..handlers.html import HtmlHandler
-from ..handlers.terminal import TerminalHandler
+from ..handlers import reports
 from ..signing import Credentials
 from ..sources.diff import DiffSource
 from ..verdicts import UsageError
@@ -64,9 +61,7 @@ def diff(**o: object) -> int:
                for url, creds in ((url_a, creds_a), (url_b, creds_b))]  # type: ignore[arg-type]  # fmt: skip
     print(f"ci-conformance diff: A = {url_a}, B = {url_b}; both must serve the same data: "
           "checking that first, by their unfiltered walks", flush=True)  # fmt: skip
-    files = [Path(str(o["report_dir"])) / name for name in ("diff.html", "diff.json")]
-    handlers = [HtmlHandler(files[0]), JsonHandler(files[1]),
-                TerminalHandler([str(f) for f in files], progress=False)]  # fmt: skip
+    handlers = reports(str(o["report_dir"]), "diff.html diff.json", progress=False)
     rerun = {"report_dir": str(o["report_dir"])} if o["report_dir"] != "reports" else {}
     source = DiffSource(*clients, o["max_examples"], o["seed"], o["max_seconds"], rerun)  # type: ignore[arg-type]
     return Engine(handlers, allow_behaviour=bool(o["allow_behaviour_change"])).run(source).exit_code

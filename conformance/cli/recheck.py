@@ -7,10 +7,8 @@ import click
 
 from ..coverage import check_profile
 from ..engine import Engine
-from ..handlers.files import JsonHandler, JUnitHandler
+from ..handlers import reports
 from ..handlers.har import read
-from ..handlers.html import HtmlHandler
-from ..handlers.terminal import TerminalHandler
 from ..options import checks
 from ..sources.recheck import RecheckSource
 from ..verdicts import UsageError
@@ -44,8 +42,7 @@ def recheck(
             raise ValueError("it holds no exchange")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"recheck: {cassette} is not a usable HAR cassette ({exc})") from None
-    files = [Path(report_dir) / n for n in ("recheck.html", "recheck-junit.xml", "recheck.json")]
-    handlers = [HtmlHandler(files[0]), JUnitHandler(files[1], "ci-conformance recheck"),
-                JsonHandler(files[2]), TerminalHandler([str(f) for f in files])]  # fmt: skip
+    names = "recheck.html recheck-junit.xml recheck.json"
+    handlers = reports(report_dir, names, junit=("ci-conformance recheck",))
     summary = Engine(handlers).run(RecheckSource(Path(cassette), pins, chosen, max_examples))
     return summary.exit_code

@@ -6,11 +6,10 @@ from typing import Any
 import click
 
 from ..checks import select
-from ..engine import Engine, Handler
-from ..handlers.files import JsonHandler, JUnitHandler, ProfileHandler
+from ..engine import Engine
+from ..handlers import reports
+from ..handlers.files import ProfileHandler
 from ..handlers.har import HarHandler
-from ..handlers.html import HtmlHandler
-from ..handlers.terminal import TerminalHandler
 from ..options import OPTIONS, Settings, checks, read, read_replay
 from ..results import RunSummary
 from ..sources.run import RunSource
@@ -41,22 +40,16 @@ def run_suite(settings: Settings, report_dir: Path, doing: str = "running the su
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--report-dir {report_dir}: {exc}") from None
-    files = {name: report_dir / name for name in ("conformance.html", "junit.xml", "summary.json")}
-    handlers: list[Handler] = [
-        JsonHandler(files["summary.json"]),
-        JUnitHandler(files["junit.xml"]),
-        HtmlHandler(files["conformance.html"]),
-    ]
+    handlers = reports(report_dir, "conformance.html junit.xml summary.json")
     if settings.record:
         handlers.insert(0, HarHandler(Path(settings.record)))
-    if settings.write_profile:
-        handlers.append(ProfileHandler(Path(settings.write_profile)))
-    handlers.append(TerminalHandler([str(p) for p in files.values()]))
+    if settings.write_profile:  # before the terminal's, which comes last
+        handlers.insert(-1, ProfileHandler(Path(settings.write_profile)))
     print(
         f"ci-conformance: {doing} against {settings.target or 'the embedded emulator'}", flush=True
     )
     engine = Engine(handlers, allow_incomplete=settings.allow_incomplete)
-    return engine.run(RunSource(settings, str(files["summary.json"])))  # type: ignore[return-value]
+    return engine.run(RunSource(settings, str(report_dir / "summary.json")))  # type: ignore[return-value]
 
 
 @click.command(epilog=VERDICT_HELP)

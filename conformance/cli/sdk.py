@@ -1,14 +1,11 @@
 """``ci-conformance sdk``: an SDK (any language, through a driver) judged against the emulator."""
 
 import json
-from pathlib import Path
 
 import click
 
 from ..engine import Engine
-from ..handlers.files import JsonHandler, JUnitHandler
-from ..handlers.html import HtmlHandler
-from ..handlers.terminal import TerminalHandler
+from ..handlers import reports
 from ..options import names
 from ..sdk import known as baseline
 from ..sdk import runner, scenarios
@@ -50,11 +47,10 @@ def sdk(driver: str | None, chosen: str | None, tasks: str | None, report_dir: s
         source = SdkSource(driver, plan, workers=workers, timeout=timeout, known=known)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    files = [Path(report_dir) / n for n in ("sdk.html", "sdk-junit.xml", "sdk-summary.json")]
     print(f"ci-conformance sdk: {sum(len(t) for _, t in plan)} tasks in {len(plan)} scenarios, "
           f"driver: {driver}", flush=True)  # fmt: skip
-    handlers = [HtmlHandler(files[0]), JUnitHandler(files[1], "ci-conformance sdk", "sdk"), JsonHandler(files[2]),
-                TerminalHandler([str(f) for f in files], lines=sdk_text)]  # fmt: skip
+    files = "sdk.html sdk-junit.xml sdk-summary.json"
+    handlers = reports(report_dir, files, junit=("ci-conformance sdk", "sdk"), lines=sdk_text)
     summary = Engine(handlers).run(source)
     if write_known:
         baseline.write(write_known, summary, source.entries, source.secrets)

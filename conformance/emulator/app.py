@@ -93,11 +93,6 @@ class Behaviour:
     def describe(cls) -> str:
         return "; ".join(f"{k}={'|'.join(v)}" for k, v in cls.CHOICES.items())
 
-    @classmethod
-    def every_variant(cls) -> list["Behaviour"]:
-        """The default, and each single non-default choice."""
-        return [cls()] + [cls(**{k: v}) for k, vs in cls.CHOICES.items() for v in vs[1:]]
-
 
 DENIED = ("AccessDenied", "Access Denied.")
 NO_MATCH = ("SignatureDoesNotMatch", "The Signature you specified is invalid.")
@@ -231,25 +226,19 @@ class Emulator:
         self.authenticate(method, path, params, EnvironHeaders(environ), environ)
         body = self._read_body(environ)
 
-        if path == "/inventorytriggerjob":
-            if method == "GET":
-                return self._list(self.parameters(params, LIST_PARAMS), request_id)
-            if method == "POST":
-                self.parameters(params, frozenset())
-                return self._create(body, request_id)
-            raise Refused(405, "MethodNotAllowed", f"{method} is not allowed on {path}")
-        match = JOB_PATH.fullmatch(path)
-        if match is None:
+        match = JOB_PATH.fullmatch(path)  # a job's path, or else the list's
+        if match is None and path != "/inventorytriggerjob":
             raise Refused(404, "NoSuchResource", f"no such resource: {path[:200]}")
-        job_id = match.group(1)
-        if method == "GET":
-            self.parameters(params, frozenset())
-            return self._get(job_id, request_id)
-        if method == "PUT":
+        if method not in (("GET", "PUT") if match else ("GET", "POST")):
+            raise Refused(405, "MethodNotAllowed", f"{method} is not allowed on {path[:200]}")
+        if match is None and method == "GET":
+            return self._list(self.parameters(params, LIST_PARAMS), request_id)
+        if match and method == "PUT":
             if "cancel" not in self.parameters(params, frozenset({"cancel"})):
                 raise _bad("PUT on a job needs the cancel parameter", "InvalidRequest")
-            return self._cancel(job_id, request_id)
-        raise Refused(405, "MethodNotAllowed", f"{method} is not allowed on {path[:200]}")
+            return self._cancel(match.group(1), request_id)
+        self.parameters(params, frozenset())  # a create or a get takes no parameter
+        return self._get(match.group(1), request_id) if match else self._create(body, request_id)
 
     @staticmethod
     def _read_body(environ: dict) -> bytes:
