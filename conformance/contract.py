@@ -20,7 +20,6 @@ DOC = "docs/contract.md"
 _ANCHOR = re.compile(r'^<a id="([a-z0-9-]+)"></a>\s*$')
 _LINK = re.compile(r"\[([^\]]+)\]\(#([a-z0-9-]+)\)")
 _SOURCE, _TRAILERS = "*Source:*", ("*Source:*", "*Open points:*", "*Relies on:*")
-INFERRED = "inferred:"
 
 
 @dataclass(frozen=True)
@@ -33,11 +32,6 @@ class Clause:
     relies_on: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     """Where the rule comes from: a vendor page or SDK each, or ``inferred: <reason>``."""
-
-    @property
-    def inferred(self) -> bool:
-        """Some of it rests on the project's inference, not on a vendor page or SDK."""
-        return any(s.startswith(INFERRED) for s in self.sources)
 
 
 def ref(anchor: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import random
+import re
 import sys
 import threading
 from array import array
@@ -121,6 +122,8 @@ MAX_WALK_PAGES = 2000
 WALK_CACHE = 40_000  # jobs (and pages) the cached walks hold at most; the least recent go first
 PAGE_PREVIEW = 16 * 1024  # body bytes a walk's page keeps for the reports (the page is parsed)
 MAX_CENSUS_PAGES = 20_000  # 2,000,000 jobs: the census stops there (and says it is incomplete)
+WRITTEN_TOKEN = re.compile(rb"<NextToken>([^<&\r]+)</NextToken>")
+"""A page's NextToken written plainly: what its parse most likely gives (the census checks)."""
 SAMPLE = 5000  # jobs the census keeps to draw values from: a larger target's are runs of SLICE
 SLICE = 1000
 """Jobs in a slice: on a target of more than ``2 * SLICE`` jobs, walks keep to slices of its
@@ -422,8 +425,8 @@ class Session:
                     ahead = None  # used, or asked with a token the parse did not confirm
                     if live and sent is None:
                         sent = self.client.request("GET", params=query.params())
-                    if sent and pages < MAX_CENSUS_PAGES and (token := written_token(sent.body)):
-                        nxt = replace(query, next_token=token)
+                    if sent and pages < MAX_CENSUS_PAGES and (m := WRITTEN_TOKEN.search(sent.body)):
+                        nxt = replace(query, next_token=m[1].decode("utf-8", "replace"))
                         ahead = nxt, pool.submit(self.client.request, "GET", params=nxt.params())
                     page = self.page(query, ex=sent)
                     for job in page.body.jobs:
@@ -508,17 +511,6 @@ class Session:
     def require_writes(self) -> None:
         if not self.allow_writes:
             raise SkipCheck("needs --allow-writes (it creates jobs on the target)")
-
-
-def written_token(body: bytes) -> str | None:
-    """A list body's NextToken read off its bytes, when written plainly (no reference, no
-    markup): what parsing it will most likely give (``_take_census`` checks)."""
-    start = body.rfind(b"<NextToken>")
-    end = body.find(b"</NextToken>", start)
-    text = body[start + len(b"<NextToken>") : end]
-    if start < 0 or end < 0 or not text or b"&" in text or b"<" in text or b"\r" in text:
-        return None
-    return text.decode("utf-8", "replace")
 
 
 def usable_times(body: ListResponse) -> str:
