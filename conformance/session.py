@@ -190,9 +190,10 @@ class Census(list):
         return self.count > 2 * SLICE
 
     def slice_of(self, moment: datetime) -> tuple[datetime, datetime]:
-        """The slice (first and last CreationTime) holding ``moment``."""
+        """The slice (first and last CreationTime) holding ``moment``: slices are counted from
+        the newest job, and the oldest one takes the jobs left over."""
         at = max(0, bisect.bisect_right(self.times, int(moment.timestamp())) - 1)
-        n, oldest = len(self.times), max(0, len(self.times) // SLICE - 1)  # it takes the rest
+        n, oldest = len(self.times), max(0, len(self.times) // SLICE - 1)
         k = min((n - 1 - at) // SLICE, oldest)
         last = n - 1 - k * SLICE
         first = 0 if k == oldest else last - SLICE + 1
