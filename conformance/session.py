@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
 
-from .client import PATH, Client, Exchange
+from .client import PATH, BudgetExceeded, Client, Exchange
 from .coverage import Coverage
 from .query import STATES, TYPES, Query, parse_filters
 from .timefmt import format_time, parse_time
@@ -436,6 +436,9 @@ class Session:
                     if token is None or not page.body.jobs:
                         break
                     query = replace(query, next_token=token)  # not the one asked for: asked anew
+        except BudgetExceeded:  # say where it went: the census walks every job, 100 a page
+            self.client.stopped = f"{self.client.stopped}, {census.count:,} jobs into the census"
+            raise
         finally:
             sys.setswitchinterval(switch)
         census.finish(complete=token is None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -80,6 +81,10 @@ def test_a_spent_budget_makes_the_run_incomplete_not_conformant(tmp_path: Path) 
     assert "Verdict: INCOMPLETE" in out
     code, summary, _ = run_suite(tmp_path, "--max-requests", "300", "--allow-incomplete")
     assert code == 0 and summary["verdict"] == "incomplete"  # the gate may accept it; it says so
+    # on a large target the census (a request per 100 jobs) can take the whole budget: it says so
+    code, summary, _ = run_suite(tmp_path, "--max-requests", "50", "--emulator-jobs", "20000")
+    said = r"budget of 50 is spent, [\d,]+ jobs into the census"
+    assert code == 5 and re.search(said, summary["caveats"][0]), summary["caveats"]
 
 
 def test_redact() -> None:
