@@ -276,7 +276,10 @@ def request_query(ex: Exchange) -> Query | None:
     parts = urlsplit(ex.url)
     if not parts.path.endswith("/inventorytriggerjob"):
         return None
-    params = parse_qsl(parts.query, keep_blank_values=True)
+    try:
+        params = parse_qsl(parts.query, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:  # no list query (bad input's: ``name=%C4%E3``, not UTF-8)
+        return None
     names = [k for k, _ in params if not k.startswith(("q-", "x-cos-", "x-ci-"))]
     if len(set(names)) != len(names) or not set(names) <= set(WIRE_NAMES.values()):
         return None

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from results_schema import valid
 from test_cli import CLI, serving
 
-from conformance.client import Client
+from conformance.client import Client, Exchange
+from conformance.coverage import request_query
 from conformance.emulator.app import EXAMPLE_CREDENTIALS
 from conformance.emulator.store import generate
 from conformance.query import Query, expected, parse_filters
@@ -270,3 +272,12 @@ def test_the_cassette_keeps_what_a_create_sent() -> None:
     assert entry["request"]["postData"] == {"mimeType": "", "text": CREATE.decode()}
     assert entry["request"]["bodySize"] == len(CREATE)
     assert _recorded(entry, 0).exchange.request_body == CREATE
+
+
+def test_a_recorded_request_not_in_utf8_is_no_input_of_a_recheck() -> None:
+    """``name=%C4%E3`` (bad input's, answered 400) once read as ``name=��``, a valid query: a
+    recheck replayed it to the query checks and reported the 400 as a violation."""
+    ex = Exchange("GET", "http://h/inventorytriggerjob?name=%C4%E3", {}, 400, {}, b"", 0.0)
+    assert request_query(ex) is None
+    ok = request_query(replace(ex, url="http://h/inventorytriggerjob?name=%E5%90%8D&size=5"))
+    assert ok == Query(name="名", size="5")
