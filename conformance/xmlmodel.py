@@ -132,11 +132,10 @@ def _cached(cache: dict, key: tuple, compute):
 
 
 VALIDATE_ALL = 500
-"""Distinct jobs a process validates against the XSD one by one (every job of a small target);
-past them, the first job of each new ``_variety`` and one in ``THEN`` of the others (a job
-costs a millisecond or more: a census of 1,000,000 distinct jobs would take an hour). Jobs alike
-but for their values validate alike, and every job's Type, State and CreationTime are read on
-every page anyway."""
+"""Distinct jobs a process validates against the XSD one by one (all of a small target); past
+them, the first of each new ``_variety`` and one in ``THEN`` of the others (a job costs a
+millisecond or more: a census of 10^6 jobs would take an hour). Jobs alike but for their values
+validate alike; every job's Type, State and CreationTime are read on every page anyway."""
 THEN = 200
 _SEEN = [0]
 _VARIETIES: set[tuple] = set()
